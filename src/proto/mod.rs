@@ -1,1 +1,12 @@
+//! The sans-IO protocol: no sockets, no clocks. The caller passes time and datagrams in and
+//! takes datagrams, events and the next deadline out, so the whole protocol runs on a
+//! simulated clock in tests.
+
+mod node;
+pub mod recv;
+pub mod rtt;
+pub mod send;
+pub mod sim;
 pub mod wire;
+
+pub use node::{Config, Event, Node, SendError, Stats, Transmit};

@@ -1,0 +1,185 @@
+//! The datagram format, version 1.
+//!
+//! A qqchat datagram is `MAGIC` (3 bytes), a version byte, then one [`Packet`] in postcard
+//! encoding (little-endian varints, length-prefixed byte strings). The magic starts with `0xFF`,
+//! a byte that never occurs in UTF-8, so a qqchat datagram can never be mistaken for the bare
+//! UTF-8 text that plain UDP peers send.
+//!
+//! A later version may wrap the packet in an authenticated-encryption layer: the version byte
+//! is what tells a receiver which layer follows.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// First bytes of every qqchat datagram; `0xFF` is invalid UTF-8 on purpose.
+pub const MAGIC: [u8; 3] = [0xFF, b'q', b'q'];
+/// The protocol version this build speaks.
+pub const VERSION: u8 = 1;
+/// No datagram is larger than this (QUIC's safe minimum MTU payload).
+pub const MAX_DATAGRAM: usize = 1200;
+/// Largest message payload in one data packet; leaves room for the header and varints.
+pub const MAX_PAYLOAD: usize = 1100;
+/// Largest number of ack items in one ack packet, so that it stays under [`MAX_DATAGRAM`].
+pub const MAX_ACK_ITEMS: usize = 80;
+
+/// One packet of the reliable protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Packet<'a> {
+    /// A message or one fragment of it.
+    #[serde(borrow)]
+    Data(Data<'a>),
+    /// Receipts for data packets of one sender epoch.
+    Ack(Ack),
+}
+
+/// A message, or one fragment of a message longer than [`MAX_PAYLOAD`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Data<'a> {
+    /// The sender's run: ids are `(epoch, seq)`, so a restarted sender never reuses one.
+    pub epoch: u64,
+    /// Per-receiver sequence number, counting from 0 in each epoch.
+    pub seq: u64,
+    /// Every seq below this was acked or given up on: the receiver need not wait for it.
+    pub floor: u64,
+    /// Sender's wall clock at send, in milliseconds since the Unix epoch.
+    pub sent_at_ms: i64,
+    /// Index of this fragment.
+    pub frag: u16,
+    /// Number of fragments of the message (1 when not fragmented).
+    pub frags: u16,
+    /// This fragment's share of the message's UTF-8 bytes.
+    #[serde(borrow)]
+    pub payload: &'a [u8],
+}
+
+/// Receipts for one epoch of the peer's data packets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub epoch: u64,
+    pub items: Vec<AckItem>,
+}
+
+/// The receipt of one fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AckItem {
+    pub seq: u64,
+    pub frag: u16,
+}
+
+/// What a datagram turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Datagram<'a> {
+    /// A qqchat packet.
+    Packet(Packet<'a>),
+    /// Bare UTF-8 from a plain UDP peer.
+    Plain(&'a str),
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("datagram of {0} bytes is larger than {MAX_DATAGRAM}")]
+    TooLarge(usize),
+    #[error("qqchat datagram of unknown version {0}")]
+    UnknownVersion(u8),
+    #[error("malformed qqchat datagram")]
+    Malformed,
+    #[error("neither a qqchat datagram nor UTF-8 text")]
+    NotText,
+}
+
+/// Encodes a packet with its header.
+pub fn encode(packet: &Packet<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    // postcard only fails on a full fixed buffer or a type it cannot express; neither applies.
+    postcard::to_extend(packet, out).expect("a packet always encodes into a Vec")
+}
+
+/// Decodes one datagram: a qqchat packet, plain text, or an error saying why it is dropped.
+pub fn decode(bytes: &[u8]) -> Result<Datagram<'_>, WireError> {
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(WireError::TooLarge(bytes.len()));
+    }
+    if let Some(rest) = bytes.strip_prefix(&MAGIC) {
+        let (&version, body) = rest.split_first().ok_or(WireError::Malformed)?;
+        if version != VERSION {
+            return Err(WireError::UnknownVersion(version));
+        }
+        let (packet, trailing) =
+            postcard::take_from_bytes::<Packet<'_>>(body).map_err(|_| WireError::Malformed)?;
+        if !trailing.is_empty() {
+            return Err(WireError::Malformed);
+        }
+        return Ok(Datagram::Packet(packet));
+    }
+    std::str::from_utf8(bytes)
+        .map(Datagram::Plain)
+        .map_err(|_| WireError::NotText)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(payload: &[u8]) -> Packet<'_> {
+        Packet::Data(Data {
+            epoch: u64::MAX,
+            seq: u64::MAX,
+            floor: u64::MAX,
+            sent_at_ms: i64::MIN,
+            frag: u16::MAX,
+            frags: u16::MAX,
+            payload,
+        })
+    }
+
+    #[test]
+    fn data_round_trips_and_fits_at_max_payload() {
+        let payload = vec![b'x'; MAX_PAYLOAD];
+        let bytes = encode(&data(&payload));
+        assert!(bytes.len() <= MAX_DATAGRAM, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes), Ok(Datagram::Packet(data(&payload))));
+    }
+
+    #[test]
+    fn full_ack_fits() {
+        let ack = Packet::Ack(Ack {
+            epoch: u64::MAX,
+            items: vec![
+                AckItem {
+                    seq: u64::MAX,
+                    frag: u16::MAX
+                };
+                MAX_ACK_ITEMS
+            ],
+        });
+        let bytes = encode(&ack);
+        assert!(bytes.len() <= MAX_DATAGRAM, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes), Ok(Datagram::Packet(ack)));
+    }
+
+    #[test]
+    fn text_is_plain_and_junk_is_refused() {
+        assert_eq!(decode("héllo".as_bytes()), Ok(Datagram::Plain("héllo")));
+        assert_eq!(decode(&[0xC3, 0x28]), Err(WireError::NotText));
+        assert_eq!(decode(&[0xFF, b'q', b'q']), Err(WireError::Malformed));
+        assert_eq!(
+            decode(&[0xFF, b'q', b'q', 9, 0]),
+            Err(WireError::UnknownVersion(9))
+        );
+        assert_eq!(
+            decode(&[0xFF, b'q', b'q', VERSION, 7]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(decode(&[b'a'; 1201]), Err(WireError::TooLarge(1201)));
+    }
+
+    #[test]
+    fn trailing_bytes_are_malformed() {
+        let mut bytes = encode(&data(b"hi"));
+        bytes.push(0);
+        assert_eq!(decode(&bytes), Err(WireError::Malformed));
+    }
+}
