@@ -1,4 +1,8 @@
 //! qqchat: a peer-to-peer messenger over UDP with a terminal UI.
+pub mod cli;
 pub mod contacts;
 pub mod engine;
+pub mod net;
 pub mod proto;
+pub mod text;
+pub mod tui;

@@ -1,1 +1,81 @@
-fn main() {}
+//! The `qqchat` command: parses flags, validates everything, then picks a front end.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use qqchat::cli::{self, Common, Reply};
+
+/// A terminal-UI, peer-to-peer messenger over UDP. No server, no account.
+#[derive(Parser, Debug)]
+#[command(name = "qqchat", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CommonArgs {
+    /// The contacts file (default: ./contacts.toml, then the config dir).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    contacts: Option<PathBuf>,
+    /// Listen on this address instead of [me] listen, e.g. 0.0.0.0:9005.
+    #[arg(long, short = 'b', global = true, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Use this name instead of [me] name.
+    #[arg(long, global = true, value_name = "NAME")]
+    name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Open the chat on loopback with a built-in bot that answers; no set-up needed.
+    Demo,
+    /// Send a message (or each line of standard input) and wait until it is delivered.
+    Send {
+        /// A contact's name or an ip:port.
+        to: String,
+        /// The message; without it each line of standard input is one message.
+        text: Vec<String>,
+        /// Seconds to keep retrying each message before giving up.
+        #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+        timeout: f64,
+    },
+    /// Print each message as it arrives, one line each, until interrupted.
+    Listen {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer every message, to its sender.
+    Bot {
+        /// How to answer.
+        #[arg(long, value_enum, default_value_t = Reply::Upper)]
+        reply: Reply,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let common = Common {
+        contacts: args.common.contacts,
+        bind: args.common.bind,
+        name: args.common.name,
+    };
+    let result = match args.command {
+        None => cli::chat(&common),
+        Some(Cmd::Demo) => cli::demo(),
+        Some(Cmd::Send { to, text, timeout }) => cli::send(&common, &to, &text, timeout),
+        Some(Cmd::Listen { json }) => cli::listen(&common, json),
+        Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("qqchat: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `qqchat bot`: a peer that answers every message, for demos and for testing a link.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::ValueEnum;
+
+use super::{Common, load_book, start_engine};
+use crate::engine::{self, Command, EngineEvent, EngineHandle};
+
+/// How the bot answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Reply {
+    /// The text in capitals.
+    Upper,
+    /// The text as it came.
+    Echo,
+    /// The local time, formatted with the text as a strftime pattern.
+    Time,
+}
+
+impl Reply {
+    pub fn answer(self, text: &str, now: &jiff::Zoned) -> String {
+        match self {
+            Reply::Upper => text.to_uppercase(),
+            Reply::Echo => text.to_owned(),
+            Reply::Time => {
+                let pattern = if text.trim().is_empty() {
+                    "%Y-%m-%d %H:%M:%S"
+                } else {
+                    text
+                };
+                jiff::fmt::strtime::format(pattern, now)
+                    .unwrap_or_else(|err| format!("cannot format the time with {pattern:?}: {err}"))
+            }
+        }
+    }
+}
+
+pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
+    let book = load_book(common, false)?;
+    let engine = start_engine(book.me.listen, engine::default_config())?;
+    eprintln!(
+        "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
+        engine.local_addr
+    );
+    serve(&engine, reply, |from| {
+        let name = book
+            .by_addr(from)
+            .map_or_else(|| from.to_string(), |c| c.name.clone());
+        eprintln!("qqchat: answered {name}");
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends each non-empty line of `text` to `to` as its own message.
+pub(super) fn greet(engine: &EngineHandle, to: SocketAddr, text: &str) {
+    for (tag, line) in (u64::MAX / 2..).zip(text.lines().filter(|l| !l.trim().is_empty())) {
+        let _ = engine.commands.send(Command::Send {
+            to,
+            text: line.to_owned(),
+            plain: false,
+            tag,
+        });
+    }
+}
+
+/// Answers every message until the engine stops, in the sender's own format.
+pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMut(SocketAddr)) {
+    let mut tag = 0;
+    for event in &engine.events {
+        if let EngineEvent::Received {
+            from, text, plain, ..
+        } = event
+        {
+            tag += 1;
+            let text = reply.answer(&text, &jiff::Zoned::now());
+            if engine
+                .commands
+                .send(Command::Send {
+                    to: from,
+                    text,
+                    plain,
+                    tag,
+                })
+                .is_err()
+            {
+                return;
+            }
+            answered(from);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The only socket code: binding, a receiver thread and a sender thread.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender};
+use thiserror::Error;
+
+use crate::proto::Transmit;
+
+/// A datagram as it came off the socket.
+#[derive(Debug)]
+pub struct Incoming {
+    pub from: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Error)]
+pub enum NetError {
+    #[error(
+        "port {port} is already in use on {addr}: is another qqchat running? \
+         Pick another address with --bind, e.g. --bind {suggest}"
+    )]
+    InUse {
+        addr: SocketAddr,
+        port: u16,
+        suggest: SocketAddr,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// Binds the socket, turning "address in use" into advice a person can act on.
+pub fn bind(addr: SocketAddr) -> Result<UdpSocket, NetError> {
+    UdpSocket::bind(addr).map_err(|source| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            let mut suggest = addr;
+            suggest.set_port(addr.port().wrapping_add(1).max(1024));
+            NetError::InUse {
+                addr,
+                port: addr.port(),
+                suggest,
+            }
+        } else {
+            NetError::Bind { addr, source }
+        }
+    })
+}
+
+/// Reads datagrams until `stop` is set (the owner then wakes it with one datagram).
+pub fn spawn_receiver(
+    socket: UdpSocket,
+    tx: Sender<Incoming>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("qqchat-recv".into())
+        .spawn(move || {
+            // Larger than any valid datagram, so an oversized one is seen whole and refused.
+            let mut buf = vec![0u8; 65_536];
+            while !stop.load(Ordering::Relaxed) {
+                match socket.recv_from(&mut buf) {
+                    Ok((len, from)) => {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let incoming = Incoming {
+                            from,
+                            bytes: buf[..len].to_vec(),
+                        };
+                        if tx.send(incoming).is_err() {
+                            break;
+                        }
+                    }
+                    // ICMP errors surface here on some systems; they say nothing about us.
+                    Err(_) => continue,
+                }
+            }
+        })
+}
+
+/// Writes datagrams until the channel closes.
+pub fn spawn_sender(socket: UdpSocket, rx: Receiver<Transmit>) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("qqchat-send".into())
+        .spawn(move || {
+            for t in rx {
+                // A failed send is the same as a lost datagram: retransmission covers it.
+                let _ = socket.send_to(&t.payload, t.dst);
+            }
+        })
+}
+
+/// The loopback address of a socket bound to `local`, for waking its receiver.
+pub fn wake_addr(local: SocketAddr) -> SocketAddr {
+    let mut addr = local;
+    if local.ip().is_unspecified() {
+        addr.set_ip(match local {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}

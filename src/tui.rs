@@ -1,0 +1,6 @@
+pub fn run(
+    _b: crate::contacts::ContactBook,
+    _e: crate::engine::EngineHandle,
+) -> anyhow::Result<()> {
+    Ok(())
+}
