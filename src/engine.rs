@@ -166,6 +166,7 @@ impl Engine {
                     text,
                     sent_at_ms,
                     plain,
+                    ..
                 } => EngineEvent::Received {
                     from,
                     text,
@@ -173,9 +174,10 @@ impl Engine {
                     received_at: Timestamp::now(),
                     plain,
                 },
-                Event::Delivered { to, tag } => EngineEvent::Delivered { to, tag },
-                Event::Sent { to, tag } => EngineEvent::Sent { to, tag },
-                Event::Failed { to, tag } => EngineEvent::Failed { to, tag },
+                Event::Delivered { to, id } => EngineEvent::Delivered { to, tag: id },
+                Event::Sent { to, id } => EngineEvent::Sent { to, tag: id },
+                Event::Failed { to, id } => EngineEvent::Failed { to, tag: id },
+                Event::Presence { .. } => continue,
             };
             if self.events.send(event).is_err() {
                 return false;

@@ -19,7 +19,7 @@ fn delivered(p: &Pair, i: usize) -> Vec<u64> {
     p.events[i]
         .iter()
         .filter_map(|e| match e {
-            Event::Delivered { tag, .. } => Some(*tag),
+            Event::Delivered { id, .. } => Some(*id),
             _ => None,
         })
         .collect()
@@ -29,7 +29,7 @@ fn failed(p: &Pair, i: usize) -> Vec<u64> {
     p.events[i]
         .iter()
         .filter_map(|e| match e {
-            Event::Failed { tag, .. } => Some(*tag),
+            Event::Failed { id, .. } => Some(*id),
             _ => None,
         })
         .collect()
@@ -55,6 +55,7 @@ fn data_seq(bytes: &[u8]) -> Option<u64> {
 fn thousand_messages_through_a_hostile_link_arrive_once_and_in_order() {
     for seed in [1, 2, 3] {
         let mut p = pair(Link::hostile(), seed);
+        p.befriend();
         let want: Vec<String> = (0..1000).map(|i| format!("message {i}")).collect();
         for (i, text) in want.iter().enumerate() {
             send(&mut p, 0, text, i as u64);
@@ -79,6 +80,7 @@ fn thousand_messages_through_a_hostile_link_arrive_once_and_in_order() {
 #[test]
 fn both_directions_at_once() {
     let mut p = pair(Link::hostile(), 9);
+    p.befriend();
     for i in 0..200 {
         send(&mut p, 0, &format!("a{i}"), i);
         send(&mut p, 1, &format!("b{i}"), i);
@@ -204,7 +206,7 @@ fn plain_text_is_a_message_and_plain_sends_are_bare() {
             ..
         }
     ));
-    assert!(matches!(p.events[0][0], Event::Sent { tag: 5, .. }));
+    assert!(matches!(p.events[0][0], Event::Sent { id: 5, .. }));
 }
 
 #[test]

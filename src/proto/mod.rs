@@ -2,7 +2,9 @@
 //! takes datagrams, events and the next deadline out, so the whole protocol runs on a
 //! simulated clock in tests.
 
+pub mod limit;
 mod node;
+pub mod presence;
 pub mod recv;
 pub mod rtt;
 pub mod send;
@@ -10,3 +12,4 @@ pub mod sim;
 pub mod wire;
 
 pub use node::{Config, Event, Node, SendError, Stats, Transmit};
+pub use presence::{LinkHealth, PresenceConfig};

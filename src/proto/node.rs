@@ -1,9 +1,12 @@
-//! One endpoint of the protocol: every peer's send and receive state, driven by the caller.
+//! One endpoint of the protocol: every peer's send, receive and presence state, driven by the
+//! caller.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::limit::RateLimiter;
+use super::presence::{LinkHealth, Presence, PresenceConfig, PresenceState};
 use super::recv::{Accept, InStream, Inbound, RecvLimits};
 use super::rtt::RttEstimator;
 use super::send::{OutMsg, OutStream};
@@ -12,7 +15,7 @@ use super::wire::{self, Ack, AckItem, Data, Datagram, MAX_ACK_ITEMS, MAX_DATAGRA
 /// Tunables; the defaults are what qqchat ships with.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This run's epoch: message ids are `(epoch, seq)`, so it must grow across restarts
+    /// This run's epoch: transport ids are `(epoch, seq)`, so it must grow across restarts
     /// (the caller derives it from the wall clock).
     pub epoch: u64,
     /// First retransmission timeout, before any round trip is measured.
@@ -23,11 +26,19 @@ pub struct Config {
     pub give_up: Duration,
     /// Fragments in flight to one peer at once.
     pub window: usize,
+    /// Messages queued to one peer (in flight or waiting for the window).
+    pub max_queued: usize,
     /// The largest message, in bytes of UTF-8.
     pub max_message: usize,
     pub recv: RecvLimits,
     /// Sender epochs remembered per peer (each is a restart of that peer).
     pub max_epochs: usize,
+    /// Peers that are not contacts and that this node keeps state for.
+    pub max_strangers: usize,
+    /// Datagrams a second (and at once) accepted from one IP that is not a contact.
+    pub stranger_rate: u32,
+    pub stranger_burst: u32,
+    pub presence: PresenceConfig,
 }
 
 impl Config {
@@ -41,10 +52,12 @@ impl Config {
             max_rto: Duration::from_secs(4),
             give_up,
             window: 1024,
+            max_queued: 100_000,
             max_message,
             recv: RecvLimits {
                 max_ahead: 4096,
-                max_partial_bytes: 4 << 20,
+                max_buffered_bytes: 8 << 20,
+                max_message,
                 max_frags: u16::try_from(max_message.div_ceil(wire::MAX_PAYLOAD))
                     .unwrap_or(u16::MAX),
                 reassembly_timeout: Duration::from_secs(60),
@@ -52,6 +65,10 @@ impl Config {
                 hold_timeout: give_up + Duration::from_secs(5),
             },
             max_epochs: 4,
+            max_strangers: 256,
+            stranger_rate: 200,
+            stranger_burst: 1000,
+            presence: PresenceConfig::default(),
         }
     }
 }
@@ -66,20 +83,25 @@ pub struct Transmit {
 /// Something the front end should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A message, shown once and in the sender's order.
+    /// A message, in the sender's order. `id` repeats only if the sender sent the message
+    /// again after a restart, so the caller drops ids it has already stored.
     Received {
         from: SocketAddr,
+        /// The sender's id of the message; `None` for plain text.
+        id: Option<u64>,
         text: String,
         /// Sender's clock (ms since the Unix epoch); `None` for plain text.
         sent_at_ms: Option<i64>,
         plain: bool,
     },
-    /// Every fragment of the message with this tag was acked.
-    Delivered { to: SocketAddr, tag: u64 },
+    /// Every fragment of the message with this id was acked.
+    Delivered { to: SocketAddr, id: u64 },
     /// A plain message left; plain peers send no receipts.
-    Sent { to: SocketAddr, tag: u64 },
-    /// The message with this tag was not acked in time.
-    Failed { to: SocketAddr, tag: u64 },
+    Sent { to: SocketAddr, id: u64 },
+    /// The message with this id was not acked in time.
+    Failed { to: SocketAddr, id: u64 },
+    /// A contact came online or went offline.
+    Presence { peer: SocketAddr, online: bool },
 }
 
 /// Why [`Node::send`] refused a message.
@@ -87,6 +109,8 @@ pub enum Event {
 pub enum SendError {
     #[error("message of {len} bytes is larger than the limit of {max} bytes")]
     TooLong { len: usize, max: usize },
+    #[error("{0} messages are already waiting for this peer")]
+    QueueFull(usize),
 }
 
 /// Counters for the status line, `listen` and the benchmarks.
@@ -98,6 +122,8 @@ pub struct Stats {
     pub malformed: u64,
     /// A qqchat datagram of a version this build does not speak.
     pub unknown_version: u64,
+    /// Dropped because its address sent too many.
+    pub rate_limited: u64,
     /// Data refused for lack of room (the sender retries).
     pub refused: u64,
     pub duplicates: u64,
@@ -112,16 +138,31 @@ struct Peer {
     /// Receive state per sender epoch of this peer.
     inbound: BTreeMap<u64, InStream>,
     pending_acks: VecDeque<(u64, AckItem)>,
+    /// A contact: presence is tracked and no rate limit applies.
+    watched: bool,
+    presence: PresenceState,
+    last_active: Instant,
 }
 
 impl Peer {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, now: Instant) -> Self {
         Self {
             out: OutStream::default(),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             inbound: BTreeMap::new(),
             pending_acks: VecDeque::new(),
+            watched: false,
+            presence: PresenceState::default(),
+            last_active: now,
         }
+    }
+
+    /// Holds nothing that would be lost if forgotten.
+    fn is_idle(&self) -> bool {
+        !self.watched
+            && self.out.msgs.is_empty()
+            && self.pending_acks.is_empty()
+            && self.inbound.values().all(InStream::is_idle)
     }
 }
 
@@ -132,15 +173,19 @@ pub struct Node {
     peers: HashMap<SocketAddr, Peer>,
     /// Retransmission timers: (deadline, peer, seq, frag).
     timers: BTreeSet<(Instant, SocketAddr, u64, u16)>,
-    /// Peers with acks or fragments waiting to go out.
+    /// Peers with acks waiting to go out.
     ready: VecDeque<SocketAddr>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    limiter: RateLimiter,
     stats: Stats,
+    nonce: u64,
 }
 
 impl Node {
     pub fn new(config: Config) -> Self {
+        let limiter = RateLimiter::new(config.stranger_rate, config.stranger_burst, 4096);
+        let nonce = config.epoch;
         Self {
             config,
             peers: HashMap::new(),
@@ -148,7 +193,9 @@ impl Node {
             ready: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            limiter,
             stats: Stats::default(),
+            nonce,
         }
     }
 
@@ -165,19 +212,102 @@ impl Node {
         self.peers.get(&peer).and_then(|p| p.rtt.srtt())
     }
 
-    fn peer(&mut self, addr: SocketAddr) -> &mut Peer {
-        let config = &self.config;
-        self.peers.entry(addr).or_insert_with(|| Peer::new(config))
+    /// Presence, round trip and loss of the link to a peer.
+    pub fn link(&self, peer: SocketAddr) -> Option<LinkHealth> {
+        let p = self.peers.get(&peer)?;
+        Some(p.presence.health(p.rtt.srtt()))
     }
 
-    /// Queues a reliable message. `tag` comes back in its `Delivered` or `Failed` event.
+    /// Peers this node holds state for (bounded by `max_strangers` plus the contacts).
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Bytes held for messages not yet shown, over all peers.
+    pub fn buffered_bytes(&self) -> usize {
+        self.peers
+            .values()
+            .flat_map(|p| p.inbound.values())
+            .map(InStream::buffered_bytes)
+            .sum()
+    }
+
+    /// Finds or makes a peer's state; `None` when too many strangers are known already.
+    fn peer_mut(&mut self, now: Instant, addr: SocketAddr) -> Option<&mut Peer> {
+        if !self.peers.contains_key(&addr) {
+            let strangers = self.peers.values().filter(|p| !p.watched).count();
+            if strangers >= self.config.max_strangers {
+                let idle = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.is_idle())
+                    .min_by_key(|(_, p)| p.last_active)
+                    .map(|(&a, _)| a);
+                self.peers.remove(&idle?);
+            }
+            self.peers.insert(addr, Peer::new(&self.config, now));
+        }
+        let peer = self.peers.get_mut(&addr)?;
+        peer.last_active = now;
+        Some(peer)
+    }
+
+    /// Makes `addr` a contact: its presence is tracked, starting with a hello.
+    pub fn watch(&mut self, now: Instant, addr: SocketAddr) {
+        let Some(peer) = self.peer_mut(now, addr) else {
+            return;
+        };
+        peer.watched = true;
+        peer.presence = PresenceState::default();
+        self.send_ping(now, addr, true);
+    }
+
+    /// Stops tracking a contact's presence (it was removed from the contacts file).
+    pub fn unwatch(&mut self, addr: SocketAddr) {
+        if let Some(peer) = self.peers.get_mut(&addr) {
+            peer.watched = false;
+        }
+    }
+
+    /// Probes a peer now, contact or not; the answer updates its link health.
+    pub fn ping(&mut self, now: Instant, addr: SocketAddr) {
+        if self.peer_mut(now, addr).is_some() {
+            self.send_ping(now, addr, false);
+        }
+    }
+
+    /// Says goodbye to every contact, so they show this node offline at once.
+    pub fn goodbye(&mut self) {
+        let watched: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.watched)
+            .map(|(&a, _)| a)
+            .collect();
+        for addr in watched {
+            self.push_transmit(addr, wire::encode(&Packet::Bye));
+        }
+    }
+
+    fn send_ping(&mut self, now: Instant, addr: SocketAddr, hello: bool) {
+        self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let nonce = self.nonce;
+        let cfg = self.config.presence.clone();
+        if let Some(peer) = self.peers.get_mut(&addr) {
+            peer.presence.on_ping_sent(now, nonce, &cfg);
+        }
+        self.push_transmit(addr, wire::encode(&Packet::Ping { nonce, hello }));
+    }
+
+    /// Queues a reliable message. `id` is the message's own id, unique for this sender across
+    /// restarts; it comes back in the `Delivered` or `Failed` event.
     pub fn send(
         &mut self,
         now: Instant,
         to: SocketAddr,
         text: String,
         sent_at_ms: i64,
-        tag: u64,
+        id: u64,
     ) -> Result<(), SendError> {
         if text.len() > self.config.max_message {
             return Err(SendError::TooLong {
@@ -185,13 +315,20 @@ impl Node {
                 max: self.config.max_message,
             });
         }
-        self.peer(to).out.push(OutMsg::new(tag, sent_at_ms, text));
+        let max_queued = self.config.max_queued;
+        let Some(peer) = self.peer_mut(now, to) else {
+            return Err(SendError::QueueFull(0));
+        };
+        if peer.out.msgs.len() >= max_queued {
+            return Err(SendError::QueueFull(max_queued));
+        }
+        peer.out.push(OutMsg::new(id, sent_at_ms, text));
         self.flush_peer(now, to);
         Ok(())
     }
 
     /// Sends bare UTF-8 to a plain peer, split at character boundaries to fit datagrams.
-    pub fn send_plain(&mut self, to: SocketAddr, text: &str, tag: u64) {
+    pub fn send_plain(&mut self, to: SocketAddr, text: &str, id: u64) {
         let mut rest = text;
         while !rest.is_empty() {
             let mut cut = rest.len().min(MAX_DATAGRAM);
@@ -202,31 +339,94 @@ impl Node {
             self.push_transmit(to, chunk.as_bytes().to_vec());
             rest = tail;
         }
-        self.events.push_back(Event::Sent { to, tag });
+        self.events.push_back(Event::Sent { to, id });
     }
 
     /// Takes one datagram from the network. Anything malformed is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams_in += 1;
-        match wire::decode(bytes) {
-            Ok(Datagram::Plain(text)) => self.events.push_back(Event::Received {
-                from,
-                text: text.to_owned(),
-                sent_at_ms: None,
-                plain: true,
-            }),
-            Ok(Datagram::Packet(Packet::Data(data))) => self.on_data(now, from, &data),
-            Ok(Datagram::Packet(Packet::Ack(ack))) => self.on_ack(now, from, &ack),
-            Err(wire::WireError::UnknownVersion(_)) => self.stats.unknown_version += 1,
-            Err(_) => self.stats.malformed += 1,
+        let known = self
+            .peers
+            .get(&from)
+            .is_some_and(|p| p.watched || !p.out.msgs.is_empty());
+        if !known && !self.limiter.allow(now, from.ip()) {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        let packet = match wire::decode(bytes) {
+            Ok(Datagram::Packet(packet)) => packet,
+            Ok(Datagram::Plain(text)) => {
+                self.heard(now, from);
+                self.events.push_back(Event::Received {
+                    from,
+                    id: None,
+                    text: text.to_owned(),
+                    sent_at_ms: None,
+                    plain: true,
+                });
+                return;
+            }
+            Err(wire::WireError::UnknownVersion(_)) => {
+                self.stats.unknown_version += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        self.heard(now, from);
+        match packet {
+            Packet::Data(data) => self.on_data(now, from, &data),
+            Packet::Ack(ack) => self.on_ack(now, from, &ack),
+            Packet::Ping { nonce, .. } => {
+                self.push_transmit(from, wire::encode(&Packet::Pong { nonce }));
+            }
+            Packet::Pong { nonce } => {
+                if let Some(peer) = self.peers.get_mut(&from)
+                    && let Some(rtt) = peer.presence.on_pong(now, nonce)
+                {
+                    peer.rtt.sample(rtt);
+                }
+            }
+            Packet::Bye => {
+                if let Some(peer) = self.peers.get_mut(&from)
+                    && peer.watched
+                    && peer.presence.on_bye(now)
+                {
+                    self.events.push_back(Event::Presence {
+                        peer: from,
+                        online: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Any valid datagram from a contact shows it is there.
+    fn heard(&mut self, now: Instant, from: SocketAddr) {
+        let cfg = &self.config.presence;
+        if let Some(peer) = self.peers.get_mut(&from)
+            && peer.watched
+            && peer.presence.on_heard(now, cfg)
+        {
+            self.events.push_back(Event::Presence {
+                peer: from,
+                online: true,
+            });
         }
     }
 
     fn on_data(&mut self, now: Instant, from: SocketAddr, data: &Data<'_>) {
-        let config = &self.config;
-        let max_epochs = config.max_epochs;
-        let limits = config.recv.clone();
-        let peer = self.peers.entry(from).or_insert_with(|| Peer::new(config));
+        let max_epochs = self.config.max_epochs;
+        let limits = self.config.recv.clone();
+        if self.peer_mut(now, from).is_none() {
+            self.stats.refused += 1;
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
         if !peer.inbound.contains_key(&data.epoch) {
             // Forget the oldest idle epoch of a peer that restarted often.
             if peer.inbound.len() >= max_epochs {
@@ -251,8 +451,7 @@ impl Node {
             return;
         };
         let mut delivered = Vec::new();
-        let accept = stream.accept(now, data, &limits, &mut delivered);
-        match accept {
+        match stream.accept(now, data, &limits, &mut delivered) {
             Accept::Refused => {
                 self.stats.refused += 1;
                 return;
@@ -273,6 +472,7 @@ impl Node {
         self.events
             .extend(delivered.into_iter().map(|m| Event::Received {
                 from,
+                id: Some(m.id),
                 text: m.text,
                 sent_at_ms: Some(m.sent_at_ms),
                 plain: false,
@@ -302,10 +502,11 @@ impl Node {
                 continue;
             };
             frag.acked = true;
-            if frag.sends == 1
-                && let Some(sent) = frag.last_sent
-            {
-                peer.rtt.sample(now.saturating_duration_since(sent));
+            if frag.sends == 1 {
+                peer.presence.record(true);
+                if let Some(sent) = frag.last_sent {
+                    peer.rtt.sample(now.saturating_duration_since(sent));
+                }
             }
             self.timers.remove(&(deadline, from, item.seq, item.frag));
             peer.out.in_flight -= 1;
@@ -319,7 +520,7 @@ impl Node {
                 self.stats.delivered += 1;
                 self.events.push_back(Event::Delivered {
                     to: from,
-                    tag: msg.tag,
+                    id: msg.id,
                 });
             }
         }
@@ -371,7 +572,8 @@ impl Node {
         self.transmits.push_back(Transmit { dst, payload });
     }
 
-    /// Retransmits what is due, gives up on what waited too long, drops stale receive state.
+    /// Retransmits what is due, gives up on what waited too long, pings silent contacts,
+    /// drops stale receive state.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&(deadline, addr, seq, frag)) = self.timers.first() {
             if deadline > now {
@@ -381,7 +583,9 @@ impl Node {
             self.retransmit_or_fail(now, addr, seq, frag);
         }
         let limits = self.config.recv.clone();
+        let cfg = self.config.presence.clone();
         let mut delivered = Vec::new();
+        let mut pings = Vec::new();
         for (&addr, peer) in &mut self.peers {
             let mut out = Vec::new();
             for stream in peer.inbound.values_mut() {
@@ -392,9 +596,22 @@ impl Node {
             if !out.is_empty() {
                 delivered.push((addr, out));
             }
+            if peer.watched {
+                match peer.presence.on_timeout(now, &cfg) {
+                    Presence::Ping => pings.push(addr),
+                    Presence::WentOffline => self.events.push_back(Event::Presence {
+                        peer: addr,
+                        online: false,
+                    }),
+                    Presence::Nothing => {}
+                }
+            }
         }
         for (addr, out) in delivered {
             self.push_inbound(addr, out);
+        }
+        for addr in pings {
+            self.send_ping(now, addr, false);
         }
     }
 
@@ -410,31 +627,30 @@ impl Node {
         };
         let first = msg.first_sent.unwrap_or(now);
         if now >= first + give_up {
-            if let Some((msg, deadlines)) = peer.out.remove(seq) {
+            if let Some((msg, _)) = peer.out.remove(seq) {
                 for (i, f) in msg.frags.iter().enumerate() {
                     if let (Some(d), Ok(i)) = (f.deadline, u16::try_from(i)) {
                         self.timers.remove(&(d, addr, seq, i));
                     }
                 }
-                debug_assert!(deadlines.len() <= msg.frags.len());
                 self.stats.failed += 1;
                 self.events.push_back(Event::Failed {
                     to: addr,
-                    tag: msg.tag,
+                    id: msg.id,
                 });
             }
             self.flush_peer(now, addr);
             return;
         }
         let bytes = encode_data(epoch, seq, floor, msg, frag);
-        let sends = {
-            let f = &mut msg.frags[usize::from(frag)];
-            f.sends += 1;
-            f.last_sent = Some(now);
-            f.sends
-        };
-        let deadline = (now + peer.rtt.backoff(sends)).min(first + give_up);
-        msg.frags[usize::from(frag)].deadline = Some(deadline);
+        let f = &mut msg.frags[usize::from(frag)];
+        f.sends += 1;
+        f.last_sent = Some(now);
+        if f.sends == 2 {
+            peer.presence.record(false);
+        }
+        let deadline = (now + peer.rtt.backoff(f.sends)).min(first + give_up);
+        f.deadline = Some(deadline);
         self.timers.insert((deadline, addr, seq, frag));
         self.stats.retransmits += 1;
         self.push_transmit(addr, bytes);
@@ -482,19 +698,29 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retransmit = self.timers.first().map(|t| t.0);
         let limits = &self.config.recv;
-        let recv = self
+        let cfg = &self.config.presence;
+        let other = self
             .peers
             .values()
-            .flat_map(|p| p.inbound.values())
-            .filter_map(|s| s.deadline(limits))
+            .flat_map(|p| {
+                let presence = if p.watched {
+                    p.presence.deadline(cfg)
+                } else {
+                    None
+                };
+                p.inbound
+                    .values()
+                    .filter_map(|s| s.deadline(limits))
+                    .chain(presence)
+            })
             .min();
-        match (retransmit, recv) {
+        match (retransmit, other) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Messages not yet acked, per peer: what `send` waits for and the UI shows as pending.
+    /// Messages not yet acked to a peer.
     pub fn unacked(&self, peer: SocketAddr) -> usize {
         self.peers.get(&peer).map_or(0, |p| p.out.msgs.len())
     }
@@ -505,6 +731,7 @@ fn encode_data(epoch: u64, seq: u64, floor: u64, msg: &OutMsg, frag: u16) -> Vec
         epoch,
         seq,
         floor,
+        id: msg.id,
         sent_at_ms: msg.sent_at_ms,
         frag,
         frags: u16::try_from(msg.frags.len()).unwrap_or(u16::MAX),

@@ -8,6 +8,7 @@ use super::wire::Data;
 /// A message ready to show, in the sender's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
+    pub id: u64,
     pub text: String,
     pub sent_at_ms: i64,
 }
@@ -28,8 +29,12 @@ pub enum Accept {
 pub struct RecvLimits {
     /// Messages accepted ahead of the next one in order.
     pub max_ahead: u64,
-    /// Bytes of unfinished fragmented messages.
-    pub max_partial_bytes: usize,
+    /// Bytes held for messages that cannot be shown yet: fragments of unfinished messages
+    /// and whole messages waiting for an earlier one. The next message in order may use
+    /// `max_message` more, so it can always complete.
+    pub max_buffered_bytes: usize,
+    /// The largest message, in bytes.
+    pub max_message: usize,
     /// Fragments a message may have.
     pub max_frags: u16,
     /// How long a fragmented message may take to complete.
@@ -42,6 +47,7 @@ struct Partial {
     frags: Vec<Option<Vec<u8>>>,
     missing: usize,
     bytes: usize,
+    id: u64,
     sent_at_ms: i64,
     since: Instant,
 }
@@ -54,6 +60,7 @@ pub struct InStream {
     gap_since: Option<Instant>,
     partial: BTreeMap<u64, Partial>,
     partial_bytes: usize,
+    held_bytes: usize,
     pub last_active: Instant,
 }
 
@@ -65,6 +72,7 @@ impl InStream {
             gap_since: None,
             partial: BTreeMap::new(),
             partial_bytes: 0,
+            held_bytes: 0,
             last_active: now,
         }
     }
@@ -87,12 +95,22 @@ impl InStream {
             self.skip_to(floor, out);
             return Accept::Duplicate;
         }
-        if data.seq - self.next.max(floor) >= limits.max_ahead {
+        let first_missing = self.next.max(floor);
+        if data.seq - first_missing >= limits.max_ahead {
+            return Accept::Refused;
+        }
+        let room = if data.seq == first_missing {
+            limits.max_buffered_bytes + limits.max_message
+        } else {
+            limits.max_buffered_bytes
+        };
+        if self.partial_bytes + self.held_bytes + data.payload.len() > room {
             return Accept::Refused;
         }
         let complete = if data.frags == 1 {
             match std::str::from_utf8(data.payload) {
                 Ok(text) => Some(Inbound {
+                    id: data.id,
                     text: text.to_owned(),
                     sent_at_ms: data.sent_at_ms,
                 }),
@@ -105,6 +123,7 @@ impl InStream {
             }
         };
         if let Some(msg) = complete {
+            self.held_bytes += msg.text.len();
             self.held.insert(data.seq, msg);
             if self.gap_since.is_none() {
                 self.gap_since = Some(now);
@@ -126,24 +145,20 @@ impl InStream {
         let entry = match self.partial.get_mut(&data.seq) {
             Some(p) if p.frags.len() != frags => return Err(Accept::Refused),
             Some(p) => p,
-            None => {
-                if self.partial_bytes + data.payload.len() > limits.max_partial_bytes {
-                    return Err(Accept::Refused);
-                }
-                self.partial.entry(data.seq).or_insert(Partial {
-                    frags: vec![None; frags],
-                    missing: frags,
-                    bytes: 0,
-                    sent_at_ms: data.sent_at_ms,
-                    since: now,
-                })
-            }
+            None => self.partial.entry(data.seq).or_insert(Partial {
+                frags: vec![None; frags],
+                missing: frags,
+                bytes: 0,
+                id: data.id,
+                sent_at_ms: data.sent_at_ms,
+                since: now,
+            }),
         };
         let slot = &mut entry.frags[usize::from(data.frag)];
         if slot.is_some() {
             return Err(Accept::Duplicate);
         }
-        if self.partial_bytes + data.payload.len() > limits.max_partial_bytes {
+        if entry.bytes + data.payload.len() > limits.max_message {
             return Err(Accept::Refused);
         }
         *slot = Some(data.payload.to_vec());
@@ -164,6 +179,7 @@ impl InStream {
         // A message that is not UTF-8 once whole is dropped; its fragments were acked, so
         // the sender believes it delivered: count it as nonsense from a broken peer.
         Ok(String::from_utf8(bytes).ok().map(|text| Inbound {
+            id: done.id,
             text,
             sent_at_ms: done.sent_at_ms,
         }))
@@ -175,7 +191,10 @@ impl InStream {
             return;
         }
         let above = self.held.split_off(&floor);
-        out.extend(std::mem::replace(&mut self.held, above).into_values());
+        for msg in std::mem::replace(&mut self.held, above).into_values() {
+            self.held_bytes -= msg.text.len();
+            out.push(msg);
+        }
         let keep = self.partial.split_off(&floor);
         for (_, p) in std::mem::replace(&mut self.partial, keep) {
             self.partial_bytes -= p.bytes;
@@ -186,6 +205,7 @@ impl InStream {
     /// Shows every message that is next in order.
     fn release(&mut self, now: Instant, out: &mut Vec<Inbound>) {
         while let Some(msg) = self.held.remove(&self.next) {
+            self.held_bytes -= msg.text.len();
             out.push(msg);
             self.next += 1;
         }
@@ -238,7 +258,8 @@ impl InStream {
         self.held.is_empty() && self.partial.is_empty()
     }
 
+    /// Bytes this stream holds for messages not yet shown.
     pub fn buffered_bytes(&self) -> usize {
-        self.partial_bytes + self.held.values().map(|m| m.text.len()).sum::<usize>()
+        self.partial_bytes + self.held_bytes
     }
 }

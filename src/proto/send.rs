@@ -21,7 +21,7 @@ pub struct OutFrag {
 /// A message not yet fully acked.
 #[derive(Debug)]
 pub struct OutMsg {
-    pub tag: u64,
+    pub id: u64,
     pub sent_at_ms: i64,
     pub bytes: Vec<u8>,
     pub frags: Vec<OutFrag>,
@@ -30,7 +30,7 @@ pub struct OutMsg {
 }
 
 impl OutMsg {
-    pub fn new(tag: u64, sent_at_ms: i64, text: String) -> Self {
+    pub fn new(id: u64, sent_at_ms: i64, text: String) -> Self {
         let bytes = text.into_bytes();
         let mut frags = Vec::new();
         let mut start = 0;
@@ -51,7 +51,7 @@ impl OutMsg {
         }
         let unacked = frags.len();
         Self {
-            tag,
+            id,
             sent_at_ms,
             bytes,
             frags,

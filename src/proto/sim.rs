@@ -130,6 +130,13 @@ impl Pair {
         }
     }
 
+    /// Makes each node a contact of the other, as two people chatting are.
+    pub fn befriend(&mut self) {
+        let now = self.now;
+        self.nodes[0].watch(now, self.addrs[1]);
+        self.nodes[1].watch(now, self.addrs[0]);
+    }
+
     /// Moves every pending transmit onto the link and collects events.
     fn drain(&mut self) {
         for i in 0..2 {

@@ -30,6 +30,12 @@ pub enum Packet<'a> {
     Data(Data<'a>),
     /// Receipts for data packets of one sender epoch.
     Ack(Ack),
+    /// Are you there? `hello` is set on start-up, so the peer knows at once.
+    Ping { nonce: u64, hello: bool },
+    /// The answer to a ping, echoing its nonce.
+    Pong { nonce: u64 },
+    /// The sender is quitting: show it offline now rather than after a timeout.
+    Bye,
 }
 
 /// A message, or one fragment of a message longer than [`MAX_PAYLOAD`].
@@ -41,6 +47,9 @@ pub struct Data<'a> {
     pub seq: u64,
     /// Every seq below this was acked or given up on: the receiver need not wait for it.
     pub floor: u64,
+    /// The message's own id, the same in every retry and after a restart of the sender:
+    /// a receiver that sees it twice shows it once.
+    pub id: u64,
     /// Sender's wall clock at send, in milliseconds since the Unix epoch.
     pub sent_at_ms: i64,
     /// Index of this fragment.
@@ -128,6 +137,7 @@ mod tests {
             epoch: u64::MAX,
             seq: u64::MAX,
             floor: u64::MAX,
+            id: u64::MAX,
             sent_at_ms: i64::MIN,
             frag: u16::MAX,
             frags: u16::MAX,
