@@ -1,26 +1,32 @@
-//! Drives a sans-IO [`proto::Node`](crate::proto::Node) from channels and the clock.
+//! Drives a sans-IO [`proto::Node`](crate::proto::Node) from channels and the clock, and
+//! keeps the history and the outbox on disk.
 //!
-//! The engine thread owns the protocol state. Front ends (the TUI, `send`, `listen`, `bot`)
-//! talk to it only through [`Command`]s in and [`EngineEvent`]s out, so none of them ever waits
-//! on the network and the network never waits on them.
+//! The engine thread owns the protocol state and the history files. Front ends (the TUI,
+//! `send`, `listen`, `bot`, `ping`) talk to it only through [`Command`]s in and
+//! [`EngineEvent`]s out, so none of them ever waits on the network and the network never
+//! waits on them. Every message is written and synced to its history before it is acked or
+//! sent.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 use jiff::Timestamp;
 
+use crate::contacts::Contact;
 use crate::net::{self, Incoming};
-use crate::proto::{Config, Event, Node, Transmit};
+use crate::proto::{Config, Event, LinkHealth, Node, Transmit};
+use crate::store::{Direction, History, MessageState, Record, StoredMessage};
 
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Send `text` to `to`. `tag` is the caller's own number for this message; every later
+    /// Send `text` to `to`. `tag` is the message's id, from [`new_message_id`]; every later
     /// event about it carries the same tag. `plain` sends bare UTF-8 with no receipt.
     Send {
         to: SocketAddr,
@@ -28,7 +34,15 @@ pub enum Command {
         plain: bool,
         tag: u64,
     },
-    /// Stop the engine and its threads.
+    /// Send a queued message now instead of waiting to hear from the contact.
+    SendNow { tag: u64 },
+    /// Drop a queued message.
+    Cancel { tag: u64 },
+    /// The contacts changed (the file was edited or reloaded).
+    SetContacts(Vec<Contact>),
+    /// Probe an address once; the answer comes as [`EngineEvent::Pong`].
+    Ping(SocketAddr),
+    /// Say goodbye to every contact and stop.
     Shutdown,
 }
 
@@ -38,6 +52,8 @@ pub enum EngineEvent {
     /// A message arrived, in order and once.
     Received {
         from: SocketAddr,
+        /// The sender's id of the message (qqchat peers only).
+        id: Option<u64>,
         text: String,
         /// The sender's clock when it was sent (qqchat peers only).
         sent_at: Option<Timestamp>,
@@ -49,8 +65,77 @@ pub enum EngineEvent {
     Delivered { to: SocketAddr, tag: u64 },
     /// A plain message was handed to the network; no receipt will follow.
     Sent { to: SocketAddr, tag: u64 },
-    /// The message was given up on after its retries ran out.
+    /// Retries ran out; the message waits in the outbox for the contact to be heard from.
+    Queued { to: SocketAddr, tag: u64 },
+    /// The message was given up on and is not queued.
     Failed { to: SocketAddr, tag: u64 },
+    /// A queued message was cancelled.
+    Cancelled { to: SocketAddr, tag: u64 },
+    /// A contact came online or went offline.
+    Presence { peer: SocketAddr, online: bool },
+    /// The link to a contact was measured again.
+    Link { peer: SocketAddr, link: Link },
+    /// A ping was answered.
+    Pong { peer: SocketAddr, rtt: Duration },
+    /// Something went wrong that the user should see (the history could not be written).
+    Error(String),
+}
+
+/// Presence and quality of the link to a contact, for the UI.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    /// `None` while the first hello is unanswered.
+    pub online: Option<bool>,
+    pub last_seen: Option<Timestamp>,
+    pub rtt: Option<Duration>,
+    /// 0.0 to 1.0.
+    pub loss: f32,
+}
+
+impl Link {
+    fn from_health(h: LinkHealth, now: Instant, wall: Timestamp) -> Self {
+        let last_seen = h.last_heard.and_then(|t| {
+            let ago = jiff::SignedDuration::try_from(now.saturating_duration_since(t)).ok()?;
+            wall.checked_sub(ago).ok()
+        });
+        Link {
+            online: h.online,
+            last_seen,
+            rtt: h.rtt,
+            loss: h.loss,
+        }
+    }
+}
+
+/// How the engine starts.
+pub struct Options {
+    pub protocol: Config,
+    /// Contacts: their presence is watched and their history kept under their names.
+    pub contacts: Vec<Contact>,
+    /// Where messages are kept; `None` keeps nothing (the demo's bot, some tests).
+    pub history: Option<History>,
+    /// Ids of messages already received and stored, so a resent one is shown once.
+    pub seen: HashSet<u64>,
+    /// Messages owed to contacts from an earlier run, oldest first.
+    pub outbox: Vec<(SocketAddr, StoredMessage)>,
+    /// Whether a message whose retries ran out is queued (the chat) or failed (`send`).
+    pub queue_failed: bool,
+    /// Say hello to the contacts and track their presence.
+    pub watch: bool,
+}
+
+impl Options {
+    pub fn new(protocol: Config) -> Self {
+        Options {
+            protocol,
+            contacts: Vec::new(),
+            history: None,
+            seen: HashSet::new(),
+            outbox: Vec::new(),
+            queue_failed: false,
+            watch: true,
+        }
+    }
 }
 
 /// The front end's side of a running engine.
@@ -59,55 +144,170 @@ pub struct EngineHandle {
     pub events: Receiver<EngineEvent>,
     /// The address the socket is bound to.
     pub local_addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the engine, receiver and sender threads on a bound socket.
-pub fn spawn(socket: UdpSocket, config: Config) -> io::Result<EngineHandle> {
-    let local_addr = socket.local_addr()?;
-    let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-    let (net_tx, net_rx) = crossbeam_channel::unbounded();
-    let (out_tx, out_rx) = crossbeam_channel::unbounded();
-    let stop = Arc::new(AtomicBool::new(false));
-    net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
-    net::spawn_sender(socket, out_rx)?;
-    let engine = Engine {
-        node: Node::new(config),
-        out: out_tx,
-        events: ev_tx,
-    };
-    thread::Builder::new()
-        .name("qqchat-engine".into())
-        .spawn(move || {
-            engine.run(&cmd_rx, &net_rx);
-            stop.store(true, Ordering::Relaxed);
-            // Wake the receiver from recv_from so it sees `stop` and the socket closes.
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(net::wake_addr(local_addr).ip(), 0)) {
-                let _ = s.send_to(&[], net::wake_addr(local_addr));
-            }
-        })?;
-    Ok(EngineHandle {
-        commands: cmd_tx,
-        events: ev_rx,
-        local_addr,
-    })
+impl EngineHandle {
+    /// Says goodbye to the contacts and waits until that has left the socket.
+    pub fn shutdown(mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
-/// A protocol config for this run: its epoch is the wall clock in microseconds, so message
+/// A fresh message id: unique for this sender across restarts, by mixing the wall clock at
+/// start, the process id and a counter.
+pub fn new_message_id() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        let micros = Timestamp::now().as_microsecond() as u64;
+        micros ^ (u64::from(std::process::id()) << 40)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    splitmix64(seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A protocol config for this run: its epoch is the wall clock in microseconds, so transport
 /// ids never repeat across restarts.
 pub fn default_config() -> Config {
     let micros = Timestamp::now().as_microsecond();
     Config::new(u64::try_from(micros).unwrap_or(1))
 }
 
+/// The history key of an address: the contact's name, or `addr-<ip:port>`.
+pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> String {
+    contacts
+        .iter()
+        .find(|c| same_addr(c.addr, addr))
+        .map_or_else(|| format!("addr-{addr}"), |c| c.name.clone())
+}
+
+/// Equal addresses, counting an IPv4-mapped IPv6 address as its IPv4 self.
+pub fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    fn canon(a: SocketAddr) -> SocketAddr {
+        match a {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+                None => a,
+            },
+            SocketAddr::V4(_) => a,
+        }
+    }
+    canon(a) == canon(b)
+}
+
+/// Starts the engine, receiver and sender threads on a bound socket.
+pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
+    let local_addr = socket.local_addr()?;
+    let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+    // Bounded: a flood fills this and is dropped at the door instead of growing memory.
+    let (net_tx, net_rx) = crossbeam_channel::bounded(8192);
+    let (out_tx, out_rx) = crossbeam_channel::unbounded();
+    let stop = Arc::new(AtomicBool::new(false));
+    net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
+    let sender = net::spawn_sender(socket, out_rx)?;
+    let mut engine = Engine::new(options, out_tx, ev_tx);
+    let thread = thread::Builder::new()
+        .name("qqchat-engine".into())
+        .spawn(move || {
+            engine.start();
+            engine.run(&cmd_rx, &net_rx);
+            drop(engine);
+            let _ = sender.join();
+            stop.store(true, Ordering::Relaxed);
+            // Wake the receiver from recv_from so it sees `stop` and the socket closes.
+            let wake = net::wake_addr(local_addr);
+            if let Ok(s) = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)) {
+                let _ = s.send_to(&[], wake);
+            }
+        })?;
+    Ok(EngineHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        local_addr,
+        thread: Some(thread),
+    })
+}
+
+/// An outgoing message the engine may need again: to queue it, or to send it once more.
+struct Outgoing {
+    to: SocketAddr,
+    text: String,
+    sent_at: Timestamp,
+}
+
 struct Engine {
     node: Node,
     out: Sender<Transmit>,
     events: Sender<EngineEvent>,
+    contacts: Vec<Contact>,
+    history: Option<History>,
+    seen: HashSet<u64>,
+    /// Reliable messages not yet delivered, by id.
+    unacked: HashMap<u64, Outgoing>,
+    /// Queued messages per contact, oldest first.
+    outbox: HashMap<SocketAddr, VecDeque<u64>>,
+    queue_failed: bool,
+    watch: bool,
+    /// Peers whose link figures changed since they were last reported, and when that was.
+    link_dirty: HashSet<SocketAddr>,
+    link_reported: HashMap<SocketAddr, Instant>,
+    ui: Vec<EngineEvent>,
 }
 
 impl Engine {
-    fn run(mut self, commands: &Receiver<Command>, net: &Receiver<Incoming>) {
+    fn new(options: Options, out: Sender<Transmit>, events: Sender<EngineEvent>) -> Self {
+        let mut engine = Engine {
+            node: Node::new(options.protocol),
+            out,
+            events,
+            contacts: options.contacts,
+            history: options.history,
+            seen: options.seen,
+            unacked: HashMap::new(),
+            outbox: HashMap::new(),
+            queue_failed: options.queue_failed,
+            watch: options.watch,
+            link_dirty: HashSet::new(),
+            link_reported: HashMap::new(),
+            ui: Vec::new(),
+        };
+        for (to, msg) in options.outbox {
+            engine.unacked.insert(
+                msg.id,
+                Outgoing {
+                    to,
+                    text: msg.text,
+                    sent_at: msg.at,
+                },
+            );
+            engine.outbox.entry(to).or_default().push_back(msg.id);
+        }
+        engine
+    }
+
+    /// Says hello to every contact.
+    fn start(&mut self) {
+        let now = Instant::now();
+        if self.watch {
+            for c in self.contacts.iter().filter(|c| !c.plain) {
+                self.node.watch(now, c.addr);
+            }
+        }
+        self.flush();
+    }
+
+    fn run(&mut self, commands: &Receiver<Command>, net: &Receiver<Incoming>) {
         loop {
             let timer = match self.node.poll_timeout() {
                 Some(deadline) => crossbeam_channel::at(deadline),
@@ -115,15 +315,15 @@ impl Engine {
             };
             select! {
                 recv(commands) -> cmd => match cmd {
-                    Ok(Command::Send { to, text, plain, tag }) => self.send(to, text, plain, tag),
                     Ok(Command::Shutdown) | Err(_) => break,
+                    Ok(cmd) => self.command(cmd),
                 },
                 recv(net) -> incoming => match incoming {
                     Ok(incoming) => {
                         let now = Instant::now();
                         self.node.handle_datagram(now, incoming.from, &incoming.bytes);
-                        // Take whatever else already arrived so acks go out batched.
-                        for incoming in net.try_iter().take(256) {
+                        // Take whatever else already arrived: acks and fsyncs go out batched.
+                        for incoming in net.try_iter().take(1024) {
                             self.node.handle_datagram(now, incoming.from, &incoming.bytes);
                         }
                     }
@@ -135,50 +335,242 @@ impl Engine {
                 break;
             }
         }
+        self.node.goodbye();
         self.flush();
     }
 
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Send {
+                to,
+                text,
+                plain,
+                tag,
+            } => self.send(to, text, plain, tag),
+            Command::SendNow { tag } => {
+                if let Some(o) = self.unacked.get(&tag) {
+                    let to = o.to;
+                    if let Some(q) = self.outbox.get_mut(&to) {
+                        q.retain(|&id| id != tag);
+                    }
+                    self.transmit(tag);
+                }
+            }
+            Command::Cancel { tag } => {
+                let queued = self
+                    .unacked
+                    .get(&tag)
+                    .is_some_and(|o| self.outbox.get(&o.to).is_some_and(|q| q.contains(&tag)));
+                if queued && let Some(o) = self.unacked.remove(&tag) {
+                    if let Some(q) = self.outbox.get_mut(&o.to) {
+                        q.retain(|&id| id != tag);
+                    }
+                    self.record_state(o.to, tag, MessageState::Cancelled);
+                    self.ui.push(EngineEvent::Cancelled { to: o.to, tag });
+                }
+            }
+            Command::SetContacts(contacts) if !self.watch => self.contacts = contacts,
+            Command::SetContacts(contacts) => {
+                let now = Instant::now();
+                for old in &self.contacts {
+                    if !contacts.iter().any(|c| c.addr == old.addr && !c.plain) {
+                        self.node.unwatch(old.addr);
+                    }
+                }
+                for c in contacts.iter().filter(|c| !c.plain) {
+                    if !self.contacts.iter().any(|o| o.addr == c.addr && !o.plain) {
+                        self.node.watch(now, c.addr);
+                    }
+                }
+                self.contacts = contacts;
+            }
+            Command::Ping(addr) => self.node.ping(Instant::now(), addr),
+            Command::Shutdown => {}
+        }
+    }
+
     fn send(&mut self, to: SocketAddr, text: String, plain: bool, tag: u64) {
+        let now = Timestamp::now();
+        let record = Record::Msg {
+            id: tag,
+            dir: Direction::Out,
+            peer: to.to_string(),
+            at: now,
+            sent_at: None,
+            text: text.clone(),
+            plain,
+            state: if plain {
+                MessageState::Sent
+            } else {
+                MessageState::Pending
+            },
+        };
+        self.record(to, &record);
         if plain {
             self.node.send_plain(to, &text, tag);
             return;
         }
-        let sent_at = Timestamp::now().as_millisecond();
-        if self
-            .node
-            .send(Instant::now(), to, text, sent_at, tag)
-            .is_err()
-        {
-            let _ = self.events.send(EngineEvent::Failed { to, tag });
+        self.unacked.insert(
+            tag,
+            Outgoing {
+                to,
+                text,
+                sent_at: now,
+            },
+        );
+        self.transmit(tag);
+    }
+
+    /// Hands an unacked message to the protocol.
+    fn transmit(&mut self, tag: u64) {
+        let Some(o) = self.unacked.get(&tag) else {
+            return;
+        };
+        let result = self.node.send(
+            Instant::now(),
+            o.to,
+            o.text.clone(),
+            o.sent_at.as_millisecond(),
+            tag,
+        );
+        if let Err(err) = result {
+            let to = o.to;
+            self.unacked.remove(&tag);
+            self.record_state(to, tag, MessageState::Failed);
+            self.ui.push(EngineEvent::Failed { to, tag });
+            self.ui.push(EngineEvent::Error(format!("not sent: {err}")));
         }
     }
 
-    /// Hands transmits to the sender thread and events to the front end; false once the
-    /// front end has gone.
-    fn flush(&mut self) -> bool {
-        while let Some(t) = self.node.poll_transmit() {
-            let _ = self.out.send(t);
+    /// Sends the outbox of a contact that was just heard from, oldest first.
+    fn drain_outbox(&mut self, peer: SocketAddr) {
+        let Some(queue) = self.outbox.remove(&peer) else {
+            return;
+        };
+        for tag in queue {
+            self.transmit(tag);
         }
+    }
+
+    fn record(&mut self, peer: SocketAddr, record: &Record) {
+        if let Some(h) = self.history.as_mut() {
+            h.append(&history_key(&self.contacts, peer), record);
+        }
+    }
+
+    fn record_state(&mut self, peer: SocketAddr, id: u64, state: MessageState) {
+        self.record(peer, &Record::State { id, state });
+    }
+
+    /// Turns protocol events into history records and front-end events.
+    fn take_events(&mut self) {
+        let now = Instant::now();
         while let Some(event) = self.node.poll_event() {
-            let event = match event {
+            match event {
                 Event::Received {
                     from,
+                    id,
                     text,
                     sent_at_ms,
                     plain,
-                    ..
-                } => EngineEvent::Received {
-                    from,
-                    text,
-                    sent_at: sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
-                    received_at: Timestamp::now(),
-                    plain,
-                },
-                Event::Delivered { to, id } => EngineEvent::Delivered { to, tag: id },
-                Event::Sent { to, id } => EngineEvent::Sent { to, tag: id },
-                Event::Failed { to, id } => EngineEvent::Failed { to, tag: id },
-                Event::Presence { .. } => continue,
-            };
+                } => {
+                    if let Some(id) = id
+                        && !self.seen.insert(id)
+                    {
+                        continue;
+                    }
+                    let received_at = Timestamp::now();
+                    let sent_at = sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                    let record = Record::Msg {
+                        id: id.unwrap_or_else(new_message_id),
+                        dir: Direction::In,
+                        peer: from.to_string(),
+                        at: received_at,
+                        sent_at,
+                        text: text.clone(),
+                        plain,
+                        state: MessageState::Received,
+                    };
+                    self.record(from, &record);
+                    self.link_dirty.insert(from);
+                    self.ui.push(EngineEvent::Received {
+                        from,
+                        id,
+                        text,
+                        sent_at,
+                        received_at,
+                        plain,
+                    });
+                }
+                Event::Delivered { to, id } => {
+                    self.unacked.remove(&id);
+                    self.record_state(to, id, MessageState::Delivered);
+                    self.link_dirty.insert(to);
+                    self.ui.push(EngineEvent::Delivered { to, tag: id });
+                }
+                Event::Sent { to, id } => self.ui.push(EngineEvent::Sent { to, tag: id }),
+                Event::Failed { to, id } => {
+                    if self.queue_failed {
+                        self.outbox.entry(to).or_default().push_back(id);
+                        self.record_state(to, id, MessageState::Queued);
+                        self.ui.push(EngineEvent::Queued { to, tag: id });
+                    } else {
+                        self.unacked.remove(&id);
+                        self.record_state(to, id, MessageState::Failed);
+                        self.ui.push(EngineEvent::Failed { to, tag: id });
+                    }
+                }
+                Event::Presence { peer, online } => {
+                    self.ui.push(EngineEvent::Presence { peer, online });
+                    self.link_reported.remove(&peer);
+                    self.link_dirty.insert(peer);
+                    if online {
+                        self.drain_outbox(peer);
+                    }
+                }
+                Event::Pong { peer, rtt } => {
+                    self.link_reported.remove(&peer);
+                    self.link_dirty.insert(peer);
+                    self.ui.push(EngineEvent::Pong { peer, rtt });
+                }
+            }
+        }
+        // Link figures at most once a second per peer, so a busy chat does not flood the UI.
+        let wall = Timestamp::now();
+        let dirty: Vec<SocketAddr> = self.link_dirty.iter().copied().collect();
+        for peer in dirty {
+            let due = self
+                .link_reported
+                .get(&peer)
+                .is_none_or(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1));
+            if !due {
+                continue;
+            }
+            self.link_dirty.remove(&peer);
+            if let Some(health) = self.node.link(peer) {
+                self.link_reported.insert(peer, now);
+                self.ui.push(EngineEvent::Link {
+                    peer,
+                    link: Link::from_health(health, now, wall),
+                });
+            }
+        }
+    }
+
+    /// Commits the history, then lets transmits (acks included) and events out; false once
+    /// the front end has gone.
+    fn flush(&mut self) -> bool {
+        self.take_events();
+        if let Some(h) = self.history.as_mut()
+            && h.has_pending()
+            && let Err(err) = h.commit()
+        {
+            self.ui.push(EngineEvent::Error(err.to_string()));
+        }
+        while let Some(t) = self.node.poll_transmit() {
+            let _ = self.out.send(t);
+        }
+        for event in self.ui.drain(..) {
             if self.events.send(event).is_err() {
                 return false;
             }

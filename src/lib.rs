@@ -4,5 +4,6 @@ pub mod contacts;
 pub mod engine;
 pub mod net;
 pub mod proto;
+pub mod store;
 pub mod text;
 pub mod tui;

@@ -27,6 +27,9 @@ struct CommonArgs {
     /// Use this name instead of [me] name.
     #[arg(long, global = true, value_name = "NAME")]
     name: Option<String>,
+    /// Keep the history here (default: $QQCHAT_DATA_DIR, else ~/.local/share/qqchat).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,6 +45,28 @@ enum Cmd {
         /// Seconds to keep retrying each message before giving up.
         #[arg(long, default_value_t = 30.0, value_name = "SECS")]
         timeout: f64,
+        /// Leave undelivered messages in the outbox, for the chat to send later.
+        #[arg(long)]
+        queue: bool,
+    },
+    /// Probe a contact: round trip and loss, and what to check when nothing answers.
+    Ping {
+        /// A contact's name or an ip:port.
+        to: String,
+        /// How many probes.
+        #[arg(long, short = 'n', default_value_t = 4)]
+        count: u32,
+        /// Seconds between probes (and how long to wait for each answer).
+        #[arg(long, short = 'i', default_value_t = 1.0, value_name = "SECS")]
+        interval: f64,
+    },
+    /// Print a conversation from the history.
+    History {
+        /// A contact's name, or an ip:port.
+        contact: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Print each message as it arrives, one line each, until interrupted.
     Listen {
@@ -63,11 +88,23 @@ fn main() -> ExitCode {
         contacts: args.common.contacts,
         bind: args.common.bind,
         name: args.common.name,
+        data_dir: args.common.data_dir,
     };
     let result = match args.command {
         None => cli::chat(&common),
         Some(Cmd::Demo) => cli::demo(),
-        Some(Cmd::Send { to, text, timeout }) => cli::send(&common, &to, &text, timeout),
+        Some(Cmd::Send {
+            to,
+            text,
+            timeout,
+            queue,
+        }) => cli::send(&common, &to, &text, timeout, queue),
+        Some(Cmd::Ping {
+            to,
+            count,
+            interval,
+        }) => cli::ping(&common, &to, count, interval),
+        Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
         Some(Cmd::Listen { json }) => cli::listen(&common, json),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
     };

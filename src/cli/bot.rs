@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::ValueEnum;
 
-use super::{Common, load_book, start_engine};
-use crate::engine::{self, Command, EngineEvent, EngineHandle};
+use super::{Common, engine_options, load_book, start_engine};
+use crate::engine::{Command, EngineEvent, EngineHandle, new_message_id};
 
 /// How the bot answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,8 +39,9 @@ impl Reply {
 }
 
 pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
-    let book = load_book(common, false)?;
-    let engine = start_engine(book.me.listen, engine::default_config())?;
+    let (book, _) = load_book(common, false)?;
+    // The bot keeps no history: it would only fill the disk with its own echoes.
+    let engine = start_engine(book.me.listen, engine_options(&book, None, &[], false))?;
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr
@@ -56,25 +57,23 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
 
 /// Sends each non-empty line of `text` to `to` as its own message.
 pub(super) fn greet(engine: &EngineHandle, to: SocketAddr, text: &str) {
-    for (tag, line) in (u64::MAX / 2..).zip(text.lines().filter(|l| !l.trim().is_empty())) {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let _ = engine.commands.send(Command::Send {
             to,
             text: line.to_owned(),
             plain: false,
-            tag,
+            tag: new_message_id(),
         });
     }
 }
 
 /// Answers every message until the engine stops, in the sender's own format.
 pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMut(SocketAddr)) {
-    let mut tag = 0;
     for event in &engine.events {
         if let EngineEvent::Received {
             from, text, plain, ..
         } = event
         {
-            tag += 1;
             let text = reply.answer(&text, &jiff::Zoned::now());
             if engine
                 .commands
@@ -82,7 +81,7 @@ pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMu
                     to: from,
                     text,
                     plain,
-                    tag,
+                    tag: new_message_id(),
                 })
                 .is_err()
             {

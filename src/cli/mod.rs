@@ -1,10 +1,13 @@
-//! The front ends: the chat TUI, the demo, and the headless `send`, `listen` and `bot`, all
-//! driving the same engine.
+//! The front ends: the chat TUI, the demo, and the headless `send`, `listen`, `bot`, `ping`
+//! and `history`, all driving the same engine.
 
 mod bot;
+mod history;
 mod listen;
+mod ping;
 mod send;
 
+use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,11 +15,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::contacts::{self, Contact, ContactBook, Me};
-use crate::engine::{self, EngineHandle};
-use crate::proto::Config;
+use crate::engine::{self, EngineHandle, Options};
+use crate::store::{self, Direction, History, StoredMessage};
 
 pub use bot::{Reply, bot};
+pub use history::history;
 pub use listen::listen;
+pub use ping::ping;
 pub use send::send;
 
 /// Flags every command takes.
@@ -25,15 +30,22 @@ pub struct Common {
     pub contacts: Option<PathBuf>,
     pub bind: Option<String>,
     pub name: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// One conversation read from the history.
+pub struct Conversation {
+    pub key: String,
+    pub messages: Vec<StoredMessage>,
 }
 
 /// Loads the contacts file. The chat needs one; the headless commands can do without,
-/// unless one was named with `--contacts`.
-fn load_book(common: &Common, required: bool) -> Result<ContactBook> {
-    let mut book = match contacts::locate(common.contacts.as_deref()) {
-        Ok(path) => ContactBook::load(&path)?,
+/// unless one was named with `--contacts`. Returns the book and the file it came from.
+fn load_book(common: &Common, required: bool) -> Result<(ContactBook, Option<PathBuf>)> {
+    let (mut book, path) = match contacts::locate(common.contacts.as_deref()) {
+        Ok(path) => (ContactBook::load(&path)?, Some(path)),
         Err(err) if required || common.contacts.is_some() => return Err(err.into()),
-        Err(_) => ContactBook::empty(Me::default()),
+        Err(_) => (ContactBook::empty(Me::default()), None),
     };
     if let Some(name) = &common.name {
         if name.trim().is_empty() {
@@ -44,7 +56,68 @@ fn load_book(common: &Common, required: bool) -> Result<ContactBook> {
     if let Some(bind) = &common.bind {
         book.me.listen = resolve(bind).with_context(|| format!("--bind {bind}"))?;
     }
-    Ok(book)
+    Ok((book, path))
+}
+
+/// Opens the history in the data directory.
+fn open_history(common: &Common) -> Result<History> {
+    let dir = store::data_dir(common.data_dir.clone()).context(
+        "no data directory could be found for the history: give one with --data-dir DIR",
+    )?;
+    Ok(History::open(&dir)?)
+}
+
+/// Reads every conversation on disk.
+fn load_conversations(history: &History) -> Result<Vec<Conversation>> {
+    history
+        .keys()?
+        .into_iter()
+        .map(|key| {
+            let messages = history.load(&key)?;
+            Ok(Conversation { key, messages })
+        })
+        .collect()
+}
+
+/// The address a history key stands for: a contact's, or the one in `addr-<ip:port>`.
+fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
+    contacts
+        .iter()
+        .find(|c| c.name == key)
+        .map(|c| c.addr)
+        .or_else(|| key.strip_prefix("addr-")?.parse().ok())
+}
+
+/// Engine options with what the history says: ids already received, messages still owed.
+fn engine_options(
+    book: &ContactBook,
+    history: Option<History>,
+    conversations: &[Conversation],
+    with_outbox: bool,
+) -> Options {
+    let mut options = Options::new(engine::default_config());
+    options.contacts = book.contacts.clone();
+    options.seen = conversations
+        .iter()
+        .flat_map(|c| &c.messages)
+        .filter(|m| m.dir == Direction::In)
+        .map(|m| m.id)
+        .collect::<HashSet<u64>>();
+    if with_outbox {
+        options.queue_failed = true;
+        for c in conversations {
+            let Some(addr) = key_addr(&book.contacts, &c.key) else {
+                continue;
+            };
+            let owed = c
+                .messages
+                .iter()
+                .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered());
+            options.outbox.extend(owed.map(|m| (addr, m.clone())));
+        }
+    }
+    options.history = history;
+    options
 }
 
 /// Parses `ip:port` or `host:port`.
@@ -59,24 +132,68 @@ pub fn resolve(text: &str) -> Result<SocketAddr> {
 }
 
 /// Binds the socket and starts the engine, before any terminal set-up.
-fn start_engine(listen: SocketAddr, config: Config) -> Result<EngineHandle> {
+fn start_engine(listen: SocketAddr, options: Options) -> Result<EngineHandle> {
     let socket = crate::net::bind(listen)?;
-    Ok(engine::spawn(socket, config)?)
+    Ok(engine::spawn(socket, options)?)
+}
+
+/// Where a message goes and how: a contact by name, or an address.
+struct Target {
+    name: String,
+    addr: SocketAddr,
+    plain: bool,
+}
+
+fn target(book: &ContactBook, to: &str) -> Result<Target> {
+    if let Some(c) = book.by_name(to) {
+        return Ok(Target {
+            name: c.name.clone(),
+            addr: c.addr,
+            plain: c.plain,
+        });
+    }
+    match resolve(to) {
+        Ok(addr) => Ok(match book.by_addr(addr) {
+            Some(c) => Target {
+                name: c.name.clone(),
+                addr,
+                plain: c.plain,
+            },
+            None => Target {
+                name: addr.to_string(),
+                addr,
+                plain: false,
+            },
+        }),
+        Err(_) => {
+            let known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
+            if known.is_empty() {
+                bail!("{to:?} is neither a contact nor an ip:port (no contacts are known)")
+            }
+            bail!(
+                "{to:?} is neither a contact nor an ip:port; contacts: {}",
+                known.join(", ")
+            )
+        }
+    }
 }
 
 /// `qqchat`: the chat.
 pub fn chat(common: &Common) -> Result<ExitCode> {
-    let book = load_book(common, true)?;
-    let engine = start_engine(book.me.listen, engine::default_config())?;
-    crate::tui::run(book, engine)?;
+    let (book, path) = load_book(common, true)?;
+    let history = open_history(common)?;
+    let conversations = load_conversations(&history)?;
+    let options = engine_options(&book, Some(history), &conversations, true);
+    let engine = start_engine(book.me.listen, options)?;
+    crate::tui::run(book, path, conversations, engine)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `qqchat demo`: the chat on loopback, with a bot contact answering from this process.
+/// Nothing is kept: the demo's history lives in a temporary directory.
 pub fn demo() -> Result<ExitCode> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let bot_engine = start_engine(loopback, engine::default_config())?;
-    let bot_addr = bot_engine.local_addr;
+    let bot_engine = start_engine(loopback, Options::new(engine::default_config()))?;
     let me = Me {
         name: "you".into(),
         listen: loopback,
@@ -85,10 +202,13 @@ pub fn demo() -> Result<ExitCode> {
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
         name: "bot".into(),
-        addr: bot_addr,
+        addr: bot_engine.local_addr,
         plain: false,
     });
-    let engine = start_engine(loopback, engine::default_config())?;
+    let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
+    let history = History::open(&dir)?;
+    let options = engine_options(&book, Some(history), &[], true);
+    let engine = start_engine(loopback, options)?;
     let you = engine.local_addr;
     std::thread::Builder::new()
         .name("qqchat-demo-bot".into())
@@ -101,6 +221,8 @@ pub fn demo() -> Result<ExitCode> {
             bot::serve(&bot_engine, Reply::Upper, |_| {});
         })?;
     book.me.listen = you;
-    crate::tui::run(book, engine)?;
+    let result = crate::tui::run(book, None, Vec::new(), engine);
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,59 +2,23 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Common, load_book, resolve, start_engine};
-use crate::engine::{self, Command, EngineEvent};
+use super::{Common, engine_options, load_book, open_history, start_engine, target};
+use crate::engine::{Command, EngineEvent, new_message_id};
 
-/// Where a message goes and how.
-struct Target {
-    name: String,
-    addr: SocketAddr,
-    plain: bool,
-}
-
-fn target(book: &crate::contacts::ContactBook, to: &str) -> Result<Target> {
-    if let Some(c) = book.by_name(to) {
-        return Ok(Target {
-            name: c.name.clone(),
-            addr: c.addr,
-            plain: c.plain,
-        });
-    }
-    match resolve(to) {
-        Ok(addr) => Ok(match book.by_addr(addr) {
-            Some(c) => Target {
-                name: c.name.clone(),
-                addr,
-                plain: c.plain,
-            },
-            None => Target {
-                name: addr.to_string(),
-                addr,
-                plain: false,
-            },
-        }),
-        Err(_) => {
-            let known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
-            if known.is_empty() {
-                bail!("{to:?} is neither a contact nor an ip:port (no contacts are known)")
-            }
-            bail!(
-                "{to:?} is neither a contact nor an ip:port; contacts: {}",
-                known.join(", ")
-            )
-        }
-    }
-}
-
-pub fn send(common: &Common, to: &str, text: &[String], timeout: f64) -> Result<ExitCode> {
-    let mut book = load_book(common, false)?;
-    if common.bind.is_none() && common.contacts.is_none() && book.contacts.is_empty() {
+pub fn send(
+    common: &Common,
+    to: &str,
+    text: &[String],
+    timeout: f64,
+    queue: bool,
+) -> Result<ExitCode> {
+    let (mut book, path) = load_book(common, false)?;
+    if common.bind.is_none() && path.is_none() {
         // No identity to keep: any free port will do.
         book.me.listen.set_port(0);
     }
@@ -77,11 +41,16 @@ pub fn send(common: &Common, to: &str, text: &[String], timeout: f64) -> Result<
     if !(timeout.is_finite() && timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }
-    let mut config = engine::default_config();
-    config.give_up = Duration::from_secs_f64(timeout);
-    let engine = start_engine(book.me.listen, config)?;
+    let history = open_history(common)?;
+    let mut options = engine_options(&book, Some(history), &[], false);
+    // `send` says no hello: it only talks to the one it sends to.
+    options.watch = false;
+    options.queue_failed = queue;
+    options.protocol.give_up = Duration::from_secs_f64(timeout);
+    let engine = start_engine(book.me.listen, options)?;
     let mut pending: BTreeMap<u64, &str> = BTreeMap::new();
-    for (tag, text) in (0u64..).zip(&messages) {
+    for text in &messages {
+        let tag = new_message_id();
         pending.insert(tag, text);
         engine
             .commands
@@ -93,36 +62,45 @@ pub fn send(common: &Common, to: &str, text: &[String], timeout: f64) -> Result<
             })
             .context("the engine stopped")?;
     }
-    let mut failed = Vec::new();
+    let mut undelivered = Vec::new();
     while !pending.is_empty() {
         match engine.events.recv() {
             Ok(EngineEvent::Delivered { tag, .. } | EngineEvent::Sent { tag, .. }) => {
                 pending.remove(&tag);
             }
-            Ok(EngineEvent::Failed { tag, .. }) => {
+            Ok(EngineEvent::Failed { tag, .. } | EngineEvent::Queued { tag, .. }) => {
                 if let Some(text) = pending.remove(&tag) {
-                    failed.push(text);
+                    undelivered.push(text);
                 }
             }
-            Ok(EngineEvent::Received { .. }) => {}
+            Ok(EngineEvent::Error(err)) => eprintln!("qqchat: {err}"),
+            Ok(_) => {}
             Err(_) => bail!("the engine stopped"),
         }
     }
-    let _ = engine.commands.send(Command::Shutdown);
-    if failed.is_empty() {
+    engine.shutdown();
+    if undelivered.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
         "qqchat: not delivered to {} ({}): {} of {} message(s), no receipt after {timeout} s; \
-         is qqchat running there? (try: qqchat listen --bind {})",
+         is qqchat running there? (try: qqchat ping {})",
         target.name,
         target.addr,
-        failed.len(),
+        undelivered.len(),
         messages.len(),
-        target.addr,
+        target.name,
     );
-    for text in failed {
+    for text in undelivered {
         eprintln!("  not delivered: {}", crate::text::one_line(text));
+    }
+    if queue {
+        eprintln!(
+            "qqchat: left in the outbox: the chat sends it when {} is next heard from",
+            target.name
+        );
+    } else {
+        eprintln!("qqchat: not queued (add --queue to leave it in the outbox)");
     }
     Ok(ExitCode::FAILURE)
 }

@@ -102,6 +102,8 @@ pub enum Event {
     Failed { to: SocketAddr, id: u64 },
     /// A contact came online or went offline.
     Presence { peer: SocketAddr, online: bool },
+    /// A ping was answered after `rtt`.
+    Pong { peer: SocketAddr, rtt: Duration },
 }
 
 /// Why [`Node::send`] refused a message.
@@ -387,6 +389,7 @@ impl Node {
                     && let Some(rtt) = peer.presence.on_pong(now, nonce)
                 {
                     peer.rtt.sample(rtt);
+                    self.events.push_back(Event::Pong { peer: from, rtt });
                 }
             }
             Packet::Bye => {

@@ -1,0 +1,77 @@
+//! `qqchat history`: print a conversation, for people and for scripts.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use jiff::tz::TimeZone;
+use serde_json::json;
+
+use super::{Common, load_book, open_history, resolve};
+use crate::store::{Direction, MessageState};
+
+pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
+    let (book, _) = load_book(common, false)?;
+    let history = open_history(common)?;
+    let keys = history.keys()?;
+    let key = if book.by_name(who).is_some() || keys.iter().any(|k| k == who) {
+        who.to_owned()
+    } else if let Ok(addr) = resolve(who) {
+        crate::engine::history_key(&book.contacts, addr)
+    } else {
+        let mut known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
+        known.extend(keys.iter().map(String::as_str));
+        known.sort_unstable();
+        known.dedup();
+        bail!(
+            "no conversation with {who:?}; there are: {}",
+            if known.is_empty() {
+                "none yet".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )
+    };
+    let messages = history.load(&key)?;
+    let tz = TimeZone::system();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for m in &messages {
+        let from = match m.dir {
+            Direction::Out => book.me.name.clone(),
+            Direction::In => key.clone(),
+        };
+        let line = if json {
+            json!({
+                "id": m.id,
+                "dir": m.dir,
+                "from": from,
+                "peer": m.peer,
+                "at": m.at.to_string(),
+                "sent_at": m.sent_at.map(|t| t.to_string()),
+                "text": m.text,
+                "plain": m.plain,
+                "state": m.state,
+            })
+            .to_string()
+        } else {
+            let state = match m.state {
+                MessageState::Received | MessageState::Delivered | MessageState::Sent => "",
+                MessageState::Pending => "  (no receipt yet)",
+                MessageState::Queued => "  (queued)",
+                MessageState::Failed => "  (not delivered)",
+                MessageState::Cancelled => "  (cancelled)",
+            };
+            format!(
+                "[{}] {}: {}{state}",
+                m.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"),
+                crate::text::one_line(&from),
+                crate::text::one_line(&m.text),
+            )
+        };
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

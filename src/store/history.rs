@@ -1,0 +1,299 @@
+//! One append-only JSON-lines file per conversation.
+//!
+//! Every record is written and synced before the message is acked or sent, so `kill -9` at
+//! any moment loses nothing that anyone was told had arrived. A record is one line; state
+//! changes (delivered, queued, …) are appended as their own lines rather than rewriting
+//! anything, so a crash can at worst leave a torn last line, which loading skips. Appends from
+//! several processes are serialised with an exclusive lock on the file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot use the data directory {path}: {source}")]
+    Dir { path: PathBuf, source: io::Error },
+    #[error("cannot write the history file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read the history file {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// Where an outgoing message stands; received messages are always `Received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageState {
+    Received,
+    /// Handed to the protocol, no receipt yet.
+    Pending,
+    Delivered,
+    /// Sent as plain text: no receipt will come.
+    Sent,
+    /// Not delivered yet; sent again when the contact is next heard from.
+    Queued,
+    /// Given up on, not queued.
+    Failed,
+    /// The user cancelled it while queued.
+    Cancelled,
+}
+
+impl MessageState {
+    /// Still owed to the contact: goes in the outbox on start.
+    pub fn is_undelivered(self) -> bool {
+        matches!(self, MessageState::Pending | MessageState::Queued)
+    }
+}
+
+/// One line of a history file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase")]
+pub enum Record {
+    /// A message, sent or received.
+    Msg {
+        id: u64,
+        dir: Direction,
+        /// The peer's address at the time.
+        peer: String,
+        /// When it was written here: sent by us, or received.
+        at: Timestamp,
+        /// The sender's clock, for received qqchat messages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_at: Option<Timestamp>,
+        text: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        plain: bool,
+        state: MessageState,
+    },
+    /// A later change of an outgoing message's state.
+    State { id: u64, state: MessageState },
+}
+
+/// A message with its latest state folded in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub id: u64,
+    pub dir: Direction,
+    pub peer: String,
+    pub at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub text: String,
+    pub plain: bool,
+    pub state: MessageState,
+}
+
+/// The history directory and the records waiting to be committed.
+pub struct History {
+    dir: PathBuf,
+    pending: BTreeMap<String, Vec<u8>>,
+    /// Files already checked for a torn last line in this run.
+    mended: HashMap<String, ()>,
+}
+
+impl History {
+    /// Opens (creating) `<data dir>/history`.
+    pub fn open(data_dir: &Path) -> Result<History, StoreError> {
+        let dir = data_dir.join("history");
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(History {
+            dir,
+            pending: BTreeMap::new(),
+            mended: HashMap::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of a conversation. Keys are contact names or `addr-<ip:port>`; anything
+    /// outside a safe set of characters is hex-escaped so any name makes a valid file name.
+    pub fn path(&self, key: &str) -> PathBuf {
+        let mut name = String::with_capacity(key.len() + 6);
+        for b in key.bytes() {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) && !(name.is_empty() && b == b'.') {
+                name.push(char::from(b));
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        name.push_str(".jsonl");
+        self.dir.join(name)
+    }
+
+    /// Queues a record; it reaches the disk at the next [`History::commit`].
+    pub fn append(&mut self, key: &str, record: &Record) {
+        let buf = self.pending.entry(key.to_owned()).or_default();
+        // Serializing these plain types cannot fail.
+        if serde_json::to_writer(&mut *buf, record).is_ok() {
+            buf.push(b'\n');
+        }
+    }
+
+    /// True when records are waiting for [`History::commit`].
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes and syncs every queued record: one write and one fsync per file touched.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        for (key, buf) in std::mem::take(&mut self.pending) {
+            let path = self.path(&key);
+            let mended = self.mended.contains_key(&key);
+            write_locked(&path, &buf, !mended).map_err(|source| StoreError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            self.mended.insert(key, ());
+        }
+        Ok(())
+    }
+
+    /// Reads a conversation, folding state changes into their messages. Lines that do not
+    /// parse (a torn last line after a crash) are skipped.
+    pub fn load(&self, key: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        let path = self.path(key);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Read { path, source }),
+        };
+        let mut messages: Vec<StoredMessage> = Vec::new();
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|source| StoreError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+            if n == 0 {
+                break;
+            }
+            let Ok(record) = serde_json::from_slice::<Record>(&line) else {
+                continue;
+            };
+            match record {
+                Record::Msg {
+                    id,
+                    dir,
+                    peer,
+                    at,
+                    sent_at,
+                    text,
+                    plain,
+                    state,
+                } => {
+                    // The same message twice (sent again after a restart) is shown once.
+                    if index.contains_key(&id) {
+                        continue;
+                    }
+                    index.insert(id, messages.len());
+                    messages.push(StoredMessage {
+                        id,
+                        dir,
+                        peer,
+                        at,
+                        sent_at,
+                        text,
+                        plain,
+                        state,
+                    });
+                }
+                Record::State { id, state } => {
+                    if let Some(&i) = index.get(&id) {
+                        messages[i].state = state;
+                    }
+                }
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Every conversation on disk, by key.
+    pub fn keys(&self) -> Result<Vec<String>, StoreError> {
+        let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Read {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut keys: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                unescape(name.strip_suffix(".jsonl")?)
+            })
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Renames a conversation (the contact was renamed).
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.commit()?;
+        let (src, dst) = (self.path(from), self.path(to));
+        if !src.exists() {
+            return Ok(());
+        }
+        fs::rename(&src, &dst).map_err(|source| StoreError::Write { path: dst, source })
+    }
+}
+
+fn unescape(name: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut bytes = name.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Appends under an exclusive lock and syncs. When `mend`, a torn last line (no newline at
+/// the end) is closed first, so the new record does not glue onto it.
+fn write_locked(path: &Path, buf: &[u8], mend: bool) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    file.lock()?;
+    let result = (|| {
+        if mend {
+            let len = file.metadata()?.len();
+            if len > 0 {
+                let mut last = [0u8; 1];
+                file.seek(SeekFrom::Start(len - 1))?;
+                file.read_exact(&mut last)?;
+                if last[0] != b'\n' {
+                    file.write_all(b"\n")?;
+                }
+            }
+        }
+        file.write_all(buf)?;
+        file.sync_data()
+    })();
+    let _ = file.unlock();
+    result
+}

@@ -1,0 +1,18 @@
+//! What qqchat keeps on disk besides the contacts file: the history of every conversation,
+//! which is also the outbox of messages still to deliver.
+
+mod history;
+
+pub use history::{Direction, History, MessageState, Record, StoreError, StoredMessage};
+
+use std::path::PathBuf;
+
+/// The data directory: `--data-dir`, else `$QQCHAT_DATA_DIR`, else the platform's data dir
+/// (`~/.local/share/qqchat` on Linux).
+pub fn data_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit
+        .or_else(|| std::env::var_os("QQCHAT_DATA_DIR").map(PathBuf::from))
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "qqchat").map(|d| d.data_dir().to_path_buf())
+        })
+}
