@@ -1,4 +1,5 @@
 //! qqchat: a peer-to-peer messenger over UDP with a terminal UI.
+pub mod app;
 pub mod cli;
 pub mod contacts;
 pub mod engine;
@@ -7,3 +8,4 @@ pub mod proto;
 pub mod store;
 pub mod text;
 pub mod tui;
+pub mod ui;

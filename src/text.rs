@@ -1,7 +1,293 @@
-//! placeholder
-pub fn sanitize(s: &str) -> String {
-    s.to_owned()
+//! Making message text safe to put on a terminal, and wrapping it at its true width.
+//!
+//! Text from the network is written into terminal cells, so an escape sequence or a bidi
+//! override inside a message could otherwise move the cursor, retitle the window or make one
+//! message look like another. [`sanitize`] makes every such character visible instead.
+//! [`wrap`] measures with `unicode-width`, so CJK and emoji take the two cells they really use.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Columns between tab stops when a `\t` is expanded.
+const TAB_STOP: usize = 4;
+
+/// Stand-in for characters that have no printable caret form.
+const REPLACEMENT: char = '\u{FFFD}';
+
+/// Returns `text` with nothing left that a terminal would interpret.
+///
+/// - `\n` stays (it separates lines); `\r\n` becomes `\n`.
+/// - `\t` becomes spaces up to the next tab stop.
+/// - Other C0 controls and DEL become caret notation (`ESC` → `^[`, `BEL` → `^G`, DEL → `^?`),
+///   as `cat -v` shows them.
+/// - C1 controls (U+0080–U+009F) and the bidi embeddings, overrides and isolates
+///   (U+202A–U+202E, U+2066–U+2069) become U+FFFD.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // Display column within the current line, for tab stops.
+    let mut column = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                out.push('\n');
+                column = 0;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\t' => {
+                let spaces = TAB_STOP - column % TAB_STOP;
+                out.extend(std::iter::repeat_n(' ', spaces));
+                column += spaces;
+            }
+            '\0'..='\x1f' => {
+                out.push('^');
+                out.push(char::from(b'@' + c as u8));
+                column += 2;
+            }
+            '\x7f' => {
+                out.push_str("^?");
+                column += 2;
+            }
+            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push(REPLACEMENT);
+                column += 1;
+            }
+            c => {
+                out.push(c);
+                column += c.width().unwrap_or(0);
+            }
+        }
+    }
+    out
 }
-pub fn one_line(s: &str) -> String {
-    sanitize(s).replace('\n', " ↵ ")
+
+/// Display width of `text` in terminal cells.
+pub fn width(text: &str) -> usize {
+    text.width()
+}
+
+/// Splits `text` into lines no wider than `width` cells.
+///
+/// Each `\n` starts a new line. Lines break at spaces where they can; a word too long for a
+/// line, and any run holding double-width characters (CJK has no spaces between words), is
+/// broken between characters instead. A character is never split from the combining marks,
+/// variation selectors or zero-width joins that follow it, and a double-width character never
+/// straddles the edge. A single character wider than `width` gets a line of its own.
+///
+/// Expects text that went through [`sanitize`]; a `width` of 0 is treated as 1.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    for line in text.split('\n') {
+        wrap_line(line, width, &mut lines);
+    }
+    lines
+}
+
+/// Wraps one line without `\n`, appending to `out`. Always appends at least one line.
+fn wrap_line(line: &str, width: usize, out: &mut Vec<String>) {
+    let mut current = String::new();
+    let mut current_width = 0;
+    for word in words(line) {
+        if word.chars().all(|c| c == ' ') {
+            // A space run: kept inside a line, dropped where the line breaks.
+            let w = word.len();
+            if current_width + w <= width {
+                current.push_str(word);
+                current_width += w;
+            } else if current_width > 0 {
+                push_line(out, &mut current, &mut current_width);
+            }
+            continue;
+        }
+        let w = word.width();
+        if current_width + w <= width {
+            current.push_str(word);
+            current_width += w;
+            continue;
+        }
+        let breakable = w > width || word.chars().any(|c| c.width() == Some(2));
+        if !breakable {
+            // Fits on a fresh line: move it there whole.
+            push_line(out, &mut current, &mut current_width);
+            current.push_str(word);
+            current_width = w;
+            continue;
+        }
+        for cluster in clusters(word) {
+            let cw = cluster.width();
+            if current_width + cw > width && current_width > 0 {
+                push_line(out, &mut current, &mut current_width);
+            }
+            current.push_str(cluster);
+            current_width += cw;
+        }
+    }
+    let trimmed = current.trim_end_matches(' ').len();
+    current.truncate(trimmed);
+    out.push(current);
+}
+
+/// Ends the line being built (without its trailing spaces) and starts an empty one.
+fn push_line(out: &mut Vec<String>, current: &mut String, current_width: &mut usize) {
+    let trimmed = current.trim_end_matches(' ').len();
+    current.truncate(trimmed);
+    out.push(std::mem::take(current));
+    *current_width = 0;
+}
+
+/// Splits a line into alternating runs of spaces and of everything else.
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let is_space = first == ' ';
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| (c == ' ') != is_space)
+            .map_or(rest.len(), |(i, _)| i);
+        let (word, tail) = rest.split_at(end);
+        rest = tail;
+        Some(word)
+    })
+}
+
+/// Splits a word into the smallest pieces that may be put on different lines: a character
+/// with the zero-width characters after it, and a character joined to it by U+200D.
+fn clusters(word: &str) -> impl Iterator<Item = &str> {
+    let mut rest = word;
+    std::iter::from_fn(move || {
+        let mut chars = rest.char_indices();
+        let (_, first) = chars.next()?;
+        let mut joined = first == '\u{200d}';
+        let mut end = rest.len();
+        for (i, c) in chars {
+            let zero_width = c.width().unwrap_or(0) == 0;
+            if !(zero_width || joined) {
+                end = i;
+                break;
+            }
+            joined = c == '\u{200d}';
+        }
+        let (cluster, tail) = rest.split_at(end);
+        rest = tail;
+        Some(cluster)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_keeps_ordinary_text() {
+        assert_eq!(sanitize("héllo, 你好 🚀\nbye"), "héllo, 你好 🚀\nbye");
+    }
+
+    #[test]
+    fn sanitize_shows_c0_controls_and_del_in_caret_form() {
+        assert_eq!(sanitize("a\x1b[2Jb"), "a^[[2Jb");
+        assert_eq!(sanitize("\x07\x00\x7f"), "^G^@^?");
+        assert_eq!(sanitize("x\ry"), "x^My");
+    }
+
+    #[test]
+    fn sanitize_turns_crlf_into_newline() {
+        assert_eq!(sanitize("one\r\ntwo"), "one\ntwo");
+    }
+
+    #[test]
+    fn sanitize_replaces_c1_and_bidi_overrides() {
+        assert_eq!(sanitize("a\u{9b}31mb"), "a\u{FFFD}31mb");
+        assert_eq!(sanitize("\u{85}"), "\u{FFFD}");
+        for c in ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}'] {
+            assert_eq!(sanitize(&format!("x{c}y")), "x\u{FFFD}y", "{:x}", c as u32);
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert_eq!(sanitize(&format!("x{c}y")), "x\u{FFFD}y", "{:x}", c as u32);
+        }
+    }
+
+    #[test]
+    fn sanitize_leaves_no_control_characters() {
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let clean = sanitize(&all);
+        assert!(
+            clean
+                .chars()
+                .all(|c| c == '\n' || !(c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)))
+        );
+    }
+
+    #[test]
+    fn sanitize_expands_tabs_to_tab_stops() {
+        assert_eq!(sanitize("\tx"), "    x");
+        assert_eq!(sanitize("ab\tx"), "ab  x");
+        assert_eq!(sanitize("你\tx"), "你  x");
+        assert_eq!(sanitize("abcd\n\tx"), "abcd\n    x");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces() {
+        assert_eq!(
+            wrap("the quick brown fox", 10),
+            vec!["the quick", "brown fox"]
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_newlines_and_empty_lines() {
+        assert_eq!(wrap("a\n\nb", 10), vec!["a", "", "b"]);
+        assert_eq!(wrap("", 10), vec![""]);
+    }
+
+    #[test]
+    fn wrap_breaks_long_words() {
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn wrap_cjk_at_true_width() {
+        let text = "你好，世界 🚀".repeat(3);
+        for width in 1..20 {
+            let lines = wrap(&text, width);
+            for line in &lines {
+                assert!(
+                    line.width() <= width.max(2),
+                    "{line:?} is wider than {width}"
+                );
+            }
+            let joined: String = lines.concat().chars().filter(|&c| c != ' ').collect();
+            let expected: String = text.chars().filter(|&c| c != ' ').collect();
+            assert_eq!(joined, expected, "width {width}");
+        }
+        // Width 5 holds two double-width characters: the third would straddle the edge.
+        assert_eq!(wrap("你好，世界", 5), vec!["你好", "，世", "界"]);
+        assert_eq!(wrap("你好，世界 🚀", 13), vec!["你好，世界 🚀"]);
+        assert_eq!(
+            wrap("你好，世界 🚀你好，世界 🚀", 13),
+            vec!["你好，世界 🚀", "你好，世界 🚀"]
+        );
+    }
+
+    #[test]
+    fn wrap_never_splits_a_character_from_its_marks() {
+        // e + combining acute, and a family emoji joined with U+200D.
+        let text = "e\u{301}e\u{301}e\u{301} 👨\u{200d}👩\u{200d}👧";
+        let lines = wrap(text, 2);
+        assert_eq!(lines[0], "e\u{301}e\u{301}");
+        assert!(lines.contains(&"👨\u{200d}👩\u{200d}👧".to_string()));
+    }
+
+    #[test]
+    fn wrap_handles_degenerate_widths() {
+        assert_eq!(wrap("ab", 0), vec!["a", "b"]);
+        assert_eq!(wrap("你", 1), vec!["你"]);
+        assert_eq!(wrap("   ", 2), vec![""]);
+    }
+}
+
+/// Sanitized text on one line, for `listen`, `history` and error messages: line breaks
+/// become a visible `↵`.
+pub fn one_line(text: &str) -> String {
+    sanitize(text.trim_end_matches(['\n', '\r'])).replace('\n', " ↵ ")
 }

@@ -14,7 +14,8 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = open_history(common)?;
     let conversations = load_conversations(&history)?;
-    let options = engine_options(&book, Some(history), &conversations, false);
+    // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
+    let options = engine_options(&book, Some(history), &conversations, true);
     drop(conversations);
     let engine = start_engine(book.me.listen, options)?;
     eprintln!(

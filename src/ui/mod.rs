@@ -1,0 +1,133 @@
+//! Drawing the TUI. Every function here only reads the [`App`] and writes into the frame.
+//!
+//! ```text
+//! ╭ Contacts ─╮╭ alice · 127.0.0.1:4001 ───────────╮
+//! │▸ alice  2 ││ 14:02 me    ✓ hi                  │
+//! │  bob      ││ 14:03 alice   hello               │
+//! │           │╰───────────────────────────────────╯
+//! │           │╭ Message to alice ─────────────────╮
+//! ╰───────────╯╰───────────────────────────────────╯
+//!  me  0.0.0.0:4000   Enter send · F1 help
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, BorderType};
+
+use crate::app::{App, Focus};
+
+pub mod contacts;
+pub mod conversation;
+pub mod help;
+pub mod input;
+pub mod status;
+
+/// Where each pane goes on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub contacts: Rect,
+    pub conversation: Rect,
+    pub input: Rect,
+    pub status: Rect,
+}
+
+/// Lines of text the input shows before it scrolls.
+const INPUT_MAX_LINES: u16 = 6;
+
+/// Splits the terminal into panes. The input grows with the lines typed into it.
+pub fn areas(area: Rect, app: &App) -> Areas {
+    let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    // A quarter of the width for contacts, within reason (an address such as
+    // `127.0.0.1:5555` with an unread count must fit); narrow terminals keep a third.
+    let side = if area.width < 72 {
+        area.width / 3
+    } else {
+        (area.width / 4).clamp(24, 32)
+    };
+    let [contacts, right] =
+        Layout::horizontal([Constraint::Length(side), Constraint::Fill(1)]).areas(main);
+    let lines = u16::try_from(app.input().lines().len()).unwrap_or(u16::MAX);
+    let input_height = lines.clamp(1, INPUT_MAX_LINES) + 2;
+    let [conversation, input] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height)]).areas(right);
+    Areas {
+        contacts,
+        conversation,
+        input,
+        status,
+    }
+}
+
+/// Where message text goes inside the conversation pane, for a terminal of size `area`.
+pub fn conversation_text_area(area: Rect, app: &App) -> Rect {
+    conversation::block(app).inner(areas(area, app).conversation)
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let areas = areas(frame.area(), app);
+    contacts::draw(frame, app, areas.contacts);
+    conversation::draw(frame, app, areas.conversation);
+    input::draw(frame, app, areas.input);
+    status::draw(frame, app, areas.status);
+    if app.help_open() {
+        help::draw(frame, app, frame.area());
+    }
+}
+
+/// A pane's frame; the focused one stands out so the eye finds where keys go.
+fn pane(app: &App, focus: Focus) -> Block<'static> {
+    let focused = app.focus() == focus && !app.help_open();
+    let (border, title) = if focused {
+        (
+            Style::new().fg(Color::Cyan),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        (Style::new().fg(Color::DarkGray), Style::new())
+    };
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(border)
+        .title_style(title)
+}
+
+/// `text` cut or padded to exactly `width` cells; a cut ends in `…`.
+fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let full = crate::text::width(text);
+    if full <= width {
+        return format!("{text}{}", " ".repeat(width - full));
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+        used += 1;
+    }
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn fit_pads_and_cuts_at_true_width() {
+        assert_eq!(fit("bob", 5), "bob  ");
+        assert_eq!(fit("alexandra", 5), "alex…");
+        assert_eq!(fit("你好世界", 5), "你好…");
+        assert_eq!(fit("你好世界", 4), "你… ");
+        assert_eq!(fit("abc", 0), "");
+    }
+}

@@ -1,0 +1,180 @@
+//! The history files: durable, append-only, readable, and forgiving of a torn last line.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use qqchat::store::{Direction, History, MessageState, Record};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qqchat-test-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
+    Record::Msg {
+        id,
+        dir,
+        peer: "127.0.0.1:9002".into(),
+        at: Timestamp::from_second(1_700_000_000).expect("valid"),
+        sent_at: None,
+        text: text.into(),
+        plain: false,
+        state,
+    }
+}
+
+#[test]
+fn records_fold_into_messages_in_order() {
+    let dir = temp_dir("fold");
+    let mut h = History::open(&dir).expect("open");
+    h.append("bob", &msg(1, Direction::Out, "hi", MessageState::Pending));
+    h.append(
+        "bob",
+        &msg(2, Direction::In, "hello", MessageState::Received),
+    );
+    h.append(
+        "bob",
+        &Record::State {
+            id: 1,
+            state: MessageState::Delivered,
+        },
+    );
+    h.append(
+        "bob",
+        &msg(3, Direction::Out, "later", MessageState::Pending),
+    );
+    h.append(
+        "bob",
+        &Record::State {
+            id: 3,
+            state: MessageState::Queued,
+        },
+    );
+    h.commit().expect("commit");
+    let got = h.load("bob").expect("load");
+    let summary: Vec<(u64, &str, MessageState)> = got
+        .iter()
+        .map(|m| (m.id, m.text.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, "hi", MessageState::Delivered),
+            (2, "hello", MessageState::Received),
+            (3, "later", MessageState::Queued),
+        ]
+    );
+    assert!(h.load("nobody").expect("load").is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
+    let dir = temp_dir("torn");
+    let mut h = History::open(&dir).expect("open");
+    h.append(
+        "bob",
+        &msg(1, Direction::In, "whole", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    // A crash in the middle of a write leaves half a record and no newline.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(h.path("bob"))
+        .expect("open file");
+    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
+        .expect("write");
+    drop(f);
+    assert_eq!(h.load("bob").expect("load").len(), 1, "torn line skipped");
+    // After a restart the next record starts on its own line.
+    let mut h = History::open(&dir).expect("reopen");
+    h.append(
+        "bob",
+        &msg(3, Direction::In, "after", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    let texts: Vec<String> = h
+        .load("bob")
+        .expect("load")
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, vec!["whole", "after"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_message_stored_twice_is_shown_once() {
+    let dir = temp_dir("twice");
+    let mut h = History::open(&dir).expect("open");
+    h.append(
+        "bob",
+        &msg(7, Direction::In, "once", MessageState::Received),
+    );
+    h.append(
+        "bob",
+        &msg(7, Direction::In, "once", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    assert_eq!(h.load("bob").expect("load").len(), 1);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn keys_survive_any_name_and_files_are_readable_json_lines() {
+    let dir = temp_dir("keys");
+    let mut h = History::open(&dir).expect("open");
+    for key in ["bob", "Erin S.", "addr-[::1]:9002", "../escape", "你好"] {
+        h.append(key, &msg(1, Direction::In, "x", MessageState::Received));
+    }
+    h.commit().expect("commit");
+    let mut want = vec!["../escape", "Erin S.", "addr-[::1]:9002", "bob", "你好"];
+    want.sort_unstable();
+    assert_eq!(h.keys().expect("keys"), want);
+    for entry in fs::read_dir(h.dir()).expect("dir") {
+        let path = entry.expect("entry").path();
+        assert_eq!(
+            path.parent(),
+            Some(h.dir()),
+            "no file escapes the history dir"
+        );
+        let text = fs::read_to_string(&path).expect("read");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
+        }
+    }
+    h.rename("bob", "robert").expect("rename");
+    assert_eq!(h.load("robert").expect("load").len(), 1);
+    assert!(h.load("bob").expect("load").is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_writers_on_one_file_do_not_corrupt_it() {
+    let dir = temp_dir("writers");
+    let handles: Vec<_> = (0..2u64)
+        .map(|w| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let mut h = History::open(&dir).expect("open");
+                for i in 0..200 {
+                    let text = format!("writer {w} message {i} {}", "x".repeat(300));
+                    h.append(
+                        "bob",
+                        &msg(w * 1000 + i, Direction::In, &text, MessageState::Received),
+                    );
+                    h.commit().expect("commit");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("writer");
+    }
+    let h = History::open(&dir).expect("open");
+    assert_eq!(h.load("bob").expect("load").len(), 400);
+    let _ = fs::remove_dir_all(&dir);
+}
