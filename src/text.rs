@@ -174,6 +174,12 @@ fn clusters(word: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Sanitized text on one line, for `listen`, `history` and error messages: line breaks
+/// become a visible `↵`.
+pub fn one_line(text: &str) -> String {
+    sanitize(text.trim_end_matches(['\n', '\r'])).replace('\n', " ↵ ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,10 +290,4 @@ mod tests {
         assert_eq!(wrap("你", 1), vec!["你"]);
         assert_eq!(wrap("   ", 2), vec![""]);
     }
-}
-
-/// Sanitized text on one line, for `listen`, `history` and error messages: line breaks
-/// become a visible `↵`.
-pub fn one_line(text: &str) -> String {
-    sanitize(text.trim_end_matches(['\n', '\r'])).replace('\n', " ↵ ")
 }
