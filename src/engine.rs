@@ -40,6 +40,9 @@ pub enum Command {
     Cancel { tag: u64 },
     /// The contacts changed (the file was edited or reloaded).
     SetContacts(Vec<Contact>),
+    /// A conversation changed its name (a contact renamed, or an address added as a contact):
+    /// its history file follows. Send before the matching `SetContacts`.
+    RenameHistory { from: String, to: String },
     /// Probe an address once; the answer comes as [`EngineEvent::Pong`].
     Ping(SocketAddr),
     /// Say goodbye to every contact and stop.
@@ -383,6 +386,13 @@ impl Engine {
                     }
                 }
                 self.contacts = contacts;
+            }
+            Command::RenameHistory { from, to } => {
+                if let Some(h) = self.history.as_mut()
+                    && let Err(err) = h.rename(&from, &to)
+                {
+                    self.ui.push(EngineEvent::Error(err.to_string()));
+                }
             }
             Command::Ping(addr) => self.node.ping(Instant::now(), addr),
             Command::Shutdown => {}
