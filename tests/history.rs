@@ -149,6 +149,14 @@ fn keys_survive_any_name_and_files_are_readable_json_lines() {
     h.rename("bob", "robert").expect("rename");
     assert_eq!(h.load("robert").expect("load").len(), 1);
     assert!(h.load("bob").expect("load").is_empty());
+    // Renaming onto an existing conversation merges, never overwrites.
+    h.append(
+        "Erin S.",
+        &msg(2, Direction::In, "y", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    h.rename("robert", "Erin S.").expect("merge");
+    assert_eq!(h.load("Erin S.").expect("load").len(), 2);
     let _ = fs::remove_dir_all(&dir);
 }
 

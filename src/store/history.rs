@@ -245,14 +245,30 @@ impl History {
         Ok(keys)
     }
 
-    /// Renames a conversation (the contact was renamed).
+    /// Renames a conversation (the contact was renamed). When the new name already has a
+    /// history, the old one is appended to it rather than replacing it.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
         self.commit()?;
         let (src, dst) = (self.path(from), self.path(to));
-        if !src.exists() {
+        if src == dst || !src.exists() {
             return Ok(());
         }
-        fs::rename(&src, &dst).map_err(|source| StoreError::Write { path: dst, source })
+        let write_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Write { path, source }
+        };
+        if !dst.exists() {
+            return fs::rename(&src, &dst).map_err(write_err(&dst));
+        }
+        let old = fs::read(&src).map_err(|source| StoreError::Read {
+            path: src.clone(),
+            source,
+        })?;
+        write_locked(&dst, &old, true).map_err(write_err(&dst))?;
+        if !old.ends_with(b"\n") {
+            write_locked(&dst, b"\n", false).map_err(write_err(&dst))?;
+        }
+        fs::remove_file(&src).map_err(write_err(&src))
     }
 }
 

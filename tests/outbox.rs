@@ -1,0 +1,221 @@
+//! The outbox on real loopback sockets: queued messages survive a restart of the sender and
+//! go out, in order, when the contact is heard from.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use qqchat::cli::Conversation;
+use qqchat::contacts::Contact;
+use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
+use qqchat::store::{Direction, History, MessageState};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qqchat-outbox-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A loopback port that nothing listens on right now.
+fn free_addr() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr")
+}
+
+fn contact(name: &str, addr: SocketAddr) -> Contact {
+    Contact {
+        name: name.into(),
+        addr,
+        plain: false,
+    }
+}
+
+/// Starts an engine the way the chat does: history, contacts, outbox from disk.
+fn chat_engine(dir: &PathBuf, listen: SocketAddr, contacts: Vec<Contact>) -> EngineHandle {
+    let history = History::open(dir).expect("history");
+    let conversations: Vec<Conversation> = history
+        .keys()
+        .expect("keys")
+        .into_iter()
+        .map(|key| Conversation {
+            messages: history.load(&key).expect("load"),
+            key,
+        })
+        .collect();
+    let mut options = Options::new(engine::default_config());
+    options.protocol.give_up = Duration::from_millis(800);
+    options.queue_failed = true;
+    for c in &conversations {
+        if let Some(contact) = contacts.iter().find(|ct| ct.name == c.key) {
+            options.outbox.extend(
+                c.messages
+                    .iter()
+                    .filter(|m| m.dir == Direction::Out && m.state.is_undelivered())
+                    .map(|m| (contact.addr, m.clone())),
+            );
+        }
+    }
+    options.contacts = contacts;
+    options.history = Some(history);
+    let socket = UdpSocket::bind(listen).expect("bind");
+    engine::spawn(socket, options).expect("spawn")
+}
+
+/// Waits for events until `done` says so or 10 s pass.
+fn wait(engine: &EngineHandle, done: impl FnMut(&EngineEvent) -> bool) -> bool {
+    wait_for(engine, Duration::from_secs(10), done)
+}
+
+fn wait_for(
+    engine: &EngineHandle,
+    limit: Duration,
+    mut done: impl FnMut(&EngineEvent) -> bool,
+) -> bool {
+    let end = Instant::now() + limit;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        match engine.events.recv_timeout(left) {
+            Ok(e) if done(&e) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[test]
+fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears() {
+    let (dir_a, dir_b) = (temp_dir("a"), temp_dir("b"));
+    let (addr_a, addr_b) = (free_addr(), free_addr());
+    // Alice writes three messages while bob is not running: they end up queued.
+    let alice = chat_engine(&dir_a, addr_a, vec![contact("bob", addr_b)]);
+    let texts = ["first", "second", "third"];
+    for text in texts {
+        alice
+            .commands
+            .send(Command::Send {
+                to: addr_b,
+                text: text.into(),
+                plain: false,
+                tag: new_message_id(),
+            })
+            .expect("engine");
+    }
+    let mut queued = 0;
+    assert!(wait(&alice, |e| {
+        queued += usize::from(matches!(e, EngineEvent::Queued { .. }));
+        queued == 3
+    }));
+    alice.shutdown();
+    let stored = History::open(&dir_a)
+        .expect("open")
+        .load("bob")
+        .expect("load");
+    assert!(stored.iter().all(|m| m.state == MessageState::Queued));
+
+    // Alice restarts first; bob only later. Nobody presses anything.
+    let alice = chat_engine(&dir_a, addr_a, vec![contact("bob", addr_b)]);
+    std::thread::sleep(Duration::from_millis(300));
+    let bob = chat_engine(&dir_b, addr_b, vec![contact("alice", addr_a)]);
+    let mut got = Vec::new();
+    assert!(
+        wait(&bob, |e| {
+            if let EngineEvent::Received { text, .. } = e {
+                got.push(text.clone());
+            }
+            got.len() == 3
+        }),
+        "bob got {got:?}"
+    );
+    assert_eq!(got, texts);
+    let mut delivered = 0;
+    assert!(wait(&alice, |e| {
+        delivered += usize::from(matches!(e, EngineEvent::Delivered { .. }));
+        delivered == 3
+    }));
+    alice.shutdown();
+    bob.shutdown();
+    let stored = History::open(&dir_a)
+        .expect("open")
+        .load("bob")
+        .expect("load");
+    assert!(
+        stored.iter().all(|m| m.state == MessageState::Delivered),
+        "{stored:?}"
+    );
+    let stored = History::open(&dir_b)
+        .expect("open")
+        .load("alice")
+        .expect("load");
+    assert_eq!(stored.len(), 3, "stored once each");
+    for d in [dir_a, dir_b] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_queued_message_can_be_cancelled_or_sent_now() {
+    let dir = temp_dir("cancel");
+    let (addr_a, addr_b) = (free_addr(), free_addr());
+    let alice = chat_engine(&dir, addr_a, vec![contact("bob", addr_b)]);
+    let (keep, drop_it) = (new_message_id(), new_message_id());
+    for (tag, text) in [(keep, "keep"), (drop_it, "drop")] {
+        alice
+            .commands
+            .send(Command::Send {
+                to: addr_b,
+                text: text.into(),
+                plain: false,
+                tag,
+            })
+            .expect("engine");
+    }
+    let mut queued = 0;
+    assert!(wait(&alice, |e| {
+        queued += usize::from(matches!(e, EngineEvent::Queued { .. }));
+        queued == 2
+    }));
+    alice
+        .commands
+        .send(Command::Cancel { tag: drop_it })
+        .expect("engine");
+    assert!(wait(
+        &alice,
+        |e| matches!(e, EngineEvent::Cancelled { tag, .. } if *tag == drop_it)
+    ));
+    // Bob is up, but alice has not heard from him: "send now" does not wait for that.
+    let bob_socket = UdpSocket::bind(addr_b).expect("bind");
+    let mut options = Options::new(engine::default_config());
+    options.watch = false;
+    let bob = engine::spawn(bob_socket, options).expect("spawn");
+    alice
+        .commands
+        .send(Command::SendNow { tag: keep })
+        .expect("engine");
+    assert!(wait(
+        &alice,
+        |e| matches!(e, EngineEvent::Delivered { tag, .. } if *tag == keep)
+    ));
+    let mut got = Vec::new();
+    // Long enough for a wrongly sent second message to arrive too.
+    wait_for(&bob, Duration::from_millis(500), |e| {
+        if let EngineEvent::Received { text, .. } = e {
+            got.push(text.clone());
+        }
+        false
+    });
+    assert_eq!(got, vec!["keep"], "the cancelled message never went out");
+    alice.shutdown();
+    bob.shutdown();
+    let states: Vec<MessageState> = History::open(&dir)
+        .expect("open")
+        .load("bob")
+        .expect("load")
+        .iter()
+        .map(|m| m.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![MessageState::Delivered, MessageState::Cancelled]
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
