@@ -217,7 +217,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let (net_tx, net_rx) = crossbeam_channel::bounded(8192);
     let (out_tx, out_rx) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
-    net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
+    let receiver = net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
     let sender = net::spawn_sender(socket, out_rx)?;
     let mut engine = Engine::new(options, out_tx, ev_tx);
     let thread = thread::Builder::new()
@@ -233,6 +233,8 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             if let Ok(s) = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)) {
                 let _ = s.send_to(&[], wake);
             }
+            // Once the receiver has let go of the socket its port is free for a restart.
+            let _ = receiver.join();
         })?;
     Ok(EngineHandle {
         commands: cmd_tx,

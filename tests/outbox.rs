@@ -2,7 +2,7 @@
 //! go out, in order, when the contact is heard from.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use qqchat::cli::Conversation;
@@ -31,7 +31,7 @@ fn contact(name: &str, addr: SocketAddr) -> Contact {
 }
 
 /// Starts an engine the way the chat does: history, contacts, outbox from disk.
-fn chat_engine(dir: &PathBuf, listen: SocketAddr, contacts: Vec<Contact>) -> EngineHandle {
+fn chat_engine(dir: &Path, listen: SocketAddr, contacts: Vec<Contact>) -> EngineHandle {
     let history = History::open(dir).expect("history");
     let conversations: Vec<Conversation> = history
         .keys()
