@@ -120,6 +120,13 @@ fn engine_options(
     options
 }
 
+/// A number of seconds from the command line, if it is positive and at most a year (larger
+/// ones would overflow the clock arithmetic).
+fn seconds(secs: f64) -> Option<std::time::Duration> {
+    (secs.is_finite() && secs > 0.0 && secs <= 365.0 * 24.0 * 3600.0)
+        .then(|| std::time::Duration::from_secs_f64(secs))
+}
+
 /// Parses `ip:port` or `host:port`.
 pub fn resolve(text: &str) -> Result<SocketAddr> {
     if let Ok(addr) = text.parse() {

@@ -21,9 +21,9 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
             target.name
         );
     }
-    if !(interval.is_finite() && interval > 0.0) {
-        bail!("--interval must be a positive number of seconds");
-    }
+    let Some(interval) = super::seconds(interval) else {
+        bail!("--interval must be a positive number of seconds, at most a year");
+    };
     let mut options = engine_options(&book, None, &[], false);
     options.watch = false;
     let engine = start_engine(book.me.listen, options)?;
@@ -31,7 +31,6 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
         "PING {} ({}) from {}",
         target.name, target.addr, engine.local_addr
     );
-    let interval = Duration::from_secs_f64(interval);
     let mut rtts = Vec::new();
     for seq in 1..=count.max(1) {
         let sent = Instant::now();

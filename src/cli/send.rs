@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -38,15 +37,15 @@ pub fn send(
     if messages.is_empty() {
         bail!("nothing to send: give the text as arguments or on standard input");
     }
-    if !(timeout.is_finite() && timeout > 0.0) {
-        bail!("--timeout must be a positive number of seconds");
-    }
+    let Some(timeout_secs) = super::seconds(timeout) else {
+        bail!("--timeout must be a positive number of seconds, at most a year");
+    };
     let history = open_history(common)?;
     let mut options = engine_options(&book, Some(history), &[], false);
     // `send` says no hello: it only talks to the one it sends to.
     options.watch = false;
     options.queue_failed = queue;
-    options.protocol.give_up = Duration::from_secs_f64(timeout);
+    options.protocol.give_up = timeout_secs;
     let engine = start_engine(book.me.listen, options)?;
     let mut pending: BTreeMap<u64, &str> = BTreeMap::new();
     for text in &messages {
