@@ -547,8 +547,15 @@ impl Engine {
                 }
             }
         }
-        // Link figures at most once a second per peer, so a busy chat does not flood the UI.
+        // Link figures of contacts, at most once a second per contact, so a busy chat does not
+        // flood the UI.
         let wall = Timestamp::now();
+        let contacts = &self.contacts;
+        self.link_dirty.retain(|peer| {
+            contacts
+                .iter()
+                .any(|c| !c.plain && same_addr(c.addr, *peer))
+        });
         let dirty: Vec<SocketAddr> = self.link_dirty.iter().copied().collect();
         for peer in dirty {
             let due = self

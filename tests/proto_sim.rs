@@ -15,7 +15,7 @@ fn pair(link: Link, seed: u64) -> Pair {
     )
 }
 
-fn delivered(p: &Pair, i: usize) -> Vec<u64> {
+pub fn delivered(p: &Pair, i: usize) -> Vec<u64> {
     p.events[i]
         .iter()
         .filter_map(|e| match e {
@@ -220,4 +220,27 @@ fn junk_is_counted_and_dropped() {
     assert_eq!(node.poll_event(), None);
     assert_eq!(node.stats().malformed, 2);
     assert_eq!(node.stats().unknown_version, 1);
+}
+
+#[test]
+#[ignore]
+fn report_hostile_timing() {
+    for seed in [1u64, 2, 3] {
+        let mut p = pair(Link::hostile(), seed);
+        p.befriend();
+        let start = p.now;
+        for i in 0..1000u64 {
+            send(&mut p, 0, &format!("message {i}"), i);
+        }
+        let mut steps = 0;
+        p.run_until(2_000_000, |p| {
+            steps += 1;
+            delivered(p, 0).len() >= 1000
+        });
+        eprintln!(
+            "seed {seed}: {:?} sim, {steps} steps, {:?}",
+            p.now - start,
+            p.nodes[0].stats()
+        );
+    }
 }

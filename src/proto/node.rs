@@ -12,6 +12,9 @@ use super::rtt::RttEstimator;
 use super::send::{OutMsg, OutStream};
 use super::wire::{self, Ack, AckItem, Data, Datagram, MAX_ACK_ITEMS, MAX_DATAGRAM, Packet};
 
+/// A fragment is lost when one sent this many transmissions after it was acked.
+const LOSS_THRESHOLD: u64 = 3;
+
 /// Tunables; the defaults are what qqchat ships with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -505,6 +508,9 @@ impl Node {
                 continue;
             };
             frag.acked = true;
+            let tx = frag.tx_no;
+            peer.out.largest_acked_tx = Some(peer.out.largest_acked_tx.map_or(tx, |l| l.max(tx)));
+            peer.out.backoff = 0;
             if frag.sends == 1 {
                 peer.presence.record(true);
                 if let Some(sent) = frag.last_sent {
@@ -527,6 +533,28 @@ impl Node {
                 });
             }
         }
+        // Fragments sent well before one that was acked are lost: resend them now rather than
+        // wait for their timers (QUIC's packet and time thresholds), without backing off.
+        // Only once a round trip has passed, so acks merely reordered are not taken for loss.
+        if let Some(largest) = peer.out.largest_acked_tx {
+            let wait = peer.rtt.srtt().unwrap_or_else(|| peer.rtt.rto()) * 9 / 8;
+            let lost: Vec<(u64, u16)> = peer
+                .out
+                .msgs
+                .iter()
+                .flat_map(|(&seq, m)| {
+                    m.frags.iter().enumerate().filter_map(move |(i, f)| {
+                        let gone = f.deadline.is_some()
+                            && f.tx_no + LOSS_THRESHOLD <= largest
+                            && f.last_sent.is_some_and(|t| now >= t + wait);
+                        gone.then(|| (seq, u16::try_from(i).unwrap_or(u16::MAX)))
+                    })
+                })
+                .collect();
+            for (seq, frag) in lost {
+                self.retransmit_or_fail(now, from, seq, frag, false);
+            }
+        }
         self.flush_peer(now, from);
     }
 
@@ -543,7 +571,7 @@ impl Node {
                 break;
             };
             let floor = peer.out.floor();
-            let rto = peer.rtt.rto();
+            let rto = peer.rtt.backoff(peer.out.backoff);
             let Some(msg) = peer.out.msgs.get_mut(&seq) else {
                 continue;
             };
@@ -552,6 +580,8 @@ impl Node {
             let f = &mut msg.frags[usize::from(frag)];
             f.sends = 1;
             f.last_sent = Some(now);
+            peer.out.tx_counter += 1;
+            f.tx_no = peer.out.tx_counter;
             let deadline = (now + rto).min(first + give_up);
             f.deadline = Some(deadline);
             peer.out.in_flight += 1;
@@ -583,7 +613,7 @@ impl Node {
                 break;
             }
             self.timers.pop_first();
-            self.retransmit_or_fail(now, addr, seq, frag);
+            self.retransmit_or_fail(now, addr, seq, frag, true);
         }
         let limits = self.config.recv.clone();
         let cfg = self.config.presence.clone();
@@ -618,12 +648,29 @@ impl Node {
         }
     }
 
-    fn retransmit_or_fail(&mut self, now: Instant, addr: SocketAddr, seq: u64, frag: u16) {
+    /// Sends a fragment again, or fails its message once it is too old. `timed_out` is set
+    /// when its timer fired (no news from the peer), which backs the peer's timeout off.
+    fn retransmit_or_fail(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        seq: u64,
+        frag: u16,
+        timed_out: bool,
+    ) {
         let give_up = self.config.give_up;
         let epoch = self.config.epoch;
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };
+        if timed_out {
+            // One step per round trip of silence, however many fragments time out together.
+            let step = peer.rtt.backoff(peer.out.backoff);
+            if peer.out.last_backoff.is_none_or(|t| now >= t + step) {
+                peer.out.backoff = (peer.out.backoff + 1).min(16);
+                peer.out.last_backoff = Some(now);
+            }
+        }
         let floor = peer.out.floor();
         let Some(msg) = peer.out.msgs.get_mut(&seq) else {
             return;
@@ -647,12 +694,17 @@ impl Node {
         }
         let bytes = encode_data(epoch, seq, floor, msg, frag);
         let f = &mut msg.frags[usize::from(frag)];
+        if let Some(old) = f.deadline {
+            self.timers.remove(&(old, addr, seq, frag));
+        }
         f.sends += 1;
         f.last_sent = Some(now);
+        peer.out.tx_counter += 1;
+        f.tx_no = peer.out.tx_counter;
         if f.sends == 2 {
             peer.presence.record(false);
         }
-        let deadline = (now + peer.rtt.backoff(f.sends)).min(first + give_up);
+        let deadline = (now + peer.rtt.backoff(peer.out.backoff)).min(first + give_up);
         f.deadline = Some(deadline);
         self.timers.insert((deadline, addr, seq, frag));
         self.stats.retransmits += 1;

@@ -51,10 +51,11 @@ impl RttEstimator {
         }
     }
 
-    /// The timeout after `sends` transmissions: doubled for each retransmission, capped.
-    pub fn backoff(&self, sends: u32) -> Duration {
-        let shift = sends.saturating_sub(1).min(16);
-        self.rto().saturating_mul(1 << shift).min(self.max_rto)
+    /// The timeout after `level` timeouts in a row: doubled for each, capped.
+    pub fn backoff(&self, level: u32) -> Duration {
+        self.rto()
+            .saturating_mul(1 << level.min(16))
+            .min(self.max_rto)
     }
 }
 
@@ -73,9 +74,9 @@ mod tests {
     #[test]
     fn starts_near_333ms_and_doubles_up_to_the_cap() {
         let e = est();
-        assert_eq!(e.backoff(1), Duration::from_millis(333));
-        assert_eq!(e.backoff(2), Duration::from_millis(666));
-        assert_eq!(e.backoff(3), Duration::from_millis(1332));
+        assert_eq!(e.backoff(0), Duration::from_millis(333));
+        assert_eq!(e.backoff(1), Duration::from_millis(666));
+        assert_eq!(e.backoff(2), Duration::from_millis(1332));
         assert_eq!(e.backoff(10), Duration::from_secs(4));
     }
 

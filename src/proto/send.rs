@@ -14,6 +14,8 @@ pub struct OutFrag {
     pub acked: bool,
     pub sends: u32,
     pub last_sent: Option<Instant>,
+    /// The peer's transmission counter at the last send, for packet-threshold loss detection.
+    pub tx_no: u64,
     /// When it is retransmitted next; `None` until first sent and once acked.
     pub deadline: Option<Instant>,
 }
@@ -42,6 +44,7 @@ impl OutMsg {
                 acked: false,
                 sends: 0,
                 last_sent: None,
+                tx_no: 0,
                 deadline: None,
             });
             if end == bytes.len() {
@@ -75,9 +78,23 @@ pub struct OutStream {
     pub unsent: VecDeque<(u64, u16)>,
     /// Fragments sent and not yet acked.
     pub in_flight: usize,
+    /// Counts every data transmission to this peer.
+    pub tx_counter: u64,
+    /// The highest `tx_no` the peer has acked.
+    pub largest_acked_tx: Option<u64>,
+    /// Timeouts in a row without any ack: each doubles the retransmission timeout, and any
+    /// ack resets it (as QUIC's probe timeout backoff does).
+    pub backoff: u32,
+    pub last_backoff: Option<Instant>,
 }
 
 impl OutStream {
+    /// The next transmission number.
+    pub fn next_tx(&mut self) -> u64 {
+        self.tx_counter += 1;
+        self.tx_counter
+    }
+
     /// Queues a message and returns its sequence number.
     pub fn push(&mut self, msg: OutMsg) -> u64 {
         let seq = self.next_seq;

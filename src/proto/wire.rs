@@ -95,6 +95,8 @@ pub enum WireError {
     Malformed,
     #[error("neither a qqchat datagram nor UTF-8 text")]
     NotText,
+    #[error("empty datagram")]
+    Empty,
 }
 
 /// Encodes a packet with its header.
@@ -107,11 +109,12 @@ pub fn encode(packet: &Packet<'_>) -> Vec<u8> {
 }
 
 /// Decodes one datagram: a qqchat packet, plain text, or an error saying why it is dropped.
+/// Plain peers are not bound by qqchat's own datagram size: their text is taken whole.
 pub fn decode(bytes: &[u8]) -> Result<Datagram<'_>, WireError> {
-    if bytes.len() > MAX_DATAGRAM {
-        return Err(WireError::TooLarge(bytes.len()));
-    }
     if let Some(rest) = bytes.strip_prefix(&MAGIC) {
+        if bytes.len() > MAX_DATAGRAM {
+            return Err(WireError::TooLarge(bytes.len()));
+        }
         let (&version, body) = rest.split_first().ok_or(WireError::Malformed)?;
         if version != VERSION {
             return Err(WireError::UnknownVersion(version));
@@ -122,6 +125,9 @@ pub fn decode(bytes: &[u8]) -> Result<Datagram<'_>, WireError> {
             return Err(WireError::Malformed);
         }
         return Ok(Datagram::Packet(packet));
+    }
+    if bytes.is_empty() {
+        return Err(WireError::Empty);
     }
     std::str::from_utf8(bytes)
         .map(Datagram::Plain)
@@ -183,7 +189,13 @@ mod tests {
             decode(&[0xFF, b'q', b'q', VERSION, 7]),
             Err(WireError::Malformed)
         );
-        assert_eq!(decode(&[b'a'; 1201]), Err(WireError::TooLarge(1201)));
+        let mut big = MAGIC.to_vec();
+        big.resize(1201, 0);
+        assert_eq!(decode(&big), Err(WireError::TooLarge(1201)));
+        // A plain peer may send more than a qqchat datagram holds.
+        let long = "a".repeat(5000);
+        assert_eq!(decode(long.as_bytes()), Ok(Datagram::Plain(long.as_str())));
+        assert_eq!(decode(&[]), Err(WireError::Empty));
     }
 
     #[test]
