@@ -5,7 +5,7 @@
 //! keeps every behaviour testable without a terminal, and keeps drawing read-only.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -16,8 +16,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui_textarea::{TextArea, WrapMode};
 
 use crate::contacts::ContactBook;
-use crate::engine::{Command, EngineEvent};
-use crate::text::sanitize;
+use crate::engine::{Command, EngineEvent, Link};
+use crate::store::{Direction, MessageState, StoredMessage};
+use crate::text::{one_line, sanitize};
 use crate::ui;
 
 /// Something the front end must do on the App's behalf.
@@ -29,6 +30,18 @@ pub enum Effect {
     Bell,
     /// Leave qqchat.
     Quit,
+    /// Write `addr` into the contacts file as `name`, then reload it.
+    AddContact {
+        name: String,
+        addr: SocketAddr,
+        plain: bool,
+    },
+    /// Rename contact `from` (its name in the file) to `to`, then reload the file.
+    RenameContact { from: String, to: String },
+    /// Take contact `name` out of the contacts file, then reload it.
+    RemoveContact { name: String },
+    /// Read the contacts file again.
+    ReloadContacts,
 }
 
 /// Which pane receives keys.
@@ -48,8 +61,37 @@ pub enum Mark {
     Delivered,
     /// Sent as plain UDP; no receipt will ever come.
     Sent,
+    /// Retries ran out; the engine sends it when the contact is next heard from.
+    Queued,
     /// The engine gave up; the user may retry.
     Failed,
+    /// Taken out of the outbox by the user.
+    Cancelled,
+}
+
+impl Mark {
+    /// The mark a stored message comes back with.
+    fn from_state(state: MessageState) -> Mark {
+        match state {
+            MessageState::Pending => Mark::Pending,
+            MessageState::Delivered => Mark::Delivered,
+            // An own message is never `Received`; if one says so, it at least left.
+            MessageState::Sent | MessageState::Received => Mark::Sent,
+            MessageState::Queued => Mark::Queued,
+            MessageState::Failed => Mark::Failed,
+            MessageState::Cancelled => Mark::Cancelled,
+        }
+    }
+
+    /// The engine will still report on it, so its tag stays registered.
+    fn is_open(self) -> bool {
+        matches!(self, Mark::Pending | Mark::Queued)
+    }
+
+    /// Something `r` can act on: send it again, or send it now.
+    fn is_retryable(self) -> bool {
+        matches!(self, Mark::Queued | Mark::Failed)
+    }
 }
 
 /// Who wrote a message.
@@ -101,22 +143,67 @@ impl Message {
     pub fn is_own(&self) -> bool {
         matches!(self.origin, Origin::Own { .. })
     }
+
+    /// A message from the history, as it was last known.
+    fn from_stored(m: StoredMessage) -> Message {
+        match m.dir {
+            Direction::In => Message {
+                at: m.at,
+                text: sanitize(m.text.trim_end_matches(['\n', '\r'])),
+                origin: Origin::Received,
+            },
+            Direction::Out => Message {
+                at: m.at,
+                text: m.text,
+                origin: Origin::Own {
+                    mark: Mark::from_state(m.state),
+                    tag: m.id,
+                },
+            },
+        }
+    }
 }
 
 /// Someone to talk to: a contact from the book, or an address that wrote to us unasked.
 #[derive(Debug, Clone)]
 pub struct Peer {
     name: String,
+    /// The name its history is kept under: the contact's name as written in the file, or
+    /// `addr-<ip:port>`, or the name of a contact since removed.
+    key: String,
     addr: SocketAddr,
     plain: bool,
     listed: bool,
     unread: usize,
     messages: Vec<Message>,
+    /// The last word from the engine on presence and link quality.
+    link: Option<Link>,
+    /// Own messages that are queued or failed, so hints need not scan the history.
+    retryable: usize,
 }
 
 impl Peer {
+    fn new(name: String, key: String, addr: SocketAddr, plain: bool, listed: bool) -> Peer {
+        Peer {
+            name,
+            key,
+            addr,
+            plain,
+            listed,
+            unread: 0,
+            messages: Vec::new(),
+            link: None,
+            retryable: 0,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name its history is kept under (a contact's name exactly as in the file).
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -141,6 +228,95 @@ impl Peer {
     pub fn messages(&self) -> &[Message] {
         &self.messages
     }
+
+    /// Presence and link figures, once the engine has said anything about them.
+    pub fn link(&self) -> Option<&Link> {
+        self.link.as_ref()
+    }
+
+    /// `Some(true)` online, `Some(false)` offline, `None` not known (yet).
+    pub fn online(&self) -> Option<bool> {
+        self.link.and_then(|l| l.online)
+    }
+
+    /// Some own message here is queued or failed, so Ctrl-R has something to do.
+    pub fn has_retryable(&self) -> bool {
+        self.retryable > 0
+    }
+}
+
+/// A line for the status bar that stays until the next key press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Error(String),
+    Info(String),
+}
+
+/// What a prompt is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    /// Name the address, which is not in contacts yet, to add it.
+    Add { addr: SocketAddr },
+    /// Rename the contact written `key` in the file.
+    Rename { key: String },
+    /// Confirm taking the contact written `key` out of the file.
+    Remove { key: String },
+}
+
+/// A small question over the screen: a name to type, or yes or no.
+pub struct Prompt {
+    kind: PromptKind,
+    question: String,
+    input: TextArea<'static>,
+    /// Why Enter did not take the name, until the next key.
+    error: Option<String>,
+}
+
+impl Prompt {
+    fn new(kind: PromptKind, question: String, text: &str) -> Prompt {
+        Prompt {
+            kind,
+            question,
+            input: name_input(text),
+            error: None,
+        }
+    }
+
+    pub fn kind(&self) -> &PromptKind {
+        &self.kind
+    }
+
+    /// `Name for 127.0.0.1:5555:`, `Rename bob to:`, `Remove bob from contacts? y/n`.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+
+    /// Answered with y or n rather than typed text.
+    pub fn is_confirm(&self) -> bool {
+        matches!(self.kind, PromptKind::Remove { .. })
+    }
+
+    pub fn input(&self) -> &TextArea<'static> {
+        &self.input
+    }
+
+    /// The text typed so far.
+    pub fn text(&self) -> String {
+        self.input.lines().concat()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+/// A one-line input holding `text`, its cursor at the end.
+fn name_input(text: &str) -> TextArea<'static> {
+    let mut input = TextArea::default();
+    input.set_cursor_line_style(Style::new());
+    input.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
+    input.insert_str(text);
+    input
 }
 
 /// The whole UI state, owned by the UI thread.
@@ -149,6 +325,8 @@ pub struct App {
     bell: bool,
     local_addr: SocketAddr,
     tz: TimeZone,
+    /// The front end's clock at its last wake, so "today" can be told from other days.
+    now: Option<Timestamp>,
     peers: Vec<Peer>,
     /// Cursor in the contact list.
     selected: usize,
@@ -161,8 +339,15 @@ pub struct App {
     /// The own message picked with ↑/↓ in the conversation, by index.
     chosen: Option<usize>,
     help: bool,
+    /// Lines the help is scrolled by, on a terminal too short for all of it.
+    help_scroll: usize,
+    prompt: Option<Prompt>,
+    notice: Option<Notice>,
     /// Where the message each unanswered tag belongs to lives: (peer, message).
     tags: HashMap<u64, (usize, usize)>,
+    /// History keys found on disk at start. A contact may not take one of these names from
+    /// another conversation: renaming a history onto it would overwrite that file.
+    known_keys: HashSet<String>,
     /// The terminal size, so that scrolling knows how tall messages are.
     size: Rect,
 }
@@ -173,20 +358,14 @@ impl App {
         let peers = book
             .contacts
             .iter()
-            .map(|c| Peer {
-                name: sanitize(&c.name),
-                addr: c.addr,
-                plain: c.plain,
-                listed: true,
-                unread: 0,
-                messages: Vec::new(),
-            })
+            .map(|c| Peer::new(sanitize(&c.name), c.name.clone(), c.addr, c.plain, true))
             .collect();
         let mut app = App {
             me: sanitize(&book.me.name),
             bell: book.me.bell,
             local_addr,
             tz,
+            now: None,
             peers,
             selected: 0,
             open: None,
@@ -195,7 +374,11 @@ impl App {
             scroll: 0,
             chosen: None,
             help: false,
+            help_scroll: 0,
+            prompt: None,
+            notice: None,
             tags: HashMap::new(),
+            known_keys: HashSet::new(),
             size: Rect::new(0, 0, 80, 24),
         };
         app.reset_input();
@@ -203,8 +386,204 @@ impl App {
     }
 
     /// Shows the conversations kept from earlier runs.
+    ///
+    /// A conversation named after a contact fills that contact. One named `addr-<ip:port>`
+    /// belongs to whoever has that address, or becomes an entry of its own, as a message
+    /// from an unknown address does. Any other name is a contact since removed from the
+    /// file: it becomes an entry under that name at the address it last talked to (or joins
+    /// the entry that already has that address, so one address never has two entries).
+    ///
+    /// Messages are moved, not wrapped or copied: a history of any length loads in linear
+    /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<crate::cli::Conversation>) {
-        let _ = history;
+        for conversation in history {
+            self.known_keys.insert(conversation.key.clone());
+            let Some(peer) = self.history_peer(&conversation) else {
+                continue;
+            };
+            let messages: Vec<Message> = conversation
+                .messages
+                .into_iter()
+                .map(Message::from_stored)
+                .collect();
+            let p = &mut self.peers[peer];
+            if p.messages.is_empty() {
+                p.messages = messages;
+            } else {
+                p.messages = merge_by_time(std::mem::take(&mut p.messages), messages);
+            }
+        }
+        self.reindex();
+        self.clamp_scroll();
+    }
+
+    /// The entry a stored conversation belongs to, made if needed; `None` when the history
+    /// says too little to tell where it belongs.
+    fn history_peer(&mut self, conversation: &crate::cli::Conversation) -> Option<usize> {
+        let key = &conversation.key;
+        if let Some(i) = self.peers.iter().position(|p| p.listed && p.key == *key) {
+            return Some(i);
+        }
+        let last = conversation.messages.last();
+        let by_key: Option<SocketAddr> = key.strip_prefix("addr-").and_then(|a| a.parse().ok());
+        let addr = match by_key {
+            Some(addr) => addr,
+            None => last?.peer.parse().ok()?,
+        };
+        if let Some(i) = self.peers.iter().position(|p| same_addr(p.addr, addr)) {
+            let p = &mut self.peers[i];
+            if by_key.is_none() && !p.listed && p.key.starts_with("addr-") {
+                // A name says more than an address.
+                p.name = sanitize(key);
+                p.key.clone_from(key);
+            }
+            return Some(i);
+        }
+        let name = match by_key {
+            Some(addr) => display_addr(addr),
+            None => sanitize(key),
+        };
+        let plain = last.is_some_and(|m| m.plain);
+        self.peers
+            .push(Peer::new(name, key.clone(), addr, plain, false));
+        Some(self.peers.len() - 1)
+    }
+
+    /// Rebuilds what is derived from the messages: tags still waiting for the engine and the
+    /// count of retryable messages. Linear in the number of messages.
+    fn reindex(&mut self) {
+        self.tags.clear();
+        for (pi, peer) in self.peers.iter_mut().enumerate() {
+            peer.retryable = 0;
+            for (mi, message) in peer.messages.iter().enumerate() {
+                if let Origin::Own { mark, tag } = message.origin {
+                    if mark.is_open() {
+                        self.tags.insert(tag, (pi, mi));
+                    }
+                    if mark.is_retryable() {
+                        peer.retryable += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the contacts of a (re)loaded book, and returns the engine commands that go with
+    /// it: a [`Command::RenameHistory`] for each conversation whose name changes, then
+    /// [`Command::SetContacts`]. Send them in that order.
+    ///
+    /// Entries are matched by address, then by name (a contact whose address was edited):
+    /// a matched entry keeps its messages, unread count and presence. A contact that is gone
+    /// stays as an entry "not in contacts" if it has messages. The cursor and the open
+    /// conversation stay on the same peer.
+    pub fn set_contacts(&mut self, book: &ContactBook) -> Vec<Effect> {
+        let old = std::mem::take(&mut self.peers);
+        let mut matched: Vec<Option<usize>> = vec![None; book.contacts.len()];
+        let mut used = vec![false; old.len()];
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            if let Some(i) =
+                (0..old.len()).find(|&i| !used[i] && same_addr(old[i].addr, contact.addr))
+            {
+                matched[ci] = Some(i);
+                used[i] = true;
+            }
+        }
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            if matched[ci].is_some() {
+                continue;
+            }
+            if let Some(i) =
+                (0..old.len()).find(|&i| !used[i] && old[i].listed && old[i].key == contact.name)
+            {
+                matched[ci] = Some(i);
+                used[i] = true;
+            }
+        }
+
+        let mut old: Vec<Option<Peer>> = old.into_iter().map(Some).collect();
+        let mut moved_to: Vec<Option<usize>> = vec![None; old.len()];
+        let mut effects = Vec::new();
+        let mut peers = Vec::with_capacity(book.contacts.len());
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            let peer = match matched[ci].and_then(|i| old[i].take().map(|p| (i, p))) {
+                Some((i, mut peer)) => {
+                    moved_to[i] = Some(peers.len());
+                    if peer.key != contact.name {
+                        if let Some(command) = self.history_rename(&peer, &contact.name) {
+                            effects.push(Effect::Send(command));
+                        }
+                        peer.key.clone_from(&contact.name);
+                    }
+                    if !same_addr(peer.addr, contact.addr) {
+                        peer.link = None;
+                    }
+                    peer.name = sanitize(&contact.name);
+                    peer.addr = contact.addr;
+                    peer.plain = contact.plain;
+                    peer.listed = true;
+                    peer
+                }
+                None => Peer::new(
+                    sanitize(&contact.name),
+                    contact.name.clone(),
+                    contact.addr,
+                    contact.plain,
+                    true,
+                ),
+            };
+            peers.push(peer);
+        }
+        for (i, slot) in old.iter_mut().enumerate() {
+            let Some(mut peer) = slot.take() else {
+                continue;
+            };
+            if peer.listed && peer.messages.is_empty() {
+                continue;
+            }
+            if peer.listed {
+                // No longer watched: what was known of its presence goes stale.
+                peer.listed = false;
+                peer.link = None;
+            }
+            moved_to[i] = Some(peers.len());
+            peers.push(peer);
+        }
+        self.peers = peers;
+
+        let remap = |index: usize| moved_to.get(index).copied().flatten();
+        let selected = remap(self.selected);
+        self.selected = selected
+            .unwrap_or(self.selected)
+            .min(self.peers.len().saturating_sub(1));
+        if let Some(open) = self.open {
+            self.open = remap(open);
+            if self.open.is_none() {
+                self.scroll = 0;
+                self.chosen = None;
+                if self.focus != Focus::Contacts {
+                    self.set_focus(Focus::Contacts);
+                }
+            }
+        }
+        self.reindex();
+        effects.push(Effect::Send(Command::SetContacts(book.contacts.clone())));
+        effects
+    }
+
+    /// The engine command that moves `peer`'s history to `to`, unless that would overwrite
+    /// another conversation's file; then the history stays where it is, and the next start
+    /// joins the two by address.
+    fn history_rename(&mut self, peer: &Peer, to: &str) -> Option<Command> {
+        let has_history = !peer.messages.is_empty() || self.known_keys.contains(&peer.key);
+        if !has_history || self.known_keys.contains(to) {
+            return None;
+        }
+        self.known_keys.remove(&peer.key);
+        self.known_keys.insert(to.to_owned());
+        Some(Command::RenameHistory {
+            from: peer.key.clone(),
+            to: to.to_owned(),
+        })
     }
 
     // ---- what the UI reads ----
@@ -219,6 +598,11 @@ impl App {
 
     pub fn tz(&self) -> &TimeZone {
         &self.tz
+    }
+
+    /// The front end's clock at its last wake, if it has told.
+    pub fn now(&self) -> Option<Timestamp> {
+        self.now
     }
 
     pub fn peers(&self) -> &[Peer] {
@@ -258,11 +642,43 @@ impl App {
         self.chosen
     }
 
+    /// The picked message of the open conversation.
+    pub fn chosen_message(&self) -> Option<&Message> {
+        self.open_peer()?.messages.get(self.chosen?)
+    }
+
     pub fn help_open(&self) -> bool {
         self.help
     }
 
+    pub fn help_scroll(&self) -> usize {
+        self.help_scroll
+    }
+
+    pub fn prompt(&self) -> Option<&Prompt> {
+        self.prompt.as_ref()
+    }
+
+    pub fn notice(&self) -> Option<&Notice> {
+        self.notice.as_ref()
+    }
+
     // ---- what changes it ----
+
+    /// The front end's clock, read when it woke; only used to tell today from other days.
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now = Some(now);
+    }
+
+    /// Shows an error in the status line, on one line, until the next key press.
+    pub fn show_error(&mut self, text: &str) {
+        self.notice = Some(Notice::Error(one_line(text)));
+    }
+
+    /// Shows news in the status line until the next key press.
+    pub fn show_info(&mut self, text: &str) {
+        self.notice = Some(Notice::Info(one_line(text)));
+    }
 
     /// The terminal was resized (or its first size is known).
     pub fn on_resize(&mut self, width: u16, height: u16) {
@@ -271,8 +687,18 @@ impl App {
     }
 
     /// Bracketed paste: the whole text goes into the input, newlines included; never sends.
+    /// Into a name prompt goes the first line only.
     pub fn on_paste(&mut self, text: String) {
         self.help = false;
+        if let Some(prompt) = &mut self.prompt {
+            if !prompt.is_confirm() {
+                let line = text.lines().next().unwrap_or_default();
+                let clean: String = line.chars().filter(|c| !c.is_control()).collect();
+                prompt.input.insert_str(clean);
+                prompt.error = None;
+            }
+            return;
+        }
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         self.input.insert_str(sanitize(&text));
         if self.open.is_some() {
@@ -285,19 +711,24 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }
+        self.notice = None;
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
             return vec![Effect::Quit];
         }
+        if self.prompt.is_some() {
+            return self.prompt_key(key);
+        }
         if self.help {
-            self.help = false;
+            self.help_key(key);
             return Vec::new();
         }
         match key.code {
             KeyCode::F(1) => {
-                self.help = true;
+                self.open_help();
                 return Vec::new();
             }
+            KeyCode::F(5) => return vec![Effect::ReloadContacts],
             KeyCode::PageUp => {
                 self.scroll_by(self.page() as isize);
                 return Vec::new();
@@ -320,14 +751,27 @@ impl App {
         match event {
             EngineEvent::Delivered { tag, .. } => self.settle(tag, Mark::Delivered),
             EngineEvent::Sent { tag, .. } => self.settle(tag, Mark::Sent),
-            EngineEvent::Failed { tag, .. } | EngineEvent::Queued { tag, .. } => {
-                self.settle(tag, Mark::Failed);
+            EngineEvent::Queued { tag, .. } => self.settle(tag, Mark::Queued),
+            EngineEvent::Failed { tag, .. } => self.settle(tag, Mark::Failed),
+            EngineEvent::Cancelled { tag, .. } => self.settle(tag, Mark::Cancelled),
+            EngineEvent::Presence { peer, online } => {
+                for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+                    let link = p.link.get_or_insert(Link {
+                        online: None,
+                        last_seen: None,
+                        rtt: None,
+                        loss: 0.0,
+                    });
+                    link.online = Some(online);
+                }
             }
-            EngineEvent::Cancelled { .. }
-            | EngineEvent::Presence { .. }
-            | EngineEvent::Link { .. }
-            | EngineEvent::Pong { .. }
-            | EngineEvent::Error(_) => {}
+            EngineEvent::Link { peer, link } => {
+                for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+                    p.link = Some(link);
+                }
+            }
+            EngineEvent::Error(text) => self.show_error(&text),
+            EngineEvent::Pong { .. } => {}
             EngineEvent::Received {
                 from,
                 text,
@@ -344,7 +788,7 @@ impl App {
     fn contacts_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match key.code {
             KeyCode::Char('q') => return vec![Effect::Quit],
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.open_help(),
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(self.peers.len().saturating_sub(1));
@@ -356,6 +800,9 @@ impl App {
             KeyCode::Enter => self.open_selected(),
             KeyCode::Tab if self.open.is_some() => self.set_focus(Focus::Conversation),
             KeyCode::BackTab if self.open.is_some() => self.set_focus(Focus::Input),
+            KeyCode::Char('a') => self.ask_add(),
+            KeyCode::Char('n') => self.ask_rename(),
+            KeyCode::Char('d') => self.ask_remove(),
             _ => {}
         }
         Vec::new()
@@ -363,7 +810,7 @@ impl App {
 
     fn conversation_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match key.code {
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.open_help(),
             KeyCode::Esc | KeyCode::BackTab => self.set_focus(Focus::Contacts),
             KeyCode::Tab | KeyCode::Enter | KeyCode::Char('i') => self.set_focus(Focus::Input),
             KeyCode::Up | KeyCode::Char('k') => self.choose_earlier(),
@@ -375,6 +822,11 @@ impl App {
             KeyCode::Char('r') => {
                 if let (Some(peer), Some(index)) = (self.open, self.chosen) {
                     return self.retry(peer, index);
+                }
+            }
+            KeyCode::Char('x') => {
+                if let (Some(peer), Some(index)) = (self.open, self.chosen) {
+                    return self.cancel(peer, index);
                 }
             }
             _ => {}
@@ -399,6 +851,197 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    fn open_help(&mut self) {
+        self.help = true;
+        self.help_scroll = 0;
+    }
+
+    /// Keys while the help is open: arrows scroll it when it does not fit; any other key
+    /// closes it and does nothing else.
+    fn help_key(&mut self, key: KeyEvent) {
+        let most = ui::help::max_scroll(self.size);
+        let page = (self.size.height as usize).saturating_sub(4).max(1);
+        let step = match key.code {
+            KeyCode::Down | KeyCode::Char('j') => 1,
+            KeyCode::PageDown => page as isize,
+            KeyCode::Up | KeyCode::Char('k') => -1,
+            KeyCode::PageUp => -(page as isize),
+            _ => 0,
+        };
+        if step == 0 || most == 0 {
+            self.help = false;
+        } else {
+            self.help_scroll = self.help_scroll.saturating_add_signed(step).min(most);
+        }
+    }
+
+    /// Keys while a prompt is open: they all go to it.
+    fn prompt_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(prompt) = &mut self.prompt else {
+            return Vec::new();
+        };
+        if prompt.is_confirm() {
+            match key.code {
+                KeyCode::Char('y' | 'Y') => {
+                    let kind = prompt.kind.clone();
+                    self.prompt = None;
+                    if let PromptKind::Remove { key } = kind {
+                        return vec![Effect::RemoveContact { name: key }];
+                    }
+                }
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => self.prompt = None,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        prompt.error = None;
+        match key.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Enter => return self.confirm_name(),
+            _ => {
+                prompt.input.input(key);
+                if prompt.input.lines().len() > 1 {
+                    // One line only: whatever key split it (Ctrl-M, Ctrl-J) is undone.
+                    prompt.input = name_input(&prompt.text());
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    // ---- contacts ----
+
+    fn selected_peer(&self) -> Option<&Peer> {
+        self.peers.get(self.selected)
+    }
+
+    fn ask_add(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if peer.listed {
+            let text = format!("{} is already in contacts; n renames it", peer.name);
+            self.show_info(&text);
+            return;
+        }
+        let question = format!("Name for {}:", display_addr(peer.addr));
+        // An entry named after a contact since removed offers that name back.
+        let suggestion = if peer.key.starts_with("addr-") {
+            String::new()
+        } else {
+            peer.name.clone()
+        };
+        let kind = PromptKind::Add { addr: peer.addr };
+        self.prompt = Some(Prompt::new(kind, question, &suggestion));
+    }
+
+    fn ask_rename(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if !peer.listed {
+            self.ask_add();
+            return;
+        }
+        let question = format!("Rename {} to:", peer.name);
+        let kind = PromptKind::Rename {
+            key: peer.key.clone(),
+        };
+        let name = peer.name.clone();
+        self.prompt = Some(Prompt::new(kind, question, &name));
+    }
+
+    fn ask_remove(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if !peer.listed {
+            let text = format!("{} is not in contacts; a adds it", peer.name);
+            self.show_info(&text);
+            return;
+        }
+        let question = format!("Remove {} from contacts? y/n", peer.name);
+        let kind = PromptKind::Remove {
+            key: peer.key.clone(),
+        };
+        self.prompt = Some(Prompt::new(kind, question, ""));
+    }
+
+    /// Enter in a name prompt: the effect that carries the name out, or an error shown in
+    /// the prompt, which stays open.
+    fn confirm_name(&mut self) -> Vec<Effect> {
+        let Some(prompt) = &self.prompt else {
+            return Vec::new();
+        };
+        let name = prompt.text().trim().to_owned();
+        let kind = prompt.kind.clone();
+        let (own, effect) = match kind {
+            PromptKind::Add { addr } => {
+                let Some(i) = self.peers.iter().position(|p| same_addr(p.addr, addr)) else {
+                    self.prompt = None;
+                    return Vec::new();
+                };
+                let peer = &self.peers[i];
+                if peer.listed {
+                    self.prompt = None;
+                    return Vec::new();
+                }
+                let effect = Effect::AddContact {
+                    name: name.clone(),
+                    addr: peer.addr,
+                    plain: peer.plain,
+                };
+                (i, effect)
+            }
+            PromptKind::Rename { key } => {
+                let Some(i) = self.peers.iter().position(|p| p.listed && p.key == key) else {
+                    self.prompt = None;
+                    return Vec::new();
+                };
+                if name == key {
+                    self.prompt = None;
+                    return Vec::new();
+                }
+                (
+                    i,
+                    Effect::RenameContact {
+                        from: key,
+                        to: name.clone(),
+                    },
+                )
+            }
+            PromptKind::Remove { .. } => return Vec::new(),
+        };
+        if let Some(problem) = self.name_problem(&name, own) {
+            if let Some(prompt) = &mut self.prompt {
+                prompt.error = Some(problem);
+            }
+            return Vec::new();
+        }
+        self.prompt = None;
+        vec![effect]
+    }
+
+    /// Why `name` cannot be given to peer `own`, if it cannot.
+    fn name_problem(&self, name: &str, own: usize) -> Option<String> {
+        if name.is_empty() {
+            return Some("Type a name, or Esc to cancel.".into());
+        }
+        if name.starts_with("addr-") {
+            return Some("Names starting with addr- are kept for addresses.".into());
+        }
+        let other = self
+            .peers
+            .iter()
+            .enumerate()
+            .any(|(i, p)| i != own && (p.name == name || p.key == name));
+        let on_disk = self.known_keys.contains(name) && self.peers[own].key != name;
+        if other || on_disk {
+            return Some(format!("{name} is already taken."));
+        }
+        None
     }
 
     // ---- actions ----
@@ -473,79 +1116,114 @@ impl App {
         })]
     }
 
-    /// Sends a failed message again under a new tag; anything else is left alone.
+    /// Gives an own message a new mark, keeping the retryable count right.
+    fn set_mark(&mut self, peer: usize, index: usize, mark: Mark, tag: u64) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let Some(message) = p.messages.get_mut(index) else {
+            return;
+        };
+        if message.mark().is_some_and(Mark::is_retryable) {
+            p.retryable = p.retryable.saturating_sub(1);
+        }
+        if mark.is_retryable() {
+            p.retryable += 1;
+        }
+        message.origin = Origin::Own { mark, tag };
+    }
+
+    /// `r` on an own message: a failed one is sent again under a new tag, a queued one is
+    /// sent now under its own; anything else is left alone.
     fn retry(&mut self, peer: usize, index: usize) -> Vec<Effect> {
-        let failed = self
+        let Some(Origin::Own { mark, tag: old }) = self
             .peers
             .get(peer)
             .and_then(|p| p.messages.get(index))
-            .and_then(|m| match m.origin {
-                Origin::Own {
-                    mark: Mark::Failed,
-                    tag,
-                } => Some(tag),
-                _ => None,
-            });
-        let Some(old) = failed else {
+            .map(Message::origin)
+        else {
             return Vec::new();
         };
-        let tag = self.alloc_tag();
-        let p = &mut self.peers[peer];
-        let message = &mut p.messages[index];
-        self.tags.remove(&old);
-        message.origin = Origin::Own {
-            mark: Mark::Pending,
-            tag,
-        };
-        self.tags.insert(tag, (peer, index));
-        vec![Effect::Send(Command::Send {
-            to: p.addr,
-            text: message.text.clone(),
-            plain: p.plain,
-            tag,
-        })]
+        match mark {
+            Mark::Failed => {
+                let tag = self.alloc_tag();
+                self.tags.remove(&old);
+                self.set_mark(peer, index, Mark::Pending, tag);
+                self.tags.insert(tag, (peer, index));
+                let p = &self.peers[peer];
+                vec![Effect::Send(Command::Send {
+                    to: p.addr,
+                    text: p.messages[index].text.clone(),
+                    plain: p.plain,
+                    tag,
+                })]
+            }
+            Mark::Queued => {
+                self.set_mark(peer, index, Mark::Pending, old);
+                self.tags.insert(old, (peer, index));
+                vec![Effect::Send(Command::SendNow { tag: old })]
+            }
+            _ => Vec::new(),
+        }
     }
 
+    /// `x` on a queued message asks the engine to drop it; the mark changes when it has.
+    fn cancel(&mut self, peer: usize, index: usize) -> Vec<Effect> {
+        match self
+            .peers
+            .get(peer)
+            .and_then(|p| p.messages.get(index))
+            .map(Message::origin)
+        {
+            Some(Origin::Own {
+                mark: Mark::Queued,
+                tag,
+            }) => vec![Effect::Send(Command::Cancel { tag })],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ctrl-R: `r` on the newest queued or failed message of the open conversation.
     fn retry_latest(&mut self) -> Vec<Effect> {
         let Some(peer) = self.open else {
             return Vec::new();
         };
+        if !self.peers[peer].has_retryable() {
+            return Vec::new();
+        }
         let latest = self.peers[peer]
             .messages
             .iter()
-            .rposition(|m| m.mark() == Some(Mark::Failed));
+            .rposition(|m| m.mark().is_some_and(Mark::is_retryable));
         match latest {
             Some(index) => self.retry(peer, index),
             None => Vec::new(),
         }
     }
 
-    /// Records the engine's final word on a tag.
+    /// Records the engine's word on a tag. The tag stays registered while the engine may
+    /// still report on it (queued), and is forgotten once the message is settled.
     fn settle(&mut self, tag: u64, mark: Mark) {
-        let Some((peer, index)) = self.tags.remove(&tag) else {
+        let Some(&(peer, index)) = self.tags.get(&tag) else {
             return;
         };
-        if let Some(message) = self
-            .peers
-            .get_mut(peer)
-            .and_then(|p| p.messages.get_mut(index))
-        {
-            message.origin = Origin::Own { mark, tag };
+        if !mark.is_open() {
+            self.tags.remove(&tag);
         }
+        self.set_mark(peer, index, mark, tag);
     }
 
     fn receive(&mut self, from: SocketAddr, text: &str, at: Timestamp, plain: bool) -> Vec<Effect> {
         let peer = match self.peers.iter().position(|p| same_addr(p.addr, from)) {
             Some(i) => i,
             None => {
-                self.peers.push(Peer {
-                    name: SocketAddr::new(canonical(from.ip()), from.port()).to_string(),
-                    addr: from,
+                self.peers.push(Peer::new(
+                    display_addr(from),
+                    format!("addr-{from}"),
+                    from,
                     plain,
-                    listed: false,
-                    unread: 0,
-                    messages: Vec::new(),
-                });
+                    false,
+                ));
                 self.peers.len() - 1
             }
         };
@@ -675,6 +1353,28 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// Whether two addresses reach the same socket (ignoring IPv4 mapping and IPv6 flow info).
 fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
     canonical(a.ip()) == canonical(b.ip()) && a.port() == b.port()
+}
+
+/// An address as a name: `10.0.0.1:7000` rather than `[::ffff:10.0.0.1]:7000`.
+fn display_addr(addr: SocketAddr) -> String {
+    SocketAddr::new(canonical(addr.ip()), addr.port()).to_string()
+}
+
+/// Two conversations, each oldest first, as one; on equal times `a` goes first.
+fn merge_by_time(a: Vec<Message>, b: Vec<Message>) -> Vec<Message> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_b = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => y.at < x.at,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => break,
+        };
+        out.extend(if take_b { b.next() } else { a.next() });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -297,6 +297,8 @@ impl Engine {
                 },
             );
             engine.outbox.entry(to).or_default().push_back(msg.id);
+            // The front end shows it queued, so it can be sent now or cancelled.
+            engine.ui.push(EngineEvent::Queued { to, tag: msg.id });
         }
         engine
     }

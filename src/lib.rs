@@ -2,6 +2,7 @@
 pub mod app;
 pub mod cli;
 pub mod contacts;
+pub mod contacts_edit;
 pub mod engine;
 pub mod net;
 pub mod proto;

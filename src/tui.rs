@@ -1,18 +1,25 @@
 //! The real terminal front end: raw mode, the input thread, and the loop that feeds the
 //! [`App`] and draws it.
 //!
-//! Two sources wake the loop: terminal events (read by their own thread, because
-//! `crossterm::event::read` blocks) and engine events. There is no tick: the screen is drawn
-//! when one of them changed something, so an idle qqchat sleeps.
+//! Three sources wake the loop: terminal events (read by their own thread, because
+//! `crossterm::event::read` blocks), engine events, and a change of the contacts file. There
+//! is no tick: the screen is drawn when one of them changed something, so an idle qqchat
+//! sleeps. The one periodic wake is the contacts file watcher's, on a thread of its own.
+//!
+//! The [`App`] does no I/O: this loop carries out its [`Effect`]s, including the edits of
+//! the contacts file it asks for.
 
 use std::cell::Cell;
+use std::fs;
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow, bail};
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::{Receiver, TrySendError, select};
 use crossterm::event::{
     self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyboardEnhancementFlags,
     PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
@@ -26,12 +33,19 @@ use std::path::PathBuf;
 
 use crate::app::{App, Effect};
 use crate::cli::Conversation;
-use crate::contacts::ContactBook;
-use crate::engine::{EngineEvent, EngineHandle};
+use crate::contacts::{ContactBook, ContactsError};
+use crate::contacts_edit::{self, EditError};
+use crate::engine::{Command, EngineEvent, EngineHandle};
 use crate::ui;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.
 const BATCH: usize = 256;
+
+/// How often the contacts file's modification time is looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Said when the contacts cannot be changed because the chat runs without a file (the demo).
+const NO_FILE: &str = "this chat has no contacts file, so contacts cannot be changed or reloaded";
 
 /// The terminal is in TUI mode and must be put back by whoever leaves first.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -53,14 +67,19 @@ fn lock_terminal() -> MutexGuard<'static, ()> {
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
 pub fn run(
     book: ContactBook,
-    _contacts_file: Option<PathBuf>,
+    contacts_file: Option<PathBuf>,
     history: Vec<Conversation>,
     engine: EngineHandle,
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
     app.load_history(history);
+    let mut contacts = Contacts {
+        path: contacts_file,
+        book,
+        broken: false,
+    };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
-    let result = event_loop(&mut screen.terminal, &mut app, &engine);
+    let result = event_loop(&mut screen.terminal, &mut app, &engine, &mut contacts);
     drop(screen);
     // Says goodbye to the contacts; the engine may already be gone when it is the reason
     // for leaving.
@@ -166,16 +185,32 @@ fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
     engine: &EngineHandle,
+    contacts: &mut Contacts,
 ) -> anyhow::Result<()> {
     let size = terminal.size()?;
     app.on_resize(size.width, size.height);
+    app.set_now(Timestamp::now());
     let inputs = spawn_input_thread().context("could not start reading the keyboard")?;
+    let mut changes = match &contacts.path {
+        Some(path) => spawn_watcher(path.clone()).unwrap_or_else(|err| {
+            app.show_error(&format!("changes to the contacts file will need F5: {err}"));
+            crossbeam_channel::never()
+        }),
+        None => crossbeam_channel::never(),
+    };
     draw(terminal, app)?;
     loop {
         let mut effects = Vec::new();
         select! {
             recv(inputs) -> event => effects.extend(terminal_event(app, event)?),
             recv(engine.events) -> event => effects.extend(engine_event(app, event)?),
+            recv(changes) -> change => match change {
+                Ok(()) => {
+                    contacts.reload(app, engine, false)?;
+                }
+                // The watcher is gone; F5 still reloads.
+                Err(_) => changes = crossbeam_channel::never(),
+            },
         }
         for _ in 0..BATCH {
             if let Ok(event) = inputs.try_recv() {
@@ -188,16 +223,169 @@ fn event_loop(
         }
         for effect in effects {
             match effect {
-                Effect::Send(command) => engine
-                    .commands
-                    .send(command)
-                    .map_err(|_| anyhow!("the network engine stopped"))?,
+                Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
                 Effect::Quit => return Ok(()),
+                Effect::AddContact { name, addr, plain } => contacts.change(
+                    app,
+                    engine,
+                    |path| contacts_edit::add_contact(path, &name, addr, plain),
+                    &format!("{name} added to contacts"),
+                )?,
+                Effect::RenameContact { from, to } => contacts.change(
+                    app,
+                    engine,
+                    |path| contacts_edit::rename_contact(path, &from, &to),
+                    &format!("{from} renamed to {to}"),
+                )?,
+                Effect::RemoveContact { name } => contacts.change(
+                    app,
+                    engine,
+                    |path| contacts_edit::remove_contact(path, &name),
+                    &format!("{name} removed from contacts"),
+                )?,
+                Effect::ReloadContacts => {
+                    contacts.reload(app, engine, true)?;
+                }
             }
         }
+        app.set_now(Timestamp::now());
         draw(terminal, app)?;
     }
+}
+
+fn send(engine: &EngineHandle, command: Command) -> anyhow::Result<()> {
+    engine
+        .commands
+        .send(command)
+        .map_err(|_| anyhow!("the network engine stopped"))
+}
+
+/// The contacts file and what was last loaded from it.
+struct Contacts {
+    /// `None` when the chat runs without a file (the demo).
+    path: Option<PathBuf>,
+    book: ContactBook,
+    /// The last reload failed, so the next one that works says so even if nothing changed.
+    broken: bool,
+}
+
+impl Contacts {
+    /// Edits the file with `edit`, then reloads it; `done` is said when that worked. A
+    /// failure is shown in the status line and changes nothing.
+    fn change(
+        &mut self,
+        app: &mut App,
+        engine: &EngineHandle,
+        edit: impl FnOnce(&Path) -> Result<(), EditError>,
+        done: &str,
+    ) -> anyhow::Result<()> {
+        let Some(path) = &self.path else {
+            app.show_error(NO_FILE);
+            return Ok(());
+        };
+        if let Err(err) = edit(path) {
+            app.show_error(&format!("contacts not changed: {err}"));
+            return Ok(());
+        }
+        if self.reload(app, engine, false)? {
+            app.show_info(done);
+        }
+        Ok(())
+    }
+
+    /// Reads the file again and hands the contacts to the engine and the App. A file that
+    /// does not load keeps the old contacts, and says why. `asked`: the user pressed F5, so
+    /// say something even when nothing changed. Returns whether the file loaded.
+    fn reload(
+        &mut self,
+        app: &mut App,
+        engine: &EngineHandle,
+        asked: bool,
+    ) -> anyhow::Result<bool> {
+        let Some(path) = &self.path else {
+            app.show_error(NO_FILE);
+            return Ok(false);
+        };
+        let book = match ContactBook::load(path) {
+            Ok(book) => book,
+            Err(err) => {
+                app.show_error(&format!("old contacts kept: {}", describe(&err)));
+                self.broken = true;
+                return Ok(false);
+            }
+        };
+        let was_broken = std::mem::replace(&mut self.broken, false);
+        if book.contacts == self.book.contacts {
+            if asked || was_broken {
+                app.show_info("contacts reloaded: nothing changed");
+            }
+            return Ok(true);
+        }
+        // The history renames come first, so the engine writes under the new names at once.
+        for effect in app.set_contacts(&book) {
+            if let Effect::Send(command) = effect {
+                send(engine, command)?;
+            }
+        }
+        // `[me]` stays as the chat started: flags may override it, and the socket is bound.
+        self.book.contacts = book.contacts;
+        let count = self.book.contacts.len();
+        app.show_info(&format!(
+            "contacts reloaded: {count} contact{}",
+            if count == 1 { "" } else { "s" }
+        ));
+        Ok(true)
+    }
+}
+
+/// An error about the contacts file, short enough for the status line: the file's name
+/// rather than its whole path, then the line and the problem.
+fn describe(err: &ContactsError) -> String {
+    match (err.path(), err.line(), err.problem()) {
+        (Some(path), Some(line), Some(problem)) => {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            format!("{name}:{line}: {problem}")
+        }
+        _ => err.to_string(),
+    }
+}
+
+/// Watches the contacts file and says when it changed, so edits made by hand take effect
+/// without a restart.
+///
+/// It looks at the file's modification time and size every [`WATCH_INTERVAL`]. This is the
+/// only periodic wake of the chat, and it stays on this thread: the UI loop is woken only
+/// when the file did change. A change that arrives while a reload is still waiting is
+/// covered by that reload.
+fn spawn_watcher(path: PathBuf) -> io::Result<Receiver<()>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut last = file_stamp(&path);
+    thread::Builder::new()
+        .name("qqchat-contacts".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(WATCH_INTERVAL);
+                let stamp = file_stamp(&path);
+                if stamp == last {
+                    continue;
+                }
+                last = stamp;
+                if let Err(TrySendError::Disconnected(())) = tx.try_send(()) {
+                    break;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
+/// What tells one version of a file from the next; `None` while it cannot be read.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn draw(terminal: &mut DefaultTerminal, app: &App) -> io::Result<()> {

@@ -9,9 +9,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use insta::assert_snapshot;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use qqchat::app::{App, Effect, Focus, Mark};
+use qqchat::app::{App, Effect, Focus, Mark, Notice, PromptKind};
+use qqchat::cli::Conversation;
 use qqchat::contacts::{Contact, ContactBook, Me};
-use qqchat::engine::{Command, EngineEvent};
+use qqchat::engine::{Command, EngineEvent, Link};
+use qqchat::store::{Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -227,6 +229,23 @@ fn snapshot_help() {
     press(&mut app, KeyCode::F(1));
     assert!(app.help_open());
     assert_snapshot!(draw(&app, 80, 30).backend());
+}
+
+#[test]
+fn on_a_short_terminal_the_help_scrolls_to_its_last_line() {
+    let mut app = app_sized(80, 20);
+    press(&mut app, KeyCode::F(1));
+    let first = format!("{}", draw(&app, 80, 20).backend());
+    assert!(first.contains("↑↓ scroll"), "{first}");
+    assert!(!first.contains("cancelled"));
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert!(app.help_open(), "arrows scroll rather than close");
+    let last = format!("{}", draw(&app, 80, 20).backend());
+    assert!(last.contains("✗ cancelled"), "{last}");
+    press(&mut app, KeyCode::Char('x'));
+    assert!(!app.help_open());
 }
 
 #[test]
@@ -727,4 +746,926 @@ fn a_long_history_draws() {
     assert!(shown.contains("message 99999"));
     // Only what is on screen is wrapped; drawing all 100,000 would take far longer.
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
+}
+
+// ---------------------------------------------------------------- history on start
+
+fn stored(id: u64, dir: Direction, peer: &str, minutes: i64, text: &str) -> StoredMessage {
+    StoredMessage {
+        id,
+        dir,
+        peer: peer.into(),
+        at: at(minutes),
+        sent_at: None,
+        text: text.into(),
+        plain: false,
+        state: match dir {
+            Direction::In => MessageState::Received,
+            Direction::Out => MessageState::Delivered,
+        },
+    }
+}
+
+fn out(id: u64, peer: &str, minutes: i64, text: &str, state: MessageState) -> StoredMessage {
+    StoredMessage {
+        state,
+        ..stored(id, Direction::Out, peer, minutes, text)
+    }
+}
+
+fn inc(id: u64, peer: &str, minutes: i64, text: &str) -> StoredMessage {
+    stored(id, Direction::In, peer, minutes, text)
+}
+
+fn conversation(key: &str, messages: Vec<StoredMessage>) -> Conversation {
+    Conversation {
+        key: key.into(),
+        messages,
+    }
+}
+
+/// Alice's conversation with one own message in every state, a stranger's, and one of a
+/// contact since removed from the file.
+fn history() -> Vec<Conversation> {
+    vec![
+        conversation(
+            "addr-127.0.0.1:5555",
+            vec![inc(100, STRANGER, 0, "who is this?\n")],
+        ),
+        conversation(
+            "alice",
+            vec![
+                inc(1, ALICE, 0, "morning!"),
+                out(2, ALICE, 1, "hi alice", MessageState::Delivered),
+                out(3, ALICE, 2, "lunch at noon?", MessageState::Queued),
+                out(4, ALICE, 3, "never mind", MessageState::Cancelled),
+                out(5, ALICE, 4, "see you", MessageState::Pending),
+                out(6, ALICE, 5, "lost", MessageState::Failed),
+            ],
+        ),
+        conversation("carol", vec![inc(200, "127.0.0.1:4010", 6, "bye for now")]),
+    ]
+}
+
+fn marks(app: &App, peer: usize) -> Vec<Option<Mark>> {
+    app.peers()[peer]
+        .messages()
+        .iter()
+        .map(|m| m.mark())
+        .collect()
+}
+
+#[test]
+fn snapshot_history_loaded_on_start() {
+    let mut app = app();
+    app.load_history(history());
+    open(&mut app, 0);
+    assert_snapshot!(draw(&app, 80, 20).backend());
+}
+
+#[test]
+fn history_keeps_each_message_s_state_as_its_mark() {
+    let mut app = app();
+    app.load_history(history());
+    assert_eq!(
+        marks(&app, 0),
+        [
+            None,
+            Some(Mark::Delivered),
+            Some(Mark::Queued),
+            Some(Mark::Cancelled),
+            Some(Mark::Pending),
+            Some(Mark::Failed),
+        ]
+    );
+    assert_eq!(app.peers()[0].unread(), 0, "history is read already");
+    assert!(app.peers()[0].has_retryable());
+}
+
+#[test]
+fn tags_from_history_settle_with_later_engine_events() {
+    let mut app = app();
+    app.load_history(history());
+    // The ids are the tags: the engine reports on them when the outbox is sent.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 3,
+    });
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag: 5,
+    });
+    // Settled messages are not reopened.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 4,
+    });
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 6,
+    });
+    assert_eq!(
+        marks(&app, 0)[2..],
+        [
+            Some(Mark::Delivered),
+            Some(Mark::Cancelled),
+            Some(Mark::Queued),
+            Some(Mark::Failed),
+        ]
+    );
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 5,
+    });
+    assert_eq!(marks(&app, 0)[4], Some(Mark::Delivered));
+}
+
+#[test]
+fn history_of_strangers_and_removed_contacts_becomes_unlisted_entries() {
+    let mut app = app();
+    let mut conversations = history();
+    // A removed contact whose address no longer parses cannot be placed.
+    conversations.push(conversation(
+        "dan",
+        vec![inc(300, "not an address", 0, "?")],
+    ));
+    // A stranger's history at a contact's address belongs to that contact.
+    conversations.push(conversation(
+        "addr-[::ffff:127.0.0.1]:4002",
+        vec![inc(
+            400,
+            "[::ffff:127.0.0.1]:4002",
+            0,
+            "before I was a contact",
+        )],
+    ));
+    app.load_history(conversations);
+    let names: Vec<_> = app.peers().iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["alice", "bob", "pyscript", STRANGER, "carol"]);
+    let stranger = &app.peers()[3];
+    assert!(!stranger.is_listed());
+    assert_eq!(stranger.addr(), addr(STRANGER));
+    assert_eq!(stranger.key(), "addr-127.0.0.1:5555");
+    assert_eq!(stranger.messages()[0].display_text(), "who is this?");
+    let carol = &app.peers()[4];
+    assert!(!carol.is_listed());
+    assert_eq!(
+        (carol.addr(), carol.key()),
+        (addr("127.0.0.1:4010"), "carol")
+    );
+    assert_eq!(app.peers()[1].messages().len(), 1);
+
+    // A new message from a known address joins its entry.
+    app.on_engine(received("127.0.0.1:4010", "back again", 7));
+    assert_eq!(app.peers().len(), 5);
+    assert_eq!(app.peers()[4].messages().len(), 2);
+}
+
+#[test]
+fn history_text_from_the_network_is_sanitized() {
+    let mut app = app();
+    app.load_history(vec![conversation(
+        "alice",
+        vec![inc(1, ALICE, 0, "\x1b[2Jgotcha\u{202e}")],
+    )]);
+    assert_eq!(
+        app.peers()[0].messages()[0].display_text(),
+        "^[[2Jgotcha\u{FFFD}"
+    );
+}
+
+#[test]
+fn history_from_two_files_of_one_peer_is_merged_in_time_order() {
+    let mut app = app();
+    app.load_history(vec![
+        conversation(
+            "addr-127.0.0.1:4010",
+            vec![
+                inc(1, "127.0.0.1:4010", 5, "second"),
+                inc(2, "127.0.0.1:4010", 20, "fourth"),
+            ],
+        ),
+        conversation(
+            "carol",
+            vec![
+                inc(3, "127.0.0.1:4010", 0, "first"),
+                inc(4, "127.0.0.1:4010", 10, "third"),
+            ],
+        ),
+    ]);
+    assert_eq!(app.peers().len(), 4);
+    let carol = &app.peers()[3];
+    assert_eq!(carol.name(), "carol", "a name says more than an address");
+    let texts: Vec<_> = carol.messages().iter().map(|m| m.display_text()).collect();
+    assert_eq!(texts, ["first", "second", "third", "fourth"]);
+}
+
+#[test]
+fn scrolling_back_reaches_the_first_message_of_the_history() {
+    let mut app = app_sized(60, 12);
+    let messages = (0..50)
+        .map(|i| inc(i, ALICE, i as i64, &format!("old message {i}")))
+        .collect();
+    app.load_history(vec![conversation("alice", messages)]);
+    open(&mut app, 0);
+    for _ in 0..30 {
+        press(&mut app, KeyCode::PageUp);
+    }
+    let top = format!("{}", draw(&app, 60, 12).backend());
+    assert!(top.contains("old message 0"), "{top}");
+}
+
+#[test]
+fn a_long_history_loads_and_draws_quickly() {
+    let mut app = app_sized(80, 20);
+    let messages: Vec<_> = (0..100_000u64)
+        .map(|i| {
+            if i % 2 == 0 {
+                inc(i, ALICE, 0, &format!("message {i}"))
+            } else {
+                out(i, ALICE, 0, &format!("message {i}"), MessageState::Pending)
+            }
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    app.load_history(vec![conversation("alice", messages)]);
+    open(&mut app, 0);
+    let shown = format!("{}", draw(&app, 80, 20).backend());
+    press(&mut app, KeyCode::PageUp);
+    draw(&app, 80, 20);
+    assert!(shown.contains("message 99999"));
+    // Loading moves messages without wrapping them; every pending one is registered.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 1,
+    });
+    assert_eq!(app.peers()[0].messages()[1].mark(), Some(Mark::Delivered));
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// Opens alice, sends `text`, and has the engine queue it; focus goes to the conversation
+/// with the message picked.
+fn queued_message(app: &mut App, text: &str) -> u64 {
+    open(app, 0);
+    let tag = send(app, text, at(0));
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag,
+    });
+    press(app, KeyCode::BackTab);
+    press(app, KeyCode::Up);
+    assert_eq!(app.focus(), Focus::Conversation);
+    tag
+}
+
+#[test]
+fn a_queued_message_keeps_its_tag_until_delivered() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    assert_eq!(marks(&app, 0), [Some(Mark::Queued)]);
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
+}
+
+#[test]
+fn r_on_a_queued_message_sends_it_now_under_the_same_tag() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    let effects = press(&mut app, KeyCode::Char('r'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag: t })] if *t == tag),
+        "{effects:?}"
+    );
+    assert_eq!(marks(&app, 0), [Some(Mark::Pending)]);
+    // Queued again when that fails too, then delivered: still the same tag.
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag,
+    });
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
+}
+
+#[test]
+fn x_cancels_a_queued_message_once_the_engine_confirms() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    let effects = press(&mut app, KeyCode::Char('x'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::Cancel { tag: t })] if *t == tag),
+        "{effects:?}"
+    );
+    assert_eq!(
+        marks(&app, 0),
+        [Some(Mark::Queued)],
+        "not until the engine says so"
+    );
+    app.on_engine(EngineEvent::Cancelled {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    // A late report on the cancelled tag changes nothing.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
+}
+
+#[test]
+fn x_leaves_other_messages_alone() {
+    let mut app = app();
+    open(&mut app, 0);
+    let tag = send(&mut app, "pending", at(0));
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    app.on_engine(EngineEvent::Failed {
+        to: addr(ALICE),
+        tag,
+    });
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+}
+
+#[test]
+fn ctrl_r_sends_the_latest_queued_or_failed_message() {
+    let mut app = app();
+    open(&mut app, 0);
+    let failed = send(&mut app, "failed", at(0));
+    let queued = send(&mut app, "queued", at(1));
+    send(&mut app, "pending", at(2));
+    app.on_engine(EngineEvent::Failed {
+        to: addr(ALICE),
+        tag: failed,
+    });
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag: queued,
+    });
+    let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag })] if *tag == queued),
+        "{effects:?}"
+    );
+    let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::Send { text, .. })] if text == "failed"),
+        "{effects:?}"
+    );
+    assert!(press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL).is_empty());
+    assert!(!app.peers()[0].has_retryable());
+}
+
+#[test]
+fn snapshot_queued_and_cancelled_marks() {
+    let mut app = app();
+    open(&mut app, 0);
+    let delivered = send(&mut app, "are you there?", at(0));
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: delivered,
+    });
+    let queued = send(&mut app, "I'll wait until you are back online", at(1));
+    let cancelled = send(&mut app, "ignore that", at(2));
+    for tag in [queued, cancelled] {
+        app.on_engine(EngineEvent::Queued {
+            to: addr(ALICE),
+            tag,
+        });
+    }
+    app.on_engine(EngineEvent::Cancelled {
+        to: addr(ALICE),
+        tag: cancelled,
+    });
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    assert_snapshot!(draw(&app, 80, 12).backend());
+}
+
+// ---------------------------------------------------------------- presence and errors
+
+fn link(online: Option<bool>, seen: Option<Timestamp>, rtt_us: Option<u64>, loss: f32) -> Link {
+    Link {
+        online,
+        last_seen: seen,
+        rtt: rtt_us.map(std::time::Duration::from_micros),
+        loss,
+    }
+}
+
+/// A book with one more contact, to show every kind of dot at once.
+fn app_with_carol() -> App {
+    let mut book = book(true);
+    book.contacts.insert(
+        2,
+        Contact {
+            name: "carol".into(),
+            addr: addr("127.0.0.1:4010"),
+            plain: false,
+        },
+    );
+    let mut app = App::new(&book, addr("0.0.0.0:4000"), TimeZone::UTC);
+    app.on_resize(80, 14);
+    app
+}
+
+#[test]
+fn snapshot_presence_dots_and_last_seen() {
+    let mut app = app_with_carol();
+    app.set_now(at(60));
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(ALICE),
+        online: true,
+    });
+    // Offline since earlier today, and since yesterday.
+    app.on_engine(EngineEvent::Link {
+        peer: addr(BOB),
+        link: link(Some(false), Some(at(-4)), Some(300), 0.0),
+    });
+    app.on_engine(EngineEvent::Link {
+        peer: addr("127.0.0.1:4010"),
+        link: link(Some(false), Some(at(-24 * 60)), None, 0.0),
+    });
+    app.on_engine(received_plain(STRANGER, "hi\n", 0));
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(STRANGER),
+        online: true,
+    });
+    assert_snapshot!(draw(&app, 80, 14).backend());
+}
+
+#[test]
+fn snapshot_header_with_rtt_and_loss() {
+    let mut app = app_with_carol();
+    app.on_engine(EngineEvent::Link {
+        peer: addr("[::ffff:127.0.0.1]:4002"),
+        link: link(Some(true), Some(at(0)), Some(420), 0.02),
+    });
+    open(&mut app, 1);
+    app.on_engine(received(BOB, "pong", 0));
+    assert_snapshot!(draw(&app, 80, 8).backend());
+}
+
+#[test]
+fn the_header_says_when_an_offline_contact_was_last_seen() {
+    let mut app = app();
+    app.set_now(at(60));
+    open(&mut app, 1);
+    app.on_engine(EngineEvent::Link {
+        peer: addr(BOB),
+        link: link(Some(true), Some(at(0)), Some(25_000), 0.0),
+    });
+    let header = |app: &App| {
+        format!("{}", draw(app, 100, 8).backend())
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        header(&app).contains("bob · 127.0.0.1:4002 · online · rtt 25 ms · loss 0%"),
+        "{}",
+        header(&app)
+    );
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(BOB),
+        online: false,
+    });
+    assert!(
+        header(&app).contains("bob · 127.0.0.1:4002 · offline · seen 22:13 "),
+        "{}",
+        header(&app)
+    );
+    assert!(!header(&app).contains("rtt"));
+    app.set_now(at(2 * 24 * 60));
+    assert!(
+        header(&app).contains("offline · seen 14 Nov 22:13"),
+        "{}",
+        header(&app)
+    );
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(BOB),
+        online: true,
+    });
+    assert!(header(&app).contains("· online ·"), "{}", header(&app));
+    assert_eq!(app.peers()[1].online(), Some(true));
+}
+
+#[test]
+fn plain_contacts_and_strangers_show_no_presence() {
+    let mut app = app();
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(PY),
+        online: true,
+    });
+    open(&mut app, 2);
+    let screen = format!("{}", draw(&app, 80, 8).backend());
+    assert!(!screen.contains("online"), "{screen}");
+    assert!(screen.contains("→ pyscript"), "{screen}");
+}
+
+#[test]
+fn an_engine_error_shows_until_the_next_key() {
+    let mut app = app();
+    app.on_engine(EngineEvent::Error(
+        "cannot write the history file /x/y: disk full\nsecond line\x1b[31m".into(),
+    ));
+    let Some(Notice::Error(text)) = app.notice() else {
+        panic!("no error shown");
+    };
+    assert!(!text.contains('\n') && !text.contains('\x1b'), "{text:?}");
+    let status = format!("{}", draw(&app, 100, 10).backend());
+    let last = status.lines().last().unwrap().to_string();
+    assert!(last.contains("disk full ↵ second line^[[31m"), "{last}");
+    press(&mut app, KeyCode::Down);
+    assert!(app.notice().is_none());
+    assert_eq!(app.selected(), 1, "the key still does its job");
+}
+
+// ---------------------------------------------------------------- contacts from the UI
+
+/// An app with a stranger's entry (index 3) selected.
+fn app_with_stranger() -> App {
+    let mut app = app();
+    app.on_engine(received_plain(STRANGER, "who is this?\n", 0));
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.selected(), 3);
+    app
+}
+
+fn prompt_text(app: &App) -> String {
+    app.prompt().unwrap().text()
+}
+
+#[test]
+fn snapshot_add_contact_prompt() {
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "carol", at(0));
+    assert_snapshot!(draw(&app, 80, 14).backend());
+}
+
+#[test]
+fn a_on_a_stranger_asks_for_a_name_and_adds_it() {
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('a'));
+    let prompt = app.prompt().unwrap();
+    assert_eq!(prompt.question(), "Name for 127.0.0.1:5555:");
+    assert_eq!(
+        prompt.kind(),
+        &PromptKind::Add {
+            addr: addr(STRANGER)
+        }
+    );
+    assert_eq!(prompt_text(&app), "");
+    // Keys go to the prompt: q is a letter here, not quit.
+    type_text(&mut app, "caqx", at(0));
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "rol", at(0));
+    assert_eq!(prompt_text(&app), "carol");
+    let effects = press(&mut app, KeyCode::Enter);
+    let [
+        Effect::AddContact {
+            name,
+            addr: to,
+            plain,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("expected an add, got {effects:?}");
+    };
+    assert_eq!(
+        (name.as_str(), *to, *plain),
+        ("carol", addr(STRANGER), true)
+    );
+    assert!(app.prompt().is_none());
+}
+
+#[test]
+fn esc_cancels_a_prompt_and_enter_needs_a_free_name() {
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "x", at(0));
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.prompt().is_none());
+    assert_eq!(app.focus(), Focus::Contacts);
+
+    press(&mut app, KeyCode::Char('a'));
+    assert!(press(&mut app, KeyCode::Enter).is_empty(), "an empty name");
+    assert!(app.prompt().unwrap().error().is_some());
+    type_text(&mut app, "  bob ", at(0));
+    assert!(press(&mut app, KeyCode::Enter).is_empty(), "bob is taken");
+    assert_eq!(app.prompt().unwrap().error(), Some("bob is already taken."));
+    type_text(&mut app, "b", at(0));
+    assert_eq!(
+        app.prompt().unwrap().error(),
+        None,
+        "typing clears the complaint"
+    );
+    app.on_paste("\x1b[31maddr-x\nsecond line".into());
+    assert_eq!(
+        prompt_text(&app),
+        "  bob b[31maddr-x",
+        "one line, no controls"
+    );
+    for _ in 0..prompt_text(&app).chars().count() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "addr-1", at(0));
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.prompt().unwrap().error().unwrap().contains("addr-"));
+}
+
+#[test]
+fn prompts_take_cjk_names() {
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "小明明", at(0));
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(prompt_text(&app), "小明");
+    let screen = format!("{}", draw(&app, 80, 14).backend());
+    assert!(screen.contains("小明"), "{screen}");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::AddContact { name, .. }] if name == "小明"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn alt_enter_in_a_prompt_confirms_instead_of_adding_a_line() {
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "carol", at(0));
+    press_mod(&mut app, KeyCode::Char('m'), KeyModifiers::CONTROL);
+    assert_eq!(prompt_text(&app), "carol");
+    assert_eq!(app.prompt().unwrap().input().lines().len(), 1);
+    let effects = press_mod(&mut app, KeyCode::Enter, KeyModifiers::ALT);
+    assert!(matches!(effects.as_slice(), [Effect::AddContact { .. }]));
+}
+
+#[test]
+fn n_renames_a_contact_starting_from_its_name() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.prompt().unwrap().question(), "Rename bob to:");
+    assert_eq!(prompt_text(&app), "bob");
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "same name: nothing to do"
+    );
+    assert!(app.prompt().is_none());
+
+    press(&mut app, KeyCode::Char('n'));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "鲍勃", at(0));
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::RenameContact { from, to }] = effects.as_slice() else {
+        panic!("expected a rename, got {effects:?}");
+    };
+    assert_eq!((from.as_str(), to.as_str()), ("bob", "鲍勃"));
+}
+
+#[test]
+fn d_asks_before_removing_a_contact() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('d'));
+    assert_eq!(
+        app.prompt().unwrap().question(),
+        "Remove bob from contacts? y/n"
+    );
+    assert!(
+        press(&mut app, KeyCode::Char('q')).is_empty(),
+        "other keys wait"
+    );
+    assert!(app.prompt().is_some());
+    assert!(press(&mut app, KeyCode::Char('n')).is_empty());
+    assert!(app.prompt().is_none());
+    press(&mut app, KeyCode::Char('d'));
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.prompt().is_none());
+    press(&mut app, KeyCode::Char('d'));
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::RemoveContact { name }] if name == "bob"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn contact_keys_say_why_they_do_nothing() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.prompt().is_none());
+    assert!(matches!(app.notice(), Some(Notice::Info(t)) if t.contains("already in contacts")));
+    let mut app = app_with_stranger();
+    press(&mut app, KeyCode::Char('d'));
+    assert!(app.prompt().is_none());
+    assert!(matches!(app.notice(), Some(Notice::Info(t)) if t.contains("not in contacts")));
+    // n on a stranger names it, as a does.
+    press(&mut app, KeyCode::Char('n'));
+    assert!(matches!(
+        app.prompt().unwrap().kind(),
+        PromptKind::Add { .. }
+    ));
+}
+
+#[test]
+fn f5_asks_for_a_reload() {
+    let mut app = app();
+    assert!(matches!(
+        press(&mut app, KeyCode::F(5)).as_slice(),
+        [Effect::ReloadContacts]
+    ));
+    open(&mut app, 0);
+    assert!(matches!(
+        press(&mut app, KeyCode::F(5)).as_slice(),
+        [Effect::ReloadContacts]
+    ));
+    assert_eq!(app.input_text(), "");
+}
+
+// ---------------------------------------------------------------- set_contacts
+
+fn contact(name: &str, at: &str) -> Contact {
+    Contact {
+        name: name.into(),
+        addr: addr(at),
+        plain: false,
+    }
+}
+
+fn with_contacts(contacts: Vec<Contact>) -> ContactBook {
+    ContactBook {
+        contacts,
+        ..book(true)
+    }
+}
+
+fn renames(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(Command::RenameHistory { from, to }) => Some((from.clone(), to.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
+    let mut app = app();
+    open(&mut app, 1);
+    let tag = send(&mut app, "hello bob", at(0));
+    app.on_engine(received(ALICE, "psst", 0));
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(BOB),
+        online: true,
+    });
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.selected(), 1);
+
+    // bob is renamed and moves first; a new contact comes between.
+    let book = with_contacts(vec![
+        contact("robert", BOB),
+        contact("dave", "127.0.0.1:4020"),
+        contact("alice", ALICE),
+        Contact {
+            name: "pyscript".into(),
+            addr: addr(PY),
+            plain: true,
+        },
+    ]);
+    let effects = app.set_contacts(&book);
+    assert_eq!(renames(&effects), [("bob".into(), "robert".into())]);
+    assert!(
+        matches!(effects.last(), Some(Effect::Send(Command::SetContacts(c))) if c.len() == 4),
+        "SetContacts comes last: {effects:?}"
+    );
+    let names: Vec<_> = app.peers().iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["robert", "dave", "alice", "pyscript"]);
+    let robert = &app.peers()[0];
+    assert_eq!(robert.key(), "robert");
+    assert_eq!(robert.messages().len(), 1);
+    assert_eq!(robert.online(), Some(true));
+    assert_eq!(app.peers()[2].unread(), 1);
+    assert_eq!(app.selected(), 0, "the cursor stays on the same peer");
+    assert_eq!(app.open(), Some(0), "and so does the open conversation");
+
+    // Tags follow their message to its new place.
+    app.on_engine(EngineEvent::Delivered { to: addr(BOB), tag });
+    assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
+}
+
+#[test]
+fn adding_a_stranger_moves_its_history_to_the_new_name() {
+    let mut app = app_with_stranger();
+    let mut contacts = book(true).contacts;
+    contacts.push(Contact {
+        name: "carol".into(),
+        addr: addr(STRANGER),
+        plain: true,
+    });
+    let effects = app.set_contacts(&with_contacts(contacts));
+    assert_eq!(
+        renames(&effects),
+        [("addr-127.0.0.1:5555".into(), "carol".into())]
+    );
+    let carol = &app.peers()[3];
+    assert!(carol.is_listed());
+    assert_eq!((carol.name(), carol.messages().len()), ("carol", 1));
+    assert_eq!(app.selected(), 3);
+    assert_eq!(app.peers().len(), 4, "no entry left behind");
+}
+
+#[test]
+fn a_history_is_never_renamed_onto_another_one() {
+    let mut app = app();
+    app.load_history(history());
+    // Renaming bob to carol, whose old history is on disk, keeps both files as they are.
+    let book = with_contacts(vec![
+        contact("alice", ALICE),
+        contact("carol", BOB),
+        Contact {
+            name: "pyscript".into(),
+            addr: addr(PY),
+            plain: true,
+        },
+    ]);
+    let effects = app.set_contacts(&book);
+    assert!(renames(&effects).is_empty(), "{effects:?}");
+    // And the prompt refuses the name in the first place.
+    let mut app = crate::app();
+    app.load_history(history());
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('n'));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "carol", at(0));
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.prompt().unwrap().error().is_some());
+}
+
+#[test]
+fn a_removed_contact_stays_if_it_has_messages() {
+    let mut app = app();
+    app.on_engine(received(ALICE, "hi", 0));
+    let effects = app.set_contacts(&with_contacts(vec![contact("bob", BOB)]));
+    assert!(renames(&effects).is_empty());
+    let names: Vec<_> = app.peers().iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["bob", "alice"], "pyscript had no messages");
+    let alice = &app.peers()[1];
+    assert!(!alice.is_listed());
+    assert_eq!(alice.key(), "alice", "its history is still under its name");
+    assert_eq!(alice.messages().len(), 1);
+}
+
+#[test]
+fn a_contact_whose_address_changed_keeps_its_conversation() {
+    let mut app = app();
+    app.on_engine(received(BOB, "moving house", 0));
+    app.on_engine(EngineEvent::Presence {
+        peer: addr(BOB),
+        online: true,
+    });
+    let mut contacts = book(true).contacts;
+    contacts[1].addr = addr("127.0.0.1:4999");
+    app.set_contacts(&with_contacts(contacts));
+    assert_eq!(app.peers().len(), 3);
+    let bob = &app.peers()[1];
+    assert_eq!(bob.addr(), addr("127.0.0.1:4999"));
+    assert_eq!(bob.messages().len(), 1);
+    assert_eq!(
+        bob.online(),
+        None,
+        "presence at the old address says nothing"
+    );
+}
+
+#[test]
+fn removing_the_open_contact_closes_its_conversation() {
+    let mut app = app();
+    open(&mut app, 1);
+    app.set_contacts(&with_contacts(vec![contact("alice", ALICE)]));
+    assert_eq!(app.open(), None);
+    assert_eq!(app.focus(), Focus::Contacts);
+    assert_eq!(app.selected(), 0);
 }

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{fit, pane};
+use super::{fit, pane, seen_label};
 use crate::app::{App, Focus, Peer};
 use crate::text::width;
 
@@ -46,19 +46,47 @@ fn divider(label: &str, row_width: usize) -> Line<'static> {
     )
 }
 
-/// `▸ name      plain  3 `: open marker, name, then the plain tag and unread count.
+/// `▸ ● name  seen 14:02  3 `: open marker, presence dot (`→` for a plain peer), name, then
+/// what else there is to know (when an offline contact was last seen, or that it talks plain
+/// UDP) and the unread count. Entries not in contacts have no dot: nobody watches their
+/// presence.
 fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> {
     let dim = Style::new().fg(Color::DarkGray);
     let count = (peer.unread() > 0).then(|| format!(" {} ", peer.unread()));
     let count_width = count.as_deref().map_or(0, |c| 1 + width(c));
+    let dot = if !peer.is_listed() {
+        None
+    } else if peer.is_plain() {
+        // Plain peers never answer, so they have no presence: the arrow of a message "sent
+        // plain" stands in for it.
+        Some(Span::styled("→ ", dim))
+    } else {
+        Some(match peer.online() {
+            Some(true) => Span::styled("● ", Style::new().fg(Color::Green)),
+            Some(false) => Span::styled("○ ", dim),
+            None => Span::styled("· ", dim),
+        })
+    };
+    let lead = if dot.is_some() { 4 } else { 2 };
     // One blank column before the border.
     let mut tail_width = 1 + count_width;
     let mut tail = Vec::new();
-    // The name matters more than the tag: the conversation header says plain too.
-    let room_for_tag = 2 + width(peer.name()) + 6 + tail_width <= row_width;
-    if peer.is_plain() && room_for_tag {
-        tail.push(Span::styled(" plain", dim));
-        tail_width += 6;
+    // The name matters more than the tags: the conversation header says all of it too.
+    let name = width(peer.name());
+    let extra = if peer.is_plain() {
+        Some(" plain".to_string())
+    } else if peer.is_listed() && peer.online() == Some(false) {
+        peer.link()
+            .and_then(|link| link.last_seen)
+            .map(|seen| format!(" seen {}", seen_label(app, seen, false)))
+    } else {
+        None
+    };
+    if let Some(extra) = extra
+        && lead + name + width(&extra) + tail_width <= row_width
+    {
+        tail_width += width(&extra);
+        tail.push(Span::styled(extra, dim));
     }
     if let Some(count) = count {
         tail.push(Span::raw(" "));
@@ -72,7 +100,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     }
     let open = app.open() == Some(index);
     let marker = if open { "▸ " } else { "  " };
-    let name_width = row_width.saturating_sub(2 + tail_width);
+    let name_width = row_width.saturating_sub(lead + tail_width);
     let mut name_style = Style::new();
     if open || peer.unread() > 0 {
         name_style = name_style.add_modifier(Modifier::BOLD);
@@ -80,10 +108,9 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     if !peer.is_listed() {
         name_style = name_style.add_modifier(Modifier::ITALIC);
     }
-    let mut spans = vec![
-        Span::styled(marker, Style::new().fg(Color::Cyan)),
-        Span::styled(fit(peer.name(), name_width), name_style),
-    ];
+    let mut spans = vec![Span::styled(marker, Style::new().fg(Color::Cyan))];
+    spans.extend(dot);
+    spans.push(Span::styled(fit(peer.name(), name_width), name_style));
     spans.extend(tail);
     spans.push(Span::raw(" "));
     let line = Line::from(spans);

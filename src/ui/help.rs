@@ -1,4 +1,5 @@
-//! The key reference, over everything else until any key closes it.
+//! The key reference, over everything else until a key closes it. It lists every key, so
+//! on a short terminal the blank lines between sections go first, and then ↑/↓ scroll it.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,44 +10,67 @@ use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 use crate::app::App;
 
 /// (keys, what they do); an empty key column starts a section titled by the text.
-const KEYS: &[(&str, &str)] = &[
+pub const KEYS: &[(&str, &str)] = &[
     ("", "Contacts"),
-    ("↑ ↓  j k", "move"),
+    ("↑ ↓  j k", "move · g G or Home End: first, last"),
     ("Enter", "open the conversation"),
+    ("a", "add an address to contacts"),
+    ("n", "rename the contact"),
+    ("d", "remove the contact"),
     ("q", "quit"),
     ("", "Conversation"),
     ("↑ ↓  j k", "pick one of your messages"),
-    ("r", "retry the picked failed message"),
+    ("r", "retry failed · send queued now"),
+    ("x", "cancel the picked queued message"),
     ("PgUp PgDn", "scroll · End: newest"),
+    ("Enter  i", "write a message"),
     ("", "Message"),
     ("Enter", "send"),
     ("Alt+Enter", "new line; Shift+Enter where supported"),
-    ("Ctrl-R", "retry the latest failed message"),
+    ("Ctrl-R", "r on the newest failed or queued"),
     ("", "Anywhere"),
     ("Tab  Esc", "next pane · back to contacts"),
+    ("Shift+Tab", "previous pane"),
+    ("F5", "reload the contacts file"),
     ("F1  ?", "this help"),
     ("Ctrl-C", "quit"),
 ];
 
-const MARKS: &[(&str, &str, Color)] = &[
-    ("○", "pending", Color::DarkGray),
-    ("✓", "delivered", Color::Green),
-    ("→", "sent plain", Color::DarkGray),
-    ("✗", "failed", Color::Red),
+/// (mark, what it means, colour), one row of the legend per slice: the contact list's
+/// dots, then the marks on own messages.
+pub const MARKS: &[&[(&str, &str, Color)]] = &[
+    &[
+        ("●", "online", Color::Green),
+        ("○", "offline", Color::DarkGray),
+        ("·", "not known yet", Color::DarkGray),
+        ("→", "plain UDP", Color::DarkGray),
+    ],
+    &[
+        ("○", "pending", Color::DarkGray),
+        ("✓", "delivered", Color::Green),
+        ("→", "sent plain", Color::DarkGray),
+    ],
+    &[
+        ("◷", "queued", Color::Yellow),
+        ("✗", "failed", Color::Red),
+        ("✗", "cancelled", Color::DarkGray),
+    ],
 ];
 
-pub fn draw(frame: &mut Frame, _app: &App, area: Rect) {
+/// Widest the box gets.
+const WIDTH: u16 = 56;
+
+/// The text of the help, with or without blank lines between sections.
+fn lines(spaced: bool) -> Vec<Line<'static>> {
     let key_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let heading = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     let mut lines = Vec::new();
     for (keys, what) in KEYS {
         if keys.is_empty() {
-            if !lines.is_empty() {
+            if spaced && !lines.is_empty() {
                 lines.push(Line::raw(""));
             }
-            lines.push(Line::styled(
-                *what,
-                Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-            ));
+            lines.push(Line::styled(*what, heading));
         } else {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:<11}"), key_style),
@@ -54,29 +78,57 @@ pub fn draw(frame: &mut Frame, _app: &App, area: Rect) {
             ]));
         }
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "Marks on your messages",
-        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
-    ));
-    let mut marks = vec![Span::raw("  ")];
-    for (mark, what, color) in MARKS {
-        marks.push(Span::styled(*mark, Style::new().fg(*color)));
-        marks.push(Span::raw(format!(" {what}  ")));
+    if spaced {
+        lines.push(Line::raw(""));
     }
-    lines.push(Line::from(marks));
+    lines.push(Line::styled("Marks: contacts, then your messages", heading));
+    for row in MARKS {
+        let mut marks = vec![Span::raw("  ")];
+        for (mark, what, color) in *row {
+            marks.push(Span::styled(*mark, Style::new().fg(*color)));
+            marks.push(Span::raw(format!(" {what}  ")));
+        }
+        lines.push(Line::from(marks));
+    }
+    lines
+}
 
-    let width = 56.min(area.width);
+/// The help's lines for a screen of `area`: spaced out if that fits.
+fn fitted(area: Rect) -> Vec<Line<'static>> {
+    let spaced = lines(true);
+    if spaced.len() + 2 <= area.height as usize {
+        spaced
+    } else {
+        lines(false)
+    }
+}
+
+/// How many lines the help can be scrolled on a screen of `area`; 0 when it all fits.
+pub fn max_scroll(area: Rect) -> usize {
+    (fitted(area).len() + 2).saturating_sub(area.height as usize)
+}
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let lines = fitted(area);
+    let overflow = (lines.len() + 2).saturating_sub(area.height as usize);
+    let scroll = app.help_scroll().min(overflow);
+    let width = WIDTH.min(area.width);
     let height = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
     let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
+    let closes = if overflow > 0 {
+        " ↑↓ scroll · other keys close "
+    } else {
+        " any key closes "
+    };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Cyan))
         .title(" Keys ")
-        .title_bottom(Line::raw(" any key closes ").right_aligned())
+        .title_bottom(Line::raw(closes).right_aligned())
         .padding(Padding::horizontal(1));
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
+    frame.render_widget(Paragraph::new(visible).block(block), popup);
 }

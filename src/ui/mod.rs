@@ -1,15 +1,20 @@
 //! Drawing the TUI. Every function here only reads the [`App`] and writes into the frame.
 //!
 //! ```text
-//! ╭ Contacts ─╮╭ alice · 127.0.0.1:4001 ───────────╮
-//! │▸ alice  2 ││ 14:02 me    ✓ hi                  │
-//! │  bob      ││ 14:03 alice   hello               │
-//! │           │╰───────────────────────────────────╯
-//! │           │╭ Message to alice ─────────────────╮
-//! ╰───────────╯╰───────────────────────────────────╯
+//! ╭ Contacts ───╮╭ alice · 127.0.0.1:4001 · online · rtt 0.4 ms · loss 0% ╮
+//! │▸ ● alice  2 ││ 14:02 me    ✓ hi                                      │
+//! │  ○ bob      ││ 14:03 alice   hello                                   │
+//! │             │╰───────────────────────────────────────────────────────╯
+//! │             │╭ Message to alice ─────────────────────────────────────╮
+//! ╰─────────────╯╰───────────────────────────────────────────────────────╯
 //!  me  0.0.0.0:4000   Enter send · F1 help
 //! ```
+//!
+//! Prompts (add, rename, remove a contact) and the help are drawn over the panes.
 
+use std::time::Duration;
+
+use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -21,6 +26,7 @@ pub mod contacts;
 pub mod conversation;
 pub mod help;
 pub mod input;
+pub mod prompt;
 pub mod status;
 
 /// Where each pane goes on screen.
@@ -74,11 +80,42 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.help_open() {
         help::draw(frame, app, frame.area());
     }
+    if let Some(prompt) = app.prompt() {
+        prompt::draw(frame, prompt, frame.area());
+    }
+}
+
+/// When a contact was last heard from, in the App's time zone: `14:02` today; another day
+/// `3 Nov` (short) or `3 Nov 14:02` (long). Today is the front end's last clock reading;
+/// without one every day counts as today.
+fn seen_label(app: &App, seen: Timestamp, long: bool) -> String {
+    let at = app.tz().to_datetime(seen);
+    let time = format!("{:02}:{:02}", at.hour(), at.minute());
+    let today = app
+        .now()
+        .is_none_or(|now| app.tz().to_datetime(now).date() == at.date());
+    if today {
+        return time;
+    }
+    let day = at.date().strftime("%-d %b").to_string();
+    if long { format!("{day} {time}") } else { day }
+}
+
+/// A round trip at a useful precision: `0.4 ms`, `38 ms`, `1.2 s`.
+fn rtt_label(rtt: Duration) -> String {
+    let ms = rtt.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
 }
 
 /// A pane's frame; the focused one stands out so the eye finds where keys go.
 fn pane(app: &App, focus: Focus) -> Block<'static> {
-    let focused = app.focus() == focus && !app.help_open();
+    let focused = app.focus() == focus && !app.help_open() && app.prompt().is_none();
     let (border, title) = if focused {
         (
             Style::new().fg(Color::Cyan),
@@ -120,7 +157,15 @@ fn fit(text: &str, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::{fit, rtt_label};
+    use std::time::Duration;
+
+    #[test]
+    fn rtt_is_shown_at_a_useful_precision() {
+        assert_eq!(rtt_label(Duration::from_micros(420)), "0.4 ms");
+        assert_eq!(rtt_label(Duration::from_micros(38_400)), "38 ms");
+        assert_eq!(rtt_label(Duration::from_millis(1_230)), "1.2 s");
+    }
 
     #[test]
     fn fit_pads_and_cuts_at_true_width() {

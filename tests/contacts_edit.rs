@@ -1,0 +1,361 @@
+//! Editing `contacts.toml` from the chat: the file keeps everything it is not asked to
+//! change, byte for byte, and always loads afterwards.
+// Test data is written here by hand; a bad value should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use qqchat::contacts::ContactBook;
+use qqchat::contacts_edit::{EditError, add_contact, remove_contact, rename_contact};
+
+/// The example file shipped with qqchat: comments above entries, comments after values,
+/// quoted names, an inline table.
+const EXAMPLE: &str = include_str!("../contacts.toml");
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A directory of its own holding `contacts.toml`, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A fresh directory holding `contacts.toml` with `text`.
+fn file_with(text: &str) -> Scratch {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "qqchat-contacts-edit-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("contacts.toml");
+    fs::write(&path, text).unwrap();
+    Scratch(path)
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+fn book(path: &Path) -> ContactBook {
+    ContactBook::parse(&read(path), path).unwrap()
+}
+
+fn names(path: &Path) -> Vec<String> {
+    book(path).contacts.into_iter().map(|c| c.name).collect()
+}
+
+/// Nothing but the file itself is left in its directory (no temporary files).
+fn alone(path: &Path) {
+    let entries: Vec<_> = fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["contacts.toml"]);
+}
+
+// ---------------------------------------------------------------- add
+
+#[test]
+fn add_appends_one_line_and_keeps_every_other_byte() {
+    let path = file_with(EXAMPLE);
+    add_contact(&path, "frank", addr("127.0.0.1:9006"), false).unwrap();
+    assert_eq!(
+        read(&path),
+        format!("{EXAMPLE}frank = \"127.0.0.1:9006\"\n")
+    );
+    let book = book(&path);
+    let frank = book.by_name("frank").unwrap();
+    assert_eq!((frank.addr, frank.plain), (addr("127.0.0.1:9006"), false));
+    assert_eq!(names(&path).last().unwrap(), "frank", "added last");
+    alone(&path);
+}
+
+#[test]
+fn add_writes_plain_peers_as_an_inline_table() {
+    let path = file_with(EXAMPLE);
+    add_contact(&path, "nc", addr("127.0.0.1:9200"), true).unwrap();
+    assert!(read(&path).ends_with("\nnc = { addr = \"127.0.0.1:9200\", plain = true }\n"));
+    assert!(book(&path).by_name("nc").unwrap().plain);
+}
+
+#[test]
+fn add_quotes_names_that_need_it_and_takes_cjk() {
+    let path = file_with(EXAMPLE);
+    add_contact(&path, "Frank M.", addr("127.0.0.1:9006"), false).unwrap();
+    add_contact(&path, "小明", addr("127.0.0.1:9007"), false).unwrap();
+    let text = read(&path);
+    assert!(
+        text.contains("\n\"Frank M.\" = \"127.0.0.1:9006\"\n"),
+        "{text}"
+    );
+    assert!(book(&path).by_name("小明").is_some());
+}
+
+#[test]
+fn add_writes_a_mapped_address_in_its_ipv4_form() {
+    let path = file_with(EXAMPLE);
+    add_contact(&path, "v4", addr("[::ffff:127.0.0.1]:9300"), false).unwrap();
+    assert!(read(&path).ends_with("v4 = \"127.0.0.1:9300\"\n"));
+}
+
+#[test]
+fn add_creates_the_contacts_table_when_missing() {
+    let text = "# just me so far\n[me]\nname = \"alice\"   # me\n";
+    let path = file_with(text);
+    add_contact(&path, "bob", addr("127.0.0.1:9002"), false).unwrap();
+    let new = read(&path);
+    assert!(new.starts_with(text), "{new}");
+    assert_eq!(names(&path), ["bob"]);
+    assert_eq!(book(&path).me.name, "alice");
+}
+
+#[test]
+fn add_refuses_an_empty_or_used_name_and_leaves_the_file_alone() {
+    let path = file_with(EXAMPLE);
+    let err = add_contact(&path, "bob", addr("127.0.0.1:9999"), false).unwrap_err();
+    assert!(matches!(&err, EditError::NameTaken { name } if name == "bob"));
+    assert_eq!(err.to_string(), "there is already a contact called \"bob\"");
+    assert!(matches!(
+        add_contact(&path, "", addr("127.0.0.1:9999"), false),
+        Err(EditError::EmptyName)
+    ));
+    assert!(matches!(
+        add_contact(&path, "  ", addr("127.0.0.1:9999"), false),
+        Err(EditError::EmptyName)
+    ));
+    assert!(matches!(
+        add_contact(&path, "a\tb", addr("127.0.0.1:9999"), false),
+        Err(EditError::ControlInName { .. })
+    ));
+    assert_eq!(read(&path), EXAMPLE);
+    alone(&path);
+}
+
+#[test]
+fn an_edit_that_would_not_load_is_not_written() {
+    let path = file_with(EXAMPLE);
+    // bob's address already: two contacts at one address cannot be told apart.
+    let err = add_contact(&path, "bob2", addr("127.0.0.1:9002"), false).unwrap_err();
+    assert!(matches!(err, EditError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("both have the address"), "{err}");
+    assert_eq!(read(&path), EXAMPLE);
+    alone(&path);
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_left_alone() {
+    let text = "[contacts]\nbob = \"127.0.0.1:9002\n";
+    let path = file_with(text);
+    let err = add_contact(&path, "carol", addr("127.0.0.1:9003"), false).unwrap_err();
+    assert!(matches!(err, EditError::Syntax { .. }), "{err}");
+    assert_eq!(read(&path), text);
+}
+
+#[test]
+fn a_missing_file_is_a_read_error() {
+    let path = file_with("");
+    fs::remove_file(&path).unwrap();
+    let err = add_contact(&path, "bob", addr("127.0.0.1:9002"), false).unwrap_err();
+    assert!(matches!(err, EditError::Read { .. }), "{err}");
+}
+
+// ---------------------------------------------------------------- rename
+
+#[test]
+fn rename_changes_only_the_name_where_it_stands() {
+    let path = file_with(EXAMPLE);
+    rename_contact(&path, "carol", "Carol K.").unwrap();
+    let expected = EXAMPLE.replace(
+        "\ncarol = \"[::1]:9003\"           # IPv6",
+        "\n\"Carol K.\" = \"[::1]:9003\"           # IPv6",
+    );
+    assert_ne!(expected, EXAMPLE);
+    assert_eq!(read(&path), expected);
+    assert_eq!(
+        names(&path),
+        ["bob", "Carol K.", "dave", "Erin S.", "script"],
+        "same place"
+    );
+    alone(&path);
+}
+
+#[test]
+fn rename_keeps_the_comments_above_the_first_entry() {
+    let path = file_with(EXAMPLE);
+    rename_contact(&path, "bob", "robert").unwrap();
+    let expected = EXAMPLE.replace(
+        "\nbob = \"127.0.0.1:9002\"",
+        "\nrobert = \"127.0.0.1:9002\"",
+    );
+    assert_eq!(read(&path), expected);
+    assert_eq!(names(&path)[0], "robert");
+}
+
+#[test]
+fn rename_keeps_an_inline_table_and_quoted_names() {
+    let path = file_with(EXAMPLE);
+    rename_contact(&path, "script", "脚本").unwrap();
+    rename_contact(&path, "Erin S.", "erin").unwrap();
+    let expected = EXAMPLE
+        .replace("\nscript = {", "\n\"脚本\" = {")
+        .replace("\n\"Erin S.\" = ", "\nerin = ");
+    assert_eq!(read(&path), expected);
+    let book = book(&path);
+    assert!(book.by_name("脚本").unwrap().plain);
+    assert_eq!(
+        names(&path),
+        ["bob", "carol", "dave", "erin", "脚本"],
+        "same places"
+    );
+}
+
+#[test]
+fn rename_refuses_unknown_used_and_empty_names() {
+    let path = file_with(EXAMPLE);
+    assert!(matches!(
+        rename_contact(&path, "zed", "z"),
+        Err(EditError::NoSuchContact { .. })
+    ));
+    assert!(matches!(
+        rename_contact(&path, "bob", "carol"),
+        Err(EditError::NameTaken { .. })
+    ));
+    assert!(matches!(
+        rename_contact(&path, "bob", ""),
+        Err(EditError::EmptyName)
+    ));
+    rename_contact(&path, "bob", "bob").unwrap();
+    assert_eq!(read(&path), EXAMPLE);
+    alone(&path);
+}
+
+#[test]
+fn rename_of_a_contact_written_as_its_own_table() {
+    let text = "[me]\nname = \"alice\"\n\n# bob's own table\n[contacts.bob]\naddr = \"127.0.0.1:9002\" # home\n\n[contacts.carol]\naddr = \"127.0.0.1:9003\"\n";
+    let path = file_with(text);
+    rename_contact(&path, "bob", "robert").unwrap();
+    assert_eq!(
+        read(&path),
+        text.replace("[contacts.bob]", "[contacts.robert]")
+    );
+    assert_eq!(names(&path), ["robert", "carol"]);
+}
+
+// ---------------------------------------------------------------- remove
+
+/// `text` without the one line that contains `needle`.
+fn without_line(text: &str, needle: &str) -> String {
+    let mut found = 0;
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|line| {
+            let hit = line.contains(needle);
+            found += usize::from(hit);
+            !hit
+        })
+        .collect();
+    assert_eq!(found, 1, "{needle:?} is on exactly one line");
+    kept
+}
+
+#[test]
+fn remove_deletes_only_that_entry() {
+    let path = file_with(EXAMPLE);
+    remove_contact(&path, "dave").unwrap();
+    assert_eq!(read(&path), without_line(EXAMPLE, "dave = "));
+    assert_eq!(names(&path), ["bob", "carol", "Erin S.", "script"]);
+    alone(&path);
+}
+
+#[test]
+fn remove_keeps_the_comments_above_the_entry() {
+    let path = file_with(EXAMPLE);
+    remove_contact(&path, "bob").unwrap();
+    assert_eq!(read(&path), without_line(EXAMPLE, "bob = "));
+    // The last entry: its comment stays at the end of the file.
+    remove_contact(&path, "script").unwrap();
+    let expected = without_line(&without_line(EXAMPLE, "bob = "), "script = ");
+    assert_eq!(read(&path), expected);
+    assert!(read(&path).contains("# A plain UDP peer"));
+    assert_eq!(names(&path), ["carol", "dave", "Erin S."]);
+}
+
+#[test]
+fn remove_before_another_section_keeps_the_comments_in_front_of_it() {
+    let text = "[contacts]\nbob = \"127.0.0.1:9002\"\n# about carol\ncarol = \"127.0.0.1:9003\"\n\n# me at the end\n[me]\nname = \"alice\"\n";
+    let path = file_with(text);
+    remove_contact(&path, "carol").unwrap();
+    assert_eq!(read(&path), without_line(text, "carol = "));
+    assert_eq!(book(&path).me.name, "alice");
+}
+
+#[test]
+fn remove_of_a_contact_written_as_its_own_table() {
+    let text = "[me]\nname = \"alice\"\n\n# bob's own table\n[contacts.bob]\naddr = \"127.0.0.1:9002\"\n\n[contacts.carol]\naddr = \"127.0.0.1:9003\"\n";
+    let path = file_with(text);
+    remove_contact(&path, "bob").unwrap();
+    assert_eq!(
+        read(&path),
+        "[me]\nname = \"alice\"\n\n# bob's own table\n\n[contacts.carol]\naddr = \"127.0.0.1:9003\"\n"
+    );
+    assert_eq!(names(&path), ["carol"]);
+}
+
+#[test]
+fn remove_of_an_unknown_contact_is_an_error() {
+    let path = file_with(EXAMPLE);
+    let err = remove_contact(&path, "zed").unwrap_err();
+    assert!(matches!(&err, EditError::NoSuchContact { name } if name == "zed"));
+    assert_eq!(read(&path), EXAMPLE);
+    let path = file_with("[me]\nname = \"alice\"\n");
+    assert!(matches!(
+        remove_contact(&path, "bob"),
+        Err(EditError::NoSuchContact { .. })
+    ));
+}
+
+#[test]
+fn contacts_written_as_an_inline_table_can_be_edited_too() {
+    let path = file_with("contacts = { bob = \"127.0.0.1:9002\", carol = \"127.0.0.1:9003\" }\n");
+    add_contact(&path, "dave", addr("127.0.0.1:9004"), false).unwrap();
+    rename_contact(&path, "bob", "robert").unwrap();
+    remove_contact(&path, "carol").unwrap();
+    assert_eq!(names(&path), ["robert", "dave"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = file_with(EXAMPLE);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    add_contact(&path, "frank", addr("127.0.0.1:9006"), false).unwrap();
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
