@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -79,6 +79,33 @@ pub enum Record {
     },
     /// A later change of an outgoing message's state.
     State { id: u64, state: MessageState },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Msg,
+    State,
+}
+
+/// Any [`Record`], as one flat struct: what loading reads.
+#[derive(Deserialize)]
+struct RawRecord {
+    t: Kind,
+    id: u64,
+    #[serde(default)]
+    dir: Option<Direction>,
+    #[serde(default)]
+    peer: Option<String>,
+    #[serde(default)]
+    at: Option<Timestamp>,
+    #[serde(default)]
+    sent_at: Option<Timestamp>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    plain: bool,
+    state: MessageState,
 }
 
 /// A message with its latest state folded in.
@@ -173,54 +200,44 @@ impl History {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(StoreError::Read { path, source }),
         };
-        let mut messages: Vec<StoredMessage> = Vec::new();
-        let mut index: HashMap<u64, usize> = HashMap::new();
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|source| StoreError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-            if n == 0 {
-                break;
-            }
-            let Ok(record) = serde_json::from_slice::<Record>(&line) else {
+        let mut bytes = Vec::new();
+        BufReader::new(file)
+            .read_to_end(&mut bytes)
+            .map_err(|source| StoreError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        let mut messages: Vec<StoredMessage> = Vec::with_capacity(bytes.len() / 160);
+        let mut index: HashMap<u64, usize> = HashMap::with_capacity(bytes.len() / 160);
+        for line in bytes.split(|&b| b == b'\n') {
+            // A flat struct parses several times faster than the tagged enum it mirrors.
+            let Ok(raw) = serde_json::from_slice::<RawRecord>(line) else {
                 continue;
             };
-            match record {
-                Record::Msg {
-                    id,
-                    dir,
-                    peer,
-                    at,
-                    sent_at,
-                    text,
-                    plain,
-                    state,
-                } => {
+            match raw.t {
+                Kind::Msg => {
+                    let (Some(dir), Some(at), Some(text)) = (raw.dir, raw.at, raw.text) else {
+                        continue;
+                    };
                     // The same message twice (sent again after a restart) is shown once.
-                    if index.contains_key(&id) {
+                    if index.contains_key(&raw.id) {
                         continue;
                     }
-                    index.insert(id, messages.len());
+                    index.insert(raw.id, messages.len());
                     messages.push(StoredMessage {
-                        id,
+                        id: raw.id,
                         dir,
-                        peer,
+                        peer: raw.peer.unwrap_or_default(),
                         at,
-                        sent_at,
+                        sent_at: raw.sent_at,
                         text,
-                        plain,
-                        state,
+                        plain: raw.plain,
+                        state: raw.state,
                     });
                 }
-                Record::State { id, state } => {
-                    if let Some(&i) = index.get(&id) {
-                        messages[i].state = state;
+                Kind::State => {
+                    if let Some(&i) = index.get(&raw.id) {
+                        messages[i].state = raw.state;
                     }
                 }
             }
