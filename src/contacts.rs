@@ -42,9 +42,9 @@ bob = "127.0.0.1:9002"
 /// Keys allowed at the top of the file.
 const TOP_KEYS: &[&str] = &["me", "contacts"];
 /// Keys allowed in `[me]`.
-const ME_KEYS: &[&str] = &["name", "listen", "bell"];
+const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys"];
 /// Keys allowed in a contact written as a table.
-const CONTACT_KEYS: &[&str] = &["addr", "plain"];
+const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
 
 /// This user, from the `[me]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,8 @@ pub struct Me {
     pub listen: SocketAddr,
     /// Ring the terminal bell when a message arrives in a conversation that is not open.
     pub bell: bool,
+    /// Refuse contacts without a key: only Noise-authenticated peers get through.
+    pub require_keys: bool,
 }
 
 impl Default for Me {
@@ -64,6 +66,7 @@ impl Default for Me {
             name: default_name(),
             listen: DEFAULT_LISTEN,
             bell: true,
+            require_keys: false,
         }
     }
 }
@@ -86,6 +89,9 @@ pub struct Contact {
     pub addr: SocketAddr,
     /// A plain UDP peer: sent bare UTF-8, no receipts.
     pub plain: bool,
+    /// The contact's public key: with it, everything goes over Noise; without it the
+    /// contact is "unverified".
+    pub key: Option<[u8; 32]>,
 }
 
 /// The whole file: who I am and whom I talk to, in file order.
@@ -263,6 +269,11 @@ pub enum Problem {
         found: String,
         example: String,
     },
+    /// A key on a plain peer, which cannot speak Noise.
+    #[error(
+        "contact {name:?}: a plain UDP peer cannot have a key (it sends bare text); remove either the key or plain = true"
+    )]
+    KeyOnPlain { name: String },
 }
 
 impl ContactBook {
@@ -613,6 +624,17 @@ impl Doc<'_> {
                     };
                     me.bell = *bell;
                 }
+                "require_keys" => {
+                    let DeValue::Boolean(b) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] require_keys",
+                            "true or false (no quotes)",
+                            "require_keys = true".to_owned(),
+                        ));
+                    };
+                    me.require_keys = *b;
+                }
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {
                         format!("did you mean {near:?}?")
@@ -688,6 +710,7 @@ impl Doc<'_> {
                 name: name.to_owned(),
                 addr: self.address(addr, value.span(), &AddrSite::Contact(name))?,
                 plain: false,
+                key: None,
             }),
             DeValue::Table(table) => self.contact_table(key, name, table),
             other => {
@@ -721,6 +744,7 @@ impl Doc<'_> {
         let what = format!("contact {name:?}");
         let mut addr = None;
         let mut plain = false;
+        let mut public_key = None;
         for (k, v) in in_file_order(table) {
             match k.get_ref().as_ref() {
                 "addr" => {
@@ -745,6 +769,21 @@ impl Doc<'_> {
                     };
                     plain = *b;
                 }
+                "key" => {
+                    let parsed = match v.get_ref() {
+                        DeValue::String(text) => crate::identity::decode_key(text),
+                        _ => None,
+                    };
+                    let Some(parsed) = parsed else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: key"),
+                            "a public key: 44 characters of base64 in double quotes, as `qqchat id` prints it",
+                            "key = \"x25519 public key from qqchat id\"".to_owned(),
+                        ));
+                    };
+                    public_key = Some((parsed, v.span()));
+                }
                 other => {
                     let hint = match near_miss(other, CONTACT_KEYS) {
                         Some(near) => format!("did you mean {near:?}?"),
@@ -767,10 +806,19 @@ impl Doc<'_> {
                 },
             ));
         };
+        if plain && let Some((_, span)) = public_key {
+            return Err(self.err(
+                span,
+                Problem::KeyOnPlain {
+                    name: name.to_owned(),
+                },
+            ));
+        }
         Ok(Contact {
             name: name.to_owned(),
             addr,
             plain,
+            key: public_key.map(|(k, _)| k),
         })
     }
 

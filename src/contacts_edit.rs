@@ -61,6 +61,27 @@ pub fn add_contact(
     })
 }
 
+/// Adds a contact with a public key, as `qqchat add` does: `name = { addr = "…", key = "…" }`.
+/// `addr` is kept as written (a host name stays a host name).
+pub fn add_keyed_contact(
+    path: &Path,
+    name: &str,
+    addr: &str,
+    key: &[u8; 32],
+) -> Result<(), EditError> {
+    check_name(name)?;
+    edit(path, true, |contacts| {
+        if contacts.contains(name) {
+            return Err(EditError::NameTaken { name: name.into() });
+        }
+        let mut table = InlineTable::new();
+        table.insert("addr", addr.into());
+        table.insert("key", crate::identity::encode_key(key).into());
+        contacts.insert(name, Item::Value(Value::InlineTable(table)));
+        Ok(None)
+    })
+}
+
 /// Renames contact `old` to `new` where it stands: same place in the file, same comments,
 /// same value.
 pub fn rename_contact(path: &Path, old: &str, new: &str) -> Result<(), EditError> {

@@ -303,8 +303,21 @@ impl Engine {
         engine
     }
 
+    /// Gives the protocol every contact's key.
+    fn apply_keys(&mut self, old: &[Contact]) {
+        for c in old {
+            if !self.contacts.iter().any(|n| n.addr == c.addr) {
+                self.node.set_key(c.addr, None);
+            }
+        }
+        for c in &self.contacts {
+            self.node.set_key(c.addr, c.key);
+        }
+    }
+
     /// Says hello to every contact.
     fn start(&mut self) {
+        self.apply_keys(&[]);
         let now = Instant::now();
         if self.watch {
             for c in self.contacts.iter().filter(|c| !c.plain) {
@@ -376,9 +389,16 @@ impl Engine {
                     self.ui.push(EngineEvent::Cancelled { to: o.to, tag });
                 }
             }
-            Command::SetContacts(contacts) if !self.watch => self.contacts = contacts,
+            Command::SetContacts(contacts) if !self.watch => {
+                let old = std::mem::replace(&mut self.contacts, contacts);
+                self.apply_keys(&old);
+            }
             Command::SetContacts(contacts) => {
                 let now = Instant::now();
+                // Keys first, so a hello to a new keyed contact goes over Noise.
+                for c in &contacts {
+                    self.node.set_key(c.addr, c.key);
+                }
                 for old in &self.contacts {
                     if !contacts.iter().any(|c| c.addr == old.addr && !c.plain) {
                         self.node.unwatch(old.addr);
@@ -389,7 +409,8 @@ impl Engine {
                         self.node.watch(now, c.addr);
                     }
                 }
-                self.contacts = contacts;
+                let old = std::mem::replace(&mut self.contacts, contacts);
+                self.apply_keys(&old);
             }
             Command::RenameHistory { from, to } => {
                 if let Some(h) = self.history.as_mut()
@@ -541,6 +562,30 @@ impl Engine {
                     if online {
                         self.drain_outbox(peer);
                     }
+                }
+                Event::KeyRefused {
+                    from,
+                    offered,
+                    expected,
+                } => {
+                    let offered = crate::identity::encode_key(&offered);
+                    let text = match expected {
+                        Some((addr, key)) => {
+                            let name = history_key(&self.contacts, addr);
+                            format!(
+                                "REFUSED: {from} claimed to be {name} with another key ({offered}), \
+                                 not the one in your contacts ({}). If {name} really made a new \
+                                 identity, put the new key in contacts.toml; if not, someone is \
+                                 impersonating {name}.",
+                                crate::identity::encode_key(&key)
+                            )
+                        }
+                        None => format!(
+                            "refused a handshake from {from}: its key {offered} is in none of \
+                             your contacts (add it with qqchat add)"
+                        ),
+                    };
+                    self.ui.push(EngineEvent::Error(text));
                 }
                 Event::Pong { peer, rtt } => {
                     self.link_reported.remove(&peer);

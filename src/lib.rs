@@ -4,6 +4,7 @@ pub mod cli;
 pub mod contacts;
 pub mod contacts_edit;
 pub mod engine;
+pub mod identity;
 pub mod net;
 pub mod proto;
 pub mod store;

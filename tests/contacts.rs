@@ -62,6 +62,7 @@ fn full_file_parses_in_file_order() {
             name: "alice".into(),
             listen: addr("0.0.0.0:9001"),
             bell: false,
+            require_keys: false,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -71,6 +72,7 @@ fn full_file_parses_in_file_order() {
             name: "script".into(),
             addr: addr("127.0.0.1:9100"),
             plain: true,
+            key: None,
         }
     );
     assert_eq!(book.contacts[2].addr, addr("[::1]:9003"));
@@ -165,6 +167,7 @@ fn empty_book_has_only_me() {
         name: "demo".into(),
         listen: addr("127.0.0.1:0"),
         bell: true,
+        require_keys: false,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -325,11 +328,11 @@ fn malformed_address() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys; e.g. name = "alice""#
     );
 }
 
@@ -337,7 +340,7 @@ fn unknown_key_in_me() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -345,11 +348,11 @@ fn contact_written_under_me_is_explained() {
 fn unknown_key_in_a_contact_table() {
     assert_eq!(
         error("[contacts]\nscript = { adr = \"127.0.0.1:9100\", plain = true }\n"),
-        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, plain; did you mean "addr"?"#
+        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, key, plain; did you mean "addr"?"#
     );
     assert_eq!(
         error("[contacts.script]\naddr = \"127.0.0.1:9100\"\n\nreceipts = false\n"),
-        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, plain; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
+        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, key, plain; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
     );
 }
 
@@ -379,7 +382,7 @@ fn unknown_key_is_typed() {
     match err.problem() {
         Some(Problem::UnknownKey { key, allowed, .. }) => {
             assert_eq!(key, "nmae");
-            assert_eq!(allowed, &["name", "listen", "bell"]);
+            assert_eq!(allowed, &["name", "listen", "bell", "require_keys"]);
         }
         other => panic!("wrong problem: {other:?}"),
     }

@@ -27,6 +27,7 @@ fn contact(name: &str, addr: SocketAddr) -> Contact {
         name: name.into(),
         addr,
         plain: false,
+        key: None,
     }
 }
 

@@ -33,22 +33,26 @@ fn book(bell: bool) -> ContactBook {
             name: "me".into(),
             listen: addr("0.0.0.0:4000"),
             bell,
+            require_keys: false,
         },
         contacts: vec![
             Contact {
                 name: "alice".into(),
                 addr: addr(ALICE),
                 plain: false,
+                key: None,
             },
             Contact {
                 name: "bob".into(),
                 addr: addr(BOB),
                 plain: false,
+                key: None,
             },
             Contact {
                 name: "pyscript".into(),
                 addr: addr(PY),
                 plain: true,
+                key: None,
             },
         ],
     }
@@ -1174,6 +1178,7 @@ fn app_with_carol() -> App {
             name: "carol".into(),
             addr: addr("127.0.0.1:4010"),
             plain: false,
+            key: None,
         },
     );
     let mut app = App::new(&book, addr("0.0.0.0:4000"), TimeZone::UTC);
@@ -1509,6 +1514,7 @@ fn contact(name: &str, at: &str) -> Contact {
         name: name.into(),
         addr: addr(at),
         plain: false,
+        key: None,
     }
 }
 
@@ -1551,6 +1557,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
             name: "pyscript".into(),
             addr: addr(PY),
             plain: true,
+            key: None,
         },
     ]);
     let effects = app.set_contacts(&book);
@@ -1582,6 +1589,7 @@ fn adding_a_stranger_moves_its_history_to_the_new_name() {
         name: "carol".into(),
         addr: addr(STRANGER),
         plain: true,
+        key: None,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(
@@ -1607,6 +1615,7 @@ fn a_history_is_never_renamed_onto_another_one() {
             name: "pyscript".into(),
             addr: addr(PY),
             plain: true,
+            key: None,
         },
     ]);
     let effects = app.set_contacts(&book);

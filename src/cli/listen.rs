@@ -15,7 +15,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     let history = open_history(common)?;
     let conversations = load_conversations(&history)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
-    let options = engine_options(&book, Some(history), &conversations, true);
+    let options = engine_options(&book, Some(history), &conversations, true)?;
     drop(conversations);
     let engine = start_engine(book.me.listen, options)?;
     eprintln!(

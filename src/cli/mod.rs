@@ -15,7 +15,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use crate::contacts::{self, Contact, ContactBook, Me};
-use crate::engine::{self, EngineHandle, Options};
+use crate::engine::{self, Command, EngineHandle, Options};
+use crate::identity;
+use crate::proto::secure::Keypair;
 use crate::store::{self, Direction, History, StoredMessage};
 
 pub use bot::{Reply, bot};
@@ -88,14 +90,23 @@ fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
         .or_else(|| key.strip_prefix("addr-")?.parse().ok())
 }
 
-/// Engine options with what the history says: ids already received, messages still owed.
+/// This user's key pair, made on first use.
+fn load_identity() -> Result<Keypair> {
+    let path = identity::identity_path()?;
+    Ok(identity::load_or_create(&path)?)
+}
+
+/// Engine options with this user's key and what the history says: ids already received,
+/// messages still owed.
 fn engine_options(
     book: &ContactBook,
     history: Option<History>,
     conversations: &[Conversation],
     with_outbox: bool,
-) -> Options {
+) -> Result<Options> {
     let mut options = Options::new(engine::default_config());
+    options.protocol.identity = Some(load_identity()?);
+    options.protocol.require_keys = book.me.require_keys;
     options.contacts = book.contacts.clone();
     options.seen = conversations
         .iter()
@@ -117,7 +128,7 @@ fn engine_options(
         }
     }
     options.history = history;
-    options
+    Ok(options)
 }
 
 /// A number of seconds from the command line, if it is positive and at most a year (larger
@@ -190,33 +201,49 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let (book, path) = load_book(common, true)?;
     let history = open_history(common)?;
     let conversations = load_conversations(&history)?;
-    let options = engine_options(&book, Some(history), &conversations, true);
+    let options = engine_options(&book, Some(history), &conversations, true)?;
     let engine = start_engine(book.me.listen, options)?;
     crate::tui::run(book, path, conversations, engine)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `qqchat demo`: the chat on loopback, with a bot contact answering from this process.
-/// Nothing is kept: the demo's history lives in a temporary directory.
+/// Nothing is kept: the demo's history lives in a temporary directory, and both sides get
+/// fresh keys, so the demo also shows a Noise-encrypted conversation.
 pub fn demo() -> Result<ExitCode> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let bot_engine = start_engine(loopback, Options::new(engine::default_config()))?;
+    let (bot_keys, your_keys) = (Keypair::generate()?, Keypair::generate()?);
+    let mut bot_options = Options::new(engine::default_config());
+    bot_options.protocol.identity = Some(bot_keys.clone());
+    let bot_engine = start_engine(loopback, bot_options)?;
     let me = Me {
         name: "you".into(),
         listen: loopback,
         bell: true,
+        require_keys: false,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
         name: "bot".into(),
         addr: bot_engine.local_addr,
         plain: false,
+        key: Some(bot_keys.public),
     });
     let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
     let history = History::open(&dir)?;
-    let options = engine_options(&book, Some(history), &[], true);
+    let mut options = Options::new(engine::default_config());
+    options.protocol.identity = Some(your_keys.clone());
+    options.contacts = book.contacts.clone();
+    options.history = Some(history);
+    options.queue_failed = true;
     let engine = start_engine(loopback, options)?;
     let you = engine.local_addr;
+    let _ = bot_engine.commands.send(Command::SetContacts(vec![Contact {
+        name: "you".into(),
+        addr: you,
+        plain: false,
+        key: Some(your_keys.public),
+    }]));
     std::thread::Builder::new()
         .name("qqchat-demo-bot".into())
         .spawn(move || {

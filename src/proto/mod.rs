@@ -7,6 +7,7 @@ mod node;
 pub mod presence;
 pub mod recv;
 pub mod rtt;
+pub mod secure;
 pub mod send;
 pub mod sim;
 pub mod wire;

@@ -9,6 +9,7 @@ use super::limit::RateLimiter;
 use super::presence::{LinkHealth, Presence, PresenceConfig, PresenceState};
 use super::recv::{Accept, InStream, Inbound, RecvLimits};
 use super::rtt::RttEstimator;
+use super::secure::{self, Keypair, Secure, SecureConfig, SecureEvent};
 use super::send::{OutMsg, OutStream};
 use super::wire::{self, Ack, AckItem, Data, Datagram, MAX_ACK_ITEMS, MAX_DATAGRAM, Packet};
 
@@ -42,6 +43,11 @@ pub struct Config {
     pub stranger_rate: u32,
     pub stranger_burst: u32,
     pub presence: PresenceConfig,
+    /// This node's static key: with it, contacts that have a key talk over Noise (version 2).
+    pub identity: Option<Keypair>,
+    /// Refuse every peer without a key: no version-1 or plain-text datagrams at all.
+    pub require_keys: bool,
+    pub secure: SecureConfig,
 }
 
 impl Config {
@@ -72,6 +78,9 @@ impl Config {
             stranger_rate: 200,
             stranger_burst: 1000,
             presence: PresenceConfig::default(),
+            identity: None,
+            require_keys: false,
+            secure: SecureConfig::default(),
         }
     }
 }
@@ -107,6 +116,13 @@ pub enum Event {
     Presence { peer: SocketAddr, online: bool },
     /// A ping was answered after `rtt`.
     Pong { peer: SocketAddr, rtt: Duration },
+    /// A handshake offered a key no contact carries; `expected` names the keyed contact whose
+    /// address it came from, if any (its key changed, or someone impersonates it).
+    KeyRefused {
+        from: SocketAddr,
+        offered: [u8; 32],
+        expected: Option<(SocketAddr, [u8; 32])>,
+    },
 }
 
 /// Why [`Node::send`] refused a message.
@@ -116,6 +132,8 @@ pub enum SendError {
     TooLong { len: usize, max: usize },
     #[error("{0} messages are already waiting for this peer")]
     QueueFull(usize),
+    #[error("this peer has no key and keys are required (require_keys = true)")]
+    Unverified,
 }
 
 /// Counters for the status line, `listen` and the benchmarks.
@@ -129,6 +147,9 @@ pub struct Stats {
     pub unknown_version: u64,
     /// Dropped because its address sent too many.
     pub rate_limited: u64,
+    /// Failed authentication: a forged, replayed or wrongly keyed datagram, or plain text
+    /// from the address of a keyed contact.
+    pub unauthenticated: u64,
     /// Data refused for lack of room (the sender retries).
     pub refused: u64,
     pub duplicates: u64,
@@ -185,12 +206,21 @@ pub struct Node {
     limiter: RateLimiter,
     stats: Stats,
     nonce: u64,
+    secure: Option<Secure>,
+    /// The first and the latest moment the caller passed in: the wall clock for handshakes
+    /// is `epoch` plus the time between them.
+    start: Option<Instant>,
+    last_now: Option<Instant>,
 }
 
 impl Node {
     pub fn new(config: Config) -> Self {
         let limiter = RateLimiter::new(config.stranger_rate, config.stranger_burst, 4096);
         let nonce = config.epoch;
+        let secure = config
+            .identity
+            .clone()
+            .map(|keys| Secure::new(keys, config.secure.clone(), config.epoch));
         Self {
             config,
             peers: HashMap::new(),
@@ -201,7 +231,50 @@ impl Node {
             limiter,
             stats: Stats::default(),
             nonce,
+            secure,
+            start: None,
+            last_now: None,
         }
+    }
+
+    /// Records the caller's clock.
+    fn tick(&mut self, now: Instant) {
+        self.start.get_or_insert(now);
+        self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
+    }
+
+    /// The wall clock in nanoseconds, derived from the epoch and the caller's clock.
+    fn wall_ns(&self) -> u64 {
+        let elapsed = match (self.start, self.last_now) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_nanos() as u64,
+            _ => 0,
+        };
+        self.config
+            .epoch
+            .saturating_mul(1000)
+            .saturating_add(elapsed)
+    }
+
+    /// Gives the contact at `addr` a key (all traffic with it goes over Noise), or takes it
+    /// away with `None`.
+    pub fn set_key(&mut self, addr: SocketAddr, key: Option<[u8; 32]>) {
+        if let Some(s) = self.secure.as_mut() {
+            s.set_key(addr, key);
+        }
+    }
+
+    /// This node's public key, when it has one.
+    pub fn public_key(&self) -> Option<[u8; 32]> {
+        self.secure.as_ref().map(|s| *s.public())
+    }
+
+    /// Whether traffic with `addr` is encrypted.
+    pub fn is_keyed(&self, addr: SocketAddr) -> bool {
+        self.secure.as_ref().is_some_and(|s| s.is_keyed(addr))
+    }
+
+    pub fn secure_stats(&self) -> Option<&secure::SecureStats> {
+        self.secure.as_ref().map(Secure::stats)
     }
 
     pub fn config(&self) -> &Config {
@@ -320,6 +393,10 @@ impl Node {
                 max: self.config.max_message,
             });
         }
+        self.tick(now);
+        if self.config.require_keys && !self.is_keyed(to) {
+            return Err(SendError::Unverified);
+        }
         let max_queued = self.config.max_queued;
         let Some(peer) = self.peer_mut(now, to) else {
             return Err(SendError::QueueFull(0));
@@ -350,6 +427,17 @@ impl Node {
     /// Takes one datagram from the network. Anything malformed is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams_in += 1;
+        self.tick(now);
+        if bytes.starts_with(&wire::MAGIC) && bytes.get(wire::MAGIC.len()) == Some(&secure::VERSION)
+        {
+            self.on_secure(now, from, bytes);
+            return;
+        }
+        // Only Noise is believed from a keyed contact's address: anyone can forge a source.
+        if self.is_keyed(from) || self.config.require_keys {
+            self.stats.unauthenticated += 1;
+            return;
+        }
         let known = self
             .peers
             .get(&from)
@@ -380,6 +468,40 @@ impl Node {
                 return;
             }
         };
+        self.on_packet(now, from, packet);
+    }
+
+    fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let Some(secure) = self.secure.as_mut() else {
+            self.stats.unknown_version += 1;
+            return;
+        };
+        match secure.receive(now, from, bytes) {
+            secure::Inbound::Packet(peer, plain) => {
+                match postcard::from_bytes::<Packet<'_>>(&plain) {
+                    Ok(packet) => self.on_packet(now, peer, packet),
+                    Err(_) => self.stats.malformed += 1,
+                }
+            }
+            secure::Inbound::Handshake => {}
+            secure::Inbound::Refused(_) => self.stats.unauthenticated += 1,
+        }
+        while let Some(SecureEvent::KeyRefused {
+            from,
+            offered,
+            expected,
+        }) = self.secure.as_mut().and_then(Secure::poll_event)
+        {
+            self.events.push_back(Event::KeyRefused {
+                from,
+                offered,
+                expected,
+            });
+        }
+    }
+
+    /// A packet from `from`, authenticated or from an unkeyed peer.
+    fn on_packet(&mut self, now: Instant, from: SocketAddr, packet: Packet<'_>) {
         self.heard(now, from);
         match packet {
             Packet::Data(data) => self.on_data(now, from, &data),
@@ -608,6 +730,11 @@ impl Node {
     /// Retransmits what is due, gives up on what waited too long, pings silent contacts,
     /// drops stale receive state.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        let wall = self.wall_ns();
+        if let Some(s) = self.secure.as_mut() {
+            s.handle_timeout(now, wall);
+        }
         while let Some(&(deadline, addr, seq, frag)) = self.timers.first() {
             if deadline > now {
                 break;
@@ -711,8 +838,33 @@ impl Node {
         self.push_transmit(addr, bytes);
     }
 
-    /// The next datagram to send, acks first.
+    /// The next datagram to send, acks first; for keyed contacts, encrypted.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        loop {
+            if let Some((dst, payload)) = self.secure.as_mut().and_then(Secure::poll_transmit) {
+                return Some(Transmit { dst, payload });
+            }
+            let t = self.next_plain_transmit()?;
+            if self.is_keyed(t.dst) {
+                // A version-1 packet without its 4-byte header goes inside Noise; anything
+                // else (plain text) never goes to a keyed contact.
+                let Some(body) = t.payload.strip_prefix(&wire::MAGIC) else {
+                    continue;
+                };
+                let (now, wall) = (self.last_now.unwrap_or_else(Instant::now), self.wall_ns());
+                if let Some(s) = self.secure.as_mut() {
+                    s.send(now, wall, t.dst, body.get(1..).unwrap_or_default());
+                }
+                continue;
+            }
+            if self.config.require_keys {
+                continue;
+            }
+            return Some(t);
+        }
+    }
+
+    fn next_plain_transmit(&mut self) -> Option<Transmit> {
         while let Some(addr) = self.ready.pop_front() {
             if let Some(t) = self.build_ack(addr) {
                 return Some(t);
@@ -769,10 +921,8 @@ impl Node {
                     .chain(presence)
             })
             .min();
-        match (retransmit, other) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let handshake = self.secure.as_ref().and_then(Secure::poll_timeout);
+        [retransmit, other, handshake].into_iter().flatten().min()
     }
 
     /// Messages not yet acked to a peer.

@@ -1,0 +1,252 @@
+//! This user's static key pair, kept in the config directory, and the text forms of keys:
+//! base64 in `contacts.toml`, and the one-line contact string `qqchat id` prints.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::proto::secure::Keypair;
+
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    #[error(
+        "the key file {path} can be read by others (mode {mode:o}); \
+         make it private with: chmod 600 {path}"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("cannot read the key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the key file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the key file {path} is damaged ({why}); move it away to make a new identity \
+         (your contacts will then need your new key)"
+    )]
+    Damaged { path: PathBuf, why: String },
+    #[error("no config directory could be found for the key file: set QQCHAT_IDENTITY")]
+    NoDir,
+    #[error("cannot make a key pair: {0}")]
+    Generate(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    private: String,
+    public: String,
+}
+
+/// Where the key pair lives: `$QQCHAT_IDENTITY`, else `identity.toml` in the config directory.
+pub fn identity_path() -> Result<PathBuf, IdentityError> {
+    if let Some(p) = std::env::var_os("QQCHAT_IDENTITY") {
+        return Ok(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "qqchat")
+        .map(|d| d.config_dir().join("identity.toml"))
+        .ok_or(IdentityError::NoDir)
+}
+
+/// Loads the key pair, making one on first use. A file others can read is refused.
+pub fn load_or_create(path: &Path) -> Result<Keypair, IdentityError> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            check_private(path)?;
+            parse(path, &text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path),
+        Err(source) => Err(IdentityError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn parse(path: &Path, text: &str) -> Result<Keypair, IdentityError> {
+    let damaged = |why: String| IdentityError::Damaged {
+        path: path.to_path_buf(),
+        why,
+    };
+    let file: KeyFile = toml::from_str(text).map_err(|e| damaged(e.message().to_owned()))?;
+    let private = decode_key(&file.private).ok_or_else(|| damaged("bad private key".into()))?;
+    let public = decode_key(&file.public).ok_or_else(|| damaged("bad public key".into()))?;
+    Ok(Keypair { private, public })
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), IdentityError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|source| IdentityError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(IdentityError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), IdentityError> {
+    Ok(())
+}
+
+fn create(path: &Path) -> Result<Keypair, IdentityError> {
+    let write_err = |source| IdentityError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let keys = Keypair::generate().map_err(|e| IdentityError::Generate(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    let text = format!(
+        "# qqchat identity. The private key proves you are you: keep this file to yourself.\n\
+         # Give friends the public key, or the line `qqchat id` prints.\n\
+         private = \"{}\"\npublic = \"{}\"\n",
+        encode_key(&keys.private),
+        encode_key(&keys.public)
+    );
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(write_err)?;
+    file.write_all(text.as_bytes()).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    Ok(keys)
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// A key in standard base64 (44 characters), as WireGuard writes keys.
+pub fn encode_key(key: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(44);
+    for chunk in key.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Reads a base64 key; `None` unless it is exactly 32 bytes.
+pub fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 44 || !text.ends_with('=') || text.ends_with("==") {
+        return None;
+    }
+    let mut bits: u32 = 0;
+    let mut n_bits = 0;
+    let mut out = Vec::with_capacity(33);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits = (bits << 6) | v;
+        n_bits += 6;
+        if n_bits >= 8 {
+            n_bits -= 8;
+            out.push((bits >> n_bits) as u8);
+        }
+    }
+    out.try_into().ok()
+}
+
+/// The line a friend pastes into `qqchat add`: `qqchat:NAME@ADDR?key=KEY`.
+pub fn contact_string(name: &str, addr: SocketAddr, key: &[u8; 32]) -> String {
+    format!("qqchat:{name}@{addr}?key={}", encode_key(key))
+}
+
+/// A contact string taken apart: name, address text, key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactString {
+    pub name: String,
+    pub addr: String,
+    pub key: [u8; 32],
+}
+
+/// Reads a contact string, saying what is wrong with one that is not.
+pub fn parse_contact_string(text: &str) -> Result<ContactString, String> {
+    const SHAPE: &str = "a contact string looks like qqchat:alice@192.168.1.20:9001?key=…";
+    let rest = text
+        .trim()
+        .strip_prefix("qqchat:")
+        .ok_or_else(|| format!("it does not start with \"qqchat:\"; {SHAPE}"))?;
+    let (who, key) = rest
+        .split_once("?key=")
+        .ok_or_else(|| format!("it has no \"?key=\"; {SHAPE}"))?;
+    let key = decode_key(key).ok_or_else(|| "its key is not 44 characters of base64".to_owned())?;
+    let (name, addr) = who
+        .rsplit_once('@')
+        .ok_or_else(|| format!("it has no name@address; {SHAPE}"))?;
+    if name.trim().is_empty() || addr.is_empty() {
+        return Err(format!("its name or address is empty; {SHAPE}"));
+    }
+    Ok(ContactString {
+        name: name.to_owned(),
+        addr: addr.to_owned(),
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_base64() {
+        for seed in 0..=255u8 {
+            let key: [u8; 32] =
+                std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8));
+            let text = encode_key(&key);
+            assert_eq!(text.len(), 44);
+            assert_eq!(decode_key(&text), Some(key));
+        }
+        assert_eq!(
+            encode_key(&[0; 32]),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        );
+        assert_eq!(decode_key("short="), None);
+        assert_eq!(
+            decode_key("!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            None
+        );
+    }
+
+    #[test]
+    fn contact_strings_round_trip() {
+        let key = [7u8; 32];
+        let addr: SocketAddr = "[::1]:9001".parse().expect("addr");
+        let s = contact_string("a@b c", addr, &key);
+        let parsed = parse_contact_string(&s).expect("parses");
+        assert_eq!(parsed.name, "a@b c");
+        assert_eq!(parsed.addr, "[::1]:9001");
+        assert_eq!(parsed.key, key);
+        assert!(parse_contact_string("alice@1.2.3.4:5").is_err());
+        assert!(parse_contact_string("qqchat:alice@1.2.3.4:5?key=nope").is_err());
+    }
+}
