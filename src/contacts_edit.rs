@@ -169,7 +169,10 @@ fn edit(
     if let Some(orphan) = orphan {
         adopt(&mut doc, orphan);
     }
-    let new_text = doc.to_string();
+    let mut new_text = doc.to_string();
+    if !new_text.ends_with('\n') {
+        new_text.push('\n');
+    }
     if new_text == text {
         return Ok(());
     }

@@ -60,6 +60,23 @@ enum Cmd {
         #[arg(long, short = 'i', default_value_t = 1.0, value_name = "SECS")]
         interval: f64,
     },
+    /// Show your public key and the contact string to give a friend.
+    Id {
+        /// The address to put in the contact string (default: [me] listen).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        /// Print only the contact string.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Add a friend from the contact string their `qqchat id` printed.
+    Add {
+        /// The line, in quotes: qqchat:NAME@ADDR?key=KEY
+        line: String,
+        /// Save the contact under this name instead of the one in the line.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+    },
     /// Print a conversation from the history.
     History {
         /// A contact's name, or an ip:port.
@@ -105,6 +122,8 @@ fn main() -> ExitCode {
             interval,
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
+        Some(Cmd::Id { addr, quiet }) => cli::id(&common, addr.as_deref(), quiet),
+        Some(Cmd::Add { line, name }) => cli::add(&common, &line, name.as_deref()),
         Some(Cmd::Listen { json }) => cli::listen(&common, json),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
     };

@@ -3,6 +3,7 @@
 
 mod bot;
 mod history;
+mod keys;
 mod listen;
 mod ping;
 mod send;
@@ -22,6 +23,7 @@ use crate::store::{self, Direction, History, StoredMessage};
 
 pub use bot::{Reply, bot};
 pub use history::history;
+pub use keys::{add, id};
 pub use listen::listen;
 pub use ping::ping;
 pub use send::send;

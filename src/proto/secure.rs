@@ -147,6 +147,8 @@ pub enum Refusal {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecureStats {
     pub handshakes_sent: u64,
+    /// Handshake initiations refused for coming too often from one IP.
+    pub rate_limited: u64,
     pub sessions: u64,
     pub refused: u64,
     pub replays: u64,
@@ -435,8 +437,10 @@ impl Secure {
         };
         if let Inbound::Refused(r) = result {
             self.stats.refused += 1;
-            if r == Refusal::Replay {
-                self.stats.replays += 1;
+            match r {
+                Refusal::Replay => self.stats.replays += 1,
+                Refusal::RateLimited => self.stats.rate_limited += 1,
+                _ => {}
             }
         }
         result
