@@ -1,0 +1,272 @@
+//! Keys with the real binary on loopback: `id` and `add` round-trip, two keyed peers chat
+//! (also through a lossy relay), and an impostor on a keyed contact's address gets nothing
+//! shown as from that contact.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::{Impairment, Relay, Running, TempDir, WAIT, free_port, loopback, qqchat};
+
+/// Runs `qqchat ARGS` in `dir` to completion.
+fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = assert_cmd::Command::from_std(qqchat(dir.path()));
+    command.args(args).timeout(Duration::from_secs(20));
+    if let Some(input) = stdin {
+        command.write_stdin(input);
+    }
+    command.output().expect("run qqchat")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A person: a directory (their config, key and history) and a contacts file.
+struct Person {
+    dir: TempDir,
+    name: &'static str,
+    port: u16,
+}
+
+impl Person {
+    fn new(name: &'static str) -> Person {
+        let dir = TempDir::new(name);
+        let port = free_port();
+        dir.write(
+            "contacts.toml",
+            &format!(
+                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n\n[contacts]\n",
+                loopback(port)
+            ),
+        );
+        Person { dir, name, port }
+    }
+
+    fn contacts(&self) -> String {
+        self.dir.path().join("contacts.toml").display().to_string()
+    }
+
+    fn id(&self) -> String {
+        let out = run(
+            &self.dir,
+            &["--contacts", &self.contacts(), "id", "-q"],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    }
+
+    fn add(&self, line: &str) {
+        let out = run(
+            &self.dir,
+            &["--contacts", &self.contacts(), "add", line],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    fn listen(&self) -> Running {
+        let mut command = qqchat(self.dir.path());
+        command.args(["--contacts", &self.contacts(), "listen"]);
+        let running = Running::start(command);
+        running.wait_ready("listening on");
+        running
+    }
+}
+
+/// Two people who exchanged contact strings.
+fn friends() -> (Person, Person) {
+    let (alice, bob) = (Person::new("alice"), Person::new("bob"));
+    alice.add(&bob.id());
+    bob.add(&alice.id());
+    (alice, bob)
+}
+
+#[test]
+fn id_and_add_round_trip_and_keep_the_file_as_it_was() {
+    let (alice, bob) = friends();
+    let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
+    assert!(
+        file.starts_with("# bob's contacts\n"),
+        "comments kept: {file}"
+    );
+    let alice_line = alice.id();
+    let key = alice_line.split("?key=").nth(1).expect("a key");
+    assert!(
+        file.contains(&format!(
+            "alice = {{ addr = \"{}\", key = \"{key}\" }}",
+            loopback(alice.port)
+        )),
+        "{file}"
+    );
+    // The key file is private, and the same key comes back next time.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key_file = alice.dir.path().join("qqchat/identity.toml");
+        let mode = std::fs::metadata(&key_file)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = run(&alice.dir, &["id"], None);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("chmod 600"),
+            "{}",
+            text(&out.stderr)
+        );
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    assert_eq!(alice.id(), alice_line);
+    // Adding the same key twice is refused.
+    let out = run(
+        &bob.dir,
+        &["--contacts", &bob.contacts(), "add", &alice_line],
+        None,
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn two_keyed_peers_chat() {
+    let (alice, bob) = friends();
+    let listener = alice.listen();
+    let out = run(
+        &bob.dir,
+        &[
+            "--contacts",
+            &bob.contacts(),
+            "send",
+            "alice",
+            "over noise 你好",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = listener.stdout.next(WAIT).expect("a line");
+    assert!(line.ends_with("] bob: over noise 你好"), "{line}");
+    // And back.
+    drop(listener);
+    let listener = bob.listen();
+    let out = run(
+        &alice.dir,
+        &["--contacts", &alice.contacts(), "send", "bob", "and back"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = listener.stdout.next(WAIT).expect("a line");
+    assert!(line.ends_with("] alice: and back"), "{line}");
+    let _ = alice.name;
+}
+
+#[test]
+fn keyed_peers_get_through_a_lossy_relay_in_order() {
+    let (alice, bob) = friends();
+    // Alice knows bob only by key, at an address where nothing runs: everything between
+    // them has to go through the relay (a known key is recognised from any address).
+    let bob_key = bob.id().split("?key=").nth(1).expect("key").to_owned();
+    alice.dir.write(
+        "contacts.toml",
+        &format!(
+            "[me]\nname = \"alice\"\nlisten = \"{}\"\n\n[contacts]\nbob = {{ addr = \"{}\", key = \"{bob_key}\" }}\n",
+            loopback(alice.port),
+            loopback(free_port())
+        ),
+    );
+    let listener = alice.listen();
+    let relay = Relay::start(loopback(alice.port), Impairment::HOSTILE, 0xBEE);
+    // Bob reaches alice through the relay: her key, the relay's address.
+    let key = alice.id().split("?key=").nth(1).expect("key").to_owned();
+    let via = TempDir::new("via");
+    let book = via.write(
+        "bob-via.toml",
+        &format!(
+            "[me]\nname = \"bob\"\nlisten = \"{}\"\n\n[contacts]\nalice = {{ addr = \"{}\", key = \"{key}\" }}\n",
+            loopback(bob.port),
+            relay.addr()
+        ),
+    );
+    let lines: Vec<String> = (0..40).map(|i| format!("secret line {i}")).collect();
+    let out = run(
+        &bob.dir,
+        &["--contacts", book.to_str().expect("path"), "send", "alice"],
+        Some(&(lines.join("\n") + "\n")),
+    );
+    assert!(
+        out.status.success(),
+        "{}; {}",
+        text(&out.stderr),
+        relay.summary()
+    );
+    for want in &lines {
+        let line = listener.stdout.next(WAIT).expect("a line");
+        assert!(line.ends_with(&format!("] bob: {want}")), "{line}");
+    }
+    assert!(listener.stdout.next(Duration::from_millis(500)).is_none());
+    relay.assert_was_hostile();
+}
+
+#[test]
+fn an_impostor_on_a_keyed_contacts_address_gets_nothing_shown_as_from_it() {
+    let (alice, bob) = friends();
+    let listener = alice.listen();
+    let bob_addr = loopback(bob.port).to_string();
+    let alice_addr = loopback(alice.port).to_string();
+    // Bob is down; mallory binds his address. Unkeyed, she gets no receipt and no line.
+    let mallory = TempDir::new("mallory");
+    let out = run(
+        &mallory,
+        &[
+            "send",
+            "--bind",
+            &bob_addr,
+            "--timeout",
+            "2",
+            &alice_addr,
+            "it is bob, trust me",
+        ],
+        None,
+    );
+    assert!(!out.status.success(), "no receipt for the impostor");
+    let raw = std::net::UdpSocket::bind(&bob_addr).expect("bind bob's port");
+    raw.send_to(b"plain text from bob's port", &alice_addr)
+        .expect("send");
+    drop(raw);
+    // With her own key and alice's public key, the handshake is read and refused loudly.
+    let key = alice.id().split("?key=").nth(1).expect("key").to_owned();
+    let book = mallory.write(
+        "m.toml",
+        &format!("[contacts]\nalice = {{ addr = \"{alice_addr}\", key = \"{key}\" }}\n"),
+    );
+    let out = run(
+        &mallory,
+        &[
+            "--contacts",
+            book.to_str().expect("path"),
+            "send",
+            "--bind",
+            &bob_addr,
+            "--timeout",
+            "2",
+            "alice",
+            "still bob",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        listener.stdout.next(Duration::from_millis(500)).is_none(),
+        "nothing shown"
+    );
+    let warning = listener.stderr.wait_for("REFUSED", WAIT);
+    assert!(
+        warning
+            .as_ref()
+            .is_ok_and(|l| l.contains("claimed to be bob")),
+        "{warning:?}"
+    );
+}
