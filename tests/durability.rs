@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Running, TempDir, WAIT, free_port, loopback, qqchat};
+use common::{Person, Running, TempDir, WAIT, free_port, loopback, qqchat};
 use serde_json::Value;
 
 fn listen(dir: &TempDir, port: u16, extra: &[&str]) -> Running {
@@ -43,23 +43,55 @@ fn history(dir: &TempDir, who: &str, extra: &[&str]) -> Vec<Value> {
 fn a_receiver_killed_mid_burst_loses_nothing_it_acked_and_stores_nothing_twice() {
     let (receiver_dir, sender_dir) = (TempDir::new("kill-recv"), TempDir::new("kill-send"));
     let (port_b, port_a) = (free_port(), free_port());
-    let lines: Vec<String> = (0..400).map(|i| format!("burst message {i:03}")).collect();
+    let send_args = vec![
+        "send".to_owned(),
+        "--bind".to_owned(),
+        loopback(port_a).to_string(),
+        loopback(port_b).to_string(),
+    ];
+    kill_mid_burst(&receiver_dir, port_b, &[], &sender_dir, &send_args);
+    let stored = history(&receiver_dir, &loopback(port_a).to_string(), &[]);
+    assert_each_once(&stored);
+}
 
-    let mut first = listen(&receiver_dir, port_b, &[]);
+/// The same with keys: the restarted receiver has lost its Noise sessions too.
+#[test]
+fn a_keyed_receiver_killed_mid_burst_loses_nothing_either() {
+    let (bob, alice) = (Person::new("bob"), Person::new("alice"));
+    bob.add(&alice.id());
+    alice.add(&bob.id());
+    let bob_flags = ["--contacts".to_owned(), bob.contacts()];
+    let send_args: Vec<String> = ["--contacts", &alice.contacts(), "send", "bob"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let bob_flags: Vec<&str> = bob_flags.iter().map(String::as_str).collect();
+    kill_mid_burst(&bob.dir, bob.port, &bob_flags, &alice.dir, &send_args);
+    let stored = history(&bob.dir, "alice", &bob_flags);
+    assert_each_once(&stored);
+}
+
+fn burst() -> Vec<String> {
+    (0..400).map(|i| format!("burst message {i:03}")).collect()
+}
+
+/// Starts a receiver, sends it a burst, kills it with SIGKILL part-way, restarts it, and
+/// waits until the sender has every receipt.
+fn kill_mid_burst(
+    receiver_dir: &TempDir,
+    port: u16,
+    receiver_flags: &[&str],
+    sender_dir: &TempDir,
+    send_args: &[String],
+) {
+    let mut first = listen(receiver_dir, port, receiver_flags);
     let mut sender = qqchat(sender_dir.path());
-    sender
-        .args([
-            "send",
-            "--bind",
-            &loopback(port_a).to_string(),
-            &loopback(port_b).to_string(),
-        ])
-        .stdin(Stdio::piped());
+    sender.args(send_args).stdin(Stdio::piped());
     let mut sender = common::ChildGuard::spawn(&mut sender);
     {
         let mut stdin = sender.take_stdin();
         stdin
-            .write_all(format!("{}\n", lines.join("\n")).as_bytes())
+            .write_all(format!("{}\n", burst().join("\n")).as_bytes())
             .expect("write stdin");
     }
     // Kill the receiver once part of the burst is in, without any chance to clean up.
@@ -70,19 +102,25 @@ fn a_receiver_killed_mid_burst_loses_nothing_it_acked_and_stores_nothing_twice()
     assert_eq!(seen, 40, "the burst began");
     first.child.kill_hard();
     drop(first);
-    let second = listen(&receiver_dir, port_b, &[]);
-
+    let second = listen(receiver_dir, port, receiver_flags);
     // The sender only exits 0 once every message was acked.
     let status = sender.wait_for(Duration::from_secs(40));
-    assert_eq!(status, Some(0), "send exit status");
+    assert_eq!(
+        status,
+        Some(0),
+        "send exit status: {}",
+        sender.read_stderr()
+    );
     drop(second);
+}
 
-    let stored = history(&receiver_dir, &loopback(port_a).to_string(), &[]);
+fn assert_each_once(stored: &[Value]) {
     let mut count: HashMap<String, usize> = HashMap::new();
-    for record in &stored {
+    for record in stored {
         let text = record["text"].as_str().expect("text").to_owned();
         *count.entry(text).or_default() += 1;
     }
+    let lines = burst();
     for line in &lines {
         assert_eq!(count.get(line), Some(&1), "{line:?} stored once");
     }

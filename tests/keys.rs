@@ -4,77 +4,9 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
-use common::{Impairment, Relay, Running, TempDir, WAIT, free_port, loopback, qqchat};
-
-/// Runs `qqchat ARGS` in `dir` to completion.
-fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = assert_cmd::Command::from_std(qqchat(dir.path()));
-    command.args(args).timeout(Duration::from_secs(20));
-    if let Some(input) = stdin {
-        command.write_stdin(input);
-    }
-    command.output().expect("run qqchat")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A person: a directory (their config, key and history) and a contacts file.
-struct Person {
-    dir: TempDir,
-    name: &'static str,
-    port: u16,
-}
-
-impl Person {
-    fn new(name: &'static str) -> Person {
-        let dir = TempDir::new(name);
-        let port = free_port();
-        dir.write(
-            "contacts.toml",
-            &format!(
-                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n\n[contacts]\n",
-                loopback(port)
-            ),
-        );
-        Person { dir, name, port }
-    }
-
-    fn contacts(&self) -> String {
-        self.dir.path().join("contacts.toml").display().to_string()
-    }
-
-    fn id(&self) -> String {
-        let out = run(
-            &self.dir,
-            &["--contacts", &self.contacts(), "id", "-q"],
-            None,
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
-    }
-
-    fn add(&self, line: &str) {
-        let out = run(
-            &self.dir,
-            &["--contacts", &self.contacts(), "add", line],
-            None,
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
-
-    fn listen(&self) -> Running {
-        let mut command = qqchat(self.dir.path());
-        command.args(["--contacts", &self.contacts(), "listen"]);
-        let running = Running::start(command);
-        running.wait_ready("listening on");
-        running
-    }
-}
+use common::{Impairment, Person, Relay, TempDir, WAIT, free_port, loopback, run, text};
 
 /// Two people who exchanged contact strings.
 fn friends() -> (Person, Person) {

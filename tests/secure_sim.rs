@@ -230,3 +230,18 @@ fn handshake_floods_are_cheap_and_rate_limited() {
     assert!(s.rate_limited >= 1000 - 20, "{s:?}");
     assert!(p.received(1).is_empty());
 }
+
+#[test]
+fn a_restarted_receiver_gets_a_new_session_from_the_first_datagram_it_cannot_read() {
+    let (mut p, ka, kb) = keyed_pair(Link::perfect(), 8, SecureConfig::default());
+    send(&mut p, 0, "before", 1);
+    assert!(p.run_until(10_000, |p| delivered(p, 0) == 1));
+    // Bob restarts with no sessions, and (like `send`) says no hello of his own.
+    let mut bob = node(3, &kb, SecureConfig::default());
+    bob.set_key(p.addrs[0], Some(ka.public));
+    p.nodes[1] = bob;
+    p.events[1].clear();
+    send(&mut p, 0, "after", 2);
+    p.advance(Duration::from_secs(3));
+    assert_eq!(p.received(1), vec!["after"], "well before a rekey was due");
+}

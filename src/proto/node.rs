@@ -472,11 +472,12 @@ impl Node {
     }
 
     fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let wall = self.wall_ns();
         let Some(secure) = self.secure.as_mut() else {
             self.stats.unknown_version += 1;
             return;
         };
-        match secure.receive(now, from, bytes) {
+        match secure.receive(now, wall, from, bytes) {
             secure::Inbound::Packet(peer, plain) => {
                 match postcard::from_bytes::<Packet<'_>>(&plain) {
                     Ok(packet) => self.on_packet(now, peer, packet),
