@@ -319,9 +319,11 @@ impl Engine {
     fn start(&mut self) {
         self.apply_keys(&[]);
         let now = Instant::now();
-        if self.watch {
-            for c in self.contacts.iter().filter(|c| !c.plain) {
+        for c in &self.contacts {
+            if self.watch && !c.plain {
                 self.node.watch(now, c.addr);
+            } else {
+                self.node.befriend(now, c.addr);
             }
         }
         self.flush();
@@ -390,6 +392,10 @@ impl Engine {
                 }
             }
             Command::SetContacts(contacts) if !self.watch => {
+                let now = Instant::now();
+                for c in &contacts {
+                    self.node.befriend(now, c.addr);
+                }
                 let old = std::mem::replace(&mut self.contacts, contacts);
                 self.apply_keys(&old);
             }
@@ -404,8 +410,10 @@ impl Engine {
                         self.node.unwatch(old.addr);
                     }
                 }
-                for c in contacts.iter().filter(|c| !c.plain) {
-                    if !self.contacts.iter().any(|o| o.addr == c.addr && !o.plain) {
+                for c in &contacts {
+                    if c.plain {
+                        self.node.befriend(now, c.addr);
+                    } else if !self.contacts.iter().any(|o| o.addr == c.addr && !o.plain) {
                         self.node.watch(now, c.addr);
                     }
                 }

@@ -166,6 +166,8 @@ struct Peer {
     pending_acks: VecDeque<(u64, AckItem)>,
     /// A contact: presence is tracked and no rate limit applies.
     watched: bool,
+    /// A contact: no stranger rate limit, never evicted. Watched peers are contacts too.
+    contact: bool,
     presence: PresenceState,
     last_active: Instant,
 }
@@ -178,6 +180,7 @@ impl Peer {
             inbound: BTreeMap::new(),
             pending_acks: VecDeque::new(),
             watched: false,
+            contact: false,
             presence: PresenceState::default(),
             last_active: now,
         }
@@ -185,7 +188,7 @@ impl Peer {
 
     /// Holds nothing that would be lost if forgotten.
     fn is_idle(&self) -> bool {
-        !self.watched
+        !self.contact
             && self.out.msgs.is_empty()
             && self.pending_acks.is_empty()
             && self.inbound.values().all(InStream::is_idle)
@@ -313,7 +316,7 @@ impl Node {
     /// Finds or makes a peer's state; `None` when too many strangers are known already.
     fn peer_mut(&mut self, now: Instant, addr: SocketAddr) -> Option<&mut Peer> {
         if !self.peers.contains_key(&addr) {
-            let strangers = self.peers.values().filter(|p| !p.watched).count();
+            let strangers = self.peers.values().filter(|p| !p.contact).count();
             if strangers >= self.config.max_strangers {
                 let idle = self
                     .peers
@@ -336,6 +339,7 @@ impl Node {
             return;
         };
         peer.watched = true;
+        peer.contact = true;
         peer.presence = PresenceState::default();
         self.send_ping(now, addr, true);
     }
@@ -344,6 +348,15 @@ impl Node {
     pub fn unwatch(&mut self, addr: SocketAddr) {
         if let Some(peer) = self.peers.get_mut(&addr) {
             peer.watched = false;
+            peer.contact = false;
+        }
+    }
+
+    /// Makes `addr` a contact without tracking its presence: it is spared the rate limit
+    /// for strangers (`send`, which says no hello, still talks to contacts at full speed).
+    pub fn befriend(&mut self, now: Instant, addr: SocketAddr) {
+        if let Some(peer) = self.peer_mut(now, addr) {
+            peer.contact = true;
         }
     }
 
@@ -441,7 +454,7 @@ impl Node {
         let known = self
             .peers
             .get(&from)
-            .is_some_and(|p| p.watched || !p.out.msgs.is_empty());
+            .is_some_and(|p| p.contact || !p.out.msgs.is_empty());
         if !known && !self.limiter.allow(now, from.ip()) {
             self.stats.rate_limited += 1;
             return;
