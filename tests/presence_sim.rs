@@ -228,6 +228,6 @@ proptest! {
         });
         let bytes = wire::encode(&packet);
         prop_assert!(bytes.len() <= wire::MAX_DATAGRAM);
-        prop_assert_eq!(wire::decode(&bytes), Ok(wire::Datagram::Packet(packet)));
+        prop_assert_eq!(wire::decode(&bytes), Ok(wire::Datagram::Packets(vec![packet])));
     }
 }

@@ -223,17 +223,27 @@ fn raw_ping_pong(size: usize, rounds: usize) -> Percentiles {
 }
 
 /// Two engines that know each other (with keys when `keyed`).
-fn pair(keyed: bool, relay_loss: Option<f64>) -> (EngineHandle, EngineHandle, SocketAddr, Option<Relay>) {
+fn pair(
+    keyed: bool,
+    relay_loss: Option<f64>,
+) -> (EngineHandle, EngineHandle, SocketAddr, Option<Relay>) {
     let (ka, kb) = (Keypair::generate().ok(), Keypair::generate().ok());
     let (sa, sb) = (loopback(), loopback());
-    let (a, b) = (sa.local_addr().expect("addr"), sb.local_addr().expect("addr"));
+    let (a, b) = (
+        sa.local_addr().expect("addr"),
+        sb.local_addr().expect("addr"),
+    );
     let relay = relay_loss.map(|loss| Relay::start(b, loss));
     let b_seen_at = relay.as_ref().map_or(b, |r| r.addr);
     let contact = |name: &str, addr, key: &Option<Keypair>| Contact {
         name: name.into(),
         addr,
         plain: false,
-        key: if keyed { key.as_ref().map(|k| k.public) } else { None },
+        key: if keyed {
+            key.as_ref().map(|k| k.public)
+        } else {
+            None
+        },
     };
     let mut oa = Options::new(engine::default_config());
     oa.contacts = vec![contact("b", b_seen_at, &kb)];
@@ -429,4 +439,3 @@ impl Drop for Relay {
         }
     }
 }
-

@@ -459,8 +459,8 @@ impl Node {
             self.stats.rate_limited += 1;
             return;
         }
-        let packet = match wire::decode(bytes) {
-            Ok(Datagram::Packet(packet)) => packet,
+        let packets = match wire::decode(bytes) {
+            Ok(Datagram::Packets(packets)) => packets,
             Ok(Datagram::Plain(text)) => {
                 self.heard(now, from);
                 self.events.push_back(Event::Received {
@@ -481,7 +481,9 @@ impl Node {
                 return;
             }
         };
-        self.on_packet(now, from, packet);
+        for packet in packets {
+            self.on_packet(now, from, packet);
+        }
     }
 
     fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
@@ -491,12 +493,14 @@ impl Node {
             return;
         };
         match secure.receive(now, wall, from, bytes) {
-            secure::Inbound::Packet(peer, plain) => {
-                match postcard::from_bytes::<Packet<'_>>(&plain) {
-                    Ok(packet) => self.on_packet(now, peer, packet),
-                    Err(_) => self.stats.malformed += 1,
+            secure::Inbound::Packet(peer, plain) => match wire::decode_body(&plain) {
+                Ok(packets) => {
+                    for packet in packets {
+                        self.on_packet(now, peer, packet);
+                    }
                 }
-            }
+                Err(_) => self.stats.malformed += 1,
+            },
             secure::Inbound::Handshake => {}
             secure::Inbound::Refused(_) => self.stats.unauthenticated += 1,
         }
@@ -878,13 +882,36 @@ impl Node {
         }
     }
 
+    /// The next datagram before encryption: receipts first, then whatever else is queued for
+    /// the same peer, packed together while it fits.
     fn next_plain_transmit(&mut self) -> Option<Transmit> {
+        let mut first = None;
         while let Some(addr) = self.ready.pop_front() {
             if let Some(t) = self.build_ack(addr) {
-                return Some(t);
+                first = Some(t);
+                break;
             }
         }
-        self.transmits.pop_front()
+        let mut t = match first {
+            Some(t) => t,
+            None => self.transmits.pop_front()?,
+        };
+        if !t.payload.starts_with(&wire::MAGIC) {
+            return Some(t);
+        }
+        while let Some(next) = self.transmits.front() {
+            let fits = next.dst == t.dst
+                && next.payload.starts_with(&wire::MAGIC)
+                && t.payload.len() + next.payload.len() - 4 <= wire::MAX_BODY + 4;
+            if !fits {
+                break;
+            }
+            if let Some(next) = self.transmits.pop_front() {
+                t.payload.extend_from_slice(&next.payload[4..]);
+                self.stats.datagrams_out -= 1;
+            }
+        }
+        Some(t)
     }
 
     /// Packs this peer's pending acks of one epoch into one datagram; re-queues the rest.

@@ -1,7 +1,8 @@
 //! The datagram format, version 1.
 //!
-//! A qqchat datagram is `MAGIC` (3 bytes), a version byte, then one [`Packet`] in postcard
-//! encoding (little-endian varints, length-prefixed byte strings). The magic starts with `0xFF`,
+//! A qqchat datagram is `MAGIC` (3 bytes), a version byte, then one or more [`Packet`]s back
+//! to back in postcard encoding (little-endian varints, length-prefixed byte strings): small
+//! messages and receipts to one peer share a datagram, so a burst costs fewer datagrams. The magic starts with `0xFF`,
 //! a byte that never occurs in UTF-8, so a qqchat datagram can never be mistaken for the bare
 //! UTF-8 text that plain UDP peers send.
 //!
@@ -21,6 +22,9 @@ pub const MAX_DATAGRAM: usize = 1200;
 pub const MAX_PAYLOAD: usize = 1100;
 /// Largest number of ack items in one ack packet, so that it stays under [`MAX_DATAGRAM`].
 pub const MAX_ACK_ITEMS: usize = 80;
+/// Most bytes of packets in one datagram: what fits in [`MAX_DATAGRAM`] also once wrapped in
+/// Noise (33 bytes of header and tag instead of 4).
+pub const MAX_BODY: usize = MAX_DATAGRAM - 33;
 
 /// One packet of the reliable protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,8 +82,8 @@ pub struct AckItem {
 /// What a datagram turned out to be.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Datagram<'a> {
-    /// A qqchat packet.
-    Packet(Packet<'a>),
+    /// qqchat packets, at least one.
+    Packets(Vec<Packet<'a>>),
     /// Bare UTF-8 from a plain UDP peer.
     Plain(&'a str),
 }
@@ -119,12 +123,7 @@ pub fn decode(bytes: &[u8]) -> Result<Datagram<'_>, WireError> {
         if version != VERSION {
             return Err(WireError::UnknownVersion(version));
         }
-        let (packet, trailing) =
-            postcard::take_from_bytes::<Packet<'_>>(body).map_err(|_| WireError::Malformed)?;
-        if !trailing.is_empty() {
-            return Err(WireError::Malformed);
-        }
-        return Ok(Datagram::Packet(packet));
+        return decode_body(body).map(Datagram::Packets);
     }
     if bytes.is_empty() {
         return Err(WireError::Empty);
@@ -132,6 +131,21 @@ pub fn decode(bytes: &[u8]) -> Result<Datagram<'_>, WireError> {
     std::str::from_utf8(bytes)
         .map(Datagram::Plain)
         .map_err(|_| WireError::NotText)
+}
+
+/// The packets of a datagram body (after the header, or decrypted): at least one, and no
+/// bytes left over.
+pub fn decode_body(mut body: &[u8]) -> Result<Vec<Packet<'_>>, WireError> {
+    let mut packets = Vec::with_capacity(1);
+    loop {
+        let (packet, rest) =
+            postcard::take_from_bytes::<Packet<'_>>(body).map_err(|_| WireError::Malformed)?;
+        packets.push(packet);
+        if rest.is_empty() {
+            return Ok(packets);
+        }
+        body = rest;
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +170,7 @@ mod tests {
         let payload = vec![b'x'; MAX_PAYLOAD];
         let bytes = encode(&data(&payload));
         assert!(bytes.len() <= MAX_DATAGRAM, "{} bytes", bytes.len());
-        assert_eq!(decode(&bytes), Ok(Datagram::Packet(data(&payload))));
+        assert_eq!(decode(&bytes), Ok(Datagram::Packets(vec![data(&payload)])));
     }
 
     #[test]
@@ -173,7 +187,7 @@ mod tests {
         });
         let bytes = encode(&ack);
         assert!(bytes.len() <= MAX_DATAGRAM, "{} bytes", bytes.len());
-        assert_eq!(decode(&bytes), Ok(Datagram::Packet(ack)));
+        assert_eq!(decode(&bytes), Ok(Datagram::Packets(vec![ack])));
     }
 
     #[test]
@@ -199,9 +213,14 @@ mod tests {
     }
 
     #[test]
-    fn trailing_bytes_are_malformed() {
+    fn packets_share_a_datagram_and_trailing_junk_is_malformed() {
         let mut bytes = encode(&data(b"hi"));
-        bytes.push(0);
+        bytes.extend_from_slice(&encode(&Packet::Bye)[4..]);
+        assert_eq!(
+            decode(&bytes),
+            Ok(Datagram::Packets(vec![data(b"hi"), Packet::Bye]))
+        );
+        bytes.push(0xFF);
         assert_eq!(decode(&bytes), Err(WireError::Malformed));
     }
 }

@@ -121,7 +121,7 @@ pub fn junk_datagrams(rng: &mut Rng, count: usize) -> Vec<Vec<u8>> {
             }
         };
         let accepted = datagram.len() <= MAX_DATAGRAM
-            && matches!(wire::decode(&datagram), Ok(Datagram::Packet(_)));
+            && matches!(wire::decode(&datagram), Ok(Datagram::Packets(_)));
         if !accepted {
             out.push(datagram);
         }
