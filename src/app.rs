@@ -17,6 +17,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent, Link};
+use crate::identity::{ContactString, parse_contact_string};
 use crate::store::{Direction, MessageState, StoredMessage};
 use crate::text::{one_line, sanitize};
 use crate::ui;
@@ -38,6 +39,13 @@ pub enum Effect {
     },
     /// Rename contact `from` (its name in the file) to `to`, then reload the file.
     RenameContact { from: String, to: String },
+    /// Write a contact with a public key into the contacts file, then reload it. `addr` is
+    /// kept as the contact string wrote it (a host name stays a host name).
+    AddKeyedContact {
+        name: String,
+        addr: String,
+        key: [u8; 32],
+    },
     /// Take contact `name` out of the contacts file, then reload it.
     RemoveContact { name: String },
     /// Read the contacts file again.
@@ -174,6 +182,9 @@ pub struct Peer {
     addr: SocketAddr,
     plain: bool,
     listed: bool,
+    /// The contact's public key from the book; `None` for a contact without one and for
+    /// every entry not in contacts.
+    public_key: Option<[u8; 32]>,
     unread: usize,
     messages: Vec<Message>,
     /// The last word from the engine on presence and link quality.
@@ -190,6 +201,7 @@ impl Peer {
             addr,
             plain,
             listed,
+            public_key: None,
             unread: 0,
             messages: Vec::new(),
             link: None,
@@ -220,6 +232,12 @@ impl Peer {
         self.listed
     }
 
+    /// A contact with a public key: everything with it is authenticated and encrypted.
+    /// Anyone else (a contact without a key, an address not in contacts) is unverified.
+    pub fn is_keyed(&self) -> bool {
+        self.public_key.is_some()
+    }
+
     /// Messages received since the conversation was last open.
     pub fn unread(&self) -> usize {
         self.unread
@@ -245,6 +263,17 @@ impl Peer {
     }
 }
 
+/// How far a peer can be trusted to be who its name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// A contact with a key: its messages are authenticated.
+    Keyed,
+    /// No key: anyone on the network could be writing under this name.
+    Unverified,
+    /// No key, and `[me] require_keys` refuses such peers: nothing is sent or taken.
+    Refused,
+}
+
 /// A line for the status bar that stays until the next key press.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -261,6 +290,10 @@ pub enum PromptKind {
     Rename { key: String },
     /// Confirm taking the contact written `key` out of the file.
     Remove { key: String },
+    /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
+    AddKeyed,
+    /// A name for the contact string read already, whose own name was taken.
+    NameKeyed { addr: String, key: [u8; 32] },
 }
 
 /// A small question over the screen: a name to type, or yes or no.
@@ -286,7 +319,8 @@ impl Prompt {
         &self.kind
     }
 
-    /// `Name for 127.0.0.1:5555:`, `Rename bob to:`, `Remove bob from contacts? y/n`.
+    /// `Name for 127.0.0.1:5555:`, `Rename bob to:`, `Remove bob from contacts? y/n`,
+    /// `Paste a contact string (from qqchat id):`.
     pub fn question(&self) -> &str {
         &self.question
     }
@@ -308,6 +342,14 @@ impl Prompt {
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
+
+    /// In the contact string prompt, what the text reads as, once it does.
+    pub fn contact_string(&self) -> Option<ContactString> {
+        if self.kind != PromptKind::AddKeyed {
+            return None;
+        }
+        parse_contact_string(&self.text()).ok()
+    }
 }
 
 /// A one-line input holding `text`, its cursor at the end.
@@ -323,6 +365,8 @@ fn name_input(text: &str) -> TextArea<'static> {
 pub struct App {
     me: String,
     bell: bool,
+    /// `[me] require_keys`: peers without a key are refused.
+    require_keys: bool,
     local_addr: SocketAddr,
     tz: TimeZone,
     /// The front end's clock at its last wake, so "today" can be told from other days.
@@ -343,6 +387,9 @@ pub struct App {
     help_scroll: usize,
     prompt: Option<Prompt>,
     notice: Option<Notice>,
+    /// The last error shown, kept after the status line moves on, so the help can show it
+    /// whole when the status line had to cut it.
+    last_error: Option<String>,
     /// Where the message each unanswered tag belongs to lives: (peer, message).
     tags: HashMap<u64, (usize, usize)>,
     /// History keys found on disk at start. A contact may not take one of these names from
@@ -358,11 +405,16 @@ impl App {
         let peers = book
             .contacts
             .iter()
-            .map(|c| Peer::new(sanitize(&c.name), c.name.clone(), c.addr, c.plain, true))
+            .map(|c| {
+                let mut peer = Peer::new(sanitize(&c.name), c.name.clone(), c.addr, c.plain, true);
+                peer.public_key = c.key;
+                peer
+            })
             .collect();
         let mut app = App {
             me: sanitize(&book.me.name),
             bell: book.me.bell,
+            require_keys: book.me.require_keys,
             local_addr,
             tz,
             now: None,
@@ -377,6 +429,7 @@ impl App {
             help_scroll: 0,
             prompt: None,
             notice: None,
+            last_error: None,
             tags: HashMap::new(),
             known_keys: HashSet::new(),
             size: Rect::new(0, 0, 80, 24),
@@ -505,7 +558,7 @@ impl App {
         let mut effects = Vec::new();
         let mut peers = Vec::with_capacity(book.contacts.len());
         for (ci, contact) in book.contacts.iter().enumerate() {
-            let peer = match matched[ci].and_then(|i| old[i].take().map(|p| (i, p))) {
+            let mut peer = match matched[ci].and_then(|i| old[i].take().map(|p| (i, p))) {
                 Some((i, mut peer)) => {
                     moved_to[i] = Some(peers.len());
                     if peer.key != contact.name {
@@ -531,6 +584,7 @@ impl App {
                     true,
                 ),
             };
+            peer.public_key = contact.key;
             peers.push(peer);
         }
         for (i, slot) in old.iter_mut().enumerate() {
@@ -541,9 +595,11 @@ impl App {
                 continue;
             }
             if peer.listed {
-                // No longer watched: what was known of its presence goes stale.
+                // No longer watched: what was known of its presence goes stale, and a key
+                // no longer in the book vouches for nobody.
                 peer.listed = false;
                 peer.link = None;
+                peer.public_key = None;
             }
             moved_to[i] = Some(peers.len());
             peers.push(peer);
@@ -663,6 +719,22 @@ impl App {
         self.notice.as_ref()
     }
 
+    /// The last error shown in the status line, even after it left it.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Whether `peer` is known to be who its name says, and whether it may be written to.
+    pub fn trust(&self, peer: &Peer) -> Trust {
+        if peer.is_keyed() {
+            Trust::Keyed
+        } else if self.require_keys {
+            Trust::Refused
+        } else {
+            Trust::Unverified
+        }
+    }
+
     // ---- what changes it ----
 
     /// The front end's clock, read when it woke; only used to tell today from other days.
@@ -672,7 +744,9 @@ impl App {
 
     /// Shows an error in the status line, on one line, until the next key press.
     pub fn show_error(&mut self, text: &str) {
-        self.notice = Some(Notice::Error(one_line(text)));
+        let text = one_line(text);
+        self.last_error = Some(text.clone());
+        self.notice = Some(Notice::Error(text));
     }
 
     /// Shows news in the status line until the next key press.
@@ -687,12 +761,17 @@ impl App {
     }
 
     /// Bracketed paste: the whole text goes into the input, newlines included; never sends.
-    /// Into a name prompt goes the first line only.
+    /// Into a prompt goes the first line that is not blank, only.
     pub fn on_paste(&mut self, text: String) {
         self.help = false;
         if let Some(prompt) = &mut self.prompt {
             if !prompt.is_confirm() {
-                let line = text.lines().next().unwrap_or_default();
+                // Terminals may send line breaks as CR.
+                let text = text.replace('\r', "\n");
+                let line = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default();
                 let clean: String = line.chars().filter(|c| !c.is_control()).collect();
                 prompt.input.insert_str(clean);
                 prompt.error = None;
@@ -801,6 +880,7 @@ impl App {
             KeyCode::Tab if self.open.is_some() => self.set_focus(Focus::Conversation),
             KeyCode::BackTab if self.open.is_some() => self.set_focus(Focus::Input),
             KeyCode::Char('a') => self.ask_add(),
+            KeyCode::Char('A') => self.ask_add_keyed(),
             KeyCode::Char('n') => self.ask_rename(),
             KeyCode::Char('d') => self.ask_remove(),
             _ => {}
@@ -861,7 +941,7 @@ impl App {
     /// Keys while the help is open: arrows scroll it when it does not fit; any other key
     /// closes it and does nothing else.
     fn help_key(&mut self, key: KeyEvent) {
-        let most = ui::help::max_scroll(self.size);
+        let most = ui::help::max_scroll(self, self.size);
         let page = (self.size.height as usize).saturating_sub(4).max(1);
         let step = match key.code {
             KeyCode::Down | KeyCode::Char('j') => 1,
@@ -937,6 +1017,11 @@ impl App {
         self.prompt = Some(Prompt::new(kind, question, &suggestion));
     }
 
+    fn ask_add_keyed(&mut self) {
+        let question = "Paste a contact string (from qqchat id):".to_owned();
+        self.prompt = Some(Prompt::new(PromptKind::AddKeyed, question, ""));
+    }
+
     fn ask_rename(&mut self) {
         let Some(peer) = self.selected_peer() else {
             return;
@@ -978,6 +1063,22 @@ impl App {
         let name = prompt.text().trim().to_owned();
         let kind = prompt.kind.clone();
         let (own, effect) = match kind {
+            PromptKind::AddKeyed => return self.confirm_contact_string(&name),
+            PromptKind::NameKeyed { addr, key } => {
+                if let Some(problem) = self.keyed_contact_problem(&addr, &key) {
+                    self.set_prompt_error(problem);
+                    return Vec::new();
+                }
+                let own = self.entry_at(&addr);
+                (
+                    own,
+                    Effect::AddKeyedContact {
+                        name: name.clone(),
+                        addr,
+                        key,
+                    },
+                )
+            }
             PromptKind::Add { addr } => {
                 let Some(i) = self.peers.iter().position(|p| same_addr(p.addr, addr)) else {
                     self.prompt = None;
@@ -993,7 +1094,7 @@ impl App {
                     addr: peer.addr,
                     plain: peer.plain,
                 };
-                (i, effect)
+                (Some(i), effect)
             }
             PromptKind::Rename { key } => {
                 let Some(i) = self.peers.iter().position(|p| p.listed && p.key == key) else {
@@ -1005,7 +1106,7 @@ impl App {
                     return Vec::new();
                 }
                 (
-                    i,
+                    Some(i),
                     Effect::RenameContact {
                         from: key,
                         to: name.clone(),
@@ -1024,8 +1125,84 @@ impl App {
         vec![effect]
     }
 
-    /// Why `name` cannot be given to peer `own`, if it cannot.
-    fn name_problem(&self, name: &str, own: usize) -> Option<String> {
+    /// Enter in the contact string prompt: the contact it describes is added, or, if its
+    /// name is taken, the prompt asks for another; a string that does not read says why and
+    /// stays.
+    fn confirm_contact_string(&mut self, text: &str) -> Vec<Effect> {
+        let parsed = match parse_contact_string(text) {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                let why = if text.is_empty() {
+                    "Paste a contact string, or Esc to cancel.".to_owned()
+                } else {
+                    format!("Not a contact string: {why}")
+                };
+                self.set_prompt_error(why);
+                return Vec::new();
+            }
+        };
+        if let Some(problem) = self.keyed_contact_problem(&parsed.addr, &parsed.key) {
+            self.set_prompt_error(problem);
+            return Vec::new();
+        }
+        let name = parsed.name.trim().to_owned();
+        let own = self.entry_at(&parsed.addr);
+        if let Some(problem) = self.name_problem(&name, own) {
+            // Same as the add prompt: the name can be changed here, and Enter tries again.
+            let question = format!("Name for {}:", sanitize(&parsed.addr));
+            let kind = PromptKind::NameKeyed {
+                addr: parsed.addr,
+                key: parsed.key,
+            };
+            let mut prompt = Prompt::new(kind, question, &name);
+            prompt.error = Some(problem);
+            self.prompt = Some(prompt);
+            return Vec::new();
+        }
+        self.prompt = None;
+        vec![Effect::AddKeyedContact {
+            name,
+            addr: parsed.addr,
+            key: parsed.key,
+        }]
+    }
+
+    /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
+    /// key already belongs to a contact.
+    fn keyed_contact_problem(&self, addr: &str, key: &[u8; 32]) -> Option<String> {
+        if let Some(peer) = self
+            .peers
+            .iter()
+            .find(|p| p.public_key.as_ref() == Some(key))
+        {
+            return Some(format!("That key is already {}'s.", peer.name));
+        }
+        let peer = &self.peers[self.entry_at(addr)?];
+        if peer.listed {
+            return Some(format!(
+                "{} is already in contacts as {}; put the key in contacts.toml.",
+                display_addr(peer.addr),
+                peer.name
+            ));
+        }
+        None
+    }
+
+    /// The entry with the address `addr` (as a contact string writes it), if there is one.
+    /// A host name matches nothing: it is resolved when the file is read.
+    fn entry_at(&self, addr: &str) -> Option<usize> {
+        let addr: SocketAddr = addr.parse().ok()?;
+        self.peers.iter().position(|p| same_addr(p.addr, addr))
+    }
+
+    fn set_prompt_error(&mut self, error: String) {
+        if let Some(prompt) = &mut self.prompt {
+            prompt.error = Some(error);
+        }
+    }
+
+    /// Why `name` cannot be given to peer `own` (or to a new entry), if it cannot.
+    fn name_problem(&self, name: &str, own: Option<usize>) -> Option<String> {
         if name.is_empty() {
             return Some("Type a name, or Esc to cancel.".into());
         }
@@ -1036,8 +1213,9 @@ impl App {
             .peers
             .iter()
             .enumerate()
-            .any(|(i, p)| i != own && (p.name == name || p.key == name));
-        let on_disk = self.known_keys.contains(name) && self.peers[own].key != name;
+            .any(|(i, p)| Some(i) != own && (p.name == name || p.key == name));
+        let on_disk = self.known_keys.contains(name)
+            && own.is_none_or(|own| self.peers.get(own).is_none_or(|p| p.key != name));
         if other || on_disk {
             return Some(format!("{name} is already taken."));
         }
@@ -1089,6 +1267,9 @@ impl App {
         let Some(peer) = self.open else {
             return Vec::new();
         };
+        if self.refuse_sending(peer) {
+            return Vec::new();
+        }
         let text = self.input_text();
         if text.trim().is_empty() {
             return Vec::new();
@@ -1114,6 +1295,23 @@ impl App {
             plain: p.plain,
             tag,
         })]
+    }
+
+    /// Says so in the status line when `peer` may not be written to: it has no key and
+    /// `require_keys` is on. The text typed stays in the input.
+    fn refuse_sending(&mut self, peer: usize) -> bool {
+        let Some(p) = self.peers.get(peer) else {
+            return true;
+        };
+        if self.trust(p) != Trust::Refused {
+            return false;
+        }
+        let text = format!(
+            "not sent: {} has no key (require_keys); add it to contacts.toml",
+            p.name
+        );
+        self.show_error(&text);
+        true
     }
 
     /// Gives an own message a new mark, keeping the retryable count right.
@@ -1144,6 +1342,9 @@ impl App {
         else {
             return Vec::new();
         };
+        if mark.is_retryable() && self.refuse_sending(peer) {
+            return Vec::new();
+        }
         match mark {
             Mark::Failed => {
                 let tag = self.alloc_tag();

@@ -232,6 +232,12 @@ fn event_loop(
                     |path| contacts_edit::add_contact(path, &name, addr, plain),
                     &format!("{name} added to contacts"),
                 )?,
+                Effect::AddKeyedContact { name, addr, key } => contacts.change(
+                    app,
+                    engine,
+                    |path| contacts_edit::add_keyed_contact(path, &name, &addr, &key),
+                    &format!("{name} added to contacts, with their key"),
+                )?,
                 Effect::RenameContact { from, to } => contacts.change(
                     app,
                     engine,

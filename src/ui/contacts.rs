@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, pane, seen_label};
-use crate::app::{App, Focus, Peer};
+use crate::app::{App, Focus, Peer, Trust};
 use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -46,15 +46,22 @@ fn divider(label: &str, row_width: usize) -> Line<'static> {
     )
 }
 
-/// `▸ ● name  seen 14:02  3 `: open marker, presence dot (`→` for a plain peer), name, then
-/// what else there is to know (when an offline contact was last seen, or that it talks plain
-/// UDP) and the unread count. Entries not in contacts have no dot: nobody watches their
-/// presence.
+/// `▸ ● name ?  seen 14:02  3 `: open marker, presence dot (`→` for a plain peer), name, its
+/// trust mark, then what else there is to know (when an offline contact was last seen, or
+/// that it talks plain UDP) and the unread count. Entries not in contacts have no dot:
+/// nobody watches their presence.
+///
+/// A peer without a key is marked `unverified`, or `?` where that does not fit; with
+/// `require_keys` it is refused instead: `✗` for a dot, and `no key` where that fits. The
+/// mark is never left out: the name is cut first.
 fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> {
     let dim = Style::new().fg(Color::DarkGray);
+    let trust = app.trust(peer);
     let count = (peer.unread() > 0).then(|| format!(" {} ", peer.unread()));
     let count_width = count.as_deref().map_or(0, |c| 1 + width(c));
-    let dot = if !peer.is_listed() {
+    let dot = if trust == Trust::Refused {
+        Some(Span::styled("✗ ", Style::new().fg(Color::Red)))
+    } else if !peer.is_listed() {
         None
     } else if peer.is_plain() {
         // Plain peers never answer, so they have no presence: the arrow of a message "sent
@@ -68,12 +75,11 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
         })
     };
     let lead = if dot.is_some() { 4 } else { 2 };
-    // One blank column before the border.
-    let mut tail_width = 1 + count_width;
-    let mut tail = Vec::new();
-    // The name matters more than the tags: the conversation header says all of it too.
     let name = width(peer.name());
-    let extra = if peer.is_plain() {
+    // The name matters more than the tags: the conversation header says all of it too.
+    let extra = if trust == Trust::Refused {
+        None
+    } else if peer.is_plain() {
         Some(" plain".to_string())
     } else if peer.is_listed() && peer.online() == Some(false) {
         peer.link()
@@ -82,25 +88,33 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     } else {
         None
     };
-    if let Some(extra) = extra
-        && lead + name + width(&extra) + tail_width <= row_width
-    {
-        tail_width += width(&extra);
-        tail.push(Span::styled(extra, dim));
-    }
-    if let Some(count) = count {
-        tail.push(Span::raw(" "));
-        tail.push(Span::styled(
-            count,
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ));
-    }
+    let (long, short) = trust_marks(trust);
+    let mark_width = |mark: &Option<Span<'static>>| mark.as_ref().map_or(0, Span::width);
+    // One blank column before the border, except after an unread count, whose box has room
+    // of its own: a row that ends in one may fill the width.
+    let blank_wanted = usize::from(count.is_none());
+    // The fullest row that fits, trust mark first; else the short mark and a cut name.
+    let (mark, extra) = [
+        (long.clone(), extra.clone()),
+        (short.clone(), extra.clone()),
+        (long, None),
+        (short.clone(), None),
+    ]
+    .into_iter()
+    .find(|(mark, extra)| {
+        let extra_width = extra.as_deref().map_or(0, width);
+        lead + name + mark_width(mark) + extra_width + count_width + blank_wanted <= row_width
+    })
+    .unwrap_or((short, None));
+    let extra_width = extra.as_deref().map_or(0, width);
+    let used = lead + mark_width(&mark) + extra_width + count_width;
+    let blank = usize::from(blank_wanted == 1 || used + name != row_width);
+    let name_width = row_width.saturating_sub(used + blank);
+    let shown = fit(peer.name(), name.min(name_width));
+    let pad = name_width.saturating_sub(width(&shown));
+
     let open = app.open() == Some(index);
     let marker = if open { "▸ " } else { "  " };
-    let name_width = row_width.saturating_sub(lead + tail_width);
     let mut name_style = Style::new();
     if open || peer.unread() > 0 {
         name_style = name_style.add_modifier(Modifier::BOLD);
@@ -110,13 +124,47 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     }
     let mut spans = vec![Span::styled(marker, Style::new().fg(Color::Cyan))];
     spans.extend(dot);
-    spans.push(Span::styled(fit(peer.name(), name_width), name_style));
-    spans.extend(tail);
-    spans.push(Span::raw(" "));
+    spans.push(Span::styled(shown, name_style));
+    spans.extend(mark);
+    spans.push(Span::raw(" ".repeat(pad)));
+    if let Some(extra) = extra {
+        spans.push(Span::styled(extra, dim));
+    }
+    if let Some(count) = count {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            count,
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans.push(Span::raw(" ".repeat(blank)));
     let line = Line::from(spans);
     if index == app.selected() && app.focus() == Focus::Contacts && !app.peers().is_empty() {
         line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
     } else {
         line
+    }
+}
+
+/// The mark after a name, long and short: none for a keyed contact.
+fn trust_marks(trust: Trust) -> (Option<Span<'static>>, Option<Span<'static>>) {
+    let warning = Style::new().fg(Color::Yellow);
+    match trust {
+        Trust::Keyed => (None, None),
+        Trust::Unverified => (
+            Some(Span::styled(
+                " unverified",
+                warning.add_modifier(Modifier::DIM),
+            )),
+            Some(Span::styled(" ?", warning.add_modifier(Modifier::BOLD))),
+        ),
+        // The ✗ in place of the dot says it already.
+        Trust::Refused => (
+            Some(Span::styled(" no key", Style::new().fg(Color::Red))),
+            None,
+        ),
     }
 }

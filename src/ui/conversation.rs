@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
 use super::{fit, pane, rtt_label, seen_label};
-use crate::app::{App, Focus, Mark, Peer};
+use crate::app::{App, Focus, Mark, Peer, Trust};
 use crate::text::{width, wrap};
 
 /// Shown after a failed message.
@@ -24,20 +24,23 @@ const CANCELLED_HINT: &str = "cancelled";
 /// Narrower text than this moves below the time and name instead of beside them.
 const MIN_TEXT_WIDTH: usize = 8;
 
-/// The pane's frame, titled with the open peer.
-pub fn block(app: &App) -> Block<'static> {
+/// The pane's frame, `width` columns wide, titled with the open peer. What does not fit is
+/// cut from the end, except the trust label: the name is cut for it.
+pub fn block(app: &App, width: u16) -> Block<'static> {
     let block = pane(app, Focus::Conversation).padding(Padding::horizontal(1));
     let Some(peer) = app.open_peer() else {
         return block.title(" Conversation ");
     };
     let dim = Style::new().fg(Color::DarkGray);
-    let mut title = vec![
-        Span::raw(" "),
-        Span::styled(
-            peer.name().to_string(),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-    ];
+    let mut title = vec![Span::raw(" ")];
+    // Inside the corners, and a blank at each end.
+    let room = usize::from(width).saturating_sub(4);
+    title.extend(name_with_trust(
+        peer.name(),
+        Style::new().add_modifier(Modifier::BOLD),
+        app.trust(peer),
+        room,
+    ));
     if peer.is_listed() {
         title.push(Span::styled(format!(" · {}", peer.addr()), dim));
     } else {
@@ -50,6 +53,43 @@ pub fn block(app: &App) -> Block<'static> {
     }
     title.push(Span::raw(" "));
     block.title(Line::from(title))
+}
+
+/// A name in a title, followed by what is known of who it is: ` (unverified)` for a peer
+/// without a key, ` (no key: refused)` under `require_keys`, nothing for a keyed contact.
+/// Within `room` columns the label stays: the name is cut for it, down to a few characters,
+/// and then the label shrinks to ` ?` or ` ✗`.
+pub fn name_with_trust(name: &str, style: Style, trust: Trust, room: usize) -> Vec<Span<'static>> {
+    let refused = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let (long, short) = match trust {
+        Trust::Keyed => return vec![Span::styled(fit(name, width(name).min(room)), style)],
+        Trust::Unverified => (
+            Span::styled(" (unverified)", unverified_style()),
+            Span::styled(" ?", unverified_style()),
+        ),
+        Trust::Refused => (
+            Span::styled(" (no key: refused)", refused),
+            Span::styled(" ✗", refused),
+        ),
+    };
+    let full = width(name);
+    // The shortest a cut name gets before the label is shortened instead.
+    let least = full.min(4);
+    let label = if least + long.width() <= room {
+        long
+    } else {
+        short
+    };
+    let shown = full.min(room.saturating_sub(label.width()));
+    vec![
+        Span::styled(fit(name, shown).trim_end().to_owned(), style),
+        label,
+    ]
+}
+
+/// A warning: what this peer says may come from anyone.
+fn unverified_style() -> Style {
+    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
 }
 
 /// ` · online · rtt 0.4 ms · loss 2%` or ` · offline · seen 14:02`, from what the engine
@@ -85,7 +125,7 @@ fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let mut block = block(app);
+    let mut block = block(app, area.width);
     let inner = block.inner(area);
     let Some(peer) = app.open_peer() else {
         frame.render_widget(block, area);
@@ -143,6 +183,10 @@ fn placeholder(app: &App, height: u16) -> Paragraph<'static> {
         lines.push(Line::styled("No contacts yet.", dim));
         lines.push(Line::styled(
             "Add some to contacts.toml, or wait for a message.",
+            dim,
+        ));
+        lines.push(Line::styled(
+            "A pastes a contact string from qqchat id.",
             dim,
         ));
     } else {
@@ -219,10 +263,16 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
             app.me(),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         )
-    } else {
+    } else if app.trust(peer) == Trust::Keyed {
         (
             peer.name(),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        )
+    } else {
+        // Anyone could have sent it: the name is a claim, shown as a warning.
+        (
+            peer.name(),
+            unverified_style().add_modifier(Modifier::UNDERLINED),
         )
     };
     let mark = match message.mark() {
@@ -234,11 +284,14 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         Some(Mark::Failed) => Span::styled("✗", Style::new().fg(Color::Red)),
         Some(Mark::Cancelled) => Span::styled("✗", dim),
     };
+    // The padding is not underlined, only the name.
+    let shown = fit(name, width_of_name(name).min(columns.name));
+    let pad = columns.name.saturating_sub(width_of_name(&shown));
     let head = vec![
         Span::styled(format!("{:02}:{:02}", at.hour(), at.minute()), dim),
         Span::raw(" "),
-        Span::styled(fit(name, columns.name), name_style),
-        Span::raw(" "),
+        Span::styled(shown, name_style),
+        Span::raw(" ".repeat(pad + 1)),
         mark,
         Span::raw(" "),
     ];

@@ -1,5 +1,6 @@
 //! The key reference, over everything else until a key closes it. It lists every key, so
 //! on a short terminal the blank lines between sections go first, and then ↑/↓ scroll it.
+//! Above the keys it shows the last error whole, as the status line may have cut it.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -8,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
 use crate::app::App;
+use crate::text::wrap;
 
 /// (keys, what they do); an empty key column starts a section titled by the text.
 pub const KEYS: &[(&str, &str)] = &[
@@ -15,9 +17,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move · g G or Home End: first, last"),
     ("Enter", "open the conversation"),
     ("a", "add an address to contacts"),
-    ("n", "rename the contact"),
-    ("d", "remove the contact"),
-    ("q", "quit"),
+    ("A", "paste a contact string (qqchat id)"),
+    ("n  d", "rename · remove the contact"),
     ("", "Conversation"),
     ("↑ ↓  j k", "pick one of your messages"),
     ("r", "retry failed · send queued now"),
@@ -33,38 +34,76 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Shift+Tab", "previous pane"),
     ("F5", "reload the contacts file"),
     ("F1  ?", "this help"),
-    ("Ctrl-C", "quit"),
+    ("q  Ctrl-C", "quit (q in the contact list)"),
 ];
 
-/// (mark, what it means, colour), one row of the legend per slice: the contact list's
-/// dots, then the marks on own messages.
-pub const MARKS: &[&[(&str, &str, Color)]] = &[
+const fn fg(color: Color) -> Style {
+    Style::new().fg(color)
+}
+
+/// (mark, what it means, style), one row of the legend per slice: the contact list's dots
+/// and trust marks, the marks on own messages, then how senders' names look.
+pub const MARKS: &[&[(&str, &str, Style)]] = &[
     &[
-        ("●", "online", Color::Green),
-        ("○", "offline", Color::DarkGray),
-        ("·", "not known yet", Color::DarkGray),
-        ("→", "plain UDP", Color::DarkGray),
+        ("●", "online", fg(Color::Green)),
+        ("○", "offline", fg(Color::DarkGray)),
+        ("·", "not known yet", fg(Color::DarkGray)),
+        ("→", "plain UDP", fg(Color::DarkGray)),
     ],
     &[
-        ("○", "pending", Color::DarkGray),
-        ("✓", "delivered", Color::Green),
-        ("→", "sent plain", Color::DarkGray),
+        (
+            "?",
+            "unverified: no key",
+            fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        ("✗", "no key, refused", fg(Color::Red)),
     ],
     &[
-        ("◷", "queued", Color::Yellow),
-        ("✗", "failed", Color::Red),
-        ("✗", "cancelled", Color::DarkGray),
+        ("○", "pending", fg(Color::DarkGray)),
+        ("✓", "delivered", fg(Color::Green)),
+        ("→", "sent plain", fg(Color::DarkGray)),
+    ],
+    &[
+        ("◷", "queued", fg(Color::Yellow)),
+        ("✗", "failed", fg(Color::Red)),
+        ("✗", "cancelled", fg(Color::DarkGray)),
+    ],
+    &[
+        (
+            "name",
+            "keyed sender",
+            fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ),
+        (
+            "name",
+            "unverified sender",
+            fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD)
+                .add_modifier(Modifier::UNDERLINED),
+        ),
     ],
 ];
 
 /// Widest the box gets.
 const WIDTH: u16 = 56;
 
-/// The text of the help, with or without blank lines between sections.
-fn lines(spaced: bool) -> Vec<Line<'static>> {
+/// The text of the help, with or without blank lines between sections, for a box `width`
+/// columns wide.
+fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
     let key_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     let heading = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     let mut lines = Vec::new();
+    if let Some(error) = app.last_error() {
+        lines.push(Line::styled(
+            "Last error",
+            heading.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+        // Inside the border and the padding, indented as the keys are.
+        let text_width = usize::from(width.saturating_sub(4)).saturating_sub(2);
+        for line in wrap(error, text_width) {
+            lines.push(Line::raw(format!("  {line}")));
+        }
+    }
     for (keys, what) in KEYS {
         if keys.is_empty() {
             if spaced && !lines.is_empty() {
@@ -81,11 +120,14 @@ fn lines(spaced: bool) -> Vec<Line<'static>> {
     if spaced {
         lines.push(Line::raw(""));
     }
-    lines.push(Line::styled("Marks: contacts, then your messages", heading));
+    lines.push(Line::styled(
+        "Marks: contacts, your messages, senders",
+        heading,
+    ));
     for row in MARKS {
         let mut marks = vec![Span::raw("  ")];
-        for (mark, what, color) in *row {
-            marks.push(Span::styled(*mark, Style::new().fg(*color)));
+        for (mark, what, style) in *row {
+            marks.push(Span::styled(*mark, *style));
             marks.push(Span::raw(format!(" {what}  ")));
         }
         lines.push(Line::from(marks));
@@ -94,22 +136,23 @@ fn lines(spaced: bool) -> Vec<Line<'static>> {
 }
 
 /// The help's lines for a screen of `area`: spaced out if that fits.
-fn fitted(area: Rect) -> Vec<Line<'static>> {
-    let spaced = lines(true);
+fn fitted(app: &App, area: Rect) -> Vec<Line<'static>> {
+    let width = WIDTH.min(area.width);
+    let spaced = lines(app, true, width);
     if spaced.len() + 2 <= area.height as usize {
         spaced
     } else {
-        lines(false)
+        lines(app, false, width)
     }
 }
 
 /// How many lines the help can be scrolled on a screen of `area`; 0 when it all fits.
-pub fn max_scroll(area: Rect) -> usize {
-    (fitted(area).len() + 2).saturating_sub(area.height as usize)
+pub fn max_scroll(app: &App, area: Rect) -> usize {
+    (fitted(app, area).len() + 2).saturating_sub(area.height as usize)
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let lines = fitted(area);
+    let lines = fitted(app, area);
     let overflow = (lines.len() + 2).saturating_sub(area.height as usize);
     let scroll = app.help_scroll().min(overflow);
     let width = WIDTH.min(area.width);

@@ -4,16 +4,30 @@
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Padding, Paragraph};
 
+use super::conversation::name_with_trust;
 use super::pane;
-use crate::app::{App, Focus};
+use crate::app::{App, Focus, Trust};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    const TO: &str = " Message to ";
     let title = match app.open_peer() {
-        Some(peer) => format!(" Message to {} ", peer.name()),
-        None => " Message ".to_string(),
+        Some(peer) => {
+            // Inside the corners, the words before the name, a blank at the end.
+            let room = usize::from(area.width).saturating_sub(3 + TO.len());
+            let mut spans = vec![Span::raw(TO)];
+            spans.extend(name_with_trust(
+                peer.name(),
+                Style::new(),
+                app.trust(peer),
+                room,
+            ));
+            spans.push(Span::raw(" "));
+            Line::from(spans)
+        }
+        None => Line::raw(" Message "),
     };
     let block = pane(app, Focus::Input)
         .title(title)
@@ -28,7 +42,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
-    frame.render_widget(app.input(), inner);
+    let refused = app
+        .open_peer()
+        .is_some_and(|peer| app.trust(peer) == Trust::Refused);
+    if refused && app.input().is_empty() {
+        // In place of the placeholder, which would offer to send.
+        let hint = Line::styled(
+            "No key, so require_keys refuses to send here.",
+            Style::new().fg(Color::Red),
+        );
+        frame.render_widget(Paragraph::new(hint), inner);
+    } else {
+        frame.render_widget(app.input(), inner);
+    }
     if app.focus() == Focus::Input && !app.help_open() {
         // Put the terminal's own cursor on the textarea's, so input methods (CJK) place
         // their candidate window where the text goes.

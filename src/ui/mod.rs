@@ -3,14 +3,15 @@
 //! ```text
 //! ╭ Contacts ───╮╭ alice · 127.0.0.1:4001 · online · rtt 0.4 ms · loss 0% ╮
 //! │▸ ● alice  2 ││ 14:02 me    ✓ hi                                      │
-//! │  ○ bob      ││ 14:03 alice   hello                                   │
+//! │  ○ bob ?    ││ 14:03 alice   hello                                   │
 //! │             │╰───────────────────────────────────────────────────────╯
 //! │             │╭ Message to alice ─────────────────────────────────────╮
 //! ╰─────────────╯╰───────────────────────────────────────────────────────╯
 //!  me  0.0.0.0:4000   Enter send · F1 help
 //! ```
 //!
-//! Prompts (add, rename, remove a contact) and the help are drawn over the panes.
+//! `?` marks a peer without a key: unverified. Prompts (add, rename, remove a contact, paste
+//! a contact string) and the help are drawn over the panes.
 
 use std::time::Duration;
 
@@ -67,7 +68,8 @@ pub fn areas(area: Rect, app: &App) -> Areas {
 
 /// Where message text goes inside the conversation pane, for a terminal of size `area`.
 pub fn conversation_text_area(area: Rect, app: &App) -> Rect {
-    conversation::block(app).inner(areas(area, app).conversation)
+    let pane = areas(area, app).conversation;
+    conversation::block(app, pane.width).inner(pane)
 }
 
 /// Draws the whole screen.

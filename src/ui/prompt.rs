@@ -1,4 +1,5 @@
-//! A small box in the middle of the screen asking for a name, or for yes or no.
+//! A small box in the middle of the screen asking for a name, a contact string, or for yes
+//! or no.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Position, Rect};
@@ -6,12 +7,18 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
+use super::fit;
 use crate::app::{Prompt, PromptKind};
-use crate::text::width;
+use crate::text::{sanitize, width, wrap};
+
+/// Lines an error in the prompt may take before it is cut.
+const ERROR_LINES: usize = 4;
 
 pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
     let title = match prompt.kind() {
-        PromptKind::Add { .. } => " Add contact ",
+        PromptKind::Add { .. } | PromptKind::AddKeyed | PromptKind::NameKeyed { .. } => {
+            " Add contact "
+        }
         PromptKind::Rename { .. } => " Rename contact ",
         PromptKind::Remove { .. } => " Remove contact ",
     };
@@ -20,13 +27,38 @@ pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
     } else {
         " Enter confirm · Esc cancel "
     };
-    // Question, typed name, and a line for what is wrong with it.
-    let lines: u16 = if prompt.is_confirm() { 1 } else { 3 };
-    let wanted = width(prompt.question()).max(width(keys) + 2).max(36) + 4;
-    let popup_width = u16::try_from(wanted).unwrap_or(u16::MAX).min(area.width);
+    // A contact string is long: give it room to show whole where the screen allows, and
+    // leave a column of the panes on each side.
+    let (least, most) = if matches!(prompt.kind(), PromptKind::AddKeyed) {
+        (84, area.width.saturating_sub(4))
+    } else {
+        (36, area.width)
+    };
+    let wanted = width(prompt.question()).max(width(keys) + 2).max(least) + 4;
+    let popup_width = u16::try_from(wanted)
+        .unwrap_or(u16::MAX)
+        .min(most.max(1))
+        .min(area.width);
+    // Question, typed text, and what is wrong with it (wrapped, as errors can be long).
+    let text_width = usize::from(popup_width.saturating_sub(4));
+    let error = prompt.error().map(|e| {
+        let mut lines = wrap(e, text_width);
+        if lines.len() > ERROR_LINES {
+            // The rest joins the last line, which `fit` then cuts with an ellipsis.
+            let rest = lines.split_off(ERROR_LINES - 1).join(" ");
+            lines.push(fit(&rest, text_width).trim_end().to_owned());
+        }
+        lines
+    });
+    let lines = if prompt.is_confirm() {
+        1
+    } else {
+        2 + error.as_ref().map_or(1, Vec::len)
+    };
+    let height = u16::try_from(lines + 2).unwrap_or(u16::MAX);
     let popup = area.centered(
         Constraint::Length(popup_width),
-        Constraint::Length((lines + 2).min(area.height)),
+        Constraint::Length(height.min(area.height)),
     );
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -56,10 +88,30 @@ pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
     if x < field.right() {
         frame.set_cursor_position(Position::new(x, field.y));
     }
-    if let Some(error) = prompt.error()
+    if let Some(error) = error
         && inner.height >= 3
     {
-        let line = Line::styled(error.to_string(), Style::new().fg(Color::Red));
+        let room = Rect::new(inner.x, inner.y + 2, inner.width, inner.height - 2);
+        let lines: Vec<Line> = error
+            .into_iter()
+            .map(|l| Line::styled(l, Style::new().fg(Color::Red)))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), room);
+    } else if let Some(contact) = prompt.contact_string()
+        && inner.height >= 3
+    {
+        // The start of a long string scrolls out of the field: say what it holds.
+        let key = crate::identity::encode_key(&contact.key);
+        let text = format!(
+            "→ {} at {} · key {}…",
+            sanitize(contact.name.trim()),
+            sanitize(&contact.addr),
+            key.get(..8).unwrap_or(&key)
+        );
+        let line = Line::styled(
+            fit(&text, width(&text).min(text_width)),
+            Style::new().fg(Color::Green),
+        );
         frame.render_widget(
             Paragraph::new(line),
             Rect::new(inner.x, inner.y + 2, inner.width, 1),

@@ -1,5 +1,6 @@
 //! The bottom line: who and where this qqchat is, and the keys that matter right now, or
-//! news (an error) until the next key press.
+//! news (an error) until the next key press. An error too long for the line shows its
+//! start; the help (F1) shows it whole.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,7 +8,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, Focus, Mark, Notice};
+use super::fit;
+use crate::app::{App, Focus, Mark, Notice, Trust};
+use crate::text::width;
+
+/// Ends an error cut short, saying where the rest is.
+const MORE: &str = " … F1 shows all";
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let mut spans = vec![
@@ -24,16 +30,23 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
         Span::raw(" "),
     ];
+    let room = (area.width as usize).saturating_sub(spans.iter().map(Span::width).sum());
     match app.notice() {
         Some(Notice::Error(text)) => {
-            spans.push(Span::styled(
-                text.clone(),
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ));
+            let style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+            if width(text) <= room {
+                spans.push(Span::styled(text.clone(), style));
+            } else {
+                let start = fit(text, room.saturating_sub(width(MORE)) + 1);
+                // `fit` ended it with an ellipsis; MORE brings its own.
+                let start = start.trim_end().trim_end_matches('…').trim_end();
+                spans.push(Span::styled(start.to_owned(), style));
+                spans.push(Span::styled(MORE, Style::new().fg(Color::DarkGray)));
+            }
         }
-        Some(Notice::Info(text)) => spans.push(Span::raw(text.clone())),
+        Some(Notice::Info(text)) => spans.push(Span::raw(fit(text, width(text).min(room)))),
         None => {
-            for (i, (key, what)) in hints(app).iter().enumerate() {
+            for (i, (key, what)) in fitting(hints(app), room).iter().enumerate() {
                 if i > 0 {
                     spans.push(Span::styled(" · ", Style::new().fg(Color::DarkGray)));
                 }
@@ -47,6 +60,31 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// As many of `hints` as fit in `room` columns: the last ones go first, but the help key
+/// stays, since the help lists the rest.
+fn fitting(
+    hints: &'static [(&'static str, &'static str)],
+    room: usize,
+) -> Vec<(&'static str, &'static str)> {
+    let mut kept = hints.to_vec();
+    let is_help = |key: &str| matches!(key, "?" | "F1");
+    let total = |kept: &[(&str, &str)]| {
+        kept.iter()
+            .map(|(key, what)| width(key) + 1 + width(what))
+            .sum::<usize>()
+            + 3 * kept.len().saturating_sub(1)
+    };
+    while total(&kept) > room {
+        match kept.iter().rposition(|(key, _)| !is_help(key)) {
+            Some(last) => {
+                kept.remove(last);
+            }
+            None => break,
+        }
+    }
+    kept
 }
 
 /// The few keys worth a reminder right now, most useful first.
@@ -69,6 +107,7 @@ fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
                 ("a", "add to contacts"),
                 ("?", "help"),
                 ("q", "quit"),
+                ("A", "paste contact"),
             ],
             Some(_) => &[
                 ("↑↓", "move"),
@@ -77,8 +116,14 @@ fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
                 ("d", "remove"),
                 ("?", "help"),
                 ("q", "quit"),
+                ("A", "paste contact"),
             ],
-            None => &[("F5", "reload contacts"), ("?", "help"), ("q", "quit")],
+            None => &[
+                ("A", "paste contact"),
+                ("F5", "reload contacts"),
+                ("?", "help"),
+                ("q", "quit"),
+            ],
         },
         Focus::Conversation => match app.chosen_message().and_then(|m| m.mark()) {
             Some(Mark::Queued) => &[
@@ -96,7 +141,13 @@ fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
             ],
         },
         Focus::Input => {
-            if app.open_peer().is_some_and(|p| p.has_retryable()) {
+            if app
+                .open_peer()
+                .is_some_and(|p| app.trust(p) == Trust::Refused)
+            {
+                // Nothing to send with: the input says why.
+                &[("Esc", "back"), ("F1", "help")]
+            } else if app.open_peer().is_some_and(|p| p.has_retryable()) {
                 &[
                     ("Enter", "send"),
                     ("Ctrl-R", "retry/send queued"),
