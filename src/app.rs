@@ -191,6 +191,9 @@ pub struct Peer {
     link: Option<Link>,
     /// Own messages that are queued or failed, so hints need not scan the history.
     retryable: usize,
+    /// How many of the first messages came from the history on disk (the rest arrived or
+    /// were sent since start): the part the full history replaces once it is read.
+    from_history: usize,
 }
 
 impl Peer {
@@ -206,6 +209,7 @@ impl Peer {
             messages: Vec::new(),
             link: None,
             retryable: 0,
+            from_history: 0,
         }
     }
 
@@ -464,6 +468,47 @@ impl App {
                 p.messages = messages;
             } else {
                 p.messages = merge_by_time(std::mem::take(&mut p.messages), messages);
+            }
+            p.from_history = p.messages.len();
+        }
+        self.reindex();
+        self.clamp_scroll();
+    }
+
+    /// The whole history, read after the first frame was drawn from the last part of each
+    /// conversation ([`App::load_history`]): it takes the place of that part, and whatever
+    /// arrived or was sent since start stays after it. The view does not move.
+    pub fn replace_history(&mut self, full: Vec<crate::cli::Conversation>) {
+        let mut per_peer: HashMap<usize, Vec<Message>> = HashMap::new();
+        for conversation in full {
+            self.known_keys.insert(conversation.key.clone());
+            let Some(peer) = self.history_peer(&conversation) else {
+                continue;
+            };
+            let messages: Vec<Message> = conversation
+                .messages
+                .into_iter()
+                .map(Message::from_stored)
+                .collect();
+            let slot = per_peer.entry(peer).or_default();
+            *slot = if slot.is_empty() {
+                messages
+            } else {
+                merge_by_time(std::mem::take(slot), messages)
+            };
+        }
+        for (peer, history) in per_peer {
+            let p = &mut self.peers[peer];
+            let live = p.messages.split_off(p.from_history.min(p.messages.len()));
+            let added = history.len().saturating_sub(p.from_history);
+            let removed = p.from_history.saturating_sub(history.len());
+            p.from_history = history.len();
+            p.messages = history;
+            p.messages.extend(live);
+            if self.open == Some(peer)
+                && let Some(chosen) = self.chosen.as_mut()
+            {
+                *chosen = (*chosen + added).saturating_sub(removed);
             }
         }
         self.reindex();
@@ -850,6 +895,7 @@ impl App {
                 }
             }
             EngineEvent::Error(text) => self.show_error(&text),
+            EngineEvent::History(full) => self.replace_history(full),
             EngineEvent::Pong { .. } => {}
             EngineEvent::Received {
                 from,

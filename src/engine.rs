@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use crate::contacts::Contact;
 use crate::net::{self, Incoming};
 use crate::proto::{Config, Event, LinkHealth, Node, Transmit};
-use crate::store::{Direction, History, MessageState, Record, StoredMessage};
+use crate::store::{Conversation, Direction, History, MessageState, Record, StoredMessage};
 
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone)]
@@ -80,6 +80,9 @@ pub enum EngineEvent {
     Link { peer: SocketAddr, link: Link },
     /// A ping was answered.
     Pong { peer: SocketAddr, rtt: Duration },
+    /// The whole history, read by the engine at start (with [`Options::load_history`]),
+    /// before anything that happened since.
+    History(Vec<Conversation>),
     /// Something went wrong that the user should see (the history could not be written).
     Error(String),
 }
@@ -125,6 +128,10 @@ pub struct Options {
     pub queue_failed: bool,
     /// Say hello to the contacts and track their presence.
     pub watch: bool,
+    /// Read the whole history at start, in the engine thread: ids already received (shown
+    /// once), messages still owed (the outbox, when `queue_failed`), and the conversations
+    /// for the front end ([`EngineEvent::History`]). Start-up does not wait for it.
+    pub load_history: bool,
 }
 
 impl Options {
@@ -137,6 +144,7 @@ impl Options {
             outbox: Vec::new(),
             queue_failed: false,
             watch: true,
+            load_history: false,
         }
     }
 }
@@ -192,6 +200,15 @@ pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> String {
         .iter()
         .find(|c| same_addr(c.addr, addr))
         .map_or_else(|| format!("addr-{addr}"), |c| c.name.clone())
+}
+
+/// The address a history key stands for: a contact's, or the one in `addr-<ip:port>`.
+pub fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
+    contacts
+        .iter()
+        .find(|c| c.name == key)
+        .map(|c| c.addr)
+        .or_else(|| key.strip_prefix("addr-")?.parse().ok())
 }
 
 /// Equal addresses, counting an IPv4-mapped IPv6 address as its IPv4 self.
@@ -264,6 +281,7 @@ struct Engine {
     outbox: HashMap<SocketAddr, VecDeque<u64>>,
     queue_failed: bool,
     watch: bool,
+    load_history: bool,
     /// Peers whose link figures changed since they were last reported, and when that was.
     link_dirty: HashSet<SocketAddr>,
     link_reported: HashMap<SocketAddr, Instant>,
@@ -283,12 +301,22 @@ impl Engine {
             outbox: HashMap::new(),
             queue_failed: options.queue_failed,
             watch: options.watch,
+            load_history: options.load_history,
             link_dirty: HashSet::new(),
             link_reported: HashMap::new(),
             ui: Vec::new(),
         };
-        for (to, msg) in options.outbox {
-            engine.unacked.insert(
+        engine.owe(options.outbox);
+        engine
+    }
+
+    /// Puts messages owed from an earlier run in the outbox.
+    fn owe(&mut self, outbox: Vec<(SocketAddr, StoredMessage)>) {
+        for (to, msg) in outbox {
+            if self.unacked.contains_key(&msg.id) {
+                continue;
+            }
+            self.unacked.insert(
                 msg.id,
                 Outgoing {
                     to,
@@ -296,11 +324,55 @@ impl Engine {
                     sent_at: msg.at,
                 },
             );
-            engine.outbox.entry(to).or_default().push_back(msg.id);
+            self.outbox.entry(to).or_default().push_back(msg.id);
             // The front end shows it queued, so it can be sent now or cancelled.
-            engine.ui.push(EngineEvent::Queued { to, tag: msg.id });
+            self.ui.push(EngineEvent::Queued { to, tag: msg.id });
         }
-        engine
+    }
+
+    /// Reads the whole history: what was received (to show it once), what is owed.
+    fn read_history(&mut self) {
+        let Some(history) = self.history.as_ref() else {
+            return;
+        };
+        let loaded: Result<Vec<Conversation>, _> = history.keys().and_then(|keys| {
+            keys.into_iter()
+                .map(|key| {
+                    let messages = history.load(&key)?;
+                    Ok(Conversation { key, messages })
+                })
+                .collect()
+        });
+        let conversations = match loaded {
+            Ok(c) => c,
+            Err(err) => {
+                self.ui.push(EngineEvent::Error(err.to_string()));
+                return;
+            }
+        };
+        let received = conversations
+            .iter()
+            .flat_map(|c| &c.messages)
+            .filter(|m| m.dir == Direction::In)
+            .map(|m| m.id);
+        self.seen.extend(received);
+        let mut owed = Vec::new();
+        if self.queue_failed {
+            for c in &conversations {
+                let Some(addr) = key_addr(&self.contacts, &c.key) else {
+                    continue;
+                };
+                owed.extend(
+                    c.messages
+                        .iter()
+                        .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered())
+                        .map(|m| (addr, m.clone())),
+                );
+            }
+        }
+        // The conversations first, then the outbox's events about them.
+        self.ui.push(EngineEvent::History(conversations));
+        self.owe(owed);
     }
 
     /// Gives the protocol every contact's key.
@@ -315,8 +387,11 @@ impl Engine {
         }
     }
 
-    /// Says hello to every contact.
+    /// Reads the history and says hello to every contact.
     fn start(&mut self) {
+        if self.load_history {
+            self.read_history();
+        }
         self.apply_keys(&[]);
         let now = Instant::now();
         for c in &self.contacts {

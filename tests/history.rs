@@ -186,3 +186,35 @@ fn two_writers_on_one_file_do_not_corrupt_it() {
     assert_eq!(h.load("bob").expect("load").len(), 400);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
+    let dir = temp_dir("last");
+    let mut h = History::open(&dir).expect("open");
+    for id in 0..1000 {
+        h.append(
+            "bob",
+            &msg(
+                id,
+                Direction::In,
+                &format!("message {id}"),
+                MessageState::Received,
+            ),
+        );
+    }
+    h.commit().expect("commit");
+    let all = h.load("bob").expect("load");
+    let last = h.load_last("bob", 4096).expect("load last");
+    assert!(
+        last.len() > 10 && last.len() < 100,
+        "{} messages",
+        last.len()
+    );
+    assert_eq!(
+        last[..],
+        all[all.len() - last.len()..],
+        "a suffix, no torn first line"
+    );
+    assert_eq!(h.load_last("bob", u64::MAX).expect("all"), all);
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -2113,3 +2113,56 @@ fn snapshot_help_with_last_error() {
     press(&mut app, KeyCode::F(1));
     assert_snapshot!(draw(&app, 80, 34).backend());
 }
+
+#[test]
+fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
+    let mut app = app();
+    // At start only the last part of alice's conversation is read...
+    let full = history();
+    let recent: Vec<Conversation> = full
+        .iter()
+        .map(|c| {
+            conversation(
+                &c.key,
+                c.messages[c.messages.len().saturating_sub(2)..].to_vec(),
+            )
+        })
+        .collect();
+    app.load_history(recent);
+    open(&mut app, 0);
+    assert_eq!(app.peers()[0].messages().len(), 2);
+    // ...then a message arrives and one is sent, before the whole history is read.
+    app.on_engine(received(ALICE, "live one", 10));
+    let tag = send(&mut app, "live two", at(11));
+    app.on_engine(EngineEvent::History(full));
+    let texts: Vec<String> = app.peers()[0]
+        .messages()
+        .iter()
+        .map(|m| m.display_text().into_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "morning!",
+            "hi alice",
+            "lunch at noon?",
+            "never mind",
+            "see you",
+            "lost",
+            "live one",
+            "live two"
+        ]
+    );
+    // The live message's tag still settles it.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(app.peers()[0].messages()[7].mark(), Some(Mark::Delivered));
+    // A queued message from the history settles too.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: 3,
+    });
+    assert_eq!(app.peers()[0].messages()[2].mark(), Some(Mark::Delivered));
+}

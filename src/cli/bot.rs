@@ -41,7 +41,7 @@ impl Reply {
 pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     // The bot keeps no history: it would only fill the disk with its own echoes.
-    let engine = start_engine(book.me.listen, engine_options(&book, None, &[], false)?)?;
+    let engine = start_engine(book.me.listen, engine_options(&book, None, false)?)?;
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr

@@ -7,16 +7,14 @@ use anyhow::{Result, bail};
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::{Common, engine_options, load_book, load_conversations, open_history, start_engine};
+use super::{Common, engine_options, load_book, open_history, start_engine};
 use crate::engine::EngineEvent;
 
 pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = open_history(common)?;
-    let conversations = load_conversations(&history)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
-    let options = engine_options(&book, Some(history), &conversations, true)?;
-    drop(conversations);
+    let options = engine_options(&book, Some(history), true)?;
     let engine = start_engine(book.me.listen, options)?;
     eprintln!(
         "qqchat: listening on {} as {}; Ctrl-C stops",

@@ -8,7 +8,6 @@ mod listen;
 mod ping;
 mod send;
 
-use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +18,7 @@ use crate::contacts::{self, Contact, ContactBook, Me};
 use crate::engine::{self, Command, EngineHandle, Options};
 use crate::identity;
 use crate::proto::secure::Keypair;
-use crate::store::{self, Direction, History, StoredMessage};
+use crate::store::{self, History};
 
 pub use bot::{Reply, bot};
 pub use history::history;
@@ -37,11 +36,7 @@ pub struct Common {
     pub data_dir: Option<PathBuf>,
 }
 
-/// One conversation read from the history.
-pub struct Conversation {
-    pub key: String,
-    pub messages: Vec<StoredMessage>,
-}
+pub use crate::store::Conversation;
 
 /// Loads the contacts file. The chat needs one; the headless commands can do without,
 /// unless one was named with `--contacts`. Returns the book and the file it came from.
@@ -71,26 +66,22 @@ fn open_history(common: &Common) -> Result<History> {
     Ok(History::open(&dir)?)
 }
 
-/// Reads every conversation on disk.
-fn load_conversations(history: &History) -> Result<Vec<Conversation>> {
+/// Reads the last part of every conversation on disk: enough to draw the first screen; the
+/// engine reads the whole of it after.
+fn load_recent(history: &History) -> Result<Vec<Conversation>> {
     history
         .keys()?
         .into_iter()
         .map(|key| {
-            let messages = history.load(&key)?;
+            let messages = history.load_last(&key, RECENT_BYTES)?;
             Ok(Conversation { key, messages })
         })
         .collect()
 }
 
-/// The address a history key stands for: a contact's, or the one in `addr-<ip:port>`.
-fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
-    contacts
-        .iter()
-        .find(|c| c.name == key)
-        .map(|c| c.addr)
-        .or_else(|| key.strip_prefix("addr-")?.parse().ok())
-}
+/// How much of each conversation the chat reads before its first frame: some hundreds of
+/// messages, more than a screen holds.
+const RECENT_BYTES: u64 = 64 * 1024;
 
 /// This user's key pair, made on first use.
 fn load_identity() -> Result<Keypair> {
@@ -98,37 +89,19 @@ fn load_identity() -> Result<Keypair> {
     Ok(identity::load_or_create(&path)?)
 }
 
-/// Engine options with this user's key and what the history says: ids already received,
-/// messages still owed.
+/// Engine options with this user's key. With `history`, the engine keeps it and reads it at
+/// start: ids already received, and (`with_outbox`) messages still owed.
 fn engine_options(
     book: &ContactBook,
     history: Option<History>,
-    conversations: &[Conversation],
     with_outbox: bool,
 ) -> Result<Options> {
     let mut options = Options::new(engine::default_config());
     options.protocol.identity = Some(load_identity()?);
     options.protocol.require_keys = book.me.require_keys;
     options.contacts = book.contacts.clone();
-    options.seen = conversations
-        .iter()
-        .flat_map(|c| &c.messages)
-        .filter(|m| m.dir == Direction::In)
-        .map(|m| m.id)
-        .collect::<HashSet<u64>>();
-    if with_outbox {
-        options.queue_failed = true;
-        for c in conversations {
-            let Some(addr) = key_addr(&book.contacts, &c.key) else {
-                continue;
-            };
-            let owed = c
-                .messages
-                .iter()
-                .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered());
-            options.outbox.extend(owed.map(|m| (addr, m.clone())));
-        }
-    }
+    options.queue_failed = with_outbox;
+    options.load_history = history.is_some();
     options.history = history;
     Ok(options)
 }
@@ -202,10 +175,10 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
 pub fn chat(common: &Common) -> Result<ExitCode> {
     let (book, path) = load_book(common, true)?;
     let history = open_history(common)?;
-    let conversations = load_conversations(&history)?;
-    let options = engine_options(&book, Some(history), &conversations, true)?;
+    let recent = load_recent(&history)?;
+    let options = engine_options(&book, Some(history), true)?;
     let engine = start_engine(book.me.listen, options)?;
-    crate::tui::run(book, path, conversations, engine)?;
+    crate::tui::run(book, path, recent, engine)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,7 +24,7 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
     let Some(interval) = super::seconds(interval) else {
         bail!("--interval must be a positive number of seconds, at most a year");
     };
-    let mut options = engine_options(&book, None, &[], false)?;
+    let mut options = engine_options(&book, None, false)?;
     options.watch = false;
     let engine = start_engine(book.me.listen, options)?;
     println!(

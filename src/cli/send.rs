@@ -41,7 +41,9 @@ pub fn send(
         bail!("--timeout must be a positive number of seconds, at most a year");
     };
     let history = open_history(common)?;
-    let mut options = engine_options(&book, Some(history), &[], false)?;
+    let mut options = engine_options(&book, Some(history), false)?;
+    // `send` only appends to the history: no need to read it.
+    options.load_history = false;
     // `send` says no hello: it only talks to the one it sends to.
     options.watch = false;
     options.queue_failed = queue;

@@ -194,19 +194,39 @@ impl History {
     /// Reads a conversation, folding state changes into their messages. Lines that do not
     /// parse (a torn last line after a crash) are skipped.
     pub fn load(&self, key: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        self.load_last(key, u64::MAX)
+    }
+
+    /// Reads only about the last `bytes` of a conversation: enough to draw the first screen
+    /// at once, however long the history (the rest is read after).
+    pub fn load_last(&self, key: &str, bytes: u64) -> Result<Vec<StoredMessage>, StoreError> {
         let path = self.path(key);
-        let file = match File::open(&path) {
+        let read_err = |source| StoreError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StoreError::Read { path, source }),
+            Err(source) => return Err(read_err(source)),
         };
+        let len = file.metadata().map_err(read_err)?.len();
+        let start = len.saturating_sub(bytes);
+        if start > 0 {
+            file.seek(SeekFrom::Start(start)).map_err(read_err)?;
+        }
         let mut bytes = Vec::new();
         BufReader::new(file)
             .read_to_end(&mut bytes)
-            .map_err(|source| StoreError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(read_err)?;
+        if start > 0 {
+            // Begin at the first whole line.
+            let cut = bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| i + 1);
+            bytes.drain(..cut);
+        }
         let mut messages: Vec<StoredMessage> = Vec::with_capacity(bytes.len() / 160);
         let mut index: HashMap<u64, usize> = HashMap::with_capacity(bytes.len() / 160);
         for line in bytes.split(|&b| b == b'\n') {

@@ -5,6 +5,13 @@ mod history;
 
 pub use history::{Direction, History, MessageState, Record, StoreError, StoredMessage};
 
+/// One conversation read from the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub key: String,
+    pub messages: Vec<StoredMessage>,
+}
+
 use std::path::PathBuf;
 
 /// The data directory: `--data-dir`, else `$QQCHAT_DATA_DIR`, else the platform's data dir
