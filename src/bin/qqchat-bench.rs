@@ -21,6 +21,10 @@ const MESSAGE: usize = 100;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--measure-startup") {
+        measure_startup(args.get(i + 1).map_or(".", String::as_str));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let json_path = args
         .iter()
@@ -84,6 +88,22 @@ fn main() {
             "lossy_10pct": { "goodput_msgs_per_s": lossy.per_second, "seconds": lossy.seconds },
         });
     }
+    let start = startup(100_000);
+    rows.push(format!(
+        "{:<34} {:>12.1} ms first frame  {:>6.1} ms whole history  {:>5.1} MB peak memory",
+        "start with 100,000 in history", start.first_frame_ms, start.full_ms, start.peak_mb
+    ));
+    results["startup_100k"] = json!({
+        "first_frame_ms": start.first_frame_ms,
+        "whole_history_ms": start.full_ms,
+        "peak_rss_mb": start.peak_mb,
+        "rss_mb": start.rss_mb,
+        "frame_200x60_us": start.frame_us,
+    });
+    rows.push(format!(
+        "{:<34} {:>12.1} µs per 200×60 frame with 100,000 messages",
+        "drawing", start.frame_us
+    ));
     println!("{}", rows.join("\n"));
     if let Ok(text) = serde_json::to_string_pretty(&results) {
         match std::fs::write(&json_path, text + "\n") {
@@ -438,4 +458,141 @@ impl Drop for Relay {
             let _ = t.join();
         }
     }
+}
+
+struct Startup {
+    first_frame_ms: f64,
+    full_ms: f64,
+    peak_mb: f64,
+    rss_mb: f64,
+    frame_us: f64,
+}
+
+/// Writes a history of `n` messages and times a fresh process starting the chat on it.
+fn startup(n: u64) -> Startup {
+    use qqchat::store::{Direction, History, MessageState, Record};
+    let dir = std::env::temp_dir().join(format!("qqchat-bench-startup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Ok(mut h) = History::open(&dir) {
+        let at = jiff::Timestamp::now();
+        for id in 0..n {
+            let out = id % 2 == 0;
+            h.append(
+                "bob",
+                &Record::Msg {
+                    id,
+                    dir: if out { Direction::Out } else { Direction::In },
+                    peer: "127.0.0.1:9002".into(),
+                    at,
+                    sent_at: None,
+                    text: format!("message number {id}, with a little text to make it typical"),
+                    plain: false,
+                    state: if out {
+                        MessageState::Delivered
+                    } else {
+                        MessageState::Received
+                    },
+                },
+            );
+        }
+        let _ = h.commit();
+    }
+    let exe = std::env::current_exe().expect("the bench binary");
+    let t0 = Instant::now();
+    let child = std::process::Command::new(exe)
+        .args(["--measure-startup", &dir.display().to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the start-up measurement");
+    let total = t0.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    let report: Value = serde_json::from_slice(&child.stdout).unwrap_or(Value::Null);
+    let f = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
+    // The child's clock starts in its main(); add what exec and loading the binary took.
+    let exec_ms = total.as_secs_f64() * 1e3 - f("exit_ms");
+    Startup {
+        first_frame_ms: f("first_frame_ms") + exec_ms.max(0.0),
+        full_ms: f("full_ms") + exec_ms.max(0.0),
+        peak_mb: f("peak_mb"),
+        rss_mb: f("rss_mb"),
+        frame_us: f("frame_us"),
+    }
+}
+
+/// In a fresh process: what `qqchat` does before its first frame, on the history in `dir`,
+/// drawn into a 200×60 test terminal; then the whole history put in place.
+fn measure_startup(dir: &str) {
+    use qqchat::app::App;
+    use qqchat::contacts::{ContactBook, Me};
+    use qqchat::store::{Conversation, History};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let t0 = Instant::now();
+    let mut book = ContactBook::empty(Me::default());
+    book.contacts.push(Contact {
+        name: "bob".into(),
+        addr: "127.0.0.1:9002".parse().expect("addr"),
+        plain: false,
+        key: None,
+    });
+    let history = History::open(std::path::Path::new(dir)).expect("history");
+    let recent: Vec<Conversation> = history
+        .keys()
+        .expect("keys")
+        .into_iter()
+        .map(|key| Conversation {
+            messages: history.load_last(&key, 64 * 1024).expect("load"),
+            key,
+        })
+        .collect();
+    let mut app = App::new(
+        &book,
+        "127.0.0.1:9001".parse().expect("addr"),
+        jiff::tz::TimeZone::UTC,
+    );
+    app.load_history(recent);
+    app.on_resize(200, 60);
+    let _ = app.on_key(
+        crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter),
+        jiff::Timestamp::now(),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
+    let first_frame = t0.elapsed();
+    let full: Vec<Conversation> = history
+        .keys()
+        .expect("keys")
+        .into_iter()
+        .map(|key| Conversation {
+            messages: history.load(&key).expect("load"),
+            key,
+        })
+        .collect();
+    app.replace_history(full);
+    let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
+    let full_ms = t0.elapsed();
+    let frames = 200;
+    let t1 = Instant::now();
+    for _ in 0..frames {
+        let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
+    }
+    let frame = t1.elapsed() / frames;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |field: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let report = json!({
+        "first_frame_ms": first_frame.as_secs_f64() * 1e3,
+        "full_ms": full_ms.as_secs_f64() * 1e3,
+        "frame_us": frame.as_secs_f64() * 1e6,
+        "peak_mb": kb("VmHWM:") / 1024.0,
+        "rss_mb": kb("VmRSS:") / 1024.0,
+        "exit_ms": t0.elapsed().as_secs_f64() * 1e3,
+    });
+    println!("{report}");
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -106,6 +106,49 @@ struct RawRecord {
     #[serde(default)]
     plain: bool,
     state: MessageState,
+}
+
+/// Records folded into messages, one line at a time.
+#[derive(Default)]
+struct Fold {
+    messages: Vec<StoredMessage>,
+    index: HashMap<u64, usize>,
+}
+
+impl Fold {
+    fn line(&mut self, line: &[u8]) {
+        // A flat struct parses several times faster than the tagged enum it mirrors.
+        let Ok(raw) = serde_json::from_slice::<RawRecord>(line) else {
+            return;
+        };
+        match raw.t {
+            Kind::Msg => {
+                let (Some(dir), Some(at), Some(text)) = (raw.dir, raw.at, raw.text) else {
+                    return;
+                };
+                // The same message twice (sent again after a restart) is shown once.
+                if self.index.contains_key(&raw.id) {
+                    return;
+                }
+                self.index.insert(raw.id, self.messages.len());
+                self.messages.push(StoredMessage {
+                    id: raw.id,
+                    dir,
+                    peer: raw.peer.unwrap_or_default(),
+                    at,
+                    sent_at: raw.sent_at,
+                    text,
+                    plain: raw.plain,
+                    state: raw.state,
+                });
+            }
+            Kind::State => {
+                if let Some(&i) = self.index.get(&raw.id) {
+                    self.messages[i].state = raw.state;
+                }
+            }
+        }
+    }
 }
 
 /// A message with its latest state folded in.
@@ -215,53 +258,38 @@ impl History {
         if start > 0 {
             file.seek(SeekFrom::Start(start)).map_err(read_err)?;
         }
-        let mut bytes = Vec::new();
-        BufReader::new(file)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
-        if start > 0 {
-            // Begin at the first whole line.
-            let cut = bytes
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |i| i + 1);
-            bytes.drain(..cut);
-        }
-        let mut messages: Vec<StoredMessage> = Vec::with_capacity(bytes.len() / 160);
-        let mut index: HashMap<u64, usize> = HashMap::with_capacity(bytes.len() / 160);
-        for line in bytes.split(|&b| b == b'\n') {
-            // A flat struct parses several times faster than the tagged enum it mirrors.
-            let Ok(raw) = serde_json::from_slice::<RawRecord>(line) else {
+        // About one message per 200 bytes: room enough without doubling at the end.
+        let expect = usize::try_from((len - start) / 200).unwrap_or(0);
+        let mut fold = Fold {
+            messages: Vec::with_capacity(expect),
+            index: HashMap::with_capacity(expect),
+        };
+        // Read in chunks rather than whole: memory stays near the size of the result.
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut carry: Vec<u8> = Vec::new();
+        let mut skip_first = start > 0;
+        loop {
+            let n = file.read(&mut chunk).map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
+            carry.extend_from_slice(&chunk[..n]);
+            let Some(last_nl) = carry.iter().rposition(|&b| b == b'\n') else {
                 continue;
             };
-            match raw.t {
-                Kind::Msg => {
-                    let (Some(dir), Some(at), Some(text)) = (raw.dir, raw.at, raw.text) else {
-                        continue;
-                    };
-                    // The same message twice (sent again after a restart) is shown once.
-                    if index.contains_key(&raw.id) {
-                        continue;
-                    }
-                    index.insert(raw.id, messages.len());
-                    messages.push(StoredMessage {
-                        id: raw.id,
-                        dir,
-                        peer: raw.peer.unwrap_or_default(),
-                        at,
-                        sent_at: raw.sent_at,
-                        text,
-                        plain: raw.plain,
-                        state: raw.state,
-                    });
-                }
-                Kind::State => {
-                    if let Some(&i) = index.get(&raw.id) {
-                        messages[i].state = raw.state;
-                    }
-                }
+            let mut lines = carry[..last_nl].split(|&b| b == b'\n');
+            if skip_first {
+                // Reading began mid-file: the first line is the end of one cut in two.
+                lines.next();
+                skip_first = false;
             }
+            lines.for_each(|line| fold.line(line));
+            carry.drain(..=last_nl);
         }
+        if !skip_first {
+            fold.line(&carry);
+        }
+        let messages = fold.messages;
         Ok(messages)
     }
 
