@@ -19,7 +19,7 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent, Link};
 use crate::identity::{ContactString, parse_contact_string};
 use crate::store::{Direction, MessageState, StoredMessage};
-use crate::text::{one_line, sanitize};
+use crate::text::{one_line, sanitize, sanitize_owned};
 use crate::ui;
 
 /// Something the front end must do on the App's behalf.
@@ -155,11 +155,15 @@ impl Message {
     /// A message from the history, as it was last known.
     fn from_stored(m: StoredMessage) -> Message {
         match m.dir {
-            Direction::In => Message {
-                at: m.at,
-                text: sanitize(m.text.trim_end_matches(['\n', '\r'])),
-                origin: Origin::Received,
-            },
+            Direction::In => {
+                let mut text = m.text;
+                text.truncate(text.trim_end_matches(['\n', '\r']).len());
+                Message {
+                    at: m.at,
+                    text: sanitize_owned(text),
+                    origin: Origin::Received,
+                }
+            }
             Direction::Out => Message {
                 at: m.at,
                 text: m.text,

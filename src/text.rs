@@ -174,6 +174,20 @@ fn clusters(word: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// [`sanitize`] for text already owned: returned as it is, without copying, when nothing
+/// in it needs replacing (nearly always), so a long history costs no second copy.
+pub fn sanitize_owned(text: String) -> String {
+    let safe = |c: char| {
+        c == '\n'
+            || !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    };
+    if text.chars().all(safe) {
+        text
+    } else {
+        sanitize(&text)
+    }
+}
+
 /// Sanitized text on one line, for `listen`, `history` and error messages: line breaks
 /// become a visible `↵`.
 pub fn one_line(text: &str) -> String {
@@ -289,5 +303,13 @@ mod tests {
         assert_eq!(wrap("ab", 0), vec!["a", "b"]);
         assert_eq!(wrap("你", 1), vec!["你"]);
         assert_eq!(wrap("   ", 2), vec![""]);
+    }
+
+    proptest::proptest! {
+        /// The fast path never lets through what `sanitize` would change.
+        #[test]
+        fn sanitize_owned_agrees_with_sanitize(text in "(?s).{0,40}") {
+            proptest::prop_assert_eq!(sanitize_owned(text.clone()), sanitize(&text));
+        }
     }
 }

@@ -46,7 +46,7 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
                 "id": m.id,
                 "dir": m.dir,
                 "from": from,
-                "peer": m.peer,
+                "peer": &*m.peer,
                 "at": m.at.to_string(),
                 "sent_at": m.sent_at.map(|t| t.to_string()),
                 "text": m.text,

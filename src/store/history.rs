@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,8 @@ struct RawRecord {
 struct Fold {
     messages: Vec<StoredMessage>,
     index: HashMap<u64, usize>,
+    /// The last peer address seen: the next message most likely has the same.
+    peer: Arc<str>,
 }
 
 impl Fold {
@@ -131,10 +134,14 @@ impl Fold {
                     return;
                 }
                 self.index.insert(raw.id, self.messages.len());
+                let peer = raw.peer.unwrap_or_default();
+                if *self.peer != *peer {
+                    self.peer = Arc::from(peer);
+                }
                 self.messages.push(StoredMessage {
                     id: raw.id,
                     dir,
-                    peer: raw.peer.unwrap_or_default(),
+                    peer: Arc::clone(&self.peer),
                     at,
                     sent_at: raw.sent_at,
                     text,
@@ -156,7 +163,8 @@ impl Fold {
 pub struct StoredMessage {
     pub id: u64,
     pub dir: Direction,
-    pub peer: String,
+    /// The peer's address at the time; shared between the messages of one conversation.
+    pub peer: Arc<str>,
     pub at: Timestamp,
     pub sent_at: Option<Timestamp>,
     pub text: String,
@@ -263,6 +271,7 @@ impl History {
         let mut fold = Fold {
             messages: Vec::with_capacity(expect),
             index: HashMap::with_capacity(expect),
+            peer: Arc::from(""),
         };
         // Read in chunks rather than whole: memory stays near the size of the result.
         let mut chunk = vec![0u8; 1 << 20];
