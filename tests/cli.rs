@@ -497,3 +497,27 @@ fn a_missing_contacts_file_is_named() {
     assert!(err.contains(book), "{err}");
     assert!(!err.contains("listening on"), "{err}");
 }
+
+#[test]
+fn ping_reports_each_probe_and_explains_silence() {
+    let dir = TempDir::new("ping");
+    let port = free_port();
+    let _listener = listen(&dir, port, &[], &[]);
+    let to = loopback(port).to_string();
+    let output = run(&dir, &["ping", "-n", "2", "-i", "0.3", &to], None);
+    assert_success(&output);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(out.matches("reply from").count(), 2, "{out}");
+    assert!(out.contains("2 probes sent, 2 answered, 0% loss"), "{out}");
+    assert!(out.contains("rtt min/avg/max"), "{out}");
+
+    let nobody = loopback(free_port()).to_string();
+    let output = run(&dir, &["ping", "-n", "1", "-i", "0.3", &nobody], None);
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("100% loss"), "{out}");
+    let err = stderr(&output);
+    for hint in ["running there", "firewall", "NAT", "contacts file"] {
+        assert!(err.contains(hint), "no {hint:?} in {err}");
+    }
+}
