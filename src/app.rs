@@ -1520,7 +1520,7 @@ impl App {
 
     fn message_height(&self, peer: usize, index: usize) -> usize {
         let width = self.viewport().width;
-        ui::conversation::message_lines(self, &self.peers[peer], index, width).len()
+        ui::conversation::message_height(self, &self.peers[peer], index, width)
     }
 
     fn scroll_by(&mut self, delta: isize) {

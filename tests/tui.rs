@@ -2166,3 +2166,74 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
     });
     assert_eq!(app.peers()[0].messages()[2].mark(), Some(Mark::Delivered));
 }
+
+#[test]
+fn every_page_shows_the_lines_of_the_whole_conversation() {
+    use qqchat::ui::conversation::message_lines;
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::text::Line;
+    use ratatui::widgets::{Paragraph, Widget};
+
+    let (width, height) = (60, 14);
+    let mut app = app_sized(width, height);
+    let texts = [
+        "short",
+        "a message long enough to wrap over two lines of this narrow pane, or three",
+        "你好世界，这是一条很长的中文消息，需要在几行上换行显示才行",
+        "two\nlines",
+        "",
+    ];
+    let messages = (0..60u64)
+        .map(|i| {
+            let text = format!("{i} {}", texts[i as usize % texts.len()]);
+            // A day line now and then, and a hint under some own messages.
+            let minutes = i as i64 * 97;
+            match i % 4 {
+                0 => inc(i, ALICE, minutes, &text),
+                1 => out(i, ALICE, minutes, &text, MessageState::Delivered),
+                2 => out(i, ALICE, minutes, &text, MessageState::Failed),
+                _ => out(i, ALICE, minutes, &text, MessageState::Queued),
+            }
+        })
+        .collect();
+    app.load_history(vec![conversation("alice", messages)]);
+    open(&mut app, 0);
+    let area = Rect::new(0, 0, width, height);
+    let inner = qqchat::ui::conversation_text_area(area, &app);
+    let peer = &app.peers()[0];
+    let all: Vec<Line> = (0..peer.messages().len())
+        .flat_map(|i| message_lines(&app, peer, i, inner.width))
+        .collect();
+    let mut pages = 0;
+    loop {
+        let terminal = draw(&app, width, height);
+        let bottom = all.len() - app.scroll();
+        let top = bottom.saturating_sub(usize::from(inner.height));
+        let mut want = Buffer::empty(area);
+        Paragraph::new(all[top..bottom].to_vec()).render(inner, &mut want);
+        let got = terminal.backend().buffer();
+        for y in inner.top()..inner.bottom() {
+            for x in inner.left()..inner.right() {
+                assert_eq!(
+                    got[(x, y)],
+                    want[(x, y)],
+                    "({x}, {y}) at scroll {}",
+                    app.scroll()
+                );
+            }
+        }
+        let scroll = app.scroll();
+        press(&mut app, KeyCode::PageUp);
+        if app.scroll() == scroll {
+            break;
+        }
+        pages += 1;
+    }
+    assert_eq!(
+        all.len() - app.scroll(),
+        usize::from(inner.height),
+        "at the top"
+    );
+    assert!(pages > 10, "{pages} pages");
+}

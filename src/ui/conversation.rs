@@ -1,17 +1,20 @@
 //! The open conversation: a header with the peer, then its messages, newest at the bottom.
 //!
-//! Only the messages that reach the screen are wrapped: drawing walks back from the newest
-//! message until the view is full, so a history of any length draws in the same time.
+//! Only the messages that reach the screen are laid out: drawing walks back from the newest
+//! message, counting the lines of each, until the view is full, so a history of any length
+//! draws in the same time. Scrolled back, the messages below the view are counted too (not
+//! laid out), so the cost grows with how far back the view is, not with the history.
 
 use jiff::civil::Date;
 use ratatui::Frame;
+use ratatui::buffer::{Buffer, CellWidth};
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
 use super::{fit, pane, rtt_label, seen_label};
-use crate::app::{App, Focus, Mark, Peer, Trust};
+use crate::app::{App, Focus, Mark, Message, Peer, Trust};
 use crate::text::{width, wrap};
 
 /// Shown after a failed message.
@@ -142,22 +145,39 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let height = inner.height as usize;
-    // Walk back from the newest message until the lines above the scroll offset fill the view.
+    let messages = peer.messages();
+    // Walk back from the newest message, counting lines only, until the lines above the
+    // scroll offset fill the view; then lay out just the messages that show.
     let wanted = app.scroll() + height;
-    let mut chunks = Vec::new();
+    let mut heights = Vec::new();
     let mut total = 0;
-    for index in (0..peer.messages().len()).rev() {
-        let lines = message_lines(app, peer, index, inner.width);
-        total += lines.len();
-        chunks.push(lines);
+    for index in (0..messages.len()).rev() {
+        let count = message_height(app, peer, index, inner.width);
+        total += count;
+        heights.push(count);
         if total >= wanted {
             break;
         }
     }
-    let lines: Vec<Line> = chunks.into_iter().rev().flatten().collect();
-    let scroll = app.scroll().min(lines.len().saturating_sub(height));
-    let end = lines.len() - scroll;
-    let start = end.saturating_sub(height);
+    let scroll = app.scroll().min(total.saturating_sub(height));
+    // The view, in lines counted from the top of the oldest message walked over.
+    let bottom = total - scroll;
+    let top = bottom.saturating_sub(height);
+    let mut lines = Vec::with_capacity(bottom - top);
+    let mut start = 0;
+    for (index, &count) in (messages.len() - heights.len()..).zip(heights.iter().rev()) {
+        let end = start + count;
+        if end > top {
+            let skip = top.saturating_sub(start);
+            let take = end.min(bottom) - start.max(top);
+            let shown = message_lines(app, peer, index, inner.width);
+            lines.extend(shown.into_iter().skip(skip).take(take));
+        }
+        if end >= bottom {
+            break;
+        }
+        start = end;
+    }
     if scroll > 0 {
         block = block.title_bottom(
             Line::styled(
@@ -168,7 +188,93 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         );
     }
     frame.render_widget(block, area);
-    frame.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
+    render_lines(&lines, inner, frame.buffer_mut());
+}
+
+/// Puts lines into `area` one per row, as a `Paragraph` without wrapping does (a line too
+/// long is cut at the edge, a character wider than the area is left out, centred and
+/// right-aligned lines are placed the same way), with a short cut for runs of printable
+/// ASCII, where every byte is one cell. Most of a conversation is such runs, and splitting
+/// them into grapheme clusters was most of the cost of a frame.
+fn render_lines(lines: &[Line<'_>], area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    let max = area.width;
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        let x = match line.alignment {
+            None | Some(Alignment::Left) => 0,
+            Some(Alignment::Center) => (max / 2).saturating_sub(kept_width(line, max) / 2),
+            Some(Alignment::Right) => max.saturating_sub(kept_width(line, max)),
+        };
+        put_line(line, area.x + x, y, max, buf);
+    }
+}
+
+/// Whether each byte of `text` is a printable ASCII character: one grapheme of one cell.
+fn printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+/// The cells of `line` that fit in `max`: up to the first grapheme that does not fit,
+/// leaving out any wider than `max` on its own.
+fn kept_width(line: &Line<'_>, max: u16) -> u16 {
+    let mut used: u16 = 0;
+    for span in &line.spans {
+        if printable_ascii(&span.content) {
+            let w = u16::try_from(span.content.len()).unwrap_or(u16::MAX);
+            if used.saturating_add(w) > max {
+                return max;
+            }
+            used += w;
+            continue;
+        }
+        for grapheme in span.styled_graphemes(line.style) {
+            let w = grapheme.symbol.cell_width();
+            if w > max {
+                continue;
+            }
+            if used + w > max {
+                return used;
+            }
+            used += w;
+        }
+    }
+    used
+}
+
+/// Writes `line` from column `x` of row `y`, in at most `max` cells.
+fn put_line(line: &Line<'_>, mut x: u16, y: u16, max: u16, buf: &mut Buffer) {
+    let mut room = max;
+    for span in &line.spans {
+        let style = line.style.patch(span.style);
+        if printable_ascii(&span.content) {
+            for c in span.content.chars() {
+                if room == 0 {
+                    return;
+                }
+                buf[(x, y)].set_char(c).set_style(style);
+                x += 1;
+                room -= 1;
+            }
+            continue;
+        }
+        for grapheme in span.styled_graphemes(line.style) {
+            let w = grapheme.symbol.cell_width();
+            if w > max {
+                continue;
+            }
+            if w > room {
+                return;
+            }
+            if w == 0 {
+                continue;
+            }
+            buf[(x, y)]
+                .set_symbol(grapheme.symbol)
+                .set_style(grapheme.style);
+            x += w;
+            room -= w;
+        }
+    }
 }
 
 /// What the pane says while no conversation is open.
@@ -237,6 +343,54 @@ fn width_of_name(name: &str) -> usize {
     width(name)
 }
 
+/// Whether message `index` is the first of its day, so a day line goes before it.
+fn starts_day(app: &App, messages: &[Message], index: usize) -> bool {
+    let Some(message) = messages.get(index) else {
+        return false;
+    };
+    match index.checked_sub(1).and_then(|i| messages.get(i)) {
+        Some(previous) => {
+            let tz = app.tz();
+            tz.to_datetime(previous.at()).date() != tz.to_datetime(message.at()).date()
+        }
+        None => true,
+    }
+}
+
+/// What [`message_lines`] would return the length of, without laying the lines out: the
+/// conversation counts lines of every message it scrolls over, and shows only a few.
+pub fn message_height(app: &App, peer: &Peer, index: usize, width: u16) -> usize {
+    let messages = peer.messages();
+    let Some(message) = messages.get(index) else {
+        return 0;
+    };
+    if hint(message.mark()).is_some() {
+        // Rare (failed, queued, cancelled): whether the hint fits beside the text is
+        // measured on the lines themselves.
+        return message_lines(app, peer, index, width).len();
+    }
+    let columns = Columns::new(app, peer, usize::from(width));
+    let text = message.display_text();
+    // Text on one line and no longer in bytes than the column is wide fits on one line: no
+    // character takes more cells than it has bytes.
+    let body = if text.len() <= columns.text && !text.contains('\n') {
+        1
+    } else {
+        wrap(&text, columns.text).len()
+    };
+    usize::from(starts_day(app, messages, index)) + usize::from(!columns.beside) + body
+}
+
+/// The words after a message whose mark asks for them.
+fn hint(mark: Option<Mark>) -> Option<&'static str> {
+    match mark {
+        Some(Mark::Failed) => Some(FAILED_HINT),
+        Some(Mark::Queued) => Some(QUEUED_HINT),
+        Some(Mark::Cancelled) => Some(CANCELLED_HINT),
+        _ => None,
+    }
+}
+
 /// The lines message `index` of `peer` takes in a pane `width` cells wide, a day
 /// separator included when the message starts a new day.
 pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Line<'static>> {
@@ -248,11 +402,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     let tz = app.tz();
     let at = tz.to_datetime(message.at());
     let mut lines = Vec::new();
-    let new_day = match index.checked_sub(1).and_then(|i| messages.get(i)) {
-        Some(previous) => tz.to_datetime(previous.at()).date() != at.date(),
-        None => true,
-    };
-    if new_day {
+    if starts_day(app, messages, index) {
         lines.push(day_line(at.date()));
     }
 
@@ -311,13 +461,12 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         lines.push(Line::from(vec![Span::raw(indent.clone()), Span::raw(rest)]));
     }
 
-    let hint = match message.mark() {
-        Some(Mark::Failed) => Some((FAILED_HINT, Style::new().fg(Color::Red))),
-        Some(Mark::Queued) => Some((QUEUED_HINT, Style::new().fg(Color::Yellow))),
-        Some(Mark::Cancelled) => Some((CANCELLED_HINT, dim)),
-        _ => None,
-    };
-    if let Some((hint, style)) = hint {
+    if let Some(hint) = hint(message.mark()) {
+        let style = match message.mark() {
+            Some(Mark::Failed) => Style::new().fg(Color::Red),
+            Some(Mark::Queued) => Style::new().fg(Color::Yellow),
+            _ => dim,
+        };
         let hint_width = width_of_name(hint);
         let hint = Span::styled(hint, style);
         let last_width = lines.last().map_or(0, Line::width);
@@ -347,4 +496,174 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
 fn day_line(date: Date) -> Line<'static> {
     let label = format!("── {} ──", date.strftime("%a %-d %b %Y"));
     Line::styled(label, Style::new().fg(Color::DarkGray)).alignment(Alignment::Center)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use jiff::Timestamp;
+    use jiff::tz::TimeZone;
+    use proptest::prelude::*;
+    use ratatui::widgets::Widget;
+
+    use super::*;
+    use crate::cli::Conversation;
+    use crate::contacts::{Contact, ContactBook, Me};
+    use crate::store::{Direction, MessageState, StoredMessage};
+
+    /// Pieces of message text that wrapping and drawing treat differently.
+    const PIECES: &[&str] = &[
+        "word",
+        "a",
+        " ",
+        "   ",
+        "\n",
+        "\t",
+        "你好世界",
+        "e\u{301}",
+        "👍🏽",
+        "👨\u{200d}👩\u{200d}👧",
+        "\u{1b}[2J",
+        "\u{202e}",
+        "\u{85}",
+        "ｶﾞ",
+        "supercalifragilisticexpialidocious",
+        "❤\u{fe0f}",
+    ];
+
+    const STATES: &[MessageState] = &[
+        MessageState::Received,
+        MessageState::Pending,
+        MessageState::Delivered,
+        MessageState::Sent,
+        MessageState::Queued,
+        MessageState::Failed,
+        MessageState::Cancelled,
+    ];
+
+    /// A chat with one contact, `name`, holding `messages` as (own, minutes, state, text).
+    fn app(name: &str, messages: &[(bool, i64, usize, String)]) -> App {
+        let addr = "127.0.0.1:4001".parse().unwrap();
+        let book = ContactBook {
+            me: Me {
+                name: "me".into(),
+                listen: "0.0.0.0:4000".parse().unwrap(),
+                bell: false,
+                require_keys: false,
+            },
+            contacts: vec![Contact {
+                name: name.into(),
+                addr,
+                plain: false,
+                key: None,
+            }],
+        };
+        let mut app = App::new(&book, "0.0.0.0:4000".parse().unwrap(), TimeZone::UTC);
+        let stored = messages
+            .iter()
+            .enumerate()
+            .map(|(id, (own, minutes, state, text))| StoredMessage {
+                id: id as u64,
+                dir: if *own { Direction::Out } else { Direction::In },
+                peer: addr.to_string().into(),
+                at: Timestamp::from_second(1_700_000_000 + minutes * 60).unwrap(),
+                sent_at: None,
+                text: text.clone(),
+                plain: false,
+                state: if *own {
+                    STATES[*state]
+                } else {
+                    MessageState::Received
+                },
+            })
+            .collect();
+        app.load_history(vec![Conversation {
+            key: name.into(),
+            messages: stored,
+        }]);
+        app
+    }
+
+    fn message() -> impl Strategy<Value = (bool, i64, usize, String)> {
+        (
+            any::<bool>(),
+            0..3000i64,
+            0..STATES.len(),
+            prop::collection::vec(prop::sample::select(PIECES), 0..12),
+        )
+            .prop_map(|(own, minutes, state, pieces)| (own, minutes, state, pieces.concat()))
+    }
+
+    proptest! {
+        #[test]
+        fn height_is_the_number_of_lines(
+            mut messages in prop::collection::vec(message(), 1..8),
+            name in prop::sample::select(&["bob", "你好你好你好你好你好", "a-rather-long-name"][..]),
+            width in 0u16..70,
+        ) {
+            messages.sort_by_key(|m| m.1);
+            let app = app(name, &messages);
+            let peer = &app.peers()[0];
+            for index in 0..messages.len() {
+                prop_assert_eq!(
+                    message_height(&app, peer, index, width),
+                    message_lines(&app, peer, index, width).len(),
+                    "message {} at width {}", index, width
+                );
+            }
+        }
+    }
+
+    /// Lines that reach every case of a `Paragraph`: styles on lines and spans, wide and
+    /// zero-width characters at the edges, alignments, and lines too long for the area.
+    fn lines() -> Vec<Line<'static>> {
+        let red = Style::new().fg(Color::Red);
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let mut lines = vec![
+            Line::raw("plain ascii text that runs on for a while"),
+            Line::from(vec![
+                Span::styled("14:02", red),
+                Span::raw(" "),
+                Span::styled("你好", bold),
+                Span::raw(" ✓ "),
+                Span::raw("e\u{301}t\u{301}e\u{301}"),
+            ]),
+            Line::from(vec![Span::raw("\u{301}starts with a mark"), Span::raw("x")]),
+            Line::from(vec![Span::raw("ab"), Span::raw("你"), Span::raw("cd")]),
+            Line::styled("── Sat 21 Nov 2026 ──", red).alignment(Alignment::Center),
+            Line::raw("centred, and much too long to fit in a narrow area")
+                .alignment(Alignment::Center),
+            Line::raw("right 你好").alignment(Alignment::Right),
+            Line::from(vec![Span::styled("odd", bold), Span::raw("👍🏽👨\u{200d}👩")])
+                .style(Style::new().bg(Color::Indexed(236))),
+            Line::raw(""),
+            Line::raw("ｶﾞｷﾞ and ❤\u{fe0f}"),
+        ];
+        let app = app(
+            "alice",
+            &[
+                (true, 0, 5, "a failed message, wrapped".into()),
+                (false, 1, 0, "你好世界 ".repeat(6)),
+            ],
+        );
+        let peer = &app.peers()[0];
+        for index in 0..2 {
+            lines.extend(message_lines(&app, peer, index, 24));
+        }
+        lines
+    }
+
+    #[test]
+    fn lines_are_put_exactly_as_a_paragraph_puts_them() {
+        let lines = lines();
+        for width in 0..48 {
+            let area = Rect::new(2, 1, width, lines.len() as u16 - 1);
+            let outer = Rect::new(0, 0, width + 4, lines.len() as u16 + 2);
+            let mut want = Buffer::empty(outer);
+            Paragraph::new(lines.clone()).render(area, &mut want);
+            let mut got = Buffer::empty(outer);
+            render_lines(&lines, area, &mut got);
+            assert_eq!(got, want, "width {width}");
+        }
+    }
 }
