@@ -678,10 +678,12 @@ impl Node {
         // Only once a round trip has passed, so acks merely reordered are not taken for loss.
         if let Some(largest) = peer.out.largest_acked_tx {
             let wait = peer.rtt.srtt().unwrap_or_else(|| peer.rtt.rto()) * 9 / 8;
+            // Messages go out in seq order: the first never sent ends the ones to look at.
             let lost: Vec<(u64, u16)> = peer
                 .out
                 .msgs
                 .iter()
+                .take_while(|(_, m)| m.first_sent.is_some())
                 .flat_map(|(&seq, m)| {
                     m.frags.iter().enumerate().filter_map(move |(i, f)| {
                         let gone = f.deadline.is_some()
