@@ -457,34 +457,27 @@ impl App {
     /// Messages are moved, not wrapped or copied: a history of any length loads in linear
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<crate::cli::Conversation>) {
-        for conversation in history {
-            self.known_keys.insert(conversation.key.clone());
-            let Some(peer) = self.history_peer(&conversation) else {
-                continue;
-            };
-            let messages: Vec<Message> = conversation
-                .messages
-                .into_iter()
-                .map(Message::from_stored)
-                .collect();
+        for (peer, messages) in self.history_by_peer(history) {
             let p = &mut self.peers[peer];
-            if p.messages.is_empty() {
-                p.messages = messages;
+            p.messages = if p.messages.is_empty() {
+                messages
             } else {
-                p.messages = merge_by_time(std::mem::take(&mut p.messages), messages);
-            }
+                merge_by_time(std::mem::take(&mut p.messages), messages)
+            };
             p.from_history = p.messages.len();
         }
         self.reindex();
         self.clamp_scroll();
     }
 
-    /// The whole history, read after the first frame was drawn from the last part of each
-    /// conversation ([`App::load_history`]): it takes the place of that part, and whatever
-    /// arrived or was sent since start stays after it. The view does not move.
-    pub fn replace_history(&mut self, full: Vec<crate::cli::Conversation>) {
+    /// Stored conversations as messages per entry (made where needed), in time order when
+    /// several conversations belong to one entry.
+    fn history_by_peer(
+        &mut self,
+        history: Vec<crate::cli::Conversation>,
+    ) -> HashMap<usize, Vec<Message>> {
         let mut per_peer: HashMap<usize, Vec<Message>> = HashMap::new();
-        for conversation in full {
+        for conversation in history {
             self.known_keys.insert(conversation.key.clone());
             let Some(peer) = self.history_peer(&conversation) else {
                 continue;
@@ -501,6 +494,14 @@ impl App {
                 merge_by_time(std::mem::take(slot), messages)
             };
         }
+        per_peer
+    }
+
+    /// The whole history, read after the first frame was drawn from the last part of each
+    /// conversation ([`App::load_history`]): it takes the place of that part, and whatever
+    /// arrived or was sent since start stays after it. The view does not move.
+    pub fn replace_history(&mut self, full: Vec<crate::cli::Conversation>) {
+        let per_peer = self.history_by_peer(full);
         for (peer, history) in per_peer {
             let p = &mut self.peers[peer];
             let live = p.messages.split_off(p.from_history.min(p.messages.len()));

@@ -256,19 +256,21 @@ fn mac1_key(public: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn mac1(key: &[u8; 32], msg: &[u8]) -> [u8; MAC_LEN] {
+fn mac1_state(key: &[u8; 32], msg: &[u8]) -> Blake2sMac<blake2::digest::consts::U16> {
     let mut mac = <Blake2sMac<blake2::digest::consts::U16> as KeyInit>::new_from_slice(key)
         .expect("a 32-byte key is valid for BLAKE2s");
     Update::update(&mut mac, msg);
-    mac.finalize_fixed().into()
+    mac
 }
 
+fn mac1(key: &[u8; 32], msg: &[u8]) -> [u8; MAC_LEN] {
+    mac1_state(key, msg).finalize_fixed().into()
+}
+
+/// Checks the `mac1` at the end of `msg` in constant time.
 fn mac_ok(key: &[u8; 32], msg: &[u8]) -> bool {
     let (body, tag) = msg.split_at(msg.len() - MAC_LEN);
-    let mut mac = <Blake2sMac<blake2::digest::consts::U16> as KeyInit>::new_from_slice(key)
-        .expect("a 32-byte key is valid for BLAKE2s");
-    Update::update(&mut mac, body);
-    mac.verify_slice(tag).is_ok()
+    mac1_state(key, body).verify_slice(tag).is_ok()
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
