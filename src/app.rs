@@ -19,7 +19,7 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent, Link};
 use crate::identity::{ContactString, parse_contact_string};
 use crate::store::{Direction, MessageState, StoredMessage};
-use crate::text::{one_line, sanitize, sanitize_owned};
+use crate::text::{is_clean, one_line, sanitize, sanitize_owned};
 use crate::ui;
 
 /// Something the front end must do on the App's behalf.
@@ -132,6 +132,8 @@ impl Message {
     pub fn display_text(&self) -> Cow<'_, str> {
         match self.origin {
             Origin::Received => Cow::Borrowed(&self.text),
+            // Nearly always clean: then no copy is made on every frame.
+            Origin::Own { .. } if is_clean(&self.text) => Cow::Borrowed(&self.text),
             Origin::Own { .. } => Cow::Owned(sanitize(&self.text)),
         }
     }

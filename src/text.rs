@@ -177,15 +177,19 @@ fn clusters(word: &str) -> impl Iterator<Item = &str> {
 /// [`sanitize`] for text already owned: returned as it is, without copying, when nothing
 /// in it needs replacing (nearly always), so a long history costs no second copy.
 pub fn sanitize_owned(text: String) -> String {
-    let safe = |c: char| {
-        c == '\n'
-            || !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-    };
-    if text.chars().all(safe) {
+    if is_clean(&text) {
         text
     } else {
         sanitize(&text)
     }
+}
+
+/// True when [`sanitize`] would return `text` unchanged.
+pub fn is_clean(text: &str) -> bool {
+    text.chars().all(|c| {
+        c == '\n'
+            || !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    })
 }
 
 /// Sanitized text on one line, for `listen`, `history` and error messages: line breaks

@@ -146,15 +146,24 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     let height = inner.height as usize;
     let messages = peer.messages();
-    // Walk back from the newest message, counting lines only, until the lines above the
-    // scroll offset fill the view; then lay out just the messages that show.
+    // Walk back from the newest message until the lines above the scroll offset fill the
+    // view. Messages below the view are only counted; those in it are laid out.
     let wanted = app.scroll() + height;
-    let mut heights = Vec::new();
+    let mut walked: Vec<(usize, Option<Vec<Line>>)> = Vec::new();
     let mut total = 0;
     for index in (0..messages.len()).rev() {
-        let count = message_height(app, peer, index, inner.width);
-        total += count;
-        heights.push(count);
+        // `total` lines lie below this message. If it ends within the scroll offset it is
+        // below the view and only counted; otherwise it reaches into the view.
+        let counted = (total < app.scroll()).then(|| message_height(app, peer, index, inner.width));
+        let entry = match counted {
+            Some(count) if total + count <= app.scroll() => (count, None),
+            _ => {
+                let lines = message_lines(app, peer, index, inner.width);
+                (lines.len(), Some(lines))
+            }
+        };
+        total += entry.0;
+        walked.push(entry);
         if total >= wanted {
             break;
         }
@@ -165,12 +174,16 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let top = bottom.saturating_sub(height);
     let mut lines = Vec::with_capacity(bottom - top);
     let mut start = 0;
-    for (index, &count) in (messages.len() - heights.len()..).zip(heights.iter().rev()) {
+    for (index, (count, laid_out)) in
+        (messages.len() - walked.len()..).zip(walked.into_iter().rev())
+    {
         let end = start + count;
         if end > top {
             let skip = top.saturating_sub(start);
             let take = end.min(bottom) - start.max(top);
-            let shown = message_lines(app, peer, index, inner.width);
+            // Near the first message the view stops short of the scroll offset, and shows
+            // messages that were only counted.
+            let shown = laid_out.unwrap_or_else(|| message_lines(app, peer, index, inner.width));
             lines.extend(shown.into_iter().skip(skip).take(take));
         }
         if end >= bottom {
