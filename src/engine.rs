@@ -120,10 +120,6 @@ pub struct Options {
     pub contacts: Vec<Contact>,
     /// Where messages are kept; `None` keeps nothing (the demo's bot, some tests).
     pub history: Option<History>,
-    /// Ids of messages already received and stored, so a resent one is shown once.
-    pub seen: HashSet<u64>,
-    /// Messages owed to contacts from an earlier run, oldest first.
-    pub outbox: Vec<(SocketAddr, StoredMessage)>,
     /// Whether a message whose retries ran out is queued (the chat) or failed (`send`).
     pub queue_failed: bool,
     /// Say hello to the contacts and track their presence.
@@ -140,8 +136,6 @@ impl Options {
             protocol,
             contacts: Vec::new(),
             history: None,
-            seen: HashSet::new(),
-            outbox: Vec::new(),
             queue_failed: false,
             watch: true,
             load_history: false,
@@ -290,13 +284,13 @@ struct Engine {
 
 impl Engine {
     fn new(options: Options, out: Sender<Transmit>, events: Sender<EngineEvent>) -> Self {
-        let mut engine = Engine {
+        Engine {
             node: Node::new(options.protocol),
             out,
             events,
             contacts: options.contacts,
             history: options.history,
-            seen: options.seen,
+            seen: HashSet::new(),
             unacked: HashMap::new(),
             outbox: HashMap::new(),
             queue_failed: options.queue_failed,
@@ -305,9 +299,7 @@ impl Engine {
             link_dirty: HashSet::new(),
             link_reported: HashMap::new(),
             ui: Vec::new(),
-        };
-        engine.owe(options.outbox);
-        engine
+        }
     }
 
     /// Puts messages owed from an earlier run in the outbox.
@@ -335,15 +327,7 @@ impl Engine {
         let Some(history) = self.history.as_ref() else {
             return;
         };
-        let loaded: Result<Vec<Conversation>, _> = history.keys().and_then(|keys| {
-            keys.into_iter()
-                .map(|key| {
-                    let messages = history.load(&key)?;
-                    Ok(Conversation { key, messages })
-                })
-                .collect()
-        });
-        let conversations = match loaded {
+        let conversations = match history.conversations(u64::MAX) {
             Ok(c) => c,
             Err(err) => {
                 self.ui.push(EngineEvent::Error(err.to_string()));
@@ -476,24 +460,21 @@ impl Engine {
             }
             Command::SetContacts(contacts) => {
                 let now = Instant::now();
+                let old = std::mem::replace(&mut self.contacts, contacts);
                 // Keys first, so a hello to a new keyed contact goes over Noise.
-                for c in &contacts {
-                    self.node.set_key(c.addr, c.key);
-                }
-                for old in &self.contacts {
-                    if !contacts.iter().any(|c| c.addr == old.addr && !c.plain) {
-                        self.node.unwatch(old.addr);
+                self.apply_keys(&old);
+                for o in &old {
+                    if !self.contacts.iter().any(|c| c.addr == o.addr && !c.plain) {
+                        self.node.unwatch(o.addr);
                     }
                 }
-                for c in &contacts {
+                for c in &self.contacts {
                     if c.plain {
                         self.node.befriend(now, c.addr);
-                    } else if !self.contacts.iter().any(|o| o.addr == c.addr && !o.plain) {
+                    } else if !old.iter().any(|o| o.addr == c.addr && !o.plain) {
                         self.node.watch(now, c.addr);
                     }
                 }
-                let old = std::mem::replace(&mut self.contacts, contacts);
-                self.apply_keys(&old);
             }
             Command::RenameHistory { from, to } => {
                 if let Some(h) = self.history.as_mut()

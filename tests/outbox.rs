@@ -5,10 +5,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use qqchat::cli::Conversation;
 use qqchat::contacts::Contact;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
-use qqchat::store::{Direction, History, MessageState};
+use qqchat::store::{History, MessageState};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("qqchat-outbox-{name}-{}", std::process::id()));
@@ -33,31 +32,12 @@ fn contact(name: &str, addr: SocketAddr) -> Contact {
 
 /// Starts an engine the way the chat does: history, contacts, outbox from disk.
 fn chat_engine(dir: &Path, listen: SocketAddr, contacts: Vec<Contact>) -> EngineHandle {
-    let history = History::open(dir).expect("history");
-    let conversations: Vec<Conversation> = history
-        .keys()
-        .expect("keys")
-        .into_iter()
-        .map(|key| Conversation {
-            messages: history.load(&key).expect("load"),
-            key,
-        })
-        .collect();
     let mut options = Options::new(engine::default_config());
     options.protocol.give_up = Duration::from_millis(800);
     options.queue_failed = true;
-    for c in &conversations {
-        if let Some(contact) = contacts.iter().find(|ct| ct.name == c.key) {
-            options.outbox.extend(
-                c.messages
-                    .iter()
-                    .filter(|m| m.dir == Direction::Out && m.state.is_undelivered())
-                    .map(|m| (contact.addr, m.clone())),
-            );
-        }
-    }
     options.contacts = contacts;
-    options.history = Some(history);
+    options.history = Some(History::open(dir).expect("history"));
+    options.load_history = true;
     let socket = UdpSocket::bind(listen).expect("bind");
     engine::spawn(socket, options).expect("spawn")
 }

@@ -524,7 +524,7 @@ fn startup(n: u64) -> Startup {
 fn measure_startup(dir: &str) {
     use qqchat::app::App;
     use qqchat::contacts::{ContactBook, Me};
-    use qqchat::store::{Conversation, History};
+    use qqchat::store::History;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     let t0 = Instant::now();
@@ -536,15 +536,7 @@ fn measure_startup(dir: &str) {
         key: None,
     });
     let history = History::open(std::path::Path::new(dir)).expect("history");
-    let recent: Vec<Conversation> = history
-        .keys()
-        .expect("keys")
-        .into_iter()
-        .map(|key| Conversation {
-            messages: history.load_last(&key, 64 * 1024).expect("load"),
-            key,
-        })
-        .collect();
+    let recent = history.conversations(64 * 1024).expect("recent history");
     let mut app = App::new(
         &book,
         "127.0.0.1:9001".parse().expect("addr"),
@@ -559,15 +551,7 @@ fn measure_startup(dir: &str) {
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
     let first_frame = t0.elapsed();
-    let full: Vec<Conversation> = history
-        .keys()
-        .expect("keys")
-        .into_iter()
-        .map(|key| Conversation {
-            messages: history.load(&key).expect("load"),
-            key,
-        })
-        .collect();
+    let full = history.conversations(u64::MAX).expect("whole history");
     app.replace_history(full);
     let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
     let full_ms = t0.elapsed();

@@ -66,19 +66,6 @@ fn open_history(common: &Common) -> Result<History> {
     Ok(History::open(&dir)?)
 }
 
-/// Reads the last part of every conversation on disk: enough to draw the first screen; the
-/// engine reads the whole of it after.
-fn load_recent(history: &History) -> Result<Vec<Conversation>> {
-    history
-        .keys()?
-        .into_iter()
-        .map(|key| {
-            let messages = history.load_last(&key, RECENT_BYTES)?;
-            Ok(Conversation { key, messages })
-        })
-        .collect()
-}
-
 /// How much of each conversation the chat reads before its first frame: some hundreds of
 /// messages, more than a screen holds.
 const RECENT_BYTES: u64 = 64 * 1024;
@@ -175,7 +162,8 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
 pub fn chat(common: &Common) -> Result<ExitCode> {
     let (book, path) = load_book(common, true)?;
     let history = open_history(common)?;
-    let recent = load_recent(&history)?;
+    // Enough to draw the first screen; the engine reads the whole history after.
+    let recent = history.conversations(RECENT_BYTES)?;
     let options = engine_options(&book, Some(history), true)?;
     let engine = start_engine(book.me.listen, options)?;
     crate::tui::run(book, path, recent, engine)?;

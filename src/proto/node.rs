@@ -383,9 +383,8 @@ impl Node {
     fn send_ping(&mut self, now: Instant, addr: SocketAddr, hello: bool) {
         self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let nonce = self.nonce;
-        let cfg = self.config.presence.clone();
         if let Some(peer) = self.peers.get_mut(&addr) {
-            peer.presence.on_ping_sent(now, nonce, &cfg);
+            peer.presence.on_ping_sent(now, nonce);
         }
         self.push_transmit(addr, wire::encode(&Packet::Ping { nonce, hello }));
     }
@@ -551,10 +550,9 @@ impl Node {
 
     /// Any valid datagram from a contact shows it is there.
     fn heard(&mut self, now: Instant, from: SocketAddr) {
-        let cfg = &self.config.presence;
         if let Some(peer) = self.peers.get_mut(&from)
             && peer.watched
-            && peer.presence.on_heard(now, cfg)
+            && peer.presence.on_heard(now)
         {
             self.events.push_back(Event::Presence {
                 peer: from,

@@ -74,7 +74,7 @@ pub struct PresenceState {
 }
 
 impl PresenceState {
-    pub fn on_ping_sent(&mut self, now: Instant, nonce: u64, _cfg: &PresenceConfig) {
+    pub fn on_ping_sent(&mut self, now: Instant, nonce: u64) {
         if self.outstanding.is_some() {
             self.record(false);
         }
@@ -95,7 +95,7 @@ impl PresenceState {
     }
 
     /// Anything at all arrived; true when this brings the contact online.
-    pub fn on_heard(&mut self, now: Instant, _cfg: &PresenceConfig) -> bool {
+    pub fn on_heard(&mut self, now: Instant) -> bool {
         self.last_heard = Some(now);
         let was = self.status;
         self.status = Status::Online;

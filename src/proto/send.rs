@@ -89,12 +89,6 @@ pub struct OutStream {
 }
 
 impl OutStream {
-    /// The next transmission number.
-    pub fn next_tx(&mut self) -> u64 {
-        self.tx_counter += 1;
-        self.tx_counter
-    }
-
     /// Queues a message and returns its sequence number.
     pub fn push(&mut self, msg: OutMsg) -> u64 {
         let seq = self.next_seq;

@@ -6,7 +6,7 @@
 //! anything, so a crash can at worst leave a torn last line, which loading skips. Appends from
 //! several processes are serialised with an exclusive lock on the file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -177,7 +177,7 @@ pub struct History {
     dir: PathBuf,
     pending: BTreeMap<String, Vec<u8>>,
     /// Files already checked for a torn last line in this run.
-    mended: HashMap<String, ()>,
+    mended: HashSet<String>,
 }
 
 impl History {
@@ -191,7 +191,7 @@ impl History {
         Ok(History {
             dir,
             pending: BTreeMap::new(),
-            mended: HashMap::new(),
+            mended: HashSet::new(),
         })
     }
 
@@ -232,12 +232,12 @@ impl History {
     pub fn commit(&mut self) -> Result<(), StoreError> {
         for (key, buf) in std::mem::take(&mut self.pending) {
             let path = self.path(&key);
-            let mended = self.mended.contains_key(&key);
+            let mended = self.mended.contains(&key);
             write_locked(&path, &buf, !mended).map_err(|source| StoreError::Write {
                 path: path.clone(),
                 source,
             })?;
-            self.mended.insert(key, ());
+            self.mended.insert(key);
         }
         Ok(())
     }
@@ -300,6 +300,17 @@ impl History {
         }
         let messages = fold.messages;
         Ok(messages)
+    }
+
+    /// Every conversation on disk, each read to about its last `bytes` (`u64::MAX`: whole).
+    pub fn conversations(&self, bytes: u64) -> Result<Vec<super::Conversation>, StoreError> {
+        self.keys()?
+            .into_iter()
+            .map(|key| {
+                let messages = self.load_last(&key, bytes)?;
+                Ok(super::Conversation { key, messages })
+            })
+            .collect()
     }
 
     /// Every conversation on disk, by key.
