@@ -39,41 +39,29 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A small deterministic generator (xorshift64*).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+/// The protocol's own seeded generator, with what the tests draw from it.
+pub use qqchat::proto::sim::Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A value in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
+/// Lengths, percentages and bytes from an [`Rng`].
+pub trait Draw {
     /// A length in `lo..=hi`.
-    pub fn len_in(&mut self, lo: usize, hi: usize) -> usize {
+    fn len_in(&mut self, lo: usize, hi: usize) -> usize;
+    /// True `percent` times in a hundred.
+    fn percent(&mut self, percent: u64) -> bool;
+    fn bytes(&mut self, len: usize) -> Vec<u8>;
+}
+
+impl Draw for Rng {
+    fn len_in(&mut self, lo: usize, hi: usize) -> usize {
         let span = u64::try_from(hi - lo + 1).expect("a small span");
         lo + usize::try_from(self.below(span)).expect("a small length")
     }
 
-    /// True `percent` times in a hundred.
-    pub fn percent(&mut self, percent: u64) -> bool {
+    fn percent(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64().to_le_bytes()[0]).collect()
     }
 }
