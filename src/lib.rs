@@ -6,8 +6,10 @@ pub mod contacts_edit;
 pub mod engine;
 pub mod identity;
 pub mod net;
-pub mod proto;
 pub mod store;
 pub mod text;
 pub mod tui;
 pub mod ui;
+
+/// The sans-IO protocol, its own crate so that "no sockets, no clock" holds at compile time.
+pub use qqchat_proto as proto;

@@ -4,4 +4,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| qqchat::proto::sim::exercise(data));
+fuzz_target!(|data: &[u8]| qqchat_proto::sim::exercise(data));

@@ -9,6 +9,7 @@ pub mod recv;
 pub mod rtt;
 pub mod secure;
 pub mod send;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod wire;
 
