@@ -1,30 +1,15 @@
 //! The real `qqchat` binary on loopback: `send`, `listen` and `bot`, with each other, with
 //! plain UDP peers, through a lossy relay, under junk, and with every start-up mistake.
 
-mod common;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Output;
 use std::time::Duration;
 
-use common::{
+use qqchat_testkit::{
     Impairment, Relay, Rng, Running, TempDir, WAIT, free_port, junk_datagrams, loopback,
-    loopback_socket, qqchat,
+    loopback_socket, qqchat, run,
 };
 use serde_json::Value;
-
-/// The longest any short-lived command may run before it is killed.
-const RUN_LIMIT: Duration = Duration::from_secs(15);
-
-/// Runs `qqchat ARGS` to completion (killed after [`RUN_LIMIT`]) with `stdin` as input.
-fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = assert_cmd::Command::from_std(qqchat(dir.path()));
-    command.args(args).timeout(RUN_LIMIT);
-    if let Some(input) = stdin {
-        command.write_stdin(input);
-    }
-    command.output().expect("run qqchat")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -1,12 +1,12 @@
 //! `contacts.toml`: what parses, and what every mistake says, line numbers included.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use qqchat::contacts::{
     self, Contact, ContactBook, ContactsError, DEFAULT_LISTEN, EXAMPLE_FILE, Me, Problem,
 };
+use qqchat_testkit::{TempDir, addr};
 
 fn parse(text: &str) -> Result<ContactBook, ContactsError> {
     ContactBook::parse(text, Path::new("contacts.toml"))
@@ -24,21 +24,8 @@ fn error(text: &str) -> String {
     }
 }
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
 fn names(book: &ContactBook) -> Vec<&str> {
     book.contacts.iter().map(|c| c.name.as_str()).collect()
-}
-
-/// A file under the system temp directory, unique to this test process and `tag`.
-fn temp_file(tag: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qqchat-contacts-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{tag}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 const FULL: &str = r#"[me]
@@ -541,10 +528,11 @@ fn contact_table_without_addr() {
 
 #[test]
 fn load_reads_and_names_the_file() {
-    let good = temp_file("good", FULL);
+    let dir = TempDir::new("contacts-load");
+    let good = dir.write("good.toml", FULL);
     assert_eq!(ContactBook::load(&good).unwrap(), book(FULL));
 
-    let bad = temp_file("bad", "[contacts]\nbob = 9002\n");
+    let bad = dir.write("bad.toml", "[contacts]\nbob = 9002\n");
     let err = ContactBook::load(&bad).unwrap_err();
     assert_eq!(err.path(), Some(bad.as_path()));
     assert!(
@@ -570,7 +558,8 @@ fn load_of_a_missing_file_is_a_read_error() {
 
 #[test]
 fn explicit_path_is_the_only_candidate() {
-    let path = temp_file("explicit", FULL);
+    let dir = TempDir::new("contacts-explicit");
+    let path = dir.write("explicit.toml", FULL);
     assert_eq!(contacts::search_paths(Some(&path)), vec![path.clone()]);
     assert_eq!(contacts::locate(Some(&path)).unwrap(), path);
 

@@ -4,58 +4,41 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use qqchat::contacts::ContactBook;
 use qqchat::contacts_edit::{EditError, add_contact, remove_contact, rename_contact};
+use qqchat_testkit::{TempDir, addr};
 
 /// The example file shipped with qqchat: comments above entries, comments after values,
 /// quoted names, an inline table.
 const EXAMPLE: &str = include_str!("../contacts.toml");
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
+/// A contacts file in a temporary directory, removed with it.
+struct Scratch {
+    path: PathBuf,
+    _dir: TempDir,
 }
-
-/// A directory of its own holding `contacts.toml`, removed when the test ends.
-struct Scratch(PathBuf);
 
 impl std::ops::Deref for Scratch {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl AsRef<Path> for Scratch {
     fn as_ref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// A fresh directory holding `contacts.toml` with `text`.
 fn file_with(text: &str) -> Scratch {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "qqchat-contacts-edit-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("contacts.toml");
-    fs::write(&path, text).unwrap();
-    Scratch(path)
+    let dir = TempDir::new("contacts-edit");
+    Scratch {
+        path: dir.write("contacts.toml", text),
+        _dir: dir,
+    }
 }
 
 fn read(path: &Path) -> String {

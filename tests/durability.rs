@@ -1,14 +1,12 @@
 //! Nothing lost: a receiver killed with SIGKILL mid-burst, and a sender whose queued messages
 //! wait across a restart for a peer that starts later. Real binaries on loopback.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Person, Running, TempDir, WAIT, free_port, loopback, qqchat};
+use qqchat_testkit::{Person, Running, TempDir, WAIT, free_port, loopback, qqchat};
 use serde_json::Value;
 
 fn listen(dir: &TempDir, port: u16, extra: &[&str]) -> Running {
@@ -87,7 +85,7 @@ fn kill_mid_burst(
     let mut first = listen(receiver_dir, port, receiver_flags);
     let mut sender = qqchat(sender_dir.path());
     sender.args(send_args).stdin(Stdio::piped());
-    let mut sender = common::ChildGuard::spawn(&mut sender);
+    let mut sender = qqchat_testkit::ChildGuard::spawn(&mut sender);
     {
         let mut stdin = sender.take_stdin();
         stdin
@@ -155,7 +153,7 @@ fn queued_messages_wait_for_a_restart_and_a_peer_that_starts_later() {
     send.args(alice_flag)
         .args(["send", "--queue", "--timeout", "1", "bob"])
         .stdin(Stdio::piped());
-    let mut send = common::ChildGuard::spawn(&mut send);
+    let mut send = qqchat_testkit::ChildGuard::spawn(&mut send);
     send.take_stdin()
         .write_all(b"one\ntwo\nthree\n")
         .expect("write stdin");

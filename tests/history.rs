@@ -2,16 +2,10 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use qqchat::store::{Direction, History, MessageState, Record};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qqchat-test-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir
-}
+use qqchat_testkit::TempDir;
 
 fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
     Record::Msg {
@@ -28,8 +22,9 @@ fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
 
 #[test]
 fn records_fold_into_messages_in_order() {
-    let dir = temp_dir("fold");
-    let mut h = History::open(&dir).expect("open");
+    let tmp = TempDir::new("history-fold");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
     h.append("bob", &msg(1, Direction::Out, "hi", MessageState::Pending));
     h.append(
         "bob",
@@ -68,13 +63,13 @@ fn records_fold_into_messages_in_order() {
         ]
     );
     assert!(h.load("nobody").expect("load").is_empty());
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
-    let dir = temp_dir("torn");
-    let mut h = History::open(&dir).expect("open");
+    let tmp = TempDir::new("history-torn");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
     h.append(
         "bob",
         &msg(1, Direction::In, "whole", MessageState::Received),
@@ -90,7 +85,7 @@ fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
     drop(f);
     assert_eq!(h.load("bob").expect("load").len(), 1, "torn line skipped");
     // After a restart the next record starts on its own line.
-    let mut h = History::open(&dir).expect("reopen");
+    let mut h = History::open(dir).expect("reopen");
     h.append(
         "bob",
         &msg(3, Direction::In, "after", MessageState::Received),
@@ -103,13 +98,13 @@ fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
         .map(|m| m.text)
         .collect();
     assert_eq!(texts, vec!["whole", "after"]);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_message_stored_twice_is_shown_once() {
-    let dir = temp_dir("twice");
-    let mut h = History::open(&dir).expect("open");
+    let tmp = TempDir::new("history-twice");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
     h.append(
         "bob",
         &msg(7, Direction::In, "once", MessageState::Received),
@@ -120,13 +115,13 @@ fn a_message_stored_twice_is_shown_once() {
     );
     h.commit().expect("commit");
     assert_eq!(h.load("bob").expect("load").len(), 1);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn keys_survive_any_name_and_files_are_readable_json_lines() {
-    let dir = temp_dir("keys");
-    let mut h = History::open(&dir).expect("open");
+    let tmp = TempDir::new("history-keys");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
     for key in ["bob", "Erin S.", "addr-[::1]:9002", "../escape", "你好"] {
         h.append(key, &msg(1, Direction::In, "x", MessageState::Received));
     }
@@ -157,15 +152,15 @@ fn keys_survive_any_name_and_files_are_readable_json_lines() {
     h.commit().expect("commit");
     h.rename("robert", "Erin S.").expect("merge");
     assert_eq!(h.load("Erin S.").expect("load").len(), 2);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn two_writers_on_one_file_do_not_corrupt_it() {
-    let dir = temp_dir("writers");
+    let tmp = TempDir::new("history-writers");
+    let dir = tmp.path();
     let handles: Vec<_> = (0..2u64)
         .map(|w| {
-            let dir = dir.clone();
+            let dir = dir.to_path_buf();
             std::thread::spawn(move || {
                 let mut h = History::open(&dir).expect("open");
                 for i in 0..200 {
@@ -182,15 +177,15 @@ fn two_writers_on_one_file_do_not_corrupt_it() {
     for h in handles {
         h.join().expect("writer");
     }
-    let h = History::open(&dir).expect("open");
+    let h = History::open(dir).expect("open");
     assert_eq!(h.load("bob").expect("load").len(), 400);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
-    let dir = temp_dir("last");
-    let mut h = History::open(&dir).expect("open");
+    let tmp = TempDir::new("history-last");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
     for id in 0..1000 {
         h.append(
             "bob",
@@ -216,5 +211,4 @@ fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
         "a suffix, no torn first line"
     );
     assert_eq!(h.load_last("bob", u64::MAX).expect("all"), all);
-    let _ = fs::remove_dir_all(&dir);
 }

@@ -2,11 +2,9 @@
 //! (also through a lossy relay), and an impostor on a keyed contact's address gets nothing
 //! shown as from that contact.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Impairment, Person, Relay, TempDir, WAIT, free_port, loopback, run, text};
+use qqchat_testkit::{Impairment, Person, Relay, TempDir, WAIT, free_port, loopback, run, text};
 
 /// Two people who exchanged contact strings.
 fn friends() -> (Person, Person) {

@@ -1,16 +1,14 @@
 //! Two real engines in one process, on real loopback sockets: ordering, exactly-once delivery
 //! through a lossy relay, plain UDP peers, junk on the wire, and large messages.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{Impairment, Relay, Rng, WAIT, junk_datagrams, loopback_socket};
 use crossbeam_channel::RecvTimeoutError;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle};
 use qqchat::proto::Config;
+use qqchat_testkit::{Impairment, Relay, Rng, WAIT, junk_datagrams, loopback_socket};
 
 /// An engine on an ephemeral loopback port with the shipped configuration.
 fn start() -> EngineHandle {

@@ -2,24 +2,13 @@
 //! go out, in order, when the contact is heard from.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use qqchat::contacts::Contact;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
 use qqchat::store::{History, MessageState};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qqchat-outbox-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// A loopback port that nothing listens on right now.
-fn free_addr() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr")
-}
+use qqchat_testkit::{TempDir, free_addr};
 
 fn contact(name: &str, addr: SocketAddr) -> Contact {
     Contact {
@@ -65,10 +54,11 @@ fn wait_for(
 
 #[test]
 fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears() {
-    let (dir_a, dir_b) = (temp_dir("a"), temp_dir("b"));
+    let (tmp_a, tmp_b) = (TempDir::new("outbox-a"), TempDir::new("outbox-b"));
+    let (dir_a, dir_b) = (tmp_a.path(), tmp_b.path());
     let (addr_a, addr_b) = (free_addr(), free_addr());
     // Alice writes three messages while bob is not running: they end up queued.
-    let alice = chat_engine(&dir_a, addr_a, vec![contact("bob", addr_b)]);
+    let alice = chat_engine(dir_a, addr_a, vec![contact("bob", addr_b)]);
     let texts = ["first", "second", "third"];
     for text in texts {
         alice
@@ -87,16 +77,16 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
         queued == 3
     }));
     alice.shutdown();
-    let stored = History::open(&dir_a)
+    let stored = History::open(dir_a)
         .expect("open")
         .load("bob")
         .expect("load");
     assert!(stored.iter().all(|m| m.state == MessageState::Queued));
 
     // Alice restarts first; bob only later. Nobody presses anything.
-    let alice = chat_engine(&dir_a, addr_a, vec![contact("bob", addr_b)]);
+    let alice = chat_engine(dir_a, addr_a, vec![contact("bob", addr_b)]);
     std::thread::sleep(Duration::from_millis(300));
-    let bob = chat_engine(&dir_b, addr_b, vec![contact("alice", addr_a)]);
+    let bob = chat_engine(dir_b, addr_b, vec![contact("alice", addr_a)]);
     let mut got = Vec::new();
     assert!(
         wait(&bob, |e| {
@@ -115,7 +105,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
     }));
     alice.shutdown();
     bob.shutdown();
-    let stored = History::open(&dir_a)
+    let stored = History::open(dir_a)
         .expect("open")
         .load("bob")
         .expect("load");
@@ -123,21 +113,19 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
         stored.iter().all(|m| m.state == MessageState::Delivered),
         "{stored:?}"
     );
-    let stored = History::open(&dir_b)
+    let stored = History::open(dir_b)
         .expect("open")
         .load("alice")
         .expect("load");
     assert_eq!(stored.len(), 3, "stored once each");
-    for d in [dir_a, dir_b] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 #[test]
 fn a_queued_message_can_be_cancelled_or_sent_now() {
-    let dir = temp_dir("cancel");
+    let tmp = TempDir::new("outbox-cancel");
+    let dir = tmp.path();
     let (addr_a, addr_b) = (free_addr(), free_addr());
-    let alice = chat_engine(&dir, addr_a, vec![contact("bob", addr_b)]);
+    let alice = chat_engine(dir, addr_a, vec![contact("bob", addr_b)]);
     let (keep, drop_it) = (new_message_id(), new_message_id());
     for (tag, text) in [(keep, "keep"), (drop_it, "drop")] {
         alice
@@ -187,7 +175,7 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
     assert_eq!(got, vec!["keep"], "the cancelled message never went out");
     alice.shutdown();
     bob.shutdown();
-    let states: Vec<MessageState> = History::open(&dir)
+    let states: Vec<MessageState> = History::open(dir)
         .expect("open")
         .load("bob")
         .expect("load")
@@ -198,5 +186,4 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
         states,
         vec![MessageState::Delivered, MessageState::Cancelled]
     );
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,0 +1,253 @@
+//! Child processes that are always stopped, their output read line by line with timeouts, and
+//! the `qqchat` binary run as a person would.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::fs::TempDir;
+use crate::net::{WAIT, free_port, loopback};
+
+/// A child process that is killed and reaped when dropped, whatever happened in the test.
+pub struct ChildGuard {
+    child: Child,
+}
+
+impl ChildGuard {
+    pub fn spawn(command: &mut Command) -> ChildGuard {
+        let child = command.spawn().expect("start the child process");
+        ChildGuard { child }
+    }
+
+    pub fn take_stdout(&mut self) -> ChildStdout {
+        self.child.stdout.take().expect("stdout is piped")
+    }
+
+    pub fn take_stderr(&mut self) -> ChildStderr {
+        self.child.stderr.take().expect("stderr is piped")
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.child.stdin.take().expect("stdin is piped")
+    }
+
+    /// SIGKILL: no chance to clean up, as after a crash or a power cut.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits up to `limit` for the exit code; `None` if it is still running (or was killed).
+    pub fn wait_for(&mut self, limit: Duration) -> Option<i32> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Everything the process wrote to stderr (call after it exited).
+    pub fn read_stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines of a stream, read on a thread so that every wait has a timeout. Lines are raw bytes
+/// without the final `\n` (a `\r` before it is kept).
+pub struct Lines {
+    rx: Receiver<Vec<u8>>,
+}
+
+impl Lines {
+    pub fn new(stream: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        thread::Builder::new()
+            .name("line-reader".into())
+            .spawn(move || {
+                let mut reader = BufReader::new(stream);
+                // Ends at end of file, which comes at the latest when the child is killed.
+                loop {
+                    let mut line = Vec::new();
+                    match reader.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            if line.last() == Some(&b'\n') {
+                                line.pop();
+                            }
+                            if tx.send(line).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("start a line reader");
+        Lines { rx }
+    }
+
+    /// The next line as bytes, or `None` after `timeout` or at end of stream.
+    pub fn next_bytes(&self, timeout: Duration) -> Option<Vec<u8>> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// The next line, or `None` after `timeout` or at end of stream.
+    pub fn next(&self, timeout: Duration) -> Option<String> {
+        self.next_bytes(timeout)
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+    }
+
+    /// Waits for a line containing `needle`, skipping others; returns every line read.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, Vec<String>> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    if line.contains(needle) {
+                        return Ok(line);
+                    }
+                    seen.push(line);
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    return Err(seen);
+                }
+            }
+        }
+    }
+}
+
+/// The `qqchat` binary, run in `dir` with no contacts file found by default: the working
+/// directory and the config directory are both `dir`, which holds no `contacts.toml`.
+pub fn qqchat(dir: &Path) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("qqchat"));
+    command
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env("HOME", dir)
+        .env("QQCHAT_DATA_DIR", dir.join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A long-running `qqchat` command with its output read line by line.
+pub struct Running {
+    pub child: ChildGuard,
+    pub stdout: Lines,
+    pub stderr: Lines,
+}
+
+impl Running {
+    pub fn start(mut command: Command) -> Running {
+        let mut child = ChildGuard::spawn(&mut command);
+        let stdout = Lines::new(child.take_stdout());
+        let stderr = Lines::new(child.take_stderr());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the stderr line that says the command is ready; panics with what it said
+    /// instead.
+    pub fn wait_ready(&self, needle: &str) -> String {
+        match self.stderr.wait_for(needle, WAIT) {
+            Ok(line) => line,
+            Err(seen) => panic!("no {needle:?} on stderr within {WAIT:?}; it said: {seen:#?}"),
+        }
+    }
+}
+
+/// Runs `qqchat ARGS` in `dir` to completion.
+pub fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut command = assert_cmd::Command::from_std(qqchat(dir.path()));
+    command.args(args).timeout(Duration::from_secs(20));
+    if let Some(input) = stdin {
+        command.write_stdin(input);
+    }
+    command.output().expect("run qqchat")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A person: a directory (their config, key and history) and a contacts file.
+pub struct Person {
+    pub dir: TempDir,
+    pub name: &'static str,
+    pub port: u16,
+}
+
+impl Person {
+    pub fn new(name: &'static str) -> Person {
+        let dir = TempDir::new(name);
+        let port = free_port();
+        dir.write(
+            "contacts.toml",
+            &format!(
+                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n\n[contacts]\n",
+                loopback(port)
+            ),
+        );
+        Person { dir, name, port }
+    }
+
+    pub fn contacts(&self) -> String {
+        self.dir.path().join("contacts.toml").display().to_string()
+    }
+
+    pub fn id(&self) -> String {
+        let out = run(
+            &self.dir,
+            &["--contacts", &self.contacts(), "id", "-q"],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    }
+
+    pub fn add(&self, line: &str) {
+        let out = run(
+            &self.dir,
+            &["--contacts", &self.contacts(), "add", line],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    pub fn listen(&self) -> Running {
+        let mut command = qqchat(self.dir.path());
+        command.args(["--contacts", &self.contacts(), "listen"]);
+        let running = Running::start(command);
+        running.wait_ready("listening on");
+        running
+    }
+}
