@@ -2,7 +2,6 @@
 pub mod app;
 pub mod cli;
 pub mod contacts;
-pub mod contacts_edit;
 pub mod engine;
 pub mod identity;
 pub mod net;

@@ -33,8 +33,8 @@ use std::path::PathBuf;
 
 use crate::app::{App, Effect};
 use crate::cli::Conversation;
+use crate::contacts::{self as contacts_edit, EditError};
 use crate::contacts::{ContactBook, ContactsError};
-use crate::contacts_edit::{self, EditError};
 use crate::engine::{Command, EngineEvent, EngineHandle};
 use crate::ui;
 

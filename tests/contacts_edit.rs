@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use qqchat::contacts::ContactBook;
-use qqchat::contacts_edit::{EditError, add_contact, remove_contact, rename_contact};
+use qqchat::contacts::{EditError, add_contact, remove_contact, rename_contact};
 use qqchat_testkit::{TempDir, addr};
 
 /// The example file shipped with qqchat: comments above entries, comments after values,

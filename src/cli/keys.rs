@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use super::{Common, load_book, load_identity, resolve};
+use crate::contacts as contacts_edit;
 use crate::contacts::{self, ContactsError};
-use crate::contacts_edit;
 use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 
 /// `qqchat id`: this user's public key, listen address and contact string.

@@ -1,0 +1,210 @@
+//! Addresses as written in the file: parsed, resolved, and the faults explained.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+
+use super::parse::AddrSite;
+use super::*;
+
+/// The same address one port up: a plausible fix for a duplicate.
+pub(super) fn next_port(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(
+        addr.ip(),
+        addr.port().checked_add(1).unwrap_or(DEFAULT_PORT),
+    )
+}
+
+/// Why an address string was refused, before it is placed in the file.
+#[derive(Debug)]
+pub(super) enum AddrFault {
+    /// `host` is how to write the host part before `:port`.
+    MissingPort {
+        host: String,
+    },
+    BadPort {
+        host: String,
+        port: String,
+    },
+    PortZero {
+        host: String,
+    },
+    Malformed {
+        reason: &'static str,
+    },
+    Unresolved {
+        host: String,
+        port: u16,
+        reason: String,
+    },
+}
+
+impl AddrFault {
+    pub(super) fn into_problem(self, raw: &str, site: &AddrSite<'_>) -> Problem {
+        let what = site.what();
+        let addr = raw.to_owned();
+        match self {
+            AddrFault::MissingPort { host } => Problem::MissingPort {
+                example: site.example(&format!("{host}:{DEFAULT_PORT}")),
+                what,
+                addr,
+            },
+            AddrFault::BadPort { host, port } => Problem::BadPort {
+                example: site.example(&format!("{host}:{DEFAULT_PORT}")),
+                what,
+                addr,
+                port,
+            },
+            AddrFault::PortZero { host } => Problem::PortZero {
+                example: site.example(&format!("{host}:{DEFAULT_PORT}")),
+                what,
+                addr,
+            },
+            AddrFault::Malformed { reason } => Problem::BadAddress {
+                example: site.example(&format!("127.0.0.1:{DEFAULT_PORT}")),
+                what,
+                addr,
+                reason: reason.to_owned(),
+            },
+            AddrFault::Unresolved { host, port, reason } => Problem::Unresolved {
+                example: site.example(&format!("192.168.1.20:{port}")),
+                what,
+                host,
+                reason,
+            },
+        }
+    }
+}
+
+/// Parse `host:port`: an IPv4 address, an IPv6 address in brackets, or a host name resolved
+/// now (the first result wins).
+pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr, AddrFault> {
+    if s.is_empty() {
+        return Err(AddrFault::Malformed {
+            reason: "it is empty",
+        });
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        if addr.port() == 0 && !allow_port_zero {
+            return Err(AddrFault::PortZero {
+                host: host_part(addr.ip()),
+            });
+        }
+        return Ok(addr);
+    }
+    // A bare IP address: only the port is missing.
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Err(AddrFault::MissingPort {
+            host: host_part(ip),
+        });
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']').ok_or(AddrFault::Malformed {
+            reason: "the [ of an IPv6 address is never closed with ]",
+        })?;
+        let ip: Ipv6Addr = inside.parse().map_err(|_| AddrFault::Malformed {
+            reason: "the part in brackets is not an IPv6 address",
+        })?;
+        let host = format!("[{ip}]");
+        if after.is_empty() {
+            return Err(AddrFault::MissingPort { host });
+        }
+        let port = after.strip_prefix(':').ok_or(AddrFault::Malformed {
+            reason: "the ] of an IPv6 address must be followed by :port",
+        })?;
+        let port = check_port(&host, port, allow_port_zero)?;
+        return Ok(SocketAddr::new(IpAddr::V6(ip), port));
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        check_host(s)?;
+        return Err(AddrFault::MissingPort { host: s.to_owned() });
+    };
+    if host.contains(':') {
+        return Err(AddrFault::Malformed {
+            reason: "an IPv6 address goes in brackets, as in [::1]:9002",
+        });
+    }
+    check_host(host)?;
+    let port = check_port(host, port, allow_port_zero)?;
+    let unresolved = |reason: String| AddrFault::Unresolved {
+        host: host.to_owned(),
+        port,
+        reason,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| unresolved(e.to_string()))?
+        .next()
+        .ok_or_else(|| unresolved("it has no addresses".to_owned()))
+}
+
+/// The host as it is written before `:port`, brackets included for IPv6.
+pub(super) fn host_part(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// Refuse host names that the resolver would refuse anyway, with a clearer reason.
+pub(super) fn check_host(host: &str) -> Result<(), AddrFault> {
+    if host.is_empty() {
+        return Err(AddrFault::Malformed {
+            reason: "there is no host before the :",
+        });
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
+        return Err(AddrFault::Malformed {
+            reason: "a host name has only letters, digits, - and .",
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn check_port(host: &str, port: &str, allow_zero: bool) -> Result<u16, AddrFault> {
+    let bad = || AddrFault::BadPort {
+        host: host.to_owned(),
+        port: port.to_owned(),
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match port.parse::<u16>() {
+        Ok(0) if !allow_zero => Err(AddrFault::PortZero {
+            host: host.to_owned(),
+        }),
+        Ok(p) => Ok(p),
+        Err(_) => Err(bad()),
+    }
+}
+
+/// The allowed key that `key` is probably a misspelling of.
+pub(super) fn near_miss(key: &str, allowed: &[&'static str]) -> Option<&'static str> {
+    let key = key.to_lowercase();
+    allowed
+        .iter()
+        .copied()
+        .map(|a| (a, edit_distance(&key, a)))
+        .filter(|&(a, d)| d <= 1 || (d <= 2 && a.len() > 3))
+        .min_by_key(|&(_, d)| d)
+        .map(|(a, _)| a)
+}
+
+/// Levenshtein distance, for [`near_miss`].
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diag = above;
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,209 @@
+//! `contacts.toml`: parsed from text, validated, with errors a person can act on.
+//!
+//! The file is read with toml's span-keeping parser rather than plain serde, so that every
+//! complaint can point at the line where the mistake is and show the line to write instead.
+//!
+//! ```toml
+//! [me]
+//! name = "alice"
+//! listen = "0.0.0.0:9001"
+//! bell = true
+//!
+//! [contacts]
+//! bob = "127.0.0.1:9002"
+//! script = { addr = "127.0.0.1:9100", plain = true }
+//! ```
+
+mod address;
+mod edit;
+mod error;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+
+use toml::de::DeTable;
+
+pub use edit::{EditError, add_contact, add_keyed_contact, remove_contact, rename_contact};
+pub use error::{ContactsError, Problem};
+use parse::{Doc, in_file_order};
+
+/// The port qqchat listens on unless `[me] listen` says otherwise; also used in examples.
+pub const DEFAULT_PORT: u16 = 9001;
+
+/// Where qqchat listens when `[me] listen` is absent: every interface, [`DEFAULT_PORT`].
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, DEFAULT_PORT));
+
+/// A short file to start from, shown when no contacts file can be found.
+pub const EXAMPLE_FILE: &str = r#"[me]
+name = "alice"
+listen = "0.0.0.0:9001"
+
+[contacts]
+bob = "127.0.0.1:9002"
+"#;
+
+/// Keys allowed at the top of the file.
+const TOP_KEYS: &[&str] = &["me", "contacts"];
+/// Keys allowed in `[me]`.
+const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys"];
+/// Keys allowed in a contact written as a table.
+const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
+
+/// This user, from the `[me]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Me {
+    /// Shown to others and in the status line.
+    pub name: String,
+    /// Where this qqchat receives.
+    pub listen: SocketAddr,
+    /// Ring the terminal bell when a message arrives in a conversation that is not open.
+    pub bell: bool,
+    /// Refuse contacts without a key: only Noise-authenticated peers get through.
+    pub require_keys: bool,
+}
+
+impl Default for Me {
+    /// What an absent `[me]` means: the login name (or "me"), [`DEFAULT_LISTEN`], bell on.
+    fn default() -> Self {
+        Me {
+            name: default_name(),
+            listen: DEFAULT_LISTEN,
+            bell: true,
+            require_keys: false,
+        }
+    }
+}
+
+/// The login name from `USER` (Unix) or `USERNAME` (Windows), so that a file without `[me]`
+/// still shows others something recognisable; "me" when neither is set.
+fn default_name() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .map(|name| name.trim().to_owned())
+        .find(|name| !name.is_empty() && !name.chars().any(char::is_control))
+        .unwrap_or_else(|| "me".to_owned())
+}
+
+/// One entry of `[contacts]`, its address already resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// A plain UDP peer: sent bare UTF-8, no receipts.
+    pub plain: bool,
+    /// The contact's public key: with it, everything goes over Noise; without it the
+    /// contact is "unverified".
+    pub key: Option<[u8; 32]>,
+}
+
+/// The whole file: who I am and whom I talk to, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactBook {
+    pub me: Me,
+    pub contacts: Vec<Contact>,
+}
+
+impl ContactBook {
+    /// Parse and validate; `origin` is only used in messages.
+    ///
+    /// Host names are resolved here, once, so that sending never waits on the resolver.
+    pub fn parse(text: &str, origin: &Path) -> Result<ContactBook, ContactsError> {
+        let doc = Doc { text, path: origin };
+        let root = DeTable::parse(text).map_err(|e| doc.syntax(&e))?;
+
+        let mut me = None;
+        let mut contacts = Vec::new();
+        for (key, value) in in_file_order(root.get_ref()) {
+            match key.get_ref().as_ref() {
+                "me" => {
+                    let table = doc.table(value, "`me`", "a [me] line, then name = \"alice\"")?;
+                    me = Some(doc.me(table)?);
+                }
+                "contacts" => {
+                    let table = doc.table(
+                        value,
+                        "`contacts`",
+                        "a [contacts] line, then bob = \"127.0.0.1:9002\"",
+                    )?;
+                    contacts = doc.contacts(table)?;
+                }
+                other => return Err(doc.unknown_top(key, other, value)),
+            }
+        }
+        Ok(ContactBook {
+            me: me.unwrap_or_default(),
+            contacts,
+        })
+    }
+
+    /// Read a file and parse it.
+    pub fn load(path: &Path) -> Result<ContactBook, ContactsError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ContactsError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        ContactBook::parse(&text, path)
+    }
+
+    /// The contact called exactly `name`.
+    pub fn by_name(&self, name: &str) -> Option<&Contact> {
+        self.contacts.iter().find(|c| c.name == name)
+    }
+
+    /// The contact at `addr`. A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`, so
+    /// addresses are compared in canonical form.
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&Contact> {
+        let wanted = canonical(addr);
+        self.contacts.iter().find(|c| canonical(c.addr) == wanted)
+    }
+
+    /// A book with no file: used by `qqchat demo` and by `send`/`listen` when no file exists.
+    pub fn empty(me: Me) -> ContactBook {
+        ContactBook {
+            me,
+            contacts: Vec::new(),
+        }
+    }
+}
+
+/// `addr` with an IPv4-mapped IPv6 address turned back into IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Where to look: `explicit` (from --contacts) if given (an error if it does not exist),
+/// else `./contacts.toml`, else `<config dir>/contacts.toml`. When none exists, the error names
+/// every path tried and shows a short example file to write.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ContactsError> {
+    locate_among(search_paths(explicit), explicit.is_some())
+}
+
+/// The first of `candidates` that is a file; `explicit` says the user named the only one.
+fn locate_among(candidates: Vec<PathBuf>, explicit: bool) -> Result<PathBuf, ContactsError> {
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    match candidates.first() {
+        Some(path) if explicit => Err(ContactsError::Missing { path: path.clone() }),
+        _ => Err(ContactsError::NotFound { tried: candidates }),
+    }
+}
+
+/// The candidate paths, in order (for messages and the README): only `explicit` when given,
+/// else `./contacts.toml` and then `contacts.toml` in the qqchat config directory
+/// (`~/.config/qqchat/` on Linux).
+pub fn search_paths(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(path) = explicit {
+        return vec![path.to_owned()];
+    }
+    let mut paths = vec![PathBuf::from("./contacts.toml")];
+    if let Some(dirs) = directories::ProjectDirs::from("", "", "qqchat") {
+        paths.push(dirs.config_dir().join("contacts.toml"));
+    }
+    paths
+}

@@ -1,0 +1,472 @@
+//! Validating the parsed TOML, table by table, into a [`ContactBook`](super::ContactBook).
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+use super::address::*;
+use super::*;
+
+/// The entries of a table in the order they appear in the file (toml keeps them sorted by
+/// name), so contacts keep the user's order and the first mistake is reported first.
+pub(super) fn in_file_order<'a, 'i>(
+    table: &'a DeTable<'i>,
+) -> Vec<(&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>)> {
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(key, _)| key.span().start);
+    entries
+}
+
+/// A contact being validated, kept with its line for duplicate-address messages.
+pub(super) struct Placed {
+    contact: Contact,
+    line: usize,
+}
+
+/// How an address was written, so that an example fix can be shown in the same form.
+pub(super) enum AddrSite<'a> {
+    /// `bob = "host:port"`
+    Contact(&'a str),
+    /// `bob = { addr = "host:port" }`
+    ContactTable(&'a str),
+    /// `[me] listen = "host:port"`
+    Listen,
+}
+
+impl AddrSite<'_> {
+    /// The place in words, for the start of a message.
+    pub(super) fn what(&self) -> String {
+        match self {
+            AddrSite::Contact(name) | AddrSite::ContactTable(name) => format!("contact {name:?}"),
+            AddrSite::Listen => "[me] listen".to_owned(),
+        }
+    }
+
+    /// The line to write, with `addr` in place.
+    pub(super) fn example(&self, addr: &str) -> String {
+        match self {
+            AddrSite::Contact(name) => format!("{} = {addr:?}", toml_key(name)),
+            AddrSite::ContactTable(_) => format!("addr = {addr:?}"),
+            AddrSite::Listen => format!("listen = {addr:?}"),
+        }
+    }
+
+    /// Listening on port 0 lets the system choose a port; sending to it is impossible.
+    pub(super) fn allows_port_zero(&self) -> bool {
+        matches!(self, AddrSite::Listen)
+    }
+}
+
+/// `name` as it would be written as a key: bare when it can be, quoted otherwise.
+pub(super) fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// The text being parsed and its name, for building located errors.
+pub(super) struct Doc<'t> {
+    pub(super) text: &'t str,
+    pub(super) path: &'t Path,
+}
+
+impl Doc<'_> {
+    /// The 1-based line holding byte `offset`.
+    pub(super) fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    pub(super) fn err(&self, span: Range<usize>, problem: Problem) -> ContactsError {
+        ContactsError::Invalid {
+            path: self.path.to_owned(),
+            line: self.line(span.start),
+            problem: Box::new(problem),
+        }
+    }
+
+    pub(super) fn syntax(&self, error: &toml::de::Error) -> ContactsError {
+        let start = error.span().map_or(0, |s| s.start);
+        let hint = if error.message().contains("duplicate key") {
+            "each name may appear only once in a table (and each [table] only once); \
+             remove or rename one of them"
+        } else {
+            "each line is a [table] header, a key = value pair, or a # comment; \
+             text goes in double quotes, e.g. bob = \"127.0.0.1:9002\""
+        };
+        self.err(
+            start..start,
+            Problem::Syntax {
+                detail: error.to_string().trim_end().to_owned(),
+                hint: hint.to_owned(),
+            },
+        )
+    }
+
+    /// How a value reads in a message: its own text when short, and its kind.
+    pub(super) fn describe(&self, value: &Spanned<DeValue<'_>>) -> String {
+        let kind = match value.get_ref() {
+            DeValue::String(_) => "a string",
+            DeValue::Integer(_) => "an integer",
+            DeValue::Float(_) => "a number",
+            DeValue::Boolean(_) => "a boolean",
+            DeValue::Datetime(_) => "a date",
+            DeValue::Array(_) => "a list",
+            DeValue::Table(_) => "a table",
+        };
+        match self.text.get(value.span()) {
+            Some(raw) if raw.len() <= 40 && !raw.contains('\n') && !raw.is_empty() => {
+                format!("{raw} ({kind})")
+            }
+            _ => kind.to_owned(),
+        }
+    }
+
+    pub(super) fn wrong_type(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        what: &str,
+        expected: &str,
+        example: String,
+    ) -> ContactsError {
+        self.err(
+            value.span(),
+            Problem::WrongType {
+                what: what.to_owned(),
+                expected: expected.to_owned(),
+                found: self.describe(value),
+                example,
+            },
+        )
+    }
+
+    /// `value` as a table, or an error saying the top-level `what` must be one.
+    pub(super) fn table<'v, 'i>(
+        &self,
+        value: &'v Spanned<DeValue<'i>>,
+        what: &str,
+        example: &str,
+    ) -> Result<&'v DeTable<'i>, ContactsError> {
+        match value.get_ref() {
+            DeValue::Table(table) => Ok(table),
+            _ => Err(self.wrong_type(value, what, "a table", example.to_owned())),
+        }
+    }
+
+    pub(super) fn unknown(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        place: &str,
+        allowed: &[&str],
+        hint: String,
+    ) -> ContactsError {
+        self.err(
+            key.span(),
+            Problem::UnknownKey {
+                key: key.get_ref().to_string(),
+                place: place.to_owned(),
+                allowed: allowed.iter().map(|k| (*k).to_owned()).collect(),
+                hint,
+            },
+        )
+    }
+
+    pub(super) fn unknown_top(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        name: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) -> ContactsError {
+        let hint = if let Some(near) = near_miss(name, TOP_KEYS) {
+            format!("did you mean [{near}]?")
+        } else if value.get_ref().is_str() {
+            format!(
+                "if {name:?} is a contact, move this line below the [contacts] line, e.g. [contacts] then {} = \"127.0.0.1:9002\"",
+                toml_key(name)
+            )
+        } else {
+            "the file has only a [me] table and a [contacts] table, e.g. [contacts] then bob = \"127.0.0.1:9002\"".to_owned()
+        };
+        self.unknown(key, "at the top level", TOP_KEYS, hint)
+    }
+
+    pub(super) fn me(&self, table: &DeTable<'_>) -> Result<Me, ContactsError> {
+        let mut me = Me::default();
+        for (key, value) in in_file_order(table) {
+            match key.get_ref().as_ref() {
+                "name" => {
+                    let DeValue::String(name) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] name",
+                            "a name in double quotes",
+                            "name = \"alice\"".to_owned(),
+                        ));
+                    };
+                    if name.trim().is_empty() {
+                        return Err(self.err(
+                            value.span(),
+                            Problem::EmptyMeName {
+                                example: "alice".to_owned(),
+                            },
+                        ));
+                    }
+                    if name.chars().any(char::is_control) {
+                        return Err(self.err(
+                            value.span(),
+                            Problem::ControlInName {
+                                what: "[me] name".to_owned(),
+                                name: name.to_string(),
+                                example: "name = \"alice\"".to_owned(),
+                            },
+                        ));
+                    }
+                    me.name = name.to_string();
+                }
+                "listen" => {
+                    let DeValue::String(addr) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] listen",
+                            "an address in double quotes",
+                            format!("listen = \"0.0.0.0:{DEFAULT_PORT}\""),
+                        ));
+                    };
+                    me.listen = self.address(addr, value.span(), &AddrSite::Listen)?;
+                }
+                "bell" => {
+                    let DeValue::Boolean(bell) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] bell",
+                            "true or false (no quotes)",
+                            "bell = true".to_owned(),
+                        ));
+                    };
+                    me.bell = *bell;
+                }
+                "require_keys" => {
+                    let DeValue::Boolean(b) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] require_keys",
+                            "true or false (no quotes)",
+                            "require_keys = true".to_owned(),
+                        ));
+                    };
+                    me.require_keys = *b;
+                }
+                other => {
+                    let hint = if let Some(near) = near_miss(other, ME_KEYS) {
+                        format!("did you mean {near:?}?")
+                    } else if value.get_ref().is_str() {
+                        format!(
+                            "if {other:?} is a contact, move this line below the [contacts] line; [me] holds e.g. name = \"alice\""
+                        )
+                    } else {
+                        "e.g. name = \"alice\"".to_owned()
+                    };
+                    return Err(self.unknown(key, "in [me]", ME_KEYS, hint));
+                }
+            }
+        }
+        Ok(me)
+    }
+
+    pub(super) fn contacts(&self, table: &DeTable<'_>) -> Result<Vec<Contact>, ContactsError> {
+        let mut placed: Vec<Placed> = Vec::new();
+        for (key, value) in in_file_order(table) {
+            let contact = self.contact(key, value)?;
+            let line = self.line(key.span().start);
+            let addr = canonical(contact.addr);
+            if let Some(first) = placed.iter().find(|p| canonical(p.contact.addr) == addr) {
+                return Err(self.err(
+                    key.span(),
+                    Problem::DuplicateAddress {
+                        first: first.contact.name.clone(),
+                        first_line: first.line,
+                        second: contact.name.clone(),
+                        second_line: line,
+                        addr: contact.addr,
+                        example: format!(
+                            "{} = \"{}\"",
+                            toml_key(&contact.name),
+                            next_port(contact.addr)
+                        ),
+                    },
+                ));
+            }
+            placed.push(Placed { contact, line });
+        }
+        Ok(placed.into_iter().map(|p| p.contact).collect())
+    }
+
+    pub(super) fn contact(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Contact, ContactsError> {
+        let name: &str = key.get_ref();
+        if name.trim().is_empty() {
+            return Err(self.err(
+                key.span(),
+                Problem::EmptyName {
+                    example: "bob = \"127.0.0.1:9002\"".to_owned(),
+                },
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(self.err(
+                key.span(),
+                Problem::ControlInName {
+                    what: "contact name".to_owned(),
+                    name: name.to_owned(),
+                    example: "bob = \"127.0.0.1:9002\"".to_owned(),
+                },
+            ));
+        }
+        let written = toml_key(name);
+        match value.get_ref() {
+            DeValue::String(addr) => Ok(Contact {
+                name: name.to_owned(),
+                addr: self.address(addr, value.span(), &AddrSite::Contact(name))?,
+                plain: false,
+                key: None,
+            }),
+            DeValue::Table(table) => self.contact_table(key, name, table),
+            other => {
+                // A lone number is most likely the port: show it in place.
+                let port = match other {
+                    DeValue::Integer(n) => n
+                        .as_str()
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|&p| p != 0)
+                        .unwrap_or(DEFAULT_PORT),
+                    _ => DEFAULT_PORT,
+                };
+                Err(self.wrong_type(
+                    value,
+                    &format!("contact {name:?}"),
+                    "an address in double quotes, or a table { addr = ..., plain = ... }",
+                    format!("{written} = \"127.0.0.1:{port}\""),
+                ))
+            }
+        }
+    }
+
+    pub(super) fn contact_table(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        name: &str,
+        table: &DeTable<'_>,
+    ) -> Result<Contact, ContactsError> {
+        let written = toml_key(name);
+        let what = format!("contact {name:?}");
+        let mut addr = None;
+        let mut plain = false;
+        let mut public_key = None;
+        for (k, v) in in_file_order(table) {
+            match k.get_ref().as_ref() {
+                "addr" => {
+                    let DeValue::String(text) = v.get_ref() else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: addr"),
+                            "an address in double quotes",
+                            "addr = \"127.0.0.1:9002\"".to_owned(),
+                        ));
+                    };
+                    addr = Some(self.address(text, v.span(), &AddrSite::ContactTable(name))?);
+                }
+                "plain" => {
+                    let DeValue::Boolean(b) = v.get_ref() else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: plain"),
+                            "true or false (no quotes)",
+                            "plain = true".to_owned(),
+                        ));
+                    };
+                    plain = *b;
+                }
+                "key" => {
+                    let parsed = match v.get_ref() {
+                        DeValue::String(text) => crate::identity::decode_key(text),
+                        _ => None,
+                    };
+                    let Some(parsed) = parsed else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: key"),
+                            "a public key: 44 characters of base64 in double quotes, as `qqchat id` prints it",
+                            "key = \"x25519 public key from qqchat id\"".to_owned(),
+                        ));
+                    };
+                    public_key = Some((parsed, v.span()));
+                }
+                other => {
+                    let hint = match near_miss(other, CONTACT_KEYS) {
+                        Some(near) => format!("did you mean {near:?}?"),
+                        None => format!(
+                            "e.g. {written} = {{ addr = \"127.0.0.1:9100\", plain = true }}"
+                        ),
+                    };
+                    return Err(self.unknown(k, &format!("in {what}"), CONTACT_KEYS, hint));
+                }
+            }
+        }
+        let Some(addr) = addr else {
+            return Err(self.err(
+                key.span(),
+                Problem::MissingAddr {
+                    name: name.to_owned(),
+                    example: format!(
+                        "{written} = {{ addr = \"127.0.0.1:9100\", plain = {plain} }}"
+                    ),
+                },
+            ));
+        };
+        if plain && let Some((_, span)) = public_key {
+            return Err(self.err(
+                span,
+                Problem::KeyOnPlain {
+                    name: name.to_owned(),
+                },
+            ));
+        }
+        Ok(Contact {
+            name: name.to_owned(),
+            addr,
+            plain,
+            key: public_key.map(|(k, _)| k),
+        })
+    }
+
+    /// Parse `raw` as `host:port`, resolving host names; errors point at `span`.
+    pub(super) fn address(
+        &self,
+        raw: &str,
+        span: Range<usize>,
+        site: &AddrSite<'_>,
+    ) -> Result<SocketAddr, ContactsError> {
+        let problem = match parse_address(raw.trim(), site.allows_port_zero()) {
+            Ok(addr) => return Ok(addr),
+            Err(fault) => fault.into_problem(raw, site),
+        };
+        Err(self.err(span, problem))
+    }
+}
