@@ -158,6 +158,18 @@ impl Fold {
     }
 }
 
+/// Folds records into messages exactly as loading a file does, without the file: what a
+/// restart would read back, for tests of the engine core that keep the history in memory.
+pub fn fold_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<StoredMessage> {
+    let mut fold = Fold::default();
+    for record in records {
+        if let Ok(line) = serde_json::to_vec(record) {
+            fold.line(&line);
+        }
+    }
+    fold.messages
+}
+
 /// A message with its latest state folded in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {

@@ -3,7 +3,9 @@
 
 mod history;
 
-pub use history::{Direction, History, MessageState, Record, StoreError, StoredMessage};
+pub use history::{
+    Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
+};
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,170 @@
+//! What the front ends see of the engine: the commands they send, the events they get back,
+//! how it starts, and the handle that stops it. Nothing here does I/O.
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use jiff::Timestamp;
+
+use crate::contacts::Contact;
+use crate::proto::Config;
+use crate::store::{Conversation, History};
+
+/// What a front end asks the engine to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send `text` to `to`. `tag` is the message's id, from [`new_message_id`]; every later
+    /// event about it carries the same tag. `plain` sends bare UTF-8 with no receipt.
+    ///
+    /// [`new_message_id`]: super::new_message_id
+    Send {
+        to: SocketAddr,
+        text: String,
+        plain: bool,
+        tag: u64,
+    },
+    /// Send a queued message now instead of waiting to hear from the contact.
+    SendNow { tag: u64 },
+    /// Drop a queued message.
+    Cancel { tag: u64 },
+    /// The contacts changed (the file was edited or reloaded).
+    SetContacts(Vec<Contact>),
+    /// A conversation changed its name (a contact renamed, or an address added as a contact):
+    /// its history file follows. Send before the matching `SetContacts`.
+    RenameHistory { from: String, to: String },
+    /// Probe an address once; the answer comes as [`EngineEvent::Pong`].
+    Ping(SocketAddr),
+    /// Say goodbye to every contact and stop.
+    Shutdown,
+}
+
+/// What the engine reports to its front end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// A message arrived, in order and once.
+    Received {
+        from: SocketAddr,
+        /// The sender's id of the message (qqchat peers only).
+        id: Option<u64>,
+        text: String,
+        /// The sender's clock when it was sent (qqchat peers only).
+        sent_at: Option<Timestamp>,
+        received_at: Timestamp,
+        /// True when it came as bare UTF-8 from a plain UDP peer.
+        plain: bool,
+    },
+    /// The peer acknowledged the message with this tag.
+    Delivered { to: SocketAddr, tag: u64 },
+    /// A plain message was handed to the network; no receipt will follow.
+    Sent { to: SocketAddr, tag: u64 },
+    /// Retries ran out; the message waits in the outbox for the contact to be heard from.
+    Queued { to: SocketAddr, tag: u64 },
+    /// The message was given up on and is not queued.
+    Failed { to: SocketAddr, tag: u64 },
+    /// A queued message was cancelled.
+    Cancelled { to: SocketAddr, tag: u64 },
+    /// A contact came online or went offline.
+    Presence { peer: SocketAddr, online: bool },
+    /// The link to a contact was measured again.
+    Link { peer: SocketAddr, link: Link },
+    /// A ping was answered.
+    Pong { peer: SocketAddr, rtt: Duration },
+    /// The whole history, read by the engine at start (with [`Options::load_history`]),
+    /// before anything that happened since.
+    History(Vec<Conversation>),
+    /// Something went wrong that the user should see (the history could not be written).
+    Error(String),
+}
+
+/// Presence and quality of the link to a contact, for the UI.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    /// `None` while the first hello is unanswered.
+    pub online: Option<bool>,
+    pub last_seen: Option<Timestamp>,
+    pub rtt: Option<Duration>,
+    /// 0.0 to 1.0.
+    pub loss: f32,
+}
+
+/// How the engine starts.
+pub struct Options {
+    pub protocol: Config,
+    /// Contacts: their presence is watched and their history kept under their names.
+    pub contacts: Vec<Contact>,
+    /// Where messages are kept; `None` keeps nothing (the demo's bot, some tests).
+    pub history: Option<History>,
+    /// Whether a message whose retries ran out is queued (the chat) or failed (`send`).
+    pub queue_failed: bool,
+    /// Say hello to the contacts and track their presence.
+    pub watch: bool,
+    /// Read the whole history at start, in the engine thread: ids already received (shown
+    /// once), messages still owed (the outbox, when `queue_failed`), and the conversations
+    /// for the front end ([`EngineEvent::History`]). Start-up does not wait for it.
+    pub load_history: bool,
+}
+
+impl Options {
+    pub fn new(protocol: Config) -> Self {
+        Options {
+            protocol,
+            contacts: Vec::new(),
+            history: None,
+            queue_failed: false,
+            watch: true,
+            load_history: false,
+        }
+    }
+}
+
+/// The front end's side of a running engine.
+pub struct EngineHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<EngineEvent>,
+    /// The address the socket is bound to.
+    pub local_addr: SocketAddr,
+    pub(super) thread: Option<JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Says goodbye to the contacts and waits until that has left the socket.
+    pub fn shutdown(mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The history key of an address: the contact's name, or `addr-<ip:port>`.
+pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> String {
+    contacts
+        .iter()
+        .find(|c| same_addr(c.addr, addr))
+        .map_or_else(|| format!("addr-{addr}"), |c| c.name.clone())
+}
+
+/// The address a history key stands for: a contact's, or the one in `addr-<ip:port>`.
+pub fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
+    contacts
+        .iter()
+        .find(|c| c.name == key)
+        .map(|c| c.addr)
+        .or_else(|| key.strip_prefix("addr-")?.parse().ok())
+}
+
+/// Equal addresses, counting an IPv4-mapped IPv6 address as its IPv4 self.
+pub fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    fn canon(a: SocketAddr) -> SocketAddr {
+        match a {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+                None => a,
+            },
+            SocketAddr::V4(_) => a,
+        }
+    }
+    canon(a) == canon(b)
+}

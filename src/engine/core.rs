@@ -1,0 +1,540 @@
+//! The engine's logic with no I/O: commands, datagrams and time in; records to store,
+//! datagrams to send and events for the front end out.
+//!
+//! Like [`proto::Node`](crate::proto::Node) underneath it, [`EngineCore`] never reads a clock,
+//! a file or a socket. The driver passes the time of each step in ([`Now`]) and hands it the
+//! history read at start, so the outbox, de-duplication across restarts and the order of
+//! "stored, then acked" can be tested on a simulated clock, with no sleeps.
+//!
+//! Its one output, [`Output`], is ordered on purpose: whatever a step asks to store must be
+//! on disk before any datagram of that step leaves, because a datagram may be the receipt of
+//! a message that is only safe once stored.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::api::{Command, EngineEvent, Link, history_key, key_addr, same_addr};
+use super::ids::IdGen;
+use crate::contacts::Contact;
+use crate::proto::{Config, Event, LinkHealth, Node, Transmit};
+use crate::store::{Conversation, Direction, MessageState, Record, StoredMessage};
+
+/// Link figures of one contact go to the front end at most this often.
+const LINK_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// The moment of one step: the monotonic clock for timers, the wall clock for what is stored
+/// and shown. The driver reads both once per step; tests make them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Instant,
+    pub wall: Timestamp,
+}
+
+/// A change to the history that the driver makes durable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    /// Add a record to the conversation with this key.
+    Append { key: String, record: Record },
+    /// A conversation changed its name; its file follows.
+    Rename { from: String, to: String },
+}
+
+/// What one step produced, in the order the driver must apply it: `store` written and synced
+/// first, then `transmits` handed to the socket, then `events` to the front end. A receipt
+/// (ack) in `transmits` is only ever for a message whose record is in `store` of the same
+/// step, or was stored by an earlier one.
+#[derive(Debug, Default, PartialEq)]
+#[must_use]
+pub struct Output {
+    pub store: Vec<StoreOp>,
+    pub transmits: Vec<Transmit>,
+    pub events: Vec<EngineEvent>,
+}
+
+impl Output {
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty() && self.transmits.is_empty() && self.events.is_empty()
+    }
+}
+
+/// How the core behaves: [`Options`](super::Options) without the history files.
+#[derive(Debug, Clone)]
+pub struct CoreOptions {
+    pub protocol: Config,
+    pub contacts: Vec<Contact>,
+    /// A message whose retries ran out is queued (the chat) rather than failed (`send`).
+    pub queue_failed: bool,
+    /// Say hello to the contacts and track their presence.
+    pub watch: bool,
+}
+
+impl CoreOptions {
+    pub fn new(protocol: Config) -> Self {
+        CoreOptions {
+            protocol,
+            contacts: Vec::new(),
+            queue_failed: false,
+            watch: true,
+        }
+    }
+}
+
+/// An outgoing message the engine may need again: to queue it, or to send it once more.
+struct Outgoing {
+    to: SocketAddr,
+    text: String,
+    sent_at: Timestamp,
+}
+
+/// The engine's state: the protocol node, what was received (to show it once), what is owed
+/// (the outbox), and what the front end has been told about links.
+pub struct EngineCore {
+    node: Node,
+    ids: Box<dyn IdGen>,
+    contacts: Vec<Contact>,
+    /// Ids of messages received and stored, in this run or an earlier one.
+    seen: HashSet<u64>,
+    /// Reliable messages not yet delivered, by id.
+    unacked: HashMap<u64, Outgoing>,
+    /// Queued messages per contact, oldest first.
+    outbox: HashMap<SocketAddr, VecDeque<u64>>,
+    queue_failed: bool,
+    watch: bool,
+    /// Peers whose link figures changed since they were last reported, and when that was.
+    link_dirty: HashSet<SocketAddr>,
+    link_reported: HashMap<SocketAddr, Instant>,
+    store: Vec<StoreOp>,
+    ui: Vec<EngineEvent>,
+}
+
+impl EngineCore {
+    /// A core with its own ids for messages that come without one (plain text).
+    pub fn new(options: CoreOptions, ids: Box<dyn IdGen>) -> Self {
+        EngineCore {
+            node: Node::new(options.protocol),
+            ids,
+            contacts: options.contacts,
+            seen: HashSet::new(),
+            unacked: HashMap::new(),
+            outbox: HashMap::new(),
+            queue_failed: options.queue_failed,
+            watch: options.watch,
+            link_dirty: HashSet::new(),
+            link_reported: HashMap::new(),
+            store: Vec::new(),
+            ui: Vec::new(),
+        }
+    }
+
+    /// The protocol underneath, for its counters.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Takes the history as read from disk (if it was), and says hello to every contact.
+    /// From the history come the ids already received, the messages still owed (when
+    /// queueing) and [`EngineEvent::History`] for the front end.
+    pub fn start(&mut self, now: Now, history: Option<Vec<Conversation>>) {
+        if let Some(conversations) = history {
+            self.read_history(conversations);
+        }
+        self.apply_keys(&[]);
+        for c in &self.contacts {
+            if self.watch && !c.plain {
+                self.node.watch(now.mono, c.addr);
+            } else {
+                self.node.befriend(now.mono, c.addr);
+            }
+        }
+    }
+
+    /// A datagram from the network.
+    pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
+        self.node.handle_datagram(now.mono, from, bytes);
+    }
+
+    /// The deadline from [`EngineCore::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.node.handle_timeout(now.mono);
+    }
+
+    /// When [`EngineCore::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+
+    /// Says goodbye to every contact; the byes come out of the next [`EngineCore::poll_output`].
+    pub fn goodbye(&mut self) {
+        self.node.goodbye();
+    }
+
+    /// A command from the front end. [`Command::Shutdown`] says goodbye.
+    pub fn handle_command(&mut self, now: Now, cmd: Command) {
+        match cmd {
+            Command::Send {
+                to,
+                text,
+                plain,
+                tag,
+            } => self.send(now, to, text, plain, tag),
+            Command::SendNow { tag } => {
+                if let Some(o) = self.unacked.get(&tag) {
+                    let to = o.to;
+                    if let Some(q) = self.outbox.get_mut(&to) {
+                        q.retain(|&id| id != tag);
+                    }
+                    self.transmit(now, tag);
+                }
+            }
+            Command::Cancel { tag } => self.cancel(tag),
+            Command::SetContacts(contacts) => self.set_contacts(now, contacts),
+            Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
+            Command::Ping(addr) => self.node.ping(now.mono, addr),
+            Command::Shutdown => self.goodbye(),
+        }
+    }
+
+    /// Everything this step produced. Protocol events become records and front-end events
+    /// first, so a receipt the protocol queued never leaves without its record.
+    pub fn poll_output(&mut self, now: Now) -> Output {
+        self.take_events(now);
+        let mut transmits = Vec::new();
+        while let Some(t) = self.node.poll_transmit() {
+            transmits.push(t);
+        }
+        Output {
+            store: std::mem::take(&mut self.store),
+            transmits,
+            events: std::mem::take(&mut self.ui),
+        }
+    }
+
+    /// Notes what was received (to show it once) and what is owed, and tells the front end.
+    fn read_history(&mut self, conversations: Vec<Conversation>) {
+        let received = conversations
+            .iter()
+            .flat_map(|c| &c.messages)
+            .filter(|m| m.dir == Direction::In)
+            .map(|m| m.id);
+        self.seen.extend(received);
+        let mut owed = Vec::new();
+        if self.queue_failed {
+            for c in &conversations {
+                let Some(addr) = key_addr(&self.contacts, &c.key) else {
+                    continue;
+                };
+                owed.extend(
+                    c.messages
+                        .iter()
+                        .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered())
+                        .map(|m| (addr, m.clone())),
+                );
+            }
+        }
+        // The conversations first, then the outbox's events about them.
+        self.ui.push(EngineEvent::History(conversations));
+        self.owe(owed);
+    }
+
+    /// Puts messages owed from an earlier run in the outbox.
+    fn owe(&mut self, outbox: Vec<(SocketAddr, StoredMessage)>) {
+        for (to, msg) in outbox {
+            if self.unacked.contains_key(&msg.id) {
+                continue;
+            }
+            self.unacked.insert(
+                msg.id,
+                Outgoing {
+                    to,
+                    text: msg.text,
+                    sent_at: msg.at,
+                },
+            );
+            self.outbox.entry(to).or_default().push_back(msg.id);
+            // The front end shows it queued, so it can be sent now or cancelled.
+            self.ui.push(EngineEvent::Queued { to, tag: msg.id });
+        }
+    }
+
+    /// Gives the protocol every contact's key.
+    fn apply_keys(&mut self, old: &[Contact]) {
+        for c in old {
+            if !self.contacts.iter().any(|n| n.addr == c.addr) {
+                self.node.set_key(c.addr, None);
+            }
+        }
+        for c in &self.contacts {
+            self.node.set_key(c.addr, c.key);
+        }
+    }
+
+    fn set_contacts(&mut self, now: Now, contacts: Vec<Contact>) {
+        if !self.watch {
+            for c in &contacts {
+                self.node.befriend(now.mono, c.addr);
+            }
+            let old = std::mem::replace(&mut self.contacts, contacts);
+            self.apply_keys(&old);
+            return;
+        }
+        let old = std::mem::replace(&mut self.contacts, contacts);
+        // Keys first, so a hello to a new keyed contact goes over Noise.
+        self.apply_keys(&old);
+        for o in &old {
+            if !self.contacts.iter().any(|c| c.addr == o.addr && !c.plain) {
+                self.node.unwatch(o.addr);
+            }
+        }
+        for c in &self.contacts {
+            if c.plain {
+                self.node.befriend(now.mono, c.addr);
+            } else if !old.iter().any(|o| o.addr == c.addr && !o.plain) {
+                self.node.watch(now.mono, c.addr);
+            }
+        }
+    }
+
+    fn cancel(&mut self, tag: u64) {
+        let queued = self
+            .unacked
+            .get(&tag)
+            .is_some_and(|o| self.outbox.get(&o.to).is_some_and(|q| q.contains(&tag)));
+        if queued && let Some(o) = self.unacked.remove(&tag) {
+            if let Some(q) = self.outbox.get_mut(&o.to) {
+                q.retain(|&id| id != tag);
+            }
+            self.record_state(o.to, tag, MessageState::Cancelled);
+            self.ui.push(EngineEvent::Cancelled { to: o.to, tag });
+        }
+    }
+
+    fn send(&mut self, now: Now, to: SocketAddr, text: String, plain: bool, tag: u64) {
+        let record = Record::Msg {
+            id: tag,
+            dir: Direction::Out,
+            peer: to.to_string(),
+            at: now.wall,
+            sent_at: None,
+            text: text.clone(),
+            plain,
+            state: if plain {
+                MessageState::Sent
+            } else {
+                MessageState::Pending
+            },
+        };
+        self.record(to, record);
+        if plain {
+            self.node.send_plain(to, &text, tag);
+            return;
+        }
+        self.unacked.insert(
+            tag,
+            Outgoing {
+                to,
+                text,
+                sent_at: now.wall,
+            },
+        );
+        self.transmit(now, tag);
+    }
+
+    /// Hands an unacked message to the protocol.
+    fn transmit(&mut self, now: Now, tag: u64) {
+        let Some(o) = self.unacked.get(&tag) else {
+            return;
+        };
+        let result = self.node.send(
+            now.mono,
+            o.to,
+            o.text.clone(),
+            o.sent_at.as_millisecond(),
+            tag,
+        );
+        if let Err(err) = result {
+            let to = o.to;
+            self.unacked.remove(&tag);
+            self.record_state(to, tag, MessageState::Failed);
+            self.ui.push(EngineEvent::Failed { to, tag });
+            self.ui.push(EngineEvent::Error(format!("not sent: {err}")));
+        }
+    }
+
+    /// Sends the outbox of a contact that was just heard from, oldest first.
+    fn drain_outbox(&mut self, now: Now, peer: SocketAddr) {
+        let Some(queue) = self.outbox.remove(&peer) else {
+            return;
+        };
+        for tag in queue {
+            self.transmit(now, tag);
+        }
+    }
+
+    fn record(&mut self, peer: SocketAddr, record: Record) {
+        let key = history_key(&self.contacts, peer);
+        self.store.push(StoreOp::Append { key, record });
+    }
+
+    fn record_state(&mut self, peer: SocketAddr, id: u64, state: MessageState) {
+        self.record(peer, Record::State { id, state });
+    }
+
+    /// Turns protocol events into records and front-end events.
+    fn take_events(&mut self, now: Now) {
+        while let Some(event) = self.node.poll_event() {
+            self.on_event(now, event);
+        }
+        self.report_links(now);
+    }
+
+    fn on_event(&mut self, now: Now, event: Event) {
+        match event {
+            Event::Received {
+                from,
+                id,
+                text,
+                sent_at_ms,
+                plain,
+            } => {
+                // Shown and stored once: a message sent again after a restart of either side
+                // is acked by the protocol but goes no further.
+                if let Some(id) = id
+                    && !self.seen.insert(id)
+                {
+                    return;
+                }
+                let sent_at = sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                let record = Record::Msg {
+                    id: id.unwrap_or_else(|| self.ids.next_id()),
+                    dir: Direction::In,
+                    peer: from.to_string(),
+                    at: now.wall,
+                    sent_at,
+                    text: text.clone(),
+                    plain,
+                    state: MessageState::Received,
+                };
+                self.record(from, record);
+                self.link_dirty.insert(from);
+                self.ui.push(EngineEvent::Received {
+                    from,
+                    id,
+                    text,
+                    sent_at,
+                    received_at: now.wall,
+                    plain,
+                });
+            }
+            Event::Delivered { to, id } => {
+                self.unacked.remove(&id);
+                self.record_state(to, id, MessageState::Delivered);
+                self.link_dirty.insert(to);
+                self.ui.push(EngineEvent::Delivered { to, tag: id });
+            }
+            Event::Sent { to, id } => self.ui.push(EngineEvent::Sent { to, tag: id }),
+            Event::Failed { to, id } => {
+                if self.queue_failed {
+                    self.outbox.entry(to).or_default().push_back(id);
+                    self.record_state(to, id, MessageState::Queued);
+                    self.ui.push(EngineEvent::Queued { to, tag: id });
+                } else {
+                    self.unacked.remove(&id);
+                    self.record_state(to, id, MessageState::Failed);
+                    self.ui.push(EngineEvent::Failed { to, tag: id });
+                }
+            }
+            Event::Presence { peer, online } => {
+                self.ui.push(EngineEvent::Presence { peer, online });
+                self.link_reported.remove(&peer);
+                self.link_dirty.insert(peer);
+                if online {
+                    self.drain_outbox(now, peer);
+                }
+            }
+            Event::KeyRefused {
+                from,
+                offered,
+                expected,
+            } => {
+                let text = self.key_refused(from, &offered, expected);
+                self.ui.push(EngineEvent::Error(text));
+            }
+            Event::Pong { peer, rtt } => {
+                self.link_reported.remove(&peer);
+                self.link_dirty.insert(peer);
+                self.ui.push(EngineEvent::Pong { peer, rtt });
+            }
+        }
+    }
+
+    fn key_refused(
+        &self,
+        from: SocketAddr,
+        offered: &[u8; 32],
+        expected: Option<(SocketAddr, [u8; 32])>,
+    ) -> String {
+        let offered = crate::identity::encode_key(offered);
+        match expected {
+            Some((addr, key)) => {
+                let name = history_key(&self.contacts, addr);
+                format!(
+                    "REFUSED: {from} claimed to be {name} with another key ({offered}), \
+                     not the one in your contacts ({}). If {name} really made a new \
+                     identity, put the new key in contacts.toml; if not, someone is \
+                     impersonating {name}.",
+                    crate::identity::encode_key(&key)
+                )
+            }
+            None => format!(
+                "refused a handshake from {from}: its key {offered} is in none of \
+                 your contacts (add it with qqchat add)"
+            ),
+        }
+    }
+
+    /// Link figures of contacts, at most once a second per contact, so a busy chat does not
+    /// flood the UI.
+    fn report_links(&mut self, now: Now) {
+        let contacts = &self.contacts;
+        self.link_dirty.retain(|peer| {
+            contacts
+                .iter()
+                .any(|c| !c.plain && same_addr(c.addr, *peer))
+        });
+        let dirty: Vec<SocketAddr> = self.link_dirty.iter().copied().collect();
+        for peer in dirty {
+            let due = self
+                .link_reported
+                .get(&peer)
+                .is_none_or(|t| now.mono.saturating_duration_since(*t) >= LINK_REPORT_EVERY);
+            if !due {
+                continue;
+            }
+            self.link_dirty.remove(&peer);
+            if let Some(health) = self.node.link(peer) {
+                self.link_reported.insert(peer, now.mono);
+                self.ui.push(EngineEvent::Link {
+                    peer,
+                    link: link_of(health, now),
+                });
+            }
+        }
+    }
+}
+
+/// The UI's view of a link: the protocol's last-heard instant turned into wall-clock time.
+fn link_of(h: LinkHealth, now: Now) -> Link {
+    let last_seen = h.last_heard.and_then(|t| {
+        let ago = jiff::SignedDuration::try_from(now.mono.saturating_duration_since(t)).ok()?;
+        now.wall.checked_sub(ago).ok()
+    });
+    Link {
+        online: h.online,
+        last_seen,
+        rtt: h.rtt,
+        loss: h.loss,
+    }
+}

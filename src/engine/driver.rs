@@ -1,0 +1,343 @@
+//! The engine thread: the only part of the engine that touches channels, the history files
+//! and the clock. It reads the time once per step, feeds [`EngineCore`] and applies what comes
+//! out, committing the history before anything of the same step reaches the network.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, select};
+use jiff::Timestamp;
+
+use super::api::{Command, EngineEvent, EngineHandle, Options};
+use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
+use super::ids::ProcessIds;
+use crate::net::{self, Incoming};
+use crate::proto::{Config, Transmit};
+use crate::store::{History, Record, StoreError};
+
+/// Datagrams taken in one step after the first: their receipts and fsyncs are batched.
+const BATCH: usize = 1024;
+
+/// A protocol config for this run: its epoch is the wall clock in microseconds, so transport
+/// ids never repeat across restarts.
+pub fn default_config() -> Config {
+    let micros = Timestamp::now().as_microsecond();
+    Config::new(u64::try_from(micros).unwrap_or(1))
+}
+
+/// Starts the engine, receiver and sender threads on a bound socket.
+pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
+    let local_addr = socket.local_addr()?;
+    let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+    // Bounded: a flood fills this and is dropped at the door instead of growing memory.
+    let (net_tx, net_rx) = crossbeam_channel::bounded(8192);
+    let (out_tx, out_rx) = crossbeam_channel::unbounded();
+    let stop = Arc::new(AtomicBool::new(false));
+    let receiver = net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
+    let sender = net::spawn_sender(socket, out_rx)?;
+    let load_history = options.load_history;
+    let core = EngineCore::new(
+        CoreOptions {
+            protocol: options.protocol,
+            contacts: options.contacts,
+            queue_failed: options.queue_failed,
+            watch: options.watch,
+        },
+        Box::new(ProcessIds),
+    );
+    let mut driver = Driver {
+        core,
+        history: options.history,
+        out: out_tx,
+        events: ev_tx,
+    };
+    let thread = thread::Builder::new()
+        .name("qqchat-engine".into())
+        .spawn(move || {
+            driver.start(load_history);
+            driver.run(&cmd_rx, &net_rx);
+            drop(driver);
+            let _ = sender.join();
+            stop.store(true, Ordering::Relaxed);
+            // Wake the receiver from recv_from so it sees `stop` and the socket closes.
+            let wake = net::wake_addr(local_addr);
+            if let Ok(s) = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)) {
+                let _ = s.send_to(&[], wake);
+            }
+            // Once the receiver has let go of the socket its port is free for a restart.
+            let _ = receiver.join();
+        })?;
+    Ok(EngineHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        local_addr,
+        thread: Some(thread),
+    })
+}
+
+/// The engine's clock: the one place it is read.
+fn now() -> Now {
+    Now {
+        mono: Instant::now(),
+        wall: Timestamp::now(),
+    }
+}
+
+/// Where records go. The history files in production; a log in the tests of [`apply`].
+pub(crate) trait Store {
+    /// Queues a record for the next commit.
+    fn append(&mut self, key: &str, record: &Record);
+    /// Renames a conversation, committing what is queued first.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
+    /// Writes and syncs everything queued.
+    fn commit(&mut self) -> Result<(), StoreError>;
+}
+
+impl Store for History {
+    fn append(&mut self, key: &str, record: &Record) {
+        History::append(self, key, record);
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        History::rename(self, from, to)
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self.has_pending() {
+            History::commit(self)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Applies one step's output in the order that keeps promises: records written and synced,
+/// then datagrams (receipts included) handed to the sender, then events to the front end.
+/// A store that fails is reported to the user and does not hold the datagrams back: the peer
+/// would only retry, and presence would fail with it. False once the front end has gone.
+pub(crate) fn apply<S: Store>(
+    output: Output,
+    store: Option<&mut S>,
+    mut send: impl FnMut(Transmit),
+    mut emit: impl FnMut(EngineEvent) -> bool,
+) -> bool {
+    let Output {
+        store: ops,
+        transmits,
+        mut events,
+    } = output;
+    if let Some(store) = store {
+        let mut errors = Vec::new();
+        let mut appended = false;
+        for op in ops {
+            match op {
+                StoreOp::Append { key, record } => {
+                    store.append(&key, &record);
+                    appended = true;
+                }
+                StoreOp::Rename { from, to } => {
+                    if let Err(err) = store.rename(&from, &to) {
+                        errors.push(EngineEvent::Error(err.to_string()));
+                    }
+                }
+            }
+        }
+        if appended && let Err(err) = store.commit() {
+            errors.push(EngineEvent::Error(err.to_string()));
+        }
+        events.extend(errors);
+    }
+    for t in transmits {
+        send(t);
+    }
+    events.into_iter().all(&mut emit)
+}
+
+/// The engine thread's state: the core and the I/O it drives.
+struct Driver {
+    core: EngineCore,
+    history: Option<History>,
+    out: Sender<Transmit>,
+    events: Sender<EngineEvent>,
+}
+
+impl Driver {
+    /// Reads the history (when asked) and says hello to every contact.
+    fn start(&mut self, load_history: bool) {
+        let mut loaded = None;
+        let mut error = None;
+        if load_history && let Some(history) = self.history.as_ref() {
+            match history.conversations(u64::MAX) {
+                Ok(c) => loaded = Some(c),
+                Err(err) => error = Some(EngineEvent::Error(err.to_string())),
+            }
+        }
+        let now = now();
+        self.core.start(now, loaded);
+        let mut output = self.core.poll_output(now);
+        output.events.extend(error);
+        self.apply(output);
+    }
+
+    fn run(&mut self, commands: &Receiver<Command>, net: &Receiver<Incoming>) {
+        loop {
+            let timer = match self.core.poll_timeout() {
+                Some(deadline) => crossbeam_channel::at(deadline),
+                None => crossbeam_channel::never(),
+            };
+            let now = select! {
+                recv(commands) -> cmd => match cmd {
+                    Ok(Command::Shutdown) | Err(_) => break,
+                    Ok(cmd) => {
+                        let now = now();
+                        self.core.handle_command(now, cmd);
+                        now
+                    }
+                },
+                recv(net) -> incoming => match incoming {
+                    Ok(incoming) => {
+                        let now = now();
+                        self.core.handle_datagram(now, incoming.from, &incoming.bytes);
+                        // Take whatever else already arrived: acks and fsyncs go out batched.
+                        for incoming in net.try_iter().take(BATCH) {
+                            self.core.handle_datagram(now, incoming.from, &incoming.bytes);
+                        }
+                        now
+                    }
+                    Err(_) => break,
+                },
+                recv(timer) -> _ => {
+                    let now = now();
+                    self.core.handle_timeout(now);
+                    now
+                }
+            };
+            let output = self.core.poll_output(now);
+            if !self.apply(output) {
+                break;
+            }
+        }
+        self.core.goodbye();
+        let output = self.core.poll_output(now());
+        self.apply(output);
+    }
+
+    fn apply(&mut self, output: Output) -> bool {
+        let (out, events) = (&self.out, &self.events);
+        apply(
+            output,
+            self.history.as_mut(),
+            |t| {
+                let _ = out.send(t);
+            },
+            |e| events.send(e).is_ok(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::store::{Direction, MessageState};
+
+    /// A store that logs what happens to it, in one log shared with the sender and the UI.
+    struct LogStore<'a>(&'a RefCell<Vec<String>>);
+
+    impl Store for LogStore<'_> {
+        fn append(&mut self, key: &str, record: &Record) {
+            let id = match record {
+                Record::Msg { id, .. } | Record::State { id, .. } => id,
+            };
+            self.0.borrow_mut().push(format!("append {key} {id}"));
+        }
+
+        fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+            self.0.borrow_mut().push(format!("rename {from} {to}"));
+            Ok(())
+        }
+
+        fn commit(&mut self) -> Result<(), StoreError> {
+            self.0.borrow_mut().push("commit".into());
+            Ok(())
+        }
+    }
+
+    fn received(id: u64) -> Record {
+        Record::Msg {
+            id,
+            dir: Direction::In,
+            peer: "127.0.0.1:9".into(),
+            at: Timestamp::UNIX_EPOCH,
+            sent_at: None,
+            text: "hi".into(),
+            plain: false,
+            state: MessageState::Received,
+        }
+    }
+
+    #[test]
+    fn records_are_committed_before_any_datagram_or_event_leaves() {
+        let peer: SocketAddr = "127.0.0.1:9".parse().expect("an address");
+        let output = Output {
+            store: vec![
+                StoreOp::Append {
+                    key: "bob".into(),
+                    record: received(1),
+                },
+                StoreOp::Rename {
+                    from: "bob".into(),
+                    to: "robert".into(),
+                },
+                StoreOp::Append {
+                    key: "robert".into(),
+                    record: received(2),
+                },
+            ],
+            transmits: vec![Transmit {
+                dst: peer,
+                payload: b"ack".to_vec(),
+            }],
+            events: vec![EngineEvent::Presence { peer, online: true }],
+        };
+        let log = RefCell::new(Vec::new());
+        let mut store = LogStore(&log);
+        let open = apply(
+            output,
+            Some(&mut store),
+            |t| log.borrow_mut().push(format!("send {}", t.payload.len())),
+            |_| {
+                log.borrow_mut().push("event".into());
+                true
+            },
+        );
+        assert!(open);
+        assert_eq!(
+            log.into_inner(),
+            [
+                "append bob 1",
+                "rename bob robert",
+                "append robert 2",
+                "commit",
+                "send 3",
+                "event"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_front_end_that_has_gone_stops_the_engine() {
+        let output = Output {
+            events: vec![EngineEvent::Error("x".into())],
+            ..Output::default()
+        };
+        assert!(!apply(output, None::<&mut LogStore<'_>>, |_| {}, |_| false));
+    }
+}

@@ -1,0 +1,22 @@
+//! Drives a sans-IO [`proto::Node`](crate::proto::Node) from channels and the clock, and
+//! keeps the history and the outbox on disk.
+//!
+//! The engine is split like the protocol under it. [`EngineCore`] is the logic, with no I/O:
+//! commands, datagrams and time in; records to store, datagrams to send and events out. The
+//! driver is the thread around it: it owns the channels, the history files and the only
+//! clock reads, and it writes and syncs every record of a step before any datagram of that
+//! step (a receipt above all) is sent. Front ends (the TUI, `send`, `listen`, `bot`, `ping`)
+//! talk to it only through [`Command`]s in and [`EngineEvent`]s out, so none of them ever
+//! waits on the network and the network never waits on them.
+
+mod api;
+mod core;
+mod driver;
+mod ids;
+
+pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
+pub use api::{
+    Command, EngineEvent, EngineHandle, Link, Options, history_key, key_addr, same_addr,
+};
+pub use driver::{default_config, spawn};
+pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};

@@ -1,0 +1,429 @@
+//! The engine core on a simulated clock: no sockets, no files, no sleeps. Cores are joined
+//! in memory; each keeps its "history" as the records it asked to store, and a restart is a
+//! new core built from those records, as the driver builds one from the files.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use qqchat::contacts::Contact;
+use qqchat::engine::{
+    Command, CoreOptions, EngineCore, EngineEvent, IdGen, Now, SeededIds, StoreOp,
+};
+use qqchat::proto::wire::{self, Datagram, Packet};
+use qqchat::proto::{Config, Transmit};
+use qqchat::store::{Conversation, Direction, MessageState, Record, fold_records};
+
+/// A made-up clock: both the monotonic and the wall clock move only when told.
+struct Clock {
+    mono: Instant,
+    wall: Timestamp,
+    elapsed: Duration,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            mono: Instant::now(),
+            wall: Timestamp::from_second(1_800_000_000).expect("a valid time"),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            mono: self.mono + self.elapsed,
+            wall: self.wall.checked_add(self.elapsed).expect("a valid time"),
+        }
+    }
+
+    /// Moves to `at` (never backwards).
+    fn set(&mut self, at: Instant) {
+        self.elapsed = self.elapsed.max(at.saturating_duration_since(self.mono));
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn contact(name: &str, addr: SocketAddr) -> Contact {
+    Contact {
+        name: name.into(),
+        addr,
+        plain: false,
+        key: None,
+    }
+}
+
+/// Where every datagram seen so far came from: a sender's `(epoch, seq)` names one message.
+type Sent = HashMap<(u64, u64), u64>;
+
+/// One running core, with what it asked to store and what it told its front end.
+struct Peer {
+    addr: SocketAddr,
+    core: EngineCore,
+    /// The history: every record stored, in order, by conversation.
+    stored: Vec<(String, Record)>,
+    events: Vec<EngineEvent>,
+}
+
+impl Peer {
+    /// Starts a core like the chat does: queueing, watching, from the history so far.
+    fn start(
+        addr: SocketAddr,
+        contacts: Vec<Contact>,
+        epoch: u64,
+        stored: Vec<(String, Record)>,
+        clock: &Clock,
+    ) -> Peer {
+        let mut protocol = Config::new(epoch);
+        protocol.give_up = Duration::from_secs(2);
+        let mut options = CoreOptions::new(protocol);
+        options.contacts = contacts;
+        options.queue_failed = true;
+        let mut core = EngineCore::new(options, Box::new(SeededIds::new(epoch)));
+        core.start(clock.now(), Some(conversations(&stored)));
+        Peer {
+            addr,
+            core,
+            stored,
+            events: Vec::new(),
+        }
+    }
+
+    /// Takes one step's output the way the driver applies it: records first, then datagrams.
+    /// Checks on the way that every receipt is for a message already stored.
+    fn step(&mut self, now: Now, sent: &Sent) -> Vec<Transmit> {
+        let output = self.core.poll_output(now);
+        for op in output.store {
+            match op {
+                StoreOp::Append { key, record } => self.stored.push((key, record)),
+                StoreOp::Rename { from, to } => {
+                    for (key, _) in &mut self.stored {
+                        if *key == from {
+                            key.clone_from(&to);
+                        }
+                    }
+                }
+            }
+        }
+        let stored = received_ids(&self.stored);
+        for t in &output.transmits {
+            for (epoch, seq) in acked(t) {
+                let Some(id) = sent.get(&(epoch, seq)) else {
+                    continue;
+                };
+                assert!(
+                    stored.contains(id),
+                    "{} acked message {id} in a step that did not store it",
+                    self.addr
+                );
+            }
+        }
+        self.events.extend(output.events);
+        output.transmits
+    }
+
+    fn received(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::Received { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The history as a restarted driver would read it from the files.
+fn conversations(stored: &[(String, Record)]) -> Vec<Conversation> {
+    let mut by_key: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+    for (key, record) in stored {
+        by_key.entry(key).or_default().push(record);
+    }
+    by_key
+        .into_iter()
+        .map(|(key, records)| Conversation {
+            key: key.to_owned(),
+            messages: fold_records(records),
+        })
+        .collect()
+}
+
+/// Ids of the messages received and stored.
+fn received_ids(stored: &[(String, Record)]) -> HashSet<u64> {
+    stored
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Record::Msg {
+                id,
+                dir: Direction::In,
+                ..
+            } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn packets(t: &Transmit) -> Vec<Packet<'_>> {
+    match wire::decode(&t.payload) {
+        Ok(Datagram::Packets(p)) => p,
+        _ => Vec::new(),
+    }
+}
+
+/// The `(epoch, seq)` of every data packet a datagram acknowledges.
+fn acked(t: &Transmit) -> Vec<(u64, u64)> {
+    packets(t)
+        .into_iter()
+        .flat_map(|p| match p {
+            Packet::Ack(ack) => ack.items.iter().map(|i| (ack.epoch, i.seq)).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Notes which message each data packet carries.
+fn note_data(t: &Transmit, sent: &mut Sent) {
+    for p in packets(t) {
+        if let Packet::Data(d) = p {
+            sent.insert((d.epoch, d.seq), d.id);
+        }
+    }
+}
+
+/// Runs the peers for `span` of simulated time: datagrams between them arrive at once (each
+/// twice when `twice`), datagrams to anyone else are lost, timers fire when due.
+fn run(clock: &mut Clock, peers: &mut [&mut Peer], span: Duration, twice: bool, sent: &mut Sent) {
+    let end = clock.now().mono + span;
+    for _ in 0..1_000_000 {
+        let now = clock.now();
+        let mut flight = Vec::new();
+        for p in peers.iter_mut() {
+            for t in p.step(now, sent) {
+                note_data(&t, sent);
+                flight.push((p.addr, t));
+            }
+        }
+        if !flight.is_empty() {
+            for (from, t) in flight {
+                if let Some(to) = peers.iter_mut().find(|p| p.addr == t.dst) {
+                    to.core.handle_datagram(now, from, &t.payload);
+                    if twice {
+                        to.core.handle_datagram(now, from, &t.payload);
+                    }
+                }
+            }
+            continue;
+        }
+        let next = peers.iter().filter_map(|p| p.core.poll_timeout()).min();
+        match next {
+            Some(at) if at <= end => {
+                clock.set(at);
+                let now = clock.now();
+                for p in peers.iter_mut() {
+                    if p.core.poll_timeout().is_some_and(|t| t <= now.mono) {
+                        p.core.handle_timeout(now);
+                    }
+                }
+            }
+            _ => {
+                clock.set(end);
+                return;
+            }
+        }
+    }
+    panic!("the simulation did not settle");
+}
+
+fn count(events: &[EngineEvent], want: impl Fn(&EngineEvent) -> bool) -> usize {
+    events.iter().filter(|e| want(e)).count()
+}
+
+#[test]
+fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered_once() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let mut tags = SeededIds::new(1);
+    let (a, b) = (addr(1001), addr(1002));
+    let tag = tags.next_id();
+
+    // Alice writes to bob, who is not running: retries run out and the message is queued.
+    let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
+    alice.core.handle_command(
+        clock.now(),
+        Command::Send {
+            to: b,
+            text: "hello".into(),
+            plain: false,
+            tag,
+        },
+    );
+    run(
+        &mut clock,
+        &mut [&mut alice],
+        Duration::from_secs(10),
+        false,
+        &mut sent,
+    );
+    assert_eq!(
+        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, tag }),
+        1
+    );
+
+    // Alice restarts from what she stored; the message is owed, and shown queued.
+    let mut alice = Peer::start(a, vec![contact("bob", b)], 2, alice.stored, &clock);
+    run(
+        &mut clock,
+        &mut [&mut alice],
+        Duration::from_secs(5),
+        false,
+        &mut sent,
+    );
+    assert_eq!(
+        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, tag }),
+        1
+    );
+    assert!(
+        !alice
+            .events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Delivered { .. }))
+    );
+
+    // Bob starts; alice hears his hello and sends what she owes him, once.
+    let mut bob = Peer::start(b, vec![contact("alice", a)], 3, Vec::new(), &clock);
+    run(
+        &mut clock,
+        &mut [&mut alice, &mut bob],
+        Duration::from_secs(30),
+        true,
+        &mut sent,
+    );
+    assert_eq!(bob.received(), ["hello"]);
+    assert_eq!(received_ids(&bob.stored), HashSet::from([tag]));
+    assert_eq!(
+        count(&alice.events, |e| *e
+            == EngineEvent::Delivered { to: b, tag }),
+        1
+    );
+    let history = conversations(&alice.stored);
+    let states: Vec<MessageState> = history[0].messages.iter().map(|m| m.state).collect();
+    assert_eq!(states, [MessageState::Delivered]);
+}
+
+#[test]
+fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_once() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let (a, b) = (addr(2001), addr(2002));
+    let tag = SeededIds::new(2).next_id();
+    let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
+    let mut bob = Peer::start(b, vec![contact("alice", a)], 2, Vec::new(), &clock);
+    // Hellos both ways first, so what follows is only the message.
+    run(
+        &mut clock,
+        &mut [&mut alice, &mut bob],
+        Duration::from_millis(10),
+        false,
+        &mut sent,
+    );
+
+    alice.core.handle_command(
+        clock.now(),
+        Command::Send {
+            to: b,
+            text: "only once".into(),
+            plain: false,
+            tag,
+        },
+    );
+    let data: Vec<Transmit> = alice.step(clock.now(), &sent);
+    data.iter().for_each(|t| note_data(t, &mut sent));
+    assert!(!data.is_empty());
+    for t in &data {
+        bob.core.handle_datagram(clock.now(), a, &t.payload);
+    }
+    let acks = bob.step(clock.now(), &sent);
+    assert!(acks.iter().any(|t| !acked(t).is_empty()), "bob acks");
+    assert_eq!(bob.received(), ["only once"]);
+    // The receipt is lost; bob restarts from his history before alice retries.
+    let mut bob = Peer::start(b, vec![contact("alice", a)], 3, bob.stored, &clock);
+    let _ = bob.step(clock.now(), &sent);
+    let before = bob.stored.len();
+    for t in &data {
+        bob.core.handle_datagram(clock.now(), a, &t.payload);
+    }
+    let acks = bob.step(clock.now(), &sent);
+    let want: Vec<(u64, u64)> = data
+        .iter()
+        .flat_map(packets)
+        .filter_map(|p| match p {
+            Packet::Data(d) => Some((d.epoch, d.seq)),
+            _ => None,
+        })
+        .collect();
+    let got: Vec<(u64, u64)> = acks.iter().flat_map(acked).collect();
+    assert!(
+        want.iter().all(|w| got.contains(w)),
+        "acked again: {got:?}, want {want:?}"
+    );
+    assert_eq!(bob.stored.len(), before, "nothing stored twice");
+    assert!(bob.received().is_empty(), "not shown again");
+
+    // The new receipt reaches alice: delivered.
+    for t in &acks {
+        alice.core.handle_datagram(clock.now(), b, &t.payload);
+    }
+    let _ = alice.step(clock.now(), &sent);
+    assert_eq!(
+        count(&alice.events, |e| *e
+            == EngineEvent::Delivered { to: b, tag }),
+        1
+    );
+}
+
+#[test]
+fn every_receipt_leaves_in_a_step_that_stored_its_message_or_after() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let mut tags = SeededIds::new(3);
+    let (a, b) = (addr(3001), addr(3002));
+    let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
+    let mut bob = Peer::start(b, vec![contact("alice", a)], 2, Vec::new(), &clock);
+    let texts: Vec<String> = (0..40)
+        // Some long enough to be split into several datagrams.
+        .map(|i| format!("message {i} ") + &"x".repeat(if i % 7 == 0 { 3000 } else { 10 }))
+        .collect();
+    for text in &texts {
+        alice.core.handle_command(
+            clock.now(),
+            Command::Send {
+                to: b,
+                text: text.clone(),
+                plain: false,
+                tag: tags.next_id(),
+            },
+        );
+    }
+    // `Peer::step` checks every ack against what bob has stored by then; every datagram
+    // arrives twice, so acks of duplicates are checked too.
+    run(
+        &mut clock,
+        &mut [&mut alice, &mut bob],
+        Duration::from_secs(5),
+        true,
+        &mut sent,
+    );
+    assert_eq!(bob.received(), texts);
+    assert_eq!(received_ids(&bob.stored).len(), texts.len());
+    assert_eq!(
+        count(&alice.events, |e| matches!(
+            e,
+            EngineEvent::Delivered { .. }
+        )),
+        texts.len()
+    );
+}
