@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod contacts_edit;
 pub mod engine;
 pub mod identity;
+pub mod layout;
 pub mod net;
 pub mod store;
 pub mod text;

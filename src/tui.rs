@@ -32,10 +32,10 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 
 use crate::app::{App, Effect};
-use crate::cli::Conversation;
 use crate::contacts::{ContactBook, ContactsError};
 use crate::contacts_edit::{self, EditError};
 use crate::engine::{Command, EngineEvent, EngineHandle};
+use crate::store::Conversation;
 use crate::ui;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.

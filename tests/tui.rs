@@ -2200,7 +2200,7 @@ fn every_page_shows_the_lines_of_the_whole_conversation() {
     app.load_history(vec![conversation("alice", messages)]);
     open(&mut app, 0);
     let area = Rect::new(0, 0, width, height);
-    let inner = qqchat::ui::conversation_text_area(area, &app);
+    let inner = qqchat::layout::conversation_text(area, app.input().lines().len());
     let peer = &app.peers()[0];
     let all: Vec<Line> = (0..peer.messages().len())
         .flat_map(|i| message_lines(&app, peer, i, inner.width))
