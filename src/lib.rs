@@ -4,6 +4,7 @@ pub mod cli;
 pub mod contacts;
 pub mod engine;
 pub mod identity;
+pub mod layout;
 pub mod net;
 pub mod store;
 pub mod text;

@@ -32,10 +32,9 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 
 use crate::app::{App, Effect};
-use crate::cli::Conversation;
-use crate::contacts::{self as contacts_edit, EditError};
-use crate::contacts::{ContactBook, ContactsError};
+use crate::contacts::{self, ContactBook, ContactsError, EditError};
 use crate::engine::{Command, EngineEvent, EngineHandle};
+use crate::store::Conversation;
 use crate::ui;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.
@@ -229,25 +228,25 @@ fn event_loop(
                 Effect::AddContact { name, addr, plain } => contacts.change(
                     app,
                     engine,
-                    |path| contacts_edit::add_contact(path, &name, addr, plain),
+                    |path| contacts::add_contact(path, &name, addr, plain),
                     &format!("{name} added to contacts"),
                 )?,
                 Effect::AddKeyedContact { name, addr, key } => contacts.change(
                     app,
                     engine,
-                    |path| contacts_edit::add_keyed_contact(path, &name, &addr, &key),
+                    |path| contacts::add_keyed_contact(path, &name, &addr, &key),
                     &format!("{name} added to contacts, with their key"),
                 )?,
                 Effect::RenameContact { from, to } => contacts.change(
                     app,
                     engine,
-                    |path| contacts_edit::rename_contact(path, &from, &to),
+                    |path| contacts::rename_contact(path, &from, &to),
                     &format!("{from} renamed to {to}"),
                 )?,
                 Effect::RemoveContact { name } => contacts.change(
                     app,
                     engine,
-                    |path| contacts_edit::remove_contact(path, &name),
+                    |path| contacts::remove_contact(path, &name),
                     &format!("{name} removed from contacts"),
                 )?,
                 Effect::ReloadContacts => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 use super::{Common, load_book, load_identity, resolve};
-use crate::contacts as contacts_edit;
+
 use crate::contacts::{self, ContactsError};
 use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 
@@ -70,9 +70,9 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
             path.display()
         );
     }
-    contacts_edit::add_keyed_contact(&path, name, &parsed.addr, &parsed.key).map_err(|e| {
+    crate::contacts::add_keyed_contact(&path, name, &parsed.addr, &parsed.key).map_err(|e| {
         anyhow::anyhow!("{e}").context(match e {
-            contacts_edit::EditError::NameTaken { .. } => format!(
+            crate::contacts::EditError::NameTaken { .. } => format!(
                 "not added; choose another name with: qqchat add --as NAME \"{}\"",
                 line.trim()
             ),

@@ -36,8 +36,6 @@ pub struct Common {
     pub data_dir: Option<PathBuf>,
 }
 
-pub use crate::store::Conversation;
-
 /// Loads the contacts file. The chat needs one; the headless commands can do without,
 /// unless one was named with `--contacts`. Returns the book and the file it came from.
 fn load_book(common: &Common, required: bool) -> Result<(ContactBook, Option<PathBuf>)> {

@@ -14,18 +14,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
 use super::{fit, pane, rtt_label, seen_label};
-use crate::app::{App, Focus, Mark, Message, Peer, Trust};
-use crate::text::{width, wrap};
-
-/// Shown after a failed message.
-const FAILED_HINT: &str = "failed — r to retry";
-/// Shown after a queued message.
-const QUEUED_HINT: &str = "⏳ queued · r send now · x cancel";
-/// Shown after a cancelled message.
-const CANCELLED_HINT: &str = "cancelled";
-
-/// Narrower text than this moves below the time and name instead of beside them.
-const MIN_TEXT_WIDTH: usize = 8;
+use crate::app::{App, Focus, Mark, Peer, Trust};
+use crate::layout::{Columns, body};
+use crate::text::{width, width as text_width};
 
 /// The pane's frame, `width` columns wide, titled with the open peer. What does not fit is
 /// cut from the end, except the trust label: the name is cut for it.
@@ -154,7 +145,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     for index in (0..messages.len()).rev() {
         // `total` lines lie below this message. If it ends within the scroll offset it is
         // below the view and only counted; otherwise it reaches into the view.
-        let counted = (total < app.scroll()).then(|| message_height(app, peer, index, inner.width));
+        let counted = (total < app.scroll()).then(|| app.message_height(peer, index, inner.width));
         let entry = match counted {
             Some(count) if total + count <= app.scroll() => (count, None),
             _ => {
@@ -318,92 +309,6 @@ fn placeholder(app: &App, height: u16) -> Paragraph<'static> {
     Paragraph::new(padded).alignment(Alignment::Center)
 }
 
-/// Columns of a message line: time, name, mark, then the text.
-struct Columns {
-    name: usize,
-    /// Where the text starts; continuation lines are indented this far.
-    indent: usize,
-    /// The text beside the name (false: below it, on narrow panes).
-    beside: bool,
-    text: usize,
-}
-
-impl Columns {
-    fn new(app: &App, peer: &Peer, width: usize) -> Columns {
-        let longest = width_of_name(app.me()).max(width_of_name(peer.name()));
-        let name = longest.min((width / 4).clamp(3, 16));
-        // "HH:MM " + name + " " + mark + " "
-        let prefix = 6 + name + 3;
-        if width >= prefix + MIN_TEXT_WIDTH {
-            Columns {
-                name,
-                indent: prefix,
-                beside: true,
-                text: width - prefix,
-            }
-        } else {
-            Columns {
-                name,
-                indent: 2,
-                beside: false,
-                text: width.saturating_sub(2).max(1),
-            }
-        }
-    }
-}
-
-fn width_of_name(name: &str) -> usize {
-    width(name)
-}
-
-/// Whether message `index` is the first of its day, so a day line goes before it.
-fn starts_day(app: &App, messages: &[Message], index: usize) -> bool {
-    let Some(message) = messages.get(index) else {
-        return false;
-    };
-    match index.checked_sub(1).and_then(|i| messages.get(i)) {
-        Some(previous) => {
-            let tz = app.tz();
-            tz.to_datetime(previous.at()).date() != tz.to_datetime(message.at()).date()
-        }
-        None => true,
-    }
-}
-
-/// What [`message_lines`] would return the length of, without laying the lines out: the
-/// conversation counts lines of every message it scrolls over, and shows only a few.
-pub fn message_height(app: &App, peer: &Peer, index: usize, width: u16) -> usize {
-    let messages = peer.messages();
-    let Some(message) = messages.get(index) else {
-        return 0;
-    };
-    if hint(message.mark()).is_some() {
-        // Rare (failed, queued, cancelled): whether the hint fits beside the text is
-        // measured on the lines themselves.
-        return message_lines(app, peer, index, width).len();
-    }
-    let columns = Columns::new(app, peer, usize::from(width));
-    let text = message.display_text();
-    // Text on one line and no longer in bytes than the column is wide fits on one line: no
-    // character takes more cells than it has bytes.
-    let body = if text.len() <= columns.text && !text.contains('\n') {
-        1
-    } else {
-        wrap(&text, columns.text).len()
-    };
-    usize::from(starts_day(app, messages, index)) + usize::from(!columns.beside) + body
-}
-
-/// The words after a message whose mark asks for them.
-fn hint(mark: Option<Mark>) -> Option<&'static str> {
-    match mark {
-        Some(Mark::Failed) => Some(FAILED_HINT),
-        Some(Mark::Queued) => Some(QUEUED_HINT),
-        Some(Mark::Cancelled) => Some(CANCELLED_HINT),
-        _ => None,
-    }
-}
-
 /// The lines message `index` of `peer` takes in a pane `width` cells wide, a day
 /// separator included when the message starts a new day.
 pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Line<'static>> {
@@ -415,11 +320,11 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     let tz = app.tz();
     let at = tz.to_datetime(message.at());
     let mut lines = Vec::new();
-    if starts_day(app, messages, index) {
+    if peer.starts_day(tz, index) {
         lines.push(day_line(at.date()));
     }
 
-    let columns = Columns::new(app, peer, width);
+    let columns = Columns::new(app.me(), peer.name(), width);
     let dim = Style::new().fg(Color::DarkGray);
     let (name, name_style) = if message.is_own() {
         (
@@ -448,8 +353,8 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         Some(Mark::Cancelled) => Span::styled("✗", dim),
     };
     // The padding is not underlined, only the name.
-    let shown = fit(name, width_of_name(name).min(columns.name));
-    let pad = columns.name.saturating_sub(width_of_name(&shown));
+    let shown = fit(name, text_width(name).min(columns.name));
+    let pad = columns.name.saturating_sub(text_width(&shown));
     let head = vec![
         Span::styled(format!("{:02}:{:02}", at.hour(), at.minute()), dim),
         Span::raw(" "),
@@ -460,7 +365,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     ];
 
     let text = message.display_text();
-    let mut body = wrap(&text, columns.text);
+    let mut body = body(&columns, &text);
     let indent = " ".repeat(columns.indent);
     let first = lines.len();
     if columns.beside {
@@ -474,13 +379,15 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         lines.push(Line::from(vec![Span::raw(indent.clone()), Span::raw(rest)]));
     }
 
-    if let Some(hint) = hint(message.mark()) {
+    // Whether the hint fits after the text is measured on the lines laid out, so that the
+    // count in `layout::message_height` is checked against them (see the tests).
+    if let Some(hint) = message.mark().and_then(Mark::hint) {
         let style = match message.mark() {
             Some(Mark::Failed) => Style::new().fg(Color::Red),
             Some(Mark::Queued) => Style::new().fg(Color::Yellow),
             _ => dim,
         };
-        let hint_width = width_of_name(hint);
+        let hint_width = text_width(hint);
         let hint = Span::styled(hint, style);
         let last_width = lines.last().map_or(0, Line::width);
         if last_width + 2 + hint_width <= width {
@@ -520,8 +427,8 @@ mod tests {
     use ratatui::widgets::Widget;
 
     use super::*;
-    use crate::cli::Conversation;
     use crate::contacts::{Contact, ContactBook, Me};
+    use crate::store::Conversation;
     use crate::store::{Direction, MessageState, StoredMessage};
 
     /// Pieces of message text that wrapping and drawing treat differently.
@@ -619,7 +526,7 @@ mod tests {
             let peer = &app.peers()[0];
             for index in 0..messages.len() {
                 prop_assert_eq!(
-                    message_height(&app, peer, index, width),
+                    app.message_height(peer, index, width),
                     message_lines(&app, peer, index, width).len(),
                     "message {} at width {}", index, width
                 );

@@ -9,33 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
 use crate::app::App;
+use crate::app::keys::{LEGEND_ROWS, Section, help_rows, help_shape};
+use crate::layout::{HELP_WIDTH, help_error_width, help_max_scroll, help_spaced};
 use crate::text::wrap;
-
-/// (keys, what they do); an empty key column starts a section titled by the text.
-pub const KEYS: &[(&str, &str)] = &[
-    ("", "Contacts"),
-    ("↑ ↓  j k", "move · g G or Home End: first, last"),
-    ("Enter", "open the conversation"),
-    ("a", "add an address to contacts"),
-    ("A", "paste a contact string (qqchat id)"),
-    ("n  d", "rename · remove the contact"),
-    ("", "Conversation"),
-    ("↑ ↓  j k", "pick one of your messages"),
-    ("r", "retry failed · send queued now"),
-    ("x", "cancel the picked queued message"),
-    ("PgUp PgDn", "scroll · End: newest"),
-    ("Enter  i", "write a message"),
-    ("", "Message"),
-    ("Enter", "send"),
-    ("Alt+Enter", "new line; Shift+Enter where supported"),
-    ("Ctrl-R", "r on the newest failed or queued"),
-    ("", "Anywhere"),
-    ("Tab  Esc", "next pane · back to contacts"),
-    ("Shift+Tab", "previous pane"),
-    ("F5", "reload the contacts file"),
-    ("F1  ?", "this help"),
-    ("q  Ctrl-C", "quit (q in the contact list)"),
-];
 
 const fn fg(color: Color) -> Style {
     Style::new().fg(color)
@@ -43,7 +19,7 @@ const fn fg(color: Color) -> Style {
 
 /// (mark, what it means, style), one row of the legend per slice: the contact list's dots
 /// and trust marks, the marks on own messages, then how senders' names look.
-pub const MARKS: &[&[(&str, &str, Style)]] = &[
+pub const MARKS: &[&[(&str, &str, Style)]; LEGEND_ROWS] = &[
     &[
         ("●", "online", fg(Color::Green)),
         ("○", "offline", fg(Color::DarkGray)),
@@ -84,9 +60,6 @@ pub const MARKS: &[&[(&str, &str, Style)]] = &[
     ],
 ];
 
-/// Widest the box gets.
-const WIDTH: u16 = 56;
-
 /// The text of the help, with or without blank lines between sections, for a box `width`
 /// columns wide.
 fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
@@ -98,22 +71,19 @@ fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
             "Last error",
             heading.fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
-        // Inside the border and the padding, indented as the keys are.
-        let text_width = usize::from(width.saturating_sub(4)).saturating_sub(2);
-        for line in wrap(error, text_width) {
+        for line in wrap(error, help_error_width(width)) {
             lines.push(Line::raw(format!("  {line}")));
         }
     }
-    for (keys, what) in KEYS {
-        if keys.is_empty() {
-            if spaced && !lines.is_empty() {
-                lines.push(Line::raw(""));
-            }
-            lines.push(Line::styled(*what, heading));
-        } else {
+    for section in Section::ALL {
+        if spaced && !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(section.title(), heading));
+        for row in help_rows(section) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {keys:<11}"), key_style),
-                Span::raw(*what),
+                Span::styled(format!("  {:<11}", row.keys), key_style),
+                Span::raw(row.text),
             ]));
         }
     }
@@ -124,7 +94,7 @@ fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
         "Marks: contacts, your messages, senders",
         heading,
     ));
-    for row in MARKS {
+    for row in MARKS.iter() {
         let mut marks = vec![Span::raw("  ")];
         for (mark, what, style) in *row {
             marks.push(Span::styled(*mark, *style));
@@ -137,25 +107,16 @@ fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
 
 /// The help's lines for a screen of `area`: spaced out if that fits.
 fn fitted(app: &App, area: Rect) -> Vec<Line<'static>> {
-    let width = WIDTH.min(area.width);
-    let spaced = lines(app, true, width);
-    if spaced.len() + 2 <= area.height as usize {
-        spaced
-    } else {
-        lines(app, false, width)
-    }
-}
-
-/// How many lines the help can be scrolled on a screen of `area`; 0 when it all fits.
-pub fn max_scroll(app: &App, area: Rect) -> usize {
-    (fitted(app, area).len() + 2).saturating_sub(area.height as usize)
+    let width = HELP_WIDTH.min(area.width);
+    let spaced = help_spaced(help_shape(LEGEND_ROWS), app.last_error(), area);
+    lines(app, spaced, width)
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let lines = fitted(app, area);
-    let overflow = (lines.len() + 2).saturating_sub(area.height as usize);
+    let overflow = help_max_scroll(help_shape(LEGEND_ROWS), app.last_error(), area);
     let scroll = app.help_scroll().min(overflow);
-    let width = WIDTH.min(area.width);
+    let width = HELP_WIDTH.min(area.width);
     let height = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
@@ -174,4 +135,34 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Clear, popup);
     let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
     frame.render_widget(Paragraph::new(visible).block(block), popup);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use jiff::tz::TimeZone;
+
+    use super::*;
+    use crate::contacts::{ContactBook, Me};
+    use crate::layout::help_len;
+
+    /// The state scrolls the help by the count in `layout`; it must be the lines drawn.
+    #[test]
+    fn the_help_is_as_long_as_layout_counts() {
+        let book = ContactBook::empty(Me::default());
+        let mut app = App::new(&book, "127.0.0.1:4000".parse().unwrap(), TimeZone::UTC);
+        for error in [None, Some("short"), Some(&*"a long error, ".repeat(20))] {
+            if let Some(error) = error {
+                app.show_error(error);
+            }
+            for width in [20, 40, HELP_WIDTH] {
+                for spaced in [false, true] {
+                    assert_eq!(
+                        lines(&app, spaced, width).len(),
+                        help_len(help_shape(LEGEND_ROWS), app.last_error(), spaced, width),
+                    );
+                }
+            }
+        }
+    }
 }

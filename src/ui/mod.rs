@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, BorderType};
 
-use crate::app::{App, Focus};
+use crate::app::{App, Focus, Overlay};
+use crate::layout::areas;
 
 pub mod contacts;
 pub mod conversation;
@@ -30,60 +30,17 @@ pub mod input;
 pub mod prompt;
 pub mod status;
 
-/// Where each pane goes on screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    pub contacts: Rect,
-    pub conversation: Rect,
-    pub input: Rect,
-    pub status: Rect,
-}
-
-/// Lines of text the input shows before it scrolls.
-const INPUT_MAX_LINES: u16 = 6;
-
-/// Splits the terminal into panes. The input grows with the lines typed into it.
-pub fn areas(area: Rect, app: &App) -> Areas {
-    let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
-    // A quarter of the width for contacts, within reason (an address such as
-    // `127.0.0.1:5555` with an unread count must fit); narrow terminals keep a third.
-    let side = if area.width < 72 {
-        area.width / 3
-    } else {
-        (area.width / 4).clamp(24, 32)
-    };
-    let [contacts, right] =
-        Layout::horizontal([Constraint::Length(side), Constraint::Fill(1)]).areas(main);
-    let lines = u16::try_from(app.input().lines().len()).unwrap_or(u16::MAX);
-    let input_height = lines.clamp(1, INPUT_MAX_LINES) + 2;
-    let [conversation, input] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(input_height)]).areas(right);
-    Areas {
-        contacts,
-        conversation,
-        input,
-        status,
-    }
-}
-
-/// Where message text goes inside the conversation pane, for a terminal of size `area`.
-pub fn conversation_text_area(area: Rect, app: &App) -> Rect {
-    let pane = areas(area, app).conversation;
-    conversation::block(app, pane.width).inner(pane)
-}
-
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let areas = areas(frame.area(), app);
+    let areas = areas(frame.area(), app.input().lines().len());
     contacts::draw(frame, app, areas.contacts);
     conversation::draw(frame, app, areas.conversation);
     input::draw(frame, app, areas.input);
     status::draw(frame, app, areas.status);
-    if app.help_open() {
-        help::draw(frame, app, frame.area());
-    }
-    if let Some(prompt) = app.prompt() {
-        prompt::draw(frame, prompt, frame.area());
+    match app.overlay() {
+        Overlay::None => {}
+        Overlay::Help { .. } => help::draw(frame, app, frame.area()),
+        Overlay::Prompt(prompt) => prompt::draw(frame, prompt, frame.area()),
     }
 }
 
@@ -117,7 +74,7 @@ fn rtt_label(rtt: Duration) -> String {
 
 /// A pane's frame; the focused one stands out so the eye finds where keys go.
 fn pane(app: &App, focus: Focus) -> Block<'static> {
-    let focused = app.focus() == focus && !app.help_open() && app.prompt().is_none();
+    let focused = app.focus() == focus && matches!(app.overlay(), Overlay::None);
     let (border, title) = if focused {
         (
             Style::new().fg(Color::Cyan),

@@ -1,6 +1,6 @@
-//! The bottom line: who and where this qqchat is, and the keys that matter right now, or
-//! news (an error) until the next key press. An error too long for the line shows its
-//! start; the help (F1) shows it whole.
+//! The bottom line: who and where this qqchat is, and the keys that matter right now (the
+//! hints of the bindings table in `app::keys`), or news (an error) until the next key press.
+//! An error too long for the line shows its start; the help (F1) shows it whole.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,7 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::fit;
-use crate::app::{App, Focus, Mark, Notice, Trust};
+use crate::app::keys::hints;
+use crate::app::{App, Notice};
 use crate::text::width;
 
 /// Ends an error cut short, saying where the rest is.
@@ -46,7 +47,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Some(Notice::Info(text)) => spans.push(Span::raw(fit(text, width(text).min(room)))),
         None => {
-            for (i, (key, what)) in fitting(hints(app), room).iter().enumerate() {
+            let hints = hints(app, app.context())
+                .into_iter()
+                .map(|hint| (hint.key, hint.text))
+                .collect();
+            for (i, (key, what)) in fitting(hints, room).iter().enumerate() {
                 if i > 0 {
                     spans.push(Span::styled(" · ", Style::new().fg(Color::DarkGray)));
                 }
@@ -65,10 +70,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 /// As many of `hints` as fit in `room` columns: the last ones go first, but the help key
 /// stays, since the help lists the rest.
 fn fitting(
-    hints: &'static [(&'static str, &'static str)],
+    mut kept: Vec<(&'static str, &'static str)>,
     room: usize,
 ) -> Vec<(&'static str, &'static str)> {
-    let mut kept = hints.to_vec();
     let is_help = |key: &str| matches!(key, "?" | "F1");
     let total = |kept: &[(&str, &str)]| {
         kept.iter()
@@ -85,83 +89,4 @@ fn fitting(
         }
     }
     kept
-}
-
-/// The few keys worth a reminder right now, most useful first.
-fn hints(app: &App) -> &'static [(&'static str, &'static str)] {
-    if app.help_open() {
-        return &[("any key", "closes help")];
-    }
-    if let Some(prompt) = app.prompt() {
-        return if prompt.is_confirm() {
-            &[("y", "yes"), ("n Esc", "no")]
-        } else {
-            &[("Enter", "confirm"), ("Esc", "cancel")]
-        };
-    }
-    match app.focus() {
-        Focus::Contacts => match app.peers().get(app.selected()) {
-            Some(peer) if !peer.is_listed() => &[
-                ("↑↓", "move"),
-                ("Enter", "open"),
-                ("a", "add to contacts"),
-                ("?", "help"),
-                ("q", "quit"),
-                ("A", "paste contact"),
-            ],
-            Some(_) => &[
-                ("↑↓", "move"),
-                ("Enter", "open"),
-                ("n", "rename"),
-                ("d", "remove"),
-                ("?", "help"),
-                ("q", "quit"),
-                ("A", "paste contact"),
-            ],
-            None => &[
-                ("A", "paste contact"),
-                ("F5", "reload contacts"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-        },
-        Focus::Conversation => match app.chosen_message().and_then(|m| m.mark()) {
-            Some(Mark::Queued) => &[
-                ("↑↓", "pick"),
-                ("r", "send now"),
-                ("x", "cancel"),
-                ("Esc", "back"),
-            ],
-            Some(Mark::Failed) => &[("↑↓", "pick"), ("r", "retry"), ("Esc", "back")],
-            _ => &[
-                ("↑↓", "pick"),
-                ("r", "retry"),
-                ("PgUp/PgDn", "scroll"),
-                ("Esc", "back"),
-            ],
-        },
-        Focus::Input => {
-            if app
-                .open_peer()
-                .is_some_and(|p| app.trust(p) == Trust::Refused)
-            {
-                // Nothing to send with: the input says why.
-                &[("Esc", "back"), ("F1", "help")]
-            } else if app.open_peer().is_some_and(|p| p.has_retryable()) {
-                &[
-                    ("Enter", "send"),
-                    ("Ctrl-R", "retry/send queued"),
-                    ("Esc", "back"),
-                    ("F1", "help"),
-                ]
-            } else {
-                &[
-                    ("Enter", "send"),
-                    ("Alt+Enter", "new line"),
-                    ("Esc", "back"),
-                    ("F1", "help"),
-                ]
-            }
-        }
-    }
 }

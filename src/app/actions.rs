@@ -1,0 +1,348 @@
+//! What each [`Action`] does to the App: moving between panes and through the list,
+//! sending, retrying and cancelling, scrolling and picking messages, and the overlays.
+
+use crossterm::event::KeyEvent;
+use jiff::Timestamp;
+use ratatui::layout::Rect;
+
+use super::keys::{Action, LEGEND_ROWS, help_shape};
+use super::message::{Mark, Message, Origin};
+use super::overlay::Overlay;
+use super::peer::{Peer, PeerId, Seq, Trust};
+use super::view::Focus;
+use super::{App, Effect, height_of};
+use crate::engine::Command;
+use crate::layout;
+
+impl App {
+    /// Carries out `action`; `key` is the key that asked for it, where one did.
+    pub(super) fn run(
+        &mut self,
+        action: Action,
+        key: Option<KeyEvent>,
+        now: Timestamp,
+    ) -> Vec<Effect> {
+        if matches!(action, Action::Confirm | Action::Dismiss | Action::Type)
+            && let Some(prompt) = self.prompt_mut()
+        {
+            // The prompt's complaint was about the text before this key.
+            prompt.error = None;
+        }
+        match action {
+            Action::Quit => return vec![Effect::Quit],
+            Action::ReloadContacts => return vec![Effect::ReloadContacts],
+            Action::OpenHelp => self.overlay = Overlay::Help { scroll: 0 },
+            Action::PageUp => self.scroll_by(self.page() as isize),
+            Action::PageDown => self.scroll_by(-(self.page() as isize)),
+            Action::NextPane => match self.view.focus {
+                Focus::Contacts if self.view.open.is_some() => {
+                    self.set_focus(Focus::Conversation);
+                }
+                Focus::Contacts => {}
+                Focus::Conversation => self.set_focus(Focus::Input),
+                Focus::Input => self.set_focus(Focus::Contacts),
+            },
+            Action::PreviousPane => match self.view.focus {
+                Focus::Contacts if self.view.open.is_some() => self.set_focus(Focus::Input),
+                Focus::Contacts => {}
+                Focus::Conversation => self.set_focus(Focus::Contacts),
+                Focus::Input => self.set_focus(Focus::Conversation),
+            },
+            Action::Back => {
+                if self.view.focus != Focus::Contacts {
+                    self.set_focus(Focus::Contacts);
+                }
+            }
+            Action::SelectUp => {
+                let row = self.selected().saturating_sub(1);
+                self.view.select_index(&self.roster, row);
+            }
+            Action::SelectDown => {
+                let last = self.peers().len().saturating_sub(1);
+                let row = (self.selected() + 1).min(last);
+                self.view.select_index(&self.roster, row);
+            }
+            Action::SelectFirst => self.view.select_index(&self.roster, 0),
+            Action::SelectLast => {
+                let last = self.peers().len().saturating_sub(1);
+                self.view.select_index(&self.roster, last);
+            }
+            Action::OpenConversation => self.open_selected(),
+            Action::AddContact => self.ask_add(),
+            Action::PasteContact => self.ask_add_keyed(),
+            Action::RenameContact => self.ask_rename(),
+            Action::RemoveContact => self.ask_remove(),
+            Action::ChooseEarlier => self.choose_earlier(),
+            Action::ChooseLater => self.choose_later(),
+            Action::Newest => self.view.follow(),
+            Action::Write => self.set_focus(Focus::Input),
+            Action::Retry => {
+                if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
+                    return self.retry(id, seq);
+                }
+            }
+            Action::Cancel => {
+                if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
+                    return self.cancel(id, seq);
+                }
+            }
+            Action::Send => return self.send_input(now),
+            Action::NewLine => self.composer.insert_newline(),
+            Action::RetryLatest => return self.retry_latest(),
+            Action::HelpDown => self.help_step(1),
+            Action::HelpUp => self.help_step(-1),
+            Action::HelpPageDown => self.help_step(self.help_page() as isize),
+            Action::HelpPageUp => self.help_step(-(self.help_page() as isize)),
+            Action::CloseHelp | Action::No | Action::Dismiss => self.overlay = Overlay::None,
+            Action::Yes => return self.confirm_remove(),
+            Action::Confirm => return self.confirm_name(),
+            Action::Type => {
+                if let Some(key) = key {
+                    match self.prompt_mut() {
+                        Some(prompt) => prompt.key(key),
+                        None => self.composer.key(key),
+                    }
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn set_focus(&mut self, focus: Focus) {
+        self.view.focus = focus;
+        if focus != Focus::Conversation {
+            self.view.chosen = None;
+        }
+        self.composer.set_focused(focus == Focus::Input);
+    }
+
+    pub(super) fn selected_peer(&self) -> Option<&Peer> {
+        self.peers().get(self.selected())
+    }
+
+    fn open_selected(&mut self) {
+        let Some(id) = self.selected_peer().map(Peer::id) else {
+            return;
+        };
+        self.view.open = Some(id);
+        if let Some(p) = self.roster.get_mut(id) {
+            p.unread = 0;
+        }
+        self.view.follow();
+        self.set_focus(Focus::Input);
+    }
+
+    fn send_input(&mut self, now: Timestamp) -> Vec<Effect> {
+        let Some(id) = self.view.open else {
+            return Vec::new();
+        };
+        if self.refuse_sending(id) {
+            return Vec::new();
+        }
+        let text = self.composer.text();
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        let text = text.trim_end().to_string();
+        self.composer = super::Composer::new(false);
+        self.set_focus(self.view.focus);
+        let tag = crate::engine::new_message_id();
+        self.roster
+            .push_own(id, Message::own(now, text.clone(), tag));
+        self.view.follow();
+        let Some(p) = self.roster.get(id) else {
+            return Vec::new();
+        };
+        vec![Effect::Send(Command::Send {
+            to: p.addr(),
+            text,
+            plain: p.is_plain(),
+            tag,
+        })]
+    }
+
+    /// Says so in the status line when peer `id` may not be written to: it has no key and
+    /// `require_keys` is on. The text typed stays in the input.
+    fn refuse_sending(&mut self, id: PeerId) -> bool {
+        let Some(p) = self.roster.get(id) else {
+            return true;
+        };
+        if self.roster.trust(p) != Trust::Refused {
+            return false;
+        }
+        let text = format!(
+            "not sent: {} has no key (require_keys); add it to contacts.toml",
+            p.name()
+        );
+        self.show_error(&text);
+        true
+    }
+
+    /// `r` on an own message: a failed one is sent again under a new tag, a queued one is
+    /// sent now under its own; anything else is left alone.
+    fn retry(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
+        let Some(Origin::Own { mark, tag: old }) = self.message(id, seq).map(Message::origin)
+        else {
+            return Vec::new();
+        };
+        if mark.is_retryable() && self.refuse_sending(id) {
+            return Vec::new();
+        }
+        match mark {
+            Mark::Failed => {
+                let tag = crate::engine::new_message_id();
+                self.roster.set_mark(id, seq, Mark::Pending, tag);
+                let (Some(p), Some(m)) = (self.roster.get(id), self.message(id, seq)) else {
+                    return Vec::new();
+                };
+                vec![Effect::Send(Command::Send {
+                    to: p.addr(),
+                    text: m.text.clone(),
+                    plain: p.is_plain(),
+                    tag,
+                })]
+            }
+            Mark::Queued => {
+                self.roster.set_mark(id, seq, Mark::Pending, old);
+                vec![Effect::Send(Command::SendNow { tag: old })]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `x` on a queued message asks the engine to drop it; the mark changes when it has.
+    fn cancel(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
+        match self.message(id, seq).map(Message::origin) {
+            Some(Origin::Own {
+                mark: Mark::Queued,
+                tag,
+            }) => vec![Effect::Send(Command::Cancel { tag })],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ctrl-R: `r` on the newest queued or failed message of the open conversation.
+    fn retry_latest(&mut self) -> Vec<Effect> {
+        let Some(peer) = self.open_peer() else {
+            return Vec::new();
+        };
+        if !peer.has_retryable() {
+            return Vec::new();
+        }
+        let latest = peer
+            .messages()
+            .iter()
+            .rposition(|m| m.mark().is_some_and(Mark::is_retryable))
+            .map(|index| (peer.id(), peer.seq_at(index)));
+        match latest {
+            Some((id, seq)) => self.retry(id, seq),
+            None => Vec::new(),
+        }
+    }
+
+    fn message(&self, id: PeerId, seq: Seq) -> Option<&Message> {
+        let peer = self.roster.get(id)?;
+        peer.messages().get(peer.index_of(seq)?)
+    }
+
+    // ---- scrolling and choosing ----
+
+    /// The conversation's text area for the current terminal size.
+    pub(super) fn viewport(&self) -> Rect {
+        layout::conversation_text(self.view.size, self.composer.textarea().lines().len())
+    }
+
+    /// Lines a PgUp/PgDn moves.
+    fn page(&self) -> usize {
+        layout::page(self.viewport().height)
+    }
+
+    fn scroll_by(&mut self, delta: isize) {
+        if self.view.open.is_none() {
+            return;
+        }
+        self.view.scroll = self.view.scroll.saturating_add_signed(delta);
+        self.clamp_scroll();
+    }
+
+    /// Keeps the view from scrolling past the first message.
+    pub(super) fn clamp_scroll(&mut self) {
+        let viewport = self.viewport();
+        let Some(peer) = self.view.open.and_then(|id| self.roster.get(id)) else {
+            self.view.scroll = 0;
+            return;
+        };
+        let (me, tz) = (&self.me, &self.tz);
+        self.view
+            .clamp_scroll(peer.messages().len(), usize::from(viewport.height), |i| {
+                height_of(me, tz, peer, i, viewport.width)
+            });
+    }
+
+    fn choose_earlier(&mut self) {
+        let Some(peer) = self.open_peer() else { return };
+        let messages = peer.messages();
+        let end = self.chosen().unwrap_or(messages.len());
+        if let Some(index) = messages[..end.min(messages.len())]
+            .iter()
+            .rposition(Message::is_own)
+        {
+            self.view.chosen = Some(peer.seq_at(index));
+            self.reveal(index);
+        }
+    }
+
+    fn choose_later(&mut self) {
+        let Some(peer) = self.open_peer() else { return };
+        let Some(current) = self.chosen() else { return };
+        match peer
+            .messages()
+            .iter()
+            .skip(current + 1)
+            .position(Message::is_own)
+        {
+            Some(offset) => {
+                let index = current + 1 + offset;
+                self.view.chosen = Some(peer.seq_at(index));
+                self.reveal(index);
+            }
+            // Past the newest own message: back to following the conversation.
+            None => self.view.follow(),
+        }
+    }
+
+    /// Scrolls just enough for message `index` of the open conversation to be in view.
+    fn reveal(&mut self, index: usize) {
+        let viewport = self.viewport();
+        let Some(peer) = self.view.open.and_then(|id| self.roster.get(id)) else {
+            return;
+        };
+        let (me, tz) = (&self.me, &self.tz);
+        self.view.reveal(
+            index,
+            peer.messages().len(),
+            usize::from(viewport.height),
+            |i| height_of(me, tz, peer, i, viewport.width),
+        );
+    }
+
+    // ---- the help ----
+
+    /// Lines a PgUp/PgDn moves the help.
+    fn help_page(&self) -> usize {
+        usize::from(self.view.size.height).saturating_sub(4).max(1)
+    }
+
+    /// Arrows scroll the help when it does not fit; when it fits they close it, as any
+    /// other key does.
+    fn help_step(&mut self, step: isize) {
+        let most =
+            layout::help_max_scroll(help_shape(LEGEND_ROWS), self.last_error(), self.view.size);
+        match &mut self.overlay {
+            Overlay::Help { scroll } if most > 0 => {
+                *scroll = scroll.saturating_add_signed(step).min(most);
+            }
+            _ => self.overlay = Overlay::None,
+        }
+    }
+}

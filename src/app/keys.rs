@@ -1,0 +1,385 @@
+//! Every key binding, declared once: where it works, which keys, what it does, and how the
+//! help and the status line describe it. `on_key` finds the action here, the help lists
+//! the rows here, and the status line picks its hints from here, so the three agree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::App;
+use super::message::Mark;
+use super::peer::Trust;
+use crate::layout::HelpShape;
+
+/// What a key does. [`App::apply`] carries one out without a key press.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    OpenHelp,
+    ReloadContacts,
+    PageUp,
+    PageDown,
+    /// Focus the next pane, the previous one, or go back to the contact list.
+    NextPane,
+    PreviousPane,
+    Back,
+    // The contact list.
+    SelectUp,
+    SelectDown,
+    SelectFirst,
+    SelectLast,
+    OpenConversation,
+    AddContact,
+    PasteContact,
+    RenameContact,
+    RemoveContact,
+    // The conversation.
+    ChooseEarlier,
+    ChooseLater,
+    Newest,
+    Write,
+    Retry,
+    Cancel,
+    // The input.
+    Send,
+    NewLine,
+    RetryLatest,
+    // The help, while it is open.
+    HelpDown,
+    HelpUp,
+    HelpPageDown,
+    HelpPageUp,
+    CloseHelp,
+    // A prompt.
+    Yes,
+    No,
+    Confirm,
+    Dismiss,
+    /// The key is text for the focused editor; applied without a key it does nothing.
+    Type,
+}
+
+/// Where a binding works: a pane with the keys, or an overlay that takes them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Before anything else, overlays included.
+    Always,
+    /// With no overlay open, whichever pane has the keys.
+    Panes,
+    Contacts,
+    Conversation,
+    Input,
+    Help,
+    /// A yes-or-no prompt.
+    Confirm,
+    /// A prompt that takes a name or a contact string.
+    Prompt,
+}
+
+/// Which keys a binding takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// This key, whatever modifiers come with it.
+    Code(KeyCode),
+    /// This key without Alt, Shift or Ctrl.
+    Plain(KeyCode),
+    /// This key with Alt, Shift or Ctrl.
+    Modified(KeyCode),
+    /// This key with Ctrl.
+    Ctrl(KeyCode),
+    /// Any key left over in its context.
+    Any,
+}
+
+impl Key {
+    fn matches(self, key: &KeyEvent) -> bool {
+        let modified = key
+            .modifiers
+            .intersects(KeyModifiers::ALT | KeyModifiers::SHIFT | KeyModifiers::CONTROL);
+        match self {
+            Key::Code(code) => key.code == code,
+            Key::Plain(code) => key.code == code && !modified,
+            Key::Modified(code) => key.code == code && modified,
+            Key::Ctrl(code) => key.code == code && key.modifiers.contains(KeyModifiers::CONTROL),
+            Key::Any => true,
+        }
+    }
+}
+
+/// A part of the help screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Contacts,
+    Conversation,
+    Message,
+    Anywhere,
+}
+
+impl Section {
+    /// The help's sections, in order.
+    pub const ALL: [Section; 4] = [
+        Section::Contacts,
+        Section::Conversation,
+        Section::Message,
+        Section::Anywhere,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Contacts => "Contacts",
+            Section::Conversation => "Conversation",
+            Section::Message => "Message",
+            Section::Anywhere => "Anywhere",
+        }
+    }
+}
+
+/// A row of the help: the section it goes in, the keys as written, what they do.
+#[derive(Debug, Clone, Copy)]
+pub struct HelpRow {
+    pub section: Section,
+    pub keys: &'static str,
+    pub text: &'static str,
+}
+
+/// When a status hint is worth showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// The contact list has someone in it.
+    Peers,
+    NoPeers,
+    /// The contact under the cursor is in contacts, or is not.
+    Listed,
+    Unlisted,
+    /// The picked message is queued, or it is not.
+    ChosenQueued,
+    ChosenNotQueued,
+    /// The picked message (if any) is neither queued nor failed.
+    ChosenSettled,
+    /// The open peer may be written to.
+    MaySend,
+    /// ... and has something queued or failed, or has not.
+    MayRetry,
+    NothingToRetry,
+}
+
+impl When {
+    pub fn holds(self, app: &App) -> bool {
+        let selected = app.peers().get(app.selected());
+        let chosen = app.chosen_message().and_then(|m| m.mark());
+        let may_send = app
+            .open_peer()
+            .is_none_or(|p| app.trust(p) != Trust::Refused);
+        let retryable = app.open_peer().is_some_and(|p| p.has_retryable());
+        match self {
+            When::Always => true,
+            When::Peers => selected.is_some(),
+            When::NoPeers => selected.is_none(),
+            When::Listed => selected.is_some_and(|p| p.is_listed()),
+            When::Unlisted => selected.is_some_and(|p| !p.is_listed()),
+            When::ChosenQueued => chosen == Some(Mark::Queued),
+            When::ChosenNotQueued => chosen != Some(Mark::Queued),
+            When::ChosenSettled => !matches!(chosen, Some(Mark::Queued | Mark::Failed)),
+            When::MaySend => may_send,
+            When::MayRetry => may_send && retryable,
+            When::NothingToRetry => may_send && !retryable,
+        }
+    }
+}
+
+/// A reminder in the status line: shown in `on` when `when` holds, ordered by `rank`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hint {
+    pub on: Context,
+    pub when: When,
+    pub rank: u8,
+    pub key: &'static str,
+    pub text: &'static str,
+}
+
+/// One binding: in these contexts, these keys do this.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub on: &'static [Context],
+    pub keys: &'static [Key],
+    pub action: Action,
+    pub help: Option<HelpRow>,
+    pub hints: &'static [Hint],
+}
+
+use Context as C;
+use Key::{Any, Code, Ctrl, Modified, Plain};
+use KeyCode::{BackTab, Char, Down, End, Enter, Esc, F, Home, PageDown, PageUp, Tab, Up};
+
+const fn help(section: Section, keys: &'static str, text: &'static str) -> Option<HelpRow> {
+    Some(HelpRow {
+        section,
+        keys,
+        text,
+    })
+}
+
+const fn hint(on: Context, when: When, rank: u8, key: &'static str, text: &'static str) -> Hint {
+    Hint {
+        on,
+        when,
+        rank,
+        key,
+        text,
+    }
+}
+
+const fn bind(
+    on: &'static [Context],
+    keys: &'static [Key],
+    action: Action,
+    help: Option<HelpRow>,
+    hints: &'static [Hint],
+) -> Binding {
+    Binding {
+        on,
+        keys,
+        action,
+        help,
+        hints,
+    }
+}
+
+/// The bindings, in the order the help lists them. Within a context no two bindings take
+/// the same key, except a last [`Key::Any`].
+#[rustfmt::skip]
+pub const BINDINGS: &[Binding] = &[
+    // Contacts.
+    bind(&[C::Contacts], &[Code(Up), Code(Char('k'))], Action::SelectUp,
+        help(Section::Contacts, "↑ ↓  j k", "move · g G or Home End: first, last"),
+        &[hint(C::Contacts, When::Peers, 0, "↑↓", "move")]),
+    bind(&[C::Contacts], &[Code(Down), Code(Char('j'))], Action::SelectDown, None, &[]),
+    bind(&[C::Contacts], &[Code(Home), Code(Char('g'))], Action::SelectFirst, None, &[]),
+    bind(&[C::Contacts], &[Code(End), Code(Char('G'))], Action::SelectLast, None, &[]),
+    bind(&[C::Contacts], &[Code(Enter)], Action::OpenConversation,
+        help(Section::Contacts, "Enter", "open the conversation"),
+        &[hint(C::Contacts, When::Peers, 1, "Enter", "open")]),
+    bind(&[C::Contacts], &[Code(Char('a'))], Action::AddContact,
+        help(Section::Contacts, "a", "add an address to contacts"),
+        &[hint(C::Contacts, When::Unlisted, 2, "a", "add to contacts")]),
+    bind(&[C::Contacts], &[Code(Char('A'))], Action::PasteContact,
+        help(Section::Contacts, "A", "paste a contact string (qqchat id)"),
+        &[
+            hint(C::Contacts, When::NoPeers, 0, "A", "paste contact"),
+            hint(C::Contacts, When::Peers, 6, "A", "paste contact"),
+        ]),
+    bind(&[C::Contacts], &[Code(Char('n'))], Action::RenameContact,
+        help(Section::Contacts, "n  d", "rename · remove the contact"),
+        &[hint(C::Contacts, When::Listed, 2, "n", "rename")]),
+    bind(&[C::Contacts], &[Code(Char('d'))], Action::RemoveContact, None,
+        &[hint(C::Contacts, When::Listed, 3, "d", "remove")]),
+    // The conversation.
+    bind(&[C::Conversation], &[Code(Up), Code(Char('k'))], Action::ChooseEarlier,
+        help(Section::Conversation, "↑ ↓  j k", "pick one of your messages"),
+        &[hint(C::Conversation, When::Always, 0, "↑↓", "pick")]),
+    bind(&[C::Conversation], &[Code(Down), Code(Char('j'))], Action::ChooseLater, None, &[]),
+    bind(&[C::Conversation], &[Code(Char('r'))], Action::Retry,
+        help(Section::Conversation, "r", "retry failed · send queued now"),
+        &[
+            hint(C::Conversation, When::ChosenQueued, 1, "r", "send now"),
+            hint(C::Conversation, When::ChosenNotQueued, 1, "r", "retry"),
+        ]),
+    bind(&[C::Conversation], &[Code(Char('x'))], Action::Cancel,
+        help(Section::Conversation, "x", "cancel the picked queued message"),
+        &[hint(C::Conversation, When::ChosenQueued, 2, "x", "cancel")]),
+    bind(&[C::Panes], &[Code(PageUp)], Action::PageUp,
+        help(Section::Conversation, "PgUp PgDn", "scroll · End: newest"),
+        &[hint(C::Conversation, When::ChosenSettled, 2, "PgUp/PgDn", "scroll")]),
+    bind(&[C::Panes], &[Code(PageDown)], Action::PageDown, None, &[]),
+    bind(&[C::Conversation], &[Code(End), Code(Char('G'))], Action::Newest, None, &[]),
+    bind(&[C::Conversation], &[Code(Enter), Code(Char('i'))], Action::Write,
+        help(Section::Conversation, "Enter  i", "write a message"), &[]),
+    // The input.
+    bind(&[C::Input], &[Plain(Enter)], Action::Send,
+        help(Section::Message, "Enter", "send"),
+        &[hint(C::Input, When::MaySend, 0, "Enter", "send")]),
+    bind(&[C::Input], &[Modified(Enter)], Action::NewLine,
+        help(Section::Message, "Alt+Enter", "new line; Shift+Enter where supported"),
+        &[hint(C::Input, When::NothingToRetry, 1, "Alt+Enter", "new line")]),
+    bind(&[C::Input], &[Ctrl(Char('r')), Ctrl(Char('R'))], Action::RetryLatest,
+        help(Section::Message, "Ctrl-R", "r on the newest failed or queued"),
+        &[hint(C::Input, When::MayRetry, 1, "Ctrl-R", "retry/send queued")]),
+    // Anywhere.
+    bind(&[C::Contacts, C::Conversation, C::Input], &[Code(Tab)], Action::NextPane,
+        help(Section::Anywhere, "Tab  Esc", "next pane · back to contacts"), &[]),
+    bind(&[C::Conversation, C::Input], &[Code(Esc)], Action::Back, None,
+        &[
+            hint(C::Conversation, When::Always, 3, "Esc", "back"),
+            hint(C::Input, When::Always, 2, "Esc", "back"),
+        ]),
+    bind(&[C::Contacts, C::Conversation, C::Input], &[Code(BackTab)], Action::PreviousPane,
+        help(Section::Anywhere, "Shift+Tab", "previous pane"), &[]),
+    bind(&[C::Panes], &[Code(F(5))], Action::ReloadContacts,
+        help(Section::Anywhere, "F5", "reload the contacts file"),
+        &[hint(C::Contacts, When::NoPeers, 1, "F5", "reload contacts")]),
+    bind(&[C::Panes], &[Code(F(1))], Action::OpenHelp,
+        help(Section::Anywhere, "F1  ?", "this help"),
+        &[hint(C::Input, When::Always, 3, "F1", "help")]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('?'))], Action::OpenHelp, None,
+        &[hint(C::Contacts, When::Always, 4, "?", "help")]),
+    bind(&[C::Contacts], &[Code(Char('q'))], Action::Quit,
+        help(Section::Anywhere, "q  Ctrl-C", "quit (q in the contact list)"),
+        &[hint(C::Contacts, When::Always, 5, "q", "quit")]),
+    bind(&[C::Always], &[Ctrl(Char('c')), Ctrl(Char('C'))], Action::Quit, None, &[]),
+    // The help, while open: arrows scroll it, any other key closes it.
+    bind(&[C::Help], &[Code(Down), Code(Char('j'))], Action::HelpDown, None, &[]),
+    bind(&[C::Help], &[Code(PageDown)], Action::HelpPageDown, None, &[]),
+    bind(&[C::Help], &[Code(Up), Code(Char('k'))], Action::HelpUp, None, &[]),
+    bind(&[C::Help], &[Code(PageUp)], Action::HelpPageUp, None, &[]),
+    bind(&[C::Help], &[Any], Action::CloseHelp, None,
+        &[hint(C::Help, When::Always, 0, "any key", "closes help")]),
+    // Prompts.
+    bind(&[C::Confirm], &[Code(Char('y')), Code(Char('Y'))], Action::Yes, None,
+        &[hint(C::Confirm, When::Always, 0, "y", "yes")]),
+    bind(&[C::Confirm], &[Code(Char('n')), Code(Char('N')), Code(Esc)], Action::No, None,
+        &[hint(C::Confirm, When::Always, 1, "n Esc", "no")]),
+    bind(&[C::Prompt], &[Code(Esc)], Action::Dismiss, None,
+        &[hint(C::Prompt, When::Always, 1, "Esc", "cancel")]),
+    bind(&[C::Prompt], &[Code(Enter)], Action::Confirm, None,
+        &[hint(C::Prompt, When::Always, 0, "Enter", "confirm")]),
+    bind(&[C::Prompt, C::Input], &[Any], Action::Type, None, &[]),
+];
+
+/// The action `key` has in `context`, if any.
+pub fn lookup(context: Context, key: &KeyEvent) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.on.contains(&context))
+        .find(|b| b.keys.iter().any(|k| k.matches(key)))
+        .map(|b| b.action)
+}
+
+/// The help's rows in `section`, in order.
+pub fn help_rows(section: Section) -> impl Iterator<Item = &'static HelpRow> {
+    BINDINGS
+        .iter()
+        .filter_map(|b| b.help.as_ref())
+        .filter(move |row| row.section == section)
+}
+
+/// The hints that matter in `context` right now, most useful first.
+pub fn hints(app: &App, context: Context) -> Vec<&'static Hint> {
+    let mut hints: Vec<&Hint> = BINDINGS
+        .iter()
+        .flat_map(|b| b.hints)
+        .filter(|h| h.on == context && h.when.holds(app))
+        .collect();
+    hints.sort_by_key(|h| h.rank);
+    hints
+}
+
+/// Rows of the legend of marks under the keys in the help; `ui::help` draws them.
+pub const LEGEND_ROWS: usize = 5;
+
+/// How many sections and rows the help lists, with a legend `legend` rows long.
+pub fn help_shape(legend: usize) -> HelpShape {
+    HelpShape {
+        sections: Section::ALL.len(),
+        rows: BINDINGS.iter().filter(|b| b.help.is_some()).count(),
+        legend,
+    }
+}

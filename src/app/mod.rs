@@ -1,0 +1,428 @@
+//! The state of the terminal UI and how keys and engine events change it.
+//!
+//! Nothing here touches the terminal, the network or the clock: keys, pastes, resizes and
+//! [`EngineEvent`]s go in, [`Effect`]s come out, and the front end carries them out. That
+//! keeps every behaviour testable without a terminal, and keeps drawing read-only.
+//!
+//! The state is in parts, each owning one concern: the [`Roster`] (peers, messages, marks,
+//! trust), the [`ConversationView`] (focus, cursor, open conversation, scroll, pick), the
+//! [`Composer`] (the message being written), the [`Overlay`] (help or a prompt) and the
+//! [`StatusLine`]. Keys become [`Action`]s through the one table in [`keys`].
+
+use std::net::SocketAddr;
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui_textarea::TextArea;
+
+use crate::contacts::ContactBook;
+use crate::engine::{Command, EngineEvent};
+use crate::layout::{self, Columns};
+use crate::store::Conversation;
+use crate::text::sanitize;
+
+mod actions;
+mod composer;
+pub mod keys;
+mod message;
+mod overlay;
+mod peer;
+mod roster;
+mod status;
+mod view;
+
+pub use composer::Composer;
+pub use keys::{Action, Context};
+pub use message::{Mark, Message, Origin};
+pub use overlay::{Overlay, Prompt, PromptKind};
+pub use peer::{Peer, PeerId, Seq, Trust};
+pub use roster::Roster;
+pub use status::{Notice, StatusLine};
+pub use view::{ConversationView, Focus};
+
+/// Something the front end must do on the App's behalf.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Hand this command to the engine.
+    Send(Command),
+    /// Ring the terminal bell.
+    Bell,
+    /// Leave qqchat.
+    Quit,
+    /// Write `addr` into the contacts file as `name`, then reload it.
+    AddContact {
+        name: String,
+        addr: SocketAddr,
+        plain: bool,
+    },
+    /// Rename contact `from` (its name in the file) to `to`, then reload the file.
+    RenameContact { from: String, to: String },
+    /// Write a contact with a public key into the contacts file, then reload it. `addr` is
+    /// kept as the contact string wrote it (a host name stays a host name).
+    AddKeyedContact {
+        name: String,
+        addr: String,
+        key: [u8; 32],
+    },
+    /// Take contact `name` out of the contacts file, then reload it.
+    RemoveContact { name: String },
+    /// Read the contacts file again.
+    ReloadContacts,
+}
+
+/// The whole UI state, owned by the UI thread.
+pub struct App {
+    me: String,
+    bell: bool,
+    local_addr: SocketAddr,
+    tz: TimeZone,
+    /// The front end's clock at its last wake, so "today" can be told from other days.
+    now: Option<Timestamp>,
+    roster: Roster,
+    view: ConversationView,
+    composer: Composer,
+    overlay: Overlay,
+    status: StatusLine,
+}
+
+/// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
+/// `peer`. A free function so that scrolling can borrow the view while it measures.
+fn height_of(me: &str, tz: &TimeZone, peer: &Peer, index: usize, width: u16) -> usize {
+    let Some(message) = peer.messages().get(index) else {
+        return 0;
+    };
+    let width = usize::from(width);
+    layout::message_height(
+        &Columns::new(me, peer.name(), width),
+        &message.display_text(),
+        peer.starts_day(tz, index),
+        message.mark().and_then(Mark::hint),
+        width,
+    )
+}
+
+impl App {
+    /// Starts with the book's contacts, in file order, and nothing open.
+    pub fn new(book: &ContactBook, local_addr: SocketAddr, tz: TimeZone) -> App {
+        let roster = Roster::new(book);
+        let mut view = ConversationView::new();
+        view.select_index(&roster, 0);
+        App {
+            me: sanitize(&book.me.name),
+            bell: book.me.bell,
+            local_addr,
+            tz,
+            now: None,
+            roster,
+            view,
+            composer: Composer::new(false),
+            overlay: Overlay::None,
+            status: StatusLine::default(),
+        }
+    }
+
+    /// Shows the conversations kept from earlier runs.
+    ///
+    /// A conversation named after a contact fills that contact. One named `addr-<ip:port>`
+    /// belongs to whoever has that address, or becomes an entry of its own, as a message
+    /// from an unknown address does. Any other name is a contact since removed from the
+    /// file: it becomes an entry under that name at the address it last talked to (or joins
+    /// the entry that already has that address, so one address never has two entries).
+    ///
+    /// Messages are moved, not wrapped or copied: a history of any length loads in linear
+    /// time, and is wrapped only as it is scrolled into view.
+    pub fn load_history(&mut self, history: Vec<Conversation>) {
+        self.roster.load_history(history);
+        self.clamp_scroll();
+    }
+
+    /// The whole history, read after the first frame was drawn from the last part of each
+    /// conversation ([`App::load_history`]): it takes the place of that part, and whatever
+    /// arrived or was sent since start stays after it. The view does not move.
+    pub fn replace_history(&mut self, full: Vec<Conversation>) {
+        self.roster.replace_history(full);
+        // A pick in the part that was replaced stays on the same message; one before the
+        // first message of the new history goes to the first.
+        if let (Some(peer), Some(chosen)) = (self.open_peer(), self.view.chosen) {
+            let first = peer.first_seq();
+            if chosen < first {
+                self.view.chosen = Some(first);
+            }
+        }
+        self.clamp_scroll();
+    }
+
+    /// Takes the contacts of a (re)loaded book, and returns the engine commands that go with
+    /// it: a [`Command::RenameHistory`] for each conversation whose name changes, then
+    /// [`Command::SetContacts`]. Send them in that order.
+    ///
+    /// The cursor and the open conversation stay on the same peer; a cursor whose peer is
+    /// gone stays on the same row.
+    pub fn set_contacts(&mut self, book: &ContactBook) -> Vec<Effect> {
+        let row = self.selected();
+        let selected = self
+            .view
+            .selected
+            .or_else(|| self.roster.peers().first().map(Peer::id));
+        let mut effects: Vec<Effect> = self
+            .roster
+            .set_contacts(book)
+            .into_iter()
+            .map(Effect::Send)
+            .collect();
+        self.view.selected = selected.filter(|&id| self.roster.position(id).is_some());
+        if self.view.selected.is_none() {
+            let last = self.roster.peers().len().saturating_sub(1);
+            self.view.select_index(&self.roster, row.min(last));
+        }
+        if let Some(open) = self.view.open
+            && self.roster.position(open).is_none()
+        {
+            self.view.open = None;
+            self.view.follow();
+            if self.view.focus != Focus::Contacts {
+                self.set_focus(Focus::Contacts);
+            }
+        }
+        effects.push(Effect::Send(Command::SetContacts(book.contacts.clone())));
+        effects
+    }
+
+    // ---- what the UI reads ----
+
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The front end's clock at its last wake, if it has told.
+    pub fn now(&self) -> Option<Timestamp> {
+        self.now
+    }
+
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    pub fn peers(&self) -> &[Peer] {
+        self.roster.peers()
+    }
+
+    /// The row of the contact list the cursor is on.
+    pub fn selected(&self) -> usize {
+        self.view.selected_index(&self.roster)
+    }
+
+    /// The row of the contact list whose conversation is open.
+    pub fn open(&self) -> Option<usize> {
+        self.roster.position(self.view.open?)
+    }
+
+    pub fn open_peer(&self) -> Option<&Peer> {
+        self.roster.get(self.view.open?)
+    }
+
+    pub fn focus(&self) -> Focus {
+        self.view.focus
+    }
+
+    pub fn input(&self) -> &TextArea<'static> {
+        self.composer.textarea()
+    }
+
+    /// The input's text as it would be sent.
+    pub fn input_text(&self) -> String {
+        self.composer.text()
+    }
+
+    pub fn scroll(&self) -> usize {
+        self.view.scroll
+    }
+
+    /// Where the picked message is in the open conversation.
+    pub fn chosen(&self) -> Option<usize> {
+        self.view.chosen_index(self.open_peer()?)
+    }
+
+    /// The picked message of the open conversation.
+    pub fn chosen_message(&self) -> Option<&Message> {
+        self.open_peer()?.messages().get(self.chosen()?)
+    }
+
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    pub fn help_open(&self) -> bool {
+        matches!(self.overlay, Overlay::Help { .. })
+    }
+
+    pub fn help_scroll(&self) -> usize {
+        match self.overlay {
+            Overlay::Help { scroll } => scroll,
+            _ => 0,
+        }
+    }
+
+    pub fn prompt(&self) -> Option<&Prompt> {
+        match &self.overlay {
+            Overlay::Prompt(prompt) => Some(prompt),
+            _ => None,
+        }
+    }
+
+    pub fn notice(&self) -> Option<&Notice> {
+        self.status.notice()
+    }
+
+    /// The last error shown in the status line, even after it left it.
+    pub fn last_error(&self) -> Option<&str> {
+        self.status.last_error()
+    }
+
+    /// Whether `peer` is known to be who its name says, and whether it may be written to.
+    pub fn trust(&self, peer: &Peer) -> Trust {
+        self.roster.trust(peer)
+    }
+
+    /// Where keys go right now: an overlay, or the focused pane.
+    pub fn context(&self) -> Context {
+        match &self.overlay {
+            Overlay::Prompt(prompt) if prompt.is_confirm() => Context::Confirm,
+            Overlay::Prompt(_) => Context::Prompt,
+            Overlay::Help { .. } => Context::Help,
+            Overlay::None => match self.view.focus {
+                Focus::Contacts => Context::Contacts,
+                Focus::Conversation => Context::Conversation,
+                Focus::Input => Context::Input,
+            },
+        }
+    }
+
+    /// Lines message `index` of `peer` takes in a pane `width` cells wide. Scrolling and
+    /// drawing both count with this.
+    pub fn message_height(&self, peer: &Peer, index: usize, width: u16) -> usize {
+        height_of(&self.me, &self.tz, peer, index, width)
+    }
+
+    // ---- what changes it ----
+
+    /// The front end's clock, read when it woke; only used to tell today from other days.
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now = Some(now);
+    }
+
+    /// Shows an error in the status line, on one line, until the next key press.
+    pub fn show_error(&mut self, text: &str) {
+        self.status.error(text);
+    }
+
+    /// Shows news in the status line until the next key press.
+    pub fn show_info(&mut self, text: &str) {
+        self.status.info(text);
+    }
+
+    /// The terminal was resized (or its first size is known).
+    pub fn on_resize(&mut self, width: u16, height: u16) {
+        self.view.size = ratatui::layout::Rect::new(0, 0, width, height);
+        self.clamp_scroll();
+    }
+
+    /// Bracketed paste: the whole text goes into the input, newlines included; never sends.
+    /// Into a prompt goes the first line that is not blank, only.
+    pub fn on_paste(&mut self, text: String) {
+        if self.help_open() {
+            self.overlay = Overlay::None;
+        }
+        if let Some(prompt) = self.prompt_mut() {
+            if !prompt.is_confirm() {
+                prompt.paste(&text);
+            }
+            return;
+        }
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        self.composer.insert_str(&sanitize(&text));
+        if self.view.open.is_some() {
+            self.set_focus(Focus::Input);
+        }
+    }
+
+    /// A key was pressed. `now` stamps a message sent by it.
+    pub fn on_key(&mut self, key: KeyEvent, now: Timestamp) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        self.status.clear();
+        let context = self.context();
+        let contexts: &[Context] = match context {
+            Context::Contacts | Context::Conversation | Context::Input => {
+                &[Context::Always, Context::Panes, context]
+            }
+            _ => &[Context::Always, context],
+        };
+        match contexts.iter().find_map(|&c| keys::lookup(c, &key)) {
+            Some(action) => self.run(action, Some(key), now),
+            None => Vec::new(),
+        }
+    }
+
+    /// Does what a key bound to `action` does, without the key. `now` stamps a message sent
+    /// by it. [`Action::Type`] needs the key, so it does nothing here.
+    pub fn apply(&mut self, action: Action, now: Timestamp) -> Vec<Effect> {
+        self.run(action, None, now)
+    }
+
+    /// Something happened in the engine.
+    pub fn on_engine(&mut self, event: EngineEvent) -> Vec<Effect> {
+        match event {
+            EngineEvent::Delivered { tag, .. } => self.roster.settle(tag, Mark::Delivered),
+            EngineEvent::Sent { tag, .. } => self.roster.settle(tag, Mark::Sent),
+            EngineEvent::Queued { tag, .. } => self.roster.settle(tag, Mark::Queued),
+            EngineEvent::Failed { tag, .. } => self.roster.settle(tag, Mark::Failed),
+            EngineEvent::Cancelled { tag, .. } => self.roster.settle(tag, Mark::Cancelled),
+            EngineEvent::Presence { peer, online } => self.roster.set_online(peer, online),
+            EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
+            EngineEvent::Error(text) => self.show_error(&text),
+            EngineEvent::History(full) => self.replace_history(full),
+            EngineEvent::Pong { .. } => {}
+            EngineEvent::Received {
+                from,
+                text,
+                received_at,
+                plain,
+                ..
+            } => return self.receive(from, &text, received_at, plain),
+        }
+        Vec::new()
+    }
+
+    fn receive(&mut self, from: SocketAddr, text: &str, at: Timestamp, plain: bool) -> Vec<Effect> {
+        let (id, index) = self.roster.receive(from, text, at, plain);
+        if self.view.open != Some(id) {
+            if let Some(p) = self.roster.get_mut(id) {
+                p.unread += 1;
+            }
+            return if self.bell {
+                vec![Effect::Bell]
+            } else {
+                Vec::new()
+            };
+        }
+        if self.view.scroll > 0 {
+            // The reader is looking at older lines: keep them where they are.
+            let width = self.viewport().width;
+            if let Some(peer) = self.roster.get(id) {
+                self.view.scroll += height_of(&self.me, &self.tz, peer, index, width);
+            }
+        }
+        Vec::new()
+    }
+}

@@ -1,0 +1,321 @@
+//! What is drawn over the panes and takes every key while it is there: the help, or a
+//! prompt. One [`Overlay`] value holds it, so the two can never be open at once.
+//!
+//! The prompts edit contacts: add an address, rename, remove, paste a contact string. They
+//! only ask; the front end writes the file when the App returns the [`Effect`].
+
+use std::net::SocketAddr;
+
+use ratatui_textarea::TextArea;
+
+use super::composer::name_input;
+use super::peer::PeerId;
+use super::roster::display_addr;
+use super::{App, Effect};
+use crate::identity::{ContactString, parse_contact_string};
+use crate::text::sanitize;
+
+/// What is over the panes.
+pub enum Overlay {
+    None,
+    /// The key reference, scrolled by this many lines on a terminal too short for it.
+    Help {
+        scroll: usize,
+    },
+    /// Boxed: a prompt holds an editor, and the overlay is most often `None`.
+    Prompt(Box<Prompt>),
+}
+
+/// What a prompt is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    /// Name the address, which is not in contacts yet, to add it.
+    Add { addr: SocketAddr },
+    /// Rename the contact written `key` in the file.
+    Rename { key: String },
+    /// Confirm taking the contact written `key` out of the file.
+    Remove { key: String },
+    /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
+    AddKeyed,
+    /// A name for the contact string read already, whose own name was taken.
+    NameKeyed { addr: String, key: [u8; 32] },
+}
+
+/// A small question over the screen: a name to type, or yes or no.
+pub struct Prompt {
+    kind: PromptKind,
+    question: String,
+    pub(super) input: TextArea<'static>,
+    /// Why Enter did not take the name, until the next key.
+    pub(super) error: Option<String>,
+}
+
+impl Prompt {
+    fn new(kind: PromptKind, question: String, text: &str) -> Prompt {
+        Prompt {
+            kind,
+            question,
+            input: name_input(text),
+            error: None,
+        }
+    }
+
+    pub fn kind(&self) -> &PromptKind {
+        &self.kind
+    }
+
+    /// `Name for 127.0.0.1:5555:`, `Rename bob to:`, `Remove bob from contacts? y/n`,
+    /// `Paste a contact string (from qqchat id):`.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+
+    /// Answered with y or n rather than typed text.
+    pub fn is_confirm(&self) -> bool {
+        matches!(self.kind, PromptKind::Remove { .. })
+    }
+
+    pub fn input(&self) -> &TextArea<'static> {
+        &self.input
+    }
+
+    /// The text typed so far.
+    pub fn text(&self) -> String {
+        self.input.lines().concat()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// In the contact string prompt, what the text reads as, once it does.
+    pub fn contact_string(&self) -> Option<ContactString> {
+        if self.kind != PromptKind::AddKeyed {
+            return None;
+        }
+        parse_contact_string(&self.text()).ok()
+    }
+
+    /// Puts pasted text in: the first line that is not blank, without control characters.
+    pub(super) fn paste(&mut self, text: &str) {
+        // Terminals may send line breaks as CR.
+        let text = text.replace('\r', "\n");
+        let line = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        let clean: String = line.chars().filter(|c| !c.is_control()).collect();
+        self.input.insert_str(clean);
+        self.error = None;
+    }
+
+    /// A key typed into the name; one line only: whatever key split it (Ctrl-M, Ctrl-J) is
+    /// undone.
+    pub(super) fn key(&mut self, key: crossterm::event::KeyEvent) {
+        self.input.input(key);
+        if self.input.lines().len() > 1 {
+            self.input = name_input(&self.text());
+        }
+    }
+}
+
+impl App {
+    pub(super) fn prompt_mut(&mut self) -> Option<&mut Prompt> {
+        match &mut self.overlay {
+            Overlay::Prompt(prompt) => Some(prompt),
+            _ => None,
+        }
+    }
+
+    fn ask(&mut self, kind: PromptKind, question: String, text: &str) {
+        self.overlay = Overlay::Prompt(Box::new(Prompt::new(kind, question, text)));
+    }
+
+    pub(super) fn ask_add(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if peer.is_listed() {
+            let text = format!("{} is already in contacts; n renames it", peer.name());
+            self.show_info(&text);
+            return;
+        }
+        let question = format!("Name for {}:", display_addr(peer.addr()));
+        // An entry named after a contact since removed offers that name back.
+        let suggestion = if peer.key().starts_with("addr-") {
+            String::new()
+        } else {
+            peer.name().to_owned()
+        };
+        let kind = PromptKind::Add { addr: peer.addr() };
+        self.ask(kind, question, &suggestion);
+    }
+
+    pub(super) fn ask_add_keyed(&mut self) {
+        let question = "Paste a contact string (from qqchat id):".to_owned();
+        self.ask(PromptKind::AddKeyed, question, "");
+    }
+
+    pub(super) fn ask_rename(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if !peer.is_listed() {
+            self.ask_add();
+            return;
+        }
+        let question = format!("Rename {} to:", peer.name());
+        let kind = PromptKind::Rename {
+            key: peer.key().to_owned(),
+        };
+        let name = peer.name().to_owned();
+        self.ask(kind, question, &name);
+    }
+
+    pub(super) fn ask_remove(&mut self) {
+        let Some(peer) = self.selected_peer() else {
+            return;
+        };
+        if !peer.is_listed() {
+            let text = format!("{} is not in contacts; a adds it", peer.name());
+            self.show_info(&text);
+            return;
+        }
+        let question = format!("Remove {} from contacts? y/n", peer.name());
+        let kind = PromptKind::Remove {
+            key: peer.key().to_owned(),
+        };
+        self.ask(kind, question, "");
+    }
+
+    /// y in the remove prompt.
+    pub(super) fn confirm_remove(&mut self) -> Vec<Effect> {
+        let overlay = std::mem::replace(&mut self.overlay, Overlay::None);
+        match overlay {
+            Overlay::Prompt(prompt) => match prompt.kind {
+                PromptKind::Remove { key } => vec![Effect::RemoveContact { name: key }],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn set_prompt_error(&mut self, error: String) {
+        if let Some(prompt) = self.prompt_mut() {
+            prompt.error = Some(error);
+        }
+    }
+
+    /// Enter in a name prompt: the effect that carries the name out, or an error shown in
+    /// the prompt, which stays open.
+    pub(super) fn confirm_name(&mut self) -> Vec<Effect> {
+        let Overlay::Prompt(prompt) = &self.overlay else {
+            return Vec::new();
+        };
+        let name = prompt.text().trim().to_owned();
+        let kind = prompt.kind.clone();
+        let (own, effect): (Option<PeerId>, Effect) = match kind {
+            PromptKind::AddKeyed => return self.confirm_contact_string(&name),
+            PromptKind::NameKeyed { addr, key } => {
+                if let Some(problem) = self.roster.keyed_contact_problem(&addr, &key) {
+                    self.set_prompt_error(problem);
+                    return Vec::new();
+                }
+                let own = self.roster.entry_at(&addr).map(|p| p.id());
+                let effect = Effect::AddKeyedContact {
+                    name: name.clone(),
+                    addr,
+                    key,
+                };
+                (own, effect)
+            }
+            PromptKind::Add { addr } => {
+                let Some(peer) = self.roster.at_addr(addr) else {
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                };
+                if peer.is_listed() {
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                }
+                let effect = Effect::AddContact {
+                    name: name.clone(),
+                    addr: peer.addr(),
+                    plain: peer.is_plain(),
+                };
+                (Some(peer.id()), effect)
+            }
+            PromptKind::Rename { key } => {
+                let Some(peer) = self
+                    .peers()
+                    .iter()
+                    .find(|p| p.is_listed() && p.key() == key)
+                else {
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                };
+                if name == key {
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                }
+                let own = Some(peer.id());
+                (
+                    own,
+                    Effect::RenameContact {
+                        from: key,
+                        to: name.clone(),
+                    },
+                )
+            }
+            PromptKind::Remove { .. } => return Vec::new(),
+        };
+        if let Some(problem) = self.roster.name_problem(&name, own) {
+            self.set_prompt_error(problem);
+            return Vec::new();
+        }
+        self.overlay = Overlay::None;
+        vec![effect]
+    }
+
+    /// Enter in the contact string prompt: the contact it describes is added, or, if its
+    /// name is taken, the prompt asks for another; a string that does not read says why and
+    /// stays.
+    fn confirm_contact_string(&mut self, text: &str) -> Vec<Effect> {
+        let parsed = match parse_contact_string(text) {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                let why = if text.is_empty() {
+                    "Paste a contact string, or Esc to cancel.".to_owned()
+                } else {
+                    format!("Not a contact string: {why}")
+                };
+                self.set_prompt_error(why);
+                return Vec::new();
+            }
+        };
+        if let Some(problem) = self.roster.keyed_contact_problem(&parsed.addr, &parsed.key) {
+            self.set_prompt_error(problem);
+            return Vec::new();
+        }
+        let name = parsed.name.trim().to_owned();
+        let own = self.roster.entry_at(&parsed.addr).map(|p| p.id());
+        if let Some(problem) = self.roster.name_problem(&name, own) {
+            // Same as the add prompt: the name can be changed here, and Enter tries again.
+            let question = format!("Name for {}:", sanitize(&parsed.addr));
+            let kind = PromptKind::NameKeyed {
+                addr: parsed.addr,
+                key: parsed.key,
+            };
+            let mut prompt = Prompt::new(kind, question, &name);
+            prompt.error = Some(problem);
+            self.overlay = Overlay::Prompt(Box::new(prompt));
+            return Vec::new();
+        }
+        self.overlay = Overlay::None;
+        vec![Effect::AddKeyedContact {
+            name,
+            addr: parsed.addr,
+            key: parsed.key,
+        }]
+    }
+}

@@ -1,0 +1,151 @@
+//! Someone to talk to, and how far they can be trusted.
+
+use std::net::SocketAddr;
+
+use jiff::tz::TimeZone;
+
+use super::message::{Mark, Message};
+use crate::engine::Link;
+
+/// A peer's name for as long as the chat runs, whatever its place in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerId(pub(super) u32);
+
+/// A message's number within its peer's conversation: consecutive, and kept when older
+/// messages are put before it, so it survives the full history replacing the recent part.
+pub type Seq = i64;
+
+/// Someone to talk to: a contact from the book, or an address that wrote to us unasked.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub(super) id: PeerId,
+    pub(super) name: String,
+    /// The name its history is kept under: the contact's name as written in the file, or
+    /// `addr-<ip:port>`, or the name of a contact since removed.
+    pub(super) key: String,
+    pub(super) addr: SocketAddr,
+    pub(super) plain: bool,
+    pub(super) listed: bool,
+    /// The contact's public key from the book; `None` for a contact without one and for
+    /// every entry not in contacts.
+    pub(super) public_key: Option<[u8; 32]>,
+    pub(super) unread: usize,
+    pub(super) messages: Vec<Message>,
+    /// The [`Seq`] of the first message.
+    pub(super) first: Seq,
+    /// The last word from the engine on presence and link quality.
+    pub(super) link: Option<Link>,
+    /// Own messages that are queued or failed, so hints need not scan the history.
+    pub(super) retryable: usize,
+    /// How many of the first messages came from the history on disk (the rest arrived or
+    /// were sent since start): the part the full history replaces once it is read.
+    pub(super) from_history: usize,
+}
+
+impl Peer {
+    pub fn id(&self) -> PeerId {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name its history is kept under (a contact's name exactly as in the file).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Talks bare UTF-8 without receipts.
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
+    /// In `contacts.toml`, rather than an address that wrote first.
+    pub fn is_listed(&self) -> bool {
+        self.listed
+    }
+
+    /// A contact with a public key: everything with it is authenticated and encrypted.
+    /// Anyone else (a contact without a key, an address not in contacts) is unverified.
+    pub fn is_keyed(&self) -> bool {
+        self.public_key.is_some()
+    }
+
+    /// Messages received since the conversation was last open.
+    pub fn unread(&self) -> usize {
+        self.unread
+    }
+
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// Presence and link figures, once the engine has said anything about them.
+    pub fn link(&self) -> Option<&Link> {
+        self.link.as_ref()
+    }
+
+    /// `Some(true)` online, `Some(false)` offline, `None` not known (yet).
+    pub fn online(&self) -> Option<bool> {
+        self.link.and_then(|l| l.online)
+    }
+
+    /// Some own message here is queued or failed, so Ctrl-R has something to do.
+    pub fn has_retryable(&self) -> bool {
+        self.retryable > 0
+    }
+
+    /// Whether message `index` is the first of its day, so a day line goes before it.
+    pub fn starts_day(&self, tz: &TimeZone, index: usize) -> bool {
+        let Some(message) = self.messages.get(index) else {
+            return false;
+        };
+        match index.checked_sub(1).and_then(|i| self.messages.get(i)) {
+            Some(previous) => {
+                tz.to_datetime(previous.at()).date() != tz.to_datetime(message.at()).date()
+            }
+            None => true,
+        }
+    }
+
+    /// The place of message `seq` in [`Peer::messages`], while it is there.
+    pub fn index_of(&self, seq: Seq) -> Option<usize> {
+        let index = usize::try_from(seq - self.first).ok()?;
+        (index < self.messages.len()).then_some(index)
+    }
+
+    /// The [`Seq`] of the message at `index`.
+    pub fn seq_at(&self, index: usize) -> Seq {
+        self.first + index as Seq
+    }
+
+    /// The [`Seq`] the first message has.
+    pub(super) fn first_seq(&self) -> Seq {
+        self.first
+    }
+
+    /// Counts the queued and failed messages again, after the messages were replaced.
+    pub(super) fn recount(&mut self) {
+        self.retryable = self
+            .messages
+            .iter()
+            .filter(|m| m.mark().is_some_and(Mark::is_retryable))
+            .count();
+    }
+}
+
+/// How far a peer can be trusted to be who its name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// A contact with a key: its messages are authenticated.
+    Keyed,
+    /// No key: anyone on the network could be writing under this name.
+    Unverified,
+    /// No key, and `[me] require_keys` refuses such peers: nothing is sent or taken.
+    Refused,
+}

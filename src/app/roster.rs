@@ -1,0 +1,528 @@
+//! Who there is to talk to and what was said: peers, their messages and marks, and what is
+//! known of each one's identity. No terminal types here: this is the model the view reads.
+//!
+//! Peers and messages are named by stable references rather than by position, so that a
+//! reloaded contacts file or the full history arriving moves nothing that points at them.
+//! A peer is a [`PeerId`]; a message is its peer and a [`Seq`], a number that stays with the
+//! message while older ones are put in front of it.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+use jiff::Timestamp;
+
+use super::message::{Mark, Message, Origin, merge_by_time};
+use super::peer::{Peer, PeerId, Seq, Trust};
+use crate::contacts::ContactBook;
+use crate::engine::{Command, Link};
+use crate::store::Conversation;
+use crate::text::sanitize;
+
+/// Every peer in list order (the book's contacts in file order, then the rest), the tags
+/// the engine still reports on, and the history names on disk.
+pub struct Roster {
+    peers: Vec<Peer>,
+    next_id: u32,
+    /// `[me] require_keys`: peers without a key are refused.
+    require_keys: bool,
+    /// Where the message each unanswered tag belongs to lives.
+    tags: HashMap<u64, (PeerId, Seq)>,
+    /// History keys found on disk at start. A contact may not take one of these names from
+    /// another conversation: renaming a history onto it would overwrite that file.
+    known_keys: HashSet<String>,
+}
+
+impl Roster {
+    pub(super) fn new(book: &ContactBook) -> Roster {
+        let mut roster = Roster {
+            peers: Vec::new(),
+            next_id: 0,
+            require_keys: book.me.require_keys,
+            tags: HashMap::new(),
+            known_keys: HashSet::new(),
+        };
+        for c in &book.contacts {
+            let mut peer =
+                roster.new_peer(sanitize(&c.name), c.name.clone(), c.addr, c.plain, true);
+            peer.public_key = c.key;
+            roster.peers.push(peer);
+        }
+        roster
+    }
+
+    fn new_peer(
+        &mut self,
+        name: String,
+        key: String,
+        addr: SocketAddr,
+        plain: bool,
+        listed: bool,
+    ) -> Peer {
+        let id = PeerId(self.next_id);
+        self.next_id += 1;
+        Peer {
+            id,
+            name,
+            key,
+            addr,
+            plain,
+            listed,
+            public_key: None,
+            unread: 0,
+            messages: Vec::new(),
+            first: 0,
+            link: None,
+            retryable: 0,
+            from_history: 0,
+        }
+    }
+
+    /// Every peer, in list order.
+    pub fn peers(&self) -> &[Peer] {
+        &self.peers
+    }
+
+    /// Where peer `id` is in the list.
+    pub fn position(&self, id: PeerId) -> Option<usize> {
+        self.peers.iter().position(|p| p.id == id)
+    }
+
+    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.id == id)
+    }
+
+    pub(super) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.peers.iter_mut().find(|p| p.id == id)
+    }
+
+    /// The entry with this address, if there is one.
+    pub fn at_addr(&self, addr: SocketAddr) -> Option<&Peer> {
+        self.peers.iter().find(|p| same_addr(p.addr, addr))
+    }
+
+    /// Whether `peer` is known to be who its name says, and whether it may be written to.
+    pub fn trust(&self, peer: &Peer) -> Trust {
+        if peer.is_keyed() {
+            Trust::Keyed
+        } else if self.require_keys {
+            Trust::Refused
+        } else {
+            Trust::Unverified
+        }
+    }
+
+    /// Puts the stored conversations in place, merged with what each peer holds already.
+    /// Message numbers start where they did, so a message picked by number stays picked.
+    pub(super) fn load_history(&mut self, history: Vec<Conversation>) {
+        for (id, messages) in self.history_by_peer(history) {
+            let Some(p) = self.get_mut(id) else { continue };
+            p.messages = if p.messages.is_empty() {
+                messages
+            } else {
+                merge_by_time(std::mem::take(&mut p.messages), messages)
+            };
+            p.from_history = p.messages.len();
+            let first = p.first;
+            self.register(id, first);
+        }
+    }
+
+    /// Puts the whole history in place of the recent part each peer started with; what
+    /// arrived or was sent since start keeps its numbers, and the history is numbered
+    /// backwards from it.
+    pub(super) fn replace_history(&mut self, full: Vec<Conversation>) {
+        for (id, history) in self.history_by_peer(full) {
+            let Some(p) = self.get_mut(id) else { continue };
+            let kept = p.from_history.min(p.messages.len());
+            let live_start = p.first + kept as Seq;
+            let live = p.messages.split_off(kept);
+            let old_first = p.first;
+            p.first = live_start - history.len() as Seq;
+            p.from_history = history.len();
+            p.messages = history;
+            p.messages.extend(live);
+            let new_first = p.first;
+            // The old history's tags go; the new history's come, except where a message
+            // sent since start holds the same tag: the newer copy is the one shown last.
+            self.tags
+                .retain(|_, (peer, seq)| *peer != id || !(old_first..live_start).contains(seq));
+            self.register_range(id, new_first, live_start, false);
+            if let Some(p) = self.get_mut(id) {
+                p.recount();
+            }
+        }
+    }
+
+    /// Registers the open tags of all of `id`'s messages, numbering them from `first`.
+    fn register(&mut self, id: PeerId, first: Seq) {
+        self.tags.retain(|_, (peer, _)| *peer != id);
+        let end = self
+            .get(id)
+            .map_or(first, |p| first + p.messages.len() as Seq);
+        self.register_range(id, first, end, true);
+        if let Some(p) = self.get_mut(id) {
+            p.recount();
+        }
+    }
+
+    /// Registers the open tags of `id`'s messages numbered `from..to`. A tag held twice
+    /// goes to the later message; `overwrite: false` leaves a tag already registered where
+    /// it is, for a range put before messages that are registered already.
+    fn register_range(&mut self, id: PeerId, from: Seq, to: Seq, overwrite: bool) {
+        let Some(p) = self.get(id) else { return };
+        let found: Vec<(u64, Seq)> = (from..to)
+            .filter_map(|seq| {
+                let message = &p.messages[p.index_of(seq)?];
+                match message.origin {
+                    Origin::Own { mark, tag } if mark.is_open() => Some((tag, seq)),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (tag, seq) in found {
+            if overwrite {
+                self.tags.insert(tag, (id, seq));
+            } else {
+                self.tags.entry(tag).or_insert((id, seq));
+            }
+        }
+    }
+
+    /// Stored conversations as messages per entry (made where needed), in time order when
+    /// several conversations belong to one entry.
+    fn history_by_peer(&mut self, history: Vec<Conversation>) -> Vec<(PeerId, Vec<Message>)> {
+        let mut per_peer: Vec<(PeerId, Vec<Message>)> = Vec::new();
+        for conversation in history {
+            self.known_keys.insert(conversation.key.clone());
+            let Some(id) = self.history_peer(&conversation) else {
+                continue;
+            };
+            let messages: Vec<Message> = conversation
+                .messages
+                .into_iter()
+                .map(Message::from_stored)
+                .collect();
+            match per_peer.iter_mut().find(|(p, _)| *p == id) {
+                Some((_, slot)) => *slot = merge_by_time(std::mem::take(slot), messages),
+                None => per_peer.push((id, messages)),
+            }
+        }
+        per_peer
+    }
+
+    /// The entry a stored conversation belongs to, made if needed; `None` when the history
+    /// says too little to tell where it belongs.
+    fn history_peer(&mut self, conversation: &Conversation) -> Option<PeerId> {
+        let key = &conversation.key;
+        if let Some(p) = self.peers.iter().find(|p| p.listed && p.key == *key) {
+            return Some(p.id);
+        }
+        let last = conversation.messages.last();
+        let by_key: Option<SocketAddr> = key.strip_prefix("addr-").and_then(|a| a.parse().ok());
+        let addr = match by_key {
+            Some(addr) => addr,
+            None => last?.peer.parse().ok()?,
+        };
+        if let Some(p) = self.peers.iter_mut().find(|p| same_addr(p.addr, addr)) {
+            if by_key.is_none() && !p.listed && p.key.starts_with("addr-") {
+                // A name says more than an address.
+                p.name = sanitize(key);
+                p.key.clone_from(key);
+            }
+            return Some(p.id);
+        }
+        let name = match by_key {
+            Some(addr) => display_addr(addr),
+            None => sanitize(key),
+        };
+        let plain = last.is_some_and(|m| m.plain);
+        let peer = self.new_peer(name, key.clone(), addr, plain, false);
+        let id = peer.id;
+        self.peers.push(peer);
+        Some(id)
+    }
+
+    /// Takes the contacts of a (re)loaded book; returns a [`Command::RenameHistory`] for
+    /// each conversation whose name changes.
+    ///
+    /// Entries are matched by address, then by name (a contact whose address was edited):
+    /// a matched entry keeps its id, messages, unread count and presence. A contact that is
+    /// gone stays as an entry "not in contacts" if it has messages.
+    pub(super) fn set_contacts(&mut self, book: &ContactBook) -> Vec<Command> {
+        let mut old: Vec<Option<Peer>> = std::mem::take(&mut self.peers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut matched: Vec<Option<usize>> = vec![None; book.contacts.len()];
+        let free = |old: &[Option<Peer>], matched: &[Option<usize>], i: usize| {
+            old[i].is_some() && !matched.contains(&Some(i))
+        };
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            matched[ci] = (0..old.len()).find(|&i| {
+                free(&old, &matched, i)
+                    && old[i]
+                        .as_ref()
+                        .is_some_and(|p| same_addr(p.addr, contact.addr))
+            });
+        }
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            if matched[ci].is_none() {
+                matched[ci] = (0..old.len()).find(|&i| {
+                    free(&old, &matched, i)
+                        && old[i]
+                            .as_ref()
+                            .is_some_and(|p| p.listed && p.key == contact.name)
+                });
+            }
+        }
+
+        let mut commands = Vec::new();
+        for (ci, contact) in book.contacts.iter().enumerate() {
+            let mut peer = match matched[ci].and_then(|i| old[i].take()) {
+                Some(mut peer) => {
+                    if peer.key != contact.name {
+                        commands.extend(self.history_rename(&peer, &contact.name));
+                        peer.key.clone_from(&contact.name);
+                    }
+                    if !same_addr(peer.addr, contact.addr) {
+                        peer.link = None;
+                    }
+                    peer.name = sanitize(&contact.name);
+                    peer.addr = contact.addr;
+                    peer.plain = contact.plain;
+                    peer.listed = true;
+                    peer
+                }
+                None => self.new_peer(
+                    sanitize(&contact.name),
+                    contact.name.clone(),
+                    contact.addr,
+                    contact.plain,
+                    true,
+                ),
+            };
+            peer.public_key = contact.key;
+            self.peers.push(peer);
+        }
+        for mut peer in old.into_iter().flatten() {
+            if peer.listed && peer.messages.is_empty() {
+                continue;
+            }
+            if peer.listed {
+                // No longer watched: what was known of its presence goes stale, and a key
+                // no longer in the book vouches for nobody.
+                peer.listed = false;
+                peer.link = None;
+                peer.public_key = None;
+            }
+            self.peers.push(peer);
+        }
+        commands
+    }
+
+    /// The engine command that moves `peer`'s history to `to`, unless that would overwrite
+    /// another conversation's file; then the history stays where it is, and the next start
+    /// joins the two by address.
+    fn history_rename(&mut self, peer: &Peer, to: &str) -> Option<Command> {
+        let has_history = !peer.messages.is_empty() || self.known_keys.contains(&peer.key);
+        if !has_history || self.known_keys.contains(to) {
+            return None;
+        }
+        self.known_keys.remove(&peer.key);
+        self.known_keys.insert(to.to_owned());
+        Some(Command::RenameHistory {
+            from: peer.key.clone(),
+            to: to.to_owned(),
+        })
+    }
+
+    /// Adds a message from `from`, making an entry for an address not seen before. Returns
+    /// the peer and the message's place.
+    pub(super) fn receive(
+        &mut self,
+        from: SocketAddr,
+        text: &str,
+        at: Timestamp,
+        plain: bool,
+    ) -> (PeerId, usize) {
+        let id = match self.at_addr(from) {
+            Some(p) => p.id,
+            None => {
+                let peer = self.new_peer(
+                    display_addr(from),
+                    format!("addr-{from}"),
+                    from,
+                    plain,
+                    false,
+                );
+                let id = peer.id;
+                self.peers.push(peer);
+                id
+            }
+        };
+        let Some(p) = self.get_mut(id) else {
+            return (id, 0);
+        };
+        if !p.listed {
+            // An unlisted peer is answered the way it last spoke.
+            p.plain = plain;
+        }
+        // A trailing newline (as `nc -u` sends) is a line ending, not an empty line.
+        let text = text.trim_end_matches(['\n', '\r']);
+        p.messages.push(Message {
+            at,
+            text: sanitize(text),
+            origin: Origin::Received,
+        });
+        (id, p.messages.len() - 1)
+    }
+
+    /// Adds an own message to `id`'s conversation and registers its tag.
+    pub(super) fn push_own(&mut self, id: PeerId, message: Message) {
+        let Some(p) = self.get_mut(id) else { return };
+        let tag = match message.origin {
+            Origin::Own { tag, .. } => tag,
+            Origin::Received => 0,
+        };
+        p.messages.push(message);
+        let seq = p.seq_at(p.messages.len() - 1);
+        self.tags.insert(tag, (id, seq));
+    }
+
+    /// Presence news for whoever has the address `peer`.
+    pub(super) fn set_online(&mut self, peer: SocketAddr, online: bool) {
+        for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+            let link = p.link.get_or_insert(Link {
+                online: None,
+                last_seen: None,
+                rtt: None,
+                loss: 0.0,
+            });
+            link.online = Some(online);
+        }
+    }
+
+    /// Link figures for whoever has the address `peer`.
+    pub(super) fn set_link(&mut self, peer: SocketAddr, link: Link) {
+        for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+            p.link = Some(link);
+        }
+    }
+
+    /// Gives an own message a new mark and tag, keeping the retryable count and the tag
+    /// index right: a tag is registered while the engine may still report on it.
+    pub(super) fn set_mark(&mut self, id: PeerId, seq: Seq, mark: Mark, tag: u64) {
+        let Some(p) = self.get_mut(id) else { return };
+        let Some(index) = p.index_of(seq) else { return };
+        let message = &mut p.messages[index];
+        let old = match message.origin {
+            Origin::Own { mark, tag } => Some((mark, tag)),
+            Origin::Received => None,
+        };
+        if old.is_some_and(|(m, _)| m.is_retryable()) {
+            p.retryable = p.retryable.saturating_sub(1);
+        }
+        if mark.is_retryable() {
+            p.retryable += 1;
+        }
+        message.origin = Origin::Own { mark, tag };
+        if let Some((_, old_tag)) = old
+            && old_tag != tag
+        {
+            self.tags.remove(&old_tag);
+        }
+        if mark.is_open() {
+            self.tags.insert(tag, (id, seq));
+        } else {
+            self.tags.remove(&tag);
+        }
+    }
+
+    /// Records the engine's word on a tag.
+    pub(super) fn settle(&mut self, tag: u64, mark: Mark) {
+        let Some(&(id, seq)) = self.tags.get(&tag) else {
+            return;
+        };
+        if !mark.is_open() {
+            self.tags.remove(&tag);
+        }
+        self.set_mark(id, seq, mark, tag);
+    }
+
+    /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
+    /// key already belongs to a contact.
+    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &[u8; 32]) -> Option<String> {
+        if let Some(peer) = self
+            .peers
+            .iter()
+            .find(|p| p.public_key.as_ref() == Some(key))
+        {
+            return Some(format!("That key is already {}'s.", peer.name));
+        }
+        let peer = self.entry_at(addr)?;
+        if peer.listed {
+            return Some(format!(
+                "{} is already in contacts as {}; put the key in contacts.toml.",
+                display_addr(peer.addr),
+                peer.name
+            ));
+        }
+        None
+    }
+
+    /// The entry with the address `addr` (as a contact string writes it), if there is one.
+    /// A host name matches nothing: it is resolved when the file is read.
+    pub(super) fn entry_at(&self, addr: &str) -> Option<&Peer> {
+        self.at_addr(addr.parse().ok()?)
+    }
+
+    /// Why `name` cannot be given to peer `own` (or to a new entry), if it cannot.
+    pub(super) fn name_problem(&self, name: &str, own: Option<PeerId>) -> Option<String> {
+        if name.is_empty() {
+            return Some("Type a name, or Esc to cancel.".into());
+        }
+        if name.starts_with("addr-") {
+            return Some("Names starting with addr- are kept for addresses.".into());
+        }
+        let other = self
+            .peers
+            .iter()
+            .any(|p| Some(p.id) != own && (p.name == name || p.key == name));
+        let on_disk = self.known_keys.contains(name)
+            && own.is_none_or(|own| self.get(own).is_none_or(|p| p.key != name));
+        if other || on_disk {
+            return Some(format!("{name} is already taken."));
+        }
+        None
+    }
+}
+
+/// The IPv4 address inside an IPv4-mapped IPv6 one, so `::ffff:10.0.0.1` is `10.0.0.1`.
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// Whether two addresses reach the same socket (ignoring IPv4 mapping and IPv6 flow info).
+pub(super) fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    canonical(a.ip()) == canonical(b.ip()) && a.port() == b.port()
+}
+
+/// An address as a name: `10.0.0.1:7000` rather than `[::ffff:10.0.0.1]:7000`.
+pub(super) fn display_addr(addr: SocketAddr) -> String {
+    SocketAddr::new(canonical(addr.ip()), addr.port()).to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_ipv6_is_the_same_address() {
+        let v4: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5555".parse().unwrap();
+        let other_port: SocketAddr = "127.0.0.1:5556".parse().unwrap();
+        assert!(same_addr(v4, mapped));
+        assert!(!same_addr(v4, other_port));
+    }
+}

@@ -1,0 +1,20 @@
+//! The TUI without a terminal: `App` behaviour from keys and engine events, and snapshots of
+//! each screen state drawn on a `TestBackend`, in modules by behaviour.
+// Test data is written here by hand; a bad value should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod contacts;
+mod help;
+mod history;
+mod marks;
+mod outbox;
+mod presence;
+mod prompts;
+mod receiving;
+mod reload;
+mod scrolling;
+mod sending;
+mod snapshots;
+mod trust;

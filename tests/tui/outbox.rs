@@ -1,0 +1,157 @@
+//! Queued messages: sending them now, cancelling them.
+
+use crossterm::event::{KeyCode, KeyModifiers};
+use insta::assert_snapshot;
+use qqchat::app::{App, Effect, Focus, Mark};
+use qqchat::engine::{Command, EngineEvent};
+
+use crate::support::{ALICE, addr, app, at, draw, marks, open, press, press_mod, send};
+
+/// Opens alice, sends `text`, and has the engine queue it; focus goes to the conversation
+/// with the message picked.
+fn queued_message(app: &mut App, text: &str) -> u64 {
+    open(app, 0);
+    let tag = send(app, text, at(0));
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag,
+    });
+    press(app, KeyCode::BackTab);
+    press(app, KeyCode::Up);
+    assert_eq!(app.focus(), Focus::Conversation);
+    tag
+}
+
+#[test]
+fn a_queued_message_keeps_its_tag_until_delivered() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    assert_eq!(marks(&app, 0), [Some(Mark::Queued)]);
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
+}
+
+#[test]
+fn r_on_a_queued_message_sends_it_now_under_the_same_tag() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    let effects = press(&mut app, KeyCode::Char('r'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag: t })] if *t == tag),
+        "{effects:?}"
+    );
+    assert_eq!(marks(&app, 0), [Some(Mark::Pending)]);
+    // Queued again when that fails too, then delivered: still the same tag.
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag,
+    });
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
+}
+
+#[test]
+fn x_cancels_a_queued_message_once_the_engine_confirms() {
+    let mut app = app();
+    let tag = queued_message(&mut app, "later");
+    let effects = press(&mut app, KeyCode::Char('x'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::Cancel { tag: t })] if *t == tag),
+        "{effects:?}"
+    );
+    assert_eq!(
+        marks(&app, 0),
+        [Some(Mark::Queued)],
+        "not until the engine says so"
+    );
+    app.on_engine(EngineEvent::Cancelled {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    // A late report on the cancelled tag changes nothing.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag,
+    });
+    assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
+}
+
+#[test]
+fn x_leaves_other_messages_alone() {
+    let mut app = app();
+    open(&mut app, 0);
+    let tag = send(&mut app, "pending", at(0));
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    app.on_engine(EngineEvent::Failed {
+        to: addr(ALICE),
+        tag,
+    });
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+}
+
+#[test]
+fn ctrl_r_sends_the_latest_queued_or_failed_message() {
+    let mut app = app();
+    open(&mut app, 0);
+    let failed = send(&mut app, "failed", at(0));
+    let queued = send(&mut app, "queued", at(1));
+    send(&mut app, "pending", at(2));
+    app.on_engine(EngineEvent::Failed {
+        to: addr(ALICE),
+        tag: failed,
+    });
+    app.on_engine(EngineEvent::Queued {
+        to: addr(ALICE),
+        tag: queued,
+    });
+    let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag })] if *tag == queued),
+        "{effects:?}"
+    );
+    let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Send(Command::Send { text, .. })] if text == "failed"),
+        "{effects:?}"
+    );
+    assert!(press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL).is_empty());
+    assert!(!app.peers()[0].has_retryable());
+}
+
+#[test]
+fn snapshot_queued_and_cancelled_marks() {
+    let mut app = app();
+    open(&mut app, 0);
+    let delivered = send(&mut app, "are you there?", at(0));
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        tag: delivered,
+    });
+    let queued = send(&mut app, "I'll wait until you are back online", at(1));
+    let cancelled = send(&mut app, "ignore that", at(2));
+    for tag in [queued, cancelled] {
+        app.on_engine(EngineEvent::Queued {
+            to: addr(ALICE),
+            tag,
+        });
+    }
+    app.on_engine(EngineEvent::Cancelled {
+        to: addr(ALICE),
+        tag: cancelled,
+    });
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    assert_snapshot!(draw(&app, 80, 12).backend());
+}
