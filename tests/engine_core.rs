@@ -246,9 +246,9 @@ fn count(events: &[EngineEvent], want: impl Fn(&EngineEvent) -> bool) -> usize {
 fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered_once() {
     let mut clock = Clock::new();
     let mut sent = Sent::new();
-    let mut tags = SeededIds::new(1);
+    let mut ids = SeededIds::new(1);
     let (a, b) = (addr(1001), addr(1002));
-    let tag = tags.next_id();
+    let id = ids.next_id();
 
     // Alice writes to bob, who is not running: retries run out and the message is queued.
     let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
@@ -258,7 +258,7 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
             to: b,
             text: "hello".into(),
             plain: false,
-            tag,
+            id,
         },
     );
     run(
@@ -269,7 +269,7 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
         &mut sent,
     );
     assert_eq!(
-        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, tag }),
+        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, id }),
         1
     );
 
@@ -283,7 +283,7 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
         &mut sent,
     );
     assert_eq!(
-        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, tag }),
+        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, id }),
         1
     );
     assert!(
@@ -303,10 +303,10 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
         &mut sent,
     );
     assert_eq!(bob.received(), ["hello"]);
-    assert_eq!(received_ids(&bob.stored), HashSet::from([tag]));
+    assert_eq!(received_ids(&bob.stored), HashSet::from([id]));
     assert_eq!(
         count(&alice.events, |e| *e
-            == EngineEvent::Delivered { to: b, tag }),
+            == EngineEvent::Delivered { to: b, id }),
         1
     );
     let history = conversations(&alice.stored);
@@ -319,7 +319,7 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
     let mut clock = Clock::new();
     let mut sent = Sent::new();
     let (a, b) = (addr(2001), addr(2002));
-    let tag = SeededIds::new(2).next_id();
+    let id = SeededIds::new(2).next_id();
     let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
     let mut bob = Peer::start(b, vec![contact("alice", a)], 2, Vec::new(), &clock);
     // Hellos both ways first, so what follows is only the message.
@@ -337,7 +337,7 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
             to: b,
             text: "only once".into(),
             plain: false,
-            tag,
+            id,
         },
     );
     let data: Vec<Transmit> = alice.step(clock.now(), &sent);
@@ -380,7 +380,7 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
     let _ = alice.step(clock.now(), &sent);
     assert_eq!(
         count(&alice.events, |e| *e
-            == EngineEvent::Delivered { to: b, tag }),
+            == EngineEvent::Delivered { to: b, id }),
         1
     );
 }
@@ -389,7 +389,7 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
 fn every_receipt_leaves_in_a_step_that_stored_its_message_or_after() {
     let mut clock = Clock::new();
     let mut sent = Sent::new();
-    let mut tags = SeededIds::new(3);
+    let mut ids = SeededIds::new(3);
     let (a, b) = (addr(3001), addr(3002));
     let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
     let mut bob = Peer::start(b, vec![contact("alice", a)], 2, Vec::new(), &clock);
@@ -404,7 +404,7 @@ fn every_receipt_leaves_in_a_step_that_stored_its_message_or_after() {
                 to: b,
                 text: text.clone(),
                 plain: false,
-                tag: tags.next_id(),
+                id: ids.next_id(),
             },
         );
     }

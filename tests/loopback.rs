@@ -25,13 +25,13 @@ fn lossy_link_config() -> Config {
     engine::default_config()
 }
 
-fn send(from: &EngineHandle, to: SocketAddr, text: impl Into<String>, tag: u64, plain: bool) {
+fn send(from: &EngineHandle, to: SocketAddr, text: impl Into<String>, id: u64, plain: bool) {
     from.commands
         .send(Command::Send {
             to,
             text: text.into(),
             plain,
-            tag,
+            id,
         })
         .expect("the engine is running");
 }
@@ -77,7 +77,7 @@ fn receive(engine: &EngineHandle, count: usize) -> Vec<(SocketAddr, String)> {
         .collect()
 }
 
-/// Waits for an outcome for each of `count` tags and checks that each tag was delivered to
+/// Waits for an outcome for each of `count` ids and checks that each id was delivered to
 /// `to`, exactly once.
 fn assert_all_delivered(engine: &EngineHandle, to: SocketAddr, count: u64) {
     let events = events_until(engine, WAIT, |events| {
@@ -92,20 +92,20 @@ fn assert_all_delivered(engine: &EngineHandle, to: SocketAddr, count: u64) {
             .count()
             >= usize::try_from(count).expect("a small count")
     });
-    let mut tags = BTreeSet::new();
+    let mut ids = BTreeSet::new();
     for event in events {
         match event {
-            EngineEvent::Delivered { to: at, tag } => {
+            EngineEvent::Delivered { to: at, id } => {
                 assert_eq!(at, to, "delivered to the wrong address");
-                assert!(tags.insert(tag), "tag {tag} was reported delivered twice");
+                assert!(ids.insert(id), "id {id} was reported delivered twice");
             }
-            EngineEvent::Failed { tag, .. } | EngineEvent::Queued { tag, .. } => {
-                panic!("message {tag} failed")
+            EngineEvent::Failed { id, .. } | EngineEvent::Queued { id, .. } => {
+                panic!("message {id} failed")
             }
             _ => {}
         }
     }
-    assert_eq!(tags, (0..count).collect::<BTreeSet<_>>());
+    assert_eq!(ids, (0..count).collect::<BTreeSet<_>>());
 }
 
 /// Checks that no event at all arrives for a while: no late duplicate, no stray receipt.
@@ -128,8 +128,8 @@ fn five_hundred_messages_arrive_once_in_order_and_are_all_acknowledged() {
     let a = start();
     let b = start();
     let texts = numbered(500);
-    for (tag, text) in (0..).zip(&texts) {
-        send(&a, b.local_addr, text.as_str(), tag, false);
+    for (id, text) in (0..).zip(&texts) {
+        send(&a, b.local_addr, text.as_str(), id, false);
     }
 
     let received = receive(&b, texts.len());
@@ -148,8 +148,8 @@ fn a_lossy_duplicating_reordering_relay_still_gives_exactly_once_in_order() {
     let b = start_with(lossy_link_config());
     let relay = Relay::start(b.local_addr, Impairment::HOSTILE, 0x5EED);
     let texts = numbered(300);
-    for (tag, text) in (0..).zip(&texts) {
-        send(&a, relay.addr(), text.as_str(), tag, false);
+    for (id, text) in (0..).zip(&texts) {
+        send(&a, relay.addr(), text.as_str(), id, false);
     }
 
     let received = receive(&b, texts.len());
@@ -205,7 +205,7 @@ fn a_plain_udp_peer_is_understood_and_answered_in_bare_utf8() {
         events,
         [EngineEvent::Sent {
             to: script_addr,
-            tag: 7
+            id: 7
         }]
     );
 }
@@ -293,7 +293,7 @@ fn a_100_kib_message_arrives_whole() {
         events,
         [EngineEvent::Delivered {
             to: b.local_addr,
-            tag: 1
+            id: 1
         }]
     );
     assert_quiet(&b, "receiver after the large message");

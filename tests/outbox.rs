@@ -67,7 +67,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
                 to: addr_b,
                 text: text.into(),
                 plain: false,
-                tag: new_message_id(),
+                id: new_message_id(),
             })
             .expect("engine");
     }
@@ -127,14 +127,14 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
     let (addr_a, addr_b) = (free_addr(), free_addr());
     let alice = chat_engine(dir, addr_a, vec![contact("bob", addr_b)]);
     let (keep, drop_it) = (new_message_id(), new_message_id());
-    for (tag, text) in [(keep, "keep"), (drop_it, "drop")] {
+    for (id, text) in [(keep, "keep"), (drop_it, "drop")] {
         alice
             .commands
             .send(Command::Send {
                 to: addr_b,
                 text: text.into(),
                 plain: false,
-                tag,
+                id,
             })
             .expect("engine");
     }
@@ -145,11 +145,11 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
     }));
     alice
         .commands
-        .send(Command::Cancel { tag: drop_it })
+        .send(Command::Cancel { id: drop_it })
         .expect("engine");
     assert!(wait(
         &alice,
-        |e| matches!(e, EngineEvent::Cancelled { tag, .. } if *tag == drop_it)
+        |e| matches!(e, EngineEvent::Cancelled { id, .. } if *id == drop_it)
     ));
     // Bob is up, but alice has not heard from him: "send now" does not wait for that.
     let bob_socket = UdpSocket::bind(addr_b).expect("bind");
@@ -158,11 +158,11 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
     let bob = engine::spawn(bob_socket, options).expect("spawn");
     alice
         .commands
-        .send(Command::SendNow { tag: keep })
+        .send(Command::SendNow { id: keep })
         .expect("engine");
     assert!(wait(
         &alice,
-        |e| matches!(e, EngineEvent::Delivered { tag, .. } if *tag == keep)
+        |e| matches!(e, EngineEvent::Delivered { id, .. } if *id == keep)
     ));
     let mut got = Vec::new();
     // Long enough for a wrongly sent second message to arrive too.

@@ -35,11 +35,11 @@ fn failed(p: &Pair, i: usize) -> Vec<u64> {
         .collect()
 }
 
-fn send(p: &mut Pair, from: usize, text: &str, tag: u64) {
+fn send(p: &mut Pair, from: usize, text: &str, id: u64) {
     let to = p.addrs[1 - from];
     let now = p.now;
     p.nodes[from]
-        .send(now, to, text.to_owned(), 0, tag)
+        .send(now, to, text.to_owned(), 0, id)
         .expect("message within limits");
 }
 
@@ -67,9 +67,9 @@ fn thousand_messages_through_a_hostile_link_arrive_once_and_in_order() {
             && delivered(p, 0).len() >= 1000));
         p.advance(Duration::from_secs(5));
         assert_eq!(p.received(1), want, "seed {seed}");
-        let mut tags = delivered(&p, 0);
-        tags.sort_unstable();
-        assert_eq!(tags, (0..1000).collect::<Vec<u64>>(), "seed {seed}");
+        let mut ids = delivered(&p, 0);
+        ids.sort_unstable();
+        assert_eq!(ids, (0..1000).collect::<Vec<u64>>(), "seed {seed}");
         assert!(failed(&p, 0).is_empty());
         let stats = p.nodes[1].stats();
         assert!(

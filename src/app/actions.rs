@@ -146,9 +146,9 @@ impl App {
         let text = text.trim_end().to_string();
         self.composer = super::Composer::new(false);
         self.set_focus(self.view.focus);
-        let tag = crate::engine::new_message_id();
+        let msg_id = crate::engine::new_message_id();
         self.roster
-            .push_own(id, Message::own(now, text.clone(), tag));
+            .push_own(id, Message::own(now, text.clone(), msg_id));
         self.view.follow();
         let Some(p) = self.roster.get(id) else {
             return Vec::new();
@@ -157,7 +157,7 @@ impl App {
             to: p.addr(),
             text,
             plain: p.is_plain(),
-            tag,
+            id: msg_id,
         })]
     }
 
@@ -178,10 +178,10 @@ impl App {
         true
     }
 
-    /// `r` on an own message: a failed one is sent again under a new tag, a queued one is
+    /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
     /// sent now under its own; anything else is left alone.
     fn retry(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
-        let Some(Origin::Own { mark, tag: old }) = self.message(id, seq).map(Message::origin)
+        let Some(Origin::Own { mark, msg_id: old }) = self.message(id, seq).map(Message::origin)
         else {
             return Vec::new();
         };
@@ -190,8 +190,8 @@ impl App {
         }
         match mark {
             Mark::Failed => {
-                let tag = crate::engine::new_message_id();
-                self.roster.set_mark(id, seq, Mark::Pending, tag);
+                let msg_id = crate::engine::new_message_id();
+                self.roster.set_mark(id, seq, Mark::Pending, msg_id);
                 let (Some(p), Some(m)) = (self.roster.get(id), self.message(id, seq)) else {
                     return Vec::new();
                 };
@@ -199,12 +199,12 @@ impl App {
                     to: p.addr(),
                     text: m.text.clone(),
                     plain: p.is_plain(),
-                    tag,
+                    id: msg_id,
                 })]
             }
             Mark::Queued => {
                 self.roster.set_mark(id, seq, Mark::Pending, old);
-                vec![Effect::Send(Command::SendNow { tag: old })]
+                vec![Effect::Send(Command::SendNow { id: old })]
             }
             _ => Vec::new(),
         }
@@ -215,8 +215,8 @@ impl App {
         match self.message(id, seq).map(Message::origin) {
             Some(Origin::Own {
                 mark: Mark::Queued,
-                tag,
-            }) => vec![Effect::Send(Command::Cancel { tag })],
+                msg_id,
+            }) => vec![Effect::Send(Command::Cancel { id: msg_id })],
             _ => Vec::new(),
         }
     }

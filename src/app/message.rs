@@ -38,7 +38,7 @@ impl Mark {
         }
     }
 
-    /// The engine will still report on it, so its tag stays registered.
+    /// The engine will still report on it, so its msg_id stays registered.
     pub(super) fn is_open(self) -> bool {
         matches!(self, Mark::Pending | Mark::Queued)
     }
@@ -63,8 +63,8 @@ impl Mark {
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// This user; `tag` is the number the engine reports on it under.
-    Own { mark: Mark, tag: u64 },
+    /// This user; `msg_id` is the number the engine reports on it under.
+    Own { mark: Mark, msg_id: u64 },
     /// The peer of the conversation.
     Received,
 }
@@ -113,13 +113,13 @@ impl Message {
     }
 
     /// A message this user just wrote, waiting for the engine's word.
-    pub(super) fn own(at: Timestamp, text: String, tag: u64) -> Message {
+    pub(super) fn own(at: Timestamp, text: String, msg_id: u64) -> Message {
         Message {
             at,
             text,
             origin: Origin::Own {
                 mark: Mark::Pending,
-                tag,
+                msg_id,
             },
         }
     }
@@ -141,7 +141,7 @@ impl Message {
                 text: m.text,
                 origin: Origin::Own {
                     mark: Mark::from_state(m.state),
-                    tag: m.id,
+                    msg_id: m.id,
                 },
             },
         }

@@ -383,11 +383,15 @@ impl App {
     /// Something happened in the engine.
     pub fn on_engine(&mut self, event: EngineEvent) -> Vec<Effect> {
         match event {
-            EngineEvent::Delivered { tag, .. } => self.roster.settle(tag, Mark::Delivered),
-            EngineEvent::Sent { tag, .. } => self.roster.settle(tag, Mark::Sent),
-            EngineEvent::Queued { tag, .. } => self.roster.settle(tag, Mark::Queued),
-            EngineEvent::Failed { tag, .. } => self.roster.settle(tag, Mark::Failed),
-            EngineEvent::Cancelled { tag, .. } => self.roster.settle(tag, Mark::Cancelled),
+            EngineEvent::Delivered { id: msg_id, .. } => {
+                self.roster.settle(msg_id, Mark::Delivered)
+            }
+            EngineEvent::Sent { id: msg_id, .. } => self.roster.settle(msg_id, Mark::Sent),
+            EngineEvent::Queued { id: msg_id, .. } => self.roster.settle(msg_id, Mark::Queued),
+            EngineEvent::Failed { id: msg_id, .. } => self.roster.settle(msg_id, Mark::Failed),
+            EngineEvent::Cancelled { id: msg_id, .. } => {
+                self.roster.settle(msg_id, Mark::Cancelled)
+            }
             EngineEvent::Presence { peer, online } => self.roster.set_online(peer, online),
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
             EngineEvent::Error(text) => self.show_error(&text),

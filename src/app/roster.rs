@@ -18,15 +18,15 @@ use crate::engine::{Command, Link};
 use crate::store::Conversation;
 use crate::text::sanitize;
 
-/// Every peer in list order (the book's contacts in file order, then the rest), the tags
+/// Every peer in list order (the book's contacts in file order, then the rest), the by_msg_id
 /// the engine still reports on, and the history names on disk.
 pub struct Roster {
     peers: Vec<Peer>,
     next_id: u32,
     /// `[me] require_keys`: peers without a key are refused.
     require_keys: bool,
-    /// Where the message each unanswered tag belongs to lives.
-    tags: HashMap<u64, (PeerId, Seq)>,
+    /// Where the message each unanswered msg_id belongs to lives.
+    by_msg_id: HashMap<u64, (PeerId, Seq)>,
     /// History keys found on disk at start. A contact may not take one of these names from
     /// another conversation: renaming a history onto it would overwrite that file.
     known_keys: HashSet<String>,
@@ -38,7 +38,7 @@ impl Roster {
             peers: Vec::new(),
             next_id: 0,
             require_keys: book.me.require_keys,
-            tags: HashMap::new(),
+            by_msg_id: HashMap::new(),
             known_keys: HashSet::new(),
         };
         for c in &book.contacts {
@@ -142,9 +142,9 @@ impl Roster {
             p.messages = history;
             p.messages.extend(live);
             let new_first = p.first;
-            // The old history's tags go; the new history's come, except where a message
-            // sent since start holds the same tag: the newer copy is the one shown last.
-            self.tags
+            // The old history's by_msg_id go; the new history's come, except where a message
+            // sent since start holds the same msg_id: the newer copy is the one shown last.
+            self.by_msg_id
                 .retain(|_, (peer, seq)| *peer != id || !(old_first..live_start).contains(seq));
             self.register_range(id, new_first, live_start, false);
             if let Some(p) = self.get_mut(id) {
@@ -153,9 +153,9 @@ impl Roster {
         }
     }
 
-    /// Registers the open tags of all of `id`'s messages, numbering them from `first`.
+    /// Registers the open by_msg_id of all of `id`'s messages, numbering them from `first`.
     fn register(&mut self, id: PeerId, first: Seq) {
-        self.tags.retain(|_, (peer, _)| *peer != id);
+        self.by_msg_id.retain(|_, (peer, _)| *peer != id);
         let end = self
             .get(id)
             .map_or(first, |p| first + p.messages.len() as Seq);
@@ -165,8 +165,8 @@ impl Roster {
         }
     }
 
-    /// Registers the open tags of `id`'s messages numbered `from..to`. A tag held twice
-    /// goes to the later message; `overwrite: false` leaves a tag already registered where
+    /// Registers the open by_msg_id of `id`'s messages numbered `from..to`. A msg_id held twice
+    /// goes to the later message; `overwrite: false` leaves a msg_id already registered where
     /// it is, for a range put before messages that are registered already.
     fn register_range(&mut self, id: PeerId, from: Seq, to: Seq, overwrite: bool) {
         let Some(p) = self.get(id) else { return };
@@ -174,16 +174,16 @@ impl Roster {
             .filter_map(|seq| {
                 let message = &p.messages[p.index_of(seq)?];
                 match message.origin {
-                    Origin::Own { mark, tag } if mark.is_open() => Some((tag, seq)),
+                    Origin::Own { mark, msg_id } if mark.is_open() => Some((msg_id, seq)),
                     _ => None,
                 }
             })
             .collect();
-        for (tag, seq) in found {
+        for (msg_id, seq) in found {
             if overwrite {
-                self.tags.insert(tag, (id, seq));
+                self.by_msg_id.insert(msg_id, (id, seq));
             } else {
-                self.tags.entry(tag).or_insert((id, seq));
+                self.by_msg_id.entry(msg_id).or_insert((id, seq));
             }
         }
     }
@@ -377,16 +377,16 @@ impl Roster {
         (id, p.messages.len() - 1)
     }
 
-    /// Adds an own message to `id`'s conversation and registers its tag.
+    /// Adds an own message to `id`'s conversation and registers its msg_id.
     pub(super) fn push_own(&mut self, id: PeerId, message: Message) {
         let Some(p) = self.get_mut(id) else { return };
-        let tag = match message.origin {
-            Origin::Own { tag, .. } => tag,
+        let msg_id = match message.origin {
+            Origin::Own { msg_id, .. } => msg_id,
             Origin::Received => 0,
         };
         p.messages.push(message);
         let seq = p.seq_at(p.messages.len() - 1);
-        self.tags.insert(tag, (id, seq));
+        self.by_msg_id.insert(msg_id, (id, seq));
     }
 
     /// Presence news for whoever has the address `peer`.
@@ -409,14 +409,14 @@ impl Roster {
         }
     }
 
-    /// Gives an own message a new mark and tag, keeping the retryable count and the tag
-    /// index right: a tag is registered while the engine may still report on it.
-    pub(super) fn set_mark(&mut self, id: PeerId, seq: Seq, mark: Mark, tag: u64) {
+    /// Gives an own message a new mark and msg_id, keeping the retryable count and the msg_id
+    /// index right: a msg_id is registered while the engine may still report on it.
+    pub(super) fn set_mark(&mut self, id: PeerId, seq: Seq, mark: Mark, msg_id: u64) {
         let Some(p) = self.get_mut(id) else { return };
         let Some(index) = p.index_of(seq) else { return };
         let message = &mut p.messages[index];
         let old = match message.origin {
-            Origin::Own { mark, tag } => Some((mark, tag)),
+            Origin::Own { mark, msg_id } => Some((mark, msg_id)),
             Origin::Received => None,
         };
         if old.is_some_and(|(m, _)| m.is_retryable()) {
@@ -425,28 +425,28 @@ impl Roster {
         if mark.is_retryable() {
             p.retryable += 1;
         }
-        message.origin = Origin::Own { mark, tag };
+        message.origin = Origin::Own { mark, msg_id };
         if let Some((_, old_tag)) = old
-            && old_tag != tag
+            && old_tag != msg_id
         {
-            self.tags.remove(&old_tag);
+            self.by_msg_id.remove(&old_tag);
         }
         if mark.is_open() {
-            self.tags.insert(tag, (id, seq));
+            self.by_msg_id.insert(msg_id, (id, seq));
         } else {
-            self.tags.remove(&tag);
+            self.by_msg_id.remove(&msg_id);
         }
     }
 
-    /// Records the engine's word on a tag.
-    pub(super) fn settle(&mut self, tag: u64, mark: Mark) {
-        let Some(&(id, seq)) = self.tags.get(&tag) else {
+    /// Records the engine's word on a msg_id.
+    pub(super) fn settle(&mut self, msg_id: u64, mark: Mark) {
+        let Some(&(id, seq)) = self.by_msg_id.get(&msg_id) else {
             return;
         };
         if !mark.is_open() {
-            self.tags.remove(&tag);
+            self.by_msg_id.remove(&msg_id);
         }
-        self.set_mark(id, seq, mark, tag);
+        self.set_mark(id, seq, mark, msg_id);
     }
 
     /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the

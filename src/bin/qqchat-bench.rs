@@ -308,7 +308,7 @@ fn throughput(keyed: bool, n: usize, relay_loss: Option<f64>) -> Rate {
             to,
             text: text.clone(),
             plain: false,
-            tag: new_message_id(),
+            id: new_message_id(),
         });
     }
     let mut delivered = 0;
@@ -346,17 +346,17 @@ fn latency(keyed: bool, rounds: usize) -> Percentiles {
     let mut samples = Vec::with_capacity(rounds);
     // The first message also carries the handshake: warm up before measuring.
     for i in 0..rounds + 10 {
-        let tag = new_message_id();
+        let id = new_message_id();
         let t0 = Instant::now();
         let _ = a.commands.send(Command::Send {
             to,
             text: text.clone(),
             plain: false,
-            tag,
+            id,
         });
         loop {
             match a.events.recv_timeout(Duration::from_secs(5)) {
-                Ok(EngineEvent::Delivered { tag: t, .. }) if t == tag => break,
+                Ok(EngineEvent::Delivered { id: t, .. }) if t == id => break,
                 Ok(_) => {}
                 Err(_) => break,
             }

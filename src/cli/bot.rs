@@ -62,7 +62,7 @@ pub(super) fn greet(engine: &EngineHandle, to: SocketAddr, text: &str) {
             to,
             text: line.to_owned(),
             plain: false,
-            tag: new_message_id(),
+            id: new_message_id(),
         });
     }
 }
@@ -81,7 +81,7 @@ pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMu
                     to: from,
                     text,
                     plain,
-                    tag: new_message_id(),
+                    id: new_message_id(),
                 })
                 .is_err()
             {

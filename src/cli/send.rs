@@ -51,26 +51,26 @@ pub fn send(
     let engine = start_engine(book.me.listen, options)?;
     let mut pending: BTreeMap<u64, &str> = BTreeMap::new();
     for text in &messages {
-        let tag = new_message_id();
-        pending.insert(tag, text);
+        let id = new_message_id();
+        pending.insert(id, text);
         engine
             .commands
             .send(Command::Send {
                 to: target.addr,
                 text: text.clone(),
                 plain: target.plain,
-                tag,
+                id,
             })
             .context("the engine stopped")?;
     }
     let mut undelivered = Vec::new();
     while !pending.is_empty() {
         match engine.events.recv() {
-            Ok(EngineEvent::Delivered { tag, .. } | EngineEvent::Sent { tag, .. }) => {
-                pending.remove(&tag);
+            Ok(EngineEvent::Delivered { id, .. } | EngineEvent::Sent { id, .. }) => {
+                pending.remove(&id);
             }
-            Ok(EngineEvent::Failed { tag, .. } | EngineEvent::Queued { tag, .. }) => {
-                if let Some(text) = pending.remove(&tag) {
+            Ok(EngineEvent::Failed { id, .. } | EngineEvent::Queued { id, .. }) => {
+                if let Some(text) = pending.remove(&id) {
                     undelivered.push(text);
                 }
             }

@@ -15,20 +15,20 @@ use crate::store::{Conversation, History};
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Send `text` to `to`. `tag` is the message's id, from [`new_message_id`]; every later
-    /// event about it carries the same tag. `plain` sends bare UTF-8 with no receipt.
+    /// Send `text` to `to`. `id` is the message's id, from [`new_message_id`]; every later
+    /// event about it carries the same id. `plain` sends bare UTF-8 with no receipt.
     ///
     /// [`new_message_id`]: super::new_message_id
     Send {
         to: SocketAddr,
         text: String,
         plain: bool,
-        tag: u64,
+        id: u64,
     },
     /// Send a queued message now instead of waiting to hear from the contact.
-    SendNow { tag: u64 },
+    SendNow { id: u64 },
     /// Drop a queued message.
-    Cancel { tag: u64 },
+    Cancel { id: u64 },
     /// The contacts changed (the file was edited or reloaded).
     SetContacts(Vec<Contact>),
     /// A conversation changed its name (a contact renamed, or an address added as a contact):
@@ -55,16 +55,16 @@ pub enum EngineEvent {
         /// True when it came as bare UTF-8 from a plain UDP peer.
         plain: bool,
     },
-    /// The peer acknowledged the message with this tag.
-    Delivered { to: SocketAddr, tag: u64 },
+    /// The peer acknowledged the message with this id.
+    Delivered { to: SocketAddr, id: u64 },
     /// A plain message was handed to the network; no receipt will follow.
-    Sent { to: SocketAddr, tag: u64 },
+    Sent { to: SocketAddr, id: u64 },
     /// Retries ran out; the message waits in the outbox for the contact to be heard from.
-    Queued { to: SocketAddr, tag: u64 },
+    Queued { to: SocketAddr, id: u64 },
     /// The message was given up on and is not queued.
-    Failed { to: SocketAddr, tag: u64 },
+    Failed { to: SocketAddr, id: u64 },
     /// A queued message was cancelled.
-    Cancelled { to: SocketAddr, tag: u64 },
+    Cancelled { to: SocketAddr, id: u64 },
     /// A contact came online or went offline.
     Presence { peer: SocketAddr, online: bool },
     /// The link to a contact was measured again.

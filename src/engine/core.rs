@@ -178,18 +178,18 @@ impl EngineCore {
                 to,
                 text,
                 plain,
-                tag,
-            } => self.send(now, to, text, plain, tag),
-            Command::SendNow { tag } => {
-                if let Some(o) = self.unacked.get(&tag) {
+                id,
+            } => self.send(now, to, text, plain, id),
+            Command::SendNow { id } => {
+                if let Some(o) = self.unacked.get(&id) {
                     let to = o.to;
                     if let Some(q) = self.outbox.get_mut(&to) {
-                        q.retain(|&id| id != tag);
+                        q.retain(|&queued| queued != id);
                     }
-                    self.transmit(now, tag);
+                    self.transmit(now, id);
                 }
             }
-            Command::Cancel { tag } => self.cancel(tag),
+            Command::Cancel { id } => self.cancel(id),
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
             Command::Ping(addr) => self.node.ping(now.mono, addr),
@@ -255,7 +255,7 @@ impl EngineCore {
             );
             self.outbox.entry(to).or_default().push_back(msg.id);
             // The front end shows it queued, so it can be sent now or cancelled.
-            self.ui.push(EngineEvent::Queued { to, tag: msg.id });
+            self.ui.push(EngineEvent::Queued { to, id: msg.id });
         }
     }
 
@@ -297,23 +297,23 @@ impl EngineCore {
         }
     }
 
-    fn cancel(&mut self, tag: u64) {
+    fn cancel(&mut self, id: u64) {
         let queued = self
             .unacked
-            .get(&tag)
-            .is_some_and(|o| self.outbox.get(&o.to).is_some_and(|q| q.contains(&tag)));
-        if queued && let Some(o) = self.unacked.remove(&tag) {
+            .get(&id)
+            .is_some_and(|o| self.outbox.get(&o.to).is_some_and(|q| q.contains(&id)));
+        if queued && let Some(o) = self.unacked.remove(&id) {
             if let Some(q) = self.outbox.get_mut(&o.to) {
-                q.retain(|&id| id != tag);
+                q.retain(|&queued| queued != id);
             }
-            self.record_state(o.to, tag, MessageState::Cancelled);
-            self.ui.push(EngineEvent::Cancelled { to: o.to, tag });
+            self.record_state(o.to, id, MessageState::Cancelled);
+            self.ui.push(EngineEvent::Cancelled { to: o.to, id });
         }
     }
 
-    fn send(&mut self, now: Now, to: SocketAddr, text: String, plain: bool, tag: u64) {
+    fn send(&mut self, now: Now, to: SocketAddr, text: String, plain: bool, id: u64) {
         let record = Record::Msg {
-            id: tag,
+            id,
             dir: Direction::Out,
             peer: to.to_string(),
             at: now.wall,
@@ -328,23 +328,23 @@ impl EngineCore {
         };
         self.record(to, record);
         if plain {
-            self.node.send_plain(to, &text, tag);
+            self.node.send_plain(to, &text, id);
             return;
         }
         self.unacked.insert(
-            tag,
+            id,
             Outgoing {
                 to,
                 text,
                 sent_at: now.wall,
             },
         );
-        self.transmit(now, tag);
+        self.transmit(now, id);
     }
 
     /// Hands an unacked message to the protocol.
-    fn transmit(&mut self, now: Now, tag: u64) {
-        let Some(o) = self.unacked.get(&tag) else {
+    fn transmit(&mut self, now: Now, id: u64) {
+        let Some(o) = self.unacked.get(&id) else {
             return;
         };
         let result = self.node.send(
@@ -352,13 +352,13 @@ impl EngineCore {
             o.to,
             o.text.clone(),
             o.sent_at.as_millisecond(),
-            tag,
+            id,
         );
         if let Err(err) = result {
             let to = o.to;
-            self.unacked.remove(&tag);
-            self.record_state(to, tag, MessageState::Failed);
-            self.ui.push(EngineEvent::Failed { to, tag });
+            self.unacked.remove(&id);
+            self.record_state(to, id, MessageState::Failed);
+            self.ui.push(EngineEvent::Failed { to, id });
             self.ui.push(EngineEvent::Error(format!("not sent: {err}")));
         }
     }
@@ -368,8 +368,8 @@ impl EngineCore {
         let Some(queue) = self.outbox.remove(&peer) else {
             return;
         };
-        for tag in queue {
-            self.transmit(now, tag);
+        for id in queue {
+            self.transmit(now, id);
         }
     }
 
@@ -432,18 +432,18 @@ impl EngineCore {
                 self.unacked.remove(&id);
                 self.record_state(to, id, MessageState::Delivered);
                 self.link_dirty.insert(to);
-                self.ui.push(EngineEvent::Delivered { to, tag: id });
+                self.ui.push(EngineEvent::Delivered { to, id });
             }
-            Event::Sent { to, id } => self.ui.push(EngineEvent::Sent { to, tag: id }),
+            Event::Sent { to, id } => self.ui.push(EngineEvent::Sent { to, id }),
             Event::Failed { to, id } => {
                 if self.queue_failed {
                     self.outbox.entry(to).or_default().push_back(id);
                     self.record_state(to, id, MessageState::Queued);
-                    self.ui.push(EngineEvent::Queued { to, tag: id });
+                    self.ui.push(EngineEvent::Queued { to, id });
                 } else {
                     self.unacked.remove(&id);
                     self.record_state(to, id, MessageState::Failed);
-                    self.ui.push(EngineEvent::Failed { to, tag: id });
+                    self.ui.push(EngineEvent::Failed { to, id });
                 }
             }
             Event::Presence { peer, online } => {

@@ -42,23 +42,23 @@ fn history_keeps_each_message_s_state_as_its_mark() {
 fn tags_from_history_settle_with_later_engine_events() {
     let mut app = app();
     app.load_history(history());
-    // The ids are the tags: the engine reports on them when the outbox is sent.
+    // The ids are the ids: the engine reports on them when the outbox is sent.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 3,
+        id: 3,
     });
     app.on_engine(EngineEvent::Queued {
         to: addr(ALICE),
-        tag: 5,
+        id: 5,
     });
     // Settled messages are not reopened.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 4,
+        id: 4,
     });
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 6,
+        id: 6,
     });
     assert_eq!(
         marks(&app, 0)[2..],
@@ -71,7 +71,7 @@ fn tags_from_history_settle_with_later_engine_events() {
     );
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 5,
+        id: 5,
     });
     assert_eq!(marks(&app, 0)[4], Some(Mark::Delivered));
 }
@@ -193,7 +193,7 @@ fn a_long_history_loads_and_draws_quickly() {
     // Loading moves messages without wrapping them; every pending one is registered.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 1,
+        id: 1,
     });
     assert_eq!(app.peers()[0].messages()[1].mark(), Some(Mark::Delivered));
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
@@ -218,7 +218,7 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
     assert_eq!(app.peers()[0].messages().len(), 2);
     // ...then a message arrives and one is sent, before the whole history is read.
     app.on_engine(received(ALICE, "live one", 10));
-    let tag = send(&mut app, "live two", at(11));
+    let id = send(&mut app, "live two", at(11));
     app.on_engine(EngineEvent::History(full));
     let texts: Vec<String> = app.peers()[0]
         .messages()
@@ -238,16 +238,16 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
             "live two"
         ]
     );
-    // The live message's tag still settles it.
+    // The live message's id still settles it.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert_eq!(app.peers()[0].messages()[7].mark(), Some(Mark::Delivered));
     // A queued message from the history settles too.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 3,
+        id: 3,
     });
     assert_eq!(app.peers()[0].messages()[2].mark(), Some(Mark::Delivered));
 }

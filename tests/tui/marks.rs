@@ -18,20 +18,20 @@ fn engine_events_set_the_mark_of_the_tagged_message() {
     let c = send(&mut app, "c", at(0));
     app.on_engine(EngineEvent::Failed {
         to: addr(ALICE),
-        tag: b,
+        id: b,
     });
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: a,
+        id: a,
     });
     app.on_engine(EngineEvent::Sent {
         to: addr(ALICE),
-        tag: c,
+        id: c,
     });
-    // An unknown tag changes nothing.
+    // An unknown id changes nothing.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: 999,
+        id: 999,
     });
     let marks: Vec<_> = app
         .open_peer()
@@ -55,11 +55,11 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     app.on_engine(received(ALICE, "hm?", 2));
     app.on_engine(EngineEvent::Failed {
         to: addr(ALICE),
-        tag: failed,
+        id: failed,
     });
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: ok,
+        id: ok,
     });
 
     press(&mut app, KeyCode::Esc);
@@ -81,20 +81,20 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     assert_eq!(app.chosen(), Some(0), "no earlier own message");
 
     let effects = press(&mut app, KeyCode::Char('r'));
-    let [Effect::Send(Command::Send { to, text, tag, .. })] = effects.as_slice() else {
+    let [Effect::Send(Command::Send { to, text, id, .. })] = effects.as_slice() else {
         panic!("expected a retry, got {effects:?}");
     };
     assert_eq!((*to, text.as_str()), (addr(ALICE), "lost one"));
-    assert!(*tag != failed && *tag != ok, "a retry gets a new tag");
+    assert!(*id != failed && *id != ok, "a retry gets a new id");
     let messages = app.open_peer().unwrap().messages();
     assert_eq!(messages[0].mark(), Some(Mark::Pending));
     assert_eq!(messages.len(), 3, "the retry reuses the message");
 
-    // The new tag now drives the mark; the old one is forgotten.
-    let new_tag = *tag;
+    // The new id now drives the mark; the old one is forgotten.
+    let new_tag = *id;
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: failed,
+        id: failed,
     });
     assert_eq!(
         app.open_peer().unwrap().messages()[0].mark(),
@@ -102,7 +102,7 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     );
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: new_tag,
+        id: new_tag,
     });
     assert_eq!(
         app.open_peer().unwrap().messages()[0].mark(),
@@ -137,10 +137,10 @@ fn ctrl_r_in_the_input_retries_the_latest_failed_message() {
     let first = send(&mut app, "first", at(0));
     let second = send(&mut app, "second", at(0));
     send(&mut app, "third", at(0));
-    for tag in [first, second] {
+    for id in [first, second] {
         app.on_engine(EngineEvent::Failed {
             to: addr(ALICE),
-            tag,
+            id,
         });
     }
     let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);

@@ -11,25 +11,25 @@ use crate::support::{ALICE, addr, app, at, draw, marks, open, press, press_mod, 
 /// with the message picked.
 fn queued_message(app: &mut App, text: &str) -> u64 {
     open(app, 0);
-    let tag = send(app, text, at(0));
+    let id = send(app, text, at(0));
     app.on_engine(EngineEvent::Queued {
         to: addr(ALICE),
-        tag,
+        id,
     });
     press(app, KeyCode::BackTab);
     press(app, KeyCode::Up);
     assert_eq!(app.focus(), Focus::Conversation);
-    tag
+    id
 }
 
 #[test]
 fn a_queued_message_keeps_its_tag_until_delivered() {
     let mut app = app();
-    let tag = queued_message(&mut app, "later");
+    let id = queued_message(&mut app, "later");
     assert_eq!(marks(&app, 0), [Some(Mark::Queued)]);
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
 }
@@ -37,21 +37,21 @@ fn a_queued_message_keeps_its_tag_until_delivered() {
 #[test]
 fn r_on_a_queued_message_sends_it_now_under_the_same_tag() {
     let mut app = app();
-    let tag = queued_message(&mut app, "later");
+    let id = queued_message(&mut app, "later");
     let effects = press(&mut app, KeyCode::Char('r'));
     assert!(
-        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag: t })] if *t == tag),
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { id: t })] if *t == id),
         "{effects:?}"
     );
     assert_eq!(marks(&app, 0), [Some(Mark::Pending)]);
-    // Queued again when that fails too, then delivered: still the same tag.
+    // Queued again when that fails too, then delivered: still the same id.
     app.on_engine(EngineEvent::Queued {
         to: addr(ALICE),
-        tag,
+        id,
     });
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
 }
@@ -59,10 +59,10 @@ fn r_on_a_queued_message_sends_it_now_under_the_same_tag() {
 #[test]
 fn x_cancels_a_queued_message_once_the_engine_confirms() {
     let mut app = app();
-    let tag = queued_message(&mut app, "later");
+    let id = queued_message(&mut app, "later");
     let effects = press(&mut app, KeyCode::Char('x'));
     assert!(
-        matches!(effects.as_slice(), [Effect::Send(Command::Cancel { tag: t })] if *t == tag),
+        matches!(effects.as_slice(), [Effect::Send(Command::Cancel { id: t })] if *t == id),
         "{effects:?}"
     );
     assert_eq!(
@@ -72,15 +72,15 @@ fn x_cancels_a_queued_message_once_the_engine_confirms() {
     );
     app.on_engine(EngineEvent::Cancelled {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
     assert!(press(&mut app, KeyCode::Char('r')).is_empty());
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
-    // A late report on the cancelled tag changes nothing.
+    // A late report on the cancelled id changes nothing.
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
 }
@@ -89,13 +89,13 @@ fn x_cancels_a_queued_message_once_the_engine_confirms() {
 fn x_leaves_other_messages_alone() {
     let mut app = app();
     open(&mut app, 0);
-    let tag = send(&mut app, "pending", at(0));
+    let id = send(&mut app, "pending", at(0));
     press(&mut app, KeyCode::BackTab);
     press(&mut app, KeyCode::Up);
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
     app.on_engine(EngineEvent::Failed {
         to: addr(ALICE),
-        tag,
+        id,
     });
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
 }
@@ -109,15 +109,15 @@ fn ctrl_r_sends_the_latest_queued_or_failed_message() {
     send(&mut app, "pending", at(2));
     app.on_engine(EngineEvent::Failed {
         to: addr(ALICE),
-        tag: failed,
+        id: failed,
     });
     app.on_engine(EngineEvent::Queued {
         to: addr(ALICE),
-        tag: queued,
+        id: queued,
     });
     let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
     assert!(
-        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { tag })] if *tag == queued),
+        matches!(effects.as_slice(), [Effect::Send(Command::SendNow { id })] if *id == queued),
         "{effects:?}"
     );
     let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
@@ -136,19 +136,19 @@ fn snapshot_queued_and_cancelled_marks() {
     let delivered = send(&mut app, "are you there?", at(0));
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: delivered,
+        id: delivered,
     });
     let queued = send(&mut app, "I'll wait until you are back online", at(1));
     let cancelled = send(&mut app, "ignore that", at(2));
-    for tag in [queued, cancelled] {
+    for id in [queued, cancelled] {
         app.on_engine(EngineEvent::Queued {
             to: addr(ALICE),
-            tag,
+            id,
         });
     }
     app.on_engine(EngineEvent::Cancelled {
         to: addr(ALICE),
-        tag: cancelled,
+        id: cancelled,
     });
     press(&mut app, KeyCode::BackTab);
     press(&mut app, KeyCode::Up);

@@ -23,7 +23,7 @@ fn contact(name: &str, at: &str) -> Contact {
 fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
     let mut app = app();
     open(&mut app, 1);
-    let tag = send(&mut app, "hello bob", at(0));
+    let id = send(&mut app, "hello bob", at(0));
     app.on_engine(received(ALICE, "psst", 0));
     app.on_engine(EngineEvent::Presence {
         peer: addr(BOB),
@@ -61,7 +61,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
     assert_eq!(app.open(), Some(0), "and so does the open conversation");
 
     // Tags follow their message to its new place.
-    app.on_engine(EngineEvent::Delivered { to: addr(BOB), tag });
+    app.on_engine(EngineEvent::Delivered { to: addr(BOB), id });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
 }
 

@@ -17,7 +17,7 @@ fn enter_in_the_input_sends_with_a_fresh_tag_and_clears_it() {
             to,
             text,
             plain,
-            tag,
+            id,
         }),
     ] = effects.as_slice()
     else {
@@ -26,7 +26,7 @@ fn enter_in_the_input_sends_with_a_fresh_tag_and_clears_it() {
     assert_eq!((*to, text.as_str(), *plain), (addr(ALICE), "hello", false));
     assert_eq!(app.input_text(), "");
     let second = send(&mut app, "again", at(0));
-    assert_ne!(*tag, second, "every message gets its own tag");
+    assert_ne!(*id, second, "every message gets its own id");
 
     let messages = app.open_peer().unwrap().messages();
     assert_eq!(messages.len(), 2);

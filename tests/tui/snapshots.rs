@@ -23,7 +23,7 @@ fn snapshot_conversation_with_marks() {
     let delivered = send(&mut app, "yes, here", at(1));
     app.on_engine(EngineEvent::Delivered {
         to: addr(ALICE),
-        tag: delivered,
+        id: delivered,
     });
     app.on_engine(received(
         ALICE,
@@ -33,7 +33,7 @@ fn snapshot_conversation_with_marks() {
     let failed = send(&mut app, "it passed here", at(3));
     app.on_engine(EngineEvent::Failed {
         to: addr(ALICE),
-        tag: failed,
+        id: failed,
     });
     send(&mut app, "sending it again later", at(4));
     assert_snapshot!(draw(&app, 80, 20).backend());
@@ -44,8 +44,8 @@ fn snapshot_plain_conversation() {
     let mut app = app();
     open(&mut app, 2);
     app.on_engine(received_plain(PY, "hello from python\n", 0));
-    let tag = send(&mut app, "hello, script", at(1));
-    app.on_engine(EngineEvent::Sent { to: addr(PY), tag });
+    let id = send(&mut app, "hello, script", at(1));
+    app.on_engine(EngineEvent::Sent { to: addr(PY), id });
     send(&mut app, "still there?", at(2));
     assert_snapshot!(draw(&app, 80, 14).backend());
 }
@@ -67,8 +67,8 @@ fn snapshot_cjk_wrapping_in_narrow_terminal() {
     let mut app = app_sized(40, 16);
     open(&mut app, 1);
     app.on_engine(received(BOB, &"你好，世界 🚀".repeat(3), 0));
-    let tag = send(&mut app, "好的 ok 👍 这句话没有空格也能按宽度换行", at(1));
-    app.on_engine(EngineEvent::Delivered { to: addr(BOB), tag });
+    let id = send(&mut app, "好的 ok 👍 这句话没有空格也能按宽度换行", at(1));
+    app.on_engine(EngineEvent::Delivered { to: addr(BOB), id });
     type_text(&mut app, "中文输入🚀", at(2));
     let terminal = draw(&app, 40, 16);
     // Nothing was cut off at the edge: the text column holds every character of both messages.

@@ -94,12 +94,12 @@ pub fn type_text(app: &mut App, text: &str, now: Timestamp) {
     }
 }
 
-/// Types `text` and presses Enter; returns the tag of the message sent.
+/// Types `text` and presses Enter; returns the id of the message sent.
 pub fn send(app: &mut App, text: &str, now: Timestamp) -> u64 {
     type_text(app, text, now);
     let effects = app.on_key(key(KeyCode::Enter), now);
     match effects.as_slice() {
-        [Effect::Send(Command::Send { tag, .. })] => *tag,
+        [Effect::Send(Command::Send { id, .. })] => *id,
         other => panic!("expected one send, got {other:?}"),
     }
 }
