@@ -240,7 +240,9 @@ impl Node {
         }
     }
 
-    /// Records the caller's clock.
+    /// Records the caller's clock: every public method that takes `now` calls this first, so
+    /// work done later without a `now` (sealing in `poll_transmit`) uses the caller's time
+    /// and the protocol never reads a clock.
     fn tick(&mut self, now: Instant) {
         self.start.get_or_insert(now);
         self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
@@ -335,6 +337,7 @@ impl Node {
 
     /// Makes `addr` a contact: its presence is tracked, starting with a hello.
     pub fn watch(&mut self, now: Instant, addr: SocketAddr) {
+        self.tick(now);
         let Some(peer) = self.peer_mut(now, addr) else {
             return;
         };
@@ -355,6 +358,7 @@ impl Node {
     /// Makes `addr` a contact without tracking its presence: it is spared the rate limit
     /// for strangers (`send`, which says no hello, still talks to contacts at full speed).
     pub fn befriend(&mut self, now: Instant, addr: SocketAddr) {
+        self.tick(now);
         if let Some(peer) = self.peer_mut(now, addr) {
             peer.contact = true;
         }
@@ -362,6 +366,7 @@ impl Node {
 
     /// Probes a peer now, contact or not; the answer updates its link health.
     pub fn ping(&mut self, now: Instant, addr: SocketAddr) {
+        self.tick(now);
         if self.peer_mut(now, addr).is_some() {
             self.send_ping(now, addr, false);
         }
@@ -869,7 +874,12 @@ impl Node {
                 let Some(body) = t.payload.strip_prefix(&wire::MAGIC) else {
                     continue;
                 };
-                let (now, wall) = (self.last_now.unwrap_or_else(Instant::now), self.wall_ns());
+                // Every call that queues a packet for a peer passes `now` first, so a time is
+                // known here; without one nothing was ever queued, and there is nothing to seal.
+                let Some(now) = self.last_now else {
+                    continue;
+                };
+                let wall = self.wall_ns();
                 if let Some(s) = self.secure.as_mut() {
                     s.send(now, wall, t.dst, body.get(1..).unwrap_or_default());
                 }
