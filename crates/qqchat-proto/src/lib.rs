@@ -2,6 +2,8 @@
 //! takes datagrams, events and the next deadline out, so the whole protocol runs on a
 //! simulated clock in tests.
 
+mod api;
+mod conn;
 pub mod limit;
 mod node;
 pub mod presence;
@@ -13,5 +15,6 @@ pub mod send;
 pub mod sim;
 pub mod wire;
 
-pub use node::{Config, Event, Node, SendError, Stats, Transmit};
+pub use api::{Config, Event, SendError, Stats, Transmit};
+pub use node::Node;
 pub use presence::{LinkHealth, PresenceConfig};

@@ -1,4 +1,7 @@
 //! Per-address token buckets, so one address flooding datagrams cannot starve the others.
+//!
+//! Both layers use it, so it sits beside them: the node limits datagrams from strangers, and
+//! `secure` limits handshake initiations (each costs a Diffie-Hellman) once their mac1 checks.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

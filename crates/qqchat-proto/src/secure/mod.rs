@@ -1,5 +1,5 @@
-//! Version 2: every datagram with a keyed contact inside Noise (`Noise_IK_25519_ChaChaPoly_BLAKE2s`),
-//! after WireGuard's design.
+//! Version 2: every datagram with a keyed contact inside Noise
+//! (`Noise_IK_25519_ChaChaPoly_BLAKE2s`), after WireGuard's design.
 //!
 //! The initiator knows the responder's static key from the contacts file; the responder learns
 //! the initiator's from the first handshake message and accepts it only if a contact carries
@@ -15,67 +15,34 @@
 //! response:  FF 71 71 02 02 | sender u32 | receiver u32 | noise 2 (48) | mac1    77 bytes
 //! transport: FF 71 71 02 03 | receiver u32 | counter u64 | ciphertext + tag (16)
 //! ```
+//!
+//! [`Secure`] routes: it knows which contact a key, an index or an address belongs to and
+//! keeps each contact's sessions and pending handshake. The steps of a handshake live in
+//! `handshake`, and a session's encryption and replay window in `session`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use blake2::digest::{FixedOutput, KeyInit, Mac, Update};
-use blake2::{Blake2s256, Blake2sMac, Digest};
-use snow::{HandshakeState, StatelessTransportState};
-
 use super::limit::RateLimiter;
 use super::wire::MAGIC;
 
+mod handshake;
+mod session;
+
+pub use handshake::Keypair;
+use handshake::{Pending, mac1_key};
+use session::Session;
+
 /// The version byte of Noise-wrapped datagrams.
 pub const VERSION: u8 = 2;
-const NOISE_PARAMS: &str = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
-const PROLOGUE: &[u8] = b"qqchat v2";
 const TYPE_INIT: u8 = 1;
 const TYPE_RESPONSE: u8 = 2;
 const TYPE_TRANSPORT: u8 = 3;
+/// Magic, version and message type.
 const HEADER: usize = 5;
-const MAC_LEN: usize = 16;
-const INIT_NOISE_LEN: usize = 32 + 48 + 8 + 16;
-const RESPONSE_NOISE_LEN: usize = 32 + 16;
-const INIT_LEN: usize = HEADER + 4 + INIT_NOISE_LEN + MAC_LEN;
-const RESPONSE_LEN: usize = HEADER + 8 + RESPONSE_NOISE_LEN + MAC_LEN;
-const TRANSPORT_OVERHEAD: usize = HEADER + 4 + 8 + 16;
-/// Replay window, in messages (as WireGuard's).
-const WINDOW: u64 = 2048;
 /// Plaintexts held per contact while a handshake is under way.
 const MAX_QUEUED: usize = 1024;
-
-/// A static X25519 key pair.
-#[derive(Clone)]
-pub struct Keypair {
-    pub private: [u8; 32],
-    pub public: [u8; 32],
-}
-
-impl std::fmt::Debug for Keypair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the private key, not even in a debug log.
-        f.debug_struct("Keypair")
-            .field("public", &self.public)
-            .finish()
-    }
-}
-
-impl Keypair {
-    /// A fresh random key pair.
-    pub fn generate() -> Result<Keypair, snow::Error> {
-        let params = NOISE_PARAMS.parse()?;
-        let kp = snow::Builder::new(params).generate_keypair()?;
-        let mut pair = Keypair {
-            private: [0; 32],
-            public: [0; 32],
-        };
-        pair.private.copy_from_slice(&kp.private);
-        pair.public.copy_from_slice(&kp.public);
-        Ok(pair)
-    }
-}
 
 /// Timers of the secure layer.
 #[derive(Debug, Clone)]
@@ -154,72 +121,6 @@ pub struct SecureStats {
     pub replays: u64,
 }
 
-/// The sliding window of nonces seen (RFC 6479's idea, with a plain bit set).
-#[derive(Debug, Clone, Default)]
-struct ReplayWindow {
-    /// One past the highest counter accepted.
-    top: u64,
-    bits: Vec<u64>,
-}
-
-impl ReplayWindow {
-    fn new() -> Self {
-        Self {
-            top: 0,
-            bits: vec![0; (WINDOW / 64) as usize],
-        }
-    }
-
-    fn bit(&self, n: u64) -> (usize, u64) {
-        let i = n % WINDOW;
-        ((i / 64) as usize, 1 << (i % 64))
-    }
-
-    /// Whether `n` is new and within the window (nothing is changed).
-    fn check(&self, n: u64) -> bool {
-        if n >= self.top {
-            return true;
-        }
-        if self.top - n > WINDOW {
-            return false;
-        }
-        let (w, b) = self.bit(n);
-        self.bits[w] & b == 0
-    }
-
-    /// Marks `n` seen; call only after it authenticated.
-    fn mark(&mut self, n: u64) {
-        if n >= self.top {
-            // Clear the slots that slide into the window.
-            let advance = (n + 1 - self.top).min(WINDOW);
-            for k in 0..advance {
-                let (w, b) = self.bit(self.top + k);
-                self.bits[w] &= !b;
-            }
-            self.top = n + 1;
-        }
-        let (w, b) = self.bit(n);
-        self.bits[w] |= b;
-    }
-}
-
-struct Session {
-    local: u32,
-    remote: u32,
-    transport: StatelessTransportState,
-    send_counter: u64,
-    replay: ReplayWindow,
-    created: Instant,
-    initiator: bool,
-}
-
-struct Pending {
-    hs: HandshakeState,
-    index: u32,
-    started: Instant,
-    last_sent: Instant,
-}
-
 struct KeyedPeer {
     remote: [u8; 32],
     /// mac1 key for what we send to this peer.
@@ -247,30 +148,6 @@ pub struct Secure {
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<SecureEvent>,
     stats: SecureStats,
-}
-
-fn mac1_key(public: &[u8; 32]) -> [u8; 32] {
-    let mut h = Blake2s256::new();
-    Digest::update(&mut h, b"mac1----");
-    Digest::update(&mut h, public);
-    h.finalize().into()
-}
-
-fn mac1_state(key: &[u8; 32], msg: &[u8]) -> Blake2sMac<blake2::digest::consts::U16> {
-    let mut mac = <Blake2sMac<blake2::digest::consts::U16> as KeyInit>::new_from_slice(key)
-        .expect("a 32-byte key is valid for BLAKE2s");
-    Update::update(&mut mac, msg);
-    mac
-}
-
-fn mac1(key: &[u8; 32], msg: &[u8]) -> [u8; MAC_LEN] {
-    mac1_state(key, msg).finalize_fixed().into()
-}
-
-/// Checks the `mac1` at the end of `msg` in constant time.
-fn mac_ok(key: &[u8; 32], msg: &[u8]) -> bool {
-    let (body, tag) = msg.split_at(msg.len() - MAC_LEN);
-    mac1_state(key, body).verify_slice(tag).is_ok()
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -377,14 +254,13 @@ impl Secure {
     /// Encrypts `plain` (a version-1 packet body) for the contact at `addr`, or holds it until a
     /// handshake completes. `wall_ns` is the wall clock, for the handshake's replay protection.
     pub fn send(&mut self, now: Instant, wall_ns: u64, addr: SocketAddr, plain: &[u8]) {
-        let reject = self.config.reject_after;
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };
         let usable = peer
             .current
             .as_ref()
-            .is_some_and(|s| now < s.created + reject && s.send_counter < u64::MAX - 1);
+            .is_some_and(|s| s.can_send(now, &self.config));
         if !usable {
             if peer.queue.len() >= MAX_QUEUED {
                 peer.queue.pop_front();
@@ -395,11 +271,11 @@ impl Secure {
             }
             return;
         }
-        let due = peer.current.as_ref().is_some_and(|s| {
-            let age = now.saturating_duration_since(s.created);
-            (s.initiator && age >= self.config.rekey_after) || age >= self.config.rekey_any_after
-        });
-        if let Some(bytes) = encrypt(peer, plain) {
+        let due = peer
+            .current
+            .as_ref()
+            .is_some_and(|s| s.rekey_due(now, &self.config));
+        if let Some(bytes) = peer.current.as_mut().and_then(|s| s.encrypt(plain)) {
             self.transmits.push_back((peer.endpoint, bytes));
         }
         if due && peer.pending.is_none() {
@@ -412,7 +288,9 @@ impl Secure {
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };
-        let Some((hs, bytes)) = initiation(&self.keys, peer, index, wall_ns) else {
+        let Some((hs, bytes)) =
+            handshake::initiation(&self.keys, &peer.remote, &peer.mac1_key, index, wall_ns)
+        else {
             return;
         };
         if let Some(old) = peer.pending.take() {
@@ -467,34 +345,18 @@ impl Secure {
     }
 
     fn on_init(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Inbound {
-        if bytes.len() != INIT_LEN {
-            return Inbound::Refused(Refusal::Malformed);
-        }
-        if !mac_ok(&self.mac1_key, bytes) {
-            return Inbound::Refused(Refusal::BadMac);
+        if let Err(r) = handshake::check_init(&self.mac1_key, bytes) {
+            return Inbound::Refused(r);
         }
         // Only now, with a valid mac1, is a Diffie-Hellman worth its cost; and not too often.
         if !self.limiter.allow(now, from.ip()) {
             return Inbound::Refused(Refusal::RateLimited);
         }
-        let Some(sender) = u32_at(bytes, HEADER) else {
-            return Inbound::Refused(Refusal::Malformed);
+        let init = match handshake::read_init(&self.keys, bytes) {
+            Ok(init) => init,
+            Err(r) => return Inbound::Refused(r),
         };
-        let noise = &bytes[HEADER + 4..bytes.len() - MAC_LEN];
-        let Ok(mut hs) = responder(&self.keys) else {
-            return Inbound::Refused(Refusal::Malformed);
-        };
-        let mut payload = [0u8; 64];
-        let Ok(n) = hs.read_message(noise, &mut payload) else {
-            return Inbound::Refused(Refusal::Unauthenticated);
-        };
-        let Some(offered) = hs
-            .get_remote_static()
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-        else {
-            return Inbound::Refused(Refusal::Unauthenticated);
-        };
-        let Some(&addr) = self.by_key.get(&offered) else {
+        let Some(&addr) = self.by_key.get(&init.offered) else {
             let expected = self
                 .peers
                 .iter()
@@ -502,47 +364,26 @@ impl Secure {
                 .map(|(a, p)| (*a, p.remote));
             self.events.push_back(SecureEvent::KeyRefused {
                 from,
-                offered,
+                offered: init.offered,
                 expected,
             });
             return Inbound::Refused(Refusal::UnknownKey);
-        };
-        let timestamp = if n >= 8 {
-            u64_at(&payload, 0).unwrap_or(0)
-        } else {
-            0
         };
         let index = self.fresh_index();
         let Some(peer) = self.peers.get_mut(&addr) else {
             return Inbound::Refused(Refusal::UnknownKey);
         };
-        if timestamp <= peer.last_init {
+        if init.timestamp <= peer.last_init {
             return Inbound::Refused(Refusal::Replay);
         }
-        let mut out = header(TYPE_RESPONSE);
-        out.extend_from_slice(&index.to_le_bytes());
-        out.extend_from_slice(&sender.to_le_bytes());
-        let mut msg = [0u8; RESPONSE_NOISE_LEN];
-        let Ok(len) = hs.write_message(&[], &mut msg) else {
-            return Inbound::Refused(Refusal::Malformed);
+        let (out, transport) = match handshake::respond(init.hs, index, init.sender, &peer.mac1_key)
+        {
+            Ok(answer) => answer,
+            Err(r) => return Inbound::Refused(r),
         };
-        out.extend_from_slice(&msg[..len]);
-        let tag = mac1(&peer.mac1_key, &out);
-        out.extend_from_slice(&tag);
-        let Ok(transport) = hs.into_stateless_transport_mode() else {
-            return Inbound::Refused(Refusal::Malformed);
-        };
-        peer.last_init = timestamp;
+        peer.last_init = init.timestamp;
         peer.endpoint = from;
-        let session = Session {
-            local: index,
-            remote: sender,
-            transport,
-            send_counter: 0,
-            replay: ReplayWindow::new(),
-            created: now,
-            initiator: false,
-        };
+        let session = Session::new(index, init.sender, transport, now, false);
         self.install(addr, session);
         self.transmits.push_back((from, out));
         self.flush_queue(addr);
@@ -550,15 +391,9 @@ impl Secure {
     }
 
     fn on_response(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Inbound {
-        if bytes.len() != RESPONSE_LEN {
-            return Inbound::Refused(Refusal::Malformed);
-        }
-        if !mac_ok(&self.mac1_key, bytes) {
-            return Inbound::Refused(Refusal::BadMac);
-        }
-        let (Some(sender), Some(receiver)) = (u32_at(bytes, HEADER), u32_at(bytes, HEADER + 4))
-        else {
-            return Inbound::Refused(Refusal::Malformed);
+        let (sender, receiver) = match handshake::check_response(&self.mac1_key, bytes) {
+            Ok(indices) => indices,
+            Err(r) => return Inbound::Refused(r),
         };
         let Some(&addr) = self.by_index.get(&receiver) else {
             return Inbound::Refused(Refusal::Unauthenticated);
@@ -569,10 +404,8 @@ impl Secure {
         let Some(pending) = peer.pending.as_mut().filter(|p| p.index == receiver) else {
             return Inbound::Refused(Refusal::Replay);
         };
-        let noise = &bytes[HEADER + 8..bytes.len() - MAC_LEN];
-        let mut payload = [0u8; 16];
-        if pending.hs.read_message(noise, &mut payload).is_err() {
-            return Inbound::Refused(Refusal::Unauthenticated);
+        if let Err(r) = handshake::read_response(pending, bytes) {
+            return Inbound::Refused(r);
         }
         let Some(pending) = peer.pending.take() else {
             return Inbound::Refused(Refusal::Unauthenticated);
@@ -581,15 +414,7 @@ impl Secure {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
         peer.endpoint = from;
-        let session = Session {
-            local: receiver,
-            remote: sender,
-            transport,
-            send_counter: 0,
-            replay: ReplayWindow::new(),
-            created: now,
-            initiator: true,
-        };
+        let session = Session::new(receiver, sender, transport, now, true);
         self.install(addr, session);
         self.flush_queue(addr);
         Inbound::Handshake
@@ -614,24 +439,20 @@ impl Secure {
         };
         let queue = std::mem::take(&mut peer.queue);
         for plain in queue {
-            if let Some(bytes) = encrypt(peer, &plain) {
+            if let Some(bytes) = peer.current.as_mut().and_then(|s| s.encrypt(&plain)) {
                 self.transmits.push_back((peer.endpoint, bytes));
             }
         }
     }
 
     fn on_transport(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Inbound {
-        if bytes.len() < TRANSPORT_OVERHEAD {
-            return Inbound::Refused(Refusal::Malformed);
-        }
-        let (Some(receiver), Some(counter)) = (u32_at(bytes, HEADER), u64_at(bytes, HEADER + 4))
-        else {
-            return Inbound::Refused(Refusal::Malformed);
+        let (receiver, counter, ciphertext) = match session::parse_transport(bytes) {
+            Ok(parts) => parts,
+            Err(r) => return Inbound::Refused(r),
         };
         let Some(&addr) = self.by_index.get(&receiver) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
-        let reject = self.config.reject_after;
         let Some(peer) = self.peers.get_mut(&addr) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
@@ -642,25 +463,14 @@ impl Secure {
         let Some(session) = session else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
-        if now >= session.created + reject {
-            return Inbound::Refused(Refusal::Expired);
+        match session.decrypt(now, &self.config, counter, ciphertext) {
+            Ok(plain) => {
+                // An authenticated datagram from a new address: the contact moved (roaming).
+                peer.endpoint = from;
+                Inbound::Packet(addr, plain)
+            }
+            Err(r) => Inbound::Refused(r),
         }
-        if !session.replay.check(counter) {
-            return Inbound::Refused(Refusal::Replay);
-        }
-        let ciphertext = &bytes[HEADER + 12..];
-        let mut plain = vec![0u8; ciphertext.len()];
-        let Ok(n) = session
-            .transport
-            .read_message(counter, ciphertext, &mut plain)
-        else {
-            return Inbound::Refused(Refusal::Unauthenticated);
-        };
-        session.replay.mark(counter);
-        plain.truncate(n);
-        // An authenticated datagram from a new address: the contact moved (roaming).
-        peer.endpoint = from;
-        Inbound::Packet(addr, plain)
     }
 
     /// Retries handshakes that went unanswered; gives up on old ones.
@@ -720,80 +530,5 @@ impl Secure {
     /// Whether a session with this contact is established.
     pub fn has_session(&self, addr: SocketAddr) -> bool {
         self.peers.get(&addr).is_some_and(|p| p.current.is_some())
-    }
-}
-
-fn params() -> snow::params::NoiseParams {
-    NOISE_PARAMS
-        .parse()
-        .expect("the Noise parameter string is valid")
-}
-
-fn responder(keys: &Keypair) -> Result<HandshakeState, snow::Error> {
-    snow::Builder::new(params())
-        .local_private_key(&keys.private)?
-        .prologue(PROLOGUE)?
-        .build_responder()
-}
-
-fn initiation(
-    keys: &Keypair,
-    peer: &KeyedPeer,
-    index: u32,
-    wall_ns: u64,
-) -> Option<(HandshakeState, Vec<u8>)> {
-    let mut hs = snow::Builder::new(params())
-        .local_private_key(&keys.private)
-        .ok()?
-        .remote_public_key(&peer.remote)
-        .ok()?
-        .prologue(PROLOGUE)
-        .ok()?
-        .build_initiator()
-        .ok()?;
-    let mut out = header(TYPE_INIT);
-    out.extend_from_slice(&index.to_le_bytes());
-    let mut msg = [0u8; INIT_NOISE_LEN];
-    let len = hs.write_message(&wall_ns.to_le_bytes(), &mut msg).ok()?;
-    out.extend_from_slice(&msg[..len]);
-    let tag = mac1(&peer.mac1_key, &out);
-    out.extend_from_slice(&tag);
-    Some((hs, out))
-}
-
-fn encrypt(peer: &mut KeyedPeer, plain: &[u8]) -> Option<Vec<u8>> {
-    let session = peer.current.as_mut()?;
-    let counter = session.send_counter;
-    session.send_counter += 1;
-    let mut out = header(TYPE_TRANSPORT);
-    out.extend_from_slice(&session.remote.to_le_bytes());
-    out.extend_from_slice(&counter.to_le_bytes());
-    let start = out.len();
-    out.resize(start + plain.len() + 16, 0);
-    let n = session
-        .transport
-        .write_message(counter, plain, &mut out[start..])
-        .ok()?;
-    out.truncate(start + n);
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_replay_window_accepts_each_nonce_once_and_refuses_old_ones() {
-        let mut w = ReplayWindow::new();
-        for n in [0, 2, 1, 5, 4, 3] {
-            assert!(w.check(n), "{n}");
-            w.mark(n);
-            assert!(!w.check(n), "{n} again");
-        }
-        w.mark(10_000);
-        assert!(!w.check(5), "far behind the window");
-        assert!(w.check(10_000 - 100));
-        assert!(!w.check(10_000 - WINDOW - 1));
-        assert!(w.check(10_001));
     }
 }

@@ -5,10 +5,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use qqchat::proto::secure::{Keypair, SecureConfig};
-use qqchat::proto::sim::{Link, Pair};
-use qqchat::proto::wire::{self, Data, Packet};
-use qqchat::proto::{Config, Event, Node};
+use qqchat_proto::secure::{Keypair, SecureConfig};
+use qqchat_proto::sim::{Link, Pair};
+use qqchat_proto::wire::{self, Data, Packet};
+use qqchat_proto::{Config, Event, Node};
 
 fn keys() -> Keypair {
     Keypair::generate().expect("a key pair")

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use qqchat::proto::sim::{Link, Pair};
-use qqchat::proto::wire::{self, Datagram, Packet};
-use qqchat::proto::{Config, Event, Node};
+use qqchat_proto::sim::{Link, Pair};
+use qqchat_proto::wire::{self, Datagram, Packet};
+use qqchat_proto::{Config, Event, Node};
 
 fn pair(link: Link, seed: u64) -> Pair {
     Pair::new(

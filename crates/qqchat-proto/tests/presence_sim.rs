@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use qqchat::proto::sim::{Link, Pair};
-use qqchat::proto::wire;
-use qqchat::proto::{Config, Event, Node};
+use qqchat_proto::sim::{Link, Pair};
+use qqchat_proto::wire;
+use qqchat_proto::{Config, Event, Node};
 
 fn presence(p: &Pair, i: usize) -> Vec<bool> {
     p.events[i]

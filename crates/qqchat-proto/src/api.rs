@@ -1,0 +1,153 @@
+//! What the node takes and gives: its configuration, the datagrams and events it hands out,
+//! why a send is refused, and its counters. Kept apart from the node so the peer state in
+//! `conn` can use them without depending on the routing.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::presence::PresenceConfig;
+use super::recv::RecvLimits;
+use super::secure::{Keypair, SecureConfig};
+use super::wire;
+
+/// Tunables; the defaults are what qqchat ships with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This run's epoch: transport ids are `(epoch, seq)`, so it must grow across restarts
+    /// (the caller derives it from the wall clock).
+    pub epoch: u64,
+    /// First retransmission timeout, before any round trip is measured.
+    pub initial_rto: Duration,
+    pub min_rto: Duration,
+    pub max_rto: Duration,
+    /// A message not acked this long after its first send has failed.
+    pub give_up: Duration,
+    /// Fragments in flight to one peer at once.
+    pub window: usize,
+    /// Messages queued to one peer (in flight or waiting for the window).
+    pub max_queued: usize,
+    /// The largest message, in bytes of UTF-8.
+    pub max_message: usize,
+    pub recv: RecvLimits,
+    /// Sender epochs remembered per peer (each is a restart of that peer).
+    pub max_epochs: usize,
+    /// Peers that are not contacts and that this node keeps state for.
+    pub max_strangers: usize,
+    /// Datagrams a second (and at once) accepted from one IP that is not a contact.
+    pub stranger_rate: u32,
+    pub stranger_burst: u32,
+    pub presence: PresenceConfig,
+    /// This node's static key: with it, contacts that have a key talk over Noise (version 2).
+    pub identity: Option<Keypair>,
+    /// Refuse every peer without a key: no version-1 or plain-text datagrams at all.
+    pub require_keys: bool,
+    pub secure: SecureConfig,
+}
+
+impl Config {
+    pub fn new(epoch: u64) -> Self {
+        let give_up = Duration::from_secs(30);
+        let max_message = 1 << 20;
+        Self {
+            epoch,
+            initial_rto: Duration::from_millis(333),
+            min_rto: Duration::from_millis(20),
+            max_rto: Duration::from_secs(4),
+            give_up,
+            window: 1024,
+            max_queued: 100_000,
+            max_message,
+            recv: RecvLimits {
+                max_ahead: 4096,
+                max_buffered_bytes: 8 << 20,
+                max_message,
+                max_frags: u16::try_from(max_message.div_ceil(wire::MAX_PAYLOAD))
+                    .unwrap_or(u16::MAX),
+                reassembly_timeout: Duration::from_secs(60),
+                // The sender gives up after `give_up`; by then the gap will never be filled.
+                hold_timeout: give_up + Duration::from_secs(5),
+            },
+            max_epochs: 4,
+            max_strangers: 256,
+            stranger_rate: 200,
+            stranger_burst: 1000,
+            presence: PresenceConfig::default(),
+            identity: None,
+            require_keys: false,
+            secure: SecureConfig::default(),
+        }
+    }
+}
+
+/// A datagram to put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub dst: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// Something the front end should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message, in the sender's order. `id` repeats only if the sender sent the message
+    /// again after a restart, so the caller drops ids it has already stored.
+    Received {
+        from: SocketAddr,
+        /// The sender's id of the message; `None` for plain text.
+        id: Option<u64>,
+        text: String,
+        /// Sender's clock (ms since the Unix epoch); `None` for plain text.
+        sent_at_ms: Option<i64>,
+        plain: bool,
+    },
+    /// Every fragment of the message with this id was acked.
+    Delivered { to: SocketAddr, id: u64 },
+    /// A plain message left; plain peers send no receipts.
+    Sent { to: SocketAddr, id: u64 },
+    /// The message with this id was not acked in time.
+    Failed { to: SocketAddr, id: u64 },
+    /// A contact came online or went offline.
+    Presence { peer: SocketAddr, online: bool },
+    /// A ping was answered after `rtt`.
+    Pong { peer: SocketAddr, rtt: Duration },
+    /// A handshake offered a key no contact carries; `expected` names the keyed contact whose
+    /// address it came from, if any (its key changed, or someone impersonates it).
+    KeyRefused {
+        from: SocketAddr,
+        offered: [u8; 32],
+        expected: Option<(SocketAddr, [u8; 32])>,
+    },
+}
+
+/// Why [`Node::send`] refused a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("message of {len} bytes is larger than the limit of {max} bytes")]
+    TooLong { len: usize, max: usize },
+    #[error("{0} messages are already waiting for this peer")]
+    QueueFull(usize),
+    #[error("this peer has no key and keys are required (require_keys = true)")]
+    Unverified,
+}
+
+/// Counters for the status line, `listen` and the benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    /// Not UTF-8 and not a well-formed qqchat datagram.
+    pub malformed: u64,
+    /// A qqchat datagram of a version this build does not speak.
+    pub unknown_version: u64,
+    /// Dropped because its address sent too many.
+    pub rate_limited: u64,
+    /// Failed authentication: a forged, replayed or wrongly keyed datagram, or plain text
+    /// from the address of a keyed contact.
+    pub unauthenticated: u64,
+    /// Data refused for lack of room (the sender retries).
+    pub refused: u64,
+    pub duplicates: u64,
+    pub retransmits: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
