@@ -1,14 +1,28 @@
 //! qqchat: a peer-to-peer messenger over UDP with a terminal UI.
+//!
+//! The modules are layers, and each uses only those below it (`tests/layers.rs` checks this):
+//!
+//! ```text
+//! cli            the front ends: the chat, the demo, send, listen, bot, ping, history, id, add
+//! tui            the terminal: raw mode, the input thread, the loop that feeds App and draws
+//! ui             drawing, one function per pane, read-only over &App
+//! app            UI state and what keys and engine events do to it; no I/O
+//! engine         drives the protocol: a sans-IO core and the thread that owns files and clock
+//! layout         sizes and wrapping shared by app and ui
+//! store          the history on disk;  contacts: contacts.toml
+//! identity, net  the key pair file and contact strings; the only socket code
+//! text, proto    text helpers; the sans-IO protocol crate
+//! ```
 pub mod app;
 pub mod cli;
 pub mod contacts;
 pub mod engine;
 pub mod identity;
 pub mod layout;
-pub mod net;
+mod net;
 pub mod store;
-pub mod text;
-pub mod tui;
+mod text;
+mod tui;
 pub mod ui;
 
 /// The sans-IO protocol, its own crate so that "no sockets, no clock" holds at compile time.
