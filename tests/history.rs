@@ -66,6 +66,39 @@ fn records_fold_into_messages_in_order() {
 }
 
 #[test]
+fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
+    let tmp = TempDir::new("history-torn-live");
+    let dir = tmp.path();
+    let mut h = History::open(dir).expect("open");
+    h.append(
+        "bob",
+        &msg(1, Direction::In, "first", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    // While this writer keeps running, another one (a second process on the same data
+    // directory) dies half way through its record.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(h.path("bob"))
+        .expect("open file");
+    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
+        .expect("write");
+    drop(f);
+    h.append(
+        "bob",
+        &msg(3, Direction::In, "second", MessageState::Received),
+    );
+    h.commit().expect("commit");
+    let texts: Vec<String> = h
+        .load("bob")
+        .expect("load")
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, vec!["first", "second"]);
+}
+
+#[test]
 fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
     let tmp = TempDir::new("history-torn");
     let dir = tmp.path();

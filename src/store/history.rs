@@ -6,7 +6,7 @@
 //! anything, so a crash can at worst leave a torn last line, which loading skips. Appends from
 //! several processes are serialised with an exclusive lock on the file.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -188,8 +188,6 @@ pub struct StoredMessage {
 pub struct History {
     dir: PathBuf,
     pending: BTreeMap<String, Vec<u8>>,
-    /// Files already checked for a torn last line in this run.
-    mended: HashSet<String>,
 }
 
 impl History {
@@ -203,7 +201,6 @@ impl History {
         Ok(History {
             dir,
             pending: BTreeMap::new(),
-            mended: HashSet::new(),
         })
     }
 
@@ -244,12 +241,10 @@ impl History {
     pub fn commit(&mut self) -> Result<(), StoreError> {
         for (key, buf) in std::mem::take(&mut self.pending) {
             let path = self.path(&key);
-            let mended = self.mended.contains(&key);
-            write_locked(&path, &buf, !mended).map_err(|source| StoreError::Write {
+            write_locked(&path, &buf).map_err(|source| StoreError::Write {
                 path: path.clone(),
                 source,
             })?;
-            self.mended.insert(key);
         }
         Ok(())
     }
@@ -357,14 +352,14 @@ impl History {
         if !dst.exists() {
             return fs::rename(&src, &dst).map_err(write_err(&dst));
         }
-        let old = fs::read(&src).map_err(|source| StoreError::Read {
+        let mut old = fs::read(&src).map_err(|source| StoreError::Read {
             path: src.clone(),
             source,
         })?;
-        write_locked(&dst, &old, true).map_err(write_err(&dst))?;
         if !old.ends_with(b"\n") {
-            write_locked(&dst, b"\n", false).map_err(write_err(&dst))?;
+            old.push(b'\n');
         }
+        write_locked(&dst, &old).map_err(write_err(&dst))?;
         fs::remove_file(&src).map_err(write_err(&src))
     }
 }
@@ -383,9 +378,9 @@ fn unescape(name: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Appends under an exclusive lock and syncs. When `mend`, a torn last line (no newline at
-/// the end) is closed first, so the new record does not glue onto it.
-fn write_locked(path: &Path, buf: &[u8], mend: bool) -> io::Result<()> {
+/// Appends under an exclusive lock and syncs. A torn last line (no newline at the end) is
+/// closed first, so the new record does not glue onto it.
+fn write_locked(path: &Path, buf: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .create(true)
         .read(true)
@@ -393,15 +388,15 @@ fn write_locked(path: &Path, buf: &[u8], mend: bool) -> io::Result<()> {
         .open(path)?;
     file.lock()?;
     let result = (|| {
-        if mend {
-            let len = file.metadata()?.len();
-            if len > 0 {
-                let mut last = [0u8; 1];
-                file.seek(SeekFrom::Start(len - 1))?;
-                file.read_exact(&mut last)?;
-                if last[0] != b'\n' {
-                    file.write_all(b"\n")?;
-                }
+        // Checked on every write, not once: another process on the same data directory may
+        // have died half way through a record since this one last wrote.
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
             }
         }
         file.write_all(buf)?;
