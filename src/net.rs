@@ -37,8 +37,7 @@ pub enum NetError {
 pub fn bind(addr: SocketAddr) -> Result<UdpSocket, NetError> {
     UdpSocket::bind(addr).map_err(|source| {
         if source.kind() == io::ErrorKind::AddrInUse {
-            let mut suggest = addr;
-            suggest.set_port(addr.port().wrapping_add(1).max(1024));
+            let suggest = free_neighbour(addr);
             NetError::InUse {
                 addr,
                 port: addr.port(),
@@ -48,6 +47,17 @@ pub fn bind(addr: SocketAddr) -> Result<UdpSocket, NetError> {
             NetError::Bind { addr, source }
         }
     })
+}
+
+/// The first port above `addr`'s (at least 1024) that can be bound right now, so the advice
+/// after "port in use" is itself usable; port 0 (the system picks) if none of the next
+/// hundred is free.
+fn free_neighbour(addr: SocketAddr) -> SocketAddr {
+    let first = addr.port().saturating_add(1).max(1024);
+    (first..=first.saturating_add(100))
+        .map(|port| SocketAddr::new(addr.ip(), port))
+        .find(|candidate| UdpSocket::bind(candidate).is_ok())
+        .unwrap_or(SocketAddr::new(addr.ip(), 0))
 }
 
 /// Reads datagrams until `stop` is set (the owner then wakes it with one datagram).

@@ -435,14 +435,27 @@ fn bot_time_formats_the_text_as_a_pattern() {
 fn listen_on_a_port_in_use_says_so_and_suggests_bind() {
     let dir = TempDir::new("in-use");
     let taken = loopback_socket();
-    let addr = taken.local_addr().expect("taken address").to_string();
+    let taken_addr = taken.local_addr().expect("taken address");
+    // The port after it is busy too, so "one up" would be bad advice.
+    let _next = std::net::UdpSocket::bind(loopback(taken_addr.port().wrapping_add(1)));
+    let addr = taken_addr.to_string();
 
     let output = run(&dir, &["listen", "--bind", &addr], None);
     assert_failure(&output);
     let err = stderr(&output);
     assert!(err.contains("in use"), "{err}");
-    assert!(err.contains("--bind"), "{err}");
     assert!(!err.contains("listening on"), "{err}");
+    let suggested: std::net::SocketAddr = err
+        .split("--bind ")
+        .last()
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no --bind ADDRESS suggested: {err}"));
+    assert_ne!(suggested.port(), taken_addr.port().wrapping_add(1), "{err}");
+    assert!(
+        std::net::UdpSocket::bind(suggested).is_ok(),
+        "the suggested {suggested} is not free: {err}"
+    );
 }
 
 #[test]

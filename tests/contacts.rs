@@ -309,6 +309,42 @@ fn malformed_address() {
     );
 }
 
+/// The line after "write it as" in an error.
+fn suggestion(message: &str) -> &str {
+    message.rsplit("write it as ").next().expect("a suggestion")
+}
+
+#[test]
+fn suggestions_are_the_address_meant_and_parse() {
+    let cases = [
+        ("[contacts]\nbob = \"::1:9003\"\n", r#"bob = "[::1]:9003""#),
+        (
+            "[contacts]\nbob = \"2001:db8::7:9003\"\n",
+            r#"bob = "[2001:db8::7]:9003""#,
+        ),
+        ("[me]\nlisten = \"9001\"\n", r#"listen = "0.0.0.0:9001""#),
+        ("[contacts]\nbob = \"9002\"\n", r#"bob = "127.0.0.1:9002""#),
+        (
+            "[contacts]\nbob = \"http://127.0.0.1:9002\"\n",
+            r#"bob = "127.0.0.1:9002""#,
+        ),
+        (
+            "[contacts]\nbob = \"udp://[::1]:9002/\"\n",
+            r#"bob = "[::1]:9002""#,
+        ),
+    ];
+    for (file, meant) in cases {
+        let message = error(file);
+        assert_eq!(suggestion(&message), meant, "{message}");
+        let table = if meant.starts_with("listen") {
+            "[me]"
+        } else {
+            "[contacts]"
+        };
+        book(&format!("{table}\n{meant}\n"));
+    }
+}
+
 // ---- 4. unknown keys ----
 
 #[test]

@@ -27,8 +27,14 @@ pub(super) enum AddrFault {
     PortZero {
         host: String,
     },
+    /// Only a port, as in `listen = "9001"`.
+    OnlyPort {
+        port: u16,
+    },
+    /// `fix`, when there is one, is the address the user most likely meant.
     Malformed {
         reason: &'static str,
+        fix: Option<String>,
     },
     Unresolved {
         host: String,
@@ -58,8 +64,14 @@ impl AddrFault {
                 what,
                 addr,
             },
-            AddrFault::Malformed { reason } => Problem::BadAddress {
-                example: site.example(&format!("127.0.0.1:{DEFAULT_PORT}")),
+            AddrFault::OnlyPort { port } => Problem::BadAddress {
+                example: site.example(&site.sample_addr(port)),
+                what,
+                addr,
+                reason: "it is only a port: the IP address goes before it".to_owned(),
+            },
+            AddrFault::Malformed { reason, fix } => Problem::BadAddress {
+                example: site.example(&fix.unwrap_or_else(|| site.sample_addr(DEFAULT_PORT))),
                 what,
                 addr,
                 reason: reason.to_owned(),
@@ -80,7 +92,11 @@ pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr
     if s.is_empty() {
         return Err(AddrFault::Malformed {
             reason: "it is empty",
+            fix: None,
         });
+    }
+    if let Some(fault) = likely_slip(s) {
+        return Err(fault);
     }
     if let Ok(addr) = s.parse::<SocketAddr>() {
         if addr.port() == 0 && !allow_port_zero {
@@ -99,9 +115,11 @@ pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr
     if let Some(rest) = s.strip_prefix('[') {
         let (inside, after) = rest.split_once(']').ok_or(AddrFault::Malformed {
             reason: "the [ of an IPv6 address is never closed with ]",
+            fix: None,
         })?;
         let ip: Ipv6Addr = inside.parse().map_err(|_| AddrFault::Malformed {
             reason: "the part in brackets is not an IPv6 address",
+            fix: None,
         })?;
         let host = format!("[{ip}]");
         if after.is_empty() {
@@ -109,6 +127,7 @@ pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr
         }
         let port = after.strip_prefix(':').ok_or(AddrFault::Malformed {
             reason: "the ] of an IPv6 address must be followed by :port",
+            fix: None,
         })?;
         let port = check_port(&host, port, allow_port_zero)?;
         return Ok(SocketAddr::new(IpAddr::V6(ip), port));
@@ -120,6 +139,7 @@ pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr
     if host.contains(':') {
         return Err(AddrFault::Malformed {
             reason: "an IPv6 address goes in brackets, as in [::1]:9002",
+            fix: None,
         });
     }
     check_host(host)?;
@@ -136,6 +156,41 @@ pub(super) fn parse_address(s: &str, allow_port_zero: bool) -> Result<SocketAddr
         .ok_or_else(|| unresolved("it has no addresses".to_owned()))
 }
 
+/// Addresses that are almost right, with the address meant: an IPv6 address with its port
+/// but no brackets (`::1:9003` is itself a valid IPv6 address, so it must be caught before
+/// it is taken for one), a port alone, and an address written as a URL.
+fn likely_slip(s: &str) -> Option<AddrFault> {
+    if let Some((ip, port)) = s.rsplit_once(':')
+        && !ip.starts_with('[')
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(ip) = ip.parse::<Ipv6Addr>()
+        && let Ok(port) = port.parse::<u16>()
+        && port != 0
+    {
+        return Some(AddrFault::Malformed {
+            reason: "an IPv6 address goes in brackets before its :port",
+            fix: Some(format!("[{ip}]:{port}")),
+        });
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(AddrFault::OnlyPort {
+            port: s.parse().ok().filter(|&p| p != 0).unwrap_or(DEFAULT_PORT),
+        });
+    }
+    if let Some((_, rest)) = s.split_once("://") {
+        let rest = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        return Some(AddrFault::Malformed {
+            reason: "it is a URL: write only the host and its port, without the scheme",
+            fix: rest
+                .parse::<SocketAddr>()
+                .ok()
+                .filter(|a| a.port() != 0)
+                .map(|a| a.to_string()),
+        });
+    }
+    None
+}
+
 /// The host as it is written before `:port`, brackets included for IPv6.
 pub(super) fn host_part(ip: IpAddr) -> String {
     match ip {
@@ -149,6 +204,7 @@ pub(super) fn check_host(host: &str) -> Result<(), AddrFault> {
     if host.is_empty() {
         return Err(AddrFault::Malformed {
             reason: "there is no host before the :",
+            fix: None,
         });
     }
     if !host
@@ -157,6 +213,7 @@ pub(super) fn check_host(host: &str) -> Result<(), AddrFault> {
     {
         return Err(AddrFault::Malformed {
             reason: "a host name has only letters, digits, - and .",
+            fix: None,
         });
     }
     Ok(())

@@ -54,6 +54,15 @@ impl AddrSite<'_> {
         }
     }
 
+    /// A valid address with `port` for this place: every interface for `listen`, this
+    /// machine for a contact.
+    pub(super) fn sample_addr(&self, port: u16) -> String {
+        match self {
+            AddrSite::Listen => format!("0.0.0.0:{port}"),
+            AddrSite::Contact(_) | AddrSite::ContactTable(_) => format!("127.0.0.1:{port}"),
+        }
+    }
+
     /// Listening on port 0 lets the system choose a port; sending to it is impossible.
     pub(super) fn allows_port_zero(&self) -> bool {
         matches!(self, AddrSite::Listen)
