@@ -53,8 +53,9 @@ enum Cmd {
     Ping {
         /// A contact's name or an ip:port.
         to: String,
-        /// How many probes.
-        #[arg(long, short = 'n', default_value_t = 4)]
+        /// How many probes (at least one).
+        #[arg(long, short = 'n', default_value_t = 4,
+              value_parser = clap::value_parser!(u32).range(1..))]
         count: u32,
         /// Seconds between probes (and how long to wait for each answer).
         #[arg(long, short = 'i', default_value_t = 1.0, value_name = "SECS")]
@@ -75,7 +76,7 @@ enum Cmd {
         line: String,
         /// Save the contact under this name instead of the one in the line.
         #[arg(long = "as", value_name = "NAME")]
-        name: Option<String>,
+        save_as: Option<String>,
     },
     /// Print a conversation from the history.
     History {
@@ -109,7 +110,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command {
         None => cli::chat(&common),
-        Some(Cmd::Demo) => cli::demo(),
+        Some(Cmd::Demo) => cli::demo(&common),
         Some(Cmd::Send {
             to,
             text,
@@ -123,7 +124,7 @@ fn main() -> ExitCode {
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
         Some(Cmd::Id { addr, quiet }) => cli::id(&common, addr.as_deref(), quiet),
-        Some(Cmd::Add { line, name }) => cli::add(&common, &line, name.as_deref()),
+        Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen { json }) => cli::listen(&common, json),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
     };

@@ -515,7 +515,80 @@ fn ping_reports_each_probe_and_explains_silence() {
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(out.contains("100% loss"), "{out}");
     let err = stderr(&output);
-    for hint in ["running there", "firewall", "NAT", "contacts file"] {
+    for hint in ["running on this machine", "qqchat listen --bind"] {
         assert!(err.contains(hint), "no {hint:?} in {err}");
     }
+    assert!(
+        !err.contains("not 127.0.0.1"),
+        "LAN advice for loopback: {err}"
+    );
+}
+
+#[test]
+fn demo_refuses_a_contacts_file_and_honours_bind() {
+    let dir = TempDir::new("demo-flags");
+    let output = run(&dir, &["demo", "--contacts", "x.toml"], None);
+    assert_failure(&output);
+    assert!(stderr(&output).contains("--contacts"), "{}", stderr(&output));
+
+    let taken = loopback_socket();
+    let addr = taken.local_addr().expect("taken address").to_string();
+    let output = run(&dir, &["demo", "--bind", &addr], None);
+    assert_failure(&output);
+    assert!(stderr(&output).contains("in use"), "{}", stderr(&output));
+}
+
+#[test]
+fn history_of_an_address_never_heard_from_is_an_error() {
+    let dir = TempDir::new("history-unknown");
+    let output = run(&dir, &["history", "127.0.0.1:9999"], None);
+    assert_failure(&output);
+    assert!(
+        stderr(&output).contains("no conversation with 127.0.0.1:9999"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn ping_refuses_zero_probes() {
+    let dir = TempDir::new("ping-zero");
+    let output = run(&dir, &["ping", "-n", "0", "127.0.0.1:9"], None);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--count"), "{}", stderr(&output));
+}
+
+#[test]
+fn add_takes_the_common_name_flag() {
+    let dir = TempDir::new("add-name");
+    let line = "qqchat:bob@127.0.0.1:9002?key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let output = run(&dir, &["add", "--name", "alice", line], None);
+    assert!(
+        !stderr(&output).contains("unexpected argument"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn the_default_name_comes_from_the_system_when_no_variable_names_the_user() {
+    let dir = TempDir::new("default-name");
+    let expected = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("run id -un");
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_owned();
+    let output = assert_cmd::Command::from_std(qqchat(dir.path()))
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .args(["--bind", "127.0.0.1:9001", "id", "-q"])
+        .output()
+        .expect("run qqchat id");
+    let line = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        line.starts_with(&format!("qqchat:{expected}@")),
+        "{line} / {}",
+        stderr(&output)
+    );
 }

@@ -17,7 +17,11 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let key = if book.by_name(who).is_some() || keys.iter().any(|k| k == who) {
         who.to_owned()
     } else if let Ok(addr) = resolve(who) {
-        crate::engine::history_key(&book.contacts, addr)
+        let key = crate::engine::history_key(&book.contacts, addr);
+        if !keys.contains(&key) && book.by_addr(addr).is_none() {
+            bail!("no conversation with {who} in the history, and it is not a contact");
+        }
+        key
     } else {
         let mut known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
         known.extend(keys.iter().map(String::as_str));
@@ -33,6 +37,9 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
         )
     };
     let messages = history.load(&key)?;
+    if messages.is_empty() {
+        eprintln!("no messages with {who} yet");
+    }
     let tz = TimeZone::system();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

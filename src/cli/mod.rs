@@ -171,15 +171,34 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
 /// `qqchat demo`: the chat on loopback, with a bot contact answering from this process.
 /// Nothing is kept: the demo's history lives in a temporary directory, and both sides get
 /// fresh keys, so the demo also shows a Noise-encrypted conversation.
-pub fn demo() -> Result<ExitCode> {
+pub fn demo(common: &Common) -> Result<ExitCode> {
+    if common.contacts.is_some() || common.data_dir.is_some() {
+        bail!(
+            "the demo reads no contacts file and keeps no history; \
+             drop --contacts and --data-dir, or run qqchat without demo to use them"
+        );
+    }
+    if common.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        bail!("--name must not be empty");
+    }
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let you_listen = match &common.bind {
+        Some(bind) => resolve(bind).with_context(|| format!("--bind {bind}"))?,
+        None => loopback,
+    };
+    let your_name = common.name.clone().unwrap_or_else(|| "you".into());
+    // The bot lives where you do, so the two can always reach each other.
+    let bot_listen = match you_listen.ip() {
+        ip if ip.is_unspecified() => loopback,
+        ip => SocketAddr::new(ip, 0),
+    };
     let (bot_keys, your_keys) = (Keypair::generate()?, Keypair::generate()?);
     let mut bot_options = Options::new(engine::default_config());
     bot_options.protocol.identity = Some(bot_keys.clone());
-    let bot_engine = start_engine(loopback, bot_options)?;
+    let bot_engine = start_engine(bot_listen, bot_options)?;
     let me = Me {
-        name: "you".into(),
-        listen: loopback,
+        name: your_name.clone(),
+        listen: you_listen,
         bell: true,
         require_keys: false,
     };
@@ -197,10 +216,13 @@ pub fn demo() -> Result<ExitCode> {
     options.contacts = book.contacts.clone();
     options.history = Some(history);
     options.queue_failed = true;
-    let engine = start_engine(loopback, options)?;
-    let you = engine.local_addr;
+    let engine = start_engine(you_listen, options)?;
+    let you = match engine.local_addr {
+        a if a.ip().is_unspecified() => SocketAddr::new(bot_listen.ip(), a.port()),
+        a => a,
+    };
     let _ = bot_engine.commands.send(Command::SetContacts(vec![Contact {
-        name: "you".into(),
+        name: your_name,
         addr: you,
         plain: false,
         key: Some(your_keys.public),

@@ -1,6 +1,7 @@
 //! `qqchat ping`: is a contact there, and how good is the link? Explains what to check when
 //! nothing answers, the commonest trouble with peer-to-peer chat.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -75,20 +76,84 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
         );
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!(
-        "\nNothing answered from {addr}. Check, in order:\n\
-         1. Is qqchat running there, on that port? On {name}'s machine `qqchat id` or the status\n   \
-            line shows the listen address; it must match {addr} in your contacts file.\n\
-         2. Is the address right? A typo in contacts.toml, or a machine whose IP changed (DHCP).\n   \
-            On a LAN use the machine's LAN address (ip addr / ipconfig), not 127.0.0.1.\n\
-         3. A firewall: UDP port {port} must be open for incoming datagrams there\n   \
-            (e.g. `sudo ufw allow {port}/udp`, or allow qqchat in the Windows firewall).\n\
-         4. NAT: across the internet, a home router drops unsolicited datagrams. Forward UDP\n   \
-            port {port} on {name}'s router to their machine, or use a VPN such as WireGuard.\n\
-         5. Both sides can test with `qqchat listen` on one and `qqchat send` on the other.",
-        addr = target.addr,
-        name = target.name,
-        port = target.addr.port(),
-    );
+    eprintln!("{}", silence_advice(target.addr, &target.name));
     Ok(ExitCode::FAILURE)
+}
+
+/// What to check when nothing answered `addr`, in the order most likely to help. On loopback
+/// only the first steps apply: there is no LAN address, firewall or router in the way.
+fn silence_advice(addr: SocketAddr, name: &str) -> String {
+    let port = addr.port();
+    let mut steps = if addr.ip().is_loopback() {
+        vec![
+            format!(
+                "Is qqchat running on this machine, on port {port}? Start it with `qqchat`, or \
+                 `qqchat listen --bind {addr}`."
+            ),
+            "Is the port right? `qqchat id` or the chat's status line shows the port qqchat \
+             listens on."
+                .to_owned(),
+        ]
+    } else {
+        vec![
+            format!(
+                "Is qqchat running on {name}'s machine, on port {port}? There `qqchat id` or the \
+                 status line shows the listen address; it must match {addr} in your contacts file."
+            ),
+            "Is the address right? A typo in contacts.toml, or a machine whose IP changed \
+             (DHCP). On a LAN use the machine's LAN address (ip addr / ipconfig), not 127.0.0.1."
+                .to_owned(),
+            format!(
+                "A firewall: UDP port {port} must be open for incoming datagrams there (e.g. \
+                 `sudo ufw allow {port}/udp`, or allow qqchat in the Windows firewall)."
+            ),
+            format!(
+                "NAT: across the internet, a home router drops unsolicited datagrams. Forward UDP \
+                 port {port} on {name}'s router to their machine, or use a VPN such as WireGuard."
+            ),
+        ]
+    };
+    steps.push(
+        "Both sides can test with `qqchat listen` on one and `qqchat send` on the other."
+            .to_owned(),
+    );
+    let mut text = format!("\nNothing answered from {addr}. Check, in order:");
+    for (n, step) in steps.iter().enumerate() {
+        text.push_str(&format!("\n{}. {step}", n + 1));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_for_loopback_speaks_of_this_machine_only() {
+        let advice = silence_advice(
+            "127.0.0.1:9009".parse().expect("an address"),
+            "127.0.0.1:9009",
+        );
+        assert!(
+            advice.contains("running on this machine, on port 9009"),
+            "{advice}"
+        );
+        for wrong in ["not 127.0.0.1", "NAT", "firewall", "'s machine"] {
+            assert!(!advice.contains(wrong), "{wrong:?} in {advice}");
+        }
+    }
+
+    #[test]
+    fn advice_for_another_machine_covers_address_firewall_and_nat() {
+        let advice = silence_advice("192.0.2.7:9002".parse().expect("an address"), "bob");
+        for hint in [
+            "running on bob's machine",
+            "not 127.0.0.1",
+            "firewall",
+            "NAT",
+            "bob's router",
+        ] {
+            assert!(advice.contains(hint), "no {hint:?} in {advice}");
+        }
+    }
 }

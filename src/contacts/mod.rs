@@ -78,15 +78,37 @@ impl Default for Me {
     }
 }
 
-/// The login name from `USER` (Unix) or `USERNAME` (Windows), so that a file without `[me]`
-/// still shows others something recognisable; "me" when neither is set.
+/// The login name from `USER` or `LOGNAME` (Unix), `USERNAME` (Windows), else from the
+/// system's user database, so that a file without `[me]` still shows others something
+/// recognisable; "me" only when none of them says.
 fn default_name() -> String {
-    ["USER", "USERNAME"]
+    ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .filter_map(|var| std::env::var(var).ok())
+        .chain(system_user_name())
         .map(|name| name.trim().to_owned())
         .find(|name| !name.is_empty() && !name.chars().any(char::is_control))
         .unwrap_or_else(|| "me".to_owned())
+}
+
+/// The name of the user this process runs as, from the password database, for when no
+/// environment variable names it (a service, `env -i`, a container).
+#[cfg(unix)]
+fn system_user_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's user: its uid, without a libc binding.
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
+}
+
+#[cfg(not(unix))]
+fn system_user_name() -> Option<String> {
+    None
 }
 
 /// One entry of `[contacts]`, its address already resolved.
