@@ -529,7 +529,11 @@ fn demo_refuses_a_contacts_file_and_honours_bind() {
     let dir = TempDir::new("demo-flags");
     let output = run(&dir, &["demo", "--contacts", "x.toml"], None);
     assert_failure(&output);
-    assert!(stderr(&output).contains("--contacts"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--contacts"),
+        "{}",
+        stderr(&output)
+    );
 
     let taken = loopback_socket();
     let addr = taken.local_addr().expect("taken address").to_string();

@@ -181,8 +181,11 @@ impl App {
     /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
     /// sent now under its own; anything else is left alone.
     fn retry(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
-        let Some(Origin::Own { mark, msg_id: old }) = self.message(id, seq).map(Message::origin)
-        else {
+        let origin = self.message(id, seq).map(Message::origin);
+        let Some(Origin::Own { mark, msg_id: old }) = origin else {
+            if origin.is_some() {
+                self.show_info("r sends your own messages again; this one was received");
+            }
             return Vec::new();
         };
         if mark.is_retryable() && self.refuse_sending(id) {
@@ -206,19 +209,44 @@ impl App {
                 self.roster.set_mark(id, seq, Mark::Pending, old);
                 vec![Effect::Send(Command::SendNow { id: old })]
             }
-            _ => Vec::new(),
+            Mark::Pending => {
+                self.show_info("still being sent: qqchat retries by itself until it is delivered");
+                Vec::new()
+            }
+            Mark::Delivered => {
+                self.show_info("already delivered: nothing to send again");
+                Vec::new()
+            }
+            Mark::Sent => {
+                self.show_info("sent as plain UDP: no receipt ever comes, so nothing to retry");
+                Vec::new()
+            }
+            Mark::Cancelled => {
+                self.show_info("cancelled: write it again to send it");
+                Vec::new()
+            }
         }
     }
 
     /// `x` on a queued message asks the engine to drop it; the mark changes when it has.
     fn cancel(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
-        match self.message(id, seq).map(Message::origin) {
+        let why = match self.message(id, seq).map(Message::origin) {
             Some(Origin::Own {
                 mark: Mark::Queued,
                 msg_id,
-            }) => vec![Effect::Send(Command::Cancel { id: msg_id })],
-            _ => Vec::new(),
-        }
+            }) => return vec![Effect::Send(Command::Cancel { id: msg_id })],
+            Some(Origin::Own { mark, .. }) => match mark {
+                Mark::Delivered | Mark::Sent => "already sent: a message cannot be taken back",
+                Mark::Pending => "being sent now: x cancels only queued messages",
+                Mark::Failed => "not queued, so nothing to cancel (r sends it again)",
+                Mark::Cancelled => "already cancelled",
+                Mark::Queued => return Vec::new(),
+            },
+            Some(Origin::Received) => "x cancels your own queued messages; this one was received",
+            None => return Vec::new(),
+        };
+        self.show_info(why);
+        Vec::new()
     }
 
     /// Ctrl-R: `r` on the newest queued or failed message of the open conversation.
@@ -227,6 +255,7 @@ impl App {
             return Vec::new();
         };
         if !peer.has_retryable() {
+            self.show_info("nothing queued or failed in this conversation");
             return Vec::new();
         }
         let latest = peer

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyModifiers};
 use insta::assert_snapshot;
-use qqchat::app::{App, Effect, Focus, Mark};
+use qqchat::app::{App, Effect, Focus, Mark, Notice};
 use qqchat::engine::{Command, EngineEvent};
 
 use crate::support::{ALICE, addr, app, at, draw, marks, open, press, press_mod, send};
@@ -154,4 +154,73 @@ fn snapshot_queued_and_cancelled_marks() {
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Up);
     assert_snapshot!(draw(&app, 80, 12).backend());
+}
+
+/// The text of the status line's notice, or "" when there is none.
+fn notice(app: &App) -> String {
+    match app.notice() {
+        Some(Notice::Info(text) | Notice::Error(text)) => text.clone(),
+        None => String::new(),
+    }
+}
+
+#[test]
+fn keys_that_do_nothing_say_why() {
+    let mut app = app();
+    open(&mut app, 0);
+    let id = send(&mut app, "hello", at(0));
+    // Ctrl-R in the input with nothing queued or failed.
+    assert!(press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL).is_empty());
+    assert!(
+        notice(&app).contains("nothing queued or failed"),
+        "{}",
+        notice(&app)
+    );
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.focus(), Focus::Conversation);
+    // r on a message still being sent.
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(
+        notice(&app).contains("still being sent"),
+        "{}",
+        notice(&app)
+    );
+    // x on a delivered one.
+    app.on_engine(EngineEvent::Delivered {
+        to: addr(ALICE),
+        id,
+    });
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    assert!(
+        notice(&app).contains("cannot be taken back"),
+        "{}",
+        notice(&app)
+    );
+    // r on a delivered one.
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(
+        notice(&app).contains("already delivered"),
+        "{}",
+        notice(&app)
+    );
+}
+
+#[test]
+fn r_and_x_on_a_cancelled_message_say_why() {
+    let mut app = app();
+    let id = queued_message(&mut app, "later");
+    press(&mut app, KeyCode::Char('x'));
+    app.on_engine(EngineEvent::Cancelled {
+        to: addr(ALICE),
+        id,
+    });
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(notice(&app).contains("cancelled"), "{}", notice(&app));
+    assert!(press(&mut app, KeyCode::Char('x')).is_empty());
+    assert!(
+        notice(&app).contains("already cancelled"),
+        "{}",
+        notice(&app)
+    );
 }
