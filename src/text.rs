@@ -198,6 +198,18 @@ pub fn one_line(text: &str) -> String {
     sanitize(text.trim_end_matches(['\n', '\r'])).replace('\n', " ↵ ")
 }
 
+/// [`one_line`], cut to about `max` characters with `…`, for echoing text a person already
+/// has back to them: a megabyte of it helps nobody.
+pub fn preview(text: &str, max: usize) -> String {
+    let head: String = text.chars().take(max.saturating_add(1)).collect();
+    let mut line = one_line(&head);
+    if line.chars().count() > max || head.len() < text.len() {
+        line = line.chars().take(max.saturating_sub(1)).collect();
+        line.push('…');
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

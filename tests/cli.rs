@@ -596,3 +596,22 @@ fn the_default_name_comes_from_the_system_when_no_variable_names_the_user() {
         stderr(&output)
     );
 }
+
+#[test]
+fn send_refuses_a_message_over_the_limit_at_once_and_stores_nothing() {
+    let dir = TempDir::new("send-too-long");
+    let long = format!("{}\n", "y".repeat(qqchat::proto::MAX_MESSAGE + 10));
+    let to = loopback(free_port()).to_string();
+    let output = run(&dir, &["send", &to], Some(&long));
+    assert_failure(&output);
+    let err = stderr(&output);
+    assert!(err.contains("at most 1,048,576 bytes"), "{err}");
+    assert!(!err.contains("is qqchat running"), "{err}");
+    assert!(
+        err.len() < 500,
+        "the text is not echoed: {} bytes",
+        err.len()
+    );
+    let history = run(&dir, &["history", &to], None);
+    assert_failure(&history);
+}

@@ -144,6 +144,11 @@ impl App {
             return Vec::new();
         }
         let text = text.trim_end().to_string();
+        // Refused here, before anything is stored or sent, so the draft stays to be cut.
+        if let Some(err) = crate::engine::too_long(&text, crate::proto::MAX_MESSAGE) {
+            self.show_error(&format!("not sent: {err}"));
+            return Vec::new();
+        }
         self.composer = super::Composer::new(false);
         self.set_focus(self.view.focus);
         let msg_id = crate::engine::new_message_id();

@@ -40,6 +40,11 @@ pub fn send(
     let Some(timeout_secs) = super::seconds(timeout) else {
         bail!("--timeout must be a positive number of seconds, at most a year");
     };
+    for (n, text) in messages.iter().enumerate() {
+        if let Some(err) = crate::engine::too_long(text, crate::proto::MAX_MESSAGE) {
+            bail!("nothing was sent: message {} is too long: {err}", n + 1);
+        }
+    }
     let history = open_history(common)?;
     let mut options = engine_options(&book, Some(history), false)?;
     // `send` only appends to the history: no need to read it.
@@ -93,7 +98,7 @@ pub fn send(
         target.name,
     );
     for text in undelivered {
-        eprintln!("  not delivered: {}", crate::text::one_line(text));
+        eprintln!("  not delivered: {}", crate::text::preview(text, 80));
     }
     if queue {
         eprintln!(

@@ -312,6 +312,12 @@ impl EngineCore {
     }
 
     fn send(&mut self, now: Now, to: SocketAddr, text: String, plain: bool, id: u64) {
+        // Refused before it is stored: the front ends check first, so this is a last guard.
+        if let Some(err) = too_long(&text, self.node.config().max_message) {
+            self.ui.push(EngineEvent::Error(err));
+            self.ui.push(EngineEvent::Failed { to, id });
+            return;
+        }
         let record = Record::Msg {
             id,
             dir: Direction::Out,
@@ -537,4 +543,30 @@ fn link_of(h: LinkHealth, now: Now) -> Link {
         rtt: h.rtt,
         loss: h.loss,
     }
+}
+
+/// Why a message of `text` cannot be sent when messages may have at most `max` bytes;
+/// `None` when it fits.
+pub fn too_long(text: &str, max: usize) -> Option<String> {
+    (text.len() > max).then(|| {
+        format!(
+            "it is {} bytes, and a message can be at most {} bytes ({} KiB): split it",
+            grouped(text.len()),
+            grouped(max),
+            max / 1024
+        )
+    })
+}
+
+/// `1048576` as `1,048,576`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

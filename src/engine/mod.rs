@@ -14,7 +14,7 @@ mod core;
 mod driver;
 mod ids;
 
-pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
+pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp, too_long};
 pub use api::{
     Command, EngineEvent, EngineHandle, Link, Options, history_key, key_addr, same_addr,
 };

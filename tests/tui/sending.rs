@@ -101,3 +101,20 @@ fn key_releases_are_ignored() {
     app.on_key(release, at(0));
     assert_eq!(app.selected(), 0);
 }
+
+#[test]
+fn a_message_over_the_limit_is_refused_and_the_draft_kept() {
+    let mut app = app();
+    open(&mut app, 0);
+    let text = "x".repeat(qqchat::proto::MAX_MESSAGE + 1);
+    app.on_paste(text.clone());
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Send(_))),
+        "nothing may be sent"
+    );
+    assert!(app.peers()[0].messages().is_empty(), "nothing stored");
+    assert_eq!(app.input_text().len(), text.len(), "the draft stays");
+    let notice = format!("{:?}", app.notice());
+    assert!(notice.contains("at most 1,048,576 bytes"), "{notice}");
+}

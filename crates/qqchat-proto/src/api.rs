@@ -44,10 +44,14 @@ pub struct Config {
     pub secure: SecureConfig,
 }
 
+/// The longest message, in bytes of UTF-8, that the default configuration sends or takes:
+/// 1 MiB. Front ends check it before storing anything, so a refused message keeps its draft.
+pub const MAX_MESSAGE: usize = 1 << 20;
+
 impl Config {
     pub fn new(epoch: u64) -> Self {
         let give_up = Duration::from_secs(30);
-        let max_message = 1 << 20;
+        let max_message = MAX_MESSAGE;
         Self {
             epoch,
             initial_rto: Duration::from_millis(333),

@@ -15,6 +15,6 @@ pub mod send;
 pub mod sim;
 pub mod wire;
 
-pub use api::{Config, Event, SendError, Stats, Transmit};
+pub use api::{Config, Event, MAX_MESSAGE, SendError, Stats, Transmit};
 pub use node::Node;
 pub use presence::{LinkHealth, PresenceConfig};
