@@ -6,6 +6,7 @@
 //! cli            the front ends: the chat, the demo, send, listen, bot, ping, history, id, add
 //! tui            the terminal: raw mode, the input thread, the loop that feeds App and draws
 //! ui             drawing, one function per pane, read-only over &App
+//! control        the local socket through which commands ask the running qqchat
 //! app            UI state and what keys and engine events do to it; no I/O
 //! engine         drives the protocol: a sans-IO core and the thread that owns files and clock
 //! layout         sizes and wrapping shared by app and ui
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod cli;
 pub mod contacts;
+pub mod control;
 pub mod engine;
 pub mod identity;
 pub mod layout;

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["identity", "net", "layout"],
     &["store", "contacts"],
     &["engine"],
-    &["app"],
+    &["app", "control"],
     &["ui"],
     &["tui"],
     &["cli"],
