@@ -19,6 +19,7 @@ use ratatui_textarea::TextArea;
 use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
+use crate::proto::PublicKey;
 use crate::store::Conversation;
 use crate::text::sanitize;
 
@@ -63,7 +64,7 @@ pub enum Effect {
     AddKeyedContact {
         name: String,
         addr: String,
-        key: [u8; 32],
+        key: PublicKey,
     },
     /// Take contact `name` out of the contacts file, then reload it.
     RemoveContact { name: String },

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 
 use ratatui_textarea::TextArea;
 
+use crate::proto::PublicKey;
+
 use super::composer::name_input;
 use super::peer::PeerId;
 use super::roster::display_addr;
@@ -38,7 +40,7 @@ pub enum PromptKind {
     /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
-    NameKeyed { addr: String, key: [u8; 32] },
+    NameKeyed { addr: String, key: PublicKey },
 }
 
 /// A small question over the screen: a name to type, or yes or no.

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 
 use super::message::{Mark, Message};
 use crate::engine::Link;
+use crate::proto::PublicKey;
 
 /// A peer's name for as long as the chat runs, whatever its place in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,7 +29,7 @@ pub struct Peer {
     pub(super) listed: bool,
     /// The contact's public key from the book; `None` for a contact without one and for
     /// every entry not in contacts.
-    pub(super) public_key: Option<[u8; 32]>,
+    pub(super) public_key: Option<PublicKey>,
     pub(super) unread: usize,
     pub(super) messages: Vec<Message>,
     /// The [`Seq`] of the first message.

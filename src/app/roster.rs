@@ -15,6 +15,7 @@ use super::message::{Mark, Message, Origin, merge_by_time};
 use super::peer::{Peer, PeerId, Seq, Trust};
 use crate::contacts::ContactBook;
 use crate::engine::{Command, Link};
+use crate::proto::PublicKey;
 use crate::store::Conversation;
 use crate::text::sanitize;
 
@@ -451,7 +452,7 @@ impl Roster {
 
     /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
     /// key already belongs to a contact.
-    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &[u8; 32]) -> Option<String> {
+    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &PublicKey) -> Option<String> {
         if let Some(peer) = self
             .peers
             .iter()

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use super::api::{Command, EngineEvent, Link, history_key, key_addr, same_addr};
 use super::ids::IdGen;
 use crate::contacts::Contact;
-use crate::proto::{Config, Event, LinkHealth, Node, Transmit};
+use crate::proto::{Config, Event, LinkHealth, Node, PublicKey, Transmit};
 use crate::store::{Conversation, Direction, MessageState, Record, StoredMessage};
 
 /// Link figures of one contact go to the front end at most this often.
@@ -473,8 +473,8 @@ impl EngineCore {
     fn key_refused(
         &self,
         from: SocketAddr,
-        offered: &[u8; 32],
-        expected: Option<(SocketAddr, [u8; 32])>,
+        offered: &PublicKey,
+        expected: Option<(SocketAddr, PublicKey)>,
     ) -> String {
         let offered = crate::identity::encode_key(offered);
         match expected {

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use qqchat::app::{App, Effect, Mark};
 use qqchat::contacts::{Contact, ContactBook, Me};
 use qqchat::engine::{Command, EngineEvent, Link};
+use qqchat::proto::PublicKey;
 use qqchat::store::{Conversation, Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -22,7 +23,7 @@ pub const BOB: &str = "127.0.0.1:4002";
 pub const PY: &str = "127.0.0.1:4003";
 pub const STRANGER: &str = "127.0.0.1:5555";
 /// Alice is the one contact of [`book`] with a key; bob and pyscript are unverified.
-pub const ALICE_KEY: [u8; 32] = [1; 32];
+pub const ALICE_KEY: PublicKey = PublicKey::from_bytes([1; 32]);
 
 pub fn book(bell: bool) -> ContactBook {
     ContactBook {
@@ -257,7 +258,7 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
             name: "carol".into(),
             addr: addr("127.0.0.1:4010"),
             plain: false,
-            key: Some([3; 32]),
+            key: Some(PublicKey::from_bytes([3; 32])),
         },
     );
     book
