@@ -78,7 +78,7 @@ fn conversation(n: u64) -> Conversation {
         })
         .collect();
     Conversation {
-        key: "alice".into(),
+        key: qqchat::store::ConversationKey::contact("alice"),
         messages,
     }
 }

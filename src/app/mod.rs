@@ -125,7 +125,7 @@ impl App {
 
     /// Shows the conversations kept from earlier runs.
     ///
-    /// A conversation named after a contact fills that contact. One named `addr-<ip:port>`
+    /// A conversation named after a contact fills that contact. One named after an address
     /// belongs to whoever has that address, or becomes an entry of its own, as a message
     /// from an unknown address does. Any other name is a contact since removed from the
     /// file: it becomes an entry under that name at the address it last talked to (or joins

@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use super::message::{Mark, Message};
 use crate::engine::Link;
 use crate::proto::PublicKey;
+use crate::store::ConversationKey;
 
 /// A peer's name for as long as the chat runs, whatever its place in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,9 +22,9 @@ pub type Seq = i64;
 pub struct Peer {
     pub(super) id: PeerId,
     pub(super) name: String,
-    /// The name its history is kept under: the contact's name as written in the file, or
-    /// `addr-<ip:port>`, or the name of a contact since removed.
-    pub(super) key: String,
+    /// The conversation its history is kept under: the contact's name as written in the
+    /// file, its address, or the name of a contact since removed.
+    pub(super) key: ConversationKey,
     pub(super) addr: SocketAddr,
     pub(super) plain: bool,
     pub(super) listed: bool,
@@ -53,7 +54,7 @@ impl Peer {
     }
 
     /// The name its history is kept under (a contact's name exactly as in the file).
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &ConversationKey {
         &self.key
     }
 

@@ -10,7 +10,7 @@ use qqchat::app::{App, Effect, Mark};
 use qqchat::contacts::{Contact, ContactBook, Me};
 use qqchat::engine::{Command, EngineEvent, Link};
 use qqchat::proto::PublicKey;
-use qqchat::store::{Conversation, Direction, MessageState, StoredMessage};
+use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -172,7 +172,7 @@ pub fn inc(id: u64, peer: &str, minutes: i64, text: &str) -> StoredMessage {
 
 pub fn conversation(key: &str, messages: Vec<StoredMessage>) -> Conversation {
     Conversation {
-        key: key.into(),
+        key: ConversationKey::new(key),
         messages,
     }
 }
@@ -241,7 +241,9 @@ pub fn renames(effects: &[Effect]) -> Vec<(String, String)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Send(Command::RenameHistory { from, to }) => Some((from.clone(), to.clone())),
+            Effect::Send(Command::RenameHistory { from, to }) => {
+                Some((from.to_string(), to.to_string()))
+            }
             _ => None,
         })
         .collect()
