@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use qqchat::app::{App, Focus};
 use qqchat::contacts::{Contact, ContactBook, Me};
+use qqchat::proto::PublicKey;
 use qqchat::store::Conversation;
 use qqchat::store::{Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
@@ -24,7 +25,7 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn book() -> ContactBook {
-    let contact = |name: &str, at: &str, key: Option<[u8; 32]>| Contact {
+    let contact = |name: &str, at: &str, key: Option<PublicKey>| Contact {
         name: name.into(),
         addr: addr(at),
         plain: false,
@@ -38,9 +39,13 @@ fn book() -> ContactBook {
             require_keys: false,
         },
         contacts: vec![
-            contact("alice", ALICE, Some([1; 32])),
+            contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),
             contact("bob", "127.0.0.1:4002", None),
-            contact("carol", "127.0.0.1:4003", Some([3; 32])),
+            contact(
+                "carol",
+                "127.0.0.1:4003",
+                Some(PublicKey::from_bytes([3; 32])),
+            ),
         ],
     }
 }
@@ -73,7 +78,7 @@ fn conversation(n: u64) -> Conversation {
         })
         .collect();
     Conversation {
-        key: "alice".into(),
+        key: qqchat::store::ConversationKey::contact("alice"),
         messages,
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::Timestamp;
-use qqchat::store::{Direction, History, MessageState, Record};
+use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
 
 /// Writes `n` messages, alternating directions, with every outgoing one later delivered.
 fn make_history(n: u64) -> (PathBuf, History) {
@@ -15,7 +15,7 @@ fn make_history(n: u64) -> (PathBuf, History) {
     for id in 0..n {
         let out = id % 2 == 0;
         h.append(
-            "bob",
+            &ConversationKey::contact("bob"),
             &Record::Msg {
                 id,
                 dir: if out { Direction::Out } else { Direction::In },
@@ -33,7 +33,7 @@ fn make_history(n: u64) -> (PathBuf, History) {
         );
         if out {
             h.append(
-                "bob",
+                &ConversationKey::contact("bob"),
                 &Record::State {
                     id,
                     state: MessageState::Delivered,
@@ -52,7 +52,7 @@ fn load(c: &mut Criterion) {
         let (dir, h) = make_history(n);
         group.bench_function(format!("load {n}"), |b| {
             b.iter(|| {
-                let messages = h.load("bob").expect("load");
+                let messages = h.load(&ConversationKey::contact("bob")).expect("load");
                 assert_eq!(messages.len() as u64, n);
             });
         });

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::proto::PublicKey;
 use crate::proto::secure::Keypair;
 
 #[derive(Debug, Error)]
@@ -76,7 +77,7 @@ fn parse(path: &Path, text: &str) -> Result<Keypair, IdentityError> {
         why,
     };
     let file: KeyFile = toml::from_str(text).map_err(|e| damaged(e.message().to_owned()))?;
-    let private = decode_key(&file.private).ok_or_else(|| damaged("bad private key".into()))?;
+    let private = decode_bytes(&file.private).ok_or_else(|| damaged("bad private key".into()))?;
     let public = decode_key(&file.public).ok_or_else(|| damaged("bad public key".into()))?;
     Ok(Keypair { private, public })
 }
@@ -116,7 +117,7 @@ fn create(path: &Path) -> Result<Keypair, IdentityError> {
         "# qqchat identity. The private key proves you are you: keep this file to yourself.\n\
          # Give friends the public key, or the line `qqchat id` prints.\n\
          private = \"{}\"\npublic = \"{}\"\n",
-        encode_key(&keys.private),
+        encode_bytes(&keys.private),
         encode_key(&keys.public)
     );
     let mut options = fs::OpenOptions::new();
@@ -135,7 +136,17 @@ fn create(path: &Path) -> Result<Keypair, IdentityError> {
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// A key in standard base64 (44 characters), as WireGuard writes keys.
-pub fn encode_key(key: &[u8; 32]) -> String {
+pub fn encode_key(key: &PublicKey) -> String {
+    encode_bytes(key.as_bytes())
+}
+
+/// Reads a base64 key; `None` unless it is exactly 32 bytes.
+pub fn decode_key(text: &str) -> Option<PublicKey> {
+    decode_bytes(text).map(PublicKey::from_bytes)
+}
+
+/// 32 bytes (a public or a private key) in standard base64.
+fn encode_bytes(key: &[u8; 32]) -> String {
     let mut out = String::with_capacity(44);
     for chunk in key.chunks(3) {
         let b = [
@@ -155,8 +166,8 @@ pub fn encode_key(key: &[u8; 32]) -> String {
     out
 }
 
-/// Reads a base64 key; `None` unless it is exactly 32 bytes.
-pub fn decode_key(text: &str) -> Option<[u8; 32]> {
+/// Reads 32 bytes of standard base64; `None` for anything else.
+fn decode_bytes(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 44 || !text.ends_with('=') || text.ends_with("==") {
         return None;
@@ -177,7 +188,7 @@ pub fn decode_key(text: &str) -> Option<[u8; 32]> {
 }
 
 /// The line a friend pastes into `qqchat add`: `qqchat:NAME@ADDR?key=KEY`.
-pub fn contact_string(name: &str, addr: SocketAddr, key: &[u8; 32]) -> String {
+pub fn contact_string(name: &str, addr: SocketAddr, key: &PublicKey) -> String {
     format!("qqchat:{name}@{addr}?key={}", encode_key(key))
 }
 
@@ -186,7 +197,7 @@ pub fn contact_string(name: &str, addr: SocketAddr, key: &[u8; 32]) -> String {
 pub struct ContactString {
     pub name: String,
     pub addr: String,
-    pub key: [u8; 32],
+    pub key: PublicKey,
 }
 
 /// Reads a contact string, saying what is wrong with one that is not.
@@ -220,14 +231,15 @@ mod tests {
     #[test]
     fn keys_round_trip_through_base64() {
         for seed in 0..=255u8 {
-            let key: [u8; 32] =
-                std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8));
+            let key = PublicKey::from_bytes(std::array::from_fn(|i| {
+                seed.wrapping_mul(31).wrapping_add(i as u8)
+            }));
             let text = encode_key(&key);
             assert_eq!(text.len(), 44);
             assert_eq!(decode_key(&text), Some(key));
         }
         assert_eq!(
-            encode_key(&[0; 32]),
+            encode_key(&PublicKey::from_bytes([0; 32])),
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
         );
         assert_eq!(decode_key("short="), None);
@@ -239,7 +251,7 @@ mod tests {
 
     #[test]
     fn contact_strings_round_trip() {
-        let key = [7u8; 32];
+        let key = PublicKey::from_bytes([7u8; 32]);
         let addr: SocketAddr = "[::1]:9001".parse().expect("addr");
         let s = contact_string("a@b c", addr, &key);
         let parsed = parse_contact_string(&s).expect("parses");

@@ -13,7 +13,7 @@ use qqchat::engine::{
 };
 use qqchat::proto::wire::{self, Datagram, Packet};
 use qqchat::proto::{Config, Transmit};
-use qqchat::store::{Conversation, Direction, MessageState, Record, fold_records};
+use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, Record, fold_records};
 
 /// A made-up clock: both the monotonic and the wall clock move only when told.
 struct Clock {
@@ -65,7 +65,7 @@ struct Peer {
     addr: SocketAddr,
     core: EngineCore,
     /// The history: every record stored, in order, by conversation.
-    stored: Vec<(String, Record)>,
+    stored: Vec<(ConversationKey, Record)>,
     events: Vec<EngineEvent>,
 }
 
@@ -75,7 +75,7 @@ impl Peer {
         addr: SocketAddr,
         contacts: Vec<Contact>,
         epoch: u64,
-        stored: Vec<(String, Record)>,
+        stored: Vec<(ConversationKey, Record)>,
         clock: &Clock,
     ) -> Peer {
         let mut protocol = Config::new(epoch);
@@ -138,22 +138,22 @@ impl Peer {
 }
 
 /// The history as a restarted driver would read it from the files.
-fn conversations(stored: &[(String, Record)]) -> Vec<Conversation> {
-    let mut by_key: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+fn conversations(stored: &[(ConversationKey, Record)]) -> Vec<Conversation> {
+    let mut by_key: BTreeMap<&ConversationKey, Vec<&Record>> = BTreeMap::new();
     for (key, record) in stored {
         by_key.entry(key).or_default().push(record);
     }
     by_key
         .into_iter()
         .map(|(key, records)| Conversation {
-            key: key.to_owned(),
+            key: key.clone(),
             messages: fold_records(records),
         })
         .collect()
 }
 
 /// Ids of the messages received and stored.
-fn received_ids(stored: &[(String, Record)]) -> HashSet<u64> {
+fn received_ids(stored: &[(ConversationKey, Record)]) -> HashSet<u64> {
     stored
         .iter()
         .filter_map(|(_, r)| match r {

@@ -4,8 +4,12 @@ use std::fs;
 use std::io::Write;
 
 use jiff::Timestamp;
-use qqchat::store::{Direction, History, MessageState, Record};
+use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
 use qqchat_testkit::TempDir;
+
+fn key(name: &str) -> ConversationKey {
+    ConversationKey::new(name)
+}
 
 fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
     Record::Msg {
@@ -25,31 +29,34 @@ fn records_fold_into_messages_in_order() {
     let tmp = TempDir::new("history-fold");
     let dir = tmp.path();
     let mut h = History::open(dir).expect("open");
-    h.append("bob", &msg(1, Direction::Out, "hi", MessageState::Pending));
     h.append(
-        "bob",
+        &key("bob"),
+        &msg(1, Direction::Out, "hi", MessageState::Pending),
+    );
+    h.append(
+        &key("bob"),
         &msg(2, Direction::In, "hello", MessageState::Received),
     );
     h.append(
-        "bob",
+        &key("bob"),
         &Record::State {
             id: 1,
             state: MessageState::Delivered,
         },
     );
     h.append(
-        "bob",
+        &key("bob"),
         &msg(3, Direction::Out, "later", MessageState::Pending),
     );
     h.append(
-        "bob",
+        &key("bob"),
         &Record::State {
             id: 3,
             state: MessageState::Queued,
         },
     );
     h.commit().expect("commit");
-    let got = h.load("bob").expect("load");
+    let got = h.load(&key("bob")).expect("load");
     let summary: Vec<(u64, &str, MessageState)> = got
         .iter()
         .map(|m| (m.id, m.text.as_str(), m.state))
@@ -62,7 +69,7 @@ fn records_fold_into_messages_in_order() {
             (3, "later", MessageState::Queued),
         ]
     );
-    assert!(h.load("nobody").expect("load").is_empty());
+    assert!(h.load(&key("nobody")).expect("load").is_empty());
 }
 
 #[test]
@@ -71,7 +78,7 @@ fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
     let dir = tmp.path();
     let mut h = History::open(dir).expect("open");
     h.append(
-        "bob",
+        &key("bob"),
         &msg(1, Direction::In, "first", MessageState::Received),
     );
     h.commit().expect("commit");
@@ -79,18 +86,18 @@ fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
     // directory) dies half way through its record.
     let mut f = fs::OpenOptions::new()
         .append(true)
-        .open(h.path("bob"))
+        .open(h.path(&key("bob")))
         .expect("open file");
     f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
         .expect("write");
     drop(f);
     h.append(
-        "bob",
+        &key("bob"),
         &msg(3, Direction::In, "second", MessageState::Received),
     );
     h.commit().expect("commit");
     let texts: Vec<String> = h
-        .load("bob")
+        .load(&key("bob"))
         .expect("load")
         .into_iter()
         .map(|m| m.text)
@@ -104,28 +111,32 @@ fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
     let dir = tmp.path();
     let mut h = History::open(dir).expect("open");
     h.append(
-        "bob",
+        &key("bob"),
         &msg(1, Direction::In, "whole", MessageState::Received),
     );
     h.commit().expect("commit");
     // A crash in the middle of a write leaves half a record and no newline.
     let mut f = fs::OpenOptions::new()
         .append(true)
-        .open(h.path("bob"))
+        .open(h.path(&key("bob")))
         .expect("open file");
     f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
         .expect("write");
     drop(f);
-    assert_eq!(h.load("bob").expect("load").len(), 1, "torn line skipped");
+    assert_eq!(
+        h.load(&key("bob")).expect("load").len(),
+        1,
+        "torn line skipped"
+    );
     // After a restart the next record starts on its own line.
     let mut h = History::open(dir).expect("reopen");
     h.append(
-        "bob",
+        &key("bob"),
         &msg(3, Direction::In, "after", MessageState::Received),
     );
     h.commit().expect("commit");
     let texts: Vec<String> = h
-        .load("bob")
+        .load(&key("bob"))
         .expect("load")
         .into_iter()
         .map(|m| m.text)
@@ -139,15 +150,15 @@ fn a_message_stored_twice_is_shown_once() {
     let dir = tmp.path();
     let mut h = History::open(dir).expect("open");
     h.append(
-        "bob",
+        &key("bob"),
         &msg(7, Direction::In, "once", MessageState::Received),
     );
     h.append(
-        "bob",
+        &key("bob"),
         &msg(7, Direction::In, "once", MessageState::Received),
     );
     h.commit().expect("commit");
-    assert_eq!(h.load("bob").expect("load").len(), 1);
+    assert_eq!(h.load(&key("bob")).expect("load").len(), 1);
 }
 
 #[test]
@@ -156,12 +167,19 @@ fn keys_survive_any_name_and_files_are_readable_json_lines() {
     let dir = tmp.path();
     let mut h = History::open(dir).expect("open");
     for key in ["bob", "Erin S.", "addr-[::1]:9002", "../escape", "你好"] {
-        h.append(key, &msg(1, Direction::In, "x", MessageState::Received));
+        h.append(
+            &ConversationKey::new(key),
+            &msg(1, Direction::In, "x", MessageState::Received),
+        );
     }
     h.commit().expect("commit");
     let mut want = vec!["../escape", "Erin S.", "addr-[::1]:9002", "bob", "你好"];
     want.sort_unstable();
-    assert_eq!(h.keys().expect("keys"), want);
+    let keys = h.keys().expect("keys");
+    assert_eq!(
+        keys.iter().map(ConversationKey::as_str).collect::<Vec<_>>(),
+        want
+    );
     for entry in fs::read_dir(h.dir()).expect("dir") {
         let path = entry.expect("entry").path();
         assert_eq!(
@@ -174,17 +192,17 @@ fn keys_survive_any_name_and_files_are_readable_json_lines() {
             serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
         }
     }
-    h.rename("bob", "robert").expect("rename");
-    assert_eq!(h.load("robert").expect("load").len(), 1);
-    assert!(h.load("bob").expect("load").is_empty());
+    h.rename(&key("bob"), &key("robert")).expect("rename");
+    assert_eq!(h.load(&key("robert")).expect("load").len(), 1);
+    assert!(h.load(&key("bob")).expect("load").is_empty());
     // Renaming onto an existing conversation merges, never overwrites.
     h.append(
-        "Erin S.",
+        &key("Erin S."),
         &msg(2, Direction::In, "y", MessageState::Received),
     );
     h.commit().expect("commit");
-    h.rename("robert", "Erin S.").expect("merge");
-    assert_eq!(h.load("Erin S.").expect("load").len(), 2);
+    h.rename(&key("robert"), &key("Erin S.")).expect("merge");
+    assert_eq!(h.load(&key("Erin S.")).expect("load").len(), 2);
 }
 
 #[test]
@@ -199,7 +217,7 @@ fn two_writers_on_one_file_do_not_corrupt_it() {
                 for i in 0..200 {
                     let text = format!("writer {w} message {i} {}", "x".repeat(300));
                     h.append(
-                        "bob",
+                        &key("bob"),
                         &msg(w * 1000 + i, Direction::In, &text, MessageState::Received),
                     );
                     h.commit().expect("commit");
@@ -211,7 +229,7 @@ fn two_writers_on_one_file_do_not_corrupt_it() {
         h.join().expect("writer");
     }
     let h = History::open(dir).expect("open");
-    assert_eq!(h.load("bob").expect("load").len(), 400);
+    assert_eq!(h.load(&key("bob")).expect("load").len(), 400);
 }
 
 #[test]
@@ -221,7 +239,7 @@ fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
     let mut h = History::open(dir).expect("open");
     for id in 0..1000 {
         h.append(
-            "bob",
+            &key("bob"),
             &msg(
                 id,
                 Direction::In,
@@ -231,8 +249,8 @@ fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
         );
     }
     h.commit().expect("commit");
-    let all = h.load("bob").expect("load");
-    let last = h.load_last("bob", 4096).expect("load last");
+    let all = h.load(&key("bob")).expect("load");
+    let last = h.load_last(&key("bob"), 4096).expect("load last");
     assert!(
         last.len() > 10 && last.len() < 100,
         "{} messages",
@@ -243,5 +261,5 @@ fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
         all[all.len() - last.len()..],
         "a suffix, no torn first line"
     );
-    assert_eq!(h.load_last("bob", u64::MAX).expect("all"), all);
+    assert_eq!(h.load_last(&key("bob"), u64::MAX).expect("all"), all);
 }

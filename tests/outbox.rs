@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use qqchat::contacts::Contact;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
-use qqchat::store::{History, MessageState};
+use qqchat::store::{ConversationKey, History, MessageState};
 use qqchat_testkit::{TempDir, free_addr};
 
 fn contact(name: &str, addr: SocketAddr) -> Contact {
@@ -79,7 +79,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
     alice.shutdown();
     let stored = History::open(dir_a)
         .expect("open")
-        .load("bob")
+        .load(&ConversationKey::contact("bob"))
         .expect("load");
     assert!(stored.iter().all(|m| m.state == MessageState::Queued));
 
@@ -107,7 +107,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
     bob.shutdown();
     let stored = History::open(dir_a)
         .expect("open")
-        .load("bob")
+        .load(&ConversationKey::contact("bob"))
         .expect("load");
     assert!(
         stored.iter().all(|m| m.state == MessageState::Delivered),
@@ -115,7 +115,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
     );
     let stored = History::open(dir_b)
         .expect("open")
-        .load("alice")
+        .load(&ConversationKey::contact("alice"))
         .expect("load");
     assert_eq!(stored.len(), 3, "stored once each");
 }
@@ -177,7 +177,7 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
     bob.shutdown();
     let states: Vec<MessageState> = History::open(dir)
         .expect("open")
-        .load("bob")
+        .load(&ConversationKey::contact("bob"))
         .expect("load")
         .iter()
         .map(|m| m.state)

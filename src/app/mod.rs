@@ -19,6 +19,7 @@ use ratatui_textarea::TextArea;
 use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
+use crate::proto::PublicKey;
 use crate::store::Conversation;
 use crate::text::sanitize;
 
@@ -63,7 +64,7 @@ pub enum Effect {
     AddKeyedContact {
         name: String,
         addr: String,
-        key: [u8; 32],
+        key: PublicKey,
     },
     /// Take contact `name` out of the contacts file, then reload it.
     RemoveContact { name: String },
@@ -124,7 +125,7 @@ impl App {
 
     /// Shows the conversations kept from earlier runs.
     ///
-    /// A conversation named after a contact fills that contact. One named `addr-<ip:port>`
+    /// A conversation named after a contact fills that contact. One named after an address
     /// belongs to whoever has that address, or becomes an entry of its own, as a message
     /// from an unknown address does. Any other name is a contact since removed from the
     /// file: it becomes an entry under that name at the address it last talked to (or joins

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 
 use ratatui_textarea::TextArea;
 
+use crate::proto::PublicKey;
+
 use super::composer::name_input;
 use super::peer::PeerId;
 use super::roster::display_addr;
@@ -31,14 +33,14 @@ pub enum Overlay {
 pub enum PromptKind {
     /// Name the address, which is not in contacts yet, to add it.
     Add { addr: SocketAddr },
-    /// Rename the contact written `key` in the file.
-    Rename { key: String },
-    /// Confirm taking the contact written `key` out of the file.
-    Remove { key: String },
+    /// Rename the contact written `name` in the file.
+    Rename { name: String },
+    /// Confirm taking the contact written `name` out of the file.
+    Remove { name: String },
     /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
-    NameKeyed { addr: String, key: [u8; 32] },
+    NameKeyed { addr: String, key: PublicKey },
 }
 
 /// A small question over the screen: a name to type, or yes or no.
@@ -142,7 +144,7 @@ impl App {
         }
         let question = format!("Name for {}:", display_addr(peer.addr()));
         // An entry named after a contact since removed offers that name back.
-        let suggestion = if peer.key().starts_with("addr-") {
+        let suggestion = if peer.key().is_address() {
             String::new()
         } else {
             peer.name().to_owned()
@@ -166,7 +168,7 @@ impl App {
         }
         let question = format!("Rename {} to:", peer.name());
         let kind = PromptKind::Rename {
-            key: peer.key().to_owned(),
+            name: peer.key().to_string(),
         };
         let name = peer.name().to_owned();
         self.ask(kind, question, &name);
@@ -183,7 +185,7 @@ impl App {
         }
         let question = format!("Remove {} from contacts? y/n", peer.name());
         let kind = PromptKind::Remove {
-            key: peer.key().to_owned(),
+            name: peer.key().to_string(),
         };
         self.ask(kind, question, "");
     }
@@ -193,7 +195,7 @@ impl App {
         let overlay = std::mem::replace(&mut self.overlay, Overlay::None);
         match overlay {
             Overlay::Prompt(prompt) => match prompt.kind {
-                PromptKind::Remove { key } => vec![Effect::RemoveContact { name: key }],
+                PromptKind::Remove { name } => vec![Effect::RemoveContact { name }],
                 _ => Vec::new(),
             },
             _ => Vec::new(),
@@ -245,16 +247,16 @@ impl App {
                 };
                 (Some(peer.id()), effect)
             }
-            PromptKind::Rename { key } => {
+            PromptKind::Rename { name: from } => {
                 let Some(peer) = self
                     .peers()
                     .iter()
-                    .find(|p| p.is_listed() && p.key() == key)
+                    .find(|p| p.is_listed() && *p.key() == *from)
                 else {
                     self.overlay = Overlay::None;
                     return Vec::new();
                 };
-                if name == key {
+                if name == from {
                     self.overlay = Overlay::None;
                     return Vec::new();
                 }
@@ -262,7 +264,7 @@ impl App {
                 (
                     own,
                     Effect::RenameContact {
-                        from: key,
+                        from,
                         to: name.clone(),
                     },
                 )

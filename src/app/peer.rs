@@ -6,6 +6,8 @@ use jiff::tz::TimeZone;
 
 use super::message::{Mark, Message};
 use crate::engine::Link;
+use crate::proto::PublicKey;
+use crate::store::ConversationKey;
 
 /// A peer's name for as long as the chat runs, whatever its place in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,15 +22,15 @@ pub type Seq = i64;
 pub struct Peer {
     pub(super) id: PeerId,
     pub(super) name: String,
-    /// The name its history is kept under: the contact's name as written in the file, or
-    /// `addr-<ip:port>`, or the name of a contact since removed.
-    pub(super) key: String,
+    /// The conversation its history is kept under: the contact's name as written in the
+    /// file, its address, or the name of a contact since removed.
+    pub(super) key: ConversationKey,
     pub(super) addr: SocketAddr,
     pub(super) plain: bool,
     pub(super) listed: bool,
     /// The contact's public key from the book; `None` for a contact without one and for
     /// every entry not in contacts.
-    pub(super) public_key: Option<[u8; 32]>,
+    pub(super) public_key: Option<PublicKey>,
     pub(super) unread: usize,
     pub(super) messages: Vec<Message>,
     /// The [`Seq`] of the first message.
@@ -52,7 +54,7 @@ impl Peer {
     }
 
     /// The name its history is kept under (a contact's name exactly as in the file).
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &ConversationKey {
         &self.key
     }
 

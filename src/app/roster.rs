@@ -15,7 +15,8 @@ use super::message::{Mark, Message, Origin, merge_by_time};
 use super::peer::{Peer, PeerId, Seq, Trust};
 use crate::contacts::ContactBook;
 use crate::engine::{Command, Link};
-use crate::store::Conversation;
+use crate::proto::PublicKey;
+use crate::store::{Conversation, ConversationKey};
 use crate::text::sanitize;
 
 /// Every peer in list order (the book's contacts in file order, then the rest), the by_msg_id
@@ -29,7 +30,7 @@ pub struct Roster {
     by_msg_id: HashMap<u64, (PeerId, Seq)>,
     /// History keys found on disk at start. A contact may not take one of these names from
     /// another conversation: renaming a history onto it would overwrite that file.
-    known_keys: HashSet<String>,
+    known_keys: HashSet<ConversationKey>,
 }
 
 impl Roster {
@@ -42,8 +43,8 @@ impl Roster {
             known_keys: HashSet::new(),
         };
         for c in &book.contacts {
-            let mut peer =
-                roster.new_peer(sanitize(&c.name), c.name.clone(), c.addr, c.plain, true);
+            let key = ConversationKey::contact(&c.name);
+            let mut peer = roster.new_peer(sanitize(&c.name), key, c.addr, c.plain, true);
             peer.public_key = c.key;
             roster.peers.push(peer);
         }
@@ -53,7 +54,7 @@ impl Roster {
     fn new_peer(
         &mut self,
         name: String,
-        key: String,
+        key: ConversationKey,
         addr: SocketAddr,
         plain: bool,
         listed: bool,
@@ -218,22 +219,22 @@ impl Roster {
             return Some(p.id);
         }
         let last = conversation.messages.last();
-        let by_key: Option<SocketAddr> = key.strip_prefix("addr-").and_then(|a| a.parse().ok());
+        let by_key = key.address();
         let addr = match by_key {
             Some(addr) => addr,
             None => last?.peer.parse().ok()?,
         };
         if let Some(p) = self.peers.iter_mut().find(|p| same_addr(p.addr, addr)) {
-            if by_key.is_none() && !p.listed && p.key.starts_with("addr-") {
+            if by_key.is_none() && !p.listed && p.key.is_address() {
                 // A name says more than an address.
-                p.name = sanitize(key);
+                p.name = sanitize(key.as_str());
                 p.key.clone_from(key);
             }
             return Some(p.id);
         }
         let name = match by_key {
             Some(addr) => display_addr(addr),
-            None => sanitize(key),
+            None => sanitize(key.as_str()),
         };
         let plain = last.is_some_and(|m| m.plain);
         let peer = self.new_peer(name, key.clone(), addr, plain, false);
@@ -271,7 +272,7 @@ impl Roster {
                     free(&old, &matched, i)
                         && old[i]
                             .as_ref()
-                            .is_some_and(|p| p.listed && p.key == contact.name)
+                            .is_some_and(|p| p.listed && p.key == *contact.name)
                 });
             }
         }
@@ -280,9 +281,10 @@ impl Roster {
         for (ci, contact) in book.contacts.iter().enumerate() {
             let mut peer = match matched[ci].and_then(|i| old[i].take()) {
                 Some(mut peer) => {
-                    if peer.key != contact.name {
-                        commands.extend(self.history_rename(&peer, &contact.name));
-                        peer.key.clone_from(&contact.name);
+                    let key = ConversationKey::contact(&contact.name);
+                    if peer.key != key {
+                        commands.extend(self.history_rename(&peer, &key));
+                        peer.key = key;
                     }
                     if !same_addr(peer.addr, contact.addr) {
                         peer.link = None;
@@ -295,7 +297,7 @@ impl Roster {
                 }
                 None => self.new_peer(
                     sanitize(&contact.name),
-                    contact.name.clone(),
+                    ConversationKey::contact(&contact.name),
                     contact.addr,
                     contact.plain,
                     true,
@@ -323,16 +325,16 @@ impl Roster {
     /// The engine command that moves `peer`'s history to `to`, unless that would overwrite
     /// another conversation's file; then the history stays where it is, and the next start
     /// joins the two by address.
-    fn history_rename(&mut self, peer: &Peer, to: &str) -> Option<Command> {
+    fn history_rename(&mut self, peer: &Peer, to: &ConversationKey) -> Option<Command> {
         let has_history = !peer.messages.is_empty() || self.known_keys.contains(&peer.key);
         if !has_history || self.known_keys.contains(to) {
             return None;
         }
         self.known_keys.remove(&peer.key);
-        self.known_keys.insert(to.to_owned());
+        self.known_keys.insert(to.clone());
         Some(Command::RenameHistory {
             from: peer.key.clone(),
-            to: to.to_owned(),
+            to: to.clone(),
         })
     }
 
@@ -350,7 +352,7 @@ impl Roster {
             None => {
                 let peer = self.new_peer(
                     display_addr(from),
-                    format!("addr-{from}"),
+                    ConversationKey::from_address(from),
                     from,
                     plain,
                     false,
@@ -451,7 +453,7 @@ impl Roster {
 
     /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
     /// key already belongs to a contact.
-    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &[u8; 32]) -> Option<String> {
+    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &PublicKey) -> Option<String> {
         if let Some(peer) = self
             .peers
             .iter()
@@ -481,15 +483,19 @@ impl Roster {
         if name.is_empty() {
             return Some("Type a name, or Esc to cancel.".into());
         }
-        if name.starts_with("addr-") {
-            return Some("Names starting with addr- are kept for addresses.".into());
+        if ConversationKey::is_address_name(name) {
+            return Some(format!(
+                "Names starting with {} are kept for addresses.",
+                ConversationKey::address_prefix()
+            ));
         }
+        let key = ConversationKey::contact(name);
         let other = self
             .peers
             .iter()
-            .any(|p| Some(p.id) != own && (p.name == name || p.key == name));
-        let on_disk = self.known_keys.contains(name)
-            && own.is_none_or(|own| self.get(own).is_none_or(|p| p.key != name));
+            .any(|p| Some(p.id) != own && (p.name == name || p.key == key));
+        let on_disk = self.known_keys.contains(&key)
+            && own.is_none_or(|own| self.get(own).is_none_or(|p| p.key != key));
         if other || on_disk {
             return Some(format!("{name} is already taken."));
         }

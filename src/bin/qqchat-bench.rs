@@ -470,7 +470,7 @@ struct Startup {
 
 /// Writes a history of `n` messages and times a fresh process starting the chat on it.
 fn startup(n: u64) -> Startup {
-    use qqchat::store::{Direction, History, MessageState, Record};
+    use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
     let dir = std::env::temp_dir().join(format!("qqchat-bench-startup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(mut h) = History::open(&dir) {
@@ -478,7 +478,7 @@ fn startup(n: u64) -> Startup {
         for id in 0..n {
             let out = id % 2 == 0;
             h.append(
-                "bob",
+                &ConversationKey::contact("bob"),
                 &Record::Msg {
                     id,
                     dir: if out { Direction::Out } else { Direction::In },

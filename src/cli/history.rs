@@ -8,14 +8,14 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::{Common, load_book, open_history, resolve};
-use crate::store::{Direction, MessageState};
+use crate::store::{ConversationKey, Direction, MessageState};
 
 pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = open_history(common)?;
     let keys = history.keys()?;
-    let key = if book.by_name(who).is_some() || keys.iter().any(|k| k == who) {
-        who.to_owned()
+    let key = if book.by_name(who).is_some() || keys.iter().any(|k| *k == *who) {
+        ConversationKey::new(who)
     } else if let Ok(addr) = resolve(who) {
         let key = crate::engine::history_key(&book.contacts, addr);
         if !keys.contains(&key) && book.by_addr(addr).is_none() {
@@ -24,7 +24,7 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
         key
     } else {
         let mut known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
-        known.extend(keys.iter().map(String::as_str));
+        known.extend(keys.iter().map(ConversationKey::as_str));
         known.sort_unstable();
         known.dedup();
         bail!(
@@ -46,7 +46,7 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     for m in &messages {
         let from = match m.dir {
             Direction::Out => book.me.name.clone(),
-            Direction::In => key.clone(),
+            Direction::In => key.to_string(),
         };
         let line = if json {
             json!({

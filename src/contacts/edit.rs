@@ -16,6 +16,7 @@ use thiserror::Error;
 use toml_edit::{DocumentMut, InlineTable, Item, Key, RawString, Table, Value};
 
 use crate::contacts::{ContactBook, ContactsError};
+use crate::proto::PublicKey;
 
 /// Why the contacts file was not changed.
 #[derive(Debug, Error)]
@@ -67,7 +68,7 @@ pub fn add_keyed_contact(
     path: &Path,
     name: &str,
     addr: &str,
-    key: &[u8; 32],
+    key: &PublicKey,
 ) -> Result<(), EditError> {
     check_name(name)?;
     edit(path, true, |contacts| {

@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
+use crate::proto::PublicKey;
+
 pub use edit::{EditError, add_contact, add_keyed_contact, remove_contact, rename_contact};
 pub use error::{ContactsError, Problem};
 use parse::{Doc, in_file_order};
@@ -120,7 +122,7 @@ pub struct Contact {
     pub plain: bool,
     /// The contact's public key: with it, everything goes over Noise; without it the
     /// contact is "unverified".
-    pub key: Option<[u8; 32]>,
+    pub key: Option<PublicKey>,
 }
 
 /// The whole file: who I am and whom I talk to, in file order.

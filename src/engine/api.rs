@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::contacts::Contact;
 use crate::proto::Config;
-use crate::store::{Conversation, History};
+use crate::store::{Conversation, ConversationKey, History};
 
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone)]
@@ -33,7 +33,10 @@ pub enum Command {
     SetContacts(Vec<Contact>),
     /// A conversation changed its name (a contact renamed, or an address added as a contact):
     /// its history file follows. Send before the matching `SetContacts`.
-    RenameHistory { from: String, to: String },
+    RenameHistory {
+        from: ConversationKey,
+        to: ConversationKey,
+    },
     /// Probe an address once; the answer comes as [`EngineEvent::Pong`].
     Ping(SocketAddr),
     /// Say goodbye to every contact and stop.
@@ -138,21 +141,24 @@ impl EngineHandle {
     }
 }
 
-/// The history key of an address: the contact's name, or `addr-<ip:port>`.
-pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> String {
+/// The conversation with an address: the contact's, or one named after the address.
+pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> ConversationKey {
     contacts
         .iter()
         .find(|c| same_addr(c.addr, addr))
-        .map_or_else(|| format!("addr-{addr}"), |c| c.name.clone())
+        .map_or_else(
+            || ConversationKey::from_address(addr),
+            |c| ConversationKey::contact(&c.name),
+        )
 }
 
-/// The address a history key stands for: a contact's, or the one in `addr-<ip:port>`.
-pub fn key_addr(contacts: &[Contact], key: &str) -> Option<SocketAddr> {
+/// The address a conversation is with: its contact's, or the one it is named after.
+pub fn key_addr(contacts: &[Contact], key: &ConversationKey) -> Option<SocketAddr> {
     contacts
         .iter()
-        .find(|c| c.name == key)
+        .find(|c| *key == *c.name)
         .map(|c| c.addr)
-        .or_else(|| key.strip_prefix("addr-")?.parse().ok())
+        .or_else(|| key.address())
 }
 
 /// Equal addresses, counting an IPv4-mapped IPv6 address as its IPv4 self.

@@ -19,8 +19,8 @@ use jiff::Timestamp;
 use super::api::{Command, EngineEvent, Link, history_key, key_addr, same_addr};
 use super::ids::IdGen;
 use crate::contacts::Contact;
-use crate::proto::{Config, Event, LinkHealth, Node, Transmit};
-use crate::store::{Conversation, Direction, MessageState, Record, StoredMessage};
+use crate::proto::{Config, Event, LinkHealth, Node, PublicKey, Transmit};
+use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
 
 /// Link figures of one contact go to the front end at most this often.
 const LINK_REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -37,9 +37,15 @@ pub struct Now {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreOp {
     /// Add a record to the conversation with this key.
-    Append { key: String, record: Record },
+    Append {
+        key: ConversationKey,
+        record: Record,
+    },
     /// A conversation changed its name; its file follows.
-    Rename { from: String, to: String },
+    Rename {
+        from: ConversationKey,
+        to: ConversationKey,
+    },
 }
 
 /// What one step produced, in the order the driver must apply it: `store` written and synced
@@ -479,8 +485,8 @@ impl EngineCore {
     fn key_refused(
         &self,
         from: SocketAddr,
-        offered: &[u8; 32],
-        expected: Option<(SocketAddr, [u8; 32])>,
+        offered: &PublicKey,
+        expected: Option<(SocketAddr, PublicKey)>,
     ) -> String {
         let offered = crate::identity::encode_key(offered);
         match expected {

@@ -17,7 +17,7 @@ use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 use super::ids::ProcessIds;
 use crate::net::{self, Incoming};
 use crate::proto::{Config, Transmit};
-use crate::store::{History, Record, StoreError};
+use crate::store::{ConversationKey, History, Record, StoreError};
 
 /// Datagrams taken in one step after the first: their receipts and fsyncs are batched.
 const BATCH: usize = 1024;
@@ -91,19 +91,19 @@ fn now() -> Now {
 /// Where records go. The history files in production; a log in the tests of [`apply`].
 pub(crate) trait Store {
     /// Queues a record for the next commit.
-    fn append(&mut self, key: &str, record: &Record);
+    fn append(&mut self, key: &ConversationKey, record: &Record);
     /// Renames a conversation, committing what is queued first.
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
+    fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError>;
     /// Writes and syncs everything queued.
     fn commit(&mut self) -> Result<(), StoreError>;
 }
 
 impl Store for History {
-    fn append(&mut self, key: &str, record: &Record) {
+    fn append(&mut self, key: &ConversationKey, record: &Record) {
         History::append(self, key, record);
     }
 
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+    fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError> {
         History::rename(self, from, to)
     }
 
@@ -252,14 +252,18 @@ mod tests {
     struct LogStore<'a>(&'a RefCell<Vec<String>>);
 
     impl Store for LogStore<'_> {
-        fn append(&mut self, key: &str, record: &Record) {
+        fn append(&mut self, key: &ConversationKey, record: &Record) {
             let id = match record {
                 Record::Msg { id, .. } | Record::State { id, .. } => id,
             };
             self.0.borrow_mut().push(format!("append {key} {id}"));
         }
 
-        fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        fn rename(
+            &mut self,
+            from: &ConversationKey,
+            to: &ConversationKey,
+        ) -> Result<(), StoreError> {
             self.0.borrow_mut().push(format!("rename {from} {to}"));
             Ok(())
         }
@@ -289,15 +293,15 @@ mod tests {
         let output = Output {
             store: vec![
                 StoreOp::Append {
-                    key: "bob".into(),
+                    key: ConversationKey::contact("bob"),
                     record: received(1),
                 },
                 StoreOp::Rename {
-                    from: "bob".into(),
-                    to: "robert".into(),
+                    from: ConversationKey::contact("bob"),
+                    to: ConversationKey::contact("robert"),
                 },
                 StoreOp::Append {
-                    key: "robert".into(),
+                    key: ConversationKey::contact("robert"),
                     record: received(2),
                 },
             ],

@@ -16,6 +16,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::ConversationKey;
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("cannot use the data directory {path}: {source}")]
@@ -187,7 +189,7 @@ pub struct StoredMessage {
 /// The history directory and the records waiting to be committed.
 pub struct History {
     dir: PathBuf,
-    pending: BTreeMap<String, Vec<u8>>,
+    pending: BTreeMap<ConversationKey, Vec<u8>>,
 }
 
 impl History {
@@ -208,9 +210,10 @@ impl History {
         &self.dir
     }
 
-    /// The file of a conversation. Keys are contact names or `addr-<ip:port>`; anything
-    /// outside a safe set of characters is hex-escaped so any name makes a valid file name.
-    pub fn path(&self, key: &str) -> PathBuf {
+    /// The file of a conversation. Anything in its key outside a safe set of characters is
+    /// hex-escaped so any name makes a valid file name.
+    pub fn path(&self, key: &ConversationKey) -> PathBuf {
+        let key = key.as_str();
         let mut name = String::with_capacity(key.len() + 6);
         for b in key.bytes() {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) && !(name.is_empty() && b == b'.') {
@@ -224,8 +227,8 @@ impl History {
     }
 
     /// Queues a record; it reaches the disk at the next [`History::commit`].
-    pub fn append(&mut self, key: &str, record: &Record) {
-        let buf = self.pending.entry(key.to_owned()).or_default();
+    pub fn append(&mut self, key: &ConversationKey, record: &Record) {
+        let buf = self.pending.entry(key.clone()).or_default();
         // Serializing these plain types cannot fail.
         if serde_json::to_writer(&mut *buf, record).is_ok() {
             buf.push(b'\n');
@@ -251,13 +254,17 @@ impl History {
 
     /// Reads a conversation, folding state changes into their messages. Lines that do not
     /// parse (a torn last line after a crash) are skipped.
-    pub fn load(&self, key: &str) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn load(&self, key: &ConversationKey) -> Result<Vec<StoredMessage>, StoreError> {
         self.load_last(key, u64::MAX)
     }
 
     /// Reads only about the last `bytes` of a conversation: enough to draw the first screen
     /// at once, however long the history (the rest is read after).
-    pub fn load_last(&self, key: &str, bytes: u64) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn load_last(
+        &self,
+        key: &ConversationKey,
+        bytes: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
         let path = self.path(key);
         let read_err = |source| StoreError::Read {
             path: path.clone(),
@@ -321,16 +328,16 @@ impl History {
     }
 
     /// Every conversation on disk, by key.
-    pub fn keys(&self) -> Result<Vec<String>, StoreError> {
+    pub fn keys(&self) -> Result<Vec<ConversationKey>, StoreError> {
         let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Read {
             path: self.dir.clone(),
             source,
         })?;
-        let mut keys: Vec<String> = entries
+        let mut keys: Vec<ConversationKey> = entries
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                unescape(name.strip_suffix(".jsonl")?)
+                unescape(name.strip_suffix(".jsonl")?).map(ConversationKey::new)
             })
             .collect();
         keys.sort();
@@ -339,7 +346,11 @@ impl History {
 
     /// Renames a conversation (the contact was renamed). When the new name already has a
     /// history, the old one is appended to it rather than replacing it.
-    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+    pub fn rename(
+        &mut self,
+        from: &ConversationKey,
+        to: &ConversationKey,
+    ) -> Result<(), StoreError> {
         self.commit()?;
         let (src, dst) = (self.path(from), self.path(to));
         if src == dst || !src.exists() {

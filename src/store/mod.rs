@@ -2,15 +2,17 @@
 //! which is also the outbox of messages still to deliver.
 
 mod history;
+mod key;
 
 pub use history::{
     Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
 };
+pub use key::ConversationKey;
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
-    pub key: String,
+    pub key: ConversationKey,
     pub messages: Vec<StoredMessage>,
 }
 

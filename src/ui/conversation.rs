@@ -498,7 +498,7 @@ mod tests {
             })
             .collect();
         app.load_history(vec![Conversation {
-            key: name.into(),
+            key: crate::store::ConversationKey::contact(name),
             messages: stored,
         }]);
         app

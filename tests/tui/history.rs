@@ -106,7 +106,7 @@ fn history_of_strangers_and_removed_contacts_becomes_unlisted_entries() {
     let carol = &app.peers()[4];
     assert!(!carol.is_listed());
     assert_eq!(
-        (carol.addr(), carol.key()),
+        (carol.addr(), carol.key().as_str()),
         (addr("127.0.0.1:4010"), "carol")
     );
     assert_eq!(app.peers()[1].messages().len(), 1);
@@ -208,7 +208,7 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
         .iter()
         .map(|c| {
             conversation(
-                &c.key,
+                c.key.as_str(),
                 c.messages[c.messages.len().saturating_sub(2)..].to_vec(),
             )
         })

@@ -9,7 +9,8 @@ use jiff::tz::TimeZone;
 use qqchat::app::{App, Effect, Mark};
 use qqchat::contacts::{Contact, ContactBook, Me};
 use qqchat::engine::{Command, EngineEvent, Link};
-use qqchat::store::{Conversation, Direction, MessageState, StoredMessage};
+use qqchat::proto::PublicKey;
+use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -22,7 +23,7 @@ pub const BOB: &str = "127.0.0.1:4002";
 pub const PY: &str = "127.0.0.1:4003";
 pub const STRANGER: &str = "127.0.0.1:5555";
 /// Alice is the one contact of [`book`] with a key; bob and pyscript are unverified.
-pub const ALICE_KEY: [u8; 32] = [1; 32];
+pub const ALICE_KEY: PublicKey = PublicKey::from_bytes([1; 32]);
 
 pub fn book(bell: bool) -> ContactBook {
     ContactBook {
@@ -171,7 +172,7 @@ pub fn inc(id: u64, peer: &str, minutes: i64, text: &str) -> StoredMessage {
 
 pub fn conversation(key: &str, messages: Vec<StoredMessage>) -> Conversation {
     Conversation {
-        key: key.into(),
+        key: ConversationKey::new(key),
         messages,
     }
 }
@@ -240,7 +241,9 @@ pub fn renames(effects: &[Effect]) -> Vec<(String, String)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Send(Command::RenameHistory { from, to }) => Some((from.clone(), to.clone())),
+            Effect::Send(Command::RenameHistory { from, to }) => {
+                Some((from.to_string(), to.to_string()))
+            }
             _ => None,
         })
         .collect()
@@ -257,7 +260,7 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
             name: "carol".into(),
             addr: addr("127.0.0.1:4010"),
             plain: false,
-            key: Some([3; 32]),
+            key: Some(PublicKey::from_bytes([3; 32])),
         },
     );
     book

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 use qqchat::app::{App, Effect, Mark, Notice, PromptKind, Trust};
 use qqchat::contacts::Contact;
 use qqchat::engine::EngineEvent;
+use qqchat::proto::PublicKey;
 use qqchat::store::MessageState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -17,7 +18,7 @@ use crate::support::{
     send, trust_app, trust_book, type_text, with_contacts,
 };
 
-fn contact_string(name: &str, at: &str, key: [u8; 32]) -> String {
+fn contact_string(name: &str, at: &str, key: PublicKey) -> String {
     qqchat::identity::contact_string(name, addr(at), &key)
 }
 
@@ -146,7 +147,7 @@ fn set_contacts_updates_keyed_and_unverified() {
     // bob gains a key, carol loses hers, alice leaves the file with her messages.
     let mut contacts = trust_book(false).contacts;
     contacts.remove(0);
-    contacts[0].key = Some([2; 32]);
+    contacts[0].key = Some(PublicKey::from_bytes([2; 32]));
     contacts[1].key = None;
     app.set_contacts(&with_contacts(contacts));
     let names: Vec<_> = app.peers().iter().map(|p| p.name()).collect();
@@ -169,7 +170,11 @@ fn set_contacts_updates_keyed_and_unverified() {
 fn snapshot_paste_contact_string_prompt() {
     let mut app = trust_app(false, 80, 14);
     press_mod(&mut app, KeyCode::Char('A'), KeyModifiers::SHIFT);
-    app.on_paste(contact_string("dave", "127.0.0.1:4020", [4; 32]));
+    app.on_paste(contact_string(
+        "dave",
+        "127.0.0.1:4020",
+        PublicKey::from_bytes([4; 32]),
+    ));
     assert_snapshot!(draw(&app, 80, 14).backend());
 }
 
@@ -195,7 +200,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
     // As a terminal pastes it: with a line ending.
     app.on_paste(format!(
         "{}\n",
-        contact_string("dave", "127.0.0.1:4020", [4; 32])
+        contact_string("dave", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     ));
     let effects = press(&mut app, KeyCode::Enter);
     let [
@@ -210,7 +215,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
     };
     assert_eq!(
         (name.as_str(), to.as_str(), *key),
-        ("dave", "127.0.0.1:4020", [4; 32])
+        ("dave", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     );
     assert!(app.prompt().is_none());
 
@@ -224,7 +229,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
     // Line breaks as CR, as some terminals paste them: only the first line is taken.
     app.on_paste(format!(
         "\r{}\rsecond line\r",
-        contact_string("dave", "[::1]:4020", [4; 32])
+        contact_string("dave", "[::1]:4020", PublicKey::from_bytes([4; 32]))
     ));
     let effects = press(&mut app, KeyCode::Enter);
     assert!(
@@ -267,14 +272,18 @@ fn a_bad_contact_string_keeps_the_prompt_open_with_the_reason() {
 fn a_taken_name_from_a_contact_string_asks_for_another() {
     let mut app = trust_app(false, 80, 14);
     press(&mut app, KeyCode::Char('A'));
-    app.on_paste(contact_string("bob", "127.0.0.1:4020", [4; 32]));
+    app.on_paste(contact_string(
+        "bob",
+        "127.0.0.1:4020",
+        PublicKey::from_bytes([4; 32]),
+    ));
     assert!(press(&mut app, KeyCode::Enter).is_empty());
     let prompt = app.prompt().unwrap();
     assert_eq!(
         prompt.kind(),
         &PromptKind::NameKeyed {
             addr: "127.0.0.1:4020".into(),
-            key: [4; 32]
+            key: PublicKey::from_bytes([4; 32])
         }
     );
     assert_eq!(prompt.question(), "Name for 127.0.0.1:4020:");
@@ -288,7 +297,7 @@ fn a_taken_name_from_a_contact_string_asks_for_another() {
     };
     assert_eq!(
         (name.as_str(), addr.as_str(), *key),
-        ("bobby", "127.0.0.1:4020", [4; 32])
+        ("bobby", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     );
 }
 
@@ -296,7 +305,11 @@ fn a_taken_name_from_a_contact_string_asks_for_another() {
 fn a_contact_string_for_a_contact_already_there_is_refused() {
     let mut app = trust_app(false, 80, 14);
     press(&mut app, KeyCode::Char('A'));
-    app.on_paste(contact_string("robert", BOB, [4; 32]));
+    app.on_paste(contact_string(
+        "robert",
+        BOB,
+        PublicKey::from_bytes([4; 32]),
+    ));
     assert!(press(&mut app, KeyCode::Enter).is_empty());
     let error = app.prompt().unwrap().error().unwrap().to_string();
     assert!(error.contains("already in contacts as bob"), "{error}");
@@ -312,7 +325,11 @@ fn a_contact_string_for_a_contact_already_there_is_refused() {
 fn a_contact_string_for_a_stranger_takes_its_conversation() {
     let mut app = app_with_stranger();
     press(&mut app, KeyCode::Char('A'));
-    app.on_paste(contact_string("carol", STRANGER, [5; 32]));
+    app.on_paste(contact_string(
+        "carol",
+        STRANGER,
+        PublicKey::from_bytes([5; 32]),
+    ));
     let effects = press(&mut app, KeyCode::Enter);
     assert!(
         matches!(effects.as_slice(), [Effect::AddKeyedContact { name, .. }] if name == "carol"),
@@ -324,7 +341,7 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
         name: "carol".into(),
         addr: addr(STRANGER),
         plain: false,
-        key: Some([5; 32]),
+        key: Some(PublicKey::from_bytes([5; 32])),
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::PublicKey;
 use super::presence::PresenceConfig;
 use super::recv::RecvLimits;
 use super::secure::{Keypair, SecureConfig};
@@ -118,8 +119,8 @@ pub enum Event {
     /// address it came from, if any (its key changed, or someone impersonates it).
     KeyRefused {
         from: SocketAddr,
-        offered: [u8; 32],
-        expected: Option<(SocketAddr, [u8; 32])>,
+        offered: PublicKey,
+        expected: Option<(SocketAddr, PublicKey)>,
     },
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod conn;
 pub mod limit;
 mod node;
+mod peer;
 pub mod presence;
 pub mod recv;
 pub mod rtt;
@@ -17,4 +18,5 @@ pub mod wire;
 
 pub use api::{Config, Event, MAX_MESSAGE, SendError, Stats, Transmit};
 pub use node::Node;
+pub use peer::PublicKey;
 pub use presence::{LinkHealth, PresenceConfig};

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::PublicKey;
 use super::api::{Config, Event, SendError, Stats, Transmit};
 use super::conn::{DataOutcome, Output, PeerConn, PeerKey};
 use super::limit::RateLimiter;
@@ -85,14 +86,14 @@ impl Node {
 
     /// Gives the contact at `addr` a key (all traffic with it goes over Noise), or takes it
     /// away with `None`.
-    pub fn set_key(&mut self, addr: SocketAddr, key: Option<[u8; 32]>) {
+    pub fn set_key(&mut self, addr: SocketAddr, key: Option<PublicKey>) {
         if let Some(s) = self.secure.as_mut() {
             s.set_key(addr, key);
         }
     }
 
     /// This node's public key, when it has one.
-    pub fn public_key(&self) -> Option<[u8; 32]> {
+    pub fn public_key(&self) -> Option<PublicKey> {
         self.secure.as_ref().map(|s| *s.public())
     }
 

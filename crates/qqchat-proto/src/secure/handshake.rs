@@ -10,6 +10,8 @@ use blake2::digest::{FixedOutput, KeyInit, Mac, Update};
 use blake2::{Blake2s256, Blake2sMac, Digest};
 use snow::{HandshakeState, StatelessTransportState};
 
+use crate::PublicKey;
+
 use super::{HEADER, Refusal, TYPE_INIT, TYPE_RESPONSE, header, u32_at, u64_at};
 
 const NOISE_PARAMS: &str = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
@@ -25,7 +27,7 @@ const RESPONSE_LEN: usize = HEADER + 8 + RESPONSE_NOISE_LEN + MAC_LEN;
 #[derive(Clone)]
 pub struct Keypair {
     pub private: [u8; 32],
-    pub public: [u8; 32],
+    pub public: PublicKey,
 }
 
 impl std::fmt::Debug for Keypair {
@@ -42,13 +44,14 @@ impl Keypair {
     pub fn generate() -> Result<Keypair, snow::Error> {
         let params = NOISE_PARAMS.parse()?;
         let kp = snow::Builder::new(params).generate_keypair()?;
-        let mut pair = Keypair {
-            private: [0; 32],
-            public: [0; 32],
-        };
-        pair.private.copy_from_slice(&kp.private);
-        pair.public.copy_from_slice(&kp.public);
-        Ok(pair)
+        let mut private = [0; 32];
+        private.copy_from_slice(&kp.private);
+        let mut public = [0; 32];
+        public.copy_from_slice(&kp.public);
+        Ok(Keypair {
+            private,
+            public: PublicKey::from_bytes(public),
+        })
     }
 }
 
@@ -63,10 +66,10 @@ pub(super) struct Pending {
 }
 
 /// The key `mac1` is computed with for datagrams to the owner of `public` (WireGuard's).
-pub(super) fn mac1_key(public: &[u8; 32]) -> [u8; 32] {
+pub(super) fn mac1_key(public: &PublicKey) -> [u8; 32] {
     let mut h = Blake2s256::new();
     Digest::update(&mut h, b"mac1----");
-    Digest::update(&mut h, public);
+    Digest::update(&mut h, public.as_bytes());
     h.finalize().into()
 }
 
@@ -97,7 +100,7 @@ fn params() -> snow::params::NoiseParams {
 /// can refuse a replayed one.
 pub(super) fn initiation(
     keys: &Keypair,
-    remote: &[u8; 32],
+    remote: &PublicKey,
     remote_mac1_key: &[u8; 32],
     index: u32,
     wall_ns: u64,
@@ -105,7 +108,7 @@ pub(super) fn initiation(
     let mut hs = snow::Builder::new(params())
         .local_private_key(&keys.private)
         .ok()?
-        .remote_public_key(remote)
+        .remote_public_key(remote.as_bytes())
         .ok()?
         .prologue(PROLOGUE)
         .ok()?
@@ -139,7 +142,7 @@ pub(super) struct Init {
     /// The initiator's index, which our response and transport datagrams carry.
     pub(super) sender: u32,
     /// The static key the initiator claims; it is checked against the contacts.
-    pub(super) offered: [u8; 32],
+    pub(super) offered: PublicKey,
     /// The initiator's wall clock: an initiation not newer than the last is a replay.
     pub(super) timestamp: u64,
 }
@@ -162,6 +165,7 @@ pub(super) fn read_init(keys: &Keypair, bytes: &[u8]) -> Result<Init, Refusal> {
     let Some(offered) = hs
         .get_remote_static()
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .map(PublicKey::from_bytes)
     else {
         return Err(Refusal::Unauthenticated);
     };

@@ -24,6 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::PublicKey;
 use super::limit::RateLimiter;
 use super::wire::MAGIC;
 
@@ -83,8 +84,8 @@ pub enum SecureEvent {
     /// the address of a keyed contact: that contact's key changed, or someone impersonates it.
     KeyRefused {
         from: SocketAddr,
-        offered: [u8; 32],
-        expected: Option<(SocketAddr, [u8; 32])>,
+        offered: PublicKey,
+        expected: Option<(SocketAddr, PublicKey)>,
     },
 }
 
@@ -122,7 +123,7 @@ pub struct SecureStats {
 }
 
 struct KeyedPeer {
-    remote: [u8; 32],
+    remote: PublicKey,
     /// mac1 key for what we send to this peer.
     mac1_key: [u8; 32],
     /// Where to send: the last address a datagram of this peer authenticated from.
@@ -141,7 +142,7 @@ pub struct Secure {
     mac1_key: [u8; 32],
     config: SecureConfig,
     peers: HashMap<SocketAddr, KeyedPeer>,
-    by_key: HashMap<[u8; 32], SocketAddr>,
+    by_key: HashMap<PublicKey, SocketAddr>,
     by_index: HashMap<u32, SocketAddr>,
     limiter: RateLimiter,
     next_index: u64,
@@ -184,7 +185,7 @@ impl Secure {
         }
     }
 
-    pub fn public(&self) -> &[u8; 32] {
+    pub fn public(&self) -> &PublicKey {
         &self.keys.public
     }
 
@@ -198,7 +199,7 @@ impl Secure {
     }
 
     /// Sets (or with `None` removes) the key of the contact at `addr`.
-    pub fn set_key(&mut self, addr: SocketAddr, key: Option<[u8; 32]>) {
+    pub fn set_key(&mut self, addr: SocketAddr, key: Option<PublicKey>) {
         if let Some(old) = self.peers.get(&addr)
             && Some(old.remote) != key
         {
