@@ -192,6 +192,18 @@ pub fn contact_string(name: &str, addr: SocketAddr, key: &PublicKey) -> String {
     format!("qqchat:{name}@{addr}?key={}", encode_key(key))
 }
 
+/// Why a friend could not send to `addr`, if they could not: "every interface" and "any
+/// port" are fine to listen on and useless to be reached at.
+pub fn unusable(addr: SocketAddr) -> Option<&'static str> {
+    if addr.ip().is_unspecified() {
+        Some("0.0.0.0 or :: means every interface of the machine, not one you can send to")
+    } else if addr.port() == 0 {
+        Some("port 0 means any free port, and nobody knows which one was taken")
+    } else {
+        None
+    }
+}
+
 /// A contact string taken apart: name, address text, key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactString {
@@ -216,6 +228,12 @@ pub fn parse_contact_string(text: &str) -> Result<ContactString, String> {
         .ok_or_else(|| format!("it has no name@address; {SHAPE}"))?;
     if name.trim().is_empty() || addr.is_empty() {
         return Err(format!("its name or address is empty; {SHAPE}"));
+    }
+    if let Some(why) = addr.parse::<SocketAddr>().ok().and_then(unusable) {
+        return Err(format!(
+            "its address {addr} is no use to anyone else: {why}; ask for a new line made with \
+             qqchat id --addr <the address you reach them at>"
+        ));
     }
     Ok(ContactString {
         name: name.to_owned(),

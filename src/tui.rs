@@ -234,7 +234,7 @@ fn event_loop(
                 Effect::AddKeyedContact { name, addr, key } => contacts.change(
                     app,
                     engine,
-                    |path| contacts::add_keyed_contact(path, &name, &addr, &key),
+                    |path| contacts::add_keyed_contact(path, &name, &addr, &key).map(|_| ()),
                     &format!("{name} added to contacts, with their key"),
                 )?,
                 Effect::RenameContact { from, to } => contacts.change(

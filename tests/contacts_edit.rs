@@ -7,7 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use qqchat::contacts::ContactBook;
-use qqchat::contacts::{EditError, add_contact, remove_contact, rename_contact};
+use qqchat::contacts::{
+    EditError, KeyedAdd, add_contact, add_keyed_contact, remove_contact, rename_contact,
+};
+use qqchat::proto::PublicKey;
 use qqchat_testkit::{TempDir, addr};
 
 /// The example file shipped with qqchat: comments above entries, comments after values,
@@ -341,4 +344,71 @@ fn the_file_keeps_its_permissions() {
     add_contact(&path, "frank", addr("127.0.0.1:9006"), false).unwrap();
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+// ---- giving a contact its key ----
+
+const KEY: PublicKey = PublicKey::from_bytes([7; 32]);
+
+#[test]
+fn adding_a_key_for_an_unkeyed_contact_of_that_name_gives_it_the_key_in_place() {
+    let path = file_with(
+        "[contacts]\n# my friend\nbob = \"127.0.0.1:9002\" # since 2019\ncarol = \"127.0.0.1:9003\"\n",
+    );
+    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap();
+    assert_eq!(
+        done,
+        KeyedAdd::KeyGiven {
+            name: "bob".into(),
+            addr_changed: false
+        }
+    );
+    let text = read(&path);
+    assert!(
+        text.contains("# my friend\nbob = { addr = \"127.0.0.1:9002\", key = "),
+        "{text}"
+    );
+    assert!(text.contains("# since 2019"), "{text}");
+    assert_eq!(names(&path), ["bob", "carol"]);
+    assert_eq!(book(&path).by_name("bob").unwrap().key, Some(KEY));
+}
+
+#[test]
+fn adding_a_key_for_an_unkeyed_contact_at_that_address_keeps_its_name() {
+    let path = file_with("[contacts]\nrobert = { addr = \"127.0.0.1:9002\" }\n");
+    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap();
+    assert_eq!(
+        done,
+        KeyedAdd::KeyGiven {
+            name: "robert".into(),
+            addr_changed: false
+        }
+    );
+    assert_eq!(names(&path), ["robert"]);
+    assert_eq!(book(&path).by_name("robert").unwrap().key, Some(KEY));
+}
+
+#[test]
+fn a_contact_under_its_own_header_gets_the_key_and_the_new_address() {
+    let path = file_with("[contacts.bob]\naddr = \"127.0.0.1:9002\"\n");
+    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9005", &KEY).unwrap();
+    assert_eq!(
+        done,
+        KeyedAdd::KeyGiven {
+            name: "bob".into(),
+            addr_changed: true
+        }
+    );
+    let bob = book(&path).by_name("bob").unwrap().clone();
+    assert_eq!((bob.addr, bob.key), (addr("127.0.0.1:9005"), Some(KEY)));
+}
+
+#[test]
+fn a_contact_with_another_key_is_not_changed() {
+    let other = qqchat::identity::encode_key(&PublicKey::from_bytes([9; 32]));
+    let text = format!("[contacts]\nbob = {{ addr = \"127.0.0.1:9002\", key = \"{other}\" }}\n");
+    let path = file_with(&text);
+    let err = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap_err();
+    assert!(matches!(err, EditError::NameTaken { .. }), "{err}");
+    assert_eq!(read(&path), text);
 }

@@ -200,3 +200,86 @@ fn an_impostor_on_a_keyed_contacts_address_gets_nothing_shown_as_from_it() {
         "{warning:?}"
     );
 }
+
+#[test]
+fn add_gives_an_unkeyed_contact_its_key_and_says_so() {
+    let (alice, bob) = (Person::new("alice"), Person::new("bob"));
+    std::fs::write(
+        alice.contacts(),
+        format!(
+            "[me]\nname = \"alice\"\nlisten = \"{}\"\n\n[contacts]\nbob = \"{}\"\n",
+            loopback(alice.port),
+            loopback(bob.port)
+        ),
+    )
+    .expect("write alice's contacts");
+    let out = run(
+        &alice.dir,
+        &["--contacts", &alice.contacts(), "add", &bob.id()],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("gave bob the key"), "{said}");
+    let file = std::fs::read_to_string(alice.contacts()).expect("alice's contacts");
+    assert!(file.contains("bob = { addr = "), "{file}");
+    assert!(file.contains("key = "), "{file}");
+}
+
+#[test]
+fn id_never_prints_an_address_a_friend_cannot_use() {
+    let dir = TempDir::new("id-unusable");
+    let out = run(&dir, &["--bind", "127.0.0.1:0", "id", "-q"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("port 0"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(&dir, &["--bind", "0.0.0.0:9001", "id", "-q"], None);
+    assert!(
+        !text(&out.stdout).contains("0.0.0.0"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn add_refuses_a_contact_string_with_an_unusable_address() {
+    let dir = TempDir::new("add-unusable");
+    let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for addr in ["0.0.0.0:9001", "127.0.0.1:0", "[::]:9001"] {
+        let line = format!("qqchat:bob@{addr}?key={key}");
+        let out = run(&dir, &["add", &line], None);
+        assert_eq!(out.status.code(), Some(1), "{addr}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("no use"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_file_made_by_add_listens_where_bind_says() {
+    let dir = TempDir::new("add-bind");
+    let file = dir.path().join("contacts.toml");
+    let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let out = run(
+        &dir,
+        &[
+            "--contacts",
+            &file.display().to_string(),
+            "--bind",
+            "0.0.0.0:9123",
+            "add",
+            &format!("qqchat:bob@127.0.0.1:9002?key={key}"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let made = std::fs::read_to_string(&file).expect("the new file");
+    assert!(made.contains("listen = \"0.0.0.0:9123\""), "{made}");
+}

@@ -1,23 +1,48 @@
 //! `qqchat id` and `qqchat add`: exchanging public keys, the step that lets two people know
 //! they talk to each other and no one else.
 
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
 use super::{Common, load_book, load_identity, resolve};
 
-use crate::contacts::{self, ContactsError};
+use crate::contacts::{self, ContactsError, KeyedAdd};
 use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 
-/// `qqchat id`: this user's public key, listen address and contact string.
+/// `qqchat id`: this user's public key, listen address and contact string. The contact
+/// string only ever carries an address a friend can send to: when qqchat listens on every
+/// interface, the address of the interface this machine sends from; never port 0.
 pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let keys = load_identity()?;
-    let shown = match addr {
-        Some(text) => resolve(text).with_context(|| format!("--addr {text}"))?,
-        None => book.me.listen,
+    let (shown, guessed) = match addr {
+        Some(text) => (
+            resolve(text).with_context(|| format!("--addr {text}"))?,
+            false,
+        ),
+        None => match outbound_ip(book.me.listen) {
+            Some(ip) => (SocketAddr::new(ip, book.me.listen.port()), true),
+            None => (book.me.listen, false),
+        },
     };
+    if let Some(why) = identity::unusable(shown) {
+        bail!(
+            "no contact string printed: {shown} is no use to a friend ({why}). Give the \
+             address they reach you at, e.g. qqchat id --addr 192.168.1.20:{port}{also}",
+            port = if shown.port() == 0 {
+                9001
+            } else {
+                shown.port()
+            },
+            also = if shown.port() == 0 {
+                ", and listen on that fixed port ([me] listen or --bind)"
+            } else {
+                ""
+            }
+        );
+    }
     let line = contact_string(&book.me.name, shown, &keys.public);
     if quiet {
         println!("{line}");
@@ -30,16 +55,34 @@ pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> 
     println!();
     println!("Give your friend this line; they run: qqchat add \"<the line>\"");
     println!("{line}");
-    if shown.ip().is_unspecified() {
+    if guessed {
         eprintln!(
-            "\nnote: {} means every network interface, which is no use to a friend. Put the\n\
-             address they reach you at instead (your LAN address from `ip addr`, or the public\n\
-             one), e.g. qqchat id --addr 192.168.1.20:{}",
+            "\nnote: {} is this machine's address on its own network. A friend elsewhere needs\n\
+             your public address (and a forwarded port): qqchat id --addr <public ip>:{}",
             shown.ip(),
             shown.port()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For a socket on every interface, the address this machine sends from by default: a UDP
+/// `connect` only asks the routing table, no datagram is sent. `None` for a specific
+/// address, or when there is no route (a machine with no network).
+fn outbound_ip(listen: SocketAddr) -> Option<IpAddr> {
+    if !listen.ip().is_unspecified() {
+        return None;
+    }
+    // A documentation address (RFC 5737 / 3849): it only picks the route.
+    let probe: SocketAddr = if listen.is_ipv4() {
+        "192.0.2.1:9".parse().ok()?
+    } else {
+        "[2001:db8::1]:9".parse().ok()?
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).ok()?;
+    socket.connect(probe).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
 }
 
 /// `qqchat add "<contact string>"`: puts a friend, with their key, in the contacts file,
@@ -56,44 +99,89 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
                     .pop()
                     .context("no config directory for a contacts file: use --contacts FILE")?,
             };
-            create_contacts_file(&path)?;
+            let listen = match &common.bind {
+                Some(bind) => resolve(bind).with_context(|| format!("--bind {bind}"))?,
+                None => contacts::DEFAULT_LISTEN,
+            };
+            create_contacts_file(&path, common.name.as_deref(), listen)?;
+            eprintln!(
+                "made {}, listening on {listen}: the port in the line you gave your friend \
+                 must be {} (else change [me] listen there, or use --bind)",
+                path.display(),
+                listen.port()
+            );
             path
         }
         Err(err) => return Err(err.into()),
     };
-    if let Ok(book) = crate::contacts::ContactBook::load(&path)
-        && let Some(c) = book.contacts.iter().find(|c| c.key == Some(parsed.key))
-    {
-        bail!(
-            "{} already has this key in {}; nothing added",
-            c.name,
-            path.display()
-        );
-    }
-    crate::contacts::add_keyed_contact(&path, name, &parsed.addr, &parsed.key).map_err(|e| {
-        anyhow::anyhow!("{e}").context(match e {
-            crate::contacts::EditError::NameTaken { .. } => format!(
-                "not added; choose another name with: qqchat add --as NAME \"{}\"",
+    if let Ok(book) = crate::contacts::ContactBook::load(&path) {
+        if let Some(c) = book.contacts.iter().find(|c| c.key == Some(parsed.key)) {
+            bail!(
+                "{} already has this key in {}; nothing added",
+                c.name,
+                path.display()
+            );
+        }
+        if let Some(c) = book.by_name(name).filter(|c| c.key.is_some()) {
+            bail!(
+                "{} is already in {} with a different key; nothing changed. If {}'s key \
+                 really changed, check with them, then remove the contact and add it again; \
+                 or keep both: qqchat add --as NAME \"{}\"",
+                c.name,
+                path.display(),
+                c.name,
                 line.trim()
-            ),
-            _ => format!("not added to {}", path.display()),
-        })
-    })?;
-    println!(
-        "added {name} ({}, key {}) to {}",
-        parsed.addr,
-        encode_key(&parsed.key),
-        path.display()
-    );
+            );
+        }
+    }
+    let added = crate::contacts::add_keyed_contact(&path, name, &parsed.addr, &parsed.key)
+        .map_err(|e| {
+            anyhow::anyhow!("{e}").context(match e {
+                crate::contacts::EditError::NameTaken { .. } => format!(
+                    "not added; choose another name with: qqchat add --as NAME \"{}\"",
+                    line.trim()
+                ),
+                _ => format!("not added to {}", path.display()),
+            })
+        })?;
+    match added {
+        KeyedAdd::New => println!(
+            "added {name} ({}, key {}) to {}",
+            parsed.addr,
+            encode_key(&parsed.key),
+            path.display()
+        ),
+        KeyedAdd::KeyGiven { name, addr_changed } => println!(
+            "{name} was already a contact, without a key: gave {name} the key {}{} in {}; \
+             from now on everything with {name} is encrypted and authenticated",
+            encode_key(&parsed.key),
+            if addr_changed {
+                format!(" and the address {}", parsed.addr)
+            } else {
+                String::new()
+            },
+            path.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn create_contacts_file(path: &std::path::Path) -> Result<()> {
+/// A new contacts file for `add`, with `--name` and `--bind` when given, so it listens
+/// where the user said and not on a default they never saw.
+fn create_contacts_file(
+    path: &std::path::Path,
+    name: Option<&str>,
+    listen: SocketAddr,
+) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
     }
     let text = "# qqchat contacts: who you are and whom you talk to.\n\
                 # See the README for the format; `qqchat add` puts friends here.\n\n\
-                [me]\nlisten = \"0.0.0.0:9001\"\n\n[contacts]\n";
+                [me]\n";
+    let name = name
+        .map(|n| format!("name = {}\n", toml::Value::String(n.to_owned())))
+        .unwrap_or_default();
+    let text = format!("{text}{name}listen = \"{listen}\"\n\n[contacts]\n");
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

@@ -62,16 +62,55 @@ pub fn add_contact(
     })
 }
 
+/// What [`add_keyed_contact`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyedAdd {
+    /// A new entry, `name = { addr = "…", key = "…" }`.
+    New,
+    /// An existing contact without a key, with this name or at this address, got the key
+    /// (and the address from the contact string, when it differed).
+    KeyGiven { name: String, addr_changed: bool },
+}
+
 /// Adds a contact with a public key, as `qqchat add` does: `name = { addr = "…", key = "…" }`.
-/// `addr` is kept as written (a host name stays a host name).
+/// `addr` is kept as written (a host name stays a host name). A contact that has no key yet
+/// and has this name, or else this address, is given the key instead: that is an upgrade of
+/// the same friend, not a second one. A contact whose key differs is left alone.
 pub fn add_keyed_contact(
     path: &Path,
     name: &str,
     addr: &str,
     key: &PublicKey,
-) -> Result<(), EditError> {
+) -> Result<KeyedAdd, EditError> {
     check_name(name)?;
+    let book = ContactBook::load(path).ok();
+    let at_addr: Option<SocketAddr> = addr.parse().ok();
+    let unkeyed = book.as_ref().and_then(|book| {
+        let by_name = book.by_name(name).filter(|c| c.key.is_none());
+        let by_addr = || {
+            at_addr.and_then(|a| {
+                book.contacts
+                    .iter()
+                    .find(|c| c.key.is_none() && !c.plain && same_addr(c.addr, a))
+            })
+        };
+        by_name.or_else(by_addr).map(|c| {
+            (
+                c.name.clone(),
+                at_addr.is_none_or(|a| !same_addr(c.addr, a)),
+            )
+        })
+    });
+    let mut result = KeyedAdd::New;
     edit(path, true, |contacts| {
+        if let Some((existing, addr_changed)) = unkeyed {
+            contacts.give_key(&existing, addr, key);
+            result = KeyedAdd::KeyGiven {
+                name: existing,
+                addr_changed,
+            };
+            return Ok(None);
+        }
         if contacts.contains(name) {
             return Err(EditError::NameTaken { name: name.into() });
         }
@@ -80,7 +119,13 @@ pub fn add_keyed_contact(
         table.insert("key", crate::identity::encode_key(key).into());
         contacts.insert(name, Item::Value(Value::InlineTable(table)));
         Ok(None)
-    })
+    })?;
+    Ok(result)
+}
+
+/// The same address, an IPv4-mapped IPv6 one matching its IPv4 form.
+fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
 }
 
 /// Renames contact `old` to `new` where it stands: same place in the file, same comments,
@@ -108,6 +153,20 @@ pub fn remove_contact(path: &Path, name: &str) -> Result<(), EditError> {
             .remove(name)
             .ok_or_else(|| EditError::NoSuchContact { name: name.into() })
     })
+}
+
+/// Sets `addr` and `key` in an entry, turning a bare address string into an inline table
+/// (in the string's place, with its comments) first.
+fn fill_entry(item: &mut Item, addr: &str, key: &str) {
+    if let Item::Value(Value::String(text)) = item {
+        let mut table = InlineTable::new();
+        *table.decor_mut() = text.decor().clone();
+        *item = Item::Value(Value::InlineTable(table));
+    }
+    if let Some(table) = item.as_table_like_mut() {
+        table.insert("addr", toml_edit::value(addr));
+        table.insert("key", toml_edit::value(key));
+    }
 }
 
 /// A name that can be written as a key and read back by [`ContactBook::parse`].
@@ -224,6 +283,29 @@ impl Contacts<'_> {
             Contacts::Inline(table) => {
                 if let Ok(value) = item.into_value() {
                     table.insert(name, value);
+                }
+            }
+        }
+    }
+
+    /// Gives contact `name` a key and `addr`, in whatever form its entry is written: a bare
+    /// `"host:port"` becomes an inline table; a table keeps its other settings and comments.
+    fn give_key(&mut self, name: &str, addr: &str, key: &PublicKey) {
+        let key = crate::identity::encode_key(key);
+        match self {
+            Contacts::None => {}
+            Contacts::Table { table, .. } => {
+                if let Some(item) = table.get_mut(name) {
+                    fill_entry(item, addr, &key);
+                }
+            }
+            Contacts::Inline(table) => {
+                if let Some(value) = table.get_mut(name) {
+                    let mut item = Item::Value(std::mem::replace(value, Value::from(false)));
+                    fill_entry(&mut item, addr, &key);
+                    if let Ok(filled) = item.into_value() {
+                        *value = filled;
+                    }
                 }
             }
         }

@@ -28,7 +28,9 @@ use toml::de::DeTable;
 
 use crate::proto::PublicKey;
 
-pub use edit::{EditError, add_contact, add_keyed_contact, remove_contact, rename_contact};
+pub use edit::{
+    EditError, KeyedAdd, add_contact, add_keyed_contact, remove_contact, rename_contact,
+};
 pub use error::{ContactsError, Problem};
 use parse::{Doc, in_file_order};
 
