@@ -17,7 +17,10 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let key = if book.by_name(who).is_some() || keys.iter().any(|k| *k == *who) {
         ConversationKey::new(who)
     } else if let Ok(addr) = resolve(who) {
-        crate::engine::history_key(&book.contacts, addr)
+        book.by_addr(addr).map_or_else(
+            || ConversationKey::from_address(addr),
+            |c| ConversationKey::contact(&c.name),
+        )
     } else {
         let mut known: Vec<&str> = book.contacts.iter().map(|c| c.name.as_str()).collect();
         known.extend(keys.iter().map(ConversationKey::as_str));
