@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use qqchat::proto::PeerId;
 use qqchat::proto::secure::Keypair;
 use qqchat::proto::{Config, Event, Node};
 
@@ -17,6 +18,8 @@ const SIZE: usize = 100;
 struct Link {
     nodes: [Node; 2],
     addrs: [SocketAddr; 2],
+    /// How node 0 names node 1.
+    to: PeerId,
     now: Instant,
 }
 
@@ -31,25 +34,37 @@ fn link(keys: Option<&[Keypair; 2]>) -> Link {
         config.identity = keys.map(|k| k[epoch as usize - 1].clone());
         Node::new(config)
     });
+    let peers = [0, 1].map(|i| match keys {
+        Some(keys) => PeerId::Key(keys[i].public),
+        None => PeerId::addr(addrs[i]),
+    });
     for (i, node) in nodes.iter_mut().enumerate() {
-        let peer = addrs[1 - i];
-        if let Some(keys) = keys {
-            node.set_key(peer, Some(keys[1 - i].public));
-        }
+        let peer = peers[1 - i];
+        node.add_peer(now, peer, addrs[1 - i]);
         // Contacts: spared the rate limit for strangers, as two people chatting are.
         node.befriend(now, peer);
     }
-    Link { nodes, addrs, now }
+    Link {
+        nodes,
+        addrs,
+        to: peers[1],
+        now,
+    }
 }
 
 /// Sends every message from node 0 to node 1 and moves datagrams both ways until each one
 /// is delivered. Returns how many datagrams crossed.
 fn run(link: &mut Link, texts: Vec<String>) -> u64 {
-    let Link { nodes, addrs, now } = link;
+    let Link {
+        nodes,
+        addrs,
+        to,
+        now,
+    } = link;
     let now = *now;
     for (id, text) in texts.into_iter().enumerate() {
         nodes[0]
-            .send(now, addrs[1], text, 0, id as u64)
+            .send(now, *to, text, 0, id as u64)
             .expect("room in the queue");
     }
     let (mut delivered, mut received, mut datagrams) = (0, 0, 0);

@@ -11,6 +11,7 @@ use qqchat::contacts::Contact;
 use qqchat::engine::{
     Command, CoreOptions, EngineCore, EngineEvent, IdGen, Now, SeededIds, StoreOp,
 };
+use qqchat::proto::PeerId;
 use qqchat::proto::wire::{self, Datagram, Packet};
 use qqchat::proto::{Config, Transmit};
 use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, Record, fold_records};
@@ -255,7 +256,7 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
     alice.core.handle_command(
         clock.now(),
         Command::Send {
-            to: b,
+            to: PeerId::addr(b),
             text: "hello".into(),
             plain: false,
             id,
@@ -269,7 +270,11 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
         &mut sent,
     );
     assert_eq!(
-        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, id }),
+        count(&alice.events, |e| *e
+            == EngineEvent::Queued {
+                to: PeerId::addr(b),
+                id
+            }),
         1
     );
 
@@ -283,7 +288,11 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
         &mut sent,
     );
     assert_eq!(
-        count(&alice.events, |e| *e == EngineEvent::Queued { to: b, id }),
+        count(&alice.events, |e| *e
+            == EngineEvent::Queued {
+                to: PeerId::addr(b),
+                id
+            }),
         1
     );
     assert!(
@@ -306,7 +315,10 @@ fn a_message_queued_before_a_restart_is_sent_when_the_peer_appears_and_delivered
     assert_eq!(received_ids(&bob.stored), HashSet::from([id]));
     assert_eq!(
         count(&alice.events, |e| *e
-            == EngineEvent::Delivered { to: b, id }),
+            == EngineEvent::Delivered {
+                to: PeerId::addr(b),
+                id
+            }),
         1
     );
     let history = conversations(&alice.stored);
@@ -334,7 +346,7 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
     alice.core.handle_command(
         clock.now(),
         Command::Send {
-            to: b,
+            to: PeerId::addr(b),
             text: "only once".into(),
             plain: false,
             id,
@@ -380,7 +392,10 @@ fn a_message_arriving_again_after_the_receiver_restarts_is_acked_again_but_kept_
     let _ = alice.step(clock.now(), &sent);
     assert_eq!(
         count(&alice.events, |e| *e
-            == EngineEvent::Delivered { to: b, id }),
+            == EngineEvent::Delivered {
+                to: PeerId::addr(b),
+                id
+            }),
         1
     );
 }
@@ -401,7 +416,7 @@ fn every_receipt_leaves_in_a_step_that_stored_its_message_or_after() {
         alice.core.handle_command(
             clock.now(),
             Command::Send {
-                to: b,
+                to: PeerId::addr(b),
                 text: text.clone(),
                 plain: false,
                 id: ids.next_id(),

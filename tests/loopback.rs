@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle};
-use qqchat::proto::Config;
+use qqchat::proto::{Config, PeerId};
 use qqchat_testkit::{Impairment, Relay, Rng, WAIT, junk_datagrams, loopback_socket};
 
 /// An engine on an ephemeral loopback port with the shipped configuration.
@@ -28,7 +28,7 @@ fn lossy_link_config() -> Config {
 fn send(from: &EngineHandle, to: SocketAddr, text: impl Into<String>, id: u64, plain: bool) {
     from.commands
         .send(Command::Send {
-            to,
+            to: PeerId::addr(to),
             text: text.into(),
             plain,
             id,
@@ -71,7 +71,7 @@ fn receive(engine: &EngineHandle, count: usize) -> Vec<(SocketAddr, String)> {
     events
         .into_iter()
         .filter_map(|e| match e {
-            EngineEvent::Received { from, text, .. } => Some((from, text)),
+            EngineEvent::Received { path, text, .. } => Some((path, text)),
             _ => None,
         })
         .collect()
@@ -96,7 +96,7 @@ fn assert_all_delivered(engine: &EngineHandle, to: SocketAddr, count: u64) {
     for event in events {
         match event {
             EngineEvent::Delivered { to: at, id } => {
-                assert_eq!(at, to, "delivered to the wrong address");
+                assert_eq!(at, PeerId::addr(to), "delivered to the wrong address");
                 assert!(ids.insert(id), "id {id} was reported delivered twice");
             }
             EngineEvent::Failed { id, .. } | EngineEvent::Queued { id, .. } => {
@@ -187,7 +187,7 @@ fn a_plain_udp_peer_is_understood_and_answered_in_bare_utf8() {
                 ..
             },
         ] => {
-            assert_eq!(*from, script_addr);
+            assert_eq!(*from, PeerId::addr(script_addr));
             assert_eq!(text, "hello from a script");
             assert_eq!(*sent_at, None);
             assert!(*plain);
@@ -204,7 +204,7 @@ fn a_plain_udp_peer_is_understood_and_answered_in_bare_utf8() {
     assert_eq!(
         events,
         [EngineEvent::Sent {
-            to: script_addr,
+            to: PeerId::addr(script_addr),
             id: 7
         }]
     );
@@ -239,17 +239,17 @@ fn junk_datagrams_are_ignored_and_real_messages_still_arrive_in_order() {
     let events = events_until(&b, WAIT, |events| {
         events
             .iter()
-            .filter(|e| matches!(e, EngineEvent::Received { from, .. } if *from == a.local_addr))
+            .filter(|e| matches!(e, EngineEvent::Received { path, .. } if *path == a.local_addr))
             .count()
             >= sent.len()
     });
     let mut real = Vec::new();
     for event in events {
         match event {
-            EngineEvent::Received { from, text, .. } if from == a.local_addr => real.push(text),
+            EngineEvent::Received { path, text, .. } if path == a.local_addr => real.push(text),
             EngineEvent::Received {
                 from, text, plain, ..
-            } if from == junk_addr => {
+            } if from == PeerId::addr(junk_addr) => {
                 assert!(
                     plain && text.is_empty(),
                     "junk was taken for a message: {text:?} (plain: {plain})"
@@ -292,7 +292,7 @@ fn a_100_kib_message_arrives_whole() {
     assert_eq!(
         events,
         [EngineEvent::Delivered {
-            to: b.local_addr,
+            to: PeerId::addr(b.local_addr),
             id: 1
         }]
     );

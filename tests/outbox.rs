@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use qqchat::contacts::Contact;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
+use qqchat::proto::PeerId;
 use qqchat::store::{ConversationKey, History, MessageState};
 use qqchat_testkit::{TempDir, free_addr};
 
@@ -64,7 +65,7 @@ fn queued_messages_survive_a_restart_and_arrive_in_order_when_the_peer_appears()
         alice
             .commands
             .send(Command::Send {
-                to: addr_b,
+                to: PeerId::addr(addr_b),
                 text: text.into(),
                 plain: false,
                 id: new_message_id(),
@@ -131,7 +132,7 @@ fn a_queued_message_can_be_cancelled_or_sent_now() {
         alice
             .commands
             .send(Command::Send {
-                to: addr_b,
+                to: PeerId::addr(addr_b),
                 text: text.into(),
                 plain: false,
                 id,

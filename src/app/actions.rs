@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use super::keys::{Action, LEGEND_ROWS, help_shape};
 use super::message::{Mark, Message, Origin};
 use super::overlay::Overlay;
-use super::peer::{Peer, PeerId, Seq, Trust};
+use super::peer::{EntryId, Peer, Seq, Trust};
 use super::view::Focus;
 use super::{App, Effect, height_of};
 use crate::engine::Command;
@@ -159,7 +159,7 @@ impl App {
             return Vec::new();
         };
         vec![Effect::Send(Command::Send {
-            to: p.addr(),
+            to: p.peer_id(),
             text,
             plain: p.is_plain(),
             id: msg_id,
@@ -168,7 +168,7 @@ impl App {
 
     /// Says so in the status line when peer `id` may not be written to: it has no key and
     /// `require_keys` is on. The text typed stays in the input.
-    fn refuse_sending(&mut self, id: PeerId) -> bool {
+    fn refuse_sending(&mut self, id: EntryId) -> bool {
         let Some(p) = self.roster.get(id) else {
             return true;
         };
@@ -185,7 +185,7 @@ impl App {
 
     /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
     /// sent now under its own; anything else is left alone.
-    fn retry(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
+    fn retry(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
         let origin = self.message(id, seq).map(Message::origin);
         let Some(Origin::Own { mark, msg_id: old }) = origin else {
             if origin.is_some() {
@@ -204,7 +204,7 @@ impl App {
                     return Vec::new();
                 };
                 vec![Effect::Send(Command::Send {
-                    to: p.addr(),
+                    to: p.peer_id(),
                     text: m.text.clone(),
                     plain: p.is_plain(),
                     id: msg_id,
@@ -234,7 +234,7 @@ impl App {
     }
 
     /// `x` on a queued message asks the engine to drop it; the mark changes when it has.
-    fn cancel(&mut self, id: PeerId, seq: Seq) -> Vec<Effect> {
+    fn cancel(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
         let why = match self.message(id, seq).map(Message::origin) {
             Some(Origin::Own {
                 mark: Mark::Queued,
@@ -274,7 +274,7 @@ impl App {
         }
     }
 
-    fn message(&self, id: PeerId, seq: Seq) -> Option<&Message> {
+    fn message(&self, id: EntryId, seq: Seq) -> Option<&Message> {
         let peer = self.roster.get(id)?;
         peer.messages().get(peer.index_of(seq)?)
     }

@@ -19,7 +19,7 @@ use ratatui_textarea::TextArea;
 use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
-use crate::proto::PublicKey;
+use crate::proto::{PeerId, PublicKey};
 use crate::store::Conversation;
 use crate::text::sanitize;
 
@@ -37,7 +37,7 @@ pub use composer::Composer;
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Overlay, Prompt, PromptKind};
-pub use peer::{Peer, PeerId, Seq, Trust};
+pub use peer::{EntryId, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
@@ -398,19 +398,28 @@ impl App {
             EngineEvent::Error(text) => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
             EngineEvent::Pong { .. } => {}
+            EngineEvent::PathChanged { peer, path } => self.roster.set_path(peer, path),
             EngineEvent::Received {
                 from,
+                path,
                 text,
                 received_at,
                 plain,
                 ..
-            } => return self.receive(from, &text, received_at, plain),
+            } => return self.receive(from, path, &text, received_at, plain),
         }
         Vec::new()
     }
 
-    fn receive(&mut self, from: SocketAddr, text: &str, at: Timestamp, plain: bool) -> Vec<Effect> {
-        let (id, index) = self.roster.receive(from, text, at, plain);
+    fn receive(
+        &mut self,
+        from: PeerId,
+        path: SocketAddr,
+        text: &str,
+        at: Timestamp,
+        plain: bool,
+    ) -> Vec<Effect> {
+        let (id, index) = self.roster.receive(from, path, text, at, plain);
         if self.view.open != Some(id) {
             if let Some(p) = self.roster.get_mut(id) {
                 p.unread += 1;

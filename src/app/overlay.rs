@@ -11,7 +11,7 @@ use ratatui_textarea::TextArea;
 use crate::proto::PublicKey;
 
 use super::composer::name_input;
-use super::peer::PeerId;
+use super::peer::EntryId;
 use super::roster::display_addr;
 use super::{App, Effect};
 use crate::identity::{ContactString, parse_contact_string};
@@ -216,7 +216,7 @@ impl App {
         };
         let name = prompt.text().trim().to_owned();
         let kind = prompt.kind.clone();
-        let (own, effect): (Option<PeerId>, Effect) = match kind {
+        let (own, effect): (Option<EntryId>, Effect) = match kind {
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
             PromptKind::NameKeyed { addr, key } => {
                 if let Some(problem) = self.roster.keyed_contact_problem(&addr, &key) {

@@ -6,12 +6,13 @@ use jiff::tz::TimeZone;
 
 use super::message::{Mark, Message};
 use crate::engine::Link;
-use crate::proto::PublicKey;
+use crate::proto::{PeerId, PublicKey};
 use crate::store::ConversationKey;
 
-/// A peer's name for as long as the chat runs, whatever its place in the list.
+/// An entry of the contact list, for as long as the chat runs, whatever its place in the
+/// list. Not the protocol's [`PeerId`]: an entry stays the same when its contact gains a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PeerId(pub(super) u32);
+pub struct EntryId(pub(super) u32);
 
 /// A message's number within its peer's conversation: consecutive, and kept when older
 /// messages are put before it, so it survives the full history replacing the recent part.
@@ -20,7 +21,7 @@ pub type Seq = i64;
 /// Someone to talk to: a contact from the book, or an address that wrote to us unasked.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    pub(super) id: PeerId,
+    pub(super) id: EntryId,
     pub(super) name: String,
     /// The conversation its history is kept under: the contact's name as written in the
     /// file, its address, or the name of a contact since removed.
@@ -45,7 +46,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn id(&self) -> PeerId {
+    pub fn id(&self) -> EntryId {
         self.id
     }
 
@@ -58,8 +59,18 @@ impl Peer {
         &self.key
     }
 
+    /// The address it is reached at (for a keyed contact, the one it last wrote from).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Who it is to the engine: a contact's key, or else its address. An entry not in
+    /// contacts has no key, so a contact since removed is its address again.
+    pub fn peer_id(&self) -> PeerId {
+        match self.public_key {
+            Some(key) => PeerId::Key(key),
+            None => PeerId::addr(self.addr),
+        }
     }
 
     /// Talks bare UTF-8 without receipts.

@@ -3,19 +3,19 @@
 //!
 //! Peers and messages are named by stable references rather than by position, so that a
 //! reloaded contacts file or the full history arriving moves nothing that points at them.
-//! A peer is a [`PeerId`]; a message is its peer and a [`Seq`], a number that stays with the
+//! A peer is a [`EntryId`]; a message is its peer and a [`Seq`], a number that stays with the
 //! message while older ones are put in front of it.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use jiff::Timestamp;
 
 use super::message::{Mark, Message, Origin, merge_by_time};
-use super::peer::{Peer, PeerId, Seq, Trust};
+use super::peer::{EntryId, Peer, Seq, Trust};
 use crate::contacts::ContactBook;
 use crate::engine::{Command, Link};
-use crate::proto::PublicKey;
+use crate::proto::{PeerId, PublicKey, canonical};
 use crate::store::{Conversation, ConversationKey};
 use crate::text::sanitize;
 
@@ -27,7 +27,7 @@ pub struct Roster {
     /// `[me] require_keys`: peers without a key are refused.
     require_keys: bool,
     /// Where the message each unanswered msg_id belongs to lives.
-    by_msg_id: HashMap<u64, (PeerId, Seq)>,
+    by_msg_id: HashMap<u64, (EntryId, Seq)>,
     /// History keys found on disk at start. A contact may not take one of these names from
     /// another conversation: renaming a history onto it would overwrite that file.
     known_keys: HashSet<ConversationKey>,
@@ -59,7 +59,7 @@ impl Roster {
         plain: bool,
         listed: bool,
     ) -> Peer {
-        let id = PeerId(self.next_id);
+        let id = EntryId(self.next_id);
         self.next_id += 1;
         Peer {
             id,
@@ -84,21 +84,30 @@ impl Roster {
     }
 
     /// Where peer `id` is in the list.
-    pub fn position(&self, id: PeerId) -> Option<usize> {
+    pub fn position(&self, id: EntryId) -> Option<usize> {
         self.peers.iter().position(|p| p.id == id)
     }
 
-    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+    pub fn get(&self, id: EntryId) -> Option<&Peer> {
         self.peers.iter().find(|p| p.id == id)
     }
 
-    pub(super) fn get_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+    pub(super) fn get_mut(&mut self, id: EntryId) -> Option<&mut Peer> {
         self.peers.iter_mut().find(|p| p.id == id)
     }
 
     /// The entry with this address, if there is one.
     pub fn at_addr(&self, addr: SocketAddr) -> Option<&Peer> {
-        self.peers.iter().find(|p| same_addr(p.addr, addr))
+        self.peers
+            .iter()
+            .find(|p| canonical(p.addr) == canonical(addr))
+    }
+
+    /// The entry the engine means by `peer`: the one it is, or for a keyed peer with no
+    /// entry of its own (its contact just left the file), the one at its address.
+    fn find(&self, peer: PeerId, path: SocketAddr) -> Option<EntryId> {
+        let entry = self.peers.iter().find(|p| p.peer_id() == peer);
+        entry.or_else(|| self.at_addr(path)).map(|p| p.id)
     }
 
     /// Whether `peer` is known to be who its name says, and whether it may be written to.
@@ -155,7 +164,7 @@ impl Roster {
     }
 
     /// Registers the open by_msg_id of all of `id`'s messages, numbering them from `first`.
-    fn register(&mut self, id: PeerId, first: Seq) {
+    fn register(&mut self, id: EntryId, first: Seq) {
         self.by_msg_id.retain(|_, (peer, _)| *peer != id);
         let end = self
             .get(id)
@@ -169,7 +178,7 @@ impl Roster {
     /// Registers the open by_msg_id of `id`'s messages numbered `from..to`. A msg_id held twice
     /// goes to the later message; `overwrite: false` leaves a msg_id already registered where
     /// it is, for a range put before messages that are registered already.
-    fn register_range(&mut self, id: PeerId, from: Seq, to: Seq, overwrite: bool) {
+    fn register_range(&mut self, id: EntryId, from: Seq, to: Seq, overwrite: bool) {
         let Some(p) = self.get(id) else { return };
         let found: Vec<(u64, Seq)> = (from..to)
             .filter_map(|seq| {
@@ -191,8 +200,8 @@ impl Roster {
 
     /// Stored conversations as messages per entry (made where needed), in time order when
     /// several conversations belong to one entry.
-    fn history_by_peer(&mut self, history: Vec<Conversation>) -> Vec<(PeerId, Vec<Message>)> {
-        let mut per_peer: Vec<(PeerId, Vec<Message>)> = Vec::new();
+    fn history_by_peer(&mut self, history: Vec<Conversation>) -> Vec<(EntryId, Vec<Message>)> {
+        let mut per_peer: Vec<(EntryId, Vec<Message>)> = Vec::new();
         for conversation in history {
             self.known_keys.insert(conversation.key.clone());
             let Some(id) = self.history_peer(&conversation) else {
@@ -213,7 +222,7 @@ impl Roster {
 
     /// The entry a stored conversation belongs to, made if needed; `None` when the history
     /// says too little to tell where it belongs.
-    fn history_peer(&mut self, conversation: &Conversation) -> Option<PeerId> {
+    fn history_peer(&mut self, conversation: &Conversation) -> Option<EntryId> {
         let key = &conversation.key;
         if let Some(p) = self.peers.iter().find(|p| p.listed && p.key == *key) {
             return Some(p.id);
@@ -224,7 +233,11 @@ impl Roster {
             Some(addr) => addr,
             None => last?.peer.parse().ok()?,
         };
-        if let Some(p) = self.peers.iter_mut().find(|p| same_addr(p.addr, addr)) {
+        if let Some(p) = self
+            .peers
+            .iter_mut()
+            .find(|p| canonical(p.addr) == canonical(addr))
+        {
             if by_key.is_none() && !p.listed && p.key.is_address() {
                 // A name says more than an address.
                 p.name = sanitize(key.as_str());
@@ -263,7 +276,7 @@ impl Roster {
                 free(&old, &matched, i)
                     && old[i]
                         .as_ref()
-                        .is_some_and(|p| same_addr(p.addr, contact.addr))
+                        .is_some_and(|p| canonical(p.addr) == canonical(contact.addr))
             });
         }
         for (ci, contact) in book.contacts.iter().enumerate() {
@@ -286,7 +299,7 @@ impl Roster {
                         commands.extend(self.history_rename(&peer, &key));
                         peer.key = key;
                     }
-                    if !same_addr(peer.addr, contact.addr) {
+                    if canonical(peer.addr) != canonical(contact.addr) {
                         peer.link = None;
                     }
                     peer.name = sanitize(&contact.name);
@@ -342,18 +355,19 @@ impl Roster {
     /// the peer and the message's place.
     pub(super) fn receive(
         &mut self,
-        from: SocketAddr,
+        from: PeerId,
+        path: SocketAddr,
         text: &str,
         at: Timestamp,
         plain: bool,
-    ) -> (PeerId, usize) {
-        let id = match self.at_addr(from) {
-            Some(p) => p.id,
+    ) -> (EntryId, usize) {
+        let id = match self.find(from, path) {
+            Some(id) => id,
             None => {
                 let peer = self.new_peer(
-                    display_addr(from),
-                    ConversationKey::from_address(from),
-                    from,
+                    display_addr(path),
+                    ConversationKey::from_address(path),
+                    path,
                     plain,
                     false,
                 );
@@ -380,7 +394,7 @@ impl Roster {
     }
 
     /// Adds an own message to `id`'s conversation and registers its msg_id.
-    pub(super) fn push_own(&mut self, id: PeerId, message: Message) {
+    pub(super) fn push_own(&mut self, id: EntryId, message: Message) {
         let Some(p) = self.get_mut(id) else { return };
         let msg_id = match message.origin {
             Origin::Own { msg_id, .. } => msg_id,
@@ -391,9 +405,9 @@ impl Roster {
         self.by_msg_id.insert(msg_id, (id, seq));
     }
 
-    /// Presence news for whoever has the address `peer`.
-    pub(super) fn set_online(&mut self, peer: SocketAddr, online: bool) {
-        for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+    /// Presence news for whoever is `peer`.
+    pub(super) fn set_online(&mut self, peer: PeerId, online: bool) {
+        for p in self.peers.iter_mut().filter(|p| p.peer_id() == peer) {
             let link = p.link.get_or_insert(Link {
                 online: None,
                 last_seen: None,
@@ -404,16 +418,25 @@ impl Roster {
         }
     }
 
-    /// Link figures for whoever has the address `peer`.
-    pub(super) fn set_link(&mut self, peer: SocketAddr, link: Link) {
-        for p in self.peers.iter_mut().filter(|p| same_addr(p.addr, peer)) {
+    /// Link figures for whoever is `peer`.
+    pub(super) fn set_link(&mut self, peer: PeerId, link: Link) {
+        for p in self.peers.iter_mut().filter(|p| p.peer_id() == peer) {
             p.link = Some(link);
+        }
+    }
+
+    /// A keyed contact writes from a new address: it is shown there.
+    pub(super) fn set_path(&mut self, peer: PeerId, path: SocketAddr) {
+        if let PeerId::Key(_) = peer {
+            for p in self.peers.iter_mut().filter(|p| p.peer_id() == peer) {
+                p.addr = path;
+            }
         }
     }
 
     /// Gives an own message a new mark and msg_id, keeping the retryable count and the msg_id
     /// index right: a msg_id is registered while the engine may still report on it.
-    pub(super) fn set_mark(&mut self, id: PeerId, seq: Seq, mark: Mark, msg_id: u64) {
+    pub(super) fn set_mark(&mut self, id: EntryId, seq: Seq, mark: Mark, msg_id: u64) {
         let Some(p) = self.get_mut(id) else { return };
         let Some(index) = p.index_of(seq) else { return };
         let message = &mut p.messages[index];
@@ -479,7 +502,7 @@ impl Roster {
     }
 
     /// Why `name` cannot be given to peer `own` (or to a new entry), if it cannot.
-    pub(super) fn name_problem(&self, name: &str, own: Option<PeerId>) -> Option<String> {
+    pub(super) fn name_problem(&self, name: &str, own: Option<EntryId>) -> Option<String> {
         if name.is_empty() {
             return Some("Type a name, or Esc to cancel.".into());
         }
@@ -503,32 +526,7 @@ impl Roster {
     }
 }
 
-/// The IPv4 address inside an IPv4-mapped IPv6 one, so `::ffff:10.0.0.1` is `10.0.0.1`.
-fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
-}
-
-/// Whether two addresses reach the same socket (ignoring IPv4 mapping and IPv6 flow info).
-pub(super) fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
-    canonical(a.ip()) == canonical(b.ip()) && a.port() == b.port()
-}
-
 /// An address as a name: `10.0.0.1:7000` rather than `[::ffff:10.0.0.1]:7000`.
 pub(super) fn display_addr(addr: SocketAddr) -> String {
-    SocketAddr::new(canonical(addr.ip()), addr.port()).to_string()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mapped_ipv6_is_the_same_address() {
-        let v4: SocketAddr = "127.0.0.1:5555".parse().unwrap();
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5555".parse().unwrap();
-        let other_port: SocketAddr = "127.0.0.1:5556".parse().unwrap();
-        assert!(same_addr(v4, mapped));
-        assert!(!same_addr(v4, other_port));
-    }
+    canonical(addr).to_string()
 }

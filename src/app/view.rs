@@ -2,12 +2,12 @@
 //! open conversation, how far it is scrolled back, the message picked in it, and the size
 //! of the terminal it is drawn in.
 //!
-//! Peers and messages are held by [`PeerId`] and [`Seq`], so the view stays on the same
+//! Peers and messages are held by [`EntryId`] and [`Seq`], so the view stays on the same
 //! ones when the list is rebuilt or older messages come in before them.
 
 use ratatui::layout::Rect;
 
-use super::peer::{Peer, PeerId, Seq};
+use super::peer::{EntryId, Peer, Seq};
 use super::roster::Roster;
 
 /// Which pane receives keys.
@@ -21,9 +21,9 @@ pub enum Focus {
 pub struct ConversationView {
     pub(super) focus: Focus,
     /// The contact under the cursor; `None` is the first one, whoever that comes to be.
-    pub(super) selected: Option<PeerId>,
+    pub(super) selected: Option<EntryId>,
     /// The conversation shown on the right.
-    pub(super) open: Option<PeerId>,
+    pub(super) open: Option<EntryId>,
     /// Lines between the bottom of the conversation and the bottom of the view.
     pub(super) scroll: usize,
     /// The own message picked with ↑/↓ in the conversation.

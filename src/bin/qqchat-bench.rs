@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use qqchat::contacts::Contact;
 use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_message_id};
+use qqchat::proto::PeerId;
 use qqchat::proto::secure::Keypair;
 use qqchat::proto::wire::{self, Data, Packet};
 use serde_json::{Value, json};
@@ -246,7 +247,7 @@ fn raw_ping_pong(size: usize, rounds: usize) -> Percentiles {
 fn pair(
     keyed: bool,
     relay_loss: Option<f64>,
-) -> (EngineHandle, EngineHandle, SocketAddr, Option<Relay>) {
+) -> (EngineHandle, EngineHandle, PeerId, Option<Relay>) {
     let (ka, kb) = (Keypair::generate().ok(), Keypair::generate().ok());
     let (sa, sb) = (loopback(), loopback());
     let (a, b) = (
@@ -266,7 +267,9 @@ fn pair(
         },
     };
     let mut oa = Options::new(engine::default_config());
-    oa.contacts = vec![contact("b", b_seen_at, &kb)];
+    let to_b = contact("b", b_seen_at, &kb);
+    let b_peer = to_b.peer_id();
+    oa.contacts = vec![to_b];
     let mut ob = Options::new(engine::default_config());
     // Through the relay, a's datagrams reach b from the relay's address.
     let a_seen_at = relay.as_ref().map_or(a, |r| r.client_side());
@@ -280,7 +283,7 @@ fn pair(
     ob.watch = false;
     let ea = engine::spawn(sa, oa).expect("engine a");
     let eb = engine::spawn(sb, ob).expect("engine b");
-    (ea, eb, b_seen_at, relay)
+    (ea, eb, b_peer, relay)
 }
 
 struct Rate {

@@ -1,6 +1,8 @@
 //! `qqchat bot`: a peer that answers every message, for demos and for testing a link.
 
 use std::net::SocketAddr;
+
+use crate::proto::PeerId;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -46,17 +48,17 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr
     );
-    serve(&engine, reply, |from| {
+    serve(&engine, reply, |from, path| {
         let name = book
-            .by_addr(from)
-            .map_or_else(|| from.to_string(), |c| c.name.clone());
+            .by_peer(from)
+            .map_or_else(|| path.to_string(), |c| c.name.clone());
         eprintln!("qqchat: answered {name}");
     });
     Ok(ExitCode::SUCCESS)
 }
 
 /// Sends each non-empty line of `text` to `to` as its own message.
-pub(super) fn greet(engine: &EngineHandle, to: SocketAddr, text: &str) {
+pub(super) fn greet(engine: &EngineHandle, to: PeerId, text: &str) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let _ = engine.commands.send(Command::Send {
             to,
@@ -68,10 +70,18 @@ pub(super) fn greet(engine: &EngineHandle, to: SocketAddr, text: &str) {
 }
 
 /// Answers every message until the engine stops, in the sender's own format.
-pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMut(SocketAddr)) {
+pub(super) fn serve(
+    engine: &EngineHandle,
+    reply: Reply,
+    mut answered: impl FnMut(PeerId, SocketAddr),
+) {
     for event in &engine.events {
         if let EngineEvent::Received {
-            from, text, plain, ..
+            from,
+            path,
+            text,
+            plain,
+            ..
         } = event
         {
             let text = reply.answer(&text, &jiff::Zoned::now());
@@ -87,7 +97,7 @@ pub(super) fn serve(engine: &EngineHandle, reply: Reply, mut answered: impl FnMu
             {
                 return;
             }
-            answered(from);
+            answered(from, path);
         }
     }
 }

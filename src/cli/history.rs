@@ -17,7 +17,10 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let key = if book.by_name(who).is_some() || keys.iter().any(|k| *k == *who) {
         ConversationKey::new(who)
     } else if let Ok(addr) = resolve(who) {
-        let key = crate::engine::history_key(&book.contacts, addr);
+        let key = book.by_addr(addr).map_or_else(
+            || ConversationKey::from_address(addr),
+            |c| ConversationKey::contact(&c.name),
+        );
         if !keys.contains(&key) && book.by_addr(addr).is_none() {
             bail!("no conversation with {who} in the history, and it is not a contact");
         }

@@ -26,17 +26,18 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
         let line = match event {
             EngineEvent::Received {
                 from,
+                path,
                 text,
                 sent_at,
                 received_at,
                 plain,
                 ..
             } => {
-                let name = book.by_addr(from).map(|c| c.name.clone());
+                let name = book.by_peer(from).map(|c| c.name.clone());
                 if json {
                     json!({
                         "from": name,
-                        "addr": from.to_string(),
+                        "addr": path.to_string(),
                         "text": text,
                         "plain": plain,
                         "sent_at": sent_at.map(|t| t.to_string()),
@@ -47,7 +48,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                     format!(
                         "[{}] {}: {}",
                         received_at.to_zoned(tz.clone()).strftime("%H:%M:%S"),
-                        crate::text::one_line(&name.unwrap_or_else(|| from.to_string())),
+                        crate::text::one_line(&name.unwrap_or_else(|| path.to_string())),
                         crate::text::one_line(&text),
                     )
                 }

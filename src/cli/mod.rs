@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use crate::contacts::{self, Contact, ContactBook, Me};
 use crate::engine::{self, Command, EngineHandle, Options};
 use crate::identity;
+use crate::proto::PeerId;
 use crate::proto::secure::Keypair;
 use crate::store::{self, History};
 
@@ -118,6 +119,8 @@ fn start_engine(listen: SocketAddr, options: Options) -> Result<EngineHandle> {
 /// Where a message goes and how: a contact by name, or an address.
 struct Target {
     name: String,
+    /// Whom the engine sends to: the contact's key if it has one.
+    peer: PeerId,
     addr: SocketAddr,
     plain: bool,
 }
@@ -126,6 +129,7 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
     if let Some(c) = book.by_name(to) {
         return Ok(Target {
             name: c.name.clone(),
+            peer: c.peer_id(),
             addr: c.addr,
             plain: c.plain,
         });
@@ -134,11 +138,13 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
         Ok(addr) => Ok(match book.by_addr(addr) {
             Some(c) => Target {
                 name: c.name.clone(),
+                peer: c.peer_id(),
                 addr,
                 plain: c.plain,
             },
             None => Target {
                 name: addr.to_string(),
+                peer: PeerId::addr(addr),
                 addr,
                 plain: false,
             },
@@ -217,27 +223,28 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     options.history = Some(history);
     options.queue_failed = true;
     let engine = start_engine(you_listen, options)?;
-    let you = match engine.local_addr {
-        a if a.ip().is_unspecified() => SocketAddr::new(bot_listen.ip(), a.port()),
-        a => a,
-    };
-    let _ = bot_engine.commands.send(Command::SetContacts(vec![Contact {
+    let you = Contact {
         name: your_name,
-        addr: you,
+        addr: match engine.local_addr {
+            a if a.ip().is_unspecified() => SocketAddr::new(bot_listen.ip(), a.port()),
+            a => a,
+        },
         plain: false,
         key: Some(your_keys.public),
-    }]));
+    };
+    let you_peer = you.peer_id();
+    let _ = bot_engine.commands.send(Command::SetContacts(vec![you]));
     std::thread::Builder::new()
         .name("qqchat-demo-bot".into())
         .spawn(move || {
             bot::greet(
                 &bot_engine,
-                you,
+                you_peer,
                 include_str!("../../assets/demo-greeting.txt"),
             );
-            bot::serve(&bot_engine, Reply::Upper, |_| {});
+            bot::serve(&bot_engine, Reply::Upper, |_, _| {});
         })?;
-    book.me.listen = you;
+    book.me.listen = engine.local_addr;
     let result = crate::tui::run(book, None, Vec::new(), engine);
     let _ = std::fs::remove_dir_all(&dir);
     result?;

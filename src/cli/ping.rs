@@ -35,12 +35,12 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
     let mut rtts = Vec::new();
     for seq in 1..=count.max(1) {
         let sent = Instant::now();
-        let _ = engine.commands.send(Command::Ping(target.addr));
+        let _ = engine.commands.send(Command::Ping(target.peer));
         let deadline = sent + interval;
         let mut answered = false;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match engine.events.recv_timeout(left) {
-                Ok(EngineEvent::Pong { peer, rtt }) if peer == target.addr && !answered => {
+                Ok(EngineEvent::Pong { peer, rtt }) if peer == target.peer && !answered => {
                     answered = true;
                     rtts.push(rtt);
                     println!(

@@ -61,7 +61,7 @@ pub fn send(
         engine
             .commands
             .send(Command::Send {
-                to: target.addr,
+                to: target.peer,
                 text: text.clone(),
                 plain: target.plain,
                 id,

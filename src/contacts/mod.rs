@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-use crate::proto::PublicKey;
+use crate::proto::{PeerId, PublicKey, canonical};
 
 pub use edit::{
     EditError, KeyedAdd, add_contact, add_keyed_contact, remove_contact, rename_contact,
@@ -127,6 +127,17 @@ pub struct Contact {
     pub key: Option<PublicKey>,
 }
 
+impl Contact {
+    /// Who the contact is to the protocol: its key when it has one (then it is the same
+    /// contact from any address), else its address.
+    pub fn peer_id(&self) -> PeerId {
+        match self.key {
+            Some(key) => PeerId::Key(key),
+            None => PeerId::addr(self.addr),
+        }
+    }
+}
+
 /// The whole file: who I am and whom I talk to, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactBook {
@@ -188,6 +199,11 @@ impl ContactBook {
         self.contacts.iter().find(|c| canonical(c.addr) == wanted)
     }
 
+    /// The contact that is `peer` to the protocol.
+    pub fn by_peer(&self, peer: PeerId) -> Option<&Contact> {
+        self.contacts.iter().find(|c| c.peer_id() == peer)
+    }
+
     /// A book with no file: used by `qqchat demo` and by `send`/`listen` when no file exists.
     pub fn empty(me: Me) -> ContactBook {
         ContactBook {
@@ -195,11 +211,6 @@ impl ContactBook {
             contacts: Vec::new(),
         }
     }
-}
-
-/// `addr` with an IPv4-mapped IPv6 address turned back into IPv4.
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// Where to look: `explicit` (from --contacts) if given (an error if it does not exist),

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
 use crate::contacts::Contact;
-use crate::proto::Config;
+use crate::proto::{Config, PeerId};
 use crate::store::{Conversation, ConversationKey, History};
 
 /// What a front end asks the engine to do.
@@ -20,7 +20,7 @@ pub enum Command {
     ///
     /// [`new_message_id`]: super::new_message_id
     Send {
-        to: SocketAddr,
+        to: PeerId,
         text: String,
         plain: bool,
         id: u64,
@@ -37,8 +37,8 @@ pub enum Command {
         from: ConversationKey,
         to: ConversationKey,
     },
-    /// Probe an address once; the answer comes as [`EngineEvent::Pong`].
-    Ping(SocketAddr),
+    /// Probe a peer once; the answer comes as [`EngineEvent::Pong`].
+    Ping(PeerId),
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -48,7 +48,9 @@ pub enum Command {
 pub enum EngineEvent {
     /// A message arrived, in order and once.
     Received {
-        from: SocketAddr,
+        from: PeerId,
+        /// The address it came from, to show.
+        path: SocketAddr,
         /// The sender's id of the message (qqchat peers only).
         id: Option<u64>,
         text: String,
@@ -59,21 +61,23 @@ pub enum EngineEvent {
         plain: bool,
     },
     /// The peer acknowledged the message with this id.
-    Delivered { to: SocketAddr, id: u64 },
+    Delivered { to: PeerId, id: u64 },
     /// A plain message was handed to the network; no receipt will follow.
-    Sent { to: SocketAddr, id: u64 },
+    Sent { to: PeerId, id: u64 },
     /// Retries ran out; the message waits in the outbox for the contact to be heard from.
-    Queued { to: SocketAddr, id: u64 },
+    Queued { to: PeerId, id: u64 },
     /// The message was given up on and is not queued.
-    Failed { to: SocketAddr, id: u64 },
+    Failed { to: PeerId, id: u64 },
     /// A queued message was cancelled.
-    Cancelled { to: SocketAddr, id: u64 },
+    Cancelled { to: PeerId, id: u64 },
     /// A contact came online or went offline.
-    Presence { peer: SocketAddr, online: bool },
+    Presence { peer: PeerId, online: bool },
     /// The link to a contact was measured again.
-    Link { peer: SocketAddr, link: Link },
+    Link { peer: PeerId, link: Link },
     /// A ping was answered.
-    Pong { peer: SocketAddr, rtt: Duration },
+    Pong { peer: PeerId, rtt: Duration },
+    /// A keyed contact now writes from `path` (it moved), and is written to there.
+    PathChanged { peer: PeerId, path: SocketAddr },
     /// The whole history, read by the engine at start (with [`Options::load_history`]),
     /// before anything that happened since.
     History(Vec<Conversation>),
@@ -141,36 +145,20 @@ impl EngineHandle {
     }
 }
 
-/// The conversation with an address: the contact's, or one named after the address.
-pub fn history_key(contacts: &[Contact], addr: SocketAddr) -> ConversationKey {
-    contacts
-        .iter()
-        .find(|c| same_addr(c.addr, addr))
-        .map_or_else(
-            || ConversationKey::from_address(addr),
-            |c| ConversationKey::contact(&c.name),
-        )
+/// The conversation with `peer`: its contact's, or one named after `path`, where it writes
+/// from (the address shown and stored for anyone who is not a contact).
+pub fn history_key(contacts: &[Contact], peer: PeerId, path: SocketAddr) -> ConversationKey {
+    contacts.iter().find(|c| c.peer_id() == peer).map_or_else(
+        || ConversationKey::from_address(path),
+        |c| ConversationKey::contact(&c.name),
+    )
 }
 
-/// The address a conversation is with: its contact's, or the one it is named after.
-pub fn key_addr(contacts: &[Contact], key: &ConversationKey) -> Option<SocketAddr> {
+/// Whom a conversation is with: its contact, or the address it is named after.
+pub fn conversation_peer(contacts: &[Contact], key: &ConversationKey) -> Option<PeerId> {
     contacts
         .iter()
         .find(|c| *key == *c.name)
-        .map(|c| c.addr)
-        .or_else(|| key.address())
-}
-
-/// Equal addresses, counting an IPv4-mapped IPv6 address as its IPv4 self.
-pub fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
-    fn canon(a: SocketAddr) -> SocketAddr {
-        match a {
-            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
-                None => a,
-            },
-            SocketAddr::V4(_) => a,
-        }
-    }
-    canon(a) == canon(b)
+        .map(Contact::peer_id)
+        .or_else(|| key.address().map(PeerId::addr))
 }

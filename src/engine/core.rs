@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::api::{Command, EngineEvent, Link, history_key, key_addr, same_addr};
+use super::api::{Command, EngineEvent, Link, conversation_peer, history_key};
 use super::ids::IdGen;
 use crate::contacts::Contact;
-use crate::proto::{Config, Event, LinkHealth, Node, PublicKey, Transmit};
+use crate::proto::{Config, Event, LinkHealth, Node, PeerId, PublicKey, Transmit};
 use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
 
 /// Link figures of one contact go to the front end at most this often.
@@ -90,7 +90,7 @@ impl CoreOptions {
 
 /// An outgoing message the engine may need again: to queue it, or to send it once more.
 struct Outgoing {
-    to: SocketAddr,
+    to: PeerId,
     text: String,
     sent_at: Timestamp,
 }
@@ -106,12 +106,12 @@ pub struct EngineCore {
     /// Reliable messages not yet delivered, by id.
     unacked: HashMap<u64, Outgoing>,
     /// Queued messages per contact, oldest first.
-    outbox: HashMap<SocketAddr, VecDeque<u64>>,
+    outbox: HashMap<PeerId, VecDeque<u64>>,
     queue_failed: bool,
     watch: bool,
     /// Peers whose link figures changed since they were last reported, and when that was.
-    link_dirty: HashSet<SocketAddr>,
-    link_reported: HashMap<SocketAddr, Instant>,
+    link_dirty: HashSet<PeerId>,
+    link_reported: HashMap<PeerId, Instant>,
     store: Vec<StoreOp>,
     ui: Vec<EngineEvent>,
 }
@@ -147,12 +147,12 @@ impl EngineCore {
         if let Some(conversations) = history {
             self.read_history(conversations);
         }
-        self.apply_keys(&[]);
+        self.apply_peers(now, &[]);
         for c in &self.contacts {
             if self.watch && !c.plain {
-                self.node.watch(now.mono, c.addr);
+                self.node.watch(now.mono, c.peer_id());
             } else {
-                self.node.befriend(now.mono, c.addr);
+                self.node.befriend(now.mono, c.peer_id());
             }
         }
     }
@@ -198,7 +198,7 @@ impl EngineCore {
             Command::Cancel { id } => self.cancel(id),
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
-            Command::Ping(addr) => self.node.ping(now.mono, addr),
+            Command::Ping(peer) => self.node.ping(now.mono, peer),
             Command::Shutdown => self.goodbye(),
         }
     }
@@ -229,14 +229,14 @@ impl EngineCore {
         let mut owed = Vec::new();
         if self.queue_failed {
             for c in &conversations {
-                let Some(addr) = key_addr(&self.contacts, &c.key) else {
+                let Some(peer) = conversation_peer(&self.contacts, &c.key) else {
                     continue;
                 };
                 owed.extend(
                     c.messages
                         .iter()
                         .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered())
-                        .map(|m| (addr, m.clone())),
+                        .map(|m| (peer, m.clone())),
                 );
             }
         }
@@ -246,7 +246,7 @@ impl EngineCore {
     }
 
     /// Puts messages owed from an earlier run in the outbox.
-    fn owe(&mut self, outbox: Vec<(SocketAddr, StoredMessage)>) {
+    fn owe(&mut self, outbox: Vec<(PeerId, StoredMessage)>) {
         for (to, msg) in outbox {
             if self.unacked.contains_key(&msg.id) {
                 continue;
@@ -265,40 +265,51 @@ impl EngineCore {
         }
     }
 
-    /// Gives the protocol every contact's key.
-    fn apply_keys(&mut self, old: &[Contact]) {
+    /// Gives the protocol every contact, with its key and address. A contact that left the
+    /// file, or whose address was edited, is removed first (its sessions go with it).
+    fn apply_peers(&mut self, now: Now, old: &[Contact]) {
         for c in old {
-            if !self.contacts.iter().any(|n| n.addr == c.addr) {
-                self.node.set_key(c.addr, None);
+            let kept = self
+                .contacts
+                .iter()
+                .any(|n| n.peer_id() == c.peer_id() && n.addr == c.addr);
+            if !kept {
+                self.node.remove_peer(c.peer_id());
             }
         }
         for c in &self.contacts {
-            self.node.set_key(c.addr, c.key);
+            self.node.add_peer(now.mono, c.peer_id(), c.addr);
         }
     }
 
     fn set_contacts(&mut self, now: Now, contacts: Vec<Contact>) {
         if !self.watch {
             for c in &contacts {
-                self.node.befriend(now.mono, c.addr);
+                self.node.befriend(now.mono, c.peer_id());
             }
             let old = std::mem::replace(&mut self.contacts, contacts);
-            self.apply_keys(&old);
+            self.apply_peers(now, &old);
             return;
         }
         let old = std::mem::replace(&mut self.contacts, contacts);
         // Keys first, so a hello to a new keyed contact goes over Noise.
-        self.apply_keys(&old);
+        self.apply_peers(now, &old);
         for o in &old {
-            if !self.contacts.iter().any(|c| c.addr == o.addr && !c.plain) {
-                self.node.unwatch(o.addr);
+            let peer = o.peer_id();
+            if !self
+                .contacts
+                .iter()
+                .any(|c| c.peer_id() == peer && !c.plain)
+            {
+                self.node.unwatch(peer);
             }
         }
         for c in &self.contacts {
+            let peer = c.peer_id();
             if c.plain {
-                self.node.befriend(now.mono, c.addr);
-            } else if !old.iter().any(|o| o.addr == c.addr && !o.plain) {
-                self.node.watch(now.mono, c.addr);
+                self.node.befriend(now.mono, peer);
+            } else if !old.iter().any(|o| o.peer_id() == peer && !o.plain) {
+                self.node.watch(now.mono, peer);
             }
         }
     }
@@ -317,7 +328,7 @@ impl EngineCore {
         }
     }
 
-    fn send(&mut self, now: Now, to: SocketAddr, text: String, plain: bool, id: u64) {
+    fn send(&mut self, now: Now, to: PeerId, text: String, plain: bool, id: u64) {
         // Refused before it is stored: the front ends check first, so this is a last guard.
         if let Some(err) = too_long(&text, self.node.config().max_message) {
             self.ui.push(EngineEvent::Error(err));
@@ -327,7 +338,7 @@ impl EngineCore {
         let record = Record::Msg {
             id,
             dir: Direction::Out,
-            peer: to.to_string(),
+            peer: self.path_of(to).to_string(),
             at: now.wall,
             sent_at: None,
             text: text.clone(),
@@ -376,7 +387,7 @@ impl EngineCore {
     }
 
     /// Sends the outbox of a contact that was just heard from, oldest first.
-    fn drain_outbox(&mut self, now: Now, peer: SocketAddr) {
+    fn drain_outbox(&mut self, now: Now, peer: PeerId) {
         let Some(queue) = self.outbox.remove(&peer) else {
             return;
         };
@@ -385,12 +396,20 @@ impl EngineCore {
         }
     }
 
-    fn record(&mut self, peer: SocketAddr, record: Record) {
-        let key = history_key(&self.contacts, peer);
+    /// Where `peer` is written to now, as shown and stored. Only a keyed peer the protocol
+    /// was never given an address for has none, and nothing can be sent to it.
+    fn path_of(&self, peer: PeerId) -> SocketAddr {
+        self.node
+            .path(peer)
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    fn record(&mut self, peer: PeerId, record: Record) {
+        let key = history_key(&self.contacts, peer, self.path_of(peer));
         self.store.push(StoreOp::Append { key, record });
     }
 
-    fn record_state(&mut self, peer: SocketAddr, id: u64, state: MessageState) {
+    fn record_state(&mut self, peer: PeerId, id: u64, state: MessageState) {
         self.record(peer, Record::State { id, state });
     }
 
@@ -406,6 +425,7 @@ impl EngineCore {
         match event {
             Event::Received {
                 from,
+                path,
                 id,
                 text,
                 sent_at_ms,
@@ -422,17 +442,19 @@ impl EngineCore {
                 let record = Record::Msg {
                     id: id.unwrap_or_else(|| self.ids.next_id()),
                     dir: Direction::In,
-                    peer: from.to_string(),
+                    peer: path.to_string(),
                     at: now.wall,
                     sent_at,
                     text: text.clone(),
                     plain,
                     state: MessageState::Received,
                 };
-                self.record(from, record);
+                let key = history_key(&self.contacts, from, path);
+                self.store.push(StoreOp::Append { key, record });
                 self.link_dirty.insert(from);
                 self.ui.push(EngineEvent::Received {
                     from,
+                    path,
                     id,
                     text,
                     sent_at,
@@ -479,6 +501,9 @@ impl EngineCore {
                 self.link_dirty.insert(peer);
                 self.ui.push(EngineEvent::Pong { peer, rtt });
             }
+            Event::PathChanged { peer, path } => {
+                self.ui.push(EngineEvent::PathChanged { peer, path });
+            }
         }
     }
 
@@ -486,12 +511,13 @@ impl EngineCore {
         &self,
         from: SocketAddr,
         offered: &PublicKey,
-        expected: Option<(SocketAddr, PublicKey)>,
+        expected: Option<PublicKey>,
     ) -> String {
         let offered = crate::identity::encode_key(offered);
         match expected {
-            Some((addr, key)) => {
-                let name = history_key(&self.contacts, addr);
+            Some(key) => {
+                let peer = PeerId::Key(key);
+                let name = history_key(&self.contacts, peer, self.path_of(peer));
                 format!(
                     "REFUSED: {from} claimed to be {name} with another key ({offered}), \
                      not the one in your contacts ({}). If {name} really made a new \
@@ -511,12 +537,9 @@ impl EngineCore {
     /// flood the UI.
     fn report_links(&mut self, now: Now) {
         let contacts = &self.contacts;
-        self.link_dirty.retain(|peer| {
-            contacts
-                .iter()
-                .any(|c| !c.plain && same_addr(c.addr, *peer))
-        });
-        let dirty: Vec<SocketAddr> = self.link_dirty.iter().copied().collect();
+        self.link_dirty
+            .retain(|peer| contacts.iter().any(|c| !c.plain && c.peer_id() == *peer));
+        let dirty: Vec<PeerId> = self.link_dirty.iter().copied().collect();
         for peer in dirty {
             let due = self
                 .link_reported

@@ -309,7 +309,10 @@ mod tests {
                 dst: peer,
                 payload: b"ack".to_vec(),
             }],
-            events: vec![EngineEvent::Presence { peer, online: true }],
+            events: vec![EngineEvent::Presence {
+                peer: crate::proto::PeerId::addr(peer),
+                online: true,
+            }],
         };
         let log = RefCell::new(Vec::new());
         let mut store = LogStore(&log);

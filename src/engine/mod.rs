@@ -15,8 +15,6 @@ mod driver;
 mod ids;
 
 pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp, too_long};
-pub use api::{
-    Command, EngineEvent, EngineHandle, Link, Options, history_key, key_addr, same_addr,
-};
+pub use api::{Command, EngineEvent, EngineHandle, Link, Options, conversation_peer, history_key};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};

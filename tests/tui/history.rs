@@ -8,7 +8,7 @@ use qqchat::store::{Conversation, MessageState};
 
 use crate::support::{
     ALICE, STRANGER, addr, app, app_sized, at, conversation, draw, history, inc, marks, open, out,
-    press, received, send,
+    peer, press, received, send,
 };
 
 #[test]
@@ -44,20 +44,20 @@ fn tags_from_history_settle_with_later_engine_events() {
     app.load_history(history());
     // The ids are the ids: the engine reports on them when the outbox is sent.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 3,
     });
     app.on_engine(EngineEvent::Queued {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 5,
     });
     // Settled messages are not reopened.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 4,
     });
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 6,
     });
     assert_eq!(
@@ -70,7 +70,7 @@ fn tags_from_history_settle_with_later_engine_events() {
         ]
     );
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 5,
     });
     assert_eq!(marks(&app, 0)[4], Some(Mark::Delivered));
@@ -192,7 +192,7 @@ fn a_long_history_loads_and_draws_quickly() {
     assert!(shown.contains("message 99999"));
     // Loading moves messages without wrapping them; every pending one is registered.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 1,
     });
     assert_eq!(app.peers()[0].messages()[1].mark(), Some(Mark::Delivered));
@@ -240,13 +240,13 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
     );
     // The live message's id still settles it.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert_eq!(app.peers()[0].messages()[7].mark(), Some(Mark::Delivered));
     // A queued message from the history settles too.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 3,
     });
     assert_eq!(app.peers()[0].messages()[2].mark(), Some(Mark::Delivered));

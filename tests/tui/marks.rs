@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-use crate::support::{ALICE, addr, app, at, draw, open, press, press_mod, received, send};
+use crate::support::{ALICE, app, at, draw, open, peer, press, press_mod, received, send};
 
 #[test]
 fn engine_events_set_the_mark_of_the_tagged_message() {
@@ -17,20 +17,20 @@ fn engine_events_set_the_mark_of_the_tagged_message() {
     let b = send(&mut app, "b", at(0));
     let c = send(&mut app, "c", at(0));
     app.on_engine(EngineEvent::Failed {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: b,
     });
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: a,
     });
     app.on_engine(EngineEvent::Sent {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: c,
     });
     // An unknown id changes nothing.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: 999,
     });
     let marks: Vec<_> = app
@@ -54,11 +54,11 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     let ok = send(&mut app, "arrived", at(1));
     app.on_engine(received(ALICE, "hm?", 2));
     app.on_engine(EngineEvent::Failed {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: failed,
     });
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: ok,
     });
 
@@ -84,7 +84,7 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     let [Effect::Send(Command::Send { to, text, id, .. })] = effects.as_slice() else {
         panic!("expected a retry, got {effects:?}");
     };
-    assert_eq!((*to, text.as_str()), (addr(ALICE), "lost one"));
+    assert_eq!((*to, text.as_str()), (peer(ALICE), "lost one"));
     assert!(*id != failed && *id != ok, "a retry gets a new id");
     let messages = app.open_peer().unwrap().messages();
     assert_eq!(messages[0].mark(), Some(Mark::Pending));
@@ -93,7 +93,7 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
     // The new id now drives the mark; the old one is forgotten.
     let new_tag = *id;
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: failed,
     });
     assert_eq!(
@@ -101,7 +101,7 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
         Some(Mark::Pending)
     );
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: new_tag,
     });
     assert_eq!(
@@ -139,7 +139,7 @@ fn ctrl_r_in_the_input_retries_the_latest_failed_message() {
     send(&mut app, "third", at(0));
     for id in [first, second] {
         app.on_engine(EngineEvent::Failed {
-            to: addr(ALICE),
+            to: peer(ALICE),
             id,
         });
     }

@@ -5,7 +5,7 @@ use insta::assert_snapshot;
 use qqchat::app::{App, Effect, Focus, Mark, Notice};
 use qqchat::engine::{Command, EngineEvent};
 
-use crate::support::{ALICE, addr, app, at, draw, marks, open, press, press_mod, send};
+use crate::support::{ALICE, app, at, draw, marks, open, peer, press, press_mod, send};
 
 /// Opens alice, sends `text`, and has the engine queue it; focus goes to the conversation
 /// with the message picked.
@@ -13,7 +13,7 @@ fn queued_message(app: &mut App, text: &str) -> u64 {
     open(app, 0);
     let id = send(app, text, at(0));
     app.on_engine(EngineEvent::Queued {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     press(app, KeyCode::BackTab);
@@ -28,7 +28,7 @@ fn a_queued_message_keeps_its_tag_until_delivered() {
     let id = queued_message(&mut app, "later");
     assert_eq!(marks(&app, 0), [Some(Mark::Queued)]);
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
@@ -46,11 +46,11 @@ fn r_on_a_queued_message_sends_it_now_under_the_same_tag() {
     assert_eq!(marks(&app, 0), [Some(Mark::Pending)]);
     // Queued again when that fails too, then delivered: still the same id.
     app.on_engine(EngineEvent::Queued {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
@@ -71,7 +71,7 @@ fn x_cancels_a_queued_message_once_the_engine_confirms() {
         "not until the engine says so"
     );
     app.on_engine(EngineEvent::Cancelled {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
@@ -79,7 +79,7 @@ fn x_cancels_a_queued_message_once_the_engine_confirms() {
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
     // A late report on the cancelled id changes nothing.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert_eq!(marks(&app, 0), [Some(Mark::Cancelled)]);
@@ -94,7 +94,7 @@ fn x_leaves_other_messages_alone() {
     press(&mut app, KeyCode::Up);
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
     app.on_engine(EngineEvent::Failed {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
@@ -108,11 +108,11 @@ fn ctrl_r_sends_the_latest_queued_or_failed_message() {
     let queued = send(&mut app, "queued", at(1));
     send(&mut app, "pending", at(2));
     app.on_engine(EngineEvent::Failed {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: failed,
     });
     app.on_engine(EngineEvent::Queued {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: queued,
     });
     let effects = press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL);
@@ -135,19 +135,19 @@ fn snapshot_queued_and_cancelled_marks() {
     open(&mut app, 0);
     let delivered = send(&mut app, "are you there?", at(0));
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: delivered,
     });
     let queued = send(&mut app, "I'll wait until you are back online", at(1));
     let cancelled = send(&mut app, "ignore that", at(2));
     for id in [queued, cancelled] {
         app.on_engine(EngineEvent::Queued {
-            to: addr(ALICE),
+            to: peer(ALICE),
             id,
         });
     }
     app.on_engine(EngineEvent::Cancelled {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: cancelled,
     });
     press(&mut app, KeyCode::BackTab);
@@ -188,7 +188,7 @@ fn keys_that_do_nothing_say_why() {
     );
     // x on a delivered one.
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert!(press(&mut app, KeyCode::Char('x')).is_empty());
@@ -212,7 +212,7 @@ fn r_and_x_on_a_cancelled_message_say_why() {
     let id = queued_message(&mut app, "later");
     press(&mut app, KeyCode::Char('x'));
     app.on_engine(EngineEvent::Cancelled {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id,
     });
     assert!(press(&mut app, KeyCode::Char('r')).is_empty());

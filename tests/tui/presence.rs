@@ -8,7 +8,7 @@ use qqchat::contacts::Contact;
 use qqchat::engine::EngineEvent;
 
 use crate::support::{
-    ALICE, BOB, PY, STRANGER, addr, app, at, book, draw, link, open, press, received,
+    ALICE, BOB, PY, STRANGER, addr, app, at, book, draw, link, open, peer, press, received,
     received_plain,
 };
 
@@ -34,21 +34,21 @@ fn snapshot_presence_dots_and_last_seen() {
     let mut app = app_with_carol();
     app.set_now(at(60));
     app.on_engine(EngineEvent::Presence {
-        peer: addr(ALICE),
+        peer: peer(ALICE),
         online: true,
     });
     // Offline since earlier today, and since yesterday.
     app.on_engine(EngineEvent::Link {
-        peer: addr(BOB),
+        peer: peer(BOB),
         link: link(Some(false), Some(at(-4)), Some(300), 0.0),
     });
     app.on_engine(EngineEvent::Link {
-        peer: addr("127.0.0.1:4010"),
+        peer: peer("127.0.0.1:4010"),
         link: link(Some(false), Some(at(-24 * 60)), None, 0.0),
     });
     app.on_engine(received_plain(STRANGER, "hi\n", 0));
     app.on_engine(EngineEvent::Presence {
-        peer: addr(STRANGER),
+        peer: peer(STRANGER),
         online: true,
     });
     assert_snapshot!(draw(&app, 80, 14).backend());
@@ -58,7 +58,7 @@ fn snapshot_presence_dots_and_last_seen() {
 fn snapshot_header_with_rtt_and_loss() {
     let mut app = app_with_carol();
     app.on_engine(EngineEvent::Link {
-        peer: addr("[::ffff:127.0.0.1]:4002"),
+        peer: peer("[::ffff:127.0.0.1]:4002"),
         link: link(Some(true), Some(at(0)), Some(420), 0.02),
     });
     open(&mut app, 1);
@@ -72,7 +72,7 @@ fn the_header_says_when_an_offline_contact_was_last_seen() {
     app.set_now(at(60));
     open(&mut app, 1);
     app.on_engine(EngineEvent::Link {
-        peer: addr(BOB),
+        peer: peer(BOB),
         link: link(Some(true), Some(at(0)), Some(25_000), 0.0),
     });
     let header = |app: &App| {
@@ -88,7 +88,7 @@ fn the_header_says_when_an_offline_contact_was_last_seen() {
         header(&app)
     );
     app.on_engine(EngineEvent::Presence {
-        peer: addr(BOB),
+        peer: peer(BOB),
         online: false,
     });
     assert!(
@@ -104,7 +104,7 @@ fn the_header_says_when_an_offline_contact_was_last_seen() {
         header(&app)
     );
     app.on_engine(EngineEvent::Presence {
-        peer: addr(BOB),
+        peer: peer(BOB),
         online: true,
     });
     assert!(header(&app).contains("· online ·"), "{}", header(&app));
@@ -115,7 +115,7 @@ fn the_header_says_when_an_offline_contact_was_last_seen() {
 fn plain_contacts_and_strangers_show_no_presence() {
     let mut app = app();
     app.on_engine(EngineEvent::Presence {
-        peer: addr(PY),
+        peer: peer(PY),
         online: true,
     });
     open(&mut app, 2);

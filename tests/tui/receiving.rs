@@ -6,7 +6,8 @@ use qqchat::app::{App, Effect};
 use qqchat::engine::Command;
 
 use crate::support::{
-    ALICE, BOB, STRANGER, addr, app, at, book, open, press, received, received_plain, type_text,
+    ALICE, BOB, STRANGER, addr, app, at, book, open, peer, press, received, received_plain,
+    type_text,
 };
 
 #[test]
@@ -55,7 +56,7 @@ fn an_unknown_address_gets_its_own_entry_and_can_be_answered() {
     let [Effect::Send(Command::Send { to, plain, .. })] = effects.as_slice() else {
         panic!("expected a send, got {effects:?}");
     };
-    assert_eq!((*to, *plain), (addr(STRANGER), true));
+    assert_eq!((*to, *plain), (peer(STRANGER), true));
 }
 
 #[test]

@@ -6,8 +6,8 @@ use qqchat::contacts::Contact;
 use qqchat::engine::{Command, EngineEvent};
 
 use crate::support::{
-    ALICE, BOB, PY, STRANGER, addr, app, app_with_stranger, at, book, history, marks, open, press,
-    received, renames, send, type_text, with_contacts,
+    ALICE, BOB, PY, STRANGER, addr, app, app_with_stranger, at, book, history, marks, open, peer,
+    press, received, renames, send, type_text, with_contacts,
 };
 
 fn contact(name: &str, at: &str) -> Contact {
@@ -26,7 +26,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
     let id = send(&mut app, "hello bob", at(0));
     app.on_engine(received(ALICE, "psst", 0));
     app.on_engine(EngineEvent::Presence {
-        peer: addr(BOB),
+        peer: peer(BOB),
         online: true,
     });
     press(&mut app, KeyCode::Esc);
@@ -61,7 +61,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
     assert_eq!(app.open(), Some(0), "and so does the open conversation");
 
     // Tags follow their message to its new place.
-    app.on_engine(EngineEvent::Delivered { to: addr(BOB), id });
+    app.on_engine(EngineEvent::Delivered { to: peer(BOB), id });
     assert_eq!(marks(&app, 0), [Some(Mark::Delivered)]);
 }
 
@@ -136,7 +136,7 @@ fn a_contact_whose_address_changed_keeps_its_conversation() {
     let mut app = app();
     app.on_engine(received(BOB, "moving house", 0));
     app.on_engine(EngineEvent::Presence {
-        peer: addr(BOB),
+        peer: peer(BOB),
         online: true,
     });
     let mut contacts = book(true).contacts;

@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
 use qqchat::app::{Effect, Mark};
 use qqchat::engine::Command;
 
-use crate::support::{ALICE, addr, app, at, key, open, press, press_mod, send, type_text};
+use crate::support::{ALICE, app, at, key, open, peer, press, press_mod, send, type_text};
 
 #[test]
 fn enter_in_the_input_sends_with_a_fresh_tag_and_clears_it() {
@@ -23,7 +23,7 @@ fn enter_in_the_input_sends_with_a_fresh_tag_and_clears_it() {
     else {
         panic!("expected a send, got {effects:?}");
     };
-    assert_eq!((*to, text.as_str(), *plain), (addr(ALICE), "hello", false));
+    assert_eq!((*to, text.as_str(), *plain), (peer(ALICE), "hello", false));
     assert_eq!(app.input_text(), "");
     let second = send(&mut app, "again", at(0));
     assert_ne!(*id, second, "every message gets its own id");

@@ -5,7 +5,7 @@ use insta::assert_snapshot;
 use qqchat::engine::EngineEvent;
 
 use crate::support::{
-    ALICE, BOB, PY, STRANGER, addr, app, app_sized, at, draw, open, press, received,
+    ALICE, BOB, PY, STRANGER, app, app_sized, at, draw, open, peer, press, received,
     received_plain, send, type_text,
 };
 
@@ -22,7 +22,7 @@ fn snapshot_conversation_with_marks() {
     app.on_engine(received(ALICE, "hi! are you there?", 0));
     let delivered = send(&mut app, "yes, here", at(1));
     app.on_engine(EngineEvent::Delivered {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: delivered,
     });
     app.on_engine(received(
@@ -32,7 +32,7 @@ fn snapshot_conversation_with_marks() {
     ));
     let failed = send(&mut app, "it passed here", at(3));
     app.on_engine(EngineEvent::Failed {
-        to: addr(ALICE),
+        to: peer(ALICE),
         id: failed,
     });
     send(&mut app, "sending it again later", at(4));
@@ -45,7 +45,7 @@ fn snapshot_plain_conversation() {
     open(&mut app, 2);
     app.on_engine(received_plain(PY, "hello from python\n", 0));
     let id = send(&mut app, "hello, script", at(1));
-    app.on_engine(EngineEvent::Sent { to: addr(PY), id });
+    app.on_engine(EngineEvent::Sent { to: peer(PY), id });
     send(&mut app, "still there?", at(2));
     assert_snapshot!(draw(&app, 80, 14).backend());
 }
@@ -68,7 +68,7 @@ fn snapshot_cjk_wrapping_in_narrow_terminal() {
     open(&mut app, 1);
     app.on_engine(received(BOB, &"你好，世界 🚀".repeat(3), 0));
     let id = send(&mut app, "好的 ok 👍 这句话没有空格也能按宽度换行", at(1));
-    app.on_engine(EngineEvent::Delivered { to: addr(BOB), id });
+    app.on_engine(EngineEvent::Delivered { to: peer(BOB), id });
     type_text(&mut app, "中文输入🚀", at(2));
     let terminal = draw(&app, 40, 16);
     // Nothing was cut off at the edge: the text column holds every character of both messages.

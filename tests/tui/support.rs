@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use qqchat::app::{App, Effect, Mark};
 use qqchat::contacts::{Contact, ContactBook, Me};
 use qqchat::engine::{Command, EngineEvent, Link};
-use qqchat::proto::PublicKey;
+use qqchat::proto::{PeerId, PublicKey};
 use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -24,6 +24,16 @@ pub const PY: &str = "127.0.0.1:4003";
 pub const STRANGER: &str = "127.0.0.1:5555";
 /// Alice is the one contact of [`book`] with a key; bob and pyscript are unverified.
 pub const ALICE_KEY: PublicKey = PublicKey::from_bytes([1; 32]);
+
+/// Who the engine says an event is about, for the peers of [`book`]: alice by her key,
+/// anyone else by address.
+pub fn peer(at: &str) -> PeerId {
+    if at == ALICE {
+        PeerId::Key(ALICE_KEY)
+    } else {
+        PeerId::addr(addr(at))
+    }
+}
 
 pub fn book(bell: bool) -> ContactBook {
     ContactBook {
@@ -107,7 +117,8 @@ pub fn send(app: &mut App, text: &str, now: Timestamp) -> u64 {
 
 pub fn received(from: &str, text: &str, minutes: i64) -> EngineEvent {
     EngineEvent::Received {
-        from: addr(from),
+        from: peer(from),
+        path: addr(from),
         id: None,
         text: text.into(),
         sent_at: None,
@@ -118,7 +129,8 @@ pub fn received(from: &str, text: &str, minutes: i64) -> EngineEvent {
 
 pub fn received_plain(from: &str, text: &str, minutes: i64) -> EngineEvent {
     EngineEvent::Received {
-        from: addr(from),
+        from: peer(from),
+        path: addr(from),
         id: None,
         text: text.into(),
         sent_at: None,

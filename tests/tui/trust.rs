@@ -14,8 +14,8 @@ use ratatui::style::Color;
 
 use crate::support::{
     ALICE, ALICE_KEY, BOB, STRANGER, addr, app_with_stranger, at, book, conversation, draw, link,
-    marks, open, out, press, press_mod, prompt_text, received, received_plain, renames, screen,
-    send, trust_app, trust_book, type_text, with_contacts,
+    marks, open, out, peer, press, press_mod, prompt_text, received, received_plain, renames,
+    screen, send, trust_app, trust_book, type_text, with_contacts,
 };
 
 fn contact_string(name: &str, at: &str, key: PublicKey) -> String {
@@ -47,11 +47,11 @@ fn colour_of(terminal: &Terminal<TestBackend>, y: u16, text: &str) -> Color {
 fn snapshot_keyed_and_unverified_contacts() {
     let mut app = trust_app(false, 80, 12);
     app.on_engine(EngineEvent::Presence {
-        peer: addr(ALICE),
+        peer: peer(ALICE),
         online: true,
     });
     app.on_engine(EngineEvent::Link {
-        peer: addr(BOB),
+        peer: peer(BOB),
         link: link(Some(true), Some(at(0)), Some(420), 0.0),
     });
     app.on_engine(received_plain(STRANGER, "who is this?\n", 0));
@@ -74,7 +74,7 @@ fn an_unverified_peer_is_marked_wherever_its_name_is_shown() {
     let mut app = trust_app(false, 100, 12);
     open(&mut app, 1);
     app.on_engine(EngineEvent::Presence {
-        peer: addr(BOB),
+        peer: peer(BOB),
         online: true,
     });
     app.on_engine(received(BOB, "hello", 0));
@@ -357,7 +357,7 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
 fn snapshot_require_keys_refused() {
     let mut app = trust_app(true, 80, 12);
     app.on_engine(EngineEvent::Presence {
-        peer: addr(ALICE),
+        peer: peer(ALICE),
         online: true,
     });
     open(&mut app, 1);

@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::PublicKey;
 use super::presence::PresenceConfig;
 use super::recv::RecvLimits;
 use super::secure::{Keypair, SecureConfig};
 use super::wire;
+use super::{PeerId, PublicKey};
 
 /// Tunables; the defaults are what qqchat ships with.
 #[derive(Debug, Clone)]
@@ -97,7 +97,9 @@ pub enum Event {
     /// A message, in the sender's order. `id` repeats only if the sender sent the message
     /// again after a restart, so the caller drops ids it has already stored.
     Received {
-        from: SocketAddr,
+        from: PeerId,
+        /// The address it came from (for a keyed peer, its active path), to show and store.
+        path: SocketAddr,
         /// The sender's id of the message; `None` for plain text.
         id: Option<u64>,
         text: String,
@@ -106,21 +108,24 @@ pub enum Event {
         plain: bool,
     },
     /// Every fragment of the message with this id was acked.
-    Delivered { to: SocketAddr, id: u64 },
+    Delivered { to: PeerId, id: u64 },
     /// A plain message left; plain peers send no receipts.
-    Sent { to: SocketAddr, id: u64 },
+    Sent { to: PeerId, id: u64 },
     /// The message with this id was not acked in time.
-    Failed { to: SocketAddr, id: u64 },
+    Failed { to: PeerId, id: u64 },
     /// A contact came online or went offline.
-    Presence { peer: SocketAddr, online: bool },
+    Presence { peer: PeerId, online: bool },
     /// A ping was answered after `rtt`.
-    Pong { peer: SocketAddr, rtt: Duration },
-    /// A handshake offered a key no contact carries; `expected` names the keyed contact whose
+    Pong { peer: PeerId, rtt: Duration },
+    /// A keyed peer's authenticated datagrams now come from `path`, and everything to it
+    /// goes there (it roamed, or its other address started to work).
+    PathChanged { peer: PeerId, path: SocketAddr },
+    /// A handshake offered a key no contact carries; `expected` is the keyed contact whose
     /// address it came from, if any (its key changed, or someone impersonates it).
     KeyRefused {
         from: SocketAddr,
         offered: PublicKey,
-        expected: Option<(SocketAddr, PublicKey)>,
+        expected: Option<PublicKey>,
     },
 }
 

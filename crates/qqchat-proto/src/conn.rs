@@ -7,37 +7,47 @@
 //! events of all peers leave in the order they were made.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::api::{Config, Event, Stats, Transmit};
+use super::PeerId;
+use super::api::{Config, Event, Stats};
 use super::presence::{LinkHealth, Presence, PresenceState};
 use super::recv::{Accept, InStream, Inbound};
 use super::rtt::RttEstimator;
 use super::send::{OutMsg, OutStream, Resend};
 use super::wire::{Ack, AckItem, Data, MAX_ACK_ITEMS};
 
-/// How the node names a peer: its address for now.
-pub(crate) type PeerKey = SocketAddr;
+/// Addresses kept per peer: a LAN and a public one, a relay, and one to spare.
+const MAX_PATHS: usize = 4;
+
+/// A datagram before encryption, named by peer: which address it goes to is decided when it
+/// leaves, so a peer that roamed meanwhile gets it at its new one.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) to: PeerId,
+    pub(crate) payload: Vec<u8>,
+}
 
 /// What peers produce, kept by the node: datagrams before encryption, events, counters.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
-    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) transmits: VecDeque<Outgoing>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) stats: Stats,
 }
 
 impl Output {
-    pub(crate) fn transmit(&mut self, dst: SocketAddr, payload: Vec<u8>) {
+    pub(crate) fn transmit(&mut self, to: PeerId, payload: Vec<u8>) {
         self.stats.datagrams_out += 1;
-        self.transmits.push_back(Transmit { dst, payload });
+        self.transmits.push_back(Outgoing { to, payload });
     }
 
-    fn received(&mut self, from: SocketAddr, delivered: Vec<Inbound>) {
+    fn received(&mut self, from: PeerId, path: SocketAddr, delivered: Vec<Inbound>) {
         self.events
             .extend(delivered.into_iter().map(|m| Event::Received {
                 from,
+                path,
                 id: Some(m.id),
                 text: m.text,
                 sent_at_ms: Some(m.sent_at_ms),
@@ -57,7 +67,13 @@ pub(crate) enum DataOutcome {
 
 /// Everything the node knows about one peer.
 pub(crate) struct PeerConn {
-    addr: PeerKey,
+    id: PeerId,
+    /// Where the peer can be reached, the one that last worked first. An unkeyed peer has
+    /// one: its address as the socket reports it. A keyed peer has those it was given and
+    /// those it was heard from.
+    paths: Vec<SocketAddr>,
+    /// Given by the caller ([`crate::Node::add_peer`]): never forgotten to make room.
+    pinned: bool,
     out: OutStream,
     rtt: RttEstimator,
     /// Receive state per sender epoch of this peer.
@@ -75,9 +91,15 @@ pub(crate) struct PeerConn {
 }
 
 impl PeerConn {
-    pub(crate) fn new(addr: PeerKey, config: &Config, now: Instant) -> Self {
+    pub(crate) fn new(id: PeerId, config: &Config, now: Instant) -> Self {
+        let paths = match id {
+            PeerId::Addr(a) => vec![a],
+            PeerId::Key(_) => Vec::new(),
+        };
         Self {
-            addr,
+            id,
+            paths,
+            pinned: false,
             out: OutStream::new(config.epoch, config.window, config.give_up),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             inbound: BTreeMap::new(),
@@ -93,6 +115,7 @@ impl PeerConn {
     /// Holds nothing that would be lost if forgotten.
     pub(crate) fn is_idle(&self) -> bool {
         !self.contact
+            && !self.pinned
             && self.out.is_empty()
             && self.pending_acks.is_empty()
             && self.inbound.values().all(InStream::is_idle)
@@ -100,6 +123,66 @@ impl PeerConn {
 
     pub(crate) fn is_contact(&self) -> bool {
         self.contact
+    }
+
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pinned
+    }
+
+    pub(crate) fn pin(&mut self, on: bool) {
+        self.pinned = on;
+    }
+
+    /// The path in use, if the peer has any.
+    pub(crate) fn path(&self) -> Option<SocketAddr> {
+        self.paths.first().copied()
+    }
+
+    /// Takes every path away (the caller removed the peer); returns them.
+    pub(crate) fn clear_paths(&mut self) -> Vec<SocketAddr> {
+        match self.id {
+            PeerId::Key(_) => std::mem::take(&mut self.paths),
+            PeerId::Addr(_) => Vec::new(),
+        }
+    }
+
+    /// Adds a path to try after the current one; an unkeyed peer's only path is replaced
+    /// (the same address, as the socket writes it). Returns a path dropped to make room.
+    pub(crate) fn add_path(&mut self, path: SocketAddr) -> Option<SocketAddr> {
+        if let PeerId::Addr(_) = self.id {
+            self.paths = vec![path];
+            return None;
+        }
+        if self.paths.contains(&path) {
+            return None;
+        }
+        self.paths.push(path);
+        (self.paths.len() > MAX_PATHS).then(|| self.paths.remove(1))
+    }
+
+    /// Makes `path` the one in use, as an authenticated datagram just came from it.
+    /// Returns whether it changed, and a path dropped to make room.
+    pub(crate) fn use_path(&mut self, path: SocketAddr) -> (bool, Option<SocketAddr>) {
+        if self.paths.first() == Some(&path) {
+            return (false, None);
+        }
+        let dropped = match self.paths.iter().position(|&p| p == path) {
+            Some(i) => {
+                self.paths.remove(i);
+                None
+            }
+            None if self.paths.len() >= MAX_PATHS => self.paths.pop(),
+            None => None,
+        };
+        self.paths.insert(0, path);
+        (true, dropped)
+    }
+
+    /// The address events name: the path in use, or (for a keyed peer never given one,
+    /// which cannot have sent anything) the unspecified address.
+    fn shown_path(&self) -> SocketAddr {
+        self.path()
+            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
     }
 
     pub(crate) fn is_watched(&self) -> bool {
@@ -169,7 +252,7 @@ impl PeerConn {
     /// Sends whatever fits in the window.
     fn flush(&mut self, now: Instant, out: &mut Output) {
         while let Some(bytes) = self.out.send_next(now, &self.rtt) {
-            out.transmit(self.addr, bytes);
+            out.transmit(self.id, bytes);
         }
     }
 
@@ -181,7 +264,7 @@ impl PeerConn {
     pub(crate) fn on_heard(&mut self, now: Instant, out: &mut Output) {
         if self.watched && self.presence.on_heard(now) {
             out.events.push_back(Event::Presence {
-                peer: self.addr,
+                peer: self.id,
                 online: true,
             });
         }
@@ -190,17 +273,14 @@ impl PeerConn {
     pub(crate) fn on_pong(&mut self, now: Instant, nonce: u64, out: &mut Output) {
         if let Some(rtt) = self.presence.on_pong(now, nonce) {
             self.rtt.sample(rtt);
-            out.events.push_back(Event::Pong {
-                peer: self.addr,
-                rtt,
-            });
+            out.events.push_back(Event::Pong { peer: self.id, rtt });
         }
     }
 
     pub(crate) fn on_bye(&mut self, now: Instant, out: &mut Output) {
         if self.watched && self.presence.on_bye(now) {
             out.events.push_back(Event::Presence {
-                peer: self.addr,
+                peer: self.id,
                 online: false,
             });
         }
@@ -247,7 +327,7 @@ impl PeerConn {
             frag: data.frag,
         };
         self.pending_acks.push_back((data.epoch, item));
-        out.received(self.addr, delivered);
+        out.received(self.id, self.shown_path(), delivered);
         DataOutcome::Ack
     }
 
@@ -270,7 +350,7 @@ impl PeerConn {
         for seq in done {
             if let Some(id) = self.out.finish(seq) {
                 out.stats.delivered += 1;
-                out.events.push_back(Event::Delivered { to: self.addr, id });
+                out.events.push_back(Event::Delivered { to: self.id, id });
             }
         }
         for (seq, frag) in self.out.lost(now, &self.rtt) {
@@ -291,11 +371,11 @@ impl PeerConn {
                     self.presence.record(false);
                 }
                 out.stats.retransmits += 1;
-                out.transmit(self.addr, bytes);
+                out.transmit(self.id, bytes);
             }
             Resend::Failed(id) => {
                 out.stats.failed += 1;
-                out.events.push_back(Event::Failed { to: self.addr, id });
+                out.events.push_back(Event::Failed { to: self.id, id });
                 self.flush(now, out);
             }
             Resend::Gone => {}
@@ -325,13 +405,13 @@ impl PeerConn {
             match self.presence.on_timeout(now, &config.presence) {
                 Presence::Ping => ping = true,
                 Presence::WentOffline => out.events.push_back(Event::Presence {
-                    peer: self.addr,
+                    peer: self.id,
                     online: false,
                 }),
                 Presence::Nothing => {}
             }
         }
-        out.received(self.addr, delivered);
+        out.received(self.id, self.shown_path(), delivered);
         ping
     }
 

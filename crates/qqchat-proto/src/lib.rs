@@ -18,5 +18,5 @@ pub mod wire;
 
 pub use api::{Config, Event, MAX_MESSAGE, SendError, Stats, Transmit};
 pub use node::Node;
-pub use peer::PublicKey;
+pub use peer::{PeerId, PublicKey, canonical};
 pub use presence::{LinkHealth, PresenceConfig};

@@ -5,14 +5,16 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::PublicKey;
 use super::api::{Config, Event, SendError, Stats, Transmit};
-use super::conn::{DataOutcome, Output, PeerConn, PeerKey};
+use super::conn::{DataOutcome, Outgoing, Output, PeerConn};
 use super::limit::RateLimiter;
+use super::peer::{PeerId, PublicKey, canonical};
 use super::presence::LinkHealth;
 use super::secure::{self, Secure, SecureEvent};
 use super::send::OutMsg;
 use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
+
+mod paths;
 
 /// The sans-IO protocol endpoint. Feed it datagrams, sends and time; drain its transmits and
 /// events; sleep until its timeout.
@@ -26,12 +28,15 @@ use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 /// and call [`Node::handle_timeout`] then.
 pub struct Node {
     config: Config,
-    peers: HashMap<PeerKey, PeerConn>,
+    peers: HashMap<PeerId, PeerConn>,
     /// Every peer's next deadline, earliest first, so `poll_timeout` reads one entry instead
     /// of asking every peer. Each entry matches its peer's `scheduled`.
-    deadlines: BTreeSet<(Instant, PeerKey)>,
+    deadlines: BTreeSet<(Instant, PeerId)>,
     /// Peers with acks waiting to go out.
-    ready: VecDeque<PeerKey>,
+    ready: VecDeque<PeerId>,
+    /// Keyed peers by each of their paths (canonical): plain datagrams from these addresses
+    /// are refused, and a handshake from one names whom it would be impersonating.
+    by_path: HashMap<SocketAddr, PublicKey>,
     out: Output,
     limiter: RateLimiter,
     nonce: u64,
@@ -55,6 +60,7 @@ impl Node {
             peers: HashMap::new(),
             deadlines: BTreeSet::new(),
             ready: VecDeque::new(),
+            by_path: HashMap::new(),
             out: Output::default(),
             limiter,
             nonce,
@@ -84,22 +90,9 @@ impl Node {
             .saturating_add(elapsed)
     }
 
-    /// Gives the contact at `addr` a key (all traffic with it goes over Noise), or takes it
-    /// away with `None`.
-    pub fn set_key(&mut self, addr: SocketAddr, key: Option<PublicKey>) {
-        if let Some(s) = self.secure.as_mut() {
-            s.set_key(addr, key);
-        }
-    }
-
     /// This node's public key, when it has one.
     pub fn public_key(&self) -> Option<PublicKey> {
         self.secure.as_ref().map(|s| *s.public())
-    }
-
-    /// Whether traffic with `addr` is encrypted.
-    pub fn is_keyed(&self, addr: SocketAddr) -> bool {
-        self.secure.as_ref().is_some_and(|s| s.is_keyed(addr))
     }
 
     pub fn secure_stats(&self) -> Option<&secure::SecureStats> {
@@ -115,12 +108,12 @@ impl Node {
     }
 
     /// The smoothed round trip to a peer, once measured.
-    pub fn rtt(&self, peer: SocketAddr) -> Option<Duration> {
+    pub fn rtt(&self, peer: PeerId) -> Option<Duration> {
         self.peers.get(&peer).and_then(PeerConn::srtt)
     }
 
     /// Presence, round trip and loss of the link to a peer.
-    pub fn link(&self, peer: SocketAddr) -> Option<LinkHealth> {
+    pub fn link(&self, peer: PeerId) -> Option<LinkHealth> {
         self.peers.get(&peer).map(PeerConn::link)
     }
 
@@ -135,14 +128,18 @@ impl Node {
     }
 
     /// Messages not yet acked to a peer.
-    pub fn unacked(&self, peer: SocketAddr) -> usize {
+    pub fn unacked(&self, peer: PeerId) -> usize {
         self.peers.get(&peer).map_or(0, PeerConn::unacked)
     }
 
     /// Finds or makes a peer's state; `None` when too many strangers are known already.
-    fn peer_mut(&mut self, now: Instant, addr: PeerKey) -> Option<&mut PeerConn> {
-        if !self.peers.contains_key(&addr) {
-            let strangers = self.peers.values().filter(|p| !p.is_contact()).count();
+    fn peer_mut(&mut self, now: Instant, id: PeerId) -> Option<&mut PeerConn> {
+        if !self.peers.contains_key(&id) {
+            let strangers = self
+                .peers
+                .values()
+                .filter(|p| !p.is_contact() && !p.is_pinned())
+                .count();
             if strangers >= self.config.max_strangers {
                 let idle = self
                     .peers
@@ -152,15 +149,14 @@ impl Node {
                     .map(|(&a, _)| a);
                 self.forget(idle?);
             }
-            self.peers
-                .insert(addr, PeerConn::new(addr, &self.config, now));
+            self.peers.insert(id, PeerConn::new(id, &self.config, now));
         }
-        let peer = self.peers.get_mut(&addr)?;
+        let peer = self.peers.get_mut(&id)?;
         peer.touch(now);
         Some(peer)
     }
 
-    fn forget(&mut self, addr: PeerKey) {
+    fn forget(&mut self, addr: PeerId) {
         if let Some(p) = self.peers.remove(&addr)
             && let Some(t) = p.scheduled
         {
@@ -169,7 +165,7 @@ impl Node {
     }
 
     /// Files a peer under its current deadline. Called after anything that may move it.
-    fn reschedule(&mut self, addr: PeerKey) {
+    fn reschedule(&mut self, addr: PeerId) {
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };
@@ -187,7 +183,7 @@ impl Node {
     }
 
     /// Makes `addr` a contact: its presence is tracked, starting with a hello.
-    pub fn watch(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn watch(&mut self, now: Instant, addr: PeerId) {
         self.tick(now);
         let Some(peer) = self.peer_mut(now, addr) else {
             return;
@@ -198,7 +194,7 @@ impl Node {
     }
 
     /// Stops tracking a contact's presence (it was removed from the contacts file).
-    pub fn unwatch(&mut self, addr: SocketAddr) {
+    pub fn unwatch(&mut self, addr: PeerId) {
         if let Some(peer) = self.peers.get_mut(&addr) {
             peer.watch(false);
             self.reschedule(addr);
@@ -207,7 +203,7 @@ impl Node {
 
     /// Makes `addr` a contact without tracking its presence: it is spared the rate limit
     /// for strangers (`send`, which says no hello, still talks to contacts at full speed).
-    pub fn befriend(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn befriend(&mut self, now: Instant, addr: PeerId) {
         self.tick(now);
         if let Some(peer) = self.peer_mut(now, addr) {
             peer.befriend();
@@ -215,7 +211,7 @@ impl Node {
     }
 
     /// Probes a peer now, contact or not; the answer updates its link health.
-    pub fn ping(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn ping(&mut self, now: Instant, addr: PeerId) {
         self.tick(now);
         if self.peer_mut(now, addr).is_some() {
             self.send_ping(now, addr, false);
@@ -225,7 +221,7 @@ impl Node {
 
     /// Says goodbye to every contact, so they show this node offline at once.
     pub fn goodbye(&mut self) {
-        let watched: Vec<SocketAddr> = self
+        let watched: Vec<PeerId> = self
             .peers
             .iter()
             .filter(|(_, p)| p.is_watched())
@@ -237,7 +233,7 @@ impl Node {
     }
 
     /// Pings are numbered by the node, across peers, so each nonce is used once.
-    fn send_ping(&mut self, now: Instant, addr: PeerKey, hello: bool) {
+    fn send_ping(&mut self, now: Instant, addr: PeerId, hello: bool) {
         self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let nonce = self.nonce;
         if let Some(peer) = self.peers.get_mut(&addr) {
@@ -252,7 +248,7 @@ impl Node {
     pub fn send(
         &mut self,
         now: Instant,
-        to: SocketAddr,
+        to: PeerId,
         text: String,
         sent_at_ms: i64,
         id: u64,
@@ -283,7 +279,7 @@ impl Node {
     }
 
     /// Sends bare UTF-8 to a plain peer, split at character boundaries to fit datagrams.
-    pub fn send_plain(&mut self, to: SocketAddr, text: &str, id: u64) {
+    pub fn send_plain(&mut self, to: PeerId, text: &str, id: u64) {
         let mut rest = text;
         while !rest.is_empty() {
             let mut cut = rest.len().min(MAX_DATAGRAM);
@@ -298,6 +294,10 @@ impl Node {
     }
 
     /// Takes one datagram from the network. Anything malformed is dropped and counted.
+    ///
+    /// Noise-authenticated datagrams are from the keyed peer whose session they decrypt
+    /// with, whatever their source; anything else is from its source address, and refused
+    /// when that address is a keyed peer's path, since anyone can forge a source.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.out.stats.datagrams_in += 1;
         self.tick(now);
@@ -306,14 +306,14 @@ impl Node {
             self.on_secure(now, from, bytes);
             return;
         }
-        // Only Noise is believed from a keyed contact's address: anyone can forge a source.
-        if self.is_keyed(from) || self.config.require_keys {
+        if self.by_path.contains_key(&canonical(from)) || self.config.require_keys {
             self.out.stats.unauthenticated += 1;
             return;
         }
+        let peer = PeerId::addr(from);
         let known = self
             .peers
-            .get(&from)
+            .get(&peer)
             .is_some_and(|p| p.is_contact() || p.unacked() > 0);
         if !known && !self.limiter.allow(now, from.ip()) {
             self.out.stats.rate_limited += 1;
@@ -322,12 +322,14 @@ impl Node {
         let packets = match wire::decode(bytes) {
             Ok(Datagram::Packets(packets)) => packets,
             Ok(Datagram::Plain(text)) => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    peer.on_heard(now, &mut self.out);
-                    self.reschedule(from);
+                if let Some(conn) = self.peers.get_mut(&peer) {
+                    conn.add_path(from);
+                    conn.on_heard(now, &mut self.out);
+                    self.reschedule(peer);
                 }
                 self.out.events.push_back(Event::Received {
-                    from,
+                    from: peer,
+                    path: from,
                     id: None,
                     text: text.to_owned(),
                     sent_at_ms: None,
@@ -345,26 +347,31 @@ impl Node {
             }
         };
         for packet in packets {
-            self.on_packet(now, from, packet);
+            self.on_packet(now, peer, from, packet);
         }
     }
 
     fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         let wall = self.wall_ns();
+        let at_path = self.by_path.get(&canonical(from)).copied();
         let Some(secure) = self.secure.as_mut() else {
             self.out.stats.unknown_version += 1;
             return;
         };
-        match secure.receive(now, wall, from, bytes) {
-            secure::Inbound::Packet(peer, plain) => match wire::decode_body(&plain) {
-                Ok(packets) => {
-                    for packet in packets {
-                        self.on_packet(now, peer, packet);
+        match secure.receive(now, wall, from, at_path, bytes) {
+            secure::Inbound::Packet(key, plain) => {
+                let peer = PeerId::Key(key);
+                self.roam(peer, from);
+                match wire::decode_body(&plain) {
+                    Ok(packets) => {
+                        for packet in packets {
+                            self.on_packet(now, peer, from, packet);
+                        }
                     }
+                    Err(_) => self.out.stats.malformed += 1,
                 }
-                Err(_) => self.out.stats.malformed += 1,
-            },
-            secure::Inbound::Handshake => {}
+            }
+            secure::Inbound::Handshake(key) => self.roam(PeerId::Key(key), from),
             secure::Inbound::Refused(_) => self.out.stats.unauthenticated += 1,
         }
         while let Some(SecureEvent::KeyRefused {
@@ -381,49 +388,53 @@ impl Node {
         }
     }
 
-    /// A packet from `from`, authenticated or from an unkeyed peer.
-    fn on_packet(&mut self, now: Instant, from: PeerKey, packet: Packet<'_>) {
-        if let Some(peer) = self.peers.get_mut(&from) {
-            peer.on_heard(now, &mut self.out);
+    /// A packet from `peer`, authenticated or unkeyed, that came from `path`.
+    fn on_packet(&mut self, now: Instant, peer: PeerId, path: SocketAddr, packet: Packet<'_>) {
+        if let Some(conn) = self.peers.get_mut(&peer) {
+            conn.on_heard(now, &mut self.out);
         }
         match packet {
             Packet::Data(data) => {
-                if self.peer_mut(now, from).is_none() {
+                let Some(conn) = self.peer_mut(now, peer) else {
                     self.out.stats.refused += 1;
                     return;
+                };
+                // An unkeyed peer's path is its address as the socket wrote it.
+                if matches!(peer, PeerId::Addr(_)) || conn.path().is_none() {
+                    conn.add_path(path);
                 }
-                let Some(peer) = self.peers.get_mut(&from) else {
+                let Some(conn) = self.peers.get_mut(&peer) else {
                     return;
                 };
-                if peer.on_data(now, &self.config, &data, &mut self.out) == DataOutcome::Ack
-                    && !self.ready.contains(&from)
+                if conn.on_data(now, &self.config, &data, &mut self.out) == DataOutcome::Ack
+                    && !self.ready.contains(&peer)
                 {
-                    self.ready.push_back(from);
+                    self.ready.push_back(peer);
                 }
             }
             Packet::Ack(ack) => {
                 if ack.epoch == self.config.epoch
-                    && let Some(peer) = self.peers.get_mut(&from)
+                    && let Some(conn) = self.peers.get_mut(&peer)
                 {
-                    peer.on_ack(now, &ack, &mut self.out);
+                    conn.on_ack(now, &ack, &mut self.out);
                 }
             }
             Packet::Ping { nonce, .. } => {
                 self.out
-                    .transmit(from, wire::encode(&Packet::Pong { nonce }));
+                    .transmit(peer, wire::encode(&Packet::Pong { nonce }));
             }
             Packet::Pong { nonce } => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    peer.on_pong(now, nonce, &mut self.out);
+                if let Some(conn) = self.peers.get_mut(&peer) {
+                    conn.on_pong(now, nonce, &mut self.out);
                 }
             }
             Packet::Bye => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    peer.on_bye(now, &mut self.out);
+                if let Some(conn) = self.peers.get_mut(&peer) {
+                    conn.on_bye(now, &mut self.out);
                 }
             }
         }
-        self.reschedule(from);
+        self.reschedule(peer);
     }
 
     /// Retransmits what is due, gives up on what waited too long, pings silent contacts,
@@ -454,43 +465,49 @@ impl Node {
         }
     }
 
-    /// The next datagram to send, acks first; for keyed contacts, encrypted.
+    /// The next datagram to send, acks first; for keyed contacts, encrypted. Each goes to
+    /// its peer's path in use at this moment.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
             if let Some((dst, payload)) = self.secure.as_mut().and_then(Secure::poll_transmit) {
                 return Some(Transmit { dst, payload });
             }
             let t = self.next_plain_transmit()?;
-            if self.is_keyed(t.dst) {
-                // A version-1 packet without its 4-byte header goes inside Noise; anything
-                // else (plain text) never goes to a keyed contact.
-                let Some(body) = t.payload.strip_prefix(&wire::MAGIC) else {
+            let Some(dst) = self.path(t.to) else {
+                continue;
+            };
+            let PeerId::Key(key) = t.to else {
+                if self.config.require_keys {
                     continue;
-                };
-                // Every call that queues a packet for a peer passes `now` first, so a time is
-                // known here; without one nothing was ever queued, and there is nothing to seal.
-                let Some(now) = self.last_now else {
-                    continue;
-                };
-                let wall = self.wall_ns();
-                if let Some(s) = self.secure.as_mut() {
-                    s.send(now, wall, t.dst, body.get(1..).unwrap_or_default());
                 }
+                return Some(Transmit {
+                    dst,
+                    payload: t.payload,
+                });
+            };
+            // A version-1 packet without its 4-byte header goes inside Noise; anything else
+            // (plain text) never goes to a keyed peer.
+            let Some(body) = t.payload.strip_prefix(&wire::MAGIC) else {
                 continue;
-            }
-            if self.config.require_keys {
+            };
+            // Every call that queues a packet for a peer passes `now` first, so a time is
+            // known here; without one nothing was ever queued, and there is nothing to seal.
+            let Some(now) = self.last_now else {
                 continue;
+            };
+            let wall = self.wall_ns();
+            if let Some(s) = self.secure.as_mut() {
+                s.send(now, wall, key, dst, body.get(1..).unwrap_or_default());
             }
-            return Some(t);
         }
     }
 
     /// The next datagram before encryption: receipts first, then whatever else is queued for
     /// the same peer, packed together while it fits.
-    fn next_plain_transmit(&mut self) -> Option<Transmit> {
+    fn next_plain_transmit(&mut self) -> Option<Outgoing> {
         let mut first = None;
-        while let Some(addr) = self.ready.pop_front() {
-            if let Some(t) = self.build_ack(addr) {
+        while let Some(peer) = self.ready.pop_front() {
+            if let Some(t) = self.build_ack(peer) {
                 first = Some(t);
                 break;
             }
@@ -503,7 +520,7 @@ impl Node {
             return Some(t);
         }
         while let Some(next) = self.out.transmits.front() {
-            let fits = next.dst == t.dst
+            let fits = next.to == t.to
                 && next.payload.starts_with(&wire::MAGIC)
                 && t.payload.len() + next.payload.len() - 4 <= wire::MAX_BODY + 4;
             if !fits {
@@ -519,14 +536,14 @@ impl Node {
 
     /// Packs this peer's pending acks of one epoch into one datagram; re-queues the peer
     /// when acks of other epochs remain.
-    fn build_ack(&mut self, addr: PeerKey) -> Option<Transmit> {
-        let (ack, more) = self.peers.get_mut(&addr)?.take_ack()?;
+    fn build_ack(&mut self, peer: PeerId) -> Option<Outgoing> {
+        let (ack, more) = self.peers.get_mut(&peer)?.take_ack()?;
         if more {
-            self.ready.push_back(addr);
+            self.ready.push_back(peer);
         }
         self.out.stats.datagrams_out += 1;
-        Some(Transmit {
-            dst: addr,
+        Some(Outgoing {
+            to: peer,
             payload: wire::encode(&Packet::Ack(ack)),
         })
     }
@@ -544,85 +561,4 @@ impl Node {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What `poll_timeout` answered before the index: a scan of every peer.
-    fn scanned(node: &Node) -> Option<Instant> {
-        let peers = node
-            .peers
-            .values()
-            .filter_map(|p| p.deadline(&node.config))
-            .min();
-        let handshake = node.secure.as_ref().and_then(Secure::poll_timeout);
-        [peers, handshake].into_iter().flatten().min()
-    }
-
-    fn addr(i: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 2000 + i))
-    }
-
-    /// A data packet as peer `seq`'s sender would send it.
-    fn data(seq: u64, frag: u16, frags: u16) -> Vec<u8> {
-        wire::encode(&Packet::Data(wire::Data {
-            epoch: 9,
-            seq,
-            floor: 0,
-            id: seq,
-            sent_at_ms: 0,
-            frag,
-            frags,
-            payload: b"hi",
-        }))
-    }
-
-    #[test]
-    fn the_deadline_index_always_matches_a_scan_of_every_peer() {
-        let mut config = Config::new(1);
-        config.max_strangers = 4;
-        let mut node = Node::new(config);
-        let t0 = Instant::now();
-        let check = |node: &Node, what: &str| {
-            assert_eq!(node.poll_timeout(), scanned(node), "after {what}");
-            for p in node.peers.values() {
-                assert_eq!(p.scheduled, p.deadline(&node.config), "after {what}");
-            }
-            assert_eq!(
-                node.deadlines.len(),
-                node.peers
-                    .values()
-                    .filter(|p| p.scheduled.is_some())
-                    .count()
-            );
-        };
-        check(&node, "nothing");
-        for i in 0..3 {
-            node.watch(t0, addr(i));
-            check(&node, "watch");
-        }
-        node.send(t0, addr(0), "hello".into(), 0, 1).ok();
-        check(&node, "send");
-        // Strangers: a gap (seq 1 before 0) and a partial message, then more than fit.
-        for i in 10..20 {
-            let now = t0 + Duration::from_millis(u64::from(i));
-            node.handle_datagram(now, addr(i), &data(1, 0, 1));
-            check(&node, "a gap");
-            node.handle_datagram(now, addr(i), &data(2, 0, 2));
-            check(&node, "a fragment");
-        }
-        node.unwatch(addr(2));
-        check(&node, "unwatch");
-        while node.poll_transmit().is_some() {}
-        let mut now = t0;
-        for _ in 0..200 {
-            let Some(next) = node.poll_timeout() else {
-                break;
-            };
-            now = now.max(next);
-            node.handle_timeout(now);
-            check(&node, "a timeout");
-            while node.poll_transmit().is_some() {}
-        }
-        assert!(node.stats().failed >= 1, "the unanswered message failed");
-    }
-}
+mod tests;

@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{Event, Node};
+use super::{Event, Node, PeerId};
 
 /// A small deterministic generator (xorshift64*), so a seed gives the same run every time.
 #[derive(Debug, Clone)]
@@ -99,7 +99,10 @@ pub type Filter = Box<dyn FnMut(usize, &[u8]) -> bool>;
 /// Two nodes joined by a simulated link.
 pub struct Pair {
     pub nodes: [Node; 2],
+    /// Where each node's datagrams come from; change one to move that node (roaming).
     pub addrs: [SocketAddr; 2],
+    /// How the other node names each node: its address, or its key once it has one.
+    pub ids: [PeerId; 2],
     pub link: Link,
     pub now: Instant,
     pub rng: Rng,
@@ -113,13 +116,15 @@ pub struct Pair {
 
 impl Pair {
     pub fn new(a: Node, b: Node, link: Link, seed: u64) -> Self {
+        // Labels only: the simulation never touches a socket.
+        let addrs = [
+            SocketAddr::from(([127, 0, 0, 1], 1001)),
+            SocketAddr::from(([127, 0, 0, 1], 1002)),
+        ];
         Self {
             nodes: [a, b],
-            // Labels only: the simulation never touches a socket.
-            addrs: [
-                SocketAddr::from(([127, 0, 0, 1], 1001)),
-                SocketAddr::from(([127, 0, 0, 1], 1002)),
-            ],
+            addrs,
+            ids: addrs.map(PeerId::addr),
             link,
             now: Instant::now(),
             rng: Rng::new(seed),
@@ -133,15 +138,19 @@ impl Pair {
     /// Makes each node a contact of the other, as two people chatting are.
     pub fn befriend(&mut self) {
         let now = self.now;
-        self.nodes[0].watch(now, self.addrs[1]);
-        self.nodes[1].watch(now, self.addrs[0]);
+        self.nodes[0].watch(now, self.ids[1]);
+        self.nodes[1].watch(now, self.ids[0]);
     }
 
     /// Moves every pending transmit onto the link and collects events.
     fn drain(&mut self) {
         for i in 0..2 {
             while let Some(t) = self.nodes[i].poll_transmit() {
-                let to = if t.dst == self.addrs[0] { 0 } else { 1 };
+                // Sent to an address the other node has left: lost, as on a real network.
+                let to = 1 - i;
+                if t.dst != self.addrs[to] {
+                    continue;
+                }
                 if let Some(filter) = self.filter.as_mut()
                     && !filter(i, &t.payload)
                 {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use qqchat_proto::sim::{Link, Pair};
 use qqchat_proto::wire;
-use qqchat_proto::{Config, Event, Node};
+use qqchat_proto::{Config, Event, Node, PeerId};
 
 fn presence(p: &Pair, i: usize) -> Vec<bool> {
     p.events[i]
@@ -38,14 +38,14 @@ fn hello_ping_timeout_and_goodbye() {
     // A quiet minute: pings keep both online.
     p.advance(Duration::from_secs(60));
     assert_eq!(presence(&p, 0), vec![true]);
-    let health = p.nodes[0].link(p.addrs[1]).expect("known peer");
+    let health = p.nodes[0].link(p.ids[1]).expect("known peer");
     assert_eq!(health.online, Some(true));
     assert!(health.rtt.is_some());
     assert_eq!(health.loss, 0.0);
     // B vanishes without a word: offline after 30–40 s of silence, not before.
     p.filter = Some(Box::new(|from, _| from != 1));
     let last_heard = p.nodes[0]
-        .link(p.addrs[1])
+        .link(p.ids[1])
         .and_then(|h| h.last_heard)
         .expect("heard");
     let mut silent = Duration::ZERO;
@@ -60,7 +60,7 @@ fn hello_ping_timeout_and_goodbye() {
     );
     // B comes back and says hello: online at once.
     p.filter = None;
-    let (now, a) = (p.now, p.addrs[0]);
+    let (now, a) = (p.now, p.ids[0]);
     p.nodes[1].watch(now, a);
     p.advance(Duration::from_millis(100));
     assert_eq!(presence(&p, 0), vec![true, false, true]);
@@ -79,7 +79,7 @@ fn a_contact_that_never_answers_is_offline_after_the_hello_times_out() {
     p.advance(Duration::from_secs(2));
     assert_eq!(presence(&p, 0), vec![false]);
     assert_eq!(
-        p.nodes[0].link(p.addrs[1]).map(|h| h.online),
+        p.nodes[0].link(p.ids[1]).map(|h| h.online),
         Some(Some(false))
     );
 }
@@ -90,13 +90,13 @@ fn loss_is_measured_from_pings_and_data() {
     link.loss = 0.3;
     let mut p = friends(link, 3);
     for i in 0..300 {
-        let (now, to) = (p.now, p.addrs[1]);
+        let (now, to) = (p.now, p.ids[1]);
         p.nodes[0]
             .send(now, to, format!("m{i}"), 0, i)
             .expect("fits");
     }
     p.advance(Duration::from_secs(60));
-    let health = p.nodes[0].link(p.addrs[1]).expect("peer");
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
     let loss = health.loss;
     // A datagram or its ack is lost: about 1 - 0.7² = 51 % of first tries need another.
     assert!((0.3..0.75).contains(&loss), "loss {loss}");
@@ -108,7 +108,7 @@ fn a_flood_from_one_address_is_rate_limited_and_others_get_through() {
     let t0 = Instant::now();
     let friend: SocketAddr = "127.0.0.1:2000".parse().expect("addr");
     let flooder: SocketAddr = "127.0.0.1:6666".parse().expect("addr");
-    node.watch(t0, friend);
+    node.watch(t0, PeerId::addr(friend));
     let mut friend_sender = Node::new(Config::new(9));
     let me: SocketAddr = "127.0.0.1:1000".parse().expect("addr");
     // 10 seconds of 10,000 datagrams a second from the flooder, and one message a second
@@ -122,7 +122,7 @@ fn a_flood_from_one_address_is_rate_limited_and_others_get_through() {
         }
         if ms % 1000 == 0 {
             friend_sender
-                .send(now, me, format!("hi {ms}"), 0, ms)
+                .send(now, PeerId::addr(me), format!("hi {ms}"), 0, ms)
                 .expect("fits");
             while let Some(t) = friend_sender.poll_transmit() {
                 node.handle_datagram(now, friend, &t.payload);
@@ -130,7 +130,7 @@ fn a_flood_from_one_address_is_rate_limited_and_others_get_through() {
         }
         while let Some(e) = node.poll_event() {
             if let Event::Received { from, .. } = e {
-                if from == flooder {
+                if from == PeerId::addr(flooder) {
                     flood_seen += 1;
                 } else {
                     friend_seen += 1;
@@ -158,7 +158,9 @@ fn spoofed_addresses_do_not_grow_memory_without_bound() {
         // A fragment of a large message from a new address each time: each would hold
         // reassembly state if allowed to.
         let text = "x".repeat(5_000);
-        sender.send(now, me, text, 0, u64::from(i)).expect("fits");
+        sender
+            .send(now, PeerId::addr(me), text, 0, u64::from(i))
+            .expect("fits");
         let from = SocketAddr::from(([127, 1, (i >> 8) as u8, i as u8], 3000));
         if let Some(t) = sender.poll_transmit() {
             node.handle_datagram(now, from, &t.payload);
@@ -178,7 +180,7 @@ fn out_of_order_data_is_bounded_per_peer() {
     let mut node = Node::new(Config::new(1));
     let now = Instant::now();
     let from: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
-    node.watch(now, from);
+    node.watch(now, PeerId::addr(from));
     // Seq 0 never comes; later seqs pile up, each of 1,000 bytes.
     let payload = vec![b'y'; 1000];
     for seq in 1..20_000u64 {

@@ -36,7 +36,7 @@ fn failed(p: &Pair, i: usize) -> Vec<u64> {
 }
 
 fn send(p: &mut Pair, from: usize, text: &str, id: u64) {
-    let to = p.addrs[1 - from];
+    let to = p.ids[1 - from];
     let now = p.now;
     p.nodes[from]
         .send(now, to, text.to_owned(), 0, id)
@@ -192,7 +192,7 @@ fn the_round_trip_is_measured_and_drives_the_timeout() {
         send(&mut p, 0, "x", i);
     }
     assert!(p.run_until(10_000, |p| delivered(p, 0).len() == 20));
-    let rtt = p.nodes[0].rtt(p.addrs[1]).expect("measured");
+    let rtt = p.nodes[0].rtt(p.ids[1]).expect("measured");
     assert!(
         rtt >= Duration::from_millis(19) && rtt <= Duration::from_millis(25),
         "{rtt:?}"
@@ -202,7 +202,7 @@ fn the_round_trip_is_measured_and_drives_the_timeout() {
 #[test]
 fn plain_text_is_a_message_and_plain_sends_are_bare() {
     let mut p = pair(Link::perfect(), 11);
-    let to = p.addrs[1];
+    let to = p.ids[1];
     p.nodes[0].send_plain(to, "hello plain", 5);
     assert!(p.run_until(100, |p| p.received(1).len() == 1));
     assert!(matches!(

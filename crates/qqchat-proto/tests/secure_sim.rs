@@ -2,13 +2,14 @@
 //! rekeying, all deterministic.
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use qqchat_proto::secure::{Keypair, SecureConfig};
 use qqchat_proto::sim::{Link, Pair};
 use qqchat_proto::wire::{self, Data, Packet};
-use qqchat_proto::{Config, Event, Node};
+use qqchat_proto::{Config, Event, Node, PeerId, PublicKey};
 
 fn keys() -> Keypair {
     Keypair::generate().expect("a key pair")
@@ -21,6 +22,18 @@ fn node(epoch: u64, identity: &Keypair, secure: SecureConfig) -> Node {
     Node::new(config)
 }
 
+/// Tells node `i` of the pair that the other node has `key` (at its address), and names the
+/// other node by that key from then on.
+fn introduce(p: &mut Pair, i: usize, key: PublicKey) {
+    let (now, path) = (p.now, p.addrs[1 - i]);
+    let old = p.ids[1 - i];
+    if old != PeerId::Key(key) {
+        p.nodes[i].remove_peer(old);
+    }
+    p.nodes[i].add_peer(now, PeerId::Key(key), path);
+    p.ids[1 - i] = PeerId::Key(key);
+}
+
 /// Two contacts who know each other's keys.
 fn keyed_pair(link: Link, seed: u64, secure: SecureConfig) -> (Pair, Keypair, Keypair) {
     let (ka, kb) = (keys(), keys());
@@ -30,15 +43,14 @@ fn keyed_pair(link: Link, seed: u64, secure: SecureConfig) -> (Pair, Keypair, Ke
         link,
         seed,
     );
-    let (a, b) = (p.addrs[0], p.addrs[1]);
-    p.nodes[0].set_key(b, Some(kb.public));
-    p.nodes[1].set_key(a, Some(ka.public));
+    introduce(&mut p, 0, kb.public);
+    introduce(&mut p, 1, ka.public);
     p.befriend();
     (p, ka, kb)
 }
 
 fn send(p: &mut Pair, from: usize, text: &str, id: u64) {
-    let (now, to) = (p.now, p.addrs[1 - from]);
+    let (now, to) = (p.now, p.ids[1 - from]);
     p.nodes[from]
         .send(now, to, text.to_owned(), 0, id)
         .expect("fits");
@@ -140,17 +152,17 @@ fn a_wrong_key_gets_nowhere_and_a_changed_key_is_refused_loudly() {
         Link::perfect(),
         5,
     );
-    let (a, b) = (p.addrs[0], p.addrs[1]);
+    let a = p.addrs[0];
     // Alice has the wrong key for bob: bob cannot even read her handshake.
-    p.nodes[0].set_key(b, Some(impostor.public));
-    p.nodes[1].set_key(a, Some(ka.public));
+    introduce(&mut p, 0, impostor.public);
+    introduce(&mut p, 1, ka.public);
     send(&mut p, 0, "hello?", 1);
     p.advance(Duration::from_secs(31));
     assert!(p.received(1).is_empty());
     assert!(p.nodes[1].stats().unauthenticated > 0);
     // Bob has the wrong key for alice: her handshake is read, and refused as a key change.
-    p.nodes[0].set_key(b, Some(kb.public));
-    p.nodes[1].set_key(a, Some(impostor.public));
+    introduce(&mut p, 0, kb.public);
+    introduce(&mut p, 1, impostor.public);
     send(&mut p, 0, "it's me", 2);
     p.advance(Duration::from_secs(3));
     assert!(p.received(1).is_empty());
@@ -162,7 +174,7 @@ fn a_wrong_key_gets_nowhere_and_a_changed_key_is_refused_loudly() {
         } => Some((*from, *offered, *expected)),
         _ => None,
     });
-    assert_eq!(refused, Some((a, ka.public, Some((a, impostor.public)))));
+    assert_eq!(refused, Some((a, ka.public, Some(impostor.public))));
 }
 
 #[test]
@@ -208,8 +220,8 @@ fn handshake_floods_are_cheap_and_rate_limited() {
         Link::perfect(),
         7,
     );
-    let (a, b) = (p.addrs[0], p.addrs[1]);
-    p.nodes[0].set_key(b, Some(kb.public));
+    let a = p.addrs[0];
+    introduce(&mut p, 0, kb.public);
     // Bob does not know alice: every handshake of hers costs him a Diffie-Hellman at most.
     send(&mut p, 0, "let me in", 1);
     let init = p.nodes[0].poll_transmit().expect("a handshake initiation");
@@ -237,11 +249,65 @@ fn a_restarted_receiver_gets_a_new_session_from_the_first_datagram_it_cannot_rea
     send(&mut p, 0, "before", 1);
     assert!(p.run_until(10_000, |p| delivered(p, 0) == 1));
     // Bob restarts with no sessions, and (like `send`) says no hello of his own.
-    let mut bob = node(3, &kb, SecureConfig::default());
-    bob.set_key(p.addrs[0], Some(ka.public));
-    p.nodes[1] = bob;
+    p.nodes[1] = node(3, &kb, SecureConfig::default());
+    p.ids[0] = PeerId::addr(p.addrs[0]);
+    introduce(&mut p, 1, ka.public);
     p.events[1].clear();
     send(&mut p, 0, "after", 2);
     p.advance(Duration::from_secs(3));
     assert_eq!(p.received(1), vec!["after"], "well before a rekey was due");
+}
+
+#[test]
+fn a_keyed_peer_that_changes_address_keeps_its_conversation() {
+    let (mut p, _, _) = keyed_pair(Link::perfect(), 9, SecureConfig::default());
+    send(&mut p, 0, "from home", 1);
+    assert!(p.run_until(10_000, |p| delivered(p, 0) == 1));
+    // Alice's address changes (another network, a NAT rebinding); bob still writes to the
+    // old one, where his datagrams are lost until alice's next one tells him.
+    let moved = SocketAddr::from(([127, 0, 0, 1], 1501));
+    p.addrs[0] = moved;
+    send(&mut p, 1, "welcome back", 1);
+    send(&mut p, 0, "from the train", 2);
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 2 && delivered(p, 1) == 1));
+    assert_eq!(p.received(1), ["from home", "from the train"]);
+    assert_eq!(p.received(0), ["welcome back"]);
+    let alice = p.ids[0];
+    assert!(p.events[1].contains(&Event::PathChanged {
+        peer: alice,
+        path: moved
+    }));
+    assert_eq!(p.nodes[1].path(alice), Some(moved));
+    // Her messages are still hers, not a stranger's at the new address.
+    assert!(p.events[1].iter().all(|e| match e {
+        Event::Received { from, .. } => *from == alice,
+        _ => true,
+    }));
+}
+
+#[test]
+fn an_unkeyed_datagram_from_a_keyed_contacts_address_is_refused() {
+    let (mut p, _, _) = keyed_pair(Link::perfect(), 10, SecureConfig::default());
+    let home = p.addrs[0];
+    send(&mut p, 0, "hello", 1);
+    assert!(p.run_until(10_000, |p| delivered(p, 0) == 1));
+    let moved = SocketAddr::from(([127, 0, 0, 1], 1501));
+    p.addrs[0] = moved;
+    send(&mut p, 0, "moved", 2);
+    assert!(p.run_until(10_000, |p| delivered(p, 0) == 2));
+    let refused = p.nodes[1].stats().unauthenticated;
+    let now = p.now;
+    // Plain text, from the address alice was given at and from the one she moved to.
+    p.nodes[1].handle_datagram(now, home, b"it's alice, honest");
+    p.nodes[1].handle_datagram(now, moved, b"it's alice, honest");
+    // The same from an address no keyed contact uses is a stranger's message.
+    let stranger = SocketAddr::from(([127, 0, 0, 1], 4444));
+    p.nodes[1].handle_datagram(now, stranger, b"hi, I'm new");
+    p.advance(Duration::from_millis(100));
+    assert_eq!(p.nodes[1].stats().unauthenticated - refused, 2);
+    assert_eq!(p.received(1), ["hello", "moved", "hi, I'm new"]);
+    assert!(p.events[1].iter().any(|e| matches!(
+        e,
+        Event::Received { from, path, .. } if *from == PeerId::addr(stranger) && *path == stranger
+    )));
 }

@@ -16,8 +16,9 @@
 //! transport: FF 71 71 02 03 | receiver u32 | counter u64 | ciphertext + tag (16)
 //! ```
 //!
-//! [`Secure`] routes: it knows which contact a key, an index or an address belongs to and
-//! keeps each contact's sessions and pending handshake. The steps of a handshake live in
+//! [`Secure`] knows which contact a key or a session index belongs to and keeps each
+//! contact's sessions and pending handshake. Contacts are named by their key; which address
+//! to send to is the node's choice (its paths), passed in with each send. The steps of a handshake live in
 //! `handshake`, and a session's encryption and replay window in `session`.
 
 use std::collections::{HashMap, VecDeque};
@@ -85,17 +86,17 @@ pub enum SecureEvent {
     KeyRefused {
         from: SocketAddr,
         offered: PublicKey,
-        expected: Option<(SocketAddr, PublicKey)>,
+        expected: Option<PublicKey>,
     },
 }
 
 /// What became of an inbound version-2 datagram.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Inbound {
-    /// Authenticated plaintext from the contact at this (configured) address.
-    Packet(SocketAddr, Vec<u8>),
-    /// A handshake step, handled.
-    Handshake,
+    /// Authenticated plaintext from the contact with this key.
+    Packet(PublicKey, Vec<u8>),
+    /// A handshake step with the contact with this key, handled.
+    Handshake(PublicKey),
     /// Refused: failed authentication, a replay, junk or too many handshakes.
     Refused(Refusal),
 }
@@ -123,10 +124,10 @@ pub struct SecureStats {
 }
 
 struct KeyedPeer {
-    remote: PublicKey,
     /// mac1 key for what we send to this peer.
     mac1_key: [u8; 32],
-    /// Where to send: the last address a datagram of this peer authenticated from.
+    /// Where this layer sends on its own (handshake retries): the address the node last
+    /// sent to, or a handshake last came from.
     endpoint: SocketAddr,
     current: Option<Session>,
     previous: Option<Session>,
@@ -141,9 +142,8 @@ pub struct Secure {
     keys: Keypair,
     mac1_key: [u8; 32],
     config: SecureConfig,
-    peers: HashMap<SocketAddr, KeyedPeer>,
-    by_key: HashMap<PublicKey, SocketAddr>,
-    by_index: HashMap<u32, SocketAddr>,
+    peers: HashMap<PublicKey, KeyedPeer>,
+    by_index: HashMap<u32, PublicKey>,
     limiter: RateLimiter,
     next_index: u64,
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -175,7 +175,6 @@ impl Secure {
             keys,
             config,
             peers: HashMap::new(),
-            by_key: HashMap::new(),
             by_index: HashMap::new(),
             limiter,
             next_index: seed,
@@ -193,31 +192,21 @@ impl Secure {
         &self.stats
     }
 
-    /// Whether datagrams with this contact must be encrypted.
-    pub fn is_keyed(&self, addr: SocketAddr) -> bool {
-        self.peers.contains_key(&addr)
+    /// Whether this key is a contact's.
+    pub fn is_keyed(&self, key: &PublicKey) -> bool {
+        self.peers.contains_key(key)
     }
 
-    /// Sets (or with `None` removes) the key of the contact at `addr`.
-    pub fn set_key(&mut self, addr: SocketAddr, key: Option<PublicKey>) {
-        if let Some(old) = self.peers.get(&addr)
-            && Some(old.remote) != key
-        {
-            self.forget(addr);
-        }
-        let Some(key) = key else {
-            return;
-        };
-        if self.peers.contains_key(&addr) {
+    /// Makes `key` a contact's, first reached at `endpoint`.
+    pub fn add_peer(&mut self, key: PublicKey, endpoint: SocketAddr) {
+        if self.peers.contains_key(&key) {
             return;
         }
-        self.by_key.insert(key, addr);
         self.peers.insert(
-            addr,
+            key,
             KeyedPeer {
-                remote: key,
                 mac1_key: mac1_key(&key),
-                endpoint: addr,
+                endpoint,
                 current: None,
                 previous: None,
                 pending: None,
@@ -227,9 +216,9 @@ impl Secure {
         );
     }
 
-    fn forget(&mut self, addr: SocketAddr) {
-        if let Some(p) = self.peers.remove(&addr) {
-            self.by_key.remove(&p.remote);
+    /// Forgets a contact's key and its sessions.
+    pub fn remove_peer(&mut self, key: &PublicKey) {
+        if let Some(p) = self.peers.remove(key) {
             for s in [p.current, p.previous].into_iter().flatten() {
                 self.by_index.remove(&s.local);
             }
@@ -252,12 +241,21 @@ impl Secure {
         }
     }
 
-    /// Encrypts `plain` (a version-1 packet body) for the contact at `addr`, or holds it until a
-    /// handshake completes. `wall_ns` is the wall clock, for the handshake's replay protection.
-    pub fn send(&mut self, now: Instant, wall_ns: u64, addr: SocketAddr, plain: &[u8]) {
-        let Some(peer) = self.peers.get_mut(&addr) else {
+    /// Encrypts `plain` (a version-1 packet body) for the contact with `key`, to `dst`, or
+    /// holds it until a handshake completes. `wall_ns` is the wall clock, for the
+    /// handshake's replay protection.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        wall_ns: u64,
+        key: PublicKey,
+        dst: SocketAddr,
+        plain: &[u8],
+    ) {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
+        peer.endpoint = dst;
         let usable = peer
             .current
             .as_ref()
@@ -268,7 +266,7 @@ impl Secure {
             }
             peer.queue.push_back(plain.to_vec());
             if peer.pending.is_none() {
-                self.start_handshake(now, wall_ns, addr);
+                self.start_handshake(now, wall_ns, key);
             }
             return;
         }
@@ -280,17 +278,17 @@ impl Secure {
             self.transmits.push_back((peer.endpoint, bytes));
         }
         if due && peer.pending.is_none() {
-            self.start_handshake(now, wall_ns, addr);
+            self.start_handshake(now, wall_ns, key);
         }
     }
 
-    fn start_handshake(&mut self, now: Instant, wall_ns: u64, addr: SocketAddr) {
+    fn start_handshake(&mut self, now: Instant, wall_ns: u64, key: PublicKey) {
         let index = self.fresh_index();
-        let Some(peer) = self.peers.get_mut(&addr) else {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
         let Some((hs, bytes)) =
-            handshake::initiation(&self.keys, &peer.remote, &peer.mac1_key, index, wall_ns)
+            handshake::initiation(&self.keys, &key, &peer.mac1_key, index, wall_ns)
         else {
             return;
         };
@@ -303,21 +301,24 @@ impl Secure {
             started: now,
             last_sent: now,
         });
-        self.by_index.insert(index, addr);
+        self.by_index.insert(index, key);
         self.stats.handshakes_sent += 1;
         self.transmits.push_back((peer.endpoint, bytes));
     }
 
     /// Takes a version-2 datagram. `wall_ns` is the wall clock, for a handshake it may start.
+    /// `at_path` is the contact whose path `from` is, if any: the one a refused key would
+    /// be impersonating, and the one to handshake with again when its session is gone.
     pub fn receive(
         &mut self,
         now: Instant,
         wall_ns: u64,
         from: SocketAddr,
+        at_path: Option<PublicKey>,
         bytes: &[u8],
     ) -> Inbound {
         let result = match bytes.get(HEADER - 1) {
-            Some(&TYPE_INIT) => self.on_init(now, from, bytes),
+            Some(&TYPE_INIT) => self.on_init(now, from, at_path, bytes),
             Some(&TYPE_RESPONSE) => self.on_response(now, from, bytes),
             Some(&TYPE_TRANSPORT) => self.on_transport(now, from, bytes),
             _ => Inbound::Refused(Refusal::Malformed),
@@ -326,13 +327,10 @@ impl Secure {
         // restarted): a new handshake lets it switch at once instead of at its next rekey.
         if result == Inbound::Refused(Refusal::Unauthenticated)
             && bytes.get(HEADER - 1) == Some(&TYPE_TRANSPORT)
-            && let Some(addr) = self
-                .peers
-                .iter()
-                .find(|(a, p)| (**a == from || p.endpoint == from) && p.pending.is_none())
-                .map(|(a, _)| *a)
+            && let Some(key) = at_path
+            && self.peers.get(&key).is_some_and(|p| p.pending.is_none())
         {
-            self.start_handshake(now, wall_ns, addr);
+            self.start_handshake(now, wall_ns, key);
         }
         if let Inbound::Refused(r) = result {
             self.stats.refused += 1;
@@ -345,7 +343,13 @@ impl Secure {
         result
     }
 
-    fn on_init(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Inbound {
+    fn on_init(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        at_path: Option<PublicKey>,
+        bytes: &[u8],
+    ) -> Inbound {
         if let Err(r) = handshake::check_init(&self.mac1_key, bytes) {
             return Inbound::Refused(r);
         }
@@ -357,21 +361,17 @@ impl Secure {
             Ok(init) => init,
             Err(r) => return Inbound::Refused(r),
         };
-        let Some(&addr) = self.by_key.get(&init.offered) else {
-            let expected = self
-                .peers
-                .iter()
-                .find(|(a, p)| **a == from || p.endpoint == from)
-                .map(|(a, p)| (*a, p.remote));
+        let key = init.offered;
+        if !self.peers.contains_key(&key) {
             self.events.push_back(SecureEvent::KeyRefused {
                 from,
-                offered: init.offered,
-                expected,
+                offered: key,
+                expected: at_path,
             });
             return Inbound::Refused(Refusal::UnknownKey);
-        };
+        }
         let index = self.fresh_index();
-        let Some(peer) = self.peers.get_mut(&addr) else {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return Inbound::Refused(Refusal::UnknownKey);
         };
         if init.timestamp <= peer.last_init {
@@ -385,10 +385,10 @@ impl Secure {
         peer.last_init = init.timestamp;
         peer.endpoint = from;
         let session = Session::new(index, init.sender, transport, now, false);
-        self.install(addr, session);
+        self.install(key, session);
         self.transmits.push_back((from, out));
-        self.flush_queue(addr);
-        Inbound::Handshake
+        self.flush_queue(key);
+        Inbound::Handshake(key)
     }
 
     fn on_response(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Inbound {
@@ -396,10 +396,10 @@ impl Secure {
             Ok(indices) => indices,
             Err(r) => return Inbound::Refused(r),
         };
-        let Some(&addr) = self.by_index.get(&receiver) else {
+        let Some(&key) = self.by_index.get(&receiver) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
-        let Some(peer) = self.peers.get_mut(&addr) else {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
         let Some(pending) = peer.pending.as_mut().filter(|p| p.index == receiver) else {
@@ -416,17 +416,17 @@ impl Secure {
         };
         peer.endpoint = from;
         let session = Session::new(receiver, sender, transport, now, true);
-        self.install(addr, session);
-        self.flush_queue(addr);
-        Inbound::Handshake
+        self.install(key, session);
+        self.flush_queue(key);
+        Inbound::Handshake(key)
     }
 
     /// Makes `session` the one to send with; the one before it still decrypts.
-    fn install(&mut self, addr: SocketAddr, session: Session) {
-        let Some(peer) = self.peers.get_mut(&addr) else {
+    fn install(&mut self, key: PublicKey, session: Session) {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
-        self.by_index.insert(session.local, addr);
+        self.by_index.insert(session.local, key);
         if let Some(old) = peer.previous.take() {
             self.by_index.remove(&old.local);
         }
@@ -434,8 +434,8 @@ impl Secure {
         self.stats.sessions += 1;
     }
 
-    fn flush_queue(&mut self, addr: SocketAddr) {
-        let Some(peer) = self.peers.get_mut(&addr) else {
+    fn flush_queue(&mut self, key: PublicKey) {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
         let queue = std::mem::take(&mut peer.queue);
@@ -451,10 +451,10 @@ impl Secure {
             Ok(parts) => parts,
             Err(r) => return Inbound::Refused(r),
         };
-        let Some(&addr) = self.by_index.get(&receiver) else {
+        let Some(&key) = self.by_index.get(&receiver) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
-        let Some(peer) = self.peers.get_mut(&addr) else {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return Inbound::Refused(Refusal::Unauthenticated);
         };
         let session = [peer.current.as_mut(), peer.previous.as_mut()]
@@ -468,7 +468,7 @@ impl Secure {
             Ok(plain) => {
                 // An authenticated datagram from a new address: the contact moved (roaming).
                 peer.endpoint = from;
-                Inbound::Packet(addr, plain)
+                Inbound::Packet(key, plain)
             }
             Err(r) => Inbound::Refused(r),
         }
@@ -478,7 +478,7 @@ impl Secure {
     pub fn handle_timeout(&mut self, now: Instant, wall_ns: u64) {
         let retry = self.config.handshake_retry;
         let give_up = self.config.handshake_give_up;
-        let due: Vec<(SocketAddr, bool)> = self
+        let due: Vec<(PublicKey, bool)> = self
             .peers
             .iter()
             .filter_map(|(&a, p)| {
@@ -492,18 +492,18 @@ impl Secure {
                 }
             })
             .collect();
-        for (addr, again) in due {
+        for (key, again) in due {
             if again {
                 let started = self
                     .peers
-                    .get(&addr)
+                    .get(&key)
                     .and_then(|p| p.pending.as_ref())
                     .map_or(now, |h| h.started);
-                self.start_handshake(now, wall_ns, addr);
-                if let Some(h) = self.peers.get_mut(&addr).and_then(|p| p.pending.as_mut()) {
+                self.start_handshake(now, wall_ns, key);
+                if let Some(h) = self.peers.get_mut(&key).and_then(|p| p.pending.as_mut()) {
                     h.started = started;
                 }
-            } else if let Some(p) = self.peers.get_mut(&addr)
+            } else if let Some(p) = self.peers.get_mut(&key)
                 && let Some(h) = p.pending.take()
             {
                 self.by_index.remove(&h.index);
@@ -529,7 +529,7 @@ impl Secure {
     }
 
     /// Whether a session with this contact is established.
-    pub fn has_session(&self, addr: SocketAddr) -> bool {
-        self.peers.get(&addr).is_some_and(|p| p.current.is_some())
+    pub fn has_session(&self, key: &PublicKey) -> bool {
+        self.peers.get(key).is_some_and(|p| p.current.is_some())
     }
 }

@@ -1,0 +1,89 @@
+//! Who is where: the peers the caller adds, their paths, and roaming. A keyed peer's paths
+//! are indexed so that a plain datagram from one of them is refused at once.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Node;
+use crate::api::Event;
+use crate::conn::PeerConn;
+use crate::peer::{PeerId, canonical};
+
+impl Node {
+    /// Adds `peer`, reachable at `path`: it is kept until [`Node::remove_peer`], however
+    /// many strangers come. A keyed peer gets `path` as one more to try (all traffic with it
+    /// goes over Noise, to the path that last worked); an unkeyed peer is its address, so
+    /// `path` is that address as the socket writes it. A key needs this node's own identity.
+    pub fn add_peer(&mut self, now: Instant, peer: PeerId, path: SocketAddr) {
+        self.tick(now);
+        if let PeerId::Key(key) = peer {
+            let Some(secure) = self.secure.as_mut() else {
+                return;
+            };
+            secure.add_peer(key, path);
+            self.by_path.insert(canonical(path), key);
+        }
+        let Some(conn) = self.peer_mut(now, peer) else {
+            return;
+        };
+        conn.pin(true);
+        let dropped = conn.add_path(path);
+        self.unindex(peer, dropped);
+    }
+
+    /// Forgets what [`Node::add_peer`] gave: a keyed peer's key, sessions and paths. What is
+    /// in flight to it fails in time.
+    pub fn remove_peer(&mut self, peer: PeerId) {
+        if let Some(conn) = self.peers.get_mut(&peer) {
+            conn.pin(false);
+            for path in conn.clear_paths() {
+                self.unindex(peer, Some(path));
+            }
+        }
+        if let (PeerId::Key(key), Some(s)) = (peer, self.secure.as_mut()) {
+            s.remove_peer(&key);
+        }
+    }
+
+    /// Drops `path` from the index of keyed paths, if it is `peer`'s there.
+    pub(super) fn unindex(&mut self, peer: PeerId, path: Option<SocketAddr>) {
+        if let (PeerId::Key(key), Some(path)) = (peer, path)
+            && self.by_path.get(&canonical(path)) == Some(&key)
+        {
+            self.by_path.remove(&canonical(path));
+        }
+    }
+
+    /// Whether traffic with `peer` is encrypted.
+    pub fn is_keyed(&self, peer: PeerId) -> bool {
+        match peer {
+            PeerId::Key(key) => self.secure.as_ref().is_some_and(|s| s.is_keyed(&key)),
+            PeerId::Addr(_) => false,
+        }
+    }
+
+    /// Where datagrams to `peer` go now: the path that last worked.
+    pub fn path(&self, peer: PeerId) -> Option<SocketAddr> {
+        match (self.peers.get(&peer).and_then(PeerConn::path), peer) {
+            (Some(path), _) => Some(path),
+            (None, PeerId::Addr(a)) => Some(a),
+            (None, PeerId::Key(_)) => None,
+        }
+    }
+
+    /// An authenticated datagram of `peer` came from `path`: that is where it is now.
+    pub(super) fn roam(&mut self, peer: PeerId, path: SocketAddr) {
+        let (PeerId::Key(key), Some(conn)) = (peer, self.peers.get_mut(&peer)) else {
+            return;
+        };
+        if !conn.is_pinned() {
+            return;
+        }
+        let (changed, dropped) = conn.use_path(path);
+        self.unindex(peer, dropped);
+        if changed {
+            self.by_path.insert(canonical(path), key);
+            self.out.events.push_back(Event::PathChanged { peer, path });
+        }
+    }
+}
