@@ -125,7 +125,7 @@ pub fn add_keyed_contact(
 
 /// The same address, an IPv4-mapped IPv6 one matching its IPv4 form.
 fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
-    a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
+    crate::proto::canonical(a) == crate::proto::canonical(b)
 }
 
 /// Renames contact `old` to `new` where it stands: same place in the file, same comments,
