@@ -236,6 +236,22 @@ fn serve(mut stream: UnixStream, handler: &Handler) {
 /// (no socket, or one left by a process that died); otherwise its answer, with every line
 /// already printed, as the exit code.
 pub fn call(path: &Path, request: &Request) -> Result<Option<u8>, ControlError> {
+    exchange(path, request, |line| println!("{line}"))
+}
+
+/// Like [`call`], but the lines meant for standard output are returned instead of printed:
+/// for a client that uses the answer (`id` wants the running qqchat's address).
+pub fn query(path: &Path, request: &Request) -> Result<Option<(u8, Vec<String>)>, ControlError> {
+    let mut lines = Vec::new();
+    let code = exchange(path, request, |line| lines.push(line))?;
+    Ok(code.map(|code| (code, lines)))
+}
+
+fn exchange(
+    path: &Path,
+    request: &Request,
+    mut out: impl FnMut(String),
+) -> Result<Option<u8>, ControlError> {
     let Ok(mut stream) = UnixStream::connect(path) else {
         return Ok(None);
     };
@@ -250,7 +266,7 @@ pub fn call(path: &Path, request: &Request) -> Result<Option<u8>, ControlError> 
     for line in reader.lines() {
         let line = line.map_err(talk)?;
         match serde_json::from_str::<Reply>(&line) {
-            Ok(Reply::Out(text)) => println!("{text}"),
+            Ok(Reply::Out(text)) => out(text),
             Ok(Reply::Err(text)) => eprintln!("{text}"),
             Ok(Reply::Exit(code)) => return Ok(Some(code)),
             Err(err) => return Err(talk(io::Error::other(err))),

@@ -106,12 +106,14 @@ fn recv_bytes(socket: &UdpSocket, what: &str) -> (Vec<u8>, SocketAddr) {
 #[test]
 fn send_delivers_into_listen() {
     let dir = TempDir::new("send-listen");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("send-listen-sender");
     let port = free_port();
     let listener = listen(&dir, port, &[], &[]);
     let to = loopback(port).to_string();
 
     let output = run(
-        &dir,
+        &sender_dir,
         &["send", "--bind", "127.0.0.1:0", &to, "hello", "world"],
         None,
     );
@@ -125,12 +127,14 @@ fn send_delivers_into_listen() {
 #[test]
 fn send_sends_each_line_of_stdin_in_order() {
     let dir = TempDir::new("send-stdin");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("send-stdin-sender");
     let port = free_port();
     let listener = listen(&dir, port, &[], &[]);
     let to = loopback(port).to_string();
 
     let output = run(
-        &dir,
+        &sender_dir,
         &["send", "--bind", "127.0.0.1:0", &to],
         Some("first line\nsecond line\nthird line\n"),
     );
@@ -196,6 +200,8 @@ fn send_refuses_an_absurd_timeout_instead_of_crashing() {
 #[test]
 fn listen_json_has_every_field_and_names_known_senders() {
     let dir = TempDir::new("listen-json");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("listen-json-sender");
     let sender_port = free_port();
     let sender = loopback(sender_port).to_string();
     let book = dir.write(
@@ -209,7 +215,7 @@ fn listen_json_has_every_field_and_names_known_senders() {
 
     // A qqchat sender the contacts file names.
     let output = run(
-        &dir,
+        &sender_dir,
         &["send", "--bind", &sender, &to, "json \"quoted\" hello"],
         None,
     );
@@ -252,7 +258,11 @@ fn listen_json_has_every_field_and_names_known_senders() {
     let port = free_port();
     let to = loopback(port).to_string();
     let listener = listen(&dir, port, &["--contacts", book], &[]);
-    let output = run(&dir, &["send", "--bind", &sender, &to, "named hello"], None);
+    let output = run(
+        &sender_dir,
+        &["send", "--bind", &sender, &to, "named hello"],
+        None,
+    );
     assert_success(&output);
     assert_text_line(
         &next_line(&listener, "the named sender"),
@@ -264,6 +274,8 @@ fn listen_json_has_every_field_and_names_known_senders() {
 #[test]
 fn send_through_a_lossy_relay_delivers_fifty_lines_once_in_order() {
     let dir = TempDir::new("relay");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("relay-sender");
     let port = free_port();
     let listener = listen(&dir, port, &[], &[]);
     let relay = Relay::start(loopback(port), Impairment::HOSTILE, 0xC11);
@@ -271,7 +283,11 @@ fn send_through_a_lossy_relay_delivers_fifty_lines_once_in_order() {
     let lines: Vec<String> = (0..50).map(|i| format!("line {i} of 50")).collect();
     let input = lines.join("\n") + "\n";
 
-    let output = run(&dir, &["send", "--bind", "127.0.0.1:0", &via], Some(&input));
+    let output = run(
+        &sender_dir,
+        &["send", "--bind", "127.0.0.1:0", &via],
+        Some(&input),
+    );
     assert_success(&output);
 
     for expected in &lines {
@@ -331,6 +347,8 @@ fn a_plain_udp_peer_can_talk_to_listen_and_be_sent_to() {
 #[test]
 fn junk_datagrams_leave_listen_alive_and_printing_nothing() {
     let dir = TempDir::new("junk");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("junk-sender");
     let port = free_port();
     let mut listener = listen(&dir, port, &[], &[]);
     let junk_socket = loopback_socket();
@@ -343,7 +361,7 @@ fn junk_datagrams_leave_listen_alive_and_printing_nothing() {
     assert!(listener.child.is_running(), "listen died on junk");
     let to = loopback(port).to_string();
     let output = run(
-        &dir,
+        &sender_dir,
         &["send", "--bind", "127.0.0.1:0", &to, "after the junk"],
         None,
     );
@@ -499,10 +517,12 @@ fn a_missing_contacts_file_is_named() {
 #[test]
 fn ping_reports_each_probe_and_explains_silence() {
     let dir = TempDir::new("ping");
+    // The sender is another person, with their own data directory.
+    let sender_dir = TempDir::new("ping-sender");
     let port = free_port();
     let _listener = listen(&dir, port, &[], &[]);
     let to = loopback(port).to_string();
-    let output = run(&dir, &["ping", "-n", "2", "-i", "0.3", &to], None);
+    let output = run(&sender_dir, &["ping", "-n", "2", "-i", "0.3", &to], None);
     assert_success(&output);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(out.matches("reply from").count(), 2, "{out}");
@@ -510,7 +530,11 @@ fn ping_reports_each_probe_and_explains_silence() {
     assert!(out.contains("rtt min/avg/max"), "{out}");
 
     let nobody = loopback(free_port()).to_string();
-    let output = run(&dir, &["ping", "-n", "1", "-i", "0.3", &nobody], None);
+    let output = run(
+        &sender_dir,
+        &["ping", "-n", "1", "-i", "0.3", &nobody],
+        None,
+    );
     assert_eq!(output.status.code(), Some(1));
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(out.contains("100% loss"), "{out}");

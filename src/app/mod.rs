@@ -398,6 +398,15 @@ impl App {
             EngineEvent::Error(text) => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
             EngineEvent::Pong { .. } => {}
+            EngineEvent::Outgoing {
+                to,
+                id: msg_id,
+                text,
+                plain,
+                at,
+            } => {
+                self.roster.outgoing(to, msg_id, &text, at, plain);
+            }
             EngineEvent::PathChanged { peer, path } => self.roster.set_path(peer, path),
             EngineEvent::Received {
                 from,

@@ -393,6 +393,40 @@ impl Roster {
         (id, p.messages.len() - 1)
     }
 
+    /// A message the engine is sending that this chat did not type (`qqchat send` asked the
+    /// running chat): shown like one typed here. `None` when it is known already, or when
+    /// nobody in the list is `to` (an address never seen gets an entry, as on receipt).
+    pub(super) fn outgoing(
+        &mut self,
+        to: PeerId,
+        msg_id: u64,
+        text: &str,
+        at: Timestamp,
+        plain: bool,
+    ) -> Option<EntryId> {
+        if self.by_msg_id.contains_key(&msg_id) {
+            return None;
+        }
+        let id = match (self.peers.iter().find(|p| p.peer_id() == to), to) {
+            (Some(p), _) => p.id,
+            (None, PeerId::Addr(addr)) => {
+                let peer = self.new_peer(
+                    display_addr(addr),
+                    ConversationKey::from_address(addr),
+                    addr,
+                    plain,
+                    false,
+                );
+                let id = peer.id;
+                self.peers.push(peer);
+                id
+            }
+            (None, PeerId::Key(_)) => return None,
+        };
+        self.push_own(id, Message::own(at, sanitize(text), msg_id));
+        Some(id)
+    }
+
     /// Adds an own message to `id`'s conversation and registers its msg_id.
     pub(super) fn push_own(&mut self, id: EntryId, message: Message) {
         let Some(p) = self.get_mut(id) else { return };

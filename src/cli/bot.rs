@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::ValueEnum;
 
-use super::{Common, engine_options, load_book, start_engine};
+use super::{Common, engine_options, load_book, serve_control, start_engine};
 use crate::engine::{Command, EngineEvent, EngineHandle, new_message_id};
 
 /// How the bot answers.
@@ -44,6 +44,7 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     // The bot keeps no history: it would only fill the disk with its own echoes.
     let engine = start_engine(book.me.listen, engine_options(&book, None, false)?)?;
+    let _control = serve_control(common, &engine)?;
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr

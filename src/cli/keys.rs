@@ -17,14 +17,16 @@ use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let keys = load_identity()?;
+    // A running qqchat knows the port it really got (--bind, or port 0 in the file).
+    let listen = running_addr(common)?.unwrap_or(book.me.listen);
     let (shown, guessed) = match addr {
         Some(text) => (
             resolve(text).with_context(|| format!("--addr {text}"))?,
             false,
         ),
-        None => match outbound_ip(book.me.listen) {
-            Some(ip) => (SocketAddr::new(ip, book.me.listen.port()), true),
-            None => (book.me.listen, false),
+        None => match outbound_ip(listen) {
+            Some(ip) => (SocketAddr::new(ip, listen.port()), true),
+            None => (listen, false),
         },
     };
     if let Some(why) = identity::unusable(shown) {
@@ -50,7 +52,7 @@ pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> 
     }
     println!("name:        {}", book.me.name);
     println!("public key:  {}", encode_key(&keys.public));
-    println!("listening:   {}", book.me.listen);
+    println!("listening:   {listen}");
     println!("key file:    {}", identity::identity_path()?.display());
     println!();
     println!("Give your friend this line; they run: qqchat add \"<the line>\"");
@@ -64,6 +66,20 @@ pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> 
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The address the qqchat running with this data directory listens on, if one runs.
+fn running_addr(common: &Common) -> Result<Option<SocketAddr>> {
+    let Some(dir) = crate::store::data_dir(common.data_dir.clone()) else {
+        return Ok(None);
+    };
+    let path = crate::control::socket_path(&dir);
+    Ok(
+        match crate::control::query(&path, &crate::control::Request::Id)? {
+            Some((0, lines)) => lines.first().and_then(|l| l.parse().ok()),
+            _ => None,
+        },
+    )
 }
 
 /// For a socket on every interface, the address this machine sends from by default: a UDP

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::{Common, engine_options, load_book, open_history, start_engine};
+use super::{Common, engine_options, load_book, open_history, serve_control, start_engine};
 use crate::engine::EngineEvent;
 
 pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
@@ -16,6 +16,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
     let options = engine_options(&book, Some(history), true)?;
     let engine = start_engine(book.me.listen, options)?;
+    let _control = serve_control(common, &engine)?;
     eprintln!(
         "qqchat: listening on {} as {}; Ctrl-C stops",
         engine.local_addr, book.me.name

@@ -11,11 +11,14 @@ mod send;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::contacts::{self, Contact, ContactBook, Me};
-use crate::engine::{self, Command, EngineHandle, Options};
+use crate::control::{self, Answer, Request};
+use crate::engine::{self, Command, EngineEvent, EngineHandle, Options};
 use crate::identity;
 use crate::proto::PeerId;
 use crate::proto::secure::Keypair;
@@ -116,13 +119,162 @@ fn start_engine(listen: SocketAddr, options: Options) -> Result<EngineHandle> {
     Ok(engine::spawn(socket, options)?)
 }
 
+/// Where a command's lines go: this process's terminal, or the client of the control
+/// socket that asked the running qqchat for them.
+pub(crate) trait Say {
+    fn out(&mut self, line: String);
+    fn err(&mut self, line: String);
+}
+
+/// Standard output and standard error of this process.
+struct Terminal;
+
+impl Say for Terminal {
+    fn out(&mut self, line: String) {
+        println!("{line}");
+    }
+
+    fn err(&mut self, line: String) {
+        eprintln!("{line}");
+    }
+}
+
+impl Say for Answer<'_> {
+    fn out(&mut self, line: String) {
+        Answer::out(self, line);
+    }
+
+    fn err(&mut self, line: String) {
+        Answer::err(self, line);
+    }
+}
+
+/// What `send` and `ping` need of an engine: where commands go and where its events come
+/// back. Their own engine's, or a subscription to the running chat's.
+pub(crate) struct EngineLink<'a> {
+    commands: &'a Sender<Command>,
+    events: &'a Receiver<EngineEvent>,
+}
+
+impl<'a> EngineLink<'a> {
+    fn of(engine: &'a EngineHandle) -> Self {
+        EngineLink {
+            commands: &engine.commands,
+            events: &engine.events,
+        }
+    }
+}
+
+/// Asks the qqchat running with this data directory to do `request`: its exit code, or
+/// `None` when none runs (then the command binds its own port, as before).
+fn ask_running(common: &Common, request: &Request) -> Result<Option<u8>> {
+    let Some(dir) = store::data_dir(common.data_dir.clone()) else {
+        return Ok(None);
+    };
+    let path = control::socket_path(&dir);
+    let code = control::call(&path, request)?;
+    if code.is_some() && common.bind.is_some() {
+        eprintln!(
+            "qqchat: note: --bind was not used: the qqchat already running here did the work \
+             from its own port, so that it stays the one your contacts reach"
+        );
+    }
+    Ok(code)
+}
+
+/// Opens the control socket for the running chat, `listen` or `bot`: `send`, `ping` and
+/// `id` then go through `engine` instead of binding a second port.
+fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<control::Server>> {
+    let Some(dir) = store::data_dir(common.data_dir.clone()) else {
+        return Ok(None);
+    };
+    let commands = engine.commands.clone();
+    let local = engine.local_addr;
+    let handler = move |request: Request, answer: &mut Answer<'_>| -> u8 {
+        // Events from now on, for this request only; dropped (and unsubscribed) at the end.
+        let (tx, events) = crossbeam_channel::unbounded();
+        if commands.send(Command::Subscribe(tx)).is_err() {
+            answer.err("qqchat: the running qqchat is stopping");
+            return 1;
+        }
+        let link = EngineLink {
+            commands: &commands,
+            events: &events,
+        };
+        match request {
+            Request::Send {
+                to,
+                texts,
+                timeout_secs,
+                queue,
+            } => {
+                let Some(timeout) = seconds(timeout_secs) else {
+                    answer.err("qqchat: the timeout is out of range");
+                    return 2;
+                };
+                let target = Target::from_wire(to);
+                send::deliver(&link, answer, &target, &texts, timeout, queue, true)
+            }
+            Request::Ping {
+                to,
+                count,
+                interval_secs,
+            } => {
+                let Some(interval) = seconds(interval_secs) else {
+                    answer.err("qqchat: the interval is out of range");
+                    return 2;
+                };
+                ping::probe(
+                    &link,
+                    answer,
+                    &Target::from_wire(to),
+                    local,
+                    count,
+                    interval,
+                )
+            }
+            Request::Id => {
+                answer.out(local.to_string());
+                0
+            }
+        }
+    };
+    Ok(Some(control::Server::start(
+        &control::socket_path(&dir),
+        Arc::new(handler),
+    )?))
+}
+
 /// Where a message goes and how: a contact by name, or an address.
-struct Target {
+pub(crate) struct Target {
     name: String,
     /// Whom the engine sends to: the contact's key if it has one.
     peer: PeerId,
     addr: SocketAddr,
     plain: bool,
+}
+
+impl Target {
+    /// As the control socket carries it.
+    fn to_wire(&self) -> control::Target {
+        control::Target {
+            name: self.name.clone(),
+            addr: self.addr,
+            key: self.peer.key().map(|k| identity::encode_key(&k)),
+            plain: self.plain,
+        }
+    }
+
+    /// As the control socket carried it; a key that does not decode leaves the address.
+    fn from_wire(t: control::Target) -> Target {
+        let key = t.key.as_deref().and_then(identity::decode_key);
+        Target {
+            name: t.name,
+            peer: key.map_or_else(|| PeerId::addr(t.addr), PeerId::Key),
+            addr: t.addr,
+            plain: t.plain,
+        }
+    }
 }
 
 fn target(book: &ContactBook, to: &str) -> Result<Target> {
@@ -170,6 +322,7 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let recent = history.conversations(RECENT_BYTES)?;
     let options = engine_options(&book, Some(history), true)?;
     let engine = start_engine(book.me.listen, options)?;
+    let _control = serve_control(common, &engine)?;
     crate::tui::run(book, path, recent, engine)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::{Common, engine_options, load_book, start_engine, target};
+use super::{
+    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, load_book,
+    start_engine, target,
+};
+use crate::control::Request;
 use crate::engine::{Command, EngineEvent};
 
 pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<ExitCode> {
@@ -25,13 +29,43 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
     let Some(interval) = super::seconds(interval) else {
         bail!("--interval must be a positive number of seconds, at most a year");
     };
+    let request = Request::Ping {
+        to: target.to_wire(),
+        count,
+        interval_secs: interval.as_secs_f64(),
+    };
+    if let Some(code) = ask_running(common, &request)? {
+        return Ok(ExitCode::from(code));
+    }
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
     let engine = start_engine(book.me.listen, options)?;
-    println!(
-        "PING {} ({}) from {}",
-        target.name, target.addr, engine.local_addr
+    let code = probe(
+        &EngineLink::of(&engine),
+        &mut Terminal,
+        &target,
+        engine.local_addr,
+        count,
+        interval,
     );
+    engine.shutdown();
+    Ok(ExitCode::from(code))
+}
+
+/// Pings `target` `count` times through `engine` (bound at `local`), one probe every
+/// `interval`, reporting through `say` as ping(8) does; the exit code.
+pub(super) fn probe(
+    engine: &EngineLink<'_>,
+    say: &mut dyn Say,
+    target: &Target,
+    local: SocketAddr,
+    count: u32,
+    interval: Duration,
+) -> u8 {
+    say.out(format!(
+        "PING {} ({}) from {local}",
+        target.name, target.addr
+    ));
     let mut rtts = Vec::new();
     for seq in 1..=count.max(1) {
         let sent = Instant::now();
@@ -43,41 +77,42 @@ pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<Exi
                 Ok(EngineEvent::Pong { peer, rtt }) if peer == target.peer && !answered => {
                     answered = true;
                     rtts.push(rtt);
-                    println!(
+                    say.out(format!(
                         "reply from {} ({}): seq={seq} rtt={:.3} ms",
                         target.name,
                         target.addr,
                         rtt.as_secs_f64() * 1e3
-                    );
+                    ));
                 }
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
         if !answered {
-            println!("no reply from {}: seq={seq}", target.addr);
+            say.out(format!("no reply from {}: seq={seq}", target.addr));
         }
     }
-    engine.shutdown();
     let sent = count.max(1) as usize;
     let loss = 100.0 * (sent - rtts.len()) as f64 / sent as f64;
-    println!(
-        "--- {} ping statistics ---\n{sent} probes sent, {} answered, {loss:.0}% loss",
-        target.name,
+    say.out(format!("--- {} ping statistics ---", target.name));
+    say.out(format!(
+        "{sent} probes sent, {} answered, {loss:.0}% loss",
         rtts.len()
-    );
+    ));
     if let (Some(min), Some(max)) = (rtts.iter().min(), rtts.iter().max()) {
         let avg = rtts.iter().sum::<Duration>() / rtts.len() as u32;
-        println!(
+        say.out(format!(
             "rtt min/avg/max = {:.3}/{:.3}/{:.3} ms",
             min.as_secs_f64() * 1e3,
             avg.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3
-        );
-        return Ok(ExitCode::SUCCESS);
+        ));
+        return 0;
     }
-    eprintln!("{}", silence_advice(target.addr, &target.name));
-    Ok(ExitCode::FAILURE)
+    for line in silence_advice(target.addr, &target.name).lines() {
+        say.err(line.to_owned());
+    }
+    1
 }
 
 /// What to check when nothing answered `addr`, in the order most likely to help. On loopback

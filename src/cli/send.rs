@@ -3,10 +3,16 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use crossbeam_channel::RecvTimeoutError;
 
-use super::{Common, engine_options, load_book, open_history, start_engine, target};
+use super::{
+    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, load_book,
+    open_history, start_engine, target,
+};
+use crate::control::Request;
 use crate::engine::{Command, EngineEvent, new_message_id};
 
 pub fn send(
@@ -45,6 +51,15 @@ pub fn send(
             bail!("nothing was sent: message {} is too long: {err}", n + 1);
         }
     }
+    let request = Request::Send {
+        to: target.to_wire(),
+        texts: messages.clone(),
+        timeout_secs: timeout_secs.as_secs_f64(),
+        queue,
+    };
+    if let Some(code) = ask_running(common, &request)? {
+        return Ok(ExitCode::from(code));
+    }
     let history = open_history(common)?;
     let mut options = engine_options(&book, Some(history), false)?;
     // `send` only appends to the history: no need to read it.
@@ -54,23 +69,56 @@ pub fn send(
     options.queue_failed = queue;
     options.protocol.give_up = timeout_secs;
     let engine = start_engine(book.me.listen, options)?;
+    let code = deliver(
+        &EngineLink::of(&engine),
+        &mut Terminal,
+        &target,
+        &messages,
+        timeout_secs,
+        queue,
+        false,
+    );
+    engine.shutdown();
+    Ok(ExitCode::from(code))
+}
+
+/// Sends `messages` to `target` through `engine` and waits for each to be delivered,
+/// reporting through `say`; the exit code. `shared`: the engine is a running chat's, whose
+/// give-up time is its own, so `timeout` is enforced here and, without `queue`, what runs
+/// out of retries fails instead of joining the chat's outbox.
+pub(super) fn deliver(
+    engine: &EngineLink<'_>,
+    say: &mut dyn Say,
+    target: &Target,
+    messages: &[String],
+    timeout: Duration,
+    queue: bool,
+    shared: bool,
+) -> u8 {
     let mut pending: BTreeMap<u64, &str> = BTreeMap::new();
-    for text in &messages {
+    for text in messages {
         let id = new_message_id();
         pending.insert(id, text);
-        engine
-            .commands
-            .send(Command::Send {
-                to: target.peer,
-                text: text.clone(),
-                plain: target.plain,
-                id,
-            })
-            .context("the engine stopped")?;
+        if shared && !queue {
+            let _ = engine.commands.send(Command::NeverQueue { id });
+        }
+        let sent = engine.commands.send(Command::Send {
+            to: target.peer,
+            text: text.clone(),
+            plain: target.plain,
+            id,
+        });
+        if sent.is_err() {
+            say.err("qqchat: the engine stopped".into());
+            return 1;
+        }
     }
+    // A little more than the engine's own give-up, so its verdict normally comes first.
+    let deadline = Instant::now() + timeout + Duration::from_secs(2);
     let mut undelivered = Vec::new();
     while !pending.is_empty() {
-        match engine.events.recv() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match engine.events.recv_timeout(left) {
             Ok(EngineEvent::Delivered { id, .. } | EngineEvent::Sent { id, .. }) => {
                 pending.remove(&id);
             }
@@ -79,34 +127,43 @@ pub fn send(
                     undelivered.push(text);
                 }
             }
-            Ok(EngineEvent::Error(err)) => eprintln!("qqchat: {err}"),
+            Ok(EngineEvent::Error(err)) => say.err(format!("qqchat: {err}")),
             Ok(_) => {}
-            Err(_) => bail!("the engine stopped"),
+            Err(RecvTimeoutError::Timeout) => {
+                undelivered.extend(std::mem::take(&mut pending).into_values());
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                say.err("qqchat: the engine stopped".into());
+                return 1;
+            }
         }
     }
-    engine.shutdown();
     if undelivered.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return 0;
     }
-    eprintln!(
-        "qqchat: not delivered to {} ({}): {} of {} message(s), no receipt after {timeout} s; \
+    say.err(format!(
+        "qqchat: not delivered to {} ({}): {} of {} message(s), no receipt after {} s; \
          is qqchat running there? (try: qqchat ping {})",
         target.name,
         target.addr,
         undelivered.len(),
         messages.len(),
+        timeout.as_secs_f64(),
         target.name,
-    );
+    ));
     for text in undelivered {
-        eprintln!("  not delivered: {}", crate::text::preview(text, 80));
+        say.err(format!(
+            "  not delivered: {}",
+            crate::text::preview(text, 80)
+        ));
     }
     if queue {
-        eprintln!(
+        say.err(format!(
             "qqchat: left in the outbox: the chat sends it when {} is next heard from",
             target.name
-        );
+        ));
     } else {
-        eprintln!("qqchat: not queued (add --queue to leave it in the outbox)");
+        say.err("qqchat: not queued (add --queue to leave it in the outbox)".into());
     }
-    Ok(ExitCode::FAILURE)
+    1
 }

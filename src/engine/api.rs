@@ -39,6 +39,12 @@ pub enum Command {
     },
     /// Probe a peer once; the answer comes as [`EngineEvent::Pong`].
     Ping(PeerId),
+    /// If message `id` (sent next, or in flight) runs out of retries, fail it instead of
+    /// queueing it: `qqchat send` without `--queue`, asking through a running chat.
+    NeverQueue { id: u64 },
+    /// Also send every event from now on (but the bulky [`EngineEvent::History`]) here, until
+    /// the receiver is dropped: how the control socket follows the work it asked for.
+    Subscribe(Sender<EngineEvent>),
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -76,6 +82,15 @@ pub enum EngineEvent {
     Link { peer: PeerId, link: Link },
     /// A ping was answered.
     Pong { peer: PeerId, rtt: Duration },
+    /// A message is on its way: every send, whoever asked (the chat, or `qqchat send`
+    /// through the control socket), so the chat shows messages it did not type itself.
+    Outgoing {
+        to: PeerId,
+        id: u64,
+        text: String,
+        plain: bool,
+        at: Timestamp,
+    },
     /// A keyed contact now writes from `path` (it moved), and is written to there.
     PathChanged { peer: PeerId, path: SocketAddr },
     /// The whole history, read by the engine at start (with [`Options::load_history`]),

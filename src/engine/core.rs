@@ -105,6 +105,8 @@ pub struct EngineCore {
     seen: HashSet<u64>,
     /// Reliable messages not yet delivered, by id.
     unacked: HashMap<u64, Outgoing>,
+    /// Messages that fail rather than wait in the outbox when their retries run out.
+    never_queue: HashSet<u64>,
     /// Queued messages per contact, oldest first.
     outbox: HashMap<PeerId, VecDeque<u64>>,
     queue_failed: bool,
@@ -127,6 +129,7 @@ impl EngineCore {
             unacked: HashMap::new(),
             outbox: HashMap::new(),
             queue_failed: options.queue_failed,
+            never_queue: HashSet::new(),
             watch: options.watch,
             link_dirty: HashSet::new(),
             link_reported: HashMap::new(),
@@ -199,6 +202,11 @@ impl EngineCore {
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
             Command::Ping(peer) => self.node.ping(now.mono, peer),
+            Command::NeverQueue { id } => {
+                self.never_queue.insert(id);
+            }
+            // The driver keeps the subscribers: they are channels, not state of the core.
+            Command::Subscribe(_) => {}
             Command::Shutdown => self.goodbye(),
         }
     }
@@ -335,6 +343,13 @@ impl EngineCore {
             self.ui.push(EngineEvent::Failed { to, id });
             return;
         }
+        self.ui.push(EngineEvent::Outgoing {
+            to,
+            id,
+            text: text.clone(),
+            plain,
+            at: now.wall,
+        });
         let record = Record::Msg {
             id,
             dir: Direction::Out,
@@ -464,13 +479,14 @@ impl EngineCore {
             }
             Event::Delivered { to, id } => {
                 self.unacked.remove(&id);
+                self.never_queue.remove(&id);
                 self.record_state(to, id, MessageState::Delivered);
                 self.link_dirty.insert(to);
                 self.ui.push(EngineEvent::Delivered { to, id });
             }
             Event::Sent { to, id } => self.ui.push(EngineEvent::Sent { to, id }),
             Event::Failed { to, id } => {
-                if self.queue_failed {
+                if self.queue_failed && !self.never_queue.remove(&id) {
                     self.outbox.entry(to).or_default().push_back(id);
                     self.record_state(to, id, MessageState::Queued);
                     self.ui.push(EngineEvent::Queued { to, id });

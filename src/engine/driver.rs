@@ -55,6 +55,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         history: options.history,
         out: out_tx,
         events: ev_tx,
+        subscribers: Vec::new(),
     };
     let thread = thread::Builder::new()
         .name("qqchat-engine".into())
@@ -164,6 +165,8 @@ struct Driver {
     history: Option<History>,
     out: Sender<Transmit>,
     events: Sender<EngineEvent>,
+    /// Extra listeners ([`Command::Subscribe`]): control-socket clients following their work.
+    subscribers: Vec<Sender<EngineEvent>>,
 }
 
 impl Driver {
@@ -193,6 +196,10 @@ impl Driver {
             let now = select! {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => break,
+                    Ok(Command::Subscribe(tx)) => {
+                        self.subscribers.push(tx);
+                        continue;
+                    }
                     Ok(cmd) => {
                         let now = now();
                         self.core.handle_command(now, cmd);
@@ -228,14 +235,20 @@ impl Driver {
     }
 
     fn apply(&mut self, output: Output) -> bool {
-        let (out, events) = (&self.out, &self.events);
+        let (out, events, subscribers) = (&self.out, &self.events, &mut self.subscribers);
         apply(
             output,
             self.history.as_mut(),
             |t| {
                 let _ = out.send(t);
             },
-            |e| events.send(e).is_ok(),
+            |e| {
+                if !matches!(e, EngineEvent::History(_)) {
+                    // A subscriber that went away is forgotten; the front end is not.
+                    subscribers.retain(|s| s.send(e.clone()).is_ok());
+                }
+                events.send(e).is_ok()
+            },
         )
     }
 }

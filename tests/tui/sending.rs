@@ -118,3 +118,39 @@ fn a_message_over_the_limit_is_refused_and_the_draft_kept() {
     let notice = format!("{:?}", app.notice());
     assert!(notice.contains("at most 1,048,576 bytes"), "{notice}");
 }
+
+#[test]
+fn a_message_sent_by_qqchat_send_through_the_running_chat_shows_in_it() {
+    use qqchat::engine::EngineEvent;
+    let mut app = app();
+    open(&mut app, 0);
+    let typed = send(&mut app, "typed here", at(0));
+    // The engine reports every send, the chat's own too: that one is not shown twice.
+    app.on_engine(EngineEvent::Outgoing {
+        to: crate::support::peer(ALICE),
+        id: typed,
+        text: "typed here".into(),
+        plain: false,
+        at: at(0),
+    });
+    app.on_engine(EngineEvent::Outgoing {
+        to: crate::support::peer(ALICE),
+        id: 4242,
+        text: "from the command line\u{1b}[2J".into(),
+        plain: false,
+        at: at(1),
+    });
+    let texts: Vec<String> = app.peers()[0]
+        .messages()
+        .iter()
+        .map(|m| m.display_text().into_owned())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].starts_with("from the command line"), "{texts:?}");
+    assert!(!texts[1].contains('\u{1b}'), "sanitized: {texts:?}");
+    app.on_engine(EngineEvent::Delivered {
+        to: crate::support::peer(ALICE),
+        id: 4242,
+    });
+    assert_eq!(app.peers()[0].messages()[1].mark(), Some(Mark::Delivered));
+}

@@ -1,0 +1,156 @@
+//! One qqchat per person: while a `listen` (or the chat) runs, `send`, `ping` and `id` ask it
+//! through its control socket instead of binding a second port, and a second long-running
+//! qqchat on the same data directory is refused.
+
+use std::time::Duration;
+
+use qqchat_testkit::{Person, WAIT, loopback, qqchat, run, text};
+
+/// Two people who exchanged contact strings.
+fn friends() -> (Person, Person) {
+    let (alice, bob) = (Person::new("alice"), Person::new("bob"));
+    alice.add(&bob.id());
+    bob.add(&alice.id());
+    (alice, bob)
+}
+
+#[test]
+fn send_and_ping_go_through_the_running_qqchat() {
+    let (alice, bob) = friends();
+    let _alice_listens = alice.listen();
+    let bob_listens = bob.listen();
+
+    let out = run(
+        &alice.dir,
+        &[
+            "--contacts",
+            &alice.contacts(),
+            "send",
+            "bob",
+            "hello from the running one",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("in use"),
+        "{}",
+        text(&out.stderr)
+    );
+    let line = bob_listens
+        .stdout
+        .wait_for("hello from the running one", WAIT)
+        .unwrap_or_else(|seen| panic!("bob got nothing; he saw {seen:?}"));
+    // Named as alice: it came from her own port, the one bob has for her.
+    assert!(line.contains("alice: "), "{line}");
+
+    let out = run(
+        &alice.dir,
+        &[
+            "--contacts",
+            &alice.contacts(),
+            "ping",
+            "-n",
+            "2",
+            "-i",
+            "0.3",
+            "bob",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(&format!("from {}", loopback(alice.port))),
+        "the probe left from alice's own port: {said}"
+    );
+    assert!(said.contains("2 probes sent, 2 answered"), "{said}");
+}
+
+#[test]
+fn id_reports_the_port_the_running_qqchat_really_has() {
+    let alice = Person::new("alice");
+    let mut command = qqchat(alice.dir.path());
+    command.args([
+        "--contacts",
+        &alice.contacts(),
+        "listen",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let running = qqchat_testkit::Running::start(command);
+    let ready = running.wait_ready("listening on");
+    let port = ready
+        .split("listening on 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the port in the start-up line");
+    let out = run(
+        &alice.dir,
+        &["--contacts", &alice.contacts(), "id", "-q"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("@127.0.0.1:{port}?key=")),
+        "{} / {ready}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_second_long_running_qqchat_on_one_data_directory_is_refused() {
+    let alice = Person::new("alice");
+    let _first = alice.listen();
+    let out = run(
+        &alice.dir,
+        &[
+            "--contacts",
+            &alice.contacts(),
+            "listen",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already running"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn send_queue_hands_the_message_to_the_running_qqchat_which_delivers_it_later() {
+    let (alice, bob) = friends();
+    let _alice_listens = alice.listen();
+    let out = run(
+        &alice.dir,
+        &[
+            "--contacts",
+            &alice.contacts(),
+            "send",
+            "--queue",
+            "--timeout",
+            "1",
+            "bob",
+            "for when you are back",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("left in the outbox"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The running listen keeps it, and sends it when bob's qqchat says hello.
+    std::thread::sleep(Duration::from_millis(200));
+    let bob_listens = bob.listen();
+    let line = bob_listens
+        .stdout
+        .wait_for("for when you are back", Duration::from_secs(60))
+        .unwrap_or_else(|seen| panic!("the queued message never came; bob saw {seen:?}"));
+    assert!(line.contains("alice: "), "{line}");
+}
