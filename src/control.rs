@@ -65,6 +65,8 @@ pub enum Request {
     },
     /// `qqchat id`: the address the running qqchat actually listens on.
     Id,
+    /// `qqchat history`: the conversation kept under `key`; `me` names own messages.
+    History { key: String, me: String, json: bool },
 }
 
 /// One line of the answer.
@@ -99,20 +101,22 @@ pub struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    pub fn out(&mut self, line: impl Into<String>) {
-        self.write(&Reply::Out(line.into()));
+    /// False once the client is gone, so long output can stop.
+    pub fn out(&mut self, line: impl Into<String>) -> bool {
+        self.write(&Reply::Out(line.into()))
     }
 
     pub fn err(&mut self, line: impl Into<String>) {
         self.write(&Reply::Err(line.into()));
     }
 
-    fn write(&mut self, reply: &Reply) {
-        if let Ok(mut line) = serde_json::to_vec(reply) {
-            line.push(b'\n');
-            // A client that went away stops reading; the work goes on regardless.
-            let _ = self.stream.write_all(&line);
-        }
+    fn write(&mut self, reply: &Reply) -> bool {
+        let Ok(mut line) = serde_json::to_vec(reply) else {
+            return false;
+        };
+        line.push(b'\n');
+        // A client that went away stops reading; work already asked for goes on regardless.
+        self.stream.write_all(&line).is_ok()
     }
 }
 
@@ -236,7 +240,11 @@ fn serve(mut stream: UnixStream, handler: &Handler) {
 /// (no socket, or one left by a process that died); otherwise its answer, with every line
 /// already printed, as the exit code.
 pub fn call(path: &Path, request: &Request) -> Result<Option<u8>, ControlError> {
-    exchange(path, request, |line| println!("{line}"))
+    let stdout = io::stdout();
+    // A closed pipe (`| head`) is not an error of the command.
+    exchange(path, request, |line| {
+        let _ = writeln!(stdout.lock(), "{line}");
+    })
 }
 
 /// Like [`call`], but the lines meant for standard output are returned instead of printed:

@@ -46,6 +46,16 @@ fn send_and_ping_go_through_the_running_qqchat() {
 
     let out = run(
         &alice.dir,
+        &["--contacts", &alice.contacts(), "history", "--json", "bob"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kept = text(&out.stdout);
+    assert!(kept.contains("hello from the running one"), "{kept}");
+    assert!(kept.contains("\"state\":\"delivered\""), "{kept}");
+
+    let out = run(
+        &alice.dir,
         &[
             "--contacts",
             &alice.contacts(),

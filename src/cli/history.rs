@@ -1,14 +1,14 @@
 //! `qqchat history`: print a conversation, for people and for scripts.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::{Common, load_book, open_history, resolve};
-use crate::store::{ConversationKey, Direction, MessageState};
+use super::{Common, Say, Terminal, ask_running, load_book, open_history, resolve};
+use crate::control::Request;
+use crate::store::{ConversationKey, Direction, History, MessageState};
 
 pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
@@ -39,16 +39,40 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
             }
         )
     };
-    let messages = history.load(&key)?;
+    let request = Request::History {
+        key: key.to_string(),
+        me: book.me.name.clone(),
+        json,
+    };
+    if let Some(code) = ask_running(common, &request)? {
+        return Ok(ExitCode::from(code));
+    }
+    Ok(ExitCode::from(print(
+        &history,
+        &key,
+        &book.me.name,
+        json,
+        &mut Terminal,
+    )?))
+}
+
+/// Prints the conversation `key` from `history` through `say`, one line a message (a JSON
+/// object with `json`); `me` names own messages. The exit code.
+pub(super) fn print(
+    history: &History,
+    key: &ConversationKey,
+    me: &str,
+    json: bool,
+    say: &mut dyn Say,
+) -> Result<u8> {
+    let messages = history.load(key)?;
     if messages.is_empty() {
-        eprintln!("no messages with {who} yet");
+        say.err(format!("no messages with {key} yet"));
     }
     let tz = TimeZone::system();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     for m in &messages {
         let from = match m.dir {
-            Direction::Out => book.me.name.clone(),
+            Direction::Out => me.to_owned(),
             Direction::In => key.to_string(),
         };
         let line = if json {
@@ -79,9 +103,9 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
                 crate::text::one_line(&m.text),
             )
         };
-        if writeln!(out, "{line}").is_err() {
+        if !say.out(line) {
             break;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

@@ -22,7 +22,7 @@ use crate::engine::{self, Command, EngineEvent, EngineHandle, Options};
 use crate::identity;
 use crate::proto::PeerId;
 use crate::proto::secure::Keypair;
-use crate::store::{self, History};
+use crate::store::{self, ConversationKey, History};
 
 pub use bot::{Reply, bot};
 pub use history::history;
@@ -122,7 +122,9 @@ fn start_engine(listen: SocketAddr, options: Options) -> Result<EngineHandle> {
 /// Where a command's lines go: this process's terminal, or the client of the control
 /// socket that asked the running qqchat for them.
 pub(crate) trait Say {
-    fn out(&mut self, line: String);
+    /// A line for standard output; false once nobody reads it any more (`| head`), so
+    /// long output can stop.
+    fn out(&mut self, line: String) -> bool;
     fn err(&mut self, line: String);
 }
 
@@ -130,8 +132,10 @@ pub(crate) trait Say {
 struct Terminal;
 
 impl Say for Terminal {
-    fn out(&mut self, line: String) {
-        println!("{line}");
+    fn out(&mut self, line: String) -> bool {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     }
 
     fn err(&mut self, line: String) {
@@ -140,8 +144,8 @@ impl Say for Terminal {
 }
 
 impl Say for Answer<'_> {
-    fn out(&mut self, line: String) {
-        Answer::out(self, line);
+    fn out(&mut self, line: String) -> bool {
+        Answer::out(self, line)
     }
 
     fn err(&mut self, line: String) {
@@ -190,6 +194,7 @@ fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<contro
     };
     let commands = engine.commands.clone();
     let local = engine.local_addr;
+    let socket = control::socket_path(&dir);
     let handler = move |request: Request, answer: &mut Answer<'_>| -> u8 {
         // Events from now on, for this request only; dropped (and unsubscribed) at the end.
         let (tx, events) = crossbeam_channel::unbounded();
@@ -237,12 +242,20 @@ fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<contro
                 answer.out(local.to_string());
                 0
             }
+            Request::History { key, me, json } => {
+                let printed = History::open(&dir)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|h| {
+                        history::print(&h, &ConversationKey::new(&key), &me, json, answer)
+                    });
+                printed.unwrap_or_else(|err| {
+                    answer.err(format!("qqchat: {err:#}"));
+                    1
+                })
+            }
         }
     };
-    Ok(Some(control::Server::start(
-        &control::socket_path(&dir),
-        Arc::new(handler),
-    )?))
+    Ok(Some(control::Server::start(&socket, Arc::new(handler))?))
 }
 
 /// Where a message goes and how: a contact by name, or an address.
