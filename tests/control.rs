@@ -4,19 +4,11 @@
 
 use std::time::Duration;
 
-use qqchat_testkit::{Person, WAIT, loopback, qqchat, run, text};
-
-/// Two people who exchanged contact strings.
-fn friends() -> (Person, Person) {
-    let (alice, bob) = (Person::new("alice"), Person::new("bob"));
-    alice.add(&bob.id());
-    bob.add(&alice.id());
-    (alice, bob)
-}
+use qqchat_testkit::{Person, WAIT, friends, loopback, qqchat, run, text};
 
 #[test]
 fn send_and_ping_go_through_the_running_qqchat() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     let _alice_listens = alice.listen();
     let bob_listens = bob.listen();
 
@@ -133,7 +125,7 @@ fn a_second_long_running_qqchat_on_one_data_directory_is_refused() {
 
 #[test]
 fn send_queue_hands_the_message_to_the_running_qqchat_which_delivers_it_later() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     let _alice_listens = alice.listen();
     let out = run(
         &alice.dir,

@@ -72,6 +72,26 @@ fn records_fold_into_messages_in_order() {
     assert!(h.load(&key("nobody")).expect("load").is_empty());
 }
 
+/// Leaves half a record with no newline at the end of a conversation's file, as a writer
+/// that died half way through a write does.
+fn tear(h: &History, key: &ConversationKey) {
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(h.path(key))
+        .expect("open file");
+    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
+        .expect("write");
+}
+
+/// The texts of a conversation, in order.
+fn texts(h: &History, key: &ConversationKey) -> Vec<String> {
+    h.load(key)
+        .expect("load")
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
 #[test]
 fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
     let tmp = TempDir::new("history-torn-live");
@@ -84,24 +104,13 @@ fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
     h.commit().expect("commit");
     // While this writer keeps running, another one (a second process on the same data
     // directory) dies half way through its record.
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(h.path(&key("bob")))
-        .expect("open file");
-    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
-        .expect("write");
-    drop(f);
+    tear(&h, &key("bob"));
     h.append(
         &key("bob"),
         &msg(3, Direction::In, "second", MessageState::Received),
     );
     h.commit().expect("commit");
-    let texts: Vec<String> = h
-        .load(&key("bob"))
-        .expect("load")
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
+    let texts = texts(&h, &key("bob"));
     assert_eq!(texts, vec!["first", "second"]);
 }
 
@@ -116,13 +125,7 @@ fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
     );
     h.commit().expect("commit");
     // A crash in the middle of a write leaves half a record and no newline.
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(h.path(&key("bob")))
-        .expect("open file");
-    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
-        .expect("write");
-    drop(f);
+    tear(&h, &key("bob"));
     assert_eq!(
         h.load(&key("bob")).expect("load").len(),
         1,
@@ -135,12 +138,7 @@ fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
         &msg(3, Direction::In, "after", MessageState::Received),
     );
     h.commit().expect("commit");
-    let texts: Vec<String> = h
-        .load(&key("bob"))
-        .expect("load")
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
+    let texts = texts(&h, &key("bob"));
     assert_eq!(texts, vec!["whole", "after"]);
 }
 

@@ -4,19 +4,13 @@
 
 use std::time::Duration;
 
-use qqchat_testkit::{Impairment, Person, Relay, TempDir, WAIT, free_port, loopback, run, text};
-
-/// Two people who exchanged contact strings.
-fn friends() -> (Person, Person) {
-    let (alice, bob) = (Person::new("alice"), Person::new("bob"));
-    alice.add(&bob.id());
-    bob.add(&alice.id());
-    (alice, bob)
-}
+use qqchat_testkit::{
+    Impairment, Person, Relay, TempDir, WAIT, free_port, friends, loopback, run, text,
+};
 
 #[test]
 fn id_and_add_round_trip_and_keep_the_file_as_it_was() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
     assert!(
         file.starts_with("# bob's contacts\n"),
@@ -63,7 +57,7 @@ fn id_and_add_round_trip_and_keep_the_file_as_it_was() {
 
 #[test]
 fn two_keyed_peers_chat() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     let listener = alice.listen();
     let out = run(
         &bob.dir,
@@ -95,7 +89,7 @@ fn two_keyed_peers_chat() {
 
 #[test]
 fn keyed_peers_get_through_a_lossy_relay_in_order() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     // Alice knows bob only by key, at an address where nothing runs: everything between
     // them has to go through the relay (a known key is recognised from any address).
     let bob_key = bob.id().split("?key=").nth(1).expect("key").to_owned();
@@ -142,7 +136,7 @@ fn keyed_peers_get_through_a_lossy_relay_in_order() {
 
 #[test]
 fn an_impostor_on_a_keyed_contacts_address_gets_nothing_shown_as_from_it() {
-    let (alice, bob) = friends();
+    let (alice, bob) = friends("alice", "bob");
     let listener = alice.listen();
     let bob_addr = loopback(bob.port).to_string();
     let alice_addr = loopback(alice.port).to_string();

@@ -351,6 +351,20 @@ impl Roster {
         })
     }
 
+    /// A new entry for an address that is not in contacts, named by the address.
+    fn add_stranger(&mut self, addr: SocketAddr, plain: bool) -> EntryId {
+        let peer = self.new_peer(
+            display_addr(addr),
+            ConversationKey::from_address(addr),
+            addr,
+            plain,
+            false,
+        );
+        let id = peer.id;
+        self.peers.push(peer);
+        id
+    }
+
     /// Adds a message from `from`, making an entry for an address not seen before. Returns
     /// the peer and the message's place.
     pub(super) fn receive(
@@ -363,18 +377,7 @@ impl Roster {
     ) -> (EntryId, usize) {
         let id = match self.find(from, path) {
             Some(id) => id,
-            None => {
-                let peer = self.new_peer(
-                    display_addr(path),
-                    ConversationKey::from_address(path),
-                    path,
-                    plain,
-                    false,
-                );
-                let id = peer.id;
-                self.peers.push(peer);
-                id
-            }
+            None => self.add_stranger(path, plain),
         };
         let Some(p) = self.get_mut(id) else {
             return (id, 0);
@@ -409,18 +412,7 @@ impl Roster {
         }
         let id = match (self.peers.iter().find(|p| p.peer_id() == to), to) {
             (Some(p), _) => p.id,
-            (None, PeerId::Addr(addr)) => {
-                let peer = self.new_peer(
-                    display_addr(addr),
-                    ConversationKey::from_address(addr),
-                    addr,
-                    plain,
-                    false,
-                );
-                let id = peer.id;
-                self.peers.push(peer);
-                id
-            }
+            (None, PeerId::Addr(addr)) => self.add_stranger(addr, plain),
             (None, PeerId::Key(_)) => return None,
         };
         self.push_own(id, Message::own(at, sanitize(text), msg_id));

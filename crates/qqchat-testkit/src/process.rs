@@ -251,3 +251,11 @@ impl Person {
         running
     }
 }
+
+/// Two people who exchanged contact strings (`id`, then `add` on each side).
+pub fn friends(a: &'static str, b: &'static str) -> (Person, Person) {
+    let (a, b) = (Person::new(a), Person::new(b));
+    a.add(&b.id());
+    b.add(&a.id());
+    (a, b)
+}
