@@ -18,6 +18,7 @@ use jiff::Timestamp;
 
 use super::api::{Command, EngineEvent, Link, conversation_peer, history_key};
 use super::ids::IdGen;
+use super::limit::too_long;
 use crate::contacts::Contact;
 use crate::proto::{Config, Event, LinkHealth, Node, PeerId, PublicKey, Transmit};
 use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
@@ -588,30 +589,4 @@ fn link_of(h: LinkHealth, now: Now) -> Link {
         rtt: h.rtt,
         loss: h.loss,
     }
-}
-
-/// Why a message of `text` cannot be sent when messages may have at most `max` bytes;
-/// `None` when it fits.
-pub fn too_long(text: &str, max: usize) -> Option<String> {
-    (text.len() > max).then(|| {
-        format!(
-            "it is {} bytes, and a message can be at most {} bytes ({} KiB): split it",
-            grouped(text.len()),
-            grouped(max),
-            max / 1024
-        )
-    })
-}
-
-/// `1048576` as `1,048,576`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -13,8 +13,10 @@ mod api;
 mod core;
 mod driver;
 mod ids;
+mod limit;
 
-pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp, too_long};
+pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 pub use api::{Command, EngineEvent, EngineHandle, Link, Options, conversation_peer, history_key};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
+pub use limit::too_long;
