@@ -236,8 +236,9 @@ impl Node {
     fn send_ping(&mut self, now: Instant, addr: PeerId, hello: bool) {
         self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let nonce = self.nonce;
+        let direct = self.direct(now, addr);
         if let Some(peer) = self.peers.get_mut(&addr) {
-            peer.on_ping_sent(now, nonce);
+            peer.on_ping_sent(now, nonce, direct);
         }
         self.out
             .transmit(addr, wire::encode(&Packet::Ping { nonce, hello }));
@@ -264,6 +265,7 @@ impl Node {
             return Err(SendError::Unverified);
         }
         let max_queued = self.config.max_queued;
+        let direct = self.direct(now, to);
         if self.peer_mut(now, to).is_none() {
             return Err(SendError::QueueFull(0));
         }
@@ -273,7 +275,12 @@ impl Node {
         if peer.unacked() >= max_queued {
             return Err(SendError::QueueFull(max_queued));
         }
-        peer.send(now, OutMsg::new(id, sent_at_ms, text), &mut self.out);
+        peer.send(
+            now,
+            OutMsg::new(id, sent_at_ms, text),
+            direct,
+            &mut self.out,
+        );
         self.reschedule(to);
         Ok(())
     }
@@ -413,10 +420,11 @@ impl Node {
                 }
             }
             Packet::Ack(ack) => {
+                let direct = self.direct(now, peer);
                 if ack.epoch == self.config.epoch
                     && let Some(conn) = self.peers.get_mut(&peer)
                 {
-                    conn.on_ack(now, &ack, &mut self.out);
+                    conn.on_ack(now, &ack, direct, &mut self.out);
                 }
             }
             Packet::Ping { nonce, .. } => {
@@ -454,11 +462,12 @@ impl Node {
             due.push(addr);
         }
         for addr in due {
+            let direct = self.direct(now, addr);
             let Some(peer) = self.peers.get_mut(&addr) else {
                 continue;
             };
             peer.scheduled = None;
-            if peer.handle_timeout(now, &self.config, &mut self.out) {
+            if peer.handle_timeout(now, &self.config, direct, &mut self.out) {
                 self.send_ping(now, addr, false);
             }
             self.reschedule(addr);

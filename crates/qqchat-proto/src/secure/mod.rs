@@ -528,6 +528,15 @@ impl Secure {
         self.events.pop_front()
     }
 
+    /// Whether what is sent to this contact now leaves at once, rather than waiting for a
+    /// handshake (the same test [`Secure::send`] makes).
+    pub fn can_send(&self, now: Instant, key: &PublicKey) -> bool {
+        self.peers
+            .get(key)
+            .and_then(|p| p.current.as_ref())
+            .is_some_and(|s| s.can_send(now, &self.config))
+    }
+
     /// Whether a session with this contact is established.
     pub fn has_session(&self, key: &PublicKey) -> bool {
         self.peers.get(key).is_some_and(|p| p.current.is_some())
