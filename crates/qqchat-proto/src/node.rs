@@ -10,11 +10,12 @@ use super::conn::{DataOutcome, Outgoing, Output, PeerConn};
 use super::limit::RateLimiter;
 use super::peer::{PeerId, PublicKey, canonical};
 use super::presence::LinkHealth;
-use super::secure::{self, Secure, SecureEvent};
+use super::secure::{self, Secure};
 use super::send::OutMsg;
 use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 
 mod paths;
+mod refused;
 
 /// The sans-IO protocol endpoint. Feed it datagrams, sends and time; drain its transmits and
 /// events; sleep until its timeout.
@@ -39,6 +40,8 @@ pub struct Node {
     by_path: HashMap<SocketAddr, PublicKey>,
     out: Output,
     limiter: RateLimiter,
+    /// When each kind of trouble was last reported, per peer.
+    reported: refused::Reported,
     nonce: u64,
     secure: Option<Secure>,
     /// The first and the latest moment the caller passed in: the wall clock for handshakes
@@ -63,6 +66,7 @@ impl Node {
             by_path: HashMap::new(),
             out: Output::default(),
             limiter,
+            reported: refused::Reported::default(),
             nonce,
             secure,
             start: None,
@@ -313,7 +317,12 @@ impl Node {
             self.on_secure(now, from, bytes);
             return;
         }
-        if self.by_path.contains_key(&canonical(from)) || self.config.require_keys {
+        if let Some(&key) = self.by_path.get(&canonical(from)) {
+            self.out.stats.unauthenticated += 1;
+            self.refused_plain(now, key, bytes);
+            return;
+        }
+        if self.config.require_keys {
             self.out.stats.unauthenticated += 1;
             return;
         }
@@ -355,43 +364,6 @@ impl Node {
         };
         for packet in packets {
             self.on_packet(now, peer, from, packet);
-        }
-    }
-
-    fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let wall = self.wall_ns();
-        let at_path = self.by_path.get(&canonical(from)).copied();
-        let Some(secure) = self.secure.as_mut() else {
-            self.out.stats.unknown_version += 1;
-            return;
-        };
-        match secure.receive(now, wall, from, at_path, bytes) {
-            secure::Inbound::Packet(key, plain) => {
-                let peer = PeerId::Key(key);
-                self.roam(peer, from);
-                match wire::decode_body(&plain) {
-                    Ok(packets) => {
-                        for packet in packets {
-                            self.on_packet(now, peer, from, packet);
-                        }
-                    }
-                    Err(_) => self.out.stats.malformed += 1,
-                }
-            }
-            secure::Inbound::Handshake(key) => self.roam(PeerId::Key(key), from),
-            secure::Inbound::Refused(_) => self.out.stats.unauthenticated += 1,
-        }
-        while let Some(SecureEvent::KeyRefused {
-            from,
-            offered,
-            expected,
-        }) = self.secure.as_mut().and_then(Secure::poll_event)
-        {
-            self.out.events.push_back(Event::KeyRefused {
-                from,
-                offered,
-                expected,
-            });
         }
     }
 
@@ -453,6 +425,7 @@ impl Node {
         if let Some(s) = self.secure.as_mut() {
             s.handle_timeout(now, wall);
         }
+        self.secure_events(now);
         let mut due = Vec::new();
         while let Some(&(deadline, addr)) = self.deadlines.first() {
             if deadline > now {
