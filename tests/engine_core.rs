@@ -12,6 +12,7 @@ use qqchat::engine::{
     Command, CoreOptions, EngineCore, EngineEvent, IdGen, Now, SeededIds, StoreOp,
 };
 use qqchat::proto::PeerId;
+use qqchat::proto::secure::Keypair;
 use qqchat::proto::wire::{self, Datagram, Packet};
 use qqchat::proto::{Config, Transmit};
 use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, Record, fold_records};
@@ -81,9 +82,21 @@ impl Peer {
     ) -> Peer {
         let mut protocol = Config::new(epoch);
         protocol.give_up = Duration::from_secs(2);
+        Peer::start_with(addr, contacts, protocol, stored, clock)
+    }
+
+    /// Starts a core like [`Peer::start`], with this protocol configuration.
+    fn start_with(
+        addr: SocketAddr,
+        contacts: Vec<Contact>,
+        protocol: Config,
+        stored: Vec<(ConversationKey, Record)>,
+        clock: &Clock,
+    ) -> Peer {
         let mut options = CoreOptions::new(protocol);
         options.contacts = contacts;
         options.queue_failed = true;
+        let epoch = options.protocol.epoch;
         let mut core = EngineCore::new(options, Box::new(SeededIds::new(epoch)));
         core.start(clock.now(), Some(conversations(&stored)));
         Peer {
@@ -440,5 +453,67 @@ fn every_receipt_leaves_in_a_step_that_stored_its_message_or_after() {
             EngineEvent::Delivered { .. }
         )),
         texts.len()
+    );
+}
+
+#[test]
+fn a_key_on_one_side_only_reaches_both_front_ends_as_trouble() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let (a, b) = (addr(1001), addr(1002));
+    let keys = || Keypair::generate().expect("a key pair");
+    let (ka, kb) = (keys(), keys());
+    let keyed = |epoch, keys: &Keypair| {
+        let mut config = Config::new(epoch);
+        config.identity = Some(keys.clone());
+        config
+    };
+    // Alice added bob with his key; bob has alice without hers.
+    let bob_keyed = Contact {
+        key: Some(kb.public),
+        ..contact("bob", b)
+    };
+    let alice_contacts = vec![bob_keyed];
+    let mut alice = Peer::start_with(a, alice_contacts, keyed(1, &ka), Vec::new(), &clock);
+    let bob_contacts = vec![contact("alice", a)];
+    let mut bob = Peer::start_with(b, bob_contacts, keyed(2, &kb), Vec::new(), &clock);
+    run(
+        &mut clock,
+        &mut [&mut alice, &mut bob],
+        Duration::from_secs(5),
+        false,
+        &mut sent,
+    );
+    let trouble = |p: &Peer| -> Vec<(PeerId, String)> {
+        p.events
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::Trouble { peer, text } => Some((*peer, text.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let alice_sees = trouble(&alice);
+    assert!(
+        alice_sees
+            .iter()
+            .any(|(peer, text)| *peer == PeerId::Key(kb.public)
+                && text.starts_with("bob sends without encryption: bob has no key for you")),
+        "{alice_sees:?}"
+    );
+    assert!(
+        alice_sees.iter().any(|(_, text)| text.starts_with(
+            "no handshake answer from bob: bob may be offline, or have a different key"
+        )),
+        "{alice_sees:?}"
+    );
+    let bob_sees = trouble(&bob);
+    assert_eq!(bob_sees.len(), 1, "{bob_sees:?}");
+    assert_eq!(bob_sees[0].0, PeerId::addr(a));
+    assert!(
+        bob_sees[0]
+            .1
+            .starts_with("alice sends encrypted messages: add alice's key"),
+        "{bob_sees:?}"
     );
 }

@@ -395,7 +395,7 @@ impl App {
             }
             EngineEvent::Presence { peer, online } => self.roster.set_online(peer, online),
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
-            EngineEvent::Error(text) => self.show_error(&text),
+            EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
             EngineEvent::Pong { .. } => {}
             EngineEvent::Outgoing {

@@ -54,7 +54,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                     )
                 }
             }
-            EngineEvent::Error(err) => {
+            EngineEvent::Error(err) | EngineEvent::Trouble { text: err, .. } => {
                 eprintln!("qqchat: {err}");
                 continue;
             }

@@ -98,6 +98,9 @@ pub enum EngineEvent {
     History(Vec<Conversation>),
     /// Something went wrong that the user should see (the history could not be written).
     Error(String),
+    /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
+    /// for the user. Reported once, then at most about once a minute per peer.
+    Trouble { peer: PeerId, text: String },
 }
 
 /// Presence and quality of the link to a contact, for the UI.

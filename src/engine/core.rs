@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use super::advice;
 use super::api::{Command, EngineEvent, Link, conversation_peer, history_key};
 use super::ids::IdGen;
 use super::limit::too_long;
 use crate::contacts::Contact;
-use crate::proto::{Config, Event, LinkHealth, Node, PeerId, PublicKey, Transmit};
+use crate::proto::{Config, Event, LinkHealth, Node, PeerId, Transmit};
 use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
 
 /// Link figures of one contact go to the front end at most this often.
@@ -510,8 +511,13 @@ impl EngineCore {
                 offered,
                 expected,
             } => {
-                let text = self.key_refused(from, &offered, expected);
+                let text = advice::key_refused(&self.contacts, from, &offered, expected);
                 self.ui.push(EngineEvent::Error(text));
+            }
+            Event::Trouble { peer, trouble } => {
+                let name = history_key(&self.contacts, peer, self.path_of(peer));
+                let text = advice::trouble(&name.to_string(), trouble);
+                self.ui.push(EngineEvent::Trouble { peer, text });
             }
             Event::Pong { peer, rtt } => {
                 self.link_reported.remove(&peer);
@@ -521,32 +527,6 @@ impl EngineCore {
             Event::PathChanged { peer, path } => {
                 self.ui.push(EngineEvent::PathChanged { peer, path });
             }
-        }
-    }
-
-    fn key_refused(
-        &self,
-        from: SocketAddr,
-        offered: &PublicKey,
-        expected: Option<PublicKey>,
-    ) -> String {
-        let offered = crate::identity::encode_key(offered);
-        match expected {
-            Some(key) => {
-                let peer = PeerId::Key(key);
-                let name = history_key(&self.contacts, peer, self.path_of(peer));
-                format!(
-                    "REFUSED: {from} claimed to be {name} with another key ({offered}), \
-                     not the one in your contacts ({}). If {name} really made a new \
-                     identity, put the new key in contacts.toml; if not, someone is \
-                     impersonating {name}.",
-                    crate::identity::encode_key(&key)
-                )
-            }
-            None => format!(
-                "refused a handshake from {from}: its key {offered} is in none of \
-                 your contacts (add it with qqchat add)"
-            ),
         }
     }
 

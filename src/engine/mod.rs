@@ -9,6 +9,7 @@
 //! talk to it only through [`Command`]s in and [`EngineEvent`]s out, so none of them ever
 //! waits on the network and the network never waits on them.
 
+mod advice;
 mod api;
 mod core;
 mod driver;

@@ -394,3 +394,19 @@ fn require_keys_blocks_sending_to_an_unkeyed_contact() {
     open(&mut app, 0);
     send(&mut app, "hi alice", at(0));
 }
+
+#[test]
+fn trouble_with_a_contacts_key_shows_as_an_error_in_the_status_line() {
+    let mut app = trust_app(false, 100, 10);
+    app.on_engine(EngineEvent::Trouble {
+        peer: peer(ALICE),
+        text: "alice sends without encryption: alice has no key for you".into(),
+    });
+    let Some(Notice::Error(text)) = app.notice() else {
+        panic!("no error shown");
+    };
+    assert!(text.contains("alice has no key for you"), "{text}");
+    let status = screen(&app, 100, 10);
+    let last = status.lines().last().unwrap().to_string();
+    assert!(last.contains("alice sends without encryption"), "{last}");
+}

@@ -43,6 +43,9 @@ pub struct Config {
     /// Refuse every peer without a key: no version-1 or plain-text datagrams at all.
     pub require_keys: bool,
     pub secure: SecureConfig,
+    /// A [`Event::Trouble`] or [`Event::KeyRefused`] is reported once, then at most this
+    /// often per peer and kind, however many datagrams show it.
+    pub trouble_every: Duration,
 }
 
 /// The longest message, in bytes of UTF-8, that the default configuration sends or takes:
@@ -80,6 +83,7 @@ impl Config {
             identity: None,
             require_keys: false,
             secure: SecureConfig::default(),
+            trouble_every: Duration::from_secs(60),
         }
     }
 }
@@ -127,6 +131,23 @@ pub enum Event {
         offered: PublicKey,
         expected: Option<PublicKey>,
     },
+    /// Datagrams show why `peer` cannot be reached (see [`Trouble`]).
+    Trouble { peer: PeerId, trouble: Trouble },
+}
+
+/// Why a contact cannot be reached, as far as the datagrams show. Each is a key that one side
+/// has and the other lacks or has wrong, which would otherwise fail in silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trouble {
+    /// Handshakes to this keyed contact go unanswered while something waits for them: it is
+    /// offline, or refuses them (it has another key for this node, or none).
+    NoHandshakeAnswer,
+    /// Noise (version 2) datagrams come from the address of this unkeyed contact: it has this
+    /// node's key, and this node lacks its key.
+    SendsEncrypted,
+    /// Unencrypted datagrams come from the address of this keyed contact, and are refused: it
+    /// has no key for this node.
+    SendsPlain,
 }
 
 /// Why [`Node::send`] refused a message.

@@ -243,21 +243,29 @@ impl PeerConn {
             .min()
     }
 
-    /// Queues a reliable message and sends what the window allows.
-    pub(crate) fn send(&mut self, now: Instant, msg: OutMsg, out: &mut Output) {
+    /// Queues a reliable message and sends what the window allows. `direct` here and below:
+    /// what is sent now leaves at once (no handshake to wait for first), so its answer can
+    /// time the round trip.
+    pub(crate) fn send(&mut self, now: Instant, msg: OutMsg, direct: bool, out: &mut Output) {
         self.out.push(msg);
-        self.flush(now, out);
+        self.flush(now, direct, out);
     }
 
     /// Sends whatever fits in the window.
-    fn flush(&mut self, now: Instant, out: &mut Output) {
-        while let Some(bytes) = self.out.send_next(now, &self.rtt) {
+    fn flush(&mut self, now: Instant, direct: bool, out: &mut Output) {
+        while let Some(bytes) = self.out.send_next(now, &self.rtt, direct) {
             out.transmit(self.id, bytes);
         }
     }
 
-    pub(crate) fn on_ping_sent(&mut self, now: Instant, nonce: u64) {
-        self.presence.on_ping_sent(now, nonce);
+    pub(crate) fn on_ping_sent(&mut self, now: Instant, nonce: u64, direct: bool) {
+        self.presence.on_ping_sent(now, nonce, direct);
+    }
+
+    /// Whether a first try lost now is the link's loss: a contact is online (an absent one
+    /// loses everything, and says nothing of the link); others are not judged.
+    fn counts_loss(&self) -> bool {
+        self.watched && self.presence.is_online()
     }
 
     /// Any valid datagram from a contact shows it is there.
@@ -271,8 +279,10 @@ impl PeerConn {
     }
 
     pub(crate) fn on_pong(&mut self, now: Instant, nonce: u64, out: &mut Output) {
-        if let Some(rtt) = self.presence.on_pong(now, nonce) {
-            self.rtt.sample(rtt);
+        if let Some((rtt, timed)) = self.presence.on_pong(now, nonce) {
+            if timed {
+                self.rtt.sample(rtt);
+            }
             out.events.push_back(Event::Pong { peer: self.id, rtt });
         }
     }
@@ -331,14 +341,16 @@ impl PeerConn {
         DataOutcome::Ack
     }
 
-    pub(crate) fn on_ack(&mut self, now: Instant, ack: &Ack, out: &mut Output) {
+    pub(crate) fn on_ack(&mut self, now: Instant, ack: &Ack, direct: bool, out: &mut Output) {
         let mut done = Vec::new();
         for item in &ack.items {
             let Some(acked) = self.out.ack(now, *item) else {
                 continue;
             };
             if acked.first_try {
-                self.presence.record(true);
+                if self.counts_loss() {
+                    self.presence.record(true);
+                }
                 if let Some(rtt) = acked.rtt_sample {
                     self.rtt.sample(rtt);
                 }
@@ -354,20 +366,31 @@ impl PeerConn {
             }
         }
         for (seq, frag) in self.out.lost(now, &self.rtt) {
-            self.resend(now, seq, frag, false, out);
+            self.resend(now, seq, frag, false, direct, out);
         }
-        self.flush(now, out);
+        self.flush(now, direct, out);
     }
 
     /// Sends a fragment again, or fails its message once it is too old. `timed_out` is set
     /// when its timer fired (no news from the peer), which backs the peer's timeout off.
-    fn resend(&mut self, now: Instant, seq: u64, frag: u16, timed_out: bool, out: &mut Output) {
+    fn resend(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        frag: u16,
+        timed_out: bool,
+        direct: bool,
+        out: &mut Output,
+    ) {
         if timed_out {
             self.out.back_off(now, &self.rtt);
         }
         match self.out.resend(now, &self.rtt, seq, frag) {
-            Resend::Sent { bytes, first_retry } => {
-                if first_retry {
+            Resend::Sent {
+                bytes,
+                first_try_lost,
+            } => {
+                if first_try_lost && self.counts_loss() {
                     self.presence.record(false);
                 }
                 out.stats.retransmits += 1;
@@ -376,7 +399,7 @@ impl PeerConn {
             Resend::Failed(id) => {
                 out.stats.failed += 1;
                 out.events.push_back(Event::Failed { to: self.id, id });
-                self.flush(now, out);
+                self.flush(now, direct, out);
             }
             Resend::Gone => {}
         }
@@ -389,10 +412,11 @@ impl PeerConn {
         &mut self,
         now: Instant,
         config: &Config,
+        direct: bool,
         out: &mut Output,
     ) -> bool {
         while let Some((seq, frag)) = self.out.pop_due(now) {
-            self.resend(now, seq, frag, true, out);
+            self.resend(now, seq, frag, true, direct, out);
         }
         let mut delivered = Vec::new();
         for stream in self.inbound.values_mut() {

@@ -10,11 +10,12 @@ use super::conn::{DataOutcome, Outgoing, Output, PeerConn};
 use super::limit::RateLimiter;
 use super::peer::{PeerId, PublicKey, canonical};
 use super::presence::LinkHealth;
-use super::secure::{self, Secure, SecureEvent};
+use super::secure::{self, Secure};
 use super::send::OutMsg;
 use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 
 mod paths;
+mod refused;
 
 /// The sans-IO protocol endpoint. Feed it datagrams, sends and time; drain its transmits and
 /// events; sleep until its timeout.
@@ -39,6 +40,8 @@ pub struct Node {
     by_path: HashMap<SocketAddr, PublicKey>,
     out: Output,
     limiter: RateLimiter,
+    /// When each kind of trouble was last reported, per peer.
+    reported: refused::Reported,
     nonce: u64,
     secure: Option<Secure>,
     /// The first and the latest moment the caller passed in: the wall clock for handshakes
@@ -63,6 +66,7 @@ impl Node {
             by_path: HashMap::new(),
             out: Output::default(),
             limiter,
+            reported: refused::Reported::default(),
             nonce,
             secure,
             start: None,
@@ -236,8 +240,9 @@ impl Node {
     fn send_ping(&mut self, now: Instant, addr: PeerId, hello: bool) {
         self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let nonce = self.nonce;
+        let direct = self.direct(now, addr);
         if let Some(peer) = self.peers.get_mut(&addr) {
-            peer.on_ping_sent(now, nonce);
+            peer.on_ping_sent(now, nonce, direct);
         }
         self.out
             .transmit(addr, wire::encode(&Packet::Ping { nonce, hello }));
@@ -264,6 +269,7 @@ impl Node {
             return Err(SendError::Unverified);
         }
         let max_queued = self.config.max_queued;
+        let direct = self.direct(now, to);
         if self.peer_mut(now, to).is_none() {
             return Err(SendError::QueueFull(0));
         }
@@ -273,7 +279,12 @@ impl Node {
         if peer.unacked() >= max_queued {
             return Err(SendError::QueueFull(max_queued));
         }
-        peer.send(now, OutMsg::new(id, sent_at_ms, text), &mut self.out);
+        peer.send(
+            now,
+            OutMsg::new(id, sent_at_ms, text),
+            direct,
+            &mut self.out,
+        );
         self.reschedule(to);
         Ok(())
     }
@@ -306,7 +317,12 @@ impl Node {
             self.on_secure(now, from, bytes);
             return;
         }
-        if self.by_path.contains_key(&canonical(from)) || self.config.require_keys {
+        if let Some(&key) = self.by_path.get(&canonical(from)) {
+            self.out.stats.unauthenticated += 1;
+            self.refused_plain(now, key, bytes);
+            return;
+        }
+        if self.config.require_keys {
             self.out.stats.unauthenticated += 1;
             return;
         }
@@ -351,43 +367,6 @@ impl Node {
         }
     }
 
-    fn on_secure(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let wall = self.wall_ns();
-        let at_path = self.by_path.get(&canonical(from)).copied();
-        let Some(secure) = self.secure.as_mut() else {
-            self.out.stats.unknown_version += 1;
-            return;
-        };
-        match secure.receive(now, wall, from, at_path, bytes) {
-            secure::Inbound::Packet(key, plain) => {
-                let peer = PeerId::Key(key);
-                self.roam(peer, from);
-                match wire::decode_body(&plain) {
-                    Ok(packets) => {
-                        for packet in packets {
-                            self.on_packet(now, peer, from, packet);
-                        }
-                    }
-                    Err(_) => self.out.stats.malformed += 1,
-                }
-            }
-            secure::Inbound::Handshake(key) => self.roam(PeerId::Key(key), from),
-            secure::Inbound::Refused(_) => self.out.stats.unauthenticated += 1,
-        }
-        while let Some(SecureEvent::KeyRefused {
-            from,
-            offered,
-            expected,
-        }) = self.secure.as_mut().and_then(Secure::poll_event)
-        {
-            self.out.events.push_back(Event::KeyRefused {
-                from,
-                offered,
-                expected,
-            });
-        }
-    }
-
     /// A packet from `peer`, authenticated or unkeyed, that came from `path`.
     fn on_packet(&mut self, now: Instant, peer: PeerId, path: SocketAddr, packet: Packet<'_>) {
         if let Some(conn) = self.peers.get_mut(&peer) {
@@ -413,10 +392,11 @@ impl Node {
                 }
             }
             Packet::Ack(ack) => {
+                let direct = self.direct(now, peer);
                 if ack.epoch == self.config.epoch
                     && let Some(conn) = self.peers.get_mut(&peer)
                 {
-                    conn.on_ack(now, &ack, &mut self.out);
+                    conn.on_ack(now, &ack, direct, &mut self.out);
                 }
             }
             Packet::Ping { nonce, .. } => {
@@ -445,6 +425,7 @@ impl Node {
         if let Some(s) = self.secure.as_mut() {
             s.handle_timeout(now, wall);
         }
+        self.secure_events(now);
         let mut due = Vec::new();
         while let Some(&(deadline, addr)) = self.deadlines.first() {
             if deadline > now {
@@ -454,11 +435,12 @@ impl Node {
             due.push(addr);
         }
         for addr in due {
+            let direct = self.direct(now, addr);
             let Some(peer) = self.peers.get_mut(&addr) else {
                 continue;
             };
             peer.scheduled = None;
-            if peer.handle_timeout(now, &self.config, &mut self.out) {
+            if peer.handle_timeout(now, &self.config, direct, &mut self.out) {
                 self.send_ping(now, addr, false);
             }
             self.reschedule(addr);

@@ -54,10 +54,23 @@ pub struct LinkHealth {
     pub online: Option<bool>,
     pub last_heard: Option<Instant>,
     pub rtt: Option<Duration>,
-    /// Share of recent pings and data fragments that needed another try, 0.0 to 1.0.
+    /// Share of recent pings and data fragments that needed another try, 0.0 to 1.0: only
+    /// those sent while the contact was online and with nothing to wait for (a handshake),
+    /// so an absence or a slow start is not taken for loss.
     pub loss: f32,
     /// How many outcomes the loss rate is based on.
     pub samples: u32,
+}
+
+/// A ping not answered yet.
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    nonce: u64,
+    sent: Instant,
+    /// It left at once (no handshake to wait for), so its answer times the round trip.
+    timed: bool,
+    /// It left at once while the contact was online, so its fate counts towards loss.
+    counted: bool,
 }
 
 /// One contact's presence.
@@ -67,36 +80,51 @@ pub struct PresenceState {
     started: Option<Instant>,
     last_heard: Option<Instant>,
     last_ping: Option<Instant>,
-    outstanding: Option<(u64, Instant)>,
+    outstanding: Option<Outstanding>,
     /// Recent first tries answered and lost; halved now and then so old news fades.
     answered: u32,
     lost: u32,
+    /// Of `lost`, those since the contact was last heard: if it turns out to have gone, they
+    /// were its absence, not the link's loss, and are taken back.
+    lost_since_heard: u32,
 }
 
 impl PresenceState {
-    pub fn on_ping_sent(&mut self, now: Instant, nonce: u64) {
-        if self.outstanding.is_some() {
+    /// A ping left; `timed` when it left at once rather than behind a handshake.
+    pub fn on_ping_sent(&mut self, now: Instant, nonce: u64, timed: bool) {
+        if self.outstanding.is_some_and(|o| o.counted) {
             self.record(false);
         }
         self.started.get_or_insert(now);
-        self.outstanding = Some((nonce, now));
+        self.outstanding = Some(Outstanding {
+            nonce,
+            sent: now,
+            timed,
+            counted: timed && self.is_online(),
+        });
         self.last_ping = Some(now);
     }
 
-    /// The round trip, if this answers the last ping.
-    pub fn on_pong(&mut self, now: Instant, nonce: u64) -> Option<Duration> {
-        let (want, sent) = self.outstanding?;
-        if want != nonce {
-            return None;
-        }
+    /// If this answers the last ping: the time it took, and whether that is a round-trip
+    /// sample (the ping did not wait for a handshake first).
+    pub fn on_pong(&mut self, now: Instant, nonce: u64) -> Option<(Duration, bool)> {
+        let ping = self.outstanding.filter(|o| o.nonce == nonce)?;
         self.outstanding = None;
-        self.record(true);
-        Some(now.saturating_duration_since(sent))
+        if ping.counted {
+            self.record(true);
+        }
+        Some((now.saturating_duration_since(ping.sent), ping.timed))
+    }
+
+    /// Known to be there: what is sent now can be lost by the link, not by its absence.
+    pub fn is_online(&self) -> bool {
+        self.status == Status::Online
     }
 
     /// Anything at all arrived; true when this brings the contact online.
     pub fn on_heard(&mut self, now: Instant) -> bool {
         self.last_heard = Some(now);
+        self.lost_since_heard = 0;
         let was = self.status;
         self.status = Status::Online;
         was != Status::Online
@@ -105,9 +133,20 @@ impl PresenceState {
     /// The contact said goodbye; true when it was online.
     pub fn on_bye(&mut self, _now: Instant) -> bool {
         let was = self.status;
-        self.status = Status::Offline;
+        self.went_offline();
         self.outstanding = None;
         was != Status::Offline
+    }
+
+    /// The silence since the contact was last heard was its absence: what went unanswered
+    /// meanwhile is no loss of the link.
+    fn went_offline(&mut self) {
+        self.status = Status::Offline;
+        self.lost = self.lost.saturating_sub(self.lost_since_heard);
+        self.lost_since_heard = 0;
+        if let Some(o) = self.outstanding.as_mut() {
+            o.counted = false;
+        }
     }
 
     /// Counts one ping or first transmission as answered (`true`) or lost.
@@ -116,10 +155,12 @@ impl PresenceState {
             self.answered += 1;
         } else {
             self.lost += 1;
+            self.lost_since_heard += 1;
         }
         if self.answered + self.lost > 512 {
             self.answered /= 2;
             self.lost /= 2;
+            self.lost_since_heard = self.lost_since_heard.min(self.lost);
         }
     }
 
@@ -156,7 +197,7 @@ impl PresenceState {
 
     pub fn on_timeout(&mut self, now: Instant, cfg: &PresenceConfig) -> Presence {
         if self.offline_at(cfg).is_some_and(|t| now >= t) {
-            self.status = Status::Offline;
+            self.went_offline();
             return Presence::WentOffline;
         }
         if self.next_ping(cfg).is_some_and(|t| now >= t) {

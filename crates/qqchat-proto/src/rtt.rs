@@ -25,6 +25,13 @@ impl RttEstimator {
 
     pub fn sample(&mut self, rtt: Duration) {
         match self.srtt {
+            // Far below the estimate: a round trip is never shorter than the path allows, so
+            // whatever made the estimate large (a path or a wait since gone) no longer holds.
+            // Start over from it rather than creep down an eighth per sample.
+            Some(srtt) if rtt * 4 < srtt && srtt - rtt > self.min_rto => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
             None => {
                 self.srtt = Some(rtt);
                 self.rttvar = rtt / 2;
@@ -94,5 +101,21 @@ mod tests {
         let mut fast = est();
         fast.sample(Duration::from_micros(50));
         assert_eq!(fast.rto(), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn recovers_at_once_from_a_stale_large_estimate() {
+        let mut e = est();
+        e.sample(Duration::from_millis(9_700));
+        e.sample(Duration::from_millis(10));
+        assert_eq!(e.srtt(), Some(Duration::from_millis(10)));
+        // Ordinary jitter is smoothed as before.
+        e.sample(Duration::from_millis(30));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(12_500)));
+        // A sample far lower but within the minimum timeout changes nothing abrupt.
+        let mut lo = est();
+        lo.sample(Duration::from_millis(8));
+        lo.sample(Duration::from_millis(1));
+        assert_eq!(lo.srtt(), Some(Duration::from_micros(7_125)));
     }
 }

@@ -23,6 +23,9 @@ struct OutFrag {
     last_sent: Option<Instant>,
     /// The peer's transmission counter at the last send, for packet-threshold loss detection.
     tx_no: u64,
+    /// The first send left at once, not held behind a handshake: only then does its ack time
+    /// the round trip, and its retry say the link lost it.
+    timed: bool,
     /// When it is retransmitted next; `None` until first sent and once acked.
     deadline: Option<Instant>,
 }
@@ -53,6 +56,7 @@ impl OutMsg {
                 sends: 0,
                 last_sent: None,
                 tx_no: 0,
+                timed: false,
                 deadline: None,
             });
             if end == bytes.len() {
@@ -95,8 +99,9 @@ impl OutMsg {
 /// What an ack of one fragment tells the peer's other state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acked {
-    /// The fragment was sent once only, so the link delivered a first try (Karn: only such
-    /// acks give a round-trip sample, as a retransmission's ack is ambiguous).
+    /// The fragment was sent once only, and without waiting for a handshake, so the link
+    /// delivered a first try (Karn: only such acks give a round-trip sample, as a
+    /// retransmission's ack is ambiguous).
     pub first_try: bool,
     pub rtt_sample: Option<Duration>,
     /// Every fragment of its message is now acked.
@@ -106,9 +111,12 @@ pub struct Acked {
 /// What [`OutStream::resend`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resend {
-    /// The datagram to send; `first_retry` when this is the fragment's second send, so its
-    /// first try counts as lost.
-    Sent { bytes: Vec<u8>, first_retry: bool },
+    /// The datagram to send; `first_try_lost` when this is the fragment's second send and
+    /// the first left at once, so that first try counts as lost.
+    Sent {
+        bytes: Vec<u8>,
+        first_try_lost: bool,
+    },
     /// The message waited too long and was dropped: its id.
     Failed(u64),
     /// The message is no longer queued.
@@ -190,7 +198,8 @@ impl OutStream {
     }
 
     /// Sends the next fragment never sent, if the window has room: the encoded packet.
-    pub fn send_next(&mut self, now: Instant, rtt: &RttEstimator) -> Option<Vec<u8>> {
+    /// `timed` when it leaves at once, rather than behind a handshake.
+    pub fn send_next(&mut self, now: Instant, rtt: &RttEstimator, timed: bool) -> Option<Vec<u8>> {
         while self.in_flight < self.window {
             let (seq, frag) = self.unsent.pop_front()?;
             let floor = self.floor();
@@ -204,6 +213,7 @@ impl OutStream {
                 continue;
             };
             f.sends = 1;
+            f.timed = timed;
             f.last_sent = Some(now);
             self.tx_counter += 1;
             f.tx_no = self.tx_counter;
@@ -229,7 +239,7 @@ impl OutStream {
         let tx = frag.tx_no;
         self.largest_acked_tx = Some(self.largest_acked_tx.map_or(tx, |l| l.max(tx)));
         self.backoff = 0;
-        let first_try = frag.sends == 1;
+        let first_try = frag.sends == 1 && frag.timed;
         let rtt_sample = if first_try {
             frag.last_sent
                 .map(|sent| now.saturating_duration_since(sent))
@@ -337,7 +347,7 @@ impl OutStream {
         self.timers.insert((deadline, seq, frag));
         Resend::Sent {
             bytes,
-            first_retry: f.sends == 2,
+            first_try_lost: f.sends == 2 && f.timed,
         }
     }
 }

@@ -103,6 +103,45 @@ fn loss_is_measured_from_pings_and_data() {
 }
 
 #[test]
+fn after_an_outage_the_link_shows_its_own_loss_and_round_trip() {
+    let mut p = friends(Link::perfect(), 4);
+    p.advance(Duration::from_secs(30));
+    for i in 0..5 {
+        let (now, to) = (p.now, p.ids[1]);
+        p.nodes[0]
+            .send(now, to, format!("m{i}"), 0, i)
+            .expect("fits");
+    }
+    p.advance(Duration::from_secs(5));
+    // B is cut off for two minutes while A keeps writing: its retries and pings go nowhere.
+    p.filter = Some(Box::new(|_, _| false));
+    for i in 5..15 {
+        let (now, to) = (p.now, p.ids[1]);
+        p.nodes[0]
+            .send(now, to, format!("m{i}"), 0, i)
+            .expect("fits");
+        p.advance(Duration::from_secs(12));
+    }
+    assert_eq!(presence(&p, 0).last(), Some(&false), "offline meanwhile");
+    // B is back: the probes find it, and the figures are the link's, not the outage's.
+    p.filter = None;
+    p.advance(Duration::from_secs(60));
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
+    assert_eq!(health.online, Some(true));
+    assert!(
+        health.loss < 0.05,
+        "loss {} of {}",
+        health.loss,
+        health.samples
+    );
+    let rtt = health.rtt.expect("measured");
+    assert!(
+        rtt >= Duration::from_millis(19) && rtt <= Duration::from_millis(40),
+        "rtt {rtt:?} on a link of 2 × 10 ms"
+    );
+}
+
+#[test]
 fn a_flood_from_one_address_is_rate_limited_and_others_get_through() {
     let mut node = Node::new(Config::new(1));
     let t0 = Instant::now();

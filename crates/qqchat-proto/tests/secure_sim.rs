@@ -311,3 +311,59 @@ fn an_unkeyed_datagram_from_a_keyed_contacts_address_is_refused() {
         Event::Received { from, path, .. } if *from == PeerId::addr(stranger) && *path == stranger
     )));
 }
+
+#[test]
+fn a_key_added_late_inflates_neither_the_round_trip_nor_the_loss() {
+    let (ka, kb) = (keys(), keys());
+    let mut p = Pair::new(
+        node(1, &ka, SecureConfig::default()),
+        node(2, &kb, SecureConfig::default()),
+        Link::perfect(),
+        11,
+    );
+    // Alice has bob's key; bob has nothing for alice yet and refuses her handshakes, so her
+    // hello, probes and message wait behind a handshake for 40 s.
+    introduce(&mut p, 0, kb.public);
+    let (now, bob) = (p.now, p.ids[1]);
+    p.nodes[0].watch(now, bob);
+    send(&mut p, 0, "are you there?", 1);
+    p.advance(Duration::from_secs(40));
+    assert!(p.received(1).is_empty());
+    // Bob adds alice's key at last.
+    introduce(&mut p, 1, ka.public);
+    let (now, alice) = (p.now, p.ids[0]);
+    p.nodes[1].watch(now, alice);
+    send(&mut p, 0, "now?", 2);
+    p.advance(Duration::from_secs(30));
+    assert!(p.received(1).contains(&"now?"));
+    for (i, peer) in [(0, bob), (1, alice)] {
+        let health = p.nodes[i].link(peer).expect("peer");
+        assert_eq!(health.online, Some(true));
+        let rtt = health.rtt.expect("measured");
+        assert!(
+            rtt <= Duration::from_millis(40),
+            "node {i}: rtt {rtt:?} on a link of 2 × 10 ms"
+        );
+        assert!(health.loss < 0.05, "node {i}: loss {}", health.loss);
+    }
+}
+
+#[test]
+fn a_hello_and_a_message_queued_behind_the_handshake_do_not_sample_its_wait() {
+    let mut link = Link::perfect();
+    link.delay = Duration::from_millis(50);
+    let (mut p, _, _) = keyed_pair(link, 12, SecureConfig::default());
+    // Both wait one round trip for the handshake, then take another to be answered.
+    send(&mut p, 0, "hello", 1);
+    assert!(p.run_until(10_000, |p| delivered(p, 0) == 1));
+    // Measured by what leaves once the session is up: the next message, the idle pings.
+    send(&mut p, 0, "again", 2);
+    p.advance(Duration::from_secs(12));
+    for i in 0..2 {
+        let rtt = p.nodes[i].rtt(p.ids[1 - i]).expect("measured");
+        assert!(
+            rtt <= Duration::from_millis(110),
+            "node {i}: rtt {rtt:?} on a link of 2 × 50 ms"
+        );
+    }
+}

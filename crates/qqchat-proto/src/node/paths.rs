@@ -62,6 +62,15 @@ impl Node {
         }
     }
 
+    /// Whether what is sent to `peer` now leaves at once: it is unkeyed, or has a session
+    /// (anything else waits for a handshake, which no round trip should include).
+    pub(super) fn direct(&self, now: Instant, peer: PeerId) -> bool {
+        match peer {
+            PeerId::Key(key) => self.secure.as_ref().is_some_and(|s| s.can_send(now, &key)),
+            PeerId::Addr(_) => true,
+        }
+    }
+
     /// Where datagrams to `peer` go now: the path that last worked.
     pub fn path(&self, peer: PeerId) -> Option<SocketAddr> {
         match (self.peers.get(&peer).and_then(PeerConn::path), peer) {

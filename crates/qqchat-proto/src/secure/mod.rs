@@ -45,6 +45,9 @@ const TYPE_TRANSPORT: u8 = 3;
 const HEADER: usize = 5;
 /// Plaintexts held per contact while a handshake is under way.
 const MAX_QUEUED: usize = 1024;
+/// Retries of a handshake, unanswered, after which it is reported: one or two lost on a bad
+/// link are no news.
+const NO_ANSWER_RETRIES: u32 = 2;
 
 /// Timers of the secure layer.
 #[derive(Debug, Clone)]
@@ -88,6 +91,9 @@ pub enum SecureEvent {
         offered: PublicKey,
         expected: Option<PublicKey>,
     },
+    /// Handshakes with this contact went unanswered while there was no session to send with:
+    /// reported once until a session is made.
+    NoAnswer { key: PublicKey },
 }
 
 /// What became of an inbound version-2 datagram.
@@ -135,6 +141,8 @@ struct KeyedPeer {
     queue: VecDeque<Vec<u8>>,
     /// The newest handshake timestamp accepted from this peer: older ones are replays.
     last_init: u64,
+    /// [`SecureEvent::NoAnswer`] was reported since the last session was made.
+    no_answer_reported: bool,
 }
 
 /// Noise sessions with every keyed contact.
@@ -212,6 +220,7 @@ impl Secure {
                 pending: None,
                 queue: VecDeque::new(),
                 last_init: 0,
+                no_answer_reported: false,
             },
         );
     }
@@ -427,6 +436,7 @@ impl Secure {
             return;
         };
         self.by_index.insert(session.local, key);
+        peer.no_answer_reported = false;
         if let Some(old) = peer.previous.take() {
             self.by_index.remove(&old.local);
         }
@@ -503,12 +513,30 @@ impl Secure {
                 if let Some(h) = self.peers.get_mut(&key).and_then(|p| p.pending.as_mut()) {
                     h.started = started;
                 }
+                self.check_answer(now, key, started);
             } else if let Some(p) = self.peers.get_mut(&key)
                 && let Some(h) = p.pending.take()
             {
                 self.by_index.remove(&h.index);
                 p.queue.clear();
             }
+        }
+    }
+
+    /// Reports a handshake begun at `started` and still unanswered after a few retries, if
+    /// traffic waits for it (an unanswered rekey, with the session still usable, is no news).
+    fn check_answer(&mut self, now: Instant, key: PublicKey, started: Instant) {
+        let late = started + self.config.handshake_retry * NO_ANSWER_RETRIES;
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let usable = p
+            .current
+            .as_ref()
+            .is_some_and(|s| s.can_send(now, &self.config));
+        if now >= late && !usable && !p.no_answer_reported {
+            p.no_answer_reported = true;
+            self.events.push_back(SecureEvent::NoAnswer { key });
         }
     }
 
@@ -526,6 +554,15 @@ impl Secure {
 
     pub fn poll_event(&mut self) -> Option<SecureEvent> {
         self.events.pop_front()
+    }
+
+    /// Whether what is sent to this contact now leaves at once, rather than waiting for a
+    /// handshake (the same test [`Secure::send`] makes).
+    pub fn can_send(&self, now: Instant, key: &PublicKey) -> bool {
+        self.peers
+            .get(key)
+            .and_then(|p| p.current.as_ref())
+            .is_some_and(|s| s.can_send(now, &self.config))
     }
 
     /// Whether a session with this contact is established.
