@@ -1,15 +1,17 @@
 //! What qqchat's integration tests share, as a library so that every test binary takes only
 //! what it uses: loopback addresses and free ports, a seeded generator with junk datagrams, a
-//! lossy UDP relay, temporary directories, and `qqchat` child processes that are always killed
-//! and whose output is read with timeouts.
+//! lossy UDP relay, temporary directories, `qqchat` child processes that are always killed
+//! and whose output is read with timeouts, and a NAT lab in network namespaces.
 
 mod fs;
+mod lab;
 mod net;
 mod process;
 mod relay;
 mod rng;
 
 pub use fs::TempDir;
+pub use lab::{Host, Lab, Nat, Router, lab_required};
 pub use net::{WAIT, addr, free_addr, free_port, loopback, loopback_socket};
 pub use process::{ChildGuard, Lines, Person, Running, friends, qqchat, run, text};
 pub use relay::{Impairment, Relay, RelayStats};

@@ -2,6 +2,7 @@
 //! the `qqchat` binary run as a person would.
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread;
@@ -145,6 +146,12 @@ impl Lines {
 /// directory and the config directory are both `dir`, which holds no `contacts.toml`.
 pub fn qqchat(dir: &Path) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("qqchat"));
+    as_person(&mut command, dir);
+    command
+}
+
+/// Sets up `command` (qqchat, perhaps behind `ip netns exec`) to run as the person of `dir`.
+pub(crate) fn as_person(command: &mut Command, dir: &Path) {
     command
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", dir)
@@ -153,7 +160,6 @@ pub fn qqchat(dir: &Path) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    command
 }
 
 /// A long-running `qqchat` command with its output read line by line.
@@ -208,13 +214,18 @@ pub struct Person {
 
 impl Person {
     pub fn new(name: &'static str) -> Person {
+        Person::at(name, loopback(free_port()))
+    }
+
+    /// A person whose qqchat listens on `listen` (in the NAT lab: their host's LAN address).
+    pub fn at(name: &'static str, listen: SocketAddr) -> Person {
         let dir = TempDir::new(name);
-        let port = free_port();
+        let port = listen.port();
         dir.write(
             "contacts.toml",
             &format!(
                 "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n\n[contacts]\n",
-                loopback(port)
+                listen
             ),
         );
         Person { dir, name, port }
@@ -228,6 +239,18 @@ impl Person {
         let out = run(
             &self.dir,
             &["--contacts", &self.contacts(), "id", "-q"],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    }
+
+    /// The contact string with `addr` in it: where friends elsewhere reach this person.
+    pub fn id_at(&self, addr: SocketAddr) -> String {
+        let addr = addr.to_string();
+        let out = run(
+            &self.dir,
+            &["--contacts", &self.contacts(), "id", "-q", "--addr", &addr],
             None,
         );
         assert!(out.status.success(), "{}", text(&out.stderr));

@@ -1,0 +1,274 @@
+//! Across NATs, in the lab: two home networks behind routers that masquerade, a public segment
+//! between them, the real binary on the hosts (see `qqchat_testkit::Lab`). What today's qqchat
+//! does there, and that the lab behaves as the hole-punching and relay tests will need. Each
+//! test skips loudly where the lab cannot run (not root) and fails instead in CI.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use qqchat_testkit::{Host, Lab, Nat, Person, Router, run, text};
+
+/// The port every qqchat in the lab listens on; each host has its own, so tests never clash.
+const PORT: u16 = 7000;
+/// How long a datagram that should arrive may take; one that should not is waited for as long.
+const HOP: Duration = Duration::from_millis(400);
+
+/// Alice behind one router, bob behind another, each with a key for the other and the other's
+/// router public address with the same port: what they would tell each other on the phone.
+struct Homes {
+    ra: Router,
+    rb: Router,
+    a: Host,
+    b: Host,
+    alice: Person,
+    bob: Person,
+}
+
+fn homes(lab: &mut Lab, nat: Nat) -> Homes {
+    let ra = lab.router("ra", nat);
+    let rb = lab.router("rb", nat);
+    let a = lab.host("alice", &ra);
+    let b = lab.host("bob", &rb);
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    alice.add(&bob.id_at(rb.addr(PORT)));
+    bob.add(&alice.id_at(ra.addr(PORT)));
+    Homes {
+        ra,
+        rb,
+        a,
+        b,
+        alice,
+        bob,
+    }
+}
+
+/// `qqchat send` for `from`, handed to the qqchat running for that person.
+fn send(from: &Person, to: &str, message: &str, timeout: &str) -> std::process::Output {
+    run(
+        &from.dir,
+        &[
+            "--contacts",
+            &from.contacts(),
+            "send",
+            "--timeout",
+            timeout,
+            to,
+            message,
+        ],
+        None,
+    )
+}
+
+fn receive(socket: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
+    socket.set_read_timeout(Some(HOP)).expect("read timeout");
+    let mut buf = [0u8; 1500];
+    let (n, from) = socket.recv_from(&mut buf).ok()?;
+    Some((buf[..n].to_vec(), from))
+}
+
+/// The lab namespaces whose names start with `prefix`.
+fn namespaces_named(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_lab_translates_and_filters_like_a_home_router() {
+    let Some(mut lab) = Lab::start("the_lab_translates_and_filters_like_a_home_router") else {
+        return;
+    };
+    let router = lab.router("r", Nat::EndpointIndependent);
+    let home = lab.host("home", &router);
+    let (p1, p2) = (lab.public_host("p1"), lab.public_host("p2"));
+    let inside = lab.udp_socket(&home, PORT);
+    let (s1, s2) = (lab.udp_socket(&p1, 9000), lab.udp_socket(&p2, 9000));
+
+    // Out through the NAT: the public side sees the router's address, and the same port.
+    inside.send_to(b"out", p1.addr(9000)).expect("send");
+    let (got, seen) = receive(&s1).expect("the datagram reached the public segment");
+    assert_eq!((got.as_slice(), seen), (&b"out"[..], router.addr(PORT)));
+    // The answer gets back in; the same LAN port to another destination keeps its mapping.
+    s1.send_to(b"answer", seen).expect("send");
+    assert_eq!(receive(&inside).map(|r| r.0), Some(b"answer".to_vec()));
+    // Unsolicited: p2 was never written to, so the router drops what it sends.
+    s2.send_to(b"unsolicited", router.addr(PORT)).expect("send");
+    assert_eq!(
+        receive(&inside),
+        None,
+        "the router let an unsolicited datagram in"
+    );
+    inside.send_to(b"out2", p2.addr(9000)).expect("send");
+    assert_eq!(receive(&s2).map(|r| r.1), Some(router.addr(PORT)));
+
+    // A forgotten mapping: the public side's answer is unsolicited again.
+    lab.flush_conntrack(&router);
+    s1.send_to(b"late", router.addr(PORT)).expect("send");
+    assert_eq!(receive(&inside), None, "conntrack was not flushed");
+
+    // Loss on the router's public link.
+    lab.set_loss(&router, 100);
+    inside.send_to(b"lost", p1.addr(9000)).expect("send");
+    assert_eq!(receive(&s1), None, "100% loss let a datagram through");
+    lab.set_loss(&router, 0);
+    inside.send_to(b"again", p1.addr(9000)).expect("send");
+    assert_eq!(receive(&s1).map(|r| r.0), Some(b"again".to_vec()));
+}
+
+#[test]
+fn a_symmetric_nat_gives_each_destination_its_own_port() {
+    let Some(mut lab) = Lab::start("a_symmetric_nat_gives_each_destination_its_own_port") else {
+        return;
+    };
+    let router = lab.router("r", Nat::Symmetric);
+    let home = lab.host("home", &router);
+    let (p1, p2) = (lab.public_host("p1"), lab.public_host("p2"));
+    let inside = lab.udp_socket(&home, PORT);
+    let (s1, s2) = (lab.udp_socket(&p1, 9000), lab.udp_socket(&p2, 9000));
+    let seen_by = |s: &UdpSocket, to: &Host| {
+        inside.send_to(b"which port?", to.addr(9000)).expect("send");
+        receive(s)
+            .expect("the datagram reached the public segment")
+            .1
+    };
+    let (one, two) = (seen_by(&s1, &p1), seen_by(&s2, &p2));
+    assert_eq!(
+        (one.ip(), two.ip()),
+        (router.public.into(), router.public.into())
+    );
+    assert_ne!(
+        one.port(),
+        two.port(),
+        "one LAN socket, two destinations: a symmetric NAT must use two public ports"
+    );
+    // The same socket to the same destination keeps its mapping while it lives.
+    assert_eq!(seen_by(&s1, &p1), one);
+
+    // Switched to endpoint-independent, for new flows only: flush what it tracks.
+    lab.set_nat(&router, Nat::EndpointIndependent);
+    lab.flush_conntrack(&router);
+    assert_eq!(seen_by(&s1, &p1), router.addr(PORT));
+    assert_eq!(seen_by(&s2, &p2), router.addr(PORT));
+}
+
+#[test]
+fn friends_behind_two_endpoint_independent_nats_chat_both_ways() {
+    let Some(mut lab) = Lab::start("friends_behind_two_endpoint_independent_nats_chat_both_ways")
+    else {
+        return;
+    };
+    let h = homes(&mut lab, Nat::EndpointIndependent);
+    let alice_listens = lab.listen(&h.a, &h.alice);
+    let bob_listens = lab.listen(&h.b, &h.bob);
+    let started = Instant::now();
+
+    // Alice's hello to bob's router opened her NAT for his; his hellos then get in, and hers
+    // come back through the mapping his made. No hole punching, no STUN: just both talking.
+    let out = send(&h.alice, "bob", "through two NATs", "10");
+    assert!(
+        out.status.success(),
+        "alice -> bob failed after {:?}: {}",
+        started.elapsed(),
+        text(&out.stderr)
+    );
+    let line = bob_listens
+        .stdout
+        .wait_for("through two NATs", Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("bob got nothing; he saw {seen:?}"));
+    assert!(line.contains("alice: "), "{line}");
+    let there = started.elapsed();
+
+    let out = send(&h.bob, "alice", "and back", "10");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = alice_listens
+        .stdout
+        .wait_for("and back", Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("alice got nothing; she saw {seen:?}"));
+    assert!(line.contains("bob: "), "{line}");
+    eprintln!(
+        "through two endpoint-independent NATs: alice -> bob delivered {there:?} after bob \
+         started, both ways in {:?}",
+        started.elapsed()
+    );
+    let _ = (&h.ra, &h.rb);
+}
+
+#[test]
+fn friends_behind_two_symmetric_nats_do_not_reach_each_other_without_a_relay() {
+    let Some(mut lab) =
+        Lab::start("friends_behind_two_symmetric_nats_do_not_reach_each_other_without_a_relay")
+    else {
+        return;
+    };
+    let h = homes(&mut lab, Nat::Symmetric);
+    let _alice_listens = lab.listen(&h.a, &h.alice);
+    let bob_listens = lab.listen(&h.b, &h.bob);
+    // Each side's datagrams leave from a port the other never wrote to: all are dropped.
+    let out = send(&h.alice, "bob", "lost between two symmetric NATs", "3");
+    assert!(!out.status.success(), "delivered without a relay?");
+    assert!(
+        bob_listens
+            .stdout
+            .wait_for("lost between", Duration::from_millis(200))
+            .is_err()
+    );
+}
+
+#[test]
+fn dropping_the_lab_removes_every_namespace_even_after_a_panic() {
+    let Some(lab) = Lab::start("dropping_the_lab_removes_every_namespace_even_after_a_panic")
+    else {
+        return;
+    };
+    let prefix = lab.prefix().to_owned();
+    let mut lab = lab;
+    let router = lab.router("r", Nat::Symmetric);
+    lab.host("h", &router);
+    lab.public_host("p");
+    assert_eq!(
+        namespaces_named(&prefix).len(),
+        4,
+        "switch, router and two hosts"
+    );
+    drop(lab);
+    assert_eq!(namespaces_named(&prefix), Vec::<String>::new());
+
+    // A test that panics half-way still cleans up, as its lab unwinds.
+    let seen = Mutex::new(String::new());
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut lab = Lab::create();
+        *seen.lock().expect("lock") = lab.prefix().to_owned();
+        lab.router("r", Nat::EndpointIndependent);
+        panic!("a test failing inside the lab, on purpose");
+    }));
+    assert!(outcome.is_err());
+    let prefix = seen.into_inner().expect("lock");
+    assert!(!prefix.is_empty());
+    assert_eq!(namespaces_named(&prefix), Vec::<String>::new());
+
+    // What a killed run left (a process id that cannot exist) goes at the next lab.
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("pid_max")
+        .trim()
+        .parse()
+        .expect("a number");
+    let stale = format!("qq{}-0-", pid_max + 1);
+    let made = Command::new("ip")
+        .args(["netns", "add", &format!("{stale}left")])
+        .status()
+        .expect("ip netns add");
+    assert!(made.success());
+    drop(Lab::create());
+    assert_eq!(namespaces_named(&stale), Vec::<String>::new());
+}
