@@ -72,6 +72,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
     app.load_history(history);
+    app.open_if_only_contact();
     let mut contacts = Contacts {
         path: contacts_file,
         book,

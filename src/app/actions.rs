@@ -110,6 +110,11 @@ impl App {
 
     pub(super) fn set_focus(&mut self, focus: Focus) {
         self.view.focus = focus;
+        if focus != Focus::Contacts && self.view.open.is_some() {
+            // One cursor: out of the list it rests on the open conversation, and Esc comes
+            // back to it there.
+            self.view.selected = self.view.open;
+        }
         if focus != Focus::Conversation {
             self.view.chosen = None;
         }
@@ -120,7 +125,8 @@ impl App {
         self.peers().get(self.selected())
     }
 
-    fn open_selected(&mut self) {
+    /// Opens the conversation under the cursor, with the keys in the input.
+    pub(super) fn open_selected(&mut self) {
         let Some(id) = self.selected_peer().map(Peer::id) else {
             return;
         };
@@ -317,10 +323,7 @@ impl App {
         let Some(peer) = self.open_peer() else { return };
         let messages = peer.messages();
         let end = self.chosen().unwrap_or(messages.len());
-        if let Some(index) = messages[..end.min(messages.len())]
-            .iter()
-            .rposition(Message::is_own)
-        {
+        if let Some(index) = end.min(messages.len()).checked_sub(1) {
             self.view.chosen = Some(peer.seq_at(index));
             self.reveal(index);
         }
@@ -329,19 +332,13 @@ impl App {
     fn choose_later(&mut self) {
         let Some(peer) = self.open_peer() else { return };
         let Some(current) = self.chosen() else { return };
-        match peer
-            .messages()
-            .iter()
-            .skip(current + 1)
-            .position(Message::is_own)
-        {
-            Some(offset) => {
-                let index = current + 1 + offset;
-                self.view.chosen = Some(peer.seq_at(index));
-                self.reveal(index);
-            }
-            // Past the newest own message: back to following the conversation.
-            None => self.view.follow(),
+        let index = current + 1;
+        if index < peer.messages().len() {
+            self.view.chosen = Some(peer.seq_at(index));
+            self.reveal(index);
+        } else {
+            // Past the newest message: back to following the conversation.
+            self.view.follow();
         }
     }
 

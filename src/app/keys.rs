@@ -274,7 +274,7 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Contacts, When::Listed, 3, "d", "remove")]),
     // The conversation.
     bind(&[C::Conversation], &[Code(Up), Code(Char('k'))], Action::ChooseEarlier,
-        help(Section::Conversation, "↑ ↓  j k", "pick one of your messages"),
+        help(Section::Conversation, "↑ ↓  j k", "pick a message"),
         &[hint(C::Conversation, When::Always, 0, "↑↓", "pick")]),
     bind(&[C::Conversation], &[Code(Down), Code(Char('j'))], Action::ChooseLater, None, &[]),
     bind(&[C::Conversation], &[Code(Char('r'))], Action::Retry,

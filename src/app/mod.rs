@@ -123,6 +123,17 @@ impl App {
         }
     }
 
+    /// With exactly one contact there is nobody else to choose: its conversation opens,
+    /// ready to type in (the demo's bot). With several, the list comes first.
+    pub fn open_if_only_contact(&mut self) {
+        let mut listed = self.roster.peers().iter().filter(|p| p.is_listed());
+        if let (Some(only), None) = (listed.next(), listed.next()) {
+            let id = only.id();
+            self.view.selected = Some(id);
+            self.open_selected();
+        }
+    }
+
     /// Shows the conversations kept from earlier runs.
     ///
     /// A conversation named after a contact fills that contact. One named after an address

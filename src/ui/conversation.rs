@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
-use super::{fit, pane, rtt_label, seen_label};
+use super::{fit, pane, rtt_label, seen_label, title_lead};
 use crate::app::{App, Focus, Mark, Peer, Trust};
 use crate::layout::{Columns, body};
 use crate::text::{width, width as text_width};
@@ -22,13 +22,14 @@ use crate::text::{width, width as text_width};
 /// cut from the end, except the trust label: the name is cut for it.
 pub fn block(app: &App, width: u16) -> Block<'static> {
     let block = pane(app, Focus::Conversation).padding(Padding::horizontal(1));
+    let lead = title_lead(app, Focus::Conversation);
     let Some(peer) = app.open_peer() else {
-        return block.title(" Conversation ");
+        return block.title(format!("{lead}Conversation "));
     };
     let dim = Style::new().fg(Color::DarkGray);
-    let mut title = vec![Span::raw(" ")];
-    // Inside the corners, and a blank at each end.
-    let room = usize::from(width).saturating_sub(4);
+    let mut title = vec![Span::raw(lead)];
+    // Inside the corners, the lead and a blank at the end.
+    let room = usize::from(width).saturating_sub(3 + text_width(lead));
     title.extend(name_with_trust(
         peer.name(),
         Style::new().add_modifier(Modifier::BOLD),
@@ -164,6 +165,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let bottom = total - scroll;
     let top = bottom.saturating_sub(height);
     let mut lines = Vec::with_capacity(bottom - top);
+    // Which of those lines belong to the picked message, to mark in the gutter.
+    let mut picked = Vec::with_capacity(bottom - top);
+    let chosen = app.chosen().filter(|_| app.focus() == Focus::Conversation);
     let mut start = 0;
     for (index, (count, laid_out)) in
         (messages.len() - walked.len()..).zip(walked.into_iter().rev())
@@ -176,6 +180,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             // messages that were only counted.
             let shown = laid_out.unwrap_or_else(|| message_lines(app, peer, index, inner.width));
             lines.extend(shown.into_iter().skip(skip).take(take));
+            picked.resize(lines.len(), chosen == Some(index));
         }
         if end >= bottom {
             break;
@@ -193,6 +198,17 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     frame.render_widget(block, area);
     render_lines(&lines, inner, frame.buffer_mut());
+    // A bar in the padding left of the picked message: seen even where the band's colour
+    // is not (a monochrome terminal, a theme close to it).
+    if inner.x > area.x {
+        let bar = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+        let rows = (inner.y..inner.bottom()).zip(&picked);
+        for (y, _) in rows.filter(|(_, picked)| **picked) {
+            frame.buffer_mut()[(inner.x - 1, y)]
+                .set_symbol("▌")
+                .set_style(bar);
+        }
+    }
 }
 
 /// Puts lines into `area` one per row, as a `Paragraph` without wrapping does (a line too
@@ -401,8 +417,9 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     }
 
     if app.chosen() == Some(index) && app.focus() == Focus::Conversation {
-        // A dark band rather than DarkGray, which would hide the grey time stamp.
-        let picked = Style::new().bg(Color::Indexed(236));
+        // A blue band, bold: plain to see on dark and light themes alike; the grey time
+        // stamp stays readable on it.
+        let picked = Style::new().bg(Color::Blue).add_modifier(Modifier::BOLD);
         for line in &mut lines[first..] {
             let pad = width.saturating_sub(line.width());
             line.spans.push(Span::raw(" ".repeat(pad)));

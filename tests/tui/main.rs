@@ -6,6 +6,7 @@
 mod support;
 
 mod contacts;
+mod focus;
 mod help;
 mod history;
 mod marks;
