@@ -150,9 +150,9 @@ pub enum When {
     /// The contact under the cursor is in contacts, or is not.
     Listed,
     Unlisted,
-    /// The picked message is queued, or it is not.
+    /// The picked message is queued, or failed.
     ChosenQueued,
-    ChosenNotQueued,
+    ChosenFailed,
     /// The picked message (if any) is neither queued nor failed.
     ChosenSettled,
     /// The open peer may be written to.
@@ -177,7 +177,7 @@ impl When {
             When::Listed => selected.is_some_and(|p| p.is_listed()),
             When::Unlisted => selected.is_some_and(|p| !p.is_listed()),
             When::ChosenQueued => chosen == Some(Mark::Queued),
-            When::ChosenNotQueued => chosen != Some(Mark::Queued),
+            When::ChosenFailed => chosen == Some(Mark::Failed),
             When::ChosenSettled => !matches!(chosen, Some(Mark::Queued | Mark::Failed)),
             When::MaySend => may_send,
             When::MayRetry => may_send && retryable,
@@ -186,12 +186,14 @@ impl When {
     }
 }
 
-/// A reminder in the status line: shown in `on` when `when` holds, ordered by `rank`.
+/// A reminder in the status line: shown in `on` when `when` holds. A `pinned` one (help,
+/// quit) is always shown; the others by `rank`, lowest first, as many as fit.
 #[derive(Debug, Clone, Copy)]
 pub struct Hint {
     pub on: Context,
     pub when: When,
     pub rank: u8,
+    pub pinned: bool,
     pub key: &'static str,
     pub text: &'static str,
 }
@@ -223,6 +225,19 @@ const fn hint(on: Context, when: When, rank: u8, key: &'static str, text: &'stat
         on,
         when,
         rank,
+        pinned: false,
+        key,
+        text,
+    }
+}
+
+/// A hint shown whatever the width: how to get help, how to leave.
+const fn pinned(on: Context, key: &'static str, text: &'static str) -> Hint {
+    Hint {
+        on,
+        when: When::Always,
+        rank: 0,
+        pinned: true,
         key,
         text,
     }
@@ -265,7 +280,7 @@ pub const BINDINGS: &[Binding] = &[
         help(Section::Contacts, "A", "paste a contact string (qqchat id)"),
         &[
             hint(C::Contacts, When::NoPeers, 0, "A", "paste contact"),
-            hint(C::Contacts, When::Peers, 6, "A", "paste contact"),
+            hint(C::Contacts, When::Peers, 4, "A", "paste contact"),
         ]),
     bind(&[C::Contacts], &[Code(Char('n'))], Action::RenameContact,
         help(Section::Contacts, "n  d", "rename · remove the contact"),
@@ -281,7 +296,7 @@ pub const BINDINGS: &[Binding] = &[
         help(Section::Conversation, "r", "retry failed · send queued now"),
         &[
             hint(C::Conversation, When::ChosenQueued, 1, "r", "send now"),
-            hint(C::Conversation, When::ChosenNotQueued, 1, "r", "retry"),
+            hint(C::Conversation, When::ChosenFailed, 1, "r", "retry"),
         ]),
     bind(&[C::Conversation], &[Code(Char('x'))], Action::Cancel,
         help(Section::Conversation, "x", "cancel the picked queued message"),
@@ -318,13 +333,14 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Contacts, When::NoPeers, 1, "F5", "reload contacts")]),
     bind(&[C::Panes], &[Code(F(1))], Action::OpenHelp,
         help(Section::Anywhere, "F1  ?", "this help"),
-        &[hint(C::Input, When::Always, 3, "F1", "help")]),
+        &[pinned(C::Input, "F1", "help")]),
     bind(&[C::Contacts, C::Conversation], &[Code(Char('?'))], Action::OpenHelp, None,
-        &[hint(C::Contacts, When::Always, 4, "?", "help")]),
+        &[pinned(C::Contacts, "?", "help"), pinned(C::Conversation, "?", "help")]),
     bind(&[C::Contacts], &[Code(Char('q'))], Action::Quit,
         help(Section::Anywhere, "q  Ctrl-C", "quit (q in the contact list)"),
-        &[hint(C::Contacts, When::Always, 5, "q", "quit")]),
-    bind(&[C::Always], &[Ctrl(Char('c')), Ctrl(Char('C'))], Action::Quit, None, &[]),
+        &[pinned(C::Contacts, "q", "quit")]),
+    bind(&[C::Always], &[Ctrl(Char('c')), Ctrl(Char('C'))], Action::Quit, None,
+        &[pinned(C::Conversation, "Ctrl-C", "quit"), pinned(C::Input, "Ctrl-C", "quit")]),
     // The help, while open: arrows scroll it, any other key closes it.
     bind(&[C::Help], &[Code(Down), Code(Char('j'))], Action::HelpDown, None, &[]),
     bind(&[C::Help], &[Code(PageDown)], Action::HelpPageDown, None, &[]),
@@ -361,14 +377,14 @@ pub fn help_rows(section: Section) -> impl Iterator<Item = &'static HelpRow> {
         .filter(move |row| row.section == section)
 }
 
-/// The hints that matter in `context` right now, most useful first.
+/// The hints that matter in `context` right now: the pinned ones, then the rest by rank.
 pub fn hints(app: &App, context: Context) -> Vec<&'static Hint> {
     let mut hints: Vec<&Hint> = BINDINGS
         .iter()
         .flat_map(|b| b.hints)
         .filter(|h| h.on == context && h.when.holds(app))
         .collect();
-    hints.sort_by_key(|h| h.rank);
+    hints.sort_by_key(|h| (!h.pinned, h.rank));
     hints
 }
 

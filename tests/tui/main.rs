@@ -8,6 +8,7 @@ mod support;
 mod contacts;
 mod focus;
 mod help;
+mod hints;
 mod history;
 mod marks;
 mod outbox;
