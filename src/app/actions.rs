@@ -89,6 +89,11 @@ impl App {
             Action::Send => return self.send_input(now),
             Action::NewLine => self.composer.insert_newline(),
             Action::RetryLatest => return self.retry_latest(),
+            Action::Recall => self.recall(key),
+            Action::Edit(edit) => match self.prompt_mut() {
+                Some(prompt) => prompt.edit(edit),
+                None => self.composer.edit(edit),
+            },
             Action::HelpDown => self.help_step(1),
             Action::HelpUp => self.help_step(-1),
             Action::HelpPageDown => self.help_step(self.help_page() as isize),
@@ -187,6 +192,24 @@ impl App {
         );
         self.show_error(&text);
         true
+    }
+
+    /// ↑ in the input: when it is empty, the last message sent in this conversation comes
+    /// back to be edited and sent again (as in irssi, weechat); otherwise the cursor moves.
+    fn recall(&mut self, key: Option<KeyEvent>) {
+        if !self.composer.is_empty() {
+            if let Some(key) = key {
+                self.composer.key(key);
+            }
+            return;
+        }
+        let last = self
+            .open_peer()
+            .and_then(|p| p.messages().iter().rev().find(|m| m.is_own()))
+            .map(|m| m.display_text().into_owned());
+        if let Some(text) = last {
+            self.composer.insert_str(&text);
+        }
     }
 
     /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is

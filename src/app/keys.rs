@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
+use super::composer::Edit;
 use super::message::Mark;
 use super::peer::Trust;
 use crate::layout::HelpShape;
@@ -42,6 +43,10 @@ pub enum Action {
     Send,
     NewLine,
     RetryLatest,
+    /// ↑: in an empty input, the last message sent here, to edit; else the cursor moves.
+    Recall,
+    /// A line-editing key, in the input or a prompt.
+    Edit(Edit),
     // The help, while it is open.
     HelpDown,
     HelpUp,
@@ -318,6 +323,16 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Input], &[Ctrl(Char('r')), Ctrl(Char('R'))], Action::RetryLatest,
         help(Section::Message, "Ctrl-R", "r on the newest failed or queued"),
         &[hint(C::Input, When::MayRetry, 1, "Ctrl-R", "retry/send queued")]),
+    bind(&[C::Input], &[Plain(Up)], Action::Recall,
+        help(Section::Message, "↑ (empty)", "your last message here, to edit"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('a'))], Action::Edit(Edit::LineStart),
+        help(Section::Message, "Ctrl-A/E", "start · end of the line"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('e'))], Action::Edit(Edit::LineEnd), None, &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('u'))], Action::Edit(Edit::DeleteToStart),
+        help(Section::Message, "Ctrl-U/K/W", "delete to start · to end · word back"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('k'))], Action::Edit(Edit::DeleteToEnd), None, &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('w'))], Action::Edit(Edit::DeleteWordBack), None,
+        &[]),
     // Anywhere.
     bind(&[C::Contacts, C::Conversation, C::Input], &[Code(Tab)], Action::NextPane,
         help(Section::Anywhere, "Tab  Esc", "next pane · back to contacts"), &[]),

@@ -33,7 +33,7 @@ mod roster;
 mod status;
 mod view;
 
-pub use composer::Composer;
+pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Overlay, Prompt, PromptKind};

@@ -54,10 +54,12 @@ pub struct Prompt {
 
 impl Prompt {
     fn new(kind: PromptKind, question: String, text: &str) -> Prompt {
+        // A name offered for renaming is selected: typing replaces it, an arrow keeps it.
+        let selected = matches!(kind, PromptKind::Rename { .. });
         Prompt {
             kind,
             question,
-            input: name_input(text),
+            input: name_input(text, selected),
             error: None,
         }
     }
@@ -114,10 +116,24 @@ impl Prompt {
     /// A key typed into the name; one line only: whatever key split it (Ctrl-M, Ctrl-J) is
     /// undone.
     pub(super) fn key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::KeyCode;
+        let edits = matches!(
+            key.code,
+            KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete
+        );
+        if !edits {
+            // Moving ends the selection rather than stretching it, as in a line editor.
+            self.input.cancel_selection();
+        }
         self.input.input(key);
         if self.input.lines().len() > 1 {
-            self.input = name_input(&self.text());
+            self.input = name_input(&self.text(), false);
         }
+    }
+
+    /// A readline editing key (Ctrl-U, Ctrl-W, …).
+    pub(super) fn edit(&mut self, edit: super::composer::Edit) {
+        super::composer::apply_edit(&mut self.input, edit);
     }
 }
 
