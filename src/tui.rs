@@ -34,7 +34,8 @@ use std::path::PathBuf;
 use crate::app::{App, Effect};
 use crate::contacts::{self, ContactBook, ContactsError, EditError};
 use crate::engine::{Command, EngineEvent, EngineHandle};
-use crate::store::Conversation;
+use crate::proto::PublicKey;
+use crate::store::{self, Conversation};
 use crate::ui;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.
@@ -63,15 +64,32 @@ fn lock_terminal() -> MutexGuard<'static, ()> {
     TERMINAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What the chat knows of its user beyond the contacts file.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// This user's public key, for the contact string others paste.
+    pub public_key: Option<PublicKey>,
+    /// Where drafts are kept; `None` keeps them only while the chat runs.
+    pub data_dir: Option<PathBuf>,
+}
+
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
 pub fn run(
     book: ContactBook,
     contacts_file: Option<PathBuf>,
     history: Vec<Conversation>,
     engine: EngineHandle,
+    session: Session,
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
+    app.set_public_key(session.public_key);
     app.load_history(history);
+    let drafts = session.data_dir.as_deref().map(store::load_drafts);
+    match drafts {
+        Some(Ok(drafts)) => app.set_drafts(drafts),
+        Some(Err(err)) => app.show_error(&format!("drafts not restored: {err}")),
+        None => {}
+    }
     app.open_if_only_contact();
     let mut contacts = Contacts {
         path: contacts_file,
@@ -79,7 +97,20 @@ pub fn run(
         broken: false,
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
-    let result = event_loop(&mut screen.terminal, &mut app, &engine, &mut contacts);
+    let mut result = event_loop(
+        &mut screen.terminal,
+        &mut app,
+        &engine,
+        &mut contacts,
+        &session,
+    );
+    // Whatever ended the loop, what was being written is kept.
+    if let (Some(Effect::SaveDrafts(drafts)), Some(dir)) =
+        (app.unsaved_drafts(), session.data_dir.as_deref())
+        && let Err(err) = store::save_drafts(dir, &drafts)
+    {
+        result = result.and(Err(anyhow!("your drafts could not be kept: {err}")));
+    }
     drop(screen);
     // Says goodbye to the contacts; the engine may already be gone when it is the reason
     // for leaving.
@@ -186,6 +217,7 @@ fn event_loop(
     app: &mut App,
     engine: &EngineHandle,
     contacts: &mut Contacts,
+    session: &Session,
 ) -> anyhow::Result<()> {
     let size = terminal.size()?;
     app.on_resize(size.width, size.height);
@@ -252,6 +284,13 @@ fn event_loop(
                 )?,
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
+                }
+                Effect::SaveDrafts(drafts) => {
+                    if let Some(dir) = &session.data_dir
+                        && let Err(err) = store::save_drafts(dir, &drafts)
+                    {
+                        app.show_error(&format!("drafts not kept: {err}"));
+                    }
                 }
             }
         }

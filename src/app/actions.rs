@@ -29,7 +29,14 @@ impl App {
             prompt.error = None;
         }
         match action {
-            Action::Quit => return vec![Effect::Quit],
+            // Drafts are kept first: quitting never loses what was being written.
+            Action::Quit => {
+                return self
+                    .unsaved_drafts()
+                    .into_iter()
+                    .chain([Effect::Quit])
+                    .collect();
+            }
             Action::ReloadContacts => return vec![Effect::ReloadContacts],
             Action::OpenHelp => self.overlay = Overlay::Help { scroll: 0 },
             Action::PageUp => self.scroll_by(self.page() as isize),
@@ -67,7 +74,10 @@ impl App {
                 let last = self.peers().len().saturating_sub(1);
                 self.view.select_index(&self.roster, last);
             }
-            Action::OpenConversation => self.open_selected(),
+            Action::OpenConversation => {
+                self.open_selected();
+                return self.unsaved_drafts().into_iter().collect();
+            }
             Action::AddContact => self.ask_add(),
             Action::PasteContact => self.ask_add_keyed(),
             Action::RenameContact => self.ask_rename(),
@@ -135,6 +145,7 @@ impl App {
         let Some(id) = self.selected_peer().map(Peer::id) else {
             return;
         };
+        self.switch_draft(id);
         self.view.open = Some(id);
         if let Some(p) = self.roster.get_mut(id) {
             p.unread = 0;
@@ -169,12 +180,14 @@ impl App {
         let Some(p) = self.roster.get(id) else {
             return Vec::new();
         };
-        vec![Effect::Send(Command::Send {
+        let send = Effect::Send(Command::Send {
             to: p.peer_id(),
             text,
             plain: p.is_plain(),
             id: msg_id,
-        })]
+        });
+        // The sent text is no draft any more, on disk either.
+        std::iter::once(send).chain(self.unsaved_drafts()).collect()
     }
 
     /// Says so in the status line when peer `id` may not be written to: it has no key and

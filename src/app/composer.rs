@@ -56,6 +56,13 @@ impl Composer {
         composer
     }
 
+    /// An input holding `text` (a draft), the cursor at its end.
+    pub(super) fn with_text(text: &str, focused: bool) -> Composer {
+        let mut composer = Composer::new(focused);
+        composer.input.insert_str(text);
+        composer
+    }
+
     /// Only the focused input shows a cursor, so the eye finds where typing goes.
     pub(super) fn set_focused(&mut self, focused: bool) {
         let cursor = if focused {

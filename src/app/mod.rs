@@ -20,11 +20,12 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
 use crate::proto::{PeerId, PublicKey};
-use crate::store::Conversation;
+use crate::store::{Conversation, ConversationKey};
 use crate::text::sanitize;
 
 mod actions;
 mod composer;
+mod drafts;
 pub mod keys;
 mod message;
 mod overlay;
@@ -70,11 +71,15 @@ pub enum Effect {
     RemoveContact { name: String },
     /// Read the contacts file again.
     ReloadContacts,
+    /// Keep these drafts (conversation, text), in place of those kept before.
+    SaveDrafts(Vec<(ConversationKey, String)>),
 }
 
 /// The whole UI state, owned by the UI thread.
 pub struct App {
     me: String,
+    /// This user's public key, for the contact string; `None` without an identity.
+    public_key: Option<PublicKey>,
     bell: bool,
     local_addr: SocketAddr,
     tz: TimeZone,
@@ -85,6 +90,10 @@ pub struct App {
     composer: Composer,
     overlay: Overlay,
     status: StatusLine,
+    /// Drafts for conversations with no entry (yet).
+    orphan_drafts: Vec<(ConversationKey, String)>,
+    /// The drafts as last handed out to be saved.
+    saved_drafts: Vec<(ConversationKey, String)>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -111,6 +120,7 @@ impl App {
         view.select_index(&roster, 0);
         App {
             me: sanitize(&book.me.name),
+            public_key: None,
             bell: book.me.bell,
             local_addr,
             tz,
@@ -120,6 +130,8 @@ impl App {
             composer: Composer::new(false),
             overlay: Overlay::None,
             status: StatusLine::default(),
+            orphan_drafts: Vec::new(),
+            saved_drafts: Vec::new(),
         }
     }
 
@@ -146,6 +158,7 @@ impl App {
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<Conversation>) {
         self.roster.load_history(history);
+        self.adopt_drafts();
         self.clamp_scroll();
     }
 
@@ -154,6 +167,7 @@ impl App {
     /// arrived or was sent since start stays after it. The view does not move.
     pub fn replace_history(&mut self, full: Vec<Conversation>) {
         self.roster.replace_history(full);
+        self.adopt_drafts();
         // A pick in the part that was replaced stays on the same message; one before the
         // first message of the new history goes to the first.
         if let (Some(peer), Some(chosen)) = (self.open_peer(), self.view.chosen) {
@@ -197,6 +211,7 @@ impl App {
                 self.set_focus(Focus::Contacts);
             }
         }
+        self.adopt_drafts();
         effects.push(Effect::Send(Command::SetContacts(book.contacts.clone())));
         effects
     }
@@ -327,6 +342,11 @@ impl App {
 
     // ---- what changes it ----
 
+    /// This user's public key, which the contact string carries.
+    pub fn set_public_key(&mut self, key: Option<PublicKey>) {
+        self.public_key = key;
+    }
+
     /// The front end's clock, read when it woke; only used to tell today from other days.
     pub fn set_now(&mut self, now: Timestamp) {
         self.now = Some(now);
@@ -431,6 +451,7 @@ impl App {
         plain: bool,
     ) -> Vec<Effect> {
         let (id, index) = self.roster.receive(from, path, text, at, plain);
+        self.adopt_drafts();
         if self.view.open != Some(id) {
             if let Some(p) = self.roster.get_mut(id) {
                 p.unread += 1;

@@ -43,6 +43,8 @@ pub struct Peer {
     /// How many of the first messages came from the history on disk (the rest arrived or
     /// were sent since start): the part the full history replaces once it is read.
     pub(super) from_history: usize,
+    /// What was being written to it when another conversation was opened.
+    pub(super) draft: String,
 }
 
 impl Peer {

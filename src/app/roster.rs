@@ -75,6 +75,7 @@ impl Roster {
             link: None,
             retryable: 0,
             from_history: 0,
+            draft: String::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod contacts;
+mod drafts;
 mod editing;
 mod focus;
 mod help;
