@@ -288,10 +288,10 @@ pub const BINDINGS: &[Binding] = &[
             hint(C::Contacts, When::Peers, 4, "A", "paste contact"),
         ]),
     bind(&[C::Contacts], &[Code(Char('n'))], Action::RenameContact,
-        help(Section::Contacts, "n  d", "rename · remove the contact"),
+        help(Section::Contacts, "n  d", "rename · remove (history is kept)"),
         &[hint(C::Contacts, When::Listed, 2, "n", "rename")]),
     bind(&[C::Contacts], &[Code(Char('d'))], Action::RemoveContact, None,
-        &[hint(C::Contacts, When::Listed, 3, "d", "remove")]),
+        &[hint(C::Contacts, When::Peers, 3, "d", "remove")]),
     // The conversation.
     bind(&[C::Conversation], &[Code(Up), Code(Char('k'))], Action::ChooseEarlier,
         help(Section::Conversation, "↑ ↓  j k", "pick a message"),

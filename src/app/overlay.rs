@@ -37,6 +37,8 @@ pub enum PromptKind {
     Rename { name: String },
     /// Confirm taking the contact written `name` out of the file.
     Remove { name: String },
+    /// Confirm taking entry `id`, not in contacts, off the list; its history stays.
+    Forget { id: EntryId, name: String },
     /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
@@ -76,7 +78,10 @@ impl Prompt {
 
     /// Answered with y or n rather than typed text.
     pub fn is_confirm(&self) -> bool {
-        matches!(self.kind, PromptKind::Remove { .. })
+        matches!(
+            self.kind,
+            PromptKind::Remove { .. } | PromptKind::Forget { .. }
+        )
     }
 
     pub fn input(&self) -> &TextArea<'static> {
@@ -195,8 +200,16 @@ impl App {
             return;
         };
         if !peer.is_listed() {
-            let text = format!("{} is not in contacts; a adds it", peer.name());
-            self.show_info(&text);
+            // Strangers pile up; one can go. Its history file stays, as with a contact.
+            let question = format!(
+                "Remove {} from the list? Its history is kept. y/n",
+                peer.name()
+            );
+            let kind = PromptKind::Forget {
+                id: peer.id(),
+                name: peer.name().to_owned(),
+            };
+            self.ask(kind, question, "");
             return;
         }
         let question = format!("Remove {} from contacts? y/n", peer.name());
@@ -212,10 +225,30 @@ impl App {
         match overlay {
             Overlay::Prompt(prompt) => match prompt.kind {
                 PromptKind::Remove { name } => vec![Effect::RemoveContact { name }],
+                PromptKind::Forget { id, name } => self.forget(id, &name),
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         }
+    }
+
+    /// Takes entry `id` off the list. Nothing on disk changes: its history file stays, and
+    /// the entry comes back with it if the address writes again.
+    fn forget(&mut self, id: EntryId, name: &str) -> Vec<Effect> {
+        let row = self.selected();
+        if self.view.open == Some(id) {
+            self.composer = super::Composer::new(false);
+            self.view.open = None;
+            self.view.follow();
+            self.set_focus(super::Focus::Contacts);
+        }
+        self.roster.remove(id);
+        let last = self.peers().len().saturating_sub(1);
+        self.view.select_index(&self.roster, row.min(last));
+        self.show_info(&format!(
+            "{name} removed from the list; its history is kept, and it comes back if it writes"
+        ));
+        self.unsaved_drafts().into_iter().collect()
     }
 
     fn set_prompt_error(&mut self, error: String) {
@@ -285,7 +318,7 @@ impl App {
                     },
                 )
             }
-            PromptKind::Remove { .. } => return Vec::new(),
+            PromptKind::Remove { .. } | PromptKind::Forget { .. } => return Vec::new(),
         };
         if let Some(problem) = self.roster.name_problem(&name, own) {
             self.set_prompt_error(problem);

@@ -97,6 +97,12 @@ impl Roster {
         self.peers.iter_mut().find(|p| p.id == id)
     }
 
+    /// Takes entry `id` off the list, with what the engine may still say of its messages.
+    pub(super) fn remove(&mut self, id: EntryId) {
+        self.peers.retain(|p| p.id != id);
+        self.by_msg_id.retain(|_, (peer, _)| *peer != id);
+    }
+
     /// The entry with this address, if there is one.
     pub fn at_addr(&self, addr: SocketAddr) -> Option<&Peer> {
         self.peers

@@ -21,6 +21,7 @@ pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
         }
         PromptKind::Rename { .. } => " Rename contact ",
         PromptKind::Remove { .. } => " Remove contact ",
+        PromptKind::Forget { .. } => " Remove from the list ",
     };
     let keys = if prompt.is_confirm() {
         " y yes · n no "
