@@ -39,6 +39,7 @@ impl App {
             }
             Action::ReloadContacts => return vec![Effect::ReloadContacts],
             Action::OpenHelp => self.overlay = Overlay::Help { scroll: 0 },
+            Action::ShowCard => return self.show_card(),
             Action::PageUp => self.scroll_by(self.page() as isize),
             Action::PageDown => self.scroll_by(-(self.page() as isize)),
             Action::NextPane => match self.view.focus {

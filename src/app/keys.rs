@@ -15,6 +15,8 @@ use crate::layout::HelpShape;
 pub enum Action {
     Quit,
     OpenHelp,
+    /// Show this user's contact string and copy it.
+    ShowCard,
     ReloadContacts,
     PageUp,
     PageDown,
@@ -73,6 +75,8 @@ pub enum Context {
     Conversation,
     Input,
     Help,
+    /// The contact string overlay: any key closes it.
+    Card,
     /// A yes-or-no prompt.
     Confirm,
     /// A prompt that takes a name or a contact string.
@@ -351,6 +355,10 @@ pub const BINDINGS: &[Binding] = &[
         &[pinned(C::Input, "F1", "help")]),
     bind(&[C::Contacts, C::Conversation], &[Code(Char('?'))], Action::OpenHelp, None,
         &[pinned(C::Contacts, "?", "help"), pinned(C::Conversation, "?", "help")]),
+    bind(&[C::Panes], &[Code(F(2))], Action::ShowCard,
+        help(Section::Anywhere, "F2  I", "your contact string, copied to give"),
+        &[hint(C::Contacts, When::Always, 5, "F2", "my contact string")]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('I'))], Action::ShowCard, None, &[]),
     bind(&[C::Contacts], &[Code(Char('q'))], Action::Quit,
         help(Section::Anywhere, "q  Ctrl-C", "quit (q in the contact list)"),
         &[pinned(C::Contacts, "q", "quit")]),
@@ -363,6 +371,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Help], &[Code(PageUp)], Action::HelpPageUp, None, &[]),
     bind(&[C::Help], &[Any], Action::CloseHelp, None,
         &[hint(C::Help, When::Always, 0, "any key", "closes help")]),
+    bind(&[C::Card], &[Any], Action::CloseHelp, None,
+        &[hint(C::Card, When::Always, 0, "any key", "closes")]),
     // Prompts.
     bind(&[C::Confirm], &[Code(Char('y')), Code(Char('Y'))], Action::Yes, None,
         &[hint(C::Confirm, When::Always, 0, "y", "yes")]),

@@ -37,7 +37,7 @@ mod view;
 pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
-pub use overlay::{Overlay, Prompt, PromptKind};
+pub use overlay::{Card, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
@@ -71,6 +71,8 @@ pub enum Effect {
     RemoveContact { name: String },
     /// Read the contacts file again.
     ReloadContacts,
+    /// Put this text on the clipboard (the terminal's, by OSC 52).
+    Copy(String),
     /// Keep these drafts (conversation, text), in place of those kept before.
     SaveDrafts(Vec<(ConversationKey, String)>),
 }
@@ -326,6 +328,7 @@ impl App {
             Overlay::Prompt(prompt) if prompt.is_confirm() => Context::Confirm,
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Help { .. } => Context::Help,
+            Overlay::Card(_) => Context::Card,
             Overlay::None => match self.view.focus {
                 Focus::Contacts => Context::Contacts,
                 Focus::Conversation => Context::Conversation,

@@ -26,6 +26,17 @@ pub enum Overlay {
     },
     /// Boxed: a prompt holds an editor, and the overlay is most often `None`.
     Prompt(Box<Prompt>),
+    /// This user's contact string, to give to friends; any key closes it.
+    Card(Card),
+}
+
+/// What the contact string overlay shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    /// The line to give friends; `None` when this chat cannot make a usable one.
+    pub line: Option<String>,
+    /// What to do with it, or why there is none and what to use instead.
+    pub note: String,
 }
 
 /// What a prompt is for.
@@ -172,6 +183,45 @@ impl App {
         };
         let kind = PromptKind::Add { addr: peer.addr() };
         self.ask(kind, question, &suggestion);
+    }
+
+    /// F2: this user's contact string, shown and copied. Never one with an address nobody
+    /// can send to (every interface, any port): then it says what to run instead.
+    pub(super) fn show_card(&mut self) -> Vec<Effect> {
+        let addr = self.local_addr;
+        let (card, copy) = match (self.public_key, crate::identity::unusable(addr)) {
+            (None, _) => (
+                Card {
+                    line: None,
+                    note: "This chat has no key of its own, so it has no contact string."
+                        .to_owned(),
+                },
+                None,
+            ),
+            (Some(_), Some(why)) => (
+                Card {
+                    line: None,
+                    note: format!(
+                        "You listen on {addr}: {why}. Give friends the line from \
+                         qqchat id --addr <the address they reach you at>:{}",
+                        addr.port()
+                    ),
+                },
+                None,
+            ),
+            (Some(key), None) => {
+                let line = crate::identity::contact_string(&self.me, addr, &key);
+                let card = Card {
+                    line: Some(line.clone()),
+                    note: "Copied to the clipboard (where the terminal allows). A friend \
+                           pastes it with A in qqchat, or runs qqchat add with it."
+                        .to_owned(),
+                };
+                (card, Some(line))
+            }
+        };
+        self.overlay = Overlay::Card(card);
+        copy.map(Effect::Copy).into_iter().collect()
     }
 
     pub(super) fn ask_add_keyed(&mut self) {

@@ -23,6 +23,7 @@ use ratatui::widgets::{Block, BorderType};
 use crate::app::{App, Focus, Overlay};
 use crate::layout::areas;
 
+pub mod card;
 pub mod contacts;
 pub mod conversation;
 pub mod help;
@@ -41,6 +42,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::None => {}
         Overlay::Help { .. } => help::draw(frame, app, frame.area()),
         Overlay::Prompt(prompt) => prompt::draw(frame, prompt, frame.area()),
+        Overlay::Card(card) => card::draw(frame, card, frame.area()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod card;
 mod contacts;
 mod drafts;
 mod editing;
