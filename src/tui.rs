@@ -32,7 +32,7 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 
 use crate::app::{App, Effect};
-use crate::contacts::{self, ContactBook, ContactsError, EditError};
+use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd};
 use crate::engine::{Command, EngineEvent, EngineHandle};
 use crate::proto::PublicKey;
 use crate::store::{self, Conversation};
@@ -258,30 +258,27 @@ fn event_loop(
                 Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
                 Effect::Quit => return Ok(()),
-                Effect::AddContact { name, addr, plain } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::add_contact(path, &name, addr, plain),
-                    &format!("{name} added to contacts"),
-                )?,
-                Effect::AddKeyedContact { name, addr, key } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::add_keyed_contact(path, &name, &addr, &key).map(|_| ()),
-                    &format!("{name} added to contacts, with their key"),
-                )?,
-                Effect::RenameContact { from, to } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::rename_contact(path, &from, &to),
-                    &format!("{from} renamed to {to}"),
-                )?,
-                Effect::RemoveContact { name } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::remove_contact(path, &name),
-                    &format!("{name} removed from contacts"),
-                )?,
+                Effect::AddContact { name, addr, plain } => {
+                    contacts.change(app, engine, |path| {
+                        contacts::add_contact(path, &name, addr, plain)
+                            .map(|()| format!("{name} added to contacts"))
+                    })?
+                }
+                Effect::AddKeyedContact { name, addr, key } => {
+                    contacts.change(app, engine, |path| {
+                        // Say what the edit did: a contact without a key may have got it.
+                        let done = contacts::add_keyed_contact(path, &name, &addr, &key)?;
+                        Ok(keyed_notice(&name, done))
+                    })?;
+                }
+                Effect::RenameContact { from, to } => contacts.change(app, engine, |path| {
+                    contacts::rename_contact(path, &from, &to)
+                        .map(|()| format!("{from} renamed to {to}"))
+                })?,
+                Effect::RemoveContact { name } => contacts.change(app, engine, |path| {
+                    contacts::remove_contact(path, &name)
+                        .map(|()| format!("{name} removed from contacts"))
+                })?,
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
                 }
@@ -317,25 +314,27 @@ struct Contacts {
 }
 
 impl Contacts {
-    /// Edits the file with `edit`, then reloads it; `done` is said when that worked. A
-    /// failure is shown in the status line and changes nothing.
+    /// Edits the file with `edit`, then reloads it; what `edit` says it did is shown when
+    /// that worked. A failure is shown in the status line and changes nothing.
     fn change(
         &mut self,
         app: &mut App,
         engine: &EngineHandle,
-        edit: impl FnOnce(&Path) -> Result<(), EditError>,
-        done: &str,
+        edit: impl FnOnce(&Path) -> Result<String, EditError>,
     ) -> anyhow::Result<()> {
         let Some(path) = &self.path else {
             app.show_error(NO_FILE);
             return Ok(());
         };
-        if let Err(err) = edit(path) {
-            app.show_error(&format!("contacts not changed: {err}"));
-            return Ok(());
-        }
+        let done = match edit(path) {
+            Ok(done) => done,
+            Err(err) => {
+                app.show_error(&format!("contacts not changed: {err}"));
+                return Ok(());
+            }
+        };
         if self.reload(app, engine, false)? {
-            app.show_info(done);
+            app.show_info(&crate::text::sanitize(&done));
         }
         Ok(())
     }
@@ -382,6 +381,15 @@ impl Contacts {
             if count == 1 { "" } else { "s" }
         ));
         Ok(true)
+    }
+}
+
+/// What the status line says after a contact string was taken: a contact without a key
+/// was given one, or a contact was added.
+fn keyed_notice(name: &str, done: KeyedAdd) -> String {
+    match done {
+        KeyedAdd::KeyGiven { name, .. } => format!("{name} now has a key"),
+        KeyedAdd::New => format!("{name} added to contacts, with their key"),
     }
 }
 
@@ -524,7 +532,20 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{base64, osc52};
+    use super::{KeyedAdd, base64, keyed_notice, osc52};
+
+    #[test]
+    fn the_notice_says_whether_a_key_was_given_or_a_contact_added() {
+        let given = KeyedAdd::KeyGiven {
+            name: "bob".into(),
+            addr_changed: false,
+        };
+        assert_eq!(keyed_notice("robert", given), "bob now has a key");
+        assert_eq!(
+            keyed_notice("alice", KeyedAdd::New),
+            "alice added to contacts, with their key"
+        );
+    }
 
     #[test]
     fn base64_matches_the_standard() {

@@ -37,7 +37,7 @@ mod view;
 pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
-pub use overlay::{Card, Overlay, Prompt, PromptKind};
+pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};

@@ -107,7 +107,24 @@ impl Prompt {
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
+}
 
+/// What Enter does with the contact string pasted, shown under it before it is pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyedPreview {
+    /// A contact without a key gets this one (its name as shown).
+    GivesKey { name: String, key: String },
+    /// A new contact; `key` is the start of the key, to compare with the friend's.
+    Adds {
+        name: String,
+        addr: String,
+        key: String,
+    },
+    /// Enter will refuse it, for this reason.
+    Refused(String),
+}
+
+impl Prompt {
     /// In the contact string prompt, what the text reads as, once it does.
     pub fn contact_string(&self) -> Option<ContactString> {
         if self.kind != PromptKind::AddKeyed {
@@ -318,7 +335,7 @@ impl App {
         let (own, effect): (Option<EntryId>, Effect) = match kind {
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
             PromptKind::NameKeyed { addr, key } => {
-                if let Some(problem) = self.roster.keyed_contact_problem(&addr, &key) {
+                if let Some(problem) = self.roster.keyed_contact_problem(&name, &addr, &key) {
                     self.set_prompt_error(problem);
                     return Vec::new();
                 }
@@ -394,11 +411,24 @@ impl App {
                 return Vec::new();
             }
         };
-        if let Some(problem) = self.roster.keyed_contact_problem(&parsed.addr, &parsed.key) {
+        let name = parsed.name.trim().to_owned();
+        if let Some(problem) = self
+            .roster
+            .keyed_contact_problem(&name, &parsed.addr, &parsed.key)
+        {
             self.set_prompt_error(problem);
             return Vec::new();
         }
-        let name = parsed.name.trim().to_owned();
+        if self.roster.key_receiver(&name, &parsed.addr).is_some() {
+            // A friend already listed without a key: the file gives it the key, as
+            // `qqchat add` does; no name to ask for.
+            self.overlay = Overlay::None;
+            return vec![Effect::AddKeyedContact {
+                name,
+                addr: parsed.addr,
+                key: parsed.key,
+            }];
+        }
         let own = self.roster.entry_at(&parsed.addr).map(|p| p.id());
         if let Some(problem) = self.roster.name_problem(&name, own) {
             // Same as the add prompt: the name can be changed here, and Enter tries again.
@@ -418,5 +448,33 @@ impl App {
             addr: parsed.addr,
             key: parsed.key,
         }]
+    }
+
+    /// In the contact string prompt, what Enter will do with the text, once it reads.
+    pub fn keyed_preview(&self) -> Option<KeyedPreview> {
+        let Overlay::Prompt(prompt) = &self.overlay else {
+            return None;
+        };
+        let contact = prompt.contact_string()?;
+        let name = contact.name.trim();
+        if let Some(problem) = self
+            .roster
+            .keyed_contact_problem(name, &contact.addr, &contact.key)
+        {
+            return Some(KeyedPreview::Refused(problem));
+        }
+        let key = crate::identity::encode_key(&contact.key);
+        let key = key.get(..8).unwrap_or(&key).to_owned();
+        Some(match self.roster.key_receiver(name, &contact.addr) {
+            Some(peer) => KeyedPreview::GivesKey {
+                name: peer.name().to_owned(),
+                key,
+            },
+            None => KeyedPreview::Adds {
+                name: sanitize(name),
+                addr: sanitize(&contact.addr),
+                key,
+            },
+        })
     }
 }

@@ -483,13 +483,21 @@ impl Roster {
 
     /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
     /// key already belongs to a contact.
-    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &PublicKey) -> Option<String> {
+    pub(super) fn keyed_contact_problem(
+        &self,
+        name: &str,
+        addr: &str,
+        key: &PublicKey,
+    ) -> Option<String> {
         if let Some(peer) = self
             .peers
             .iter()
             .find(|p| p.public_key.as_ref() == Some(key))
         {
             return Some(format!("That key is already {}'s.", peer.name));
+        }
+        if self.key_receiver(name, addr).is_some() {
+            return None;
         }
         let peer = self.entry_at(addr)?;
         if peer.listed {
@@ -500,6 +508,21 @@ impl Roster {
             ));
         }
         None
+    }
+
+    /// The contact a contact string named `name` at `addr` gives its key to rather than
+    /// being added beside it, by the rules `qqchat add` follows: a contact without a key
+    /// and with that name, or else one without a key (and not plain) at that address.
+    pub fn key_receiver(&self, name: &str, addr: &str) -> Option<&Peer> {
+        let mut unkeyed = self
+            .peers
+            .iter()
+            .filter(|p| p.listed && p.public_key.is_none());
+        if let Some(peer) = unkeyed.clone().find(|p| p.key == *name) {
+            return Some(peer);
+        }
+        let addr: SocketAddr = addr.parse().ok()?;
+        unkeyed.find(|p| !p.plain && canonical(p.addr) == canonical(addr))
     }
 
     /// The entry with the address `addr` (as a contact string writes it), if there is one.

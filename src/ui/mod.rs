@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.overlay() {
         Overlay::None => {}
         Overlay::Help { .. } => help::draw(frame, app, frame.area()),
-        Overlay::Prompt(prompt) => prompt::draw(frame, prompt, frame.area()),
+        Overlay::Prompt(prompt) => prompt::draw(frame, app, prompt, frame.area()),
         Overlay::Card(card) => card::draw(frame, card, frame.area()),
     }
 }
