@@ -86,6 +86,19 @@ impl App {
             Action::ChooseEarlier => self.choose_earlier(),
             Action::ChooseLater => self.choose_later(),
             Action::Newest => self.view.follow(),
+            Action::Oldest => {
+                // As far back as there is; clamping stops at the first message.
+                self.view.chosen = None;
+                self.view.scroll = usize::MAX / 2;
+                self.clamp_scroll();
+            }
+            Action::Details => match self.chosen_message() {
+                Some(message) => {
+                    let text = self.details(message);
+                    self.show_info(&text);
+                }
+                None => self.set_focus(Focus::Input),
+            },
             Action::Write => self.set_focus(Focus::Input),
             Action::Retry => {
                 if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
@@ -206,6 +219,38 @@ impl App {
         );
         self.show_error(&text);
         true
+    }
+
+    /// The full times of `message`, to the second: for a received one the sender's clock
+    /// when it was sent (if it said) and when it arrived; for an own one when it was written.
+    fn details(&self, message: &Message) -> String {
+        let full = |at: Timestamp| {
+            self.tz
+                .to_datetime(at)
+                .strftime("%a %-d %b %Y %H:%M:%S")
+                .to_string()
+        };
+        match message.mark() {
+            None => match message.sent_at() {
+                Some(sent) => format!(
+                    "sent {} (their clock) · received {}",
+                    full(sent),
+                    full(message.at())
+                ),
+                None => format!("received {} (no send time given)", full(message.at())),
+            },
+            Some(mark) => {
+                let state = match mark {
+                    Mark::Pending => "being sent",
+                    Mark::Delivered => "delivered",
+                    Mark::Sent => "sent plain, no receipt",
+                    Mark::Queued => "queued",
+                    Mark::Failed => "failed",
+                    Mark::Cancelled => "cancelled",
+                };
+                format!("written {} · {state}", full(message.at()))
+            }
+        }
     }
 
     /// ↑ in the input: when it is empty, the last message sent in this conversation comes

@@ -38,6 +38,9 @@ pub enum Action {
     ChooseEarlier,
     ChooseLater,
     Newest,
+    Oldest,
+    /// The picked message's full times in the status line; with nothing picked, write.
+    Details,
     Write,
     Retry,
     Cancel,
@@ -159,6 +162,8 @@ pub enum When {
     /// The contact under the cursor is in contacts, or is not.
     Listed,
     Unlisted,
+    /// A message is picked.
+    Chosen,
     /// The picked message is queued, or failed.
     ChosenQueued,
     ChosenFailed,
@@ -185,6 +190,7 @@ impl When {
             When::NoPeers => selected.is_none(),
             When::Listed => selected.is_some_and(|p| p.is_listed()),
             When::Unlisted => selected.is_some_and(|p| !p.is_listed()),
+            When::Chosen => app.chosen().is_some(),
             When::ChosenQueued => chosen == Some(Mark::Queued),
             When::ChosenFailed => chosen == Some(Mark::Failed),
             When::ChosenSettled => !matches!(chosen, Some(Mark::Queued | Mark::Failed)),
@@ -311,12 +317,16 @@ pub const BINDINGS: &[Binding] = &[
         help(Section::Conversation, "x", "cancel the picked queued message"),
         &[hint(C::Conversation, When::ChosenQueued, 2, "x", "cancel")]),
     bind(&[C::Panes], &[Code(PageUp)], Action::PageUp,
-        help(Section::Conversation, "PgUp PgDn", "scroll · End: newest"),
+        help(Section::Conversation, "PgUp PgDn", "scroll · Home End, g G: oldest, newest"),
         &[hint(C::Conversation, When::ChosenSettled, 2, "PgUp/PgDn", "scroll")]),
     bind(&[C::Panes], &[Code(PageDown)], Action::PageDown, None, &[]),
     bind(&[C::Conversation], &[Code(End), Code(Char('G'))], Action::Newest, None, &[]),
-    bind(&[C::Conversation], &[Code(Enter), Code(Char('i'))], Action::Write,
-        help(Section::Conversation, "Enter  i", "write a message"), &[]),
+    bind(&[C::Conversation], &[Code(Home), Code(Char('g'))], Action::Oldest, None, &[]),
+    bind(&[C::Conversation], &[Code(Enter)], Action::Details,
+        help(Section::Conversation, "Enter", "picked message: when sent and received"),
+        &[hint(C::Conversation, When::Chosen, 1, "Enter", "times")]),
+    bind(&[C::Conversation], &[Code(Char('i'))], Action::Write,
+        help(Section::Conversation, "i", "write; Enter too, with none picked"), &[]),
     // The input.
     bind(&[C::Input], &[Plain(Enter)], Action::Send,
         help(Section::Message, "Enter", "send"),

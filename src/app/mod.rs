@@ -438,9 +438,10 @@ impl App {
                 path,
                 text,
                 received_at,
+                sent_at,
                 plain,
                 ..
-            } => return self.receive(from, path, &text, received_at, plain),
+            } => return self.receive(from, path, &text, (received_at, sent_at), plain),
         }
         Vec::new()
     }
@@ -450,7 +451,7 @@ impl App {
         from: PeerId,
         path: SocketAddr,
         text: &str,
-        at: Timestamp,
+        at: (Timestamp, Option<Timestamp>),
         plain: bool,
     ) -> Vec<Effect> {
         let (id, index) = self.roster.receive(from, path, text, at, plain);

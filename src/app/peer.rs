@@ -122,7 +122,8 @@ impl Peer {
         };
         match index.checked_sub(1).and_then(|i| self.messages.get(i)) {
             Some(previous) => {
-                tz.to_datetime(previous.at()).date() != tz.to_datetime(message.at()).date()
+                tz.to_datetime(previous.shown_at()).date()
+                    != tz.to_datetime(message.shown_at()).date()
             }
             None => true,
         }

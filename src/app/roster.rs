@@ -365,7 +365,7 @@ impl Roster {
         from: PeerId,
         path: SocketAddr,
         text: &str,
-        at: Timestamp,
+        (at, sent_at): (Timestamp, Option<Timestamp>),
         plain: bool,
     ) -> (EntryId, usize) {
         let id = match self.find(from, path) {
@@ -394,6 +394,7 @@ impl Roster {
         let text = text.trim_end_matches(['\n', '\r']);
         p.messages.push(Message {
             at,
+            sent_at,
             text: sanitize(text),
             origin: Origin::Received,
         });

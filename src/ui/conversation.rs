@@ -334,7 +334,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         return Vec::new();
     };
     let tz = app.tz();
-    let at = tz.to_datetime(message.at());
+    let at = tz.to_datetime(message.shown_at());
     let mut lines = Vec::new();
     if peer.starts_day(tz, index) {
         lines.push(day_line(at.date()));

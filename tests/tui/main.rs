@@ -22,4 +22,5 @@ mod reload;
 mod scrolling;
 mod sending;
 mod snapshots;
+mod times;
 mod trust;
