@@ -345,6 +345,13 @@ impl App {
 
     // ---- what changes it ----
 
+    /// `[me]` was edited: the name shown (and put in the contact string) and the bell.
+    pub fn set_me(&mut self, name: &str, bell: bool) {
+        self.me = sanitize(name);
+        self.bell = bell;
+        self.clamp_scroll();
+    }
+
     /// This user's public key, which the contact string carries.
     pub fn set_public_key(&mut self, key: Option<PublicKey>) {
         self.public_key = key;

@@ -28,6 +28,7 @@ pub mod contacts;
 pub mod conversation;
 pub mod help;
 pub mod input;
+mod lines;
 pub mod prompt;
 pub mod status;
 

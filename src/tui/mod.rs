@@ -32,11 +32,13 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 
 use crate::app::{App, Effect};
-use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd};
+use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd, Me};
 use crate::engine::{Command, EngineEvent, EngineHandle};
 use crate::proto::PublicKey;
 use crate::store::{self, Conversation};
 use crate::ui;
+
+mod clipboard;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.
 const BATCH: usize = 256;
@@ -91,9 +93,15 @@ pub fn run(
         None => {}
     }
     app.open_if_only_contact();
+    // `[me]` as the file says, without the flags: a later edit is told from it.
+    let file_me = contacts_file
+        .as_deref()
+        .and_then(|path| ContactBook::load(path).ok())
+        .map_or_else(|| book.me.clone(), |file| file.me);
     let mut contacts = Contacts {
         path: contacts_file,
         book,
+        file_me,
         broken: false,
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
@@ -282,7 +290,10 @@ fn event_loop(
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
                 }
-                Effect::Copy(text) => copy_to_clipboard(&text),
+                Effect::Copy(text) => {
+                    let _terminal = lock_terminal();
+                    clipboard::copy(&text);
+                }
                 Effect::SaveDrafts(drafts) => {
                     if let Some(dir) = &session.data_dir
                         && let Err(err) = store::save_drafts(dir, &drafts)
@@ -309,6 +320,8 @@ struct Contacts {
     /// `None` when the chat runs without a file (the demo).
     path: Option<PathBuf>,
     book: ContactBook,
+    /// `[me]` as the file last said, flags left out.
+    file_me: Me,
     /// The last reload failed, so the next one that works says so even if nothing changed.
     broken: bool,
 }
@@ -361,8 +374,18 @@ impl Contacts {
             }
         };
         let was_broken = std::mem::replace(&mut self.broken, false);
+        let me = MeChanges::between(&self.file_me, &book.me);
+        if me.name.is_some() || me.bell.is_some() {
+            let name = me.name.as_deref().unwrap_or(&self.book.me.name).to_owned();
+            self.book.me.name.clone_from(&name);
+            self.book.me.bell = me.bell.unwrap_or(self.book.me.bell);
+            app.set_me(&name, self.book.me.bell);
+        }
+        self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {
-            if asked || was_broken {
+            if let Some(said) = me.said() {
+                app.show_info(&format!("contacts reloaded: {said}"));
+            } else if asked || was_broken {
                 app.show_info("contacts reloaded: nothing changed");
             }
             return Ok(true);
@@ -373,14 +396,67 @@ impl Contacts {
                 send(engine, command)?;
             }
         }
-        // `[me]` stays as the chat started: flags may override it, and the socket is bound.
         self.book.contacts = book.contacts;
         let count = self.book.contacts.len();
-        app.show_info(&format!(
-            "contacts reloaded: {count} contact{}",
-            if count == 1 { "" } else { "s" }
-        ));
+        let mut said = format!("{count} contact{}", if count == 1 { "" } else { "s" });
+        if let Some(me) = me.said() {
+            said = format!("{said}; {me}");
+        }
+        app.show_info(&format!("contacts reloaded: {said}"));
         Ok(true)
+    }
+}
+
+/// What an edit of `[me]` changed: what applies at once, and what waits for a restart.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MeChanges {
+    name: Option<String>,
+    bell: Option<bool>,
+    /// Settings that only a restart applies: the socket is bound, and the engine took
+    /// `require_keys` when it started.
+    restart: Vec<&'static str>,
+}
+
+impl MeChanges {
+    fn between(old: &Me, new: &Me) -> MeChanges {
+        let mut restart = Vec::new();
+        if new.listen != old.listen {
+            restart.push("listen");
+        }
+        if new.require_keys != old.require_keys {
+            restart.push("require_keys");
+        }
+        MeChanges {
+            name: (new.name != old.name).then(|| new.name.clone()),
+            bell: (new.bell != old.bell).then_some(new.bell),
+            restart,
+        }
+    }
+
+    /// `name is now bob, bell off; listen applies after a restart`, or `None` for no change.
+    fn said(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(name) = &self.name {
+            parts.push(format!("name is now {name}"));
+        }
+        if let Some(bell) = self.bell {
+            parts.push(format!("bell {}", if bell { "on" } else { "off" }));
+        }
+        let mut said = parts.join(", ");
+        if !self.restart.is_empty() {
+            let verb = if self.restart.len() == 1 {
+                "applies"
+            } else {
+                "apply"
+            };
+            let restart = format!("{} {verb} after a restart", self.restart.join(" and "));
+            said = if said.is_empty() {
+                restart
+            } else {
+                format!("{said}; {restart}")
+            };
+        }
+        (!said.is_empty()).then_some(said)
     }
 }
 
@@ -487,52 +563,38 @@ fn ring_bell() {
     let _ = out.flush();
 }
 
-/// Puts `text` on the clipboard with OSC 52, which the terminal carries out (also over ssh).
-/// Inside tmux the sequence is wrapped to pass through to the outer terminal. A terminal
-/// that does not support it ignores it; errors are ignored too: the text is on screen.
-fn copy_to_clipboard(text: &str) {
-    let _terminal = lock_terminal();
-    let mut out = io::stdout();
-    let _ = out.write_all(osc52(text, std::env::var_os("TMUX").is_some()).as_bytes());
-    let _ = out.flush();
-}
-
-/// The OSC 52 sequence that sets the clipboard to `text`, wrapped for tmux's passthrough
-/// (each ESC doubled) when `tmux`.
-fn osc52(text: &str, tmux: bool) -> String {
-    let sequence = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
-    if tmux {
-        format!("\x1bPtmux;{}\x1b\\", sequence.replace('\x1b', "\x1b\x1b"))
-    } else {
-        sequence
-    }
-}
-
-/// Standard base64 with padding, as OSC 52 wants.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{KeyedAdd, base64, keyed_notice, osc52};
+    use super::{KeyedAdd, Me, MeChanges, keyed_notice};
+
+    #[test]
+    fn me_edits_apply_name_and_bell_and_say_what_needs_a_restart() {
+        let old = Me {
+            name: "me".into(),
+            listen: "0.0.0.0:4000".parse().expect("addr"),
+            bell: true,
+            require_keys: false,
+        };
+        assert_eq!(MeChanges::between(&old, &old).said(), None);
+        let new = Me {
+            name: "bob".into(),
+            bell: false,
+            ..old.clone()
+        };
+        let changes = MeChanges::between(&old, &new);
+        assert_eq!(changes.name.as_deref(), Some("bob"));
+        assert_eq!(changes.bell, Some(false));
+        assert_eq!(changes.said().as_deref(), Some("name is now bob, bell off"));
+        let new = Me {
+            listen: "0.0.0.0:5000".parse().expect("addr"),
+            require_keys: true,
+            ..old.clone()
+        };
+        assert_eq!(
+            MeChanges::between(&old, &new).said().as_deref(),
+            Some("listen and require_keys apply after a restart")
+        );
+    }
 
     #[test]
     fn the_notice_says_whether_a_key_was_given_or_a_contact_added() {
@@ -545,20 +607,5 @@ mod tests {
             keyed_notice("alice", KeyedAdd::New),
             "alice added to contacts, with their key"
         );
-    }
-
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
-    fn osc52_is_wrapped_for_tmux() {
-        assert_eq!(osc52("hi", false), "\x1b]52;c;aGk=\x07");
-        assert_eq!(osc52("hi", true), "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\");
     }
 }
