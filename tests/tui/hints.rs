@@ -2,7 +2,10 @@
 
 use crossterm::event::KeyCode;
 
-use crate::support::{app_sized, app_with_stranger, open, press, screen};
+use jiff::tz::TimeZone;
+use qqchat::app::App;
+
+use crate::support::{addr, app_sized, app_with_stranger, book, open, press, screen};
 
 /// The status line (the last row) of the screen drawn at `width` columns.
 fn status(app: &qqchat::app::App, width: u16) -> String {
@@ -44,9 +47,17 @@ fn at_100_columns_the_contact_keys_all_show() {
     assert!(line.contains("a add to contacts"), "{line}");
     press(&mut app, KeyCode::Home);
     let line = status(&app, 100);
-    assert!(line.contains("A paste contact"), "{line}");
+    assert!(line.contains("A paste id"), "{line}");
     assert!(
         line.contains("n rename") && line.contains("d remove"),
+        "{line}"
+    );
+    // With an address as long as a real one (the demo's), too.
+    let mut long = App::new(&book(true), addr("127.0.0.1:54013"), TimeZone::UTC);
+    long.on_resize(100, 20);
+    let line = status(&long, 100);
+    assert!(
+        line.contains("A paste id") && line.contains("q quit"),
         "{line}"
     );
 }
@@ -60,5 +71,5 @@ fn hints_that_do_not_fit_go_by_rank() {
         line.contains("↑↓ move") && line.contains("Enter open"),
         "{line}"
     );
-    assert!(!line.contains("A paste contact"), "{line}");
+    assert!(!line.contains("A paste id"), "{line}");
 }
