@@ -29,9 +29,17 @@ impl App {
             prompt.error = None;
         }
         match action {
-            Action::Quit => return vec![Effect::Quit],
+            // Drafts are kept first: quitting never loses what was being written.
+            Action::Quit => {
+                return self
+                    .unsaved_drafts()
+                    .into_iter()
+                    .chain([Effect::Quit])
+                    .collect();
+            }
             Action::ReloadContacts => return vec![Effect::ReloadContacts],
             Action::OpenHelp => self.overlay = Overlay::Help { scroll: 0 },
+            Action::ShowCard => return self.show_card(),
             Action::PageUp => self.scroll_by(self.page() as isize),
             Action::PageDown => self.scroll_by(-(self.page() as isize)),
             Action::NextPane => match self.view.focus {
@@ -67,7 +75,10 @@ impl App {
                 let last = self.peers().len().saturating_sub(1);
                 self.view.select_index(&self.roster, last);
             }
-            Action::OpenConversation => self.open_selected(),
+            Action::OpenConversation => {
+                self.open_selected();
+                return self.unsaved_drafts().into_iter().collect();
+            }
             Action::AddContact => self.ask_add(),
             Action::PasteContact => self.ask_add_keyed(),
             Action::RenameContact => self.ask_rename(),
@@ -75,6 +86,19 @@ impl App {
             Action::ChooseEarlier => self.choose_earlier(),
             Action::ChooseLater => self.choose_later(),
             Action::Newest => self.view.follow(),
+            Action::Oldest => {
+                // As far back as there is; clamping stops at the first message.
+                self.view.chosen = None;
+                self.view.scroll = usize::MAX / 2;
+                self.clamp_scroll();
+            }
+            Action::Details => match self.chosen_message() {
+                Some(message) => {
+                    let text = self.details(message);
+                    self.show_info(&text);
+                }
+                None => self.set_focus(Focus::Input),
+            },
             Action::Write => self.set_focus(Focus::Input),
             Action::Retry => {
                 if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
@@ -89,6 +113,11 @@ impl App {
             Action::Send => return self.send_input(now),
             Action::NewLine => self.composer.insert_newline(),
             Action::RetryLatest => return self.retry_latest(),
+            Action::Recall => self.recall(key),
+            Action::Edit(edit) => match self.prompt_mut() {
+                Some(prompt) => prompt.edit(edit),
+                None => self.composer.edit(edit),
+            },
             Action::HelpDown => self.help_step(1),
             Action::HelpUp => self.help_step(-1),
             Action::HelpPageDown => self.help_step(self.help_page() as isize),
@@ -110,6 +139,11 @@ impl App {
 
     pub(super) fn set_focus(&mut self, focus: Focus) {
         self.view.focus = focus;
+        if focus != Focus::Contacts && self.view.open.is_some() {
+            // One cursor: out of the list it rests on the open conversation, and Esc comes
+            // back to it there.
+            self.view.selected = self.view.open;
+        }
         if focus != Focus::Conversation {
             self.view.chosen = None;
         }
@@ -120,10 +154,12 @@ impl App {
         self.peers().get(self.selected())
     }
 
-    fn open_selected(&mut self) {
+    /// Opens the conversation under the cursor, with the keys in the input.
+    pub(super) fn open_selected(&mut self) {
         let Some(id) = self.selected_peer().map(Peer::id) else {
             return;
         };
+        self.switch_draft(id);
         self.view.open = Some(id);
         if let Some(p) = self.roster.get_mut(id) {
             p.unread = 0;
@@ -158,12 +194,14 @@ impl App {
         let Some(p) = self.roster.get(id) else {
             return Vec::new();
         };
-        vec![Effect::Send(Command::Send {
+        let send = Effect::Send(Command::Send {
             to: p.peer_id(),
             text,
             plain: p.is_plain(),
             id: msg_id,
-        })]
+        });
+        // The sent text is no draft any more, on disk either.
+        std::iter::once(send).chain(self.unsaved_drafts()).collect()
     }
 
     /// Says so in the status line when peer `id` may not be written to: it has no key and
@@ -181,6 +219,56 @@ impl App {
         );
         self.show_error(&text);
         true
+    }
+
+    /// The full times of `message`, to the second: for a received one the sender's clock
+    /// when it was sent (if it said) and when it arrived; for an own one when it was written.
+    fn details(&self, message: &Message) -> String {
+        let full = |at: Timestamp| {
+            self.tz
+                .to_datetime(at)
+                .strftime("%a %-d %b %Y %H:%M:%S")
+                .to_string()
+        };
+        match message.mark() {
+            None => match message.sent_at() {
+                Some(sent) => format!(
+                    "sent {} (their clock) · received {}",
+                    full(sent),
+                    full(message.at())
+                ),
+                None => format!("received {} (no send time given)", full(message.at())),
+            },
+            Some(mark) => {
+                let state = match mark {
+                    Mark::Pending => "being sent",
+                    Mark::Delivered => "delivered",
+                    Mark::Sent => "sent plain, no receipt",
+                    Mark::Queued => "queued",
+                    Mark::Failed => "failed",
+                    Mark::Cancelled => "cancelled",
+                };
+                format!("written {} · {state}", full(message.at()))
+            }
+        }
+    }
+
+    /// ↑ in the input: when it is empty, the last message sent in this conversation comes
+    /// back to be edited and sent again (as in irssi, weechat); otherwise the cursor moves.
+    fn recall(&mut self, key: Option<KeyEvent>) {
+        if !self.composer.is_empty() {
+            if let Some(key) = key {
+                self.composer.key(key);
+            }
+            return;
+        }
+        let last = self
+            .open_peer()
+            .and_then(|p| p.messages().iter().rev().find(|m| m.is_own()))
+            .map(|m| m.display_text().into_owned());
+        if let Some(text) = last {
+            self.composer.insert_str(&text);
+        }
     }
 
     /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
@@ -317,10 +405,7 @@ impl App {
         let Some(peer) = self.open_peer() else { return };
         let messages = peer.messages();
         let end = self.chosen().unwrap_or(messages.len());
-        if let Some(index) = messages[..end.min(messages.len())]
-            .iter()
-            .rposition(Message::is_own)
-        {
+        if let Some(index) = end.min(messages.len()).checked_sub(1) {
             self.view.chosen = Some(peer.seq_at(index));
             self.reveal(index);
         }
@@ -329,19 +414,13 @@ impl App {
     fn choose_later(&mut self) {
         let Some(peer) = self.open_peer() else { return };
         let Some(current) = self.chosen() else { return };
-        match peer
-            .messages()
-            .iter()
-            .skip(current + 1)
-            .position(Message::is_own)
-        {
-            Some(offset) => {
-                let index = current + 1 + offset;
-                self.view.chosen = Some(peer.seq_at(index));
-                self.reveal(index);
-            }
-            // Past the newest own message: back to following the conversation.
-            None => self.view.follow(),
+        let index = current + 1;
+        if index < peer.messages().len() {
+            self.view.chosen = Some(peer.seq_at(index));
+            self.reveal(index);
+        } else {
+            // Past the newest message: back to following the conversation.
+            self.view.follow();
         }
     }
 

@@ -7,7 +7,38 @@
 
 use crossterm::event::KeyEvent;
 use ratatui::style::{Modifier, Style};
-use ratatui_textarea::{TextArea, WrapMode};
+use ratatui_textarea::{CursorMove, TextArea, WrapMode};
+
+/// A readline editing key, for the input and the prompts alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    LineStart,
+    LineEnd,
+    /// Ctrl-U: from the cursor back to the start of the line.
+    DeleteToStart,
+    /// Ctrl-K: from the cursor to the end of the line.
+    DeleteToEnd,
+    /// Ctrl-W: the word before the cursor.
+    DeleteWordBack,
+}
+
+/// Carries out `edit` in `input`. The editor has most of these under other keys (its
+/// Ctrl-U is undo), so they are named here and bound in the one table.
+pub(super) fn apply_edit(input: &mut TextArea<'static>, edit: Edit) {
+    match edit {
+        Edit::LineStart => input.move_cursor(CursorMove::Head),
+        Edit::LineEnd => input.move_cursor(CursorMove::End),
+        Edit::DeleteToStart => {
+            input.delete_line_by_head();
+        }
+        Edit::DeleteToEnd => {
+            input.delete_line_by_end();
+        }
+        Edit::DeleteWordBack => {
+            input.delete_word();
+        }
+    }
+}
 
 pub struct Composer {
     input: TextArea<'static>,
@@ -22,6 +53,13 @@ impl Composer {
         input.set_placeholder_style(Style::new().add_modifier(Modifier::DIM));
         let mut composer = Composer { input };
         composer.set_focused(focused);
+        composer
+    }
+
+    /// An input holding `text` (a draft), the cursor at its end.
+    pub(super) fn with_text(text: &str, focused: bool) -> Composer {
+        let mut composer = Composer::new(focused);
+        composer.input.insert_str(text);
         composer
     }
 
@@ -44,6 +82,14 @@ impl Composer {
         self.input.lines().join("\n")
     }
 
+    pub(super) fn edit(&mut self, edit: Edit) {
+        apply_edit(&mut self.input, edit);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.input.is_empty()
+    }
+
     pub(super) fn insert_str(&mut self, text: &str) {
         self.input.insert_str(text);
     }
@@ -59,10 +105,15 @@ impl Composer {
 }
 
 /// A one-line input holding `text`, its cursor at the end, for the prompts.
-pub(super) fn name_input(text: &str) -> TextArea<'static> {
+/// `selected`: the text is selected, so that typing replaces it (a rename).
+pub(super) fn name_input(text: &str, selected: bool) -> TextArea<'static> {
     let mut input = TextArea::default();
     input.set_cursor_line_style(Style::new());
     input.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
+    input.set_selection_style(Style::new().add_modifier(Modifier::REVERSED));
     input.insert_str(text);
+    if selected && !text.is_empty() {
+        input.select_all();
+    }
     input
 }

@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
+use super::composer::Edit;
 use super::message::Mark;
 use super::peer::Trust;
 use crate::layout::HelpShape;
@@ -14,6 +15,8 @@ use crate::layout::HelpShape;
 pub enum Action {
     Quit,
     OpenHelp,
+    /// Show this user's contact string and copy it.
+    ShowCard,
     ReloadContacts,
     PageUp,
     PageDown,
@@ -35,6 +38,9 @@ pub enum Action {
     ChooseEarlier,
     ChooseLater,
     Newest,
+    Oldest,
+    /// The picked message's full times in the status line; with nothing picked, write.
+    Details,
     Write,
     Retry,
     Cancel,
@@ -42,6 +48,10 @@ pub enum Action {
     Send,
     NewLine,
     RetryLatest,
+    /// ↑: in an empty input, the last message sent here, to edit; else the cursor moves.
+    Recall,
+    /// A line-editing key, in the input or a prompt.
+    Edit(Edit),
     // The help, while it is open.
     HelpDown,
     HelpUp,
@@ -68,6 +78,8 @@ pub enum Context {
     Conversation,
     Input,
     Help,
+    /// The contact string overlay: any key closes it.
+    Card,
     /// A yes-or-no prompt.
     Confirm,
     /// A prompt that takes a name or a contact string.
@@ -150,9 +162,11 @@ pub enum When {
     /// The contact under the cursor is in contacts, or is not.
     Listed,
     Unlisted,
-    /// The picked message is queued, or it is not.
+    /// A message is picked.
+    Chosen,
+    /// The picked message is queued, or failed.
     ChosenQueued,
-    ChosenNotQueued,
+    ChosenFailed,
     /// The picked message (if any) is neither queued nor failed.
     ChosenSettled,
     /// The open peer may be written to.
@@ -176,8 +190,9 @@ impl When {
             When::NoPeers => selected.is_none(),
             When::Listed => selected.is_some_and(|p| p.is_listed()),
             When::Unlisted => selected.is_some_and(|p| !p.is_listed()),
+            When::Chosen => app.chosen().is_some(),
             When::ChosenQueued => chosen == Some(Mark::Queued),
-            When::ChosenNotQueued => chosen != Some(Mark::Queued),
+            When::ChosenFailed => chosen == Some(Mark::Failed),
             When::ChosenSettled => !matches!(chosen, Some(Mark::Queued | Mark::Failed)),
             When::MaySend => may_send,
             When::MayRetry => may_send && retryable,
@@ -186,12 +201,14 @@ impl When {
     }
 }
 
-/// A reminder in the status line: shown in `on` when `when` holds, ordered by `rank`.
+/// A reminder in the status line: shown in `on` when `when` holds. A `pinned` one (help,
+/// quit) is always shown; the others by `rank`, lowest first, as many as fit.
 #[derive(Debug, Clone, Copy)]
 pub struct Hint {
     pub on: Context,
     pub when: When,
     pub rank: u8,
+    pub pinned: bool,
     pub key: &'static str,
     pub text: &'static str,
 }
@@ -223,6 +240,19 @@ const fn hint(on: Context, when: When, rank: u8, key: &'static str, text: &'stat
         on,
         when,
         rank,
+        pinned: false,
+        key,
+        text,
+    }
+}
+
+/// A hint shown whatever the width: how to get help, how to leave.
+const fn pinned(on: Context, key: &'static str, text: &'static str) -> Hint {
+    Hint {
+        on,
+        when: When::Always,
+        rank: 0,
+        pinned: true,
         key,
         text,
     }
@@ -264,35 +294,39 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Contacts], &[Code(Char('A'))], Action::PasteContact,
         help(Section::Contacts, "A", "paste a contact string (qqchat id)"),
         &[
-            hint(C::Contacts, When::NoPeers, 0, "A", "paste contact"),
-            hint(C::Contacts, When::Peers, 6, "A", "paste contact"),
+            hint(C::Contacts, When::NoPeers, 0, "A", "paste id"),
+            hint(C::Contacts, When::Peers, 4, "A", "paste id"),
         ]),
     bind(&[C::Contacts], &[Code(Char('n'))], Action::RenameContact,
-        help(Section::Contacts, "n  d", "rename · remove the contact"),
+        help(Section::Contacts, "n  d", "rename · remove (history is kept)"),
         &[hint(C::Contacts, When::Listed, 2, "n", "rename")]),
     bind(&[C::Contacts], &[Code(Char('d'))], Action::RemoveContact, None,
-        &[hint(C::Contacts, When::Listed, 3, "d", "remove")]),
+        &[hint(C::Contacts, When::Peers, 3, "d", "remove")]),
     // The conversation.
     bind(&[C::Conversation], &[Code(Up), Code(Char('k'))], Action::ChooseEarlier,
-        help(Section::Conversation, "↑ ↓  j k", "pick one of your messages"),
+        help(Section::Conversation, "↑ ↓  j k", "pick a message"),
         &[hint(C::Conversation, When::Always, 0, "↑↓", "pick")]),
     bind(&[C::Conversation], &[Code(Down), Code(Char('j'))], Action::ChooseLater, None, &[]),
     bind(&[C::Conversation], &[Code(Char('r'))], Action::Retry,
         help(Section::Conversation, "r", "retry failed · send queued now"),
         &[
             hint(C::Conversation, When::ChosenQueued, 1, "r", "send now"),
-            hint(C::Conversation, When::ChosenNotQueued, 1, "r", "retry"),
+            hint(C::Conversation, When::ChosenFailed, 1, "r", "retry"),
         ]),
     bind(&[C::Conversation], &[Code(Char('x'))], Action::Cancel,
         help(Section::Conversation, "x", "cancel the picked queued message"),
         &[hint(C::Conversation, When::ChosenQueued, 2, "x", "cancel")]),
     bind(&[C::Panes], &[Code(PageUp)], Action::PageUp,
-        help(Section::Conversation, "PgUp PgDn", "scroll · End: newest"),
+        help(Section::Conversation, "PgUp PgDn", "scroll · Home End, g G: oldest, newest"),
         &[hint(C::Conversation, When::ChosenSettled, 2, "PgUp/PgDn", "scroll")]),
     bind(&[C::Panes], &[Code(PageDown)], Action::PageDown, None, &[]),
     bind(&[C::Conversation], &[Code(End), Code(Char('G'))], Action::Newest, None, &[]),
-    bind(&[C::Conversation], &[Code(Enter), Code(Char('i'))], Action::Write,
-        help(Section::Conversation, "Enter  i", "write a message"), &[]),
+    bind(&[C::Conversation], &[Code(Home), Code(Char('g'))], Action::Oldest, None, &[]),
+    bind(&[C::Conversation], &[Code(Enter)], Action::Details,
+        help(Section::Conversation, "Enter", "picked message: when sent and received"),
+        &[hint(C::Conversation, When::Chosen, 1, "Enter", "times")]),
+    bind(&[C::Conversation], &[Code(Char('i'))], Action::Write,
+        help(Section::Conversation, "i", "write; Enter too, with none picked"), &[]),
     // The input.
     bind(&[C::Input], &[Plain(Enter)], Action::Send,
         help(Section::Message, "Enter", "send"),
@@ -303,6 +337,16 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Input], &[Ctrl(Char('r')), Ctrl(Char('R'))], Action::RetryLatest,
         help(Section::Message, "Ctrl-R", "r on the newest failed or queued"),
         &[hint(C::Input, When::MayRetry, 1, "Ctrl-R", "retry/send queued")]),
+    bind(&[C::Input], &[Plain(Up)], Action::Recall,
+        help(Section::Message, "↑ (empty)", "your last message here, to edit"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('a'))], Action::Edit(Edit::LineStart),
+        help(Section::Message, "Ctrl-A/E", "start · end of the line"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('e'))], Action::Edit(Edit::LineEnd), None, &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('u'))], Action::Edit(Edit::DeleteToStart),
+        help(Section::Message, "Ctrl-U/K/W", "delete to start · to end · word back"), &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('k'))], Action::Edit(Edit::DeleteToEnd), None, &[]),
+    bind(&[C::Input, C::Prompt], &[Ctrl(Char('w'))], Action::Edit(Edit::DeleteWordBack), None,
+        &[]),
     // Anywhere.
     bind(&[C::Contacts, C::Conversation, C::Input], &[Code(Tab)], Action::NextPane,
         help(Section::Anywhere, "Tab  Esc", "next pane · back to contacts"), &[]),
@@ -318,13 +362,18 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Contacts, When::NoPeers, 1, "F5", "reload contacts")]),
     bind(&[C::Panes], &[Code(F(1))], Action::OpenHelp,
         help(Section::Anywhere, "F1  ?", "this help"),
-        &[hint(C::Input, When::Always, 3, "F1", "help")]),
+        &[pinned(C::Input, "F1", "help")]),
     bind(&[C::Contacts, C::Conversation], &[Code(Char('?'))], Action::OpenHelp, None,
-        &[hint(C::Contacts, When::Always, 4, "?", "help")]),
+        &[pinned(C::Contacts, "?", "help"), pinned(C::Conversation, "?", "help")]),
+    bind(&[C::Panes], &[Code(F(2))], Action::ShowCard,
+        help(Section::Anywhere, "F2  I", "your contact string, copied to give"),
+        &[hint(C::Contacts, When::Always, 5, "F2", "my id")]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('I'))], Action::ShowCard, None, &[]),
     bind(&[C::Contacts], &[Code(Char('q'))], Action::Quit,
         help(Section::Anywhere, "q  Ctrl-C", "quit (q in the contact list)"),
-        &[hint(C::Contacts, When::Always, 5, "q", "quit")]),
-    bind(&[C::Always], &[Ctrl(Char('c')), Ctrl(Char('C'))], Action::Quit, None, &[]),
+        &[pinned(C::Contacts, "q", "quit")]),
+    bind(&[C::Always], &[Ctrl(Char('c')), Ctrl(Char('C'))], Action::Quit, None,
+        &[pinned(C::Conversation, "Ctrl-C", "quit"), pinned(C::Input, "Ctrl-C", "quit")]),
     // The help, while open: arrows scroll it, any other key closes it.
     bind(&[C::Help], &[Code(Down), Code(Char('j'))], Action::HelpDown, None, &[]),
     bind(&[C::Help], &[Code(PageDown)], Action::HelpPageDown, None, &[]),
@@ -332,6 +381,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Help], &[Code(PageUp)], Action::HelpPageUp, None, &[]),
     bind(&[C::Help], &[Any], Action::CloseHelp, None,
         &[hint(C::Help, When::Always, 0, "any key", "closes help")]),
+    bind(&[C::Card], &[Any], Action::CloseHelp, None,
+        &[hint(C::Card, When::Always, 0, "any key", "closes")]),
     // Prompts.
     bind(&[C::Confirm], &[Code(Char('y')), Code(Char('Y'))], Action::Yes, None,
         &[hint(C::Confirm, When::Always, 0, "y", "yes")]),
@@ -361,14 +412,14 @@ pub fn help_rows(section: Section) -> impl Iterator<Item = &'static HelpRow> {
         .filter(move |row| row.section == section)
 }
 
-/// The hints that matter in `context` right now, most useful first.
+/// The hints that matter in `context` right now: the pinned ones, then the rest by rank.
 pub fn hints(app: &App, context: Context) -> Vec<&'static Hint> {
     let mut hints: Vec<&Hint> = BINDINGS
         .iter()
         .flat_map(|b| b.hints)
         .filter(|h| h.on == context && h.when.holds(app))
         .collect();
-    hints.sort_by_key(|h| h.rank);
+    hints.sort_by_key(|h| (!h.pinned, h.rank));
     hints
 }
 

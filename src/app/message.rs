@@ -73,14 +73,28 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct Message {
     pub(super) at: Timestamp,
+    /// The sender's clock when it was sent, for a received qqchat message.
+    pub(super) sent_at: Option<Timestamp>,
     pub(super) text: String,
     pub(super) origin: Origin,
 }
 
 impl Message {
-    /// When it was sent (own messages) or received.
+    /// When it was written (own messages) or received.
     pub fn at(&self) -> Timestamp {
         self.at
+    }
+
+    /// The sender's clock when it was sent, where the sender said.
+    pub fn sent_at(&self) -> Option<Timestamp> {
+        self.sent_at
+    }
+
+    /// The time shown with it: when its sender wrote it. A message queued at 15:33 and
+    /// delivered at 15:40 says 15:33. A sender's clock ahead of this one is not believed
+    /// past the arrival.
+    pub fn shown_at(&self) -> Timestamp {
+        self.sent_at.map_or(self.at, |sent| sent.min(self.at))
     }
 
     /// The text as it is safe to draw.
@@ -116,6 +130,7 @@ impl Message {
     pub(super) fn own(at: Timestamp, text: String, msg_id: u64) -> Message {
         Message {
             at,
+            sent_at: None,
             text,
             origin: Origin::Own {
                 mark: Mark::Pending,
@@ -132,12 +147,14 @@ impl Message {
                 text.truncate(text.trim_end_matches(['\n', '\r']).len());
                 Message {
                     at: m.at,
+                    sent_at: m.sent_at,
                     text: sanitize_owned(text),
                     origin: Origin::Received,
                 }
             }
             Direction::Out => Message {
                 at: m.at,
+                sent_at: None,
                 text: m.text,
                 origin: Origin::Own {
                     mark: Mark::from_state(m.state),

@@ -20,11 +20,12 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
 use crate::proto::{PeerId, PublicKey};
-use crate::store::Conversation;
+use crate::store::{Conversation, ConversationKey};
 use crate::text::sanitize;
 
 mod actions;
 mod composer;
+mod drafts;
 pub mod keys;
 mod message;
 mod overlay;
@@ -33,10 +34,10 @@ mod roster;
 mod status;
 mod view;
 
-pub use composer::Composer;
+pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
-pub use overlay::{Overlay, Prompt, PromptKind};
+pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
@@ -70,11 +71,17 @@ pub enum Effect {
     RemoveContact { name: String },
     /// Read the contacts file again.
     ReloadContacts,
+    /// Put this text on the clipboard (the terminal's, by OSC 52).
+    Copy(String),
+    /// Keep these drafts (conversation, text), in place of those kept before.
+    SaveDrafts(Vec<(ConversationKey, String)>),
 }
 
 /// The whole UI state, owned by the UI thread.
 pub struct App {
     me: String,
+    /// This user's public key, for the contact string; `None` without an identity.
+    public_key: Option<PublicKey>,
     bell: bool,
     local_addr: SocketAddr,
     tz: TimeZone,
@@ -85,6 +92,10 @@ pub struct App {
     composer: Composer,
     overlay: Overlay,
     status: StatusLine,
+    /// Drafts for conversations with no entry (yet).
+    orphan_drafts: Vec<(ConversationKey, String)>,
+    /// The drafts as last handed out to be saved.
+    saved_drafts: Vec<(ConversationKey, String)>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -111,6 +122,7 @@ impl App {
         view.select_index(&roster, 0);
         App {
             me: sanitize(&book.me.name),
+            public_key: None,
             bell: book.me.bell,
             local_addr,
             tz,
@@ -120,6 +132,19 @@ impl App {
             composer: Composer::new(false),
             overlay: Overlay::None,
             status: StatusLine::default(),
+            orphan_drafts: Vec::new(),
+            saved_drafts: Vec::new(),
+        }
+    }
+
+    /// With exactly one contact there is nobody else to choose: its conversation opens,
+    /// ready to type in (the demo's bot). With several, the list comes first.
+    pub fn open_if_only_contact(&mut self) {
+        let mut listed = self.roster.peers().iter().filter(|p| p.is_listed());
+        if let (Some(only), None) = (listed.next(), listed.next()) {
+            let id = only.id();
+            self.view.selected = Some(id);
+            self.open_selected();
         }
     }
 
@@ -135,6 +160,7 @@ impl App {
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<Conversation>) {
         self.roster.load_history(history);
+        self.adopt_drafts();
         self.clamp_scroll();
     }
 
@@ -143,6 +169,7 @@ impl App {
     /// arrived or was sent since start stays after it. The view does not move.
     pub fn replace_history(&mut self, full: Vec<Conversation>) {
         self.roster.replace_history(full);
+        self.adopt_drafts();
         // A pick in the part that was replaced stays on the same message; one before the
         // first message of the new history goes to the first.
         if let (Some(peer), Some(chosen)) = (self.open_peer(), self.view.chosen) {
@@ -186,6 +213,7 @@ impl App {
                 self.set_focus(Focus::Contacts);
             }
         }
+        self.adopt_drafts();
         effects.push(Effect::Send(Command::SetContacts(book.contacts.clone())));
         effects
     }
@@ -300,6 +328,7 @@ impl App {
             Overlay::Prompt(prompt) if prompt.is_confirm() => Context::Confirm,
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Help { .. } => Context::Help,
+            Overlay::Card(_) => Context::Card,
             Overlay::None => match self.view.focus {
                 Focus::Contacts => Context::Contacts,
                 Focus::Conversation => Context::Conversation,
@@ -315,6 +344,18 @@ impl App {
     }
 
     // ---- what changes it ----
+
+    /// `[me]` was edited: the name shown (and put in the contact string) and the bell.
+    pub fn set_me(&mut self, name: &str, bell: bool) {
+        self.me = sanitize(name);
+        self.bell = bell;
+        self.clamp_scroll();
+    }
+
+    /// This user's public key, which the contact string carries.
+    pub fn set_public_key(&mut self, key: Option<PublicKey>) {
+        self.public_key = key;
+    }
 
     /// The front end's clock, read when it woke; only used to tell today from other days.
     pub fn set_now(&mut self, now: Timestamp) {
@@ -413,9 +454,10 @@ impl App {
                 path,
                 text,
                 received_at,
+                sent_at,
                 plain,
                 ..
-            } => return self.receive(from, path, &text, received_at, plain),
+            } => return self.receive(from, path, &text, (received_at, sent_at), plain),
         }
         Vec::new()
     }
@@ -425,10 +467,11 @@ impl App {
         from: PeerId,
         path: SocketAddr,
         text: &str,
-        at: Timestamp,
+        at: (Timestamp, Option<Timestamp>),
         plain: bool,
     ) -> Vec<Effect> {
         let (id, index) = self.roster.receive(from, path, text, at, plain);
+        self.adopt_drafts();
         if self.view.open != Some(id) {
             if let Some(p) = self.roster.get_mut(id) {
                 p.unread += 1;

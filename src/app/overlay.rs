@@ -26,6 +26,17 @@ pub enum Overlay {
     },
     /// Boxed: a prompt holds an editor, and the overlay is most often `None`.
     Prompt(Box<Prompt>),
+    /// This user's contact string, to give to friends; any key closes it.
+    Card(Card),
+}
+
+/// What the contact string overlay shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    /// The line to give friends; `None` when this chat cannot make a usable one.
+    pub line: Option<String>,
+    /// What to do with it, or why there is none and what to use instead.
+    pub note: String,
 }
 
 /// What a prompt is for.
@@ -37,6 +48,8 @@ pub enum PromptKind {
     Rename { name: String },
     /// Confirm taking the contact written `name` out of the file.
     Remove { name: String },
+    /// Confirm taking entry `id`, not in contacts, off the list; its history stays.
+    Forget { id: EntryId, name: String },
     /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
@@ -54,10 +67,12 @@ pub struct Prompt {
 
 impl Prompt {
     fn new(kind: PromptKind, question: String, text: &str) -> Prompt {
+        // A name offered for renaming is selected: typing replaces it, an arrow keeps it.
+        let selected = matches!(kind, PromptKind::Rename { .. });
         Prompt {
             kind,
             question,
-            input: name_input(text),
+            input: name_input(text, selected),
             error: None,
         }
     }
@@ -74,7 +89,10 @@ impl Prompt {
 
     /// Answered with y or n rather than typed text.
     pub fn is_confirm(&self) -> bool {
-        matches!(self.kind, PromptKind::Remove { .. })
+        matches!(
+            self.kind,
+            PromptKind::Remove { .. } | PromptKind::Forget { .. }
+        )
     }
 
     pub fn input(&self) -> &TextArea<'static> {
@@ -89,7 +107,24 @@ impl Prompt {
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
+}
 
+/// What Enter does with the contact string pasted, shown under it before it is pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyedPreview {
+    /// A contact without a key gets this one (its name as shown).
+    GivesKey { name: String, key: String },
+    /// A new contact; `key` is the start of the key, to compare with the friend's.
+    Adds {
+        name: String,
+        addr: String,
+        key: String,
+    },
+    /// Enter will refuse it, for this reason.
+    Refused(String),
+}
+
+impl Prompt {
     /// In the contact string prompt, what the text reads as, once it does.
     pub fn contact_string(&self) -> Option<ContactString> {
         if self.kind != PromptKind::AddKeyed {
@@ -114,10 +149,24 @@ impl Prompt {
     /// A key typed into the name; one line only: whatever key split it (Ctrl-M, Ctrl-J) is
     /// undone.
     pub(super) fn key(&mut self, key: crossterm::event::KeyEvent) {
+        use crossterm::event::KeyCode;
+        let edits = matches!(
+            key.code,
+            KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete
+        );
+        if !edits {
+            // Moving ends the selection rather than stretching it, as in a line editor.
+            self.input.cancel_selection();
+        }
         self.input.input(key);
         if self.input.lines().len() > 1 {
-            self.input = name_input(&self.text());
+            self.input = name_input(&self.text(), false);
         }
+    }
+
+    /// A readline editing key (Ctrl-U, Ctrl-W, …).
+    pub(super) fn edit(&mut self, edit: super::composer::Edit) {
+        super::composer::apply_edit(&mut self.input, edit);
     }
 }
 
@@ -153,6 +202,45 @@ impl App {
         self.ask(kind, question, &suggestion);
     }
 
+    /// F2: this user's contact string, shown and copied. Never one with an address nobody
+    /// can send to (every interface, any port): then it says what to run instead.
+    pub(super) fn show_card(&mut self) -> Vec<Effect> {
+        let addr = self.local_addr;
+        let (card, copy) = match (self.public_key, crate::identity::unusable(addr)) {
+            (None, _) => (
+                Card {
+                    line: None,
+                    note: "This chat has no key of its own, so it has no contact string."
+                        .to_owned(),
+                },
+                None,
+            ),
+            (Some(_), Some(why)) => (
+                Card {
+                    line: None,
+                    note: format!(
+                        "You listen on {addr}: {why}. Give friends the line from \
+                         qqchat id --addr <the address they reach you at>:{}",
+                        addr.port()
+                    ),
+                },
+                None,
+            ),
+            (Some(key), None) => {
+                let line = crate::identity::contact_string(&self.me, addr, &key);
+                let card = Card {
+                    line: Some(line.clone()),
+                    note: "Copied to the clipboard (where the terminal allows). A friend \
+                           pastes it with A in qqchat, or runs qqchat add with it."
+                        .to_owned(),
+                };
+                (card, Some(line))
+            }
+        };
+        self.overlay = Overlay::Card(card);
+        copy.map(Effect::Copy).into_iter().collect()
+    }
+
     pub(super) fn ask_add_keyed(&mut self) {
         let question = "Paste a contact string (from qqchat id):".to_owned();
         self.ask(PromptKind::AddKeyed, question, "");
@@ -179,8 +267,16 @@ impl App {
             return;
         };
         if !peer.is_listed() {
-            let text = format!("{} is not in contacts; a adds it", peer.name());
-            self.show_info(&text);
+            // Strangers pile up; one can go. Its history file stays, as with a contact.
+            let question = format!(
+                "Remove {} from the list? Its history is kept. y/n",
+                peer.name()
+            );
+            let kind = PromptKind::Forget {
+                id: peer.id(),
+                name: peer.name().to_owned(),
+            };
+            self.ask(kind, question, "");
             return;
         }
         let question = format!("Remove {} from contacts? y/n", peer.name());
@@ -196,10 +292,30 @@ impl App {
         match overlay {
             Overlay::Prompt(prompt) => match prompt.kind {
                 PromptKind::Remove { name } => vec![Effect::RemoveContact { name }],
+                PromptKind::Forget { id, name } => self.forget(id, &name),
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         }
+    }
+
+    /// Takes entry `id` off the list. Nothing on disk changes: its history file stays, and
+    /// the entry comes back with it if the address writes again.
+    fn forget(&mut self, id: EntryId, name: &str) -> Vec<Effect> {
+        let row = self.selected();
+        if self.view.open == Some(id) {
+            self.composer = super::Composer::new(false);
+            self.view.open = None;
+            self.view.follow();
+            self.set_focus(super::Focus::Contacts);
+        }
+        self.roster.remove(id);
+        let last = self.peers().len().saturating_sub(1);
+        self.view.select_index(&self.roster, row.min(last));
+        self.show_info(&format!(
+            "{name} removed from the list; its history is kept, and it comes back if it writes"
+        ));
+        self.unsaved_drafts().into_iter().collect()
     }
 
     fn set_prompt_error(&mut self, error: String) {
@@ -219,7 +335,7 @@ impl App {
         let (own, effect): (Option<EntryId>, Effect) = match kind {
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
             PromptKind::NameKeyed { addr, key } => {
-                if let Some(problem) = self.roster.keyed_contact_problem(&addr, &key) {
+                if let Some(problem) = self.roster.keyed_contact_problem(&name, &addr, &key) {
                     self.set_prompt_error(problem);
                     return Vec::new();
                 }
@@ -269,7 +385,7 @@ impl App {
                     },
                 )
             }
-            PromptKind::Remove { .. } => return Vec::new(),
+            PromptKind::Remove { .. } | PromptKind::Forget { .. } => return Vec::new(),
         };
         if let Some(problem) = self.roster.name_problem(&name, own) {
             self.set_prompt_error(problem);
@@ -295,11 +411,24 @@ impl App {
                 return Vec::new();
             }
         };
-        if let Some(problem) = self.roster.keyed_contact_problem(&parsed.addr, &parsed.key) {
+        let name = parsed.name.trim().to_owned();
+        if let Some(problem) = self
+            .roster
+            .keyed_contact_problem(&name, &parsed.addr, &parsed.key)
+        {
             self.set_prompt_error(problem);
             return Vec::new();
         }
-        let name = parsed.name.trim().to_owned();
+        if self.roster.key_receiver(&name, &parsed.addr).is_some() {
+            // A friend already listed without a key: the file gives it the key, as
+            // `qqchat add` does; no name to ask for.
+            self.overlay = Overlay::None;
+            return vec![Effect::AddKeyedContact {
+                name,
+                addr: parsed.addr,
+                key: parsed.key,
+            }];
+        }
         let own = self.roster.entry_at(&parsed.addr).map(|p| p.id());
         if let Some(problem) = self.roster.name_problem(&name, own) {
             // Same as the add prompt: the name can be changed here, and Enter tries again.
@@ -319,5 +448,33 @@ impl App {
             addr: parsed.addr,
             key: parsed.key,
         }]
+    }
+
+    /// In the contact string prompt, what Enter will do with the text, once it reads.
+    pub fn keyed_preview(&self) -> Option<KeyedPreview> {
+        let Overlay::Prompt(prompt) = &self.overlay else {
+            return None;
+        };
+        let contact = prompt.contact_string()?;
+        let name = contact.name.trim();
+        if let Some(problem) = self
+            .roster
+            .keyed_contact_problem(name, &contact.addr, &contact.key)
+        {
+            return Some(KeyedPreview::Refused(problem));
+        }
+        let key = crate::identity::encode_key(&contact.key);
+        let key = key.get(..8).unwrap_or(&key).to_owned();
+        Some(match self.roster.key_receiver(name, &contact.addr) {
+            Some(peer) => KeyedPreview::GivesKey {
+                name: peer.name().to_owned(),
+                key,
+            },
+            None => KeyedPreview::Adds {
+                name: sanitize(name),
+                addr: sanitize(&contact.addr),
+                key,
+            },
+        })
     }
 }

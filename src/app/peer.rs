@@ -43,6 +43,8 @@ pub struct Peer {
     /// How many of the first messages came from the history on disk (the rest arrived or
     /// were sent since start): the part the full history replaces once it is read.
     pub(super) from_history: usize,
+    /// What was being written to it when another conversation was opened.
+    pub(super) draft: String,
 }
 
 impl Peer {
@@ -120,7 +122,8 @@ impl Peer {
         };
         match index.checked_sub(1).and_then(|i| self.messages.get(i)) {
             Some(previous) => {
-                tz.to_datetime(previous.at()).date() != tz.to_datetime(message.at()).date()
+                tz.to_datetime(previous.shown_at()).date()
+                    != tz.to_datetime(message.shown_at()).date()
             }
             None => true,
         }

@@ -75,6 +75,7 @@ impl Roster {
             link: None,
             retryable: 0,
             from_history: 0,
+            draft: String::new(),
         }
     }
 
@@ -94,6 +95,12 @@ impl Roster {
 
     pub(super) fn get_mut(&mut self, id: EntryId) -> Option<&mut Peer> {
         self.peers.iter_mut().find(|p| p.id == id)
+    }
+
+    /// Takes entry `id` off the list, with what the engine may still say of its messages.
+    pub(super) fn remove(&mut self, id: EntryId) {
+        self.peers.retain(|p| p.id != id);
+        self.by_msg_id.retain(|_, (peer, _)| *peer != id);
     }
 
     /// The entry with this address, if there is one.
@@ -372,7 +379,7 @@ impl Roster {
         from: PeerId,
         path: SocketAddr,
         text: &str,
-        at: Timestamp,
+        (at, sent_at): (Timestamp, Option<Timestamp>),
         plain: bool,
     ) -> (EntryId, usize) {
         let id = match self.find(from, path) {
@@ -390,6 +397,7 @@ impl Roster {
         let text = text.trim_end_matches(['\n', '\r']);
         p.messages.push(Message {
             at,
+            sent_at,
             text: sanitize(text),
             origin: Origin::Received,
         });
@@ -502,13 +510,21 @@ impl Roster {
 
     /// Why a contact at `addr` with `key` cannot be added, if it cannot: the address or the
     /// key already belongs to a contact.
-    pub(super) fn keyed_contact_problem(&self, addr: &str, key: &PublicKey) -> Option<String> {
+    pub(super) fn keyed_contact_problem(
+        &self,
+        name: &str,
+        addr: &str,
+        key: &PublicKey,
+    ) -> Option<String> {
         if let Some(peer) = self
             .peers
             .iter()
             .find(|p| p.public_key.as_ref() == Some(key))
         {
             return Some(format!("That key is already {}'s.", peer.name));
+        }
+        if self.key_receiver(name, addr).is_some() {
+            return None;
         }
         let peer = self.entry_at(addr)?;
         if peer.listed {
@@ -519,6 +535,21 @@ impl Roster {
             ));
         }
         None
+    }
+
+    /// The contact a contact string named `name` at `addr` gives its key to rather than
+    /// being added beside it, by the rules `qqchat add` follows: a contact without a key
+    /// and with that name, or else one without a key (and not plain) at that address.
+    pub fn key_receiver(&self, name: &str, addr: &str) -> Option<&Peer> {
+        let mut unkeyed = self
+            .peers
+            .iter()
+            .filter(|p| p.listed && p.public_key.is_none());
+        if let Some(peer) = unkeyed.clone().find(|p| p.key == *name) {
+            return Some(peer);
+        }
+        let addr: SocketAddr = addr.parse().ok()?;
+        unkeyed.find(|p| !p.plain && canonical(p.addr) == canonical(addr))
     }
 
     /// The entry with the address `addr` (as a contact string writes it), if there is one.

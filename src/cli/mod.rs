@@ -333,10 +333,16 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let history = open_history(common)?;
     // Enough to draw the first screen; the engine reads the whole history after.
     let recent = history.conversations(RECENT_BYTES)?;
+    let data_dir = Some(history.dir().to_path_buf());
     let options = engine_options(&book, Some(history), true)?;
+    let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine)?;
-    crate::tui::run(book, path, recent, engine)?;
+    let session = crate::tui::Session {
+        public_key,
+        data_dir,
+    };
+    crate::tui::run(book, path, recent, engine, session)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -411,7 +417,11 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
             bot::serve(&bot_engine, Reply::Upper, |_, _| {});
         })?;
     book.me.listen = engine.local_addr;
-    let result = crate::tui::run(book, None, Vec::new(), engine);
+    let session = crate::tui::Session {
+        public_key: Some(your_keys.public),
+        data_dir: Some(dir.clone()),
+    };
+    let result = crate::tui::run(book, None, Vec::new(), engine, session);
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     Ok(ExitCode::SUCCESS)

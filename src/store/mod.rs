@@ -1,9 +1,11 @@
 //! What qqchat keeps on disk besides the contacts file: the history of every conversation,
 //! which is also the outbox of messages still to deliver.
 
+mod drafts;
 mod history;
 mod key;
 
+pub use drafts::{drafts_path, load_drafts, save_drafts};
 pub use history::{
     Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
 };

@@ -6,12 +6,13 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{fit, pane, seen_label};
+use super::{fit, focused, pane, seen_label, title_lead};
 use crate::app::{App, Focus, Peer, Trust};
 use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let block = pane(app, Focus::Contacts).title(" Contacts ");
+    let title = format!("{}Contacts ", title_lead(app, Focus::Contacts));
+    let block = pane(app, Focus::Contacts).title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let row_width = inner.width as usize;
@@ -46,7 +47,7 @@ fn divider(label: &str, row_width: usize) -> Line<'static> {
     )
 }
 
-/// `▸ ● name ?  seen 14:02  3 `: open marker, presence dot (`→` for a plain peer), name, its
+/// ` ● name ?  seen 14:02  3 `: presence dot (`→` for a plain peer), name, its
 /// trust mark, then what else there is to know (when an offline contact was last seen, or
 /// that it talks plain UDP) and the unread count. Entries not in contacts have no dot:
 /// nobody watches their presence.
@@ -74,7 +75,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
             None => Span::styled("· ", dim),
         })
     };
-    let lead = if dot.is_some() { 4 } else { 2 };
+    let lead = if dot.is_some() { 3 } else { 1 };
     let name = width(peer.name());
     // The name matters more than the by_msg_id: the conversation header says all of it too.
     let extra = if trust == Trust::Refused {
@@ -114,7 +115,6 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     let pad = name_width.saturating_sub(width(&shown));
 
     let open = app.open() == Some(index);
-    let marker = if open { "▸ " } else { "  " };
     let mut name_style = Style::new();
     if open || peer.unread() > 0 {
         name_style = name_style.add_modifier(Modifier::BOLD);
@@ -122,7 +122,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     if !peer.is_listed() {
         name_style = name_style.add_modifier(Modifier::ITALIC);
     }
-    let mut spans = vec![Span::styled(marker, Style::new().fg(Color::Cyan))];
+    let mut spans = vec![Span::raw(" ")];
     spans.extend(dot);
     spans.push(Span::styled(shown, name_style));
     spans.extend(mark);
@@ -142,10 +142,14 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     }
     spans.push(Span::raw(" ".repeat(blank)));
     let line = Line::from(spans);
-    if index == app.selected() && app.focus() == Focus::Contacts && !app.peers().is_empty() {
-        line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
-    } else {
+    // One cursor: bright while the list has the keys; otherwise a quiet band on the same
+    // row, which is then the open conversation (the cursor follows it out of the list).
+    if index != app.selected() {
         line
+    } else if focused(app, Focus::Contacts) {
+        line.patch_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
+    } else {
+        line.patch_style(Style::new().bg(Color::Indexed(238)))
     }
 }
 

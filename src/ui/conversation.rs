@@ -7,13 +7,13 @@
 
 use jiff::civil::Date;
 use ratatui::Frame;
-use ratatui::buffer::{Buffer, CellWidth};
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph};
 
-use super::{fit, pane, rtt_label, seen_label};
+use super::lines::render_lines;
+use super::{fit, pane, rtt_label, seen_label, title_lead};
 use crate::app::{App, Focus, Mark, Peer, Trust};
 use crate::layout::{Columns, body};
 use crate::text::{width, width as text_width};
@@ -22,13 +22,14 @@ use crate::text::{width, width as text_width};
 /// cut from the end, except the trust label: the name is cut for it.
 pub fn block(app: &App, width: u16) -> Block<'static> {
     let block = pane(app, Focus::Conversation).padding(Padding::horizontal(1));
+    let lead = title_lead(app, Focus::Conversation);
     let Some(peer) = app.open_peer() else {
-        return block.title(" Conversation ");
+        return block.title(format!("{lead}Conversation "));
     };
     let dim = Style::new().fg(Color::DarkGray);
-    let mut title = vec![Span::raw(" ")];
-    // Inside the corners, and a blank at each end.
-    let room = usize::from(width).saturating_sub(4);
+    let mut title = vec![Span::raw(lead)];
+    // Inside the corners, the lead and a blank at the end.
+    let room = usize::from(width).saturating_sub(3 + text_width(lead));
     title.extend(name_with_trust(
         peer.name(),
         Style::new().add_modifier(Modifier::BOLD),
@@ -164,6 +165,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let bottom = total - scroll;
     let top = bottom.saturating_sub(height);
     let mut lines = Vec::with_capacity(bottom - top);
+    // Which of those lines belong to the picked message, to mark in the gutter.
+    let mut picked = Vec::with_capacity(bottom - top);
+    let chosen = app.chosen().filter(|_| app.focus() == Focus::Conversation);
     let mut start = 0;
     for (index, (count, laid_out)) in
         (messages.len() - walked.len()..).zip(walked.into_iter().rev())
@@ -176,6 +180,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             // messages that were only counted.
             let shown = laid_out.unwrap_or_else(|| message_lines(app, peer, index, inner.width));
             lines.extend(shown.into_iter().skip(skip).take(take));
+            picked.resize(lines.len(), chosen == Some(index));
         }
         if end >= bottom {
             break;
@@ -193,90 +198,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     frame.render_widget(block, area);
     render_lines(&lines, inner, frame.buffer_mut());
-}
-
-/// Puts lines into `area` one per row, as a `Paragraph` without wrapping does (a line too
-/// long is cut at the edge, a character wider than the area is left out, centred and
-/// right-aligned lines are placed the same way), with a short cut for runs of printable
-/// ASCII, where every byte is one cell. Most of a conversation is such runs, and splitting
-/// them into grapheme clusters was most of the cost of a frame.
-fn render_lines(lines: &[Line<'_>], area: Rect, buf: &mut Buffer) {
-    let area = area.intersection(buf.area);
-    let max = area.width;
-    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
-        let x = match line.alignment {
-            None | Some(Alignment::Left) => 0,
-            Some(Alignment::Center) => (max / 2).saturating_sub(kept_width(line, max) / 2),
-            Some(Alignment::Right) => max.saturating_sub(kept_width(line, max)),
-        };
-        put_line(line, area.x + x, y, max, buf);
-    }
-}
-
-/// Whether each byte of `text` is a printable ASCII character: one grapheme of one cell.
-fn printable_ascii(text: &str) -> bool {
-    text.bytes().all(|b| (b' '..=b'~').contains(&b))
-}
-
-/// The cells of `line` that fit in `max`: up to the first grapheme that does not fit,
-/// leaving out any wider than `max` on its own.
-fn kept_width(line: &Line<'_>, max: u16) -> u16 {
-    let mut used: u16 = 0;
-    for span in &line.spans {
-        if printable_ascii(&span.content) {
-            let w = u16::try_from(span.content.len()).unwrap_or(u16::MAX);
-            if used.saturating_add(w) > max {
-                return max;
-            }
-            used += w;
-            continue;
-        }
-        for grapheme in span.styled_graphemes(line.style) {
-            let w = grapheme.symbol.cell_width();
-            if w > max {
-                continue;
-            }
-            if used + w > max {
-                return used;
-            }
-            used += w;
-        }
-    }
-    used
-}
-
-/// Writes `line` from column `x` of row `y`, in at most `max` cells.
-fn put_line(line: &Line<'_>, mut x: u16, y: u16, max: u16, buf: &mut Buffer) {
-    let mut room = max;
-    for span in &line.spans {
-        let style = line.style.patch(span.style);
-        if printable_ascii(&span.content) {
-            for c in span.content.chars() {
-                if room == 0 {
-                    return;
-                }
-                buf[(x, y)].set_char(c).set_style(style);
-                x += 1;
-                room -= 1;
-            }
-            continue;
-        }
-        for grapheme in span.styled_graphemes(line.style) {
-            let w = grapheme.symbol.cell_width();
-            if w > max {
-                continue;
-            }
-            if w > room {
-                return;
-            }
-            if w == 0 {
-                continue;
-            }
-            buf[(x, y)]
-                .set_symbol(grapheme.symbol)
-                .set_style(grapheme.style);
-            x += w;
-            room -= w;
+    // A bar in the padding left of the picked message: seen even where the band's colour
+    // is not (a monochrome terminal, a theme close to it).
+    if inner.x > area.x {
+        let bar = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+        let rows = (inner.y..inner.bottom()).zip(&picked);
+        for (y, _) in rows.filter(|(_, picked)| **picked) {
+            frame.buffer_mut()[(inner.x - 1, y)]
+                .set_symbol("▌")
+                .set_style(bar);
         }
     }
 }
@@ -318,7 +248,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         return Vec::new();
     };
     let tz = app.tz();
-    let at = tz.to_datetime(message.at());
+    let at = tz.to_datetime(message.shown_at());
     let mut lines = Vec::new();
     if peer.starts_day(tz, index) {
         lines.push(day_line(at.date()));
@@ -401,8 +331,9 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     }
 
     if app.chosen() == Some(index) && app.focus() == Focus::Conversation {
-        // A dark band rather than DarkGray, which would hide the grey time stamp.
-        let picked = Style::new().bg(Color::Indexed(236));
+        // A blue band, bold: plain to see on dark and light themes alike; the grey time
+        // stamp stays readable on it.
+        let picked = Style::new().bg(Color::Blue).add_modifier(Modifier::BOLD);
         for line in &mut lines[first..] {
             let pad = width.saturating_sub(line.width());
             line.spans.push(Span::raw(" ".repeat(pad)));
@@ -424,6 +355,7 @@ mod tests {
     use jiff::Timestamp;
     use jiff::tz::TimeZone;
     use proptest::prelude::*;
+    use ratatui::buffer::Buffer;
     use ratatui::widgets::Widget;
 
     use super::*;

@@ -8,16 +8,18 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Padding, Paragraph};
 
 use super::conversation::name_with_trust;
-use super::pane;
+use super::{pane, title_lead};
 use crate::app::{App, Focus, Trust};
+use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    const TO: &str = " Message to ";
+    let lead = title_lead(app, Focus::Input);
     let title = match app.open_peer() {
         Some(peer) => {
+            let to = format!("{lead}Message to ");
             // Inside the corners, the words before the name, a blank at the end.
-            let room = usize::from(area.width).saturating_sub(3 + TO.len());
-            let mut spans = vec![Span::raw(TO)];
+            let room = usize::from(area.width).saturating_sub(3 + width(&to));
+            let mut spans = vec![Span::raw(to)];
             spans.extend(name_with_trust(
                 peer.name(),
                 Style::new(),
@@ -27,7 +29,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             spans.push(Span::raw(" "));
             Line::from(spans)
         }
-        None => Line::raw(" Message "),
+        None => Line::raw(format!("{lead}Message ")),
     };
     let block = pane(app, Focus::Input)
         .title(title)

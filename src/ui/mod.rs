@@ -23,10 +23,12 @@ use ratatui::widgets::{Block, BorderType};
 use crate::app::{App, Focus, Overlay};
 use crate::layout::areas;
 
+pub mod card;
 pub mod contacts;
 pub mod conversation;
 pub mod help;
 pub mod input;
+mod lines;
 pub mod prompt;
 pub mod status;
 
@@ -40,7 +42,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.overlay() {
         Overlay::None => {}
         Overlay::Help { .. } => help::draw(frame, app, frame.area()),
-        Overlay::Prompt(prompt) => prompt::draw(frame, prompt, frame.area()),
+        Overlay::Prompt(prompt) => prompt::draw(frame, app, prompt, frame.area()),
+        Overlay::Card(card) => card::draw(frame, card, frame.area()),
     }
 }
 
@@ -72,19 +75,35 @@ fn rtt_label(rtt: Duration) -> String {
     }
 }
 
-/// A pane's frame; the focused one stands out so the eye finds where keys go.
+/// Whether `focus` is the pane that has the keys (no overlay took them).
+fn focused(app: &App, focus: Focus) -> bool {
+    app.focus() == focus && matches!(app.overlay(), Overlay::None)
+}
+
+/// What a pane's title starts with: a marker on the focused pane, so that where keys go
+/// shows without colour too (and on a monochrome terminal).
+fn title_lead(app: &App, focus: Focus) -> &'static str {
+    if focused(app, focus) { " ▸ " } else { " " }
+}
+
+/// A pane's frame. The focused one has a double, bright border and a marked title; the
+/// others are thin and grey, so one look tells where the keys go.
 fn pane(app: &App, focus: Focus) -> Block<'static> {
-    let focused = app.focus() == focus && matches!(app.overlay(), Overlay::None);
-    let (border, title) = if focused {
+    let (kind, border, title) = if focused(app, focus) {
         (
-            Style::new().fg(Color::Cyan),
+            BorderType::Double,
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         )
     } else {
-        (Style::new().fg(Color::DarkGray), Style::new())
+        (
+            BorderType::Rounded,
+            Style::new().fg(Color::DarkGray),
+            Style::new(),
+        )
     };
     Block::bordered()
-        .border_type(BorderType::Rounded)
+        .border_type(kind)
         .border_style(border)
         .title_style(title)
 }

@@ -8,19 +8,20 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
 use super::fit;
-use crate::app::{Prompt, PromptKind};
-use crate::text::{sanitize, width, wrap};
+use crate::app::{App, KeyedPreview, Prompt, PromptKind};
+use crate::text::{width, wrap};
 
 /// Lines an error in the prompt may take before it is cut.
 const ERROR_LINES: usize = 4;
 
-pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
     let title = match prompt.kind() {
         PromptKind::Add { .. } | PromptKind::AddKeyed | PromptKind::NameKeyed { .. } => {
             " Add contact "
         }
         PromptKind::Rename { .. } => " Rename contact ",
         PromptKind::Remove { .. } => " Remove contact ",
+        PromptKind::Forget { .. } => " Remove from the list ",
     };
     let keys = if prompt.is_confirm() {
         " y yes · n no "
@@ -97,20 +98,24 @@ pub fn draw(frame: &mut Frame, prompt: &Prompt, area: Rect) {
             .map(|l| Line::styled(l, Style::new().fg(Color::Red)))
             .collect();
         frame.render_widget(Paragraph::new(lines), room);
-    } else if let Some(contact) = prompt.contact_string()
+    } else if let Some(preview) = app.keyed_preview()
         && inner.height >= 3
     {
-        // The start of a long string scrolls out of the field: say what it holds.
-        let key = crate::identity::encode_key(&contact.key);
-        let text = format!(
-            "→ {} at {} · key {}…",
-            sanitize(contact.name.trim()),
-            sanitize(&contact.addr),
-            key.get(..8).unwrap_or(&key)
-        );
+        // The start of a long string scrolls out of the field: say what Enter will do with
+        // it, exactly as it will (an unkeyed contact gets the key rather than a twin).
+        let (text, color) = match preview {
+            KeyedPreview::GivesKey { name, key } => {
+                (format!("→ gives {name} its key {key}…"), Color::Green)
+            }
+            KeyedPreview::Adds { name, addr, key } => (
+                format!("→ adds {name} at {addr} · key {key}…"),
+                Color::Green,
+            ),
+            KeyedPreview::Refused(why) => (format!("✗ {why}"), Color::Yellow),
+        };
         let line = Line::styled(
             fit(&text, width(&text).min(text_width)),
-            Style::new().fg(Color::Green),
+            Style::new().fg(color),
         );
         frame.render_widget(
             Paragraph::new(line),

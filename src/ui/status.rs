@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::fit;
-use crate::app::keys::hints;
+use crate::app::keys::{Hint, hints};
 use crate::app::{App, Notice};
 use crate::text::width;
 
@@ -47,46 +47,42 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         Some(Notice::Info(text)) => spans.push(Span::raw(fit(text, width(text).min(room)))),
         None => {
-            let hints = hints(app, app.context())
-                .into_iter()
-                .map(|hint| (hint.key, hint.text))
-                .collect();
-            for (i, (key, what)) in fitting(hints, room).iter().enumerate() {
+            for (i, hint) in fitting(hints(app, app.context()), room).iter().enumerate() {
                 if i > 0 {
                     spans.push(Span::styled(" · ", Style::new().fg(Color::DarkGray)));
                 }
                 spans.push(Span::styled(
-                    *key,
+                    hint.key,
                     Style::new().add_modifier(Modifier::BOLD),
                 ));
                 spans.push(Span::raw(" "));
-                spans.push(Span::styled(*what, Style::new().fg(Color::DarkGray)));
+                spans.push(Span::styled(hint.text, Style::new().fg(Color::DarkGray)));
             }
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// As many of `hints` as fit in `room` columns: the last ones go first, but the help key
-/// stays, since the help lists the rest.
-fn fitting(
-    mut kept: Vec<(&'static str, &'static str)>,
-    room: usize,
-) -> Vec<(&'static str, &'static str)> {
-    let is_help = |key: &str| matches!(key, "?" | "F1");
-    let total = |kept: &[(&str, &str)]| {
-        kept.iter()
-            .map(|(key, what)| width(key) + 1 + width(what))
-            .sum::<usize>()
-            + 3 * kept.len().saturating_sub(1)
-    };
-    while total(&kept) > room {
-        match kept.iter().rposition(|(key, _)| !is_help(key)) {
-            Some(last) => {
-                kept.remove(last);
-            }
-            None => break,
+/// Columns a hint takes, with the ` · ` before it.
+fn hint_width(hint: &Hint) -> usize {
+    width(hint.key) + 1 + width(hint.text) + 3
+}
+
+/// What of `hints` (pinned first, then by rank) goes in `room` columns: the pinned ones
+/// always, since help lists the rest and quitting must never be a mystery; then the others,
+/// most important first, each that still fits. Shown in rank order, the pinned ones last,
+/// where the eye looks for them.
+fn fitting(hints: Vec<&'static Hint>, room: usize) -> Vec<&'static Hint> {
+    let (pinned, others): (Vec<&Hint>, Vec<&Hint>) = hints.into_iter().partition(|h| h.pinned);
+    // Every hint is counted with a separator; the first has none, hence `room + 3`.
+    let mut used: usize = pinned.iter().map(|h| hint_width(h)).sum();
+    let mut shown = Vec::new();
+    for hint in others {
+        if used + hint_width(hint) <= room + 3 {
+            used += hint_width(hint);
+            shown.push(hint);
         }
     }
-    kept
+    shown.extend(pinned);
+    shown
 }

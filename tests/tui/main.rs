@@ -5,8 +5,13 @@
 
 mod support;
 
+mod card;
 mod contacts;
+mod drafts;
+mod editing;
+mod focus;
 mod help;
+mod hints;
 mod history;
 mod marks;
 mod outbox;
@@ -17,4 +22,5 @@ mod reload;
 mod scrolling;
 mod sending;
 mod snapshots;
+mod times;
 mod trust;

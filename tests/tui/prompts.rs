@@ -176,9 +176,6 @@ fn contact_keys_say_why_they_do_nothing() {
     assert!(app.prompt().is_none());
     assert!(matches!(app.notice(), Some(Notice::Info(t)) if t.contains("already in contacts")));
     let mut app = app_with_stranger();
-    press(&mut app, KeyCode::Char('d'));
-    assert!(app.prompt().is_none());
-    assert!(matches!(app.notice(), Some(Notice::Info(t)) if t.contains("not in contacts")));
     // n on a stranger names it, as a does.
     press(&mut app, KeyCode::Char('n'));
     assert!(matches!(
@@ -200,4 +197,34 @@ fn f5_asks_for_a_reload() {
         [Effect::ReloadContacts]
     ));
     assert_eq!(app.input_text(), "");
+}
+
+#[test]
+fn d_on_a_stranger_takes_it_off_the_list_and_keeps_its_history() {
+    let mut app = app_with_stranger();
+    open(&mut app, 3);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('d'));
+    let prompt = app.prompt().unwrap();
+    assert!(prompt.is_confirm());
+    assert!(
+        prompt.question().contains("history is kept"),
+        "{}",
+        prompt.question()
+    );
+    assert_snapshot!(crate::support::draw(&app, 80, 14).backend());
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RemoveContact { .. })),
+        "the contacts file is not touched: {effects:?}"
+    );
+    assert_eq!(app.peers().len(), 3, "the entry is gone");
+    assert_eq!(app.open(), None);
+    assert_eq!(app.selected(), 2, "the cursor stays in the list");
+    assert!(matches!(app.notice(), Some(Notice::Info(t)) if t.contains("history is kept")));
+    // It writes again: back it comes.
+    app.on_engine(crate::support::received_plain(STRANGER, "me again", 5));
+    assert_eq!(app.peers().len(), 4);
 }

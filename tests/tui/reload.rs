@@ -162,3 +162,25 @@ fn removing_the_open_contact_closes_its_conversation() {
     assert_eq!(app.focus(), Focus::Contacts);
     assert_eq!(app.selected(), 0);
 }
+
+#[test]
+fn an_edited_me_applies_its_name_and_bell_at_once() {
+    let mut app = crate::support::app();
+    assert!(matches!(
+        app.on_engine(crate::support::received(crate::support::BOB, "ding", 0))
+            .as_slice(),
+        [qqchat::app::Effect::Bell]
+    ));
+    app.set_me("robert", false);
+    assert_eq!(app.me(), "robert");
+    let shown = crate::support::screen(&app, 80, 20);
+    assert!(
+        shown.lines().last().unwrap().starts_with("\" robert "),
+        "{shown}"
+    );
+    assert!(
+        app.on_engine(crate::support::received(crate::support::BOB, "quiet", 1))
+            .is_empty(),
+        "the bell is off now"
+    );
+}

@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyModifiers};
 use insta::assert_snapshot;
 use jiff::tz::TimeZone;
-use qqchat::app::{App, Effect, Mark, Notice, PromptKind, Trust};
+use qqchat::app::{App, Effect, KeyedPreview, Mark, Notice, PromptKind, Trust};
 use qqchat::contacts::Contact;
 use qqchat::engine::EngineEvent;
 use qqchat::proto::PublicKey;
@@ -13,8 +13,8 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use crate::support::{
-    ALICE, ALICE_KEY, BOB, STRANGER, addr, app_with_stranger, at, book, conversation, draw, link,
-    marks, open, out, peer, press, press_mod, prompt_text, received, received_plain, renames,
+    ALICE, ALICE_KEY, BOB, PY, STRANGER, addr, app_with_stranger, at, book, conversation, draw,
+    link, marks, open, out, peer, press, press_mod, prompt_text, received, received_plain, renames,
     screen, send, trust_app, trust_book, type_text, with_contacts,
 };
 
@@ -134,9 +134,9 @@ fn strangers_and_plain_contacts_are_unverified() {
     let narrow = screen(&app, 40, 14);
     let lines: Vec<&str> = narrow.lines().collect();
     assert!(lines[0].contains("127.0.0.1… (unverified)"), "{narrow}");
-    assert!(lines[2].starts_with("\"│  · bob ?  │"), "{narrow}");
-    assert!(lines[6].starts_with("\"│▸ 127.0… ? │"), "{narrow}");
-    assert!(lines[10].contains("Message to 127.0.0.1… ?"), "{narrow}");
+    assert!(lines[2].starts_with("\"│ · bob ?   │"), "{narrow}");
+    assert!(lines[6].starts_with("\"│ 127.0.… ? │"), "{narrow}");
+    assert!(lines[10].contains("Message to 127.0.0… ?"), "{narrow}");
 }
 
 #[test]
@@ -272,8 +272,9 @@ fn a_bad_contact_string_keeps_the_prompt_open_with_the_reason() {
 fn a_taken_name_from_a_contact_string_asks_for_another() {
     let mut app = trust_app(false, 80, 14);
     press(&mut app, KeyCode::Char('A'));
+    // alice has a key of her own: this is someone else called alice.
     app.on_paste(contact_string(
-        "bob",
+        "alice",
         "127.0.0.1:4020",
         PublicKey::from_bytes([4; 32]),
     ));
@@ -287,32 +288,29 @@ fn a_taken_name_from_a_contact_string_asks_for_another() {
         }
     );
     assert_eq!(prompt.question(), "Name for 127.0.0.1:4020:");
-    assert_eq!(prompt.error(), Some("bob is already taken."));
-    assert_eq!(prompt_text(&app), "bob", "prefilled");
-    assert!(screen(&app, 80, 14).contains("bob is already taken."));
-    type_text(&mut app, "by", at(0));
+    assert_eq!(prompt.error(), Some("alice is already taken."));
+    assert_eq!(prompt_text(&app), "alice", "prefilled");
+    assert!(screen(&app, 80, 14).contains("alice is already taken."));
+    type_text(&mut app, "2", at(0));
     let effects = press(&mut app, KeyCode::Enter);
     let [Effect::AddKeyedContact { name, addr, key }] = effects.as_slice() else {
         panic!("expected an add, got {effects:?}");
     };
     assert_eq!(
         (name.as_str(), addr.as_str(), *key),
-        ("bobby", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
+        ("alice2", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     );
 }
 
 #[test]
 fn a_contact_string_for_a_contact_already_there_is_refused() {
     let mut app = trust_app(false, 80, 14);
+    // pyscript talks plain UDP: a key is no upgrade for it.
     press(&mut app, KeyCode::Char('A'));
-    app.on_paste(contact_string(
-        "robert",
-        BOB,
-        PublicKey::from_bytes([4; 32]),
-    ));
+    app.on_paste(contact_string("py", PY, PublicKey::from_bytes([4; 32])));
     assert!(press(&mut app, KeyCode::Enter).is_empty());
     let error = app.prompt().unwrap().error().unwrap().to_string();
-    assert!(error.contains("already in contacts as bob"), "{error}");
+    assert!(error.contains("already in contacts as pyscript"), "{error}");
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('A'));
     app.on_paste(contact_string("alicia", "127.0.0.1:4020", ALICE_KEY));
@@ -409,4 +407,61 @@ fn trouble_with_a_contacts_key_shows_as_an_error_in_the_status_line() {
     let status = screen(&app, 100, 10);
     let last = status.lines().last().unwrap().to_string();
     assert!(last.contains("alice sends without encryption"), "{last}");
+}
+
+#[test]
+fn a_contact_string_gives_an_unkeyed_contact_its_key_as_add_does() {
+    // By name: bob has no key, and the string is bob's from another address.
+    let mut app = trust_app(false, 100, 16);
+    press(&mut app, KeyCode::Char('A'));
+    app.on_paste(contact_string(
+        "bob",
+        "127.0.0.1:4040",
+        PublicKey::from_bytes([4; 32]),
+    ));
+    assert_eq!(
+        app.keyed_preview(),
+        Some(KeyedPreview::GivesKey {
+            name: "bob".into(),
+            key: "BAQEBAQE".into()
+        })
+    );
+    assert_snapshot!(draw(&app, 100, 16).backend());
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::AddKeyedContact { name, .. }] if name == "bob"),
+        "{effects:?}"
+    );
+    assert!(app.prompt().is_none());
+
+    // Else by address: robert's string at bob's address gives bob the key.
+    press(&mut app, KeyCode::Char('A'));
+    app.on_paste(contact_string(
+        "robert",
+        BOB,
+        PublicKey::from_bytes([4; 32]),
+    ));
+    assert!(matches!(
+        app.keyed_preview(),
+        Some(KeyedPreview::GivesKey { name, .. }) if name == "bob"
+    ));
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::AddKeyedContact { .. }]),
+        "{effects:?}"
+    );
+
+    // Someone new is added, and the preview says so.
+    press(&mut app, KeyCode::Char('A'));
+    app.on_paste(contact_string(
+        "dave",
+        "127.0.0.1:4020",
+        PublicKey::from_bytes([4; 32]),
+    ));
+    assert!(matches!(
+        app.keyed_preview(),
+        Some(KeyedPreview::Adds { name, .. }) if name == "dave"
+    ));
+    let shown = crate::support::screen(&app, 100, 16);
+    assert!(shown.contains("→ adds dave at 127.0.0.1:4020"), "{shown}");
 }

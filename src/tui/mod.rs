@@ -32,10 +32,16 @@ use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 
 use crate::app::{App, Effect};
-use crate::contacts::{self, ContactBook, ContactsError, EditError};
+use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd, Me};
 use crate::engine::{Command, EngineEvent, EngineHandle};
-use crate::store::Conversation;
+use crate::proto::PublicKey;
+use crate::store::{self, Conversation};
 use crate::ui;
+
+mod clipboard;
+mod me;
+
+use me::MeChanges;
 
 /// Events taken in one go before drawing, so a burst draws once but keys still feel live.
 const BATCH: usize = 256;
@@ -63,22 +69,59 @@ fn lock_terminal() -> MutexGuard<'static, ()> {
     TERMINAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What the chat knows of its user beyond the contacts file.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// This user's public key, for the contact string others paste.
+    pub public_key: Option<PublicKey>,
+    /// Where drafts are kept; `None` keeps them only while the chat runs.
+    pub data_dir: Option<PathBuf>,
+}
+
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
 pub fn run(
     book: ContactBook,
     contacts_file: Option<PathBuf>,
     history: Vec<Conversation>,
     engine: EngineHandle,
+    session: Session,
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
+    app.set_public_key(session.public_key);
     app.load_history(history);
+    let drafts = session.data_dir.as_deref().map(store::load_drafts);
+    match drafts {
+        Some(Ok(drafts)) => app.set_drafts(drafts),
+        Some(Err(err)) => app.show_error(&format!("drafts not restored: {err}")),
+        None => {}
+    }
+    app.open_if_only_contact();
+    // `[me]` as the file says, without the flags: a later edit is told from it.
+    let file_me = contacts_file
+        .as_deref()
+        .and_then(|path| ContactBook::load(path).ok())
+        .map_or_else(|| book.me.clone(), |file| file.me);
     let mut contacts = Contacts {
         path: contacts_file,
         book,
+        file_me,
         broken: false,
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
-    let result = event_loop(&mut screen.terminal, &mut app, &engine, &mut contacts);
+    let mut result = event_loop(
+        &mut screen.terminal,
+        &mut app,
+        &engine,
+        &mut contacts,
+        &session,
+    );
+    // Whatever ended the loop, what was being written is kept.
+    if let (Some(Effect::SaveDrafts(drafts)), Some(dir)) =
+        (app.unsaved_drafts(), session.data_dir.as_deref())
+        && let Err(err) = store::save_drafts(dir, &drafts)
+    {
+        result = result.and(Err(anyhow!("your drafts could not be kept: {err}")));
+    }
     drop(screen);
     // Says goodbye to the contacts; the engine may already be gone when it is the reason
     // for leaving.
@@ -185,6 +228,7 @@ fn event_loop(
     app: &mut App,
     engine: &EngineHandle,
     contacts: &mut Contacts,
+    session: &Session,
 ) -> anyhow::Result<()> {
     let size = terminal.size()?;
     app.on_resize(size.width, size.height);
@@ -225,32 +269,40 @@ fn event_loop(
                 Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
                 Effect::Quit => return Ok(()),
-                Effect::AddContact { name, addr, plain } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::add_contact(path, &name, addr, plain),
-                    &format!("{name} added to contacts"),
-                )?,
-                Effect::AddKeyedContact { name, addr, key } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::add_keyed_contact(path, &name, &addr, &key).map(|_| ()),
-                    &format!("{name} added to contacts, with their key"),
-                )?,
-                Effect::RenameContact { from, to } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::rename_contact(path, &from, &to),
-                    &format!("{from} renamed to {to}"),
-                )?,
-                Effect::RemoveContact { name } => contacts.change(
-                    app,
-                    engine,
-                    |path| contacts::remove_contact(path, &name),
-                    &format!("{name} removed from contacts"),
-                )?,
+                Effect::AddContact { name, addr, plain } => {
+                    contacts.change(app, engine, |path| {
+                        contacts::add_contact(path, &name, addr, plain)
+                            .map(|()| format!("{name} added to contacts"))
+                    })?
+                }
+                Effect::AddKeyedContact { name, addr, key } => {
+                    contacts.change(app, engine, |path| {
+                        // Say what the edit did: a contact without a key may have got it.
+                        let done = contacts::add_keyed_contact(path, &name, &addr, &key)?;
+                        Ok(keyed_notice(&name, done))
+                    })?;
+                }
+                Effect::RenameContact { from, to } => contacts.change(app, engine, |path| {
+                    contacts::rename_contact(path, &from, &to)
+                        .map(|()| format!("{from} renamed to {to}"))
+                })?,
+                Effect::RemoveContact { name } => contacts.change(app, engine, |path| {
+                    contacts::remove_contact(path, &name)
+                        .map(|()| format!("{name} removed from contacts"))
+                })?,
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
+                }
+                Effect::Copy(text) => {
+                    let _terminal = lock_terminal();
+                    clipboard::copy(&text);
+                }
+                Effect::SaveDrafts(drafts) => {
+                    if let Some(dir) = &session.data_dir
+                        && let Err(err) = store::save_drafts(dir, &drafts)
+                    {
+                        app.show_error(&format!("drafts not kept: {err}"));
+                    }
                 }
             }
         }
@@ -271,30 +323,34 @@ struct Contacts {
     /// `None` when the chat runs without a file (the demo).
     path: Option<PathBuf>,
     book: ContactBook,
+    /// `[me]` as the file last said, flags left out.
+    file_me: Me,
     /// The last reload failed, so the next one that works says so even if nothing changed.
     broken: bool,
 }
 
 impl Contacts {
-    /// Edits the file with `edit`, then reloads it; `done` is said when that worked. A
-    /// failure is shown in the status line and changes nothing.
+    /// Edits the file with `edit`, then reloads it; what `edit` says it did is shown when
+    /// that worked. A failure is shown in the status line and changes nothing.
     fn change(
         &mut self,
         app: &mut App,
         engine: &EngineHandle,
-        edit: impl FnOnce(&Path) -> Result<(), EditError>,
-        done: &str,
+        edit: impl FnOnce(&Path) -> Result<String, EditError>,
     ) -> anyhow::Result<()> {
         let Some(path) = &self.path else {
             app.show_error(NO_FILE);
             return Ok(());
         };
-        if let Err(err) = edit(path) {
-            app.show_error(&format!("contacts not changed: {err}"));
-            return Ok(());
-        }
+        let done = match edit(path) {
+            Ok(done) => done,
+            Err(err) => {
+                app.show_error(&format!("contacts not changed: {err}"));
+                return Ok(());
+            }
+        };
         if self.reload(app, engine, false)? {
-            app.show_info(done);
+            app.show_info(&crate::text::sanitize(&done));
         }
         Ok(())
     }
@@ -321,8 +377,18 @@ impl Contacts {
             }
         };
         let was_broken = std::mem::replace(&mut self.broken, false);
+        let me = MeChanges::between(&self.file_me, &book.me);
+        if me.name.is_some() || me.bell.is_some() {
+            let name = me.name.as_deref().unwrap_or(&self.book.me.name).to_owned();
+            self.book.me.name.clone_from(&name);
+            self.book.me.bell = me.bell.unwrap_or(self.book.me.bell);
+            app.set_me(&name, self.book.me.bell);
+        }
+        self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {
-            if asked || was_broken {
+            if let Some(said) = me.said() {
+                app.show_info(&format!("contacts reloaded: {said}"));
+            } else if asked || was_broken {
                 app.show_info("contacts reloaded: nothing changed");
             }
             return Ok(true);
@@ -333,14 +399,23 @@ impl Contacts {
                 send(engine, command)?;
             }
         }
-        // `[me]` stays as the chat started: flags may override it, and the socket is bound.
         self.book.contacts = book.contacts;
         let count = self.book.contacts.len();
-        app.show_info(&format!(
-            "contacts reloaded: {count} contact{}",
-            if count == 1 { "" } else { "s" }
-        ));
+        let mut said = format!("{count} contact{}", if count == 1 { "" } else { "s" });
+        if let Some(me) = me.said() {
+            said = format!("{said}; {me}");
+        }
+        app.show_info(&format!("contacts reloaded: {said}"));
         Ok(true)
+    }
+}
+
+/// What the status line says after a contact string was taken: a contact without a key
+/// was given one, or a contact was added.
+fn keyed_notice(name: &str, done: KeyedAdd) -> String {
+    match done {
+        KeyedAdd::KeyGiven { name, .. } => format!("{name} now has a key"),
+        KeyedAdd::New => format!("{name} added to contacts, with their key"),
     }
 }
 
@@ -436,4 +511,22 @@ fn ring_bell() {
     let mut out = io::stdout();
     let _ = out.write_all(b"\x07");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyedAdd, keyed_notice};
+
+    #[test]
+    fn the_notice_says_whether_a_key_was_given_or_a_contact_added() {
+        let given = KeyedAdd::KeyGiven {
+            name: "bob".into(),
+            addr_changed: false,
+        };
+        assert_eq!(keyed_notice("robert", given), "bob now has a key");
+        assert_eq!(
+            keyed_notice("alice", KeyedAdd::New),
+            "alice added to contacts, with their key"
+        );
+    }
 }

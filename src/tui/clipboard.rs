@@ -1,0 +1,67 @@
+//! The terminal's clipboard, by OSC 52: the one escape sequence qqchat writes for text,
+//! and only for text of its own (the contact string), never for text from the network.
+
+use std::io::{self, Write};
+
+/// Puts `text` on the clipboard with OSC 52, which the terminal carries out (also over ssh);
+/// the caller holds the terminal.
+/// Inside tmux the sequence is wrapped to pass through to the outer terminal. A terminal
+/// that does not support it ignores it; errors are ignored too: the text is on screen.
+pub(super) fn copy(text: &str) {
+    let mut out = io::stdout();
+    let _ = out.write_all(osc52(text, std::env::var_os("TMUX").is_some()).as_bytes());
+    let _ = out.flush();
+}
+
+/// The OSC 52 sequence that sets the clipboard to `text`, wrapped for tmux's passthrough
+/// (each ESC doubled) when `tmux`.
+fn osc52(text: &str, tmux: bool) -> String {
+    let sequence = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
+    if tmux {
+        format!("\x1bPtmux;{}\x1b\\", sequence.replace('\x1b', "\x1b\x1b"))
+    } else {
+        sequence
+    }
+}
+
+/// Standard base64 with padding, as OSC 52 wants.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{base64, osc52};
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn osc52_is_wrapped_for_tmux() {
+        assert_eq!(osc52("hi", false), "\x1b]52;c;aGk=\x07");
+        assert_eq!(osc52("hi", true), "\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\");
+    }
+}
