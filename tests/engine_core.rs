@@ -517,3 +517,72 @@ fn a_key_on_one_side_only_reaches_both_front_ends_as_trouble() {
         "{bob_sees:?}"
     );
 }
+
+#[test]
+fn a_relayed_message_is_shown_to_the_front_end_and_fails_rather_than_queue() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let mut ids = SeededIds::new(7);
+    let (a, b) = (addr(1101), addr(1102));
+    let mut alice = Peer::start(a, vec![contact("bob", b)], 1, Vec::new(), &clock);
+    let (typed, relayed, relayed_queued) = (ids.next_id(), ids.next_id(), ids.next_id());
+    let send = |id: u64, text: &str| Command::Send {
+        to: PeerId::addr(b),
+        text: text.into(),
+        plain: false,
+        id,
+    };
+    // Typed in the chat: the chat shows it itself.
+    alice.core.handle_command(clock.now(), send(typed, "typed"));
+    // Through the control socket: once without --queue, once with.
+    let relay = |id: u64, queue: bool| Command::Relayed { id, queue };
+    alice
+        .core
+        .handle_command(clock.now(), relay(relayed, false));
+    alice
+        .core
+        .handle_command(clock.now(), send(relayed, "relayed"));
+    alice
+        .core
+        .handle_command(clock.now(), relay(relayed_queued, true));
+    alice
+        .core
+        .handle_command(clock.now(), send(relayed_queued, "queued"));
+    // Bob never answers: every retry runs out.
+    run(
+        &mut clock,
+        &mut [&mut alice],
+        Duration::from_secs(10),
+        false,
+        &mut sent,
+    );
+
+    let outgoing: Vec<u64> = alice
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Outgoing { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outgoing, [relayed, relayed_queued]);
+    let to = PeerId::addr(b);
+    assert_eq!(
+        count(&alice.events, |e| *e
+            == EngineEvent::Queued { to, id: typed }),
+        1
+    );
+    assert_eq!(
+        count(&alice.events, |e| *e
+            == EngineEvent::Failed { to, id: relayed }),
+        1
+    );
+    assert_eq!(
+        count(&alice.events, |e| *e
+            == EngineEvent::Queued {
+                to,
+                id: relayed_queued
+            }),
+        1
+    );
+}

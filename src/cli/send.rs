@@ -99,8 +99,8 @@ pub(super) fn deliver(
     for text in messages {
         let id = new_message_id();
         pending.insert(id, text);
-        if shared && !queue {
-            let _ = engine.commands.send(Command::NeverQueue { id });
+        if shared {
+            let _ = engine.commands.send(Command::Relayed { id, queue });
         }
         let sent = engine.commands.send(Command::Send {
             to: target.peer,

@@ -39,9 +39,11 @@ pub enum Command {
     },
     /// Probe a peer once; the answer comes as [`EngineEvent::Pong`].
     Ping(PeerId),
-    /// If message `id` (sent next, or in flight) runs out of retries, fail it instead of
-    /// queueing it: `qqchat send` without `--queue`, asking through a running chat.
-    NeverQueue { id: u64 },
+    /// Message `id`, sent next, is sent on behalf of a command-line client (`qqchat send`
+    /// through the control socket): the front end is told of it ([`EngineEvent::Outgoing`]),
+    /// since it did not type it, and without `queue` it fails rather than wait in the outbox
+    /// when its retries run out.
+    Relayed { id: u64, queue: bool },
     /// Also send every event from now on (but the bulky [`EngineEvent::History`]) here, until
     /// the receiver is dropped: how the control socket follows the work it asked for.
     Subscribe(Sender<EngineEvent>),
@@ -82,8 +84,8 @@ pub enum EngineEvent {
     Link { peer: PeerId, link: Link },
     /// A ping was answered.
     Pong { peer: PeerId, rtt: Duration },
-    /// A message is on its way: every send, whoever asked (the chat, or `qqchat send`
-    /// through the control socket), so the chat shows messages it did not type itself.
+    /// A message sent on behalf of a command-line client ([`Command::Relayed`]) is on its
+    /// way, so the chat shows a message it did not type itself.
     Outgoing {
         to: PeerId,
         id: u64,

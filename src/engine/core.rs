@@ -109,6 +109,8 @@ pub struct EngineCore {
     unacked: HashMap<u64, Outgoing>,
     /// Messages that fail rather than wait in the outbox when their retries run out.
     never_queue: HashSet<u64>,
+    /// Messages about to be sent for a command-line client, to be shown to the front end.
+    relayed: HashSet<u64>,
     /// Queued messages per contact, oldest first.
     outbox: HashMap<PeerId, VecDeque<u64>>,
     queue_failed: bool,
@@ -132,6 +134,7 @@ impl EngineCore {
             outbox: HashMap::new(),
             queue_failed: options.queue_failed,
             never_queue: HashSet::new(),
+            relayed: HashSet::new(),
             watch: options.watch,
             link_dirty: HashSet::new(),
             link_reported: HashMap::new(),
@@ -204,8 +207,11 @@ impl EngineCore {
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
             Command::Ping(peer) => self.node.ping(now.mono, peer),
-            Command::NeverQueue { id } => {
-                self.never_queue.insert(id);
+            Command::Relayed { id, queue } => {
+                self.relayed.insert(id);
+                if !queue {
+                    self.never_queue.insert(id);
+                }
             }
             // The driver keeps the subscribers: they are channels, not state of the core.
             Command::Subscribe(_) => {}
@@ -345,13 +351,15 @@ impl EngineCore {
             self.ui.push(EngineEvent::Failed { to, id });
             return;
         }
-        self.ui.push(EngineEvent::Outgoing {
-            to,
-            id,
-            text: text.clone(),
-            plain,
-            at: now.wall,
-        });
+        if self.relayed.remove(&id) {
+            self.ui.push(EngineEvent::Outgoing {
+                to,
+                id,
+                text: text.clone(),
+                plain,
+                at: now.wall,
+            });
+        }
         let record = Record::Msg {
             id,
             dir: Direction::Out,
