@@ -77,6 +77,9 @@ pub struct CoreOptions {
     pub queue_failed: bool,
     /// Say hello to the contacts and track their presence.
     pub watch: bool,
+    /// Produce records to store. Off when nothing keeps them (the demo's bot, the bench):
+    /// a record costs a copy of the text and a formatted address or two per message.
+    pub keep_history: bool,
 }
 
 impl CoreOptions {
@@ -86,6 +89,7 @@ impl CoreOptions {
             contacts: Vec::new(),
             queue_failed: false,
             watch: true,
+            keep_history: true,
         }
     }
 }
@@ -114,6 +118,7 @@ pub struct EngineCore {
     /// Queued messages per contact, oldest first.
     outbox: HashMap<PeerId, VecDeque<u64>>,
     queue_failed: bool,
+    keep_history: bool,
     watch: bool,
     /// Peers whose link figures changed since they were last reported, and when that was.
     link_dirty: HashSet<PeerId>,
@@ -133,6 +138,7 @@ impl EngineCore {
             unacked: HashMap::new(),
             outbox: HashMap::new(),
             queue_failed: options.queue_failed,
+            keep_history: options.keep_history,
             never_queue: HashSet::new(),
             relayed: HashSet::new(),
             watch: options.watch,
@@ -360,21 +366,23 @@ impl EngineCore {
                 at: now.wall,
             });
         }
-        let record = Record::Msg {
-            id,
-            dir: Direction::Out,
-            peer: self.path_of(to).to_string(),
-            at: now.wall,
-            sent_at: None,
-            text: text.clone(),
-            plain,
-            state: if plain {
-                MessageState::Sent
-            } else {
-                MessageState::Pending
-            },
-        };
-        self.record(to, record);
+        if self.keep_history {
+            let record = Record::Msg {
+                id,
+                dir: Direction::Out,
+                peer: self.path_of(to).to_string(),
+                at: now.wall,
+                sent_at: None,
+                text: text.clone(),
+                plain,
+                state: if plain {
+                    MessageState::Sent
+                } else {
+                    MessageState::Pending
+                },
+            };
+            self.record(to, record);
+        }
         if plain {
             self.node.send_plain(to, &text, id);
             return;
@@ -430,6 +438,9 @@ impl EngineCore {
     }
 
     fn record(&mut self, peer: PeerId, record: Record) {
+        if !self.keep_history {
+            return;
+        }
         let key = history_key(&self.contacts, peer, self.path_of(peer));
         self.store.push(StoreOp::Append { key, record });
     }
@@ -464,18 +475,20 @@ impl EngineCore {
                     return;
                 }
                 let sent_at = sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
-                let record = Record::Msg {
-                    id: id.unwrap_or_else(|| self.ids.next_id()),
-                    dir: Direction::In,
-                    peer: path.to_string(),
-                    at: now.wall,
-                    sent_at,
-                    text: text.clone(),
-                    plain,
-                    state: MessageState::Received,
-                };
-                let key = history_key(&self.contacts, from, path);
-                self.store.push(StoreOp::Append { key, record });
+                if self.keep_history {
+                    let record = Record::Msg {
+                        id: id.unwrap_or_else(|| self.ids.next_id()),
+                        dir: Direction::In,
+                        peer: path.to_string(),
+                        at: now.wall,
+                        sent_at,
+                        text: text.clone(),
+                        plain,
+                        state: MessageState::Received,
+                    };
+                    let key = history_key(&self.contacts, from, path);
+                    self.store.push(StoreOp::Append { key, record });
+                }
                 self.link_dirty.insert(from);
                 self.ui.push(EngineEvent::Received {
                     from,

@@ -47,6 +47,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             contacts: options.contacts,
             queue_failed: options.queue_failed,
             watch: options.watch,
+            keep_history: options.history.is_some(),
         },
         Box::new(ProcessIds),
     );
