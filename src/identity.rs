@@ -147,12 +147,17 @@ pub fn decode_key(text: &str) -> Option<PublicKey> {
 
 /// 32 bytes (a public or a private key) in standard base64.
 fn encode_bytes(key: &[u8; 32]) -> String {
-    let mut out = String::with_capacity(44);
-    for chunk in key.chunks(3) {
+    base64(key)
+}
+
+/// Any bytes in standard base64 with padding (keys here, the clipboard's OSC 52 in the chat).
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
         let b = [
             chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
         ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {

@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use crate::identity::base64;
+
 /// Puts `text` on the clipboard with OSC 52, which the terminal carries out (also over ssh);
 /// the caller holds the terminal.
 /// Inside tmux the sequence is wrapped to pass through to the outer terminal. A terminal
@@ -24,31 +26,10 @@ fn osc52(text: &str, tmux: bool) -> String {
     }
 }
 
-/// Standard base64 with padding, as OSC 52 wants.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{base64, osc52};
+    use super::osc52;
+    use crate::identity::base64;
 
     #[test]
     fn base64_matches_the_standard() {
