@@ -50,6 +50,7 @@ fn full_file_parses_in_file_order() {
             listen: addr("0.0.0.0:9001"),
             bell: false,
             require_keys: false,
+            keepalive: 25,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -155,6 +156,7 @@ fn empty_book_has_only_me() {
         listen: addr("127.0.0.1:0"),
         bell: true,
         require_keys: false,
+        keepalive: 25,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -351,11 +353,22 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive; e.g. name = "alice""#
+    );
+}
+
+#[test]
+fn keepalive_is_seconds_and_zero_turns_it_off() {
+    assert_eq!(book("[me]\nkeepalive = 0\n").me.keepalive, 0);
+    assert_eq!(book("[me]\nkeepalive = 15\n").me.keepalive, 15);
+    assert_eq!(book("[me]\nname = \"a\"\n").me.keepalive, 25);
+    assert_eq!(
+        error("[me]\nkeepalive = \"25s\"\n"),
+        r#"contacts.toml:2: [me] keepalive: expected a number of seconds from 0 (off) to 3600, no quotes, found "25s" (a string); write it as keepalive = 25"#
     );
 }
 
@@ -363,7 +376,7 @@ fn unknown_key_in_me() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -405,7 +418,10 @@ fn unknown_key_is_typed() {
     match err.problem() {
         Some(Problem::UnknownKey { key, allowed, .. }) => {
             assert_eq!(key, "nmae");
-            assert_eq!(allowed, &["name", "listen", "bell", "require_keys"]);
+            assert_eq!(
+                allowed,
+                &["name", "listen", "bell", "require_keys", "keepalive"]
+            );
         }
         other => panic!("wrong problem: {other:?}"),
     }

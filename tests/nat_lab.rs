@@ -272,3 +272,114 @@ fn dropping_the_lab_removes_every_namespace_even_after_a_panic() {
     drop(Lab::create());
     assert_eq!(namespaces_named(&stale), Vec::<String>::new());
 }
+
+/// Makes `router` forget idle UDP mappings after `unreplied` seconds (`stream` once traffic
+/// went both ways), instead of Linux's 30 and 120, so a test can idle past them in seconds.
+fn short_udp_timeouts(lab: &Lab, router: &Router, unreplied: u32, stream: u32) {
+    for (key, secs) in [
+        ("net.netfilter.nf_conntrack_udp_timeout", unreplied),
+        ("net.netfilter.nf_conntrack_udp_timeout_stream", stream),
+    ] {
+        let status = lab
+            .command(&router.ns, "sysctl")
+            .args(["-q", "-w", &format!("{key}={secs}")])
+            .status()
+            .expect("sysctl");
+        assert!(status.success(), "sysctl {key} in {}", router.ns);
+    }
+}
+
+/// Sets `[me] keepalive` in a person's contacts file.
+fn keepalive(person: &Person, secs: u32) {
+    let path = person.contacts();
+    let text = std::fs::read_to_string(&path).expect("contacts file");
+    let text = text.replacen("[me]\n", &format!("[me]\nkeepalive = {secs}\n"), 1);
+    std::fs::write(&path, text).expect("contacts file");
+}
+
+/// `qqchat send`, which returns once the message is acked (within 3 s).
+fn acked(from: &Person, to: &str, message: &str) {
+    acked_within(from, to, message, "3");
+}
+
+fn acked_within(from: &Person, to: &str, message: &str, secs: &str) {
+    let out = send(from, to, message, secs);
+    assert!(
+        out.status.success(),
+        "{message:?} not delivered: {}",
+        text(&out.stderr)
+    );
+}
+
+fn delivered_to(listening: &qqchat_testkit::Running, from: &Person, to: &str, message: &str) {
+    acked(from, to, message);
+    listening
+        .stdout
+        .wait_for(message, Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("{message:?} not shown; saw {seen:?}"));
+}
+
+#[test]
+fn keepalives_hold_two_nat_mappings_open_through_a_long_silence() {
+    let Some(mut lab) = Lab::start("keepalives_hold_two_nat_mappings_open_through_a_long_silence")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let h = homes(&mut lab, Nat::EndpointIndependent);
+    for r in [&h.ra, &h.rb] {
+        short_udp_timeouts(&lab, r, 2, 3);
+    }
+    keepalive(&h.alice, 1);
+    keepalive(&h.bob, 1);
+    let alice_listens = lab.listen(&h.a, &h.alice);
+    let bob_listens = lab.listen(&h.b, &h.bob);
+    delivered_to(&bob_listens, &h.alice, "bob", "before the silence");
+    // Longer than both timeouts, shorter than presence's own pings (10 s): only the
+    // keepalives keep the mappings.
+    std::thread::sleep(Duration::from_secs(6));
+    // At once: without keepalives it would wait for alice's next presence ping to reopen
+    // her router's mapping (some seconds later).
+    acked_within(&h.bob, "alice", "after the silence", "1");
+    alice_listens
+        .stdout
+        .wait_for("after the silence", Duration::from_secs(1))
+        .unwrap_or_else(|seen| panic!("alice saw {seen:?}"));
+    delivered_to(&bob_listens, &h.alice, "bob", "and back again");
+    eprintln!("idle past the NAT timeout: {:?}", started.elapsed());
+}
+
+#[test]
+fn a_router_forgetting_its_mappings_mid_conversation_loses_and_doubles_nothing() {
+    let Some(mut lab) =
+        Lab::start("a_router_forgetting_its_mappings_mid_conversation_loses_and_doubles_nothing")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let h = homes(&mut lab, Nat::EndpointIndependent);
+    keepalive(&h.alice, 1);
+    keepalive(&h.bob, 1);
+    let _alice_listens = lab.listen(&h.a, &h.alice);
+    let bob_listens = lab.listen(&h.b, &h.bob);
+    for i in 0..=6 {
+        if i == 3 {
+            lab.flush_conntrack(&h.ra);
+            lab.flush_conntrack(&h.rb);
+        }
+        acked(&h.alice, "bob", &format!("m{i}"));
+    }
+    // Each exactly once, in order: every line bob's qqchat printed until it falls quiet.
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        let Some(line) = bob_listens.stdout.next(Duration::from_millis(500)) else {
+            break;
+        };
+        if let Some(text) = line.split("alice: ").nth(1) {
+            got.push(text.trim().to_owned());
+        }
+    }
+    let want: Vec<String> = (0..=6).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, want);
+    eprintln!("mappings flushed mid-conversation: {:?}", started.elapsed());
+}

@@ -88,6 +88,8 @@ fn engine_options(
     let mut options = Options::new(engine::default_config());
     options.protocol.identity = Some(load_identity()?);
     options.protocol.require_keys = book.me.require_keys;
+    options.protocol.keepalive =
+        (book.me.keepalive > 0).then(|| std::time::Duration::from_secs(book.me.keepalive));
     options.contacts = book.contacts.clone();
     options.queue_failed = with_outbox;
     options.load_history = history.is_some();
@@ -379,6 +381,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         listen: you_listen,
         bell: true,
         require_keys: false,
+        keepalive: 25,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

@@ -53,7 +53,7 @@ bob = "127.0.0.1:9002"
 /// Keys allowed at the top of the file.
 const TOP_KEYS: &[&str] = &["me", "contacts"];
 /// Keys allowed in `[me]`.
-const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys"];
+const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys", "keepalive"];
 /// Keys allowed in a contact written as a table.
 const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
 
@@ -68,6 +68,9 @@ pub struct Me {
     pub bell: bool,
     /// Refuse contacts without a key: only Noise-authenticated peers get through.
     pub require_keys: bool,
+    /// Seconds between keepalives on each keyed contact's path, so NATs keep it open; 0 is
+    /// none.
+    pub keepalive: u64,
 }
 
 impl Default for Me {
@@ -78,6 +81,7 @@ impl Default for Me {
             listen: DEFAULT_LISTEN,
             bell: true,
             require_keys: false,
+            keepalive: 25,
         }
     }
 }

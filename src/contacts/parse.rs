@@ -278,6 +278,21 @@ impl Doc<'_> {
                     };
                     me.require_keys = *b;
                 }
+                "keepalive" => {
+                    let secs = match value.get_ref() {
+                        DeValue::Integer(n) => n.as_str().parse::<u64>().ok(),
+                        _ => None,
+                    };
+                    let Some(secs) = secs.filter(|&s| s <= 3600) else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] keepalive",
+                            "a number of seconds from 0 (off) to 3600, no quotes",
+                            "keepalive = 25".to_owned(),
+                        ));
+                    };
+                    me.keepalive = secs;
+                }
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {
                         format!("did you mean {near:?}?")

@@ -67,6 +67,7 @@ mod tests {
             listen: "0.0.0.0:4000".parse().expect("addr"),
             bell: true,
             require_keys: false,
+            keepalive: 25,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {
@@ -81,6 +82,7 @@ mod tests {
         let new = Me {
             listen: "0.0.0.0:5000".parse().expect("addr"),
             require_keys: true,
+            keepalive: 25,
             ..old.clone()
         };
         assert_eq!(

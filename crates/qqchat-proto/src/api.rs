@@ -46,6 +46,37 @@ pub struct Config {
     /// A [`Event::Trouble`] or [`Event::KeyRefused`] is reported once, then at most this
     /// often per peer and kind, however many datagrams show it.
     pub trouble_every: Duration,
+    /// Every keyed contact's path in use carries at least one datagram this often, so the
+    /// NAT mappings on the way stay open (Linux forgets an idle UDP one after 30 s); `None`
+    /// sends none.
+    pub keepalive: Option<Duration>,
+    pub punch: PunchConfig,
+}
+
+/// Hole punching: how a keyed contact with no working path is tried on all its candidates.
+#[derive(Debug, Clone)]
+pub struct PunchConfig {
+    /// Every candidate gets a probe this often during a round...
+    pub every: Duration,
+    /// ...for this long, unless answered sooner.
+    pub round: Duration,
+    /// After the first answer, how long a LAN candidate still has to answer too.
+    pub settle: Duration,
+    /// A contact still unreachable gets another round after this, doubling up to `max_wait`.
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for PunchConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_millis(200),
+            round: Duration::from_secs(5),
+            settle: Duration::from_millis(500),
+            first_wait: Duration::from_secs(10),
+            max_wait: Duration::from_secs(120),
+        }
+    }
 }
 
 /// The longest message, in bytes of UTF-8, that the default configuration sends or takes:
@@ -84,6 +115,8 @@ impl Config {
             require_keys: false,
             secure: SecureConfig::default(),
             trouble_every: Duration::from_secs(60),
+            keepalive: Some(Duration::from_secs(25)),
+            punch: PunchConfig::default(),
         }
     }
 }

@@ -74,6 +74,8 @@ pub(crate) struct PeerConn {
     paths: Vec<SocketAddr>,
     /// Given by the caller ([`crate::Node::add_peer`]): never forgotten to make room.
     pinned: bool,
+    /// When an authenticated datagram last came from the path in use (keyed peers).
+    pub(crate) path_heard: Option<Instant>,
     out: OutStream,
     rtt: RttEstimator,
     /// Receive state per sender epoch of this peer.
@@ -100,6 +102,7 @@ impl PeerConn {
             id,
             paths,
             pinned: false,
+            path_heard: None,
             out: OutStream::new(config.epoch, config.window, config.give_up),
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             inbound: BTreeMap::new(),
@@ -136,6 +139,11 @@ impl PeerConn {
     /// The path in use, if the peer has any.
     pub(crate) fn path(&self) -> Option<SocketAddr> {
         self.paths.first().copied()
+    }
+
+    /// Every known path, the one in use first: the candidates hole punching tries.
+    pub(crate) fn paths(&self) -> &[SocketAddr] {
+        &self.paths
     }
 
     /// Takes every path away (the caller removed the peer); returns them.

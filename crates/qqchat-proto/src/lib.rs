@@ -16,7 +16,7 @@ pub mod send;
 pub mod sim;
 pub mod wire;
 
-pub use api::{Config, Event, MAX_MESSAGE, SendError, Stats, Transmit, Trouble};
-pub use node::Node;
+pub use api::{Config, Event, MAX_MESSAGE, PunchConfig, SendError, Stats, Transmit, Trouble};
+pub use node::{Node, is_lan};
 pub use peer::{PeerId, PublicKey, canonical};
 pub use presence::{LinkHealth, PresenceConfig};

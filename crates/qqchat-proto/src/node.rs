@@ -15,7 +15,10 @@ use super::send::OutMsg;
 use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 
 mod paths;
+mod punch;
 mod refused;
+
+pub use punch::is_lan;
 
 /// The sans-IO protocol endpoint. Feed it datagrams, sends and time; drain its transmits and
 /// events; sleep until its timeout.
@@ -48,6 +51,8 @@ pub struct Node {
     /// is `epoch` plus the time between them.
     start: Option<Instant>,
     last_now: Option<Instant>,
+    /// Hole punching and keepalives of keyed contacts.
+    reach: punch::Reach,
 }
 
 impl Node {
@@ -71,6 +76,7 @@ impl Node {
             secure,
             start: None,
             last_now: None,
+            reach: punch::Reach::default(),
         }
     }
 
@@ -195,6 +201,7 @@ impl Node {
         peer.watch(true);
         self.send_ping(now, addr, true);
         self.reschedule(addr);
+        self.want(now, addr);
     }
 
     /// Stops tracking a contact's presence (it was removed from the contacts file).
@@ -286,6 +293,7 @@ impl Node {
             &mut self.out,
         );
         self.reschedule(to);
+        self.want(now, to);
         Ok(())
     }
 
@@ -445,6 +453,7 @@ impl Node {
             }
             self.reschedule(addr);
         }
+        self.reach_timeout(now);
     }
 
     /// The next datagram to send, acks first; for keyed contacts, encrypted. Each goes to
@@ -481,6 +490,7 @@ impl Node {
             if let Some(s) = self.secure.as_mut() {
                 s.send(now, wall, key, dst, body.get(1..).unwrap_or_default());
             }
+            self.reach.note_sent(now, key);
         }
     }
 
@@ -538,7 +548,10 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peers = self.deadlines.first().map(|t| t.0);
         let handshake = self.secure.as_ref().and_then(Secure::poll_timeout);
-        [peers, handshake].into_iter().flatten().min()
+        [peers, handshake, self.reach.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

@@ -15,7 +15,8 @@ pub struct PresenceConfig {
     pub offline_after: Duration,
     /// Without an answer to the hello by then, the contact is shown offline.
     pub hello_timeout: Duration,
-    /// How often an offline contact is probed, in case its own hello was lost.
+    /// How often an offline contact is probed, in case its own hello was lost: under the
+    /// 20–30 s after which a NAT forgets an idle opening, so one made by a probe stays open.
     pub offline_probe: Duration,
 }
 
@@ -26,7 +27,7 @@ impl Default for PresenceConfig {
             retry: Duration::from_secs(5),
             offline_after: Duration::from_secs(35),
             hello_timeout: Duration::from_secs(5),
-            offline_probe: Duration::from_secs(30),
+            offline_probe: Duration::from_secs(15),
         }
     }
 }

@@ -110,6 +110,10 @@ pub struct Pair {
     pub events: [Vec<Event>; 2],
     /// Drops whatever it returns false for, before the link's own loss.
     pub filter: Option<Filter>,
+    /// Further addresses of each node, one per network: a datagram to `extra[j][k]` reaches
+    /// node `j` from `extra[i][k]` (the sender's address on that network), and is lost when
+    /// the sender has none there. Models a LAN beside a public path, or a stale candidate.
+    pub extra: [Vec<SocketAddr>; 2],
     queue: BinaryHeap<Reverse<InFlight>>,
     order: u64,
 }
@@ -130,6 +134,7 @@ impl Pair {
             rng: Rng::new(seed),
             events: [Vec::new(), Vec::new()],
             filter: None,
+            extra: [Vec::new(), Vec::new()],
             queue: BinaryHeap::new(),
             order: 0,
         }
@@ -148,9 +153,15 @@ impl Pair {
             while let Some(t) = self.nodes[i].poll_transmit() {
                 // Sent to an address the other node has left: lost, as on a real network.
                 let to = 1 - i;
-                if t.dst != self.addrs[to] {
-                    continue;
-                }
+                let from = if t.dst == self.addrs[to] {
+                    self.addrs[i]
+                } else {
+                    let net = self.extra[to].iter().position(|&a| a == t.dst);
+                    match net.and_then(|k| self.extra[i].get(k)) {
+                        Some(&a) => a,
+                        None => continue,
+                    }
+                };
                 if let Some(filter) = self.filter.as_mut()
                     && !filter(i, &t.payload)
                 {
@@ -173,7 +184,7 @@ impl Pair {
                         at: self.now + delay,
                         order: self.order,
                         to,
-                        from: self.addrs[i],
+                        from,
                         bytes: t.payload.clone(),
                     }));
                 }

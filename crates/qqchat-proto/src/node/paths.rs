@@ -2,12 +2,16 @@
 //! are indexed so that a plain datagram from one of them is refused at once.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Node;
+use super::punch::is_lan;
 use crate::api::Event;
 use crate::conn::PeerConn;
 use crate::peer::{PeerId, canonical};
+
+/// How long a LAN path heard from keeps its place against a public one that also works.
+const LAN_HOLD: Duration = Duration::from_secs(2);
 
 impl Node {
     /// Adds `peer`, reachable at `path`: it is kept until [`Node::remove_peer`], however
@@ -22,6 +26,7 @@ impl Node {
             };
             secure.add_peer(key, path);
             self.by_path.insert(canonical(path), key);
+            self.reach_added(now, key);
         }
         let Some(conn) = self.peer_mut(now, peer) else {
             return;
@@ -42,6 +47,7 @@ impl Node {
         }
         if let (PeerId::Key(key), Some(s)) = (peer, self.secure.as_mut()) {
             s.remove_peer(&key);
+            self.reach.forget(&key);
         }
     }
 
@@ -80,14 +86,29 @@ impl Node {
         }
     }
 
-    /// An authenticated datagram of `peer` came from `path`: that is where it is now.
-    pub(super) fn roam(&mut self, peer: PeerId, path: SocketAddr) {
+    /// An authenticated datagram of `peer` came from `path`: that is where it is now, unless
+    /// `path` is public and a LAN path was heard from within [`LAN_HOLD`] (both work while
+    /// punching, or the peer hairpins through its router: the LAN one is kept).
+    pub(super) fn roam(&mut self, now: Instant, peer: PeerId, path: SocketAddr) {
         let (PeerId::Key(key), Some(conn)) = (peer, self.peers.get_mut(&peer)) else {
             return;
         };
         if !conn.is_pinned() {
             return;
         }
+        if conn.path() == Some(path) {
+            conn.path_heard = Some(now);
+            return;
+        }
+        let lan_alive = conn.path().is_some_and(is_lan)
+            && conn
+                .path_heard
+                .is_some_and(|t| now.saturating_duration_since(t) < LAN_HOLD);
+        if lan_alive && !is_lan(path) {
+            conn.add_path(path);
+            return;
+        }
+        conn.path_heard = Some(now);
         let (changed, dropped) = conn.use_path(path);
         self.unindex(peer, dropped);
         if changed {

@@ -58,7 +58,8 @@ impl Node {
         match secure.receive(now, wall, from, at_path, bytes) {
             secure::Inbound::Packet(key, plain) => {
                 let peer = PeerId::Key(key);
-                self.roam(peer, from);
+                self.punch_heard(now, key, from);
+                self.roam(now, peer, from);
                 match wire::decode_body(&plain) {
                     Ok(packets) => {
                         for packet in packets {
@@ -68,7 +69,10 @@ impl Node {
                     Err(_) => self.out.stats.malformed += 1,
                 }
             }
-            secure::Inbound::Handshake(key) => self.roam(PeerId::Key(key), from),
+            secure::Inbound::Handshake(key) => {
+                self.punch_heard(now, key, from);
+                self.roam(now, PeerId::Key(key), from);
+            }
             secure::Inbound::Refused(_) => {
                 self.out.stats.unauthenticated += 1;
                 self.refused_secure(now, from);

@@ -10,7 +10,10 @@ fn scanned(node: &Node) -> Option<Instant> {
         .filter_map(|p| p.deadline(&node.config))
         .min();
     let handshake = node.secure.as_ref().and_then(Secure::poll_timeout);
-    [peers, handshake].into_iter().flatten().min()
+    [peers, handshake, node.reach.deadline()]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 fn addr(i: u16) -> SocketAddr {

@@ -63,6 +63,9 @@ pub(super) struct Pending {
     /// When the first try went out: retries keep it, so give-up counts from the start.
     pub(super) started: Instant,
     pub(super) last_sent: Instant,
+    /// The initiation as sent, so hole punching can send the same one to every candidate
+    /// (the peer answers the first copy that reaches it and refuses the rest as replays).
+    pub(super) bytes: Vec<u8>,
 }
 
 /// The key `mac1` is computed with for datagrams to the owner of `public` (WireGuard's).

@@ -291,15 +291,72 @@ impl Secure {
         }
     }
 
-    fn start_handshake(&mut self, now: Instant, wall_ns: u64, key: PublicKey) {
-        let index = self.fresh_index();
+    /// Hole punching: sends the pending handshake initiation (a fresh one when none is under
+    /// way, or the last is older than a retry) to every candidate, or with a session, `plain`
+    /// encrypted to each. `endpoint` is left alone: the first answer sets the path.
+    pub fn punch(
+        &mut self,
+        now: Instant,
+        wall_ns: u64,
+        key: PublicKey,
+        dsts: &[SocketAddr],
+        plain: &[u8],
+    ) {
+        let retry = self.config.handshake_retry;
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
+        };
+        if peer
+            .current
+            .as_ref()
+            .is_some_and(|s| s.can_send(now, &self.config))
+        {
+            for &dst in dsts {
+                if let Some(bytes) = peer.current.as_mut().and_then(|s| s.encrypt(plain)) {
+                    self.transmits.push_back((dst, bytes));
+                }
+            }
+            return;
+        }
+        if peer
+            .pending
+            .as_ref()
+            .is_none_or(|h| now >= h.last_sent + retry)
+        {
+            let started = peer.pending.as_ref().map(|h| h.started);
+            // `start_handshake` sent it to the endpoint: drop that copy, sent below to all.
+            if self.start_handshake(now, wall_ns, key) {
+                self.transmits.pop_back();
+            }
+            if let (Some(started), Some(h)) = (
+                started,
+                self.peers.get_mut(&key).and_then(|p| p.pending.as_mut()),
+            ) {
+                h.started = started;
+            }
+        }
+        let Some(bytes) = self
+            .peers
+            .get(&key)
+            .and_then(|p| p.pending.as_ref())
+            .map(|h| h.bytes.clone())
+        else {
+            return;
+        };
+        for &dst in dsts {
+            self.transmits.push_back((dst, bytes.clone()));
+        }
+    }
+
+    fn start_handshake(&mut self, now: Instant, wall_ns: u64, key: PublicKey) -> bool {
+        let index = self.fresh_index();
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return false;
         };
         let Some((hs, bytes)) =
             handshake::initiation(&self.keys, &key, &peer.mac1_key, index, wall_ns)
         else {
-            return;
+            return false;
         };
         if let Some(old) = peer.pending.take() {
             self.by_index.remove(&old.index);
@@ -309,10 +366,12 @@ impl Secure {
             index,
             started: now,
             last_sent: now,
+            bytes: bytes.clone(),
         });
         self.by_index.insert(index, key);
         self.stats.handshakes_sent += 1;
         self.transmits.push_back((peer.endpoint, bytes));
+        true
     }
 
     /// Takes a version-2 datagram. `wall_ns` is the wall clock, for a handshake it may start.

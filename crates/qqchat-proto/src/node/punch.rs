@@ -1,0 +1,248 @@
+//! Reaching a keyed contact: hole punching on all its candidate paths when it is wanted and
+//! has no working path, and keepalives on the path in use so the NATs on the way keep their
+//! mappings. Both send only authenticated datagrams, so a forged source moves nothing.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::Node;
+use crate::peer::{PeerId, PublicKey};
+use crate::wire::{self, Packet};
+
+/// How often a contact is checked for a working path when keepalives are off.
+const CHECK_EVERY: Duration = Duration::from_secs(25);
+
+/// The nonce of a keepalive: an unsolicited pong, which every version of qqchat takes as
+/// "heard from" and otherwise ignores (no answer, no new packet kind).
+const KEEPALIVE_NONCE: u64 = 0;
+
+/// One contact's hole punching: a round under way, or the wait before the next one.
+#[derive(Debug, Clone)]
+struct Punch {
+    started: Instant,
+    next: Instant,
+    in_round: bool,
+    /// When the first authenticated answer of this round came, and whether from a LAN path.
+    answered: Option<Instant>,
+    lan_answered: bool,
+    /// The wait before the next round if this one fails; doubles up to a bound.
+    wait: Duration,
+}
+
+/// Per keyed contact: punching and keepalive timers.
+#[derive(Debug, Default)]
+pub(crate) struct Reach {
+    punches: HashMap<PublicKey, Punch>,
+    /// When a datagram last went to the contact's path in use.
+    sent: HashMap<PublicKey, Instant>,
+    /// When to next check that the path in use carried something (and send a keepalive).
+    check_at: HashMap<PublicKey, Instant>,
+}
+
+impl Reach {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let punch = self.punches.values().map(|p| p.next).min();
+        let check = self.check_at.values().copied().min();
+        [punch, check].into_iter().flatten().min()
+    }
+
+    pub(crate) fn forget(&mut self, key: &PublicKey) {
+        self.punches.remove(key);
+        self.sent.remove(key);
+        self.check_at.remove(key);
+    }
+
+    pub(crate) fn note_sent(&mut self, now: Instant, key: PublicKey) {
+        self.sent.insert(key, now);
+    }
+}
+
+/// An address on a LAN (private, link-local or loopback): preferred over a public one, as
+/// it is shorter and costs no NAT mapping.
+pub fn is_lan(addr: SocketAddr) -> bool {
+    match addr.ip().to_canonical() {
+        IpAddr::V4(ip) => ip.is_private() || ip.is_link_local() || ip.is_loopback(),
+        IpAddr::V6(ip) => {
+            let first = ip.segments()[0];
+            ip.is_loopback() || first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+        }
+    }
+}
+
+impl Node {
+    /// The user wants `peer` now (start, a message to send, its conversation opened): a keyed
+    /// contact with several candidates and no working path gets a punch round at once.
+    pub fn want(&mut self, now: Instant, peer: PeerId) {
+        self.tick(now);
+        let PeerId::Key(key) = peer else {
+            return;
+        };
+        if !self.punchable(peer) || self.working(now, peer) {
+            return;
+        }
+        let first_wait = self.config.punch.first_wait;
+        let p = self.reach.punches.entry(key).or_insert(Punch {
+            started: now,
+            next: now,
+            in_round: false,
+            answered: None,
+            lan_answered: false,
+            wait: first_wait,
+        });
+        if p.in_round {
+            return;
+        }
+        start_round(p, now);
+        self.punch_tick(now, key);
+    }
+
+    /// A keyed contact given several candidates: punching needs a choice to make.
+    fn punchable(&self, peer: PeerId) -> bool {
+        self.is_keyed(peer)
+            && self
+                .peers
+                .get(&peer)
+                .is_some_and(|c| c.is_pinned() && c.paths().len() > 1)
+    }
+
+    /// A session, and heard from lately (presence pings make a live contact heard at least
+    /// every `idle` plus a `retry`).
+    fn working(&self, now: Instant, peer: PeerId) -> bool {
+        let recent = self.config.presence.idle + self.config.presence.retry;
+        self.direct(now, peer)
+            && self
+                .link(peer)
+                .and_then(|l| l.last_heard)
+                .is_some_and(|t| now.saturating_duration_since(t) < recent)
+    }
+
+    /// Starts the keepalive checks of a keyed contact just added.
+    pub(super) fn reach_added(&mut self, now: Instant, key: PublicKey) {
+        let every = self.config.keepalive.unwrap_or(CHECK_EVERY);
+        self.reach.check_at.entry(key).or_insert(now + every);
+    }
+
+    /// An authenticated datagram from `key` came from `from`: an answer, if punching.
+    pub(super) fn punch_heard(&mut self, now: Instant, key: PublicKey, from: SocketAddr) {
+        if let Some(p) = self.reach.punches.get_mut(&key)
+            && p.in_round
+        {
+            p.answered.get_or_insert(now);
+            p.lan_answered |= is_lan(from);
+        }
+    }
+
+    /// Punch rounds and keepalives that are due.
+    pub(super) fn reach_timeout(&mut self, now: Instant) {
+        let due: Vec<PublicKey> = self
+            .reach
+            .punches
+            .iter()
+            .filter(|(_, p)| p.next <= now)
+            .map(|(&k, _)| k)
+            .collect();
+        for key in due {
+            self.punch_tick(now, key);
+        }
+        let due: Vec<PublicKey> = self
+            .reach
+            .check_at
+            .iter()
+            .filter(|&(_, &t)| t <= now)
+            .map(|(&k, _)| k)
+            .collect();
+        for key in due {
+            self.check_path(now, key);
+        }
+    }
+
+    /// One step of a contact's punching: probe every candidate, end a round, or start one.
+    fn punch_tick(&mut self, now: Instant, key: PublicKey) {
+        let peer = PeerId::Key(key);
+        let watched = self.peers.get(&peer).is_some_and(|c| c.is_watched());
+        let working = self.working(now, peer);
+        let cfg = self.config.punch.clone();
+        let Some(p) = self.reach.punches.get_mut(&key) else {
+            return;
+        };
+        if !p.in_round {
+            if !watched || working {
+                self.reach.punches.remove(&key);
+                return;
+            }
+            start_round(p, now);
+        }
+        if let Some(at) = p.answered
+            && (p.lan_answered || now >= at + cfg.settle || now >= p.started + cfg.round)
+        {
+            self.reach.punches.remove(&key);
+            return;
+        }
+        if now >= p.started + cfg.round {
+            p.in_round = false;
+            p.next = now + p.wait;
+            p.wait = (p.wait * 2).min(cfg.max_wait);
+            return;
+        }
+        p.next = now + cfg.every;
+        self.probe_all(now, key);
+    }
+
+    /// Sends an authenticated probe to every candidate: a handshake initiation without a
+    /// session, a ping with one.
+    fn probe_all(&mut self, now: Instant, key: PublicKey) {
+        let Some(paths) = self
+            .peers
+            .get(&PeerId::Key(key))
+            .map(|c| c.paths().to_vec())
+        else {
+            return;
+        };
+        self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let ping = wire::encode(&Packet::Ping {
+            nonce: self.nonce,
+            hello: false,
+        });
+        let body = ping.get(wire::MAGIC.len() + 1..).unwrap_or_default();
+        let wall = self.wall_ns();
+        if let Some(s) = self.secure.as_mut() {
+            s.punch(now, wall, key, &paths, body);
+        }
+        self.reach.note_sent(now, key);
+    }
+
+    /// Sends a keepalive if the path in use carried nothing for an interval, and gives a
+    /// watched contact that is unreachable another punch round.
+    fn check_path(&mut self, now: Instant, key: PublicKey) {
+        let peer = PeerId::Key(key);
+        let every = self.config.keepalive.unwrap_or(CHECK_EVERY);
+        let last = self.reach.sent.get(&key).copied();
+        let mut next = now + every;
+        if let Some(t) = last
+            && t + every > now
+        {
+            next = t + every;
+        } else if self.config.keepalive.is_some() && self.direct(now, peer) {
+            self.out.transmit(
+                peer,
+                wire::encode(&Packet::Pong {
+                    nonce: KEEPALIVE_NONCE,
+                }),
+            );
+        }
+        self.reach.check_at.insert(key, next);
+        let watched = self.peers.get(&peer).is_some_and(|c| c.is_watched());
+        if watched && !self.reach.punches.contains_key(&key) {
+            self.want(now, peer);
+        }
+    }
+}
+
+fn start_round(p: &mut Punch, now: Instant) {
+    p.in_round = true;
+    p.started = now;
+    p.next = now;
+    p.answered = None;
+    p.lan_answered = false;
+}
