@@ -37,6 +37,7 @@ fn book() -> ContactBook {
             listen: addr("0.0.0.0:4000"),
             bell: false,
             require_keys: false,
+            stun: Vec::new(),
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

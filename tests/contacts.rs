@@ -50,6 +50,10 @@ fn full_file_parses_in_file_order() {
             listen: addr("0.0.0.0:9001"),
             bell: false,
             require_keys: false,
+            stun: qqchat::contacts::DEFAULT_STUN
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -155,6 +159,7 @@ fn empty_book_has_only_me() {
         listen: addr("127.0.0.1:0"),
         bell: true,
         require_keys: false,
+        stun: Vec::new(),
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -351,11 +356,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, stun; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, stun; e.g. name = "alice""#
     );
 }
 
@@ -363,7 +368,7 @@ fn unknown_key_in_me() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, stun; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -405,7 +410,7 @@ fn unknown_key_is_typed() {
     match err.problem() {
         Some(Problem::UnknownKey { key, allowed, .. }) => {
             assert_eq!(key, "nmae");
-            assert_eq!(allowed, &["name", "listen", "bell", "require_keys"]);
+            assert_eq!(allowed, &["name", "listen", "bell", "require_keys", "stun"]);
         }
         other => panic!("wrong problem: {other:?}"),
     }

@@ -95,6 +95,16 @@ fn engine_options(
     Ok(options)
 }
 
+/// The STUN servers a long-running qqchat asks for its public address: `[me] stun`, but none
+/// on a loopback socket, which can reach no server (and the tests' qqchats, all on loopback
+/// or in the NAT lab, never touch a public one).
+fn stun_servers(me: &Me) -> Vec<String> {
+    if me.listen.ip().is_loopback() {
+        return Vec::new();
+    }
+    me.stun.clone()
+}
+
 /// A number of seconds from the command line, if it is positive and at most a year (larger
 /// ones would overflow the clock arithmetic).
 fn seconds(secs: f64) -> Option<std::time::Duration> {
@@ -334,7 +344,8 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     // Enough to draw the first screen; the engine reads the whole history after.
     let recent = history.conversations(RECENT_BYTES)?;
     let data_dir = Some(history.dir().to_path_buf());
-    let options = engine_options(&book, Some(history), true)?;
+    let mut options = engine_options(&book, Some(history), true)?;
+    options.stun = stun_servers(&book.me);
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine)?;
@@ -379,6 +390,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         listen: you_listen,
         bell: true,
         require_keys: false,
+        stun: Vec::new(),
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

@@ -18,6 +18,7 @@ mod address;
 mod edit;
 mod error;
 mod parse;
+mod stun;
 #[cfg(test)]
 mod tests;
 
@@ -53,7 +54,12 @@ bob = "127.0.0.1:9002"
 /// Keys allowed at the top of the file.
 const TOP_KEYS: &[&str] = &["me", "contacts"];
 /// Keys allowed in `[me]`.
-const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys"];
+const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys", "stun"];
+/// STUN servers asked for this user's public address when `[me] stun` is absent: two
+/// operators on different addresses, so the NAT's mapping can be classified. Resolved only
+/// when qqchat starts asking, never while the file is read.
+pub const DEFAULT_STUN: &[&str] = &["stun.l.google.com:19302", "stun.cloudflare.com:3478"];
+
 /// Keys allowed in a contact written as a table.
 const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
 
@@ -68,6 +74,9 @@ pub struct Me {
     pub bell: bool,
     /// Refuse contacts without a key: only Noise-authenticated peers get through.
     pub require_keys: bool,
+    /// STUN servers (`host:port`, resolved lazily) that tell this user's public address;
+    /// empty turns the asking off.
+    pub stun: Vec<String>,
 }
 
 impl Default for Me {
@@ -78,6 +87,7 @@ impl Default for Me {
             listen: DEFAULT_LISTEN,
             bell: true,
             require_keys: false,
+            stun: DEFAULT_STUN.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }

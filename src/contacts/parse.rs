@@ -278,6 +278,7 @@ impl Doc<'_> {
                     };
                     me.require_keys = *b;
                 }
+                "stun" => me.stun = self.stun_servers(value)?,
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {
                         format!("did you mean {near:?}?")

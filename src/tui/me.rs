@@ -22,6 +22,9 @@ impl MeChanges {
         if new.require_keys != old.require_keys {
             restart.push("require_keys");
         }
+        if new.stun != old.stun {
+            restart.push("stun");
+        }
         MeChanges {
             name: (new.name != old.name).then(|| new.name.clone()),
             bell: (new.bell != old.bell).then_some(new.bell),
@@ -67,6 +70,7 @@ mod tests {
             listen: "0.0.0.0:4000".parse().expect("addr"),
             bell: true,
             require_keys: false,
+            stun: Vec::new(),
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

@@ -402,6 +402,7 @@ mod tests {
                 listen: "0.0.0.0:4000".parse().unwrap(),
                 bell: false,
                 require_keys: false,
+                stun: Vec::new(),
             },
             contacts: vec![Contact {
                 name: name.into(),

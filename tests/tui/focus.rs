@@ -18,6 +18,7 @@ fn bot_book() -> ContactBook {
             listen: addr("127.0.0.1:4000"),
             bell: true,
             require_keys: false,
+            stun: Vec::new(),
         },
         contacts: vec![Contact {
             name: "bot".into(),

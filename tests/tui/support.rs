@@ -42,6 +42,7 @@ pub fn book(bell: bool) -> ContactBook {
             listen: addr("0.0.0.0:4000"),
             bell,
             require_keys: false,
+            stun: Vec::new(),
         },
         contacts: vec![
             Contact {
