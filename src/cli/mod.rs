@@ -2,6 +2,7 @@
 //! and `history`, all driving the same engine.
 
 mod bot;
+mod doctor;
 mod history;
 mod keys;
 mod listen;
@@ -25,6 +26,7 @@ use crate::proto::secure::Keypair;
 use crate::store::{self, ConversationKey, History};
 
 pub use bot::{Reply, bot};
+pub use doctor::doctor;
 pub use history::history;
 pub use keys::{add, id};
 pub use listen::listen;
@@ -251,6 +253,11 @@ fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<contro
             Request::Id => {
                 answer.out(local.to_string());
                 0
+            }
+            Request::Doctor { to } => {
+                answer.out(format!("(asked the qqchat running here, on {local})"));
+                let targets: Vec<Target> = to.into_iter().map(Target::from_wire).collect();
+                doctor::examine(&link, answer, local, &targets)
             }
             Request::History { key, me, json } => {
                 let printed = History::open(&dir)
