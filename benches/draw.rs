@@ -38,6 +38,7 @@ fn book() -> ContactBook {
             bell: false,
             require_keys: false,
             keepalive: 25,
+            stun: Vec::new(),
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

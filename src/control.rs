@@ -67,6 +67,8 @@ pub enum Request {
     Id,
     /// `qqchat history`: the conversation kept under `key`; `me` names own messages.
     History { key: String, me: String, json: bool },
+    /// `qqchat doctor`: STUN and the NAT from the running socket, and a ping to each of `to`.
+    Doctor { to: Vec<Target> },
 }
 
 /// One line of the answer.

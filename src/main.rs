@@ -61,6 +61,9 @@ enum Cmd {
         #[arg(long, short = 'i', default_value_t = 1.0, value_name = "SECS")]
         interval: f64,
     },
+    /// Check what can be reached: local and public addresses (STUN), the NAT's type, and
+    /// whether each contact answers, with a fix for whatever fails.
+    Doctor,
     /// Show your public key and the contact string to give a friend.
     Id {
         /// The address to put in the contact string (default: [me] listen).
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
             count,
             interval,
         }) => cli::ping(&common, &to, count, interval),
+        Some(Cmd::Doctor) => cli::doctor(&common),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
         Some(Cmd::Id { addr, quiet }) => cli::id(&common, addr.as_deref(), quiet),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),

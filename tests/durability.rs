@@ -132,7 +132,7 @@ fn queued_messages_wait_for_a_restart_and_a_peer_that_starts_later() {
     let alice_contacts = alice_dir.write(
         "contacts.toml",
         &format!(
-            "[me]\nname = \"alice\"\nlisten = \"{}\"\n\n[contacts]\nbob = \"{}\"\n",
+            "[me]\nname = \"alice\"\nlisten = \"{}\"\nstun = []\n\n[contacts]\nbob = \"{}\"\n",
             loopback(port_a),
             loopback(port_b)
         ),
@@ -140,7 +140,7 @@ fn queued_messages_wait_for_a_restart_and_a_peer_that_starts_later() {
     let bob_contacts = bob_dir.write(
         "contacts.toml",
         &format!(
-            "[me]\nname = \"bob\"\nlisten = \"{}\"\n\n[contacts]\nalice = \"{}\"\n",
+            "[me]\nname = \"bob\"\nlisten = \"{}\"\nstun = []\n\n[contacts]\nalice = \"{}\"\n",
             loopback(port_b),
             loopback(port_a)
         ),

@@ -96,7 +96,7 @@ fn keyed_peers_get_through_a_lossy_relay_in_order() {
     alice.dir.write(
         "contacts.toml",
         &format!(
-            "[me]\nname = \"alice\"\nlisten = \"{}\"\n\n[contacts]\nbob = {{ addr = \"{}\", key = \"{bob_key}\" }}\n",
+            "[me]\nname = \"alice\"\nlisten = \"{}\"\nstun = []\n\n[contacts]\nbob = {{ addr = \"{}\", key = \"{bob_key}\" }}\n",
             loopback(alice.port),
             loopback(free_port())
         ),
@@ -109,7 +109,7 @@ fn keyed_peers_get_through_a_lossy_relay_in_order() {
     let book = via.write(
         "bob-via.toml",
         &format!(
-            "[me]\nname = \"bob\"\nlisten = \"{}\"\n\n[contacts]\nalice = {{ addr = \"{}\", key = \"{key}\" }}\n",
+            "[me]\nname = \"bob\"\nlisten = \"{}\"\nstun = []\n\n[contacts]\nalice = {{ addr = \"{}\", key = \"{key}\" }}\n",
             loopback(bob.port),
             relay.addr()
         ),
@@ -201,7 +201,7 @@ fn add_gives_an_unkeyed_contact_its_key_and_says_so() {
     std::fs::write(
         alice.contacts(),
         format!(
-            "[me]\nname = \"alice\"\nlisten = \"{}\"\n\n[contacts]\nbob = \"{}\"\n",
+            "[me]\nname = \"alice\"\nlisten = \"{}\"\nstun = []\n\n[contacts]\nbob = \"{}\"\n",
             loopback(alice.port),
             loopback(bob.port)
         ),

@@ -5,11 +5,11 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use qqchat_testkit::{Host, Lab, Nat, Person, Router, run, text};
+use qqchat_testkit::{ChildGuard, Host, Lab, Nat, Person, Router, TempDir, run, text};
 
 /// The port every qqchat in the lab listens on; each host has its own, so tests never clash.
 const PORT: u16 = 7000;
@@ -382,4 +382,96 @@ fn a_router_forgetting_its_mappings_mid_conversation_loses_and_doubles_nothing()
     let want: Vec<String> = (0..=6).map(|i| format!("m{i}")).collect();
     assert_eq!(got, want);
     eprintln!("mappings flushed mid-conversation: {:?}", started.elapsed());
+}
+
+/// coturn answering STUN (only) on `host`'s address, port 3478; stopped when dropped.
+fn stun_server(lab: &Lab, host: &Host, dir: &TempDir) -> ChildGuard {
+    let name = host.ip.to_string();
+    let mut command = lab.command(&host.ns, "turnserver");
+    command
+        .args(["-n", "--listening-ip", &name, "--listening-port", "3478"])
+        .args(["--no-tls", "--no-dtls", "--stun-only", "--no-cli"])
+        .args(["--log-file", "stdout", "--simple-log"])
+        .arg("--pidfile")
+        .arg(dir.path().join(format!("{name}.pid")))
+        .arg("--userdb")
+        .arg(dir.path().join(format!("{name}.db")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    ChildGuard::spawn(&mut command)
+}
+
+/// `qqchat doctor` for `person` on `host`: its exit code and what it printed.
+fn doctor(lab: &Lab, host: &Host, person: &Person) -> (Option<i32>, String) {
+    let out = lab
+        .qqchat(host, person.dir.path())
+        .args(["--contacts", &person.contacts(), "doctor"])
+        .output()
+        .expect("run qqchat doctor");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out.status.code(), said)
+}
+
+#[test]
+fn stun_from_the_chat_socket_finds_the_public_address_and_the_nat_type() {
+    let Some(mut lab) =
+        Lab::start("stun_from_the_chat_socket_finds_the_public_address_and_the_nat_type")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let (s1, s2) = (lab.public_host("stun1"), lab.public_host("stun2"));
+    let coturn = TempDir::new("coturn");
+    let _servers = (
+        stun_server(&lab, &s1, &coturn),
+        stun_server(&lab, &s2, &coturn),
+    );
+    let servers = [s1.addr(3478), s2.addr(3478)];
+    let ei = lab.router("ra", Nat::EndpointIndependent);
+    let sym = lab.router("rb", Nat::Symmetric);
+    let a = lab.host("alice", &ei);
+    let b = lab.host("bob", &sym);
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    alice.set_stun(&servers);
+    bob.set_stun(&servers);
+
+    // Behind the endpoint-independent router: its public address, the same from both servers.
+    let (code, said) = doctor(&lab, &a, &alice);
+    assert_eq!(code, Some(0), "{said}");
+    for wanted in [
+        format!("socket  {}", a.addr(PORT)),
+        format!("{}: sees you at {}", servers[0], ei.addr(PORT)),
+        format!("{}: sees you at {}", servers[1], ei.addr(PORT)),
+        "NAT: endpoint-independent mapping".to_owned(),
+        format!("port preserved: {PORT} outside too"),
+        "Everything answered.".to_owned(),
+    ] {
+        assert!(said.contains(&wanted), "no {wanted:?} in:\n{said}");
+    }
+
+    // Behind the symmetric one: a port per server, and the advice to use a relay.
+    let (code, said) = doctor(&lab, &b, &bob);
+    assert_eq!(code, Some(1), "{said}");
+    for wanted in [
+        format!("sees you at {}:", sym.public),
+        "NAT: symmetric".to_owned(),
+        "your NAT gives each destination its own port (symmetric)".to_owned(),
+        "configure a relay".to_owned(),
+    ] {
+        assert!(said.contains(&wanted), "no {wanted:?} in:\n{said}");
+    }
+
+    // A running qqchat asks from its own socket, and doctor reports what it found.
+    let _alice_listens = lab.listen(&a, &alice);
+    let (code, said) = doctor(&lab, &a, &alice);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("asked the qqchat running here"), "{said}");
+    assert!(
+        said.contains(&format!("sees you at {}", ei.addr(PORT))),
+        "{said}"
+    );
+    assert!(said.contains("NAT: endpoint-independent mapping"), "{said}");
+    eprintln!("stun lab test took {:?}", started.elapsed());
 }

@@ -438,7 +438,8 @@ impl App {
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
-            EngineEvent::Pong { .. } => {}
+            // Reported by `qqchat doctor`; the chat does not show it yet.
+            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
             EngineEvent::Outgoing {
                 to,
                 id: msg_id,

@@ -43,7 +43,9 @@ impl Reply {
 pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     // The bot keeps no history: it would only fill the disk with its own echoes.
-    let engine = start_engine(book.me.listen, engine_options(&book, None, false)?)?;
+    let mut options = engine_options(&book, None, false)?;
+    options.stun = super::stun_servers(&book.me);
+    let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine)?;
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",

@@ -85,7 +85,7 @@ fn running_addr(common: &Common) -> Result<Option<SocketAddr>> {
 /// For a socket on every interface, the address this machine sends from by default: a UDP
 /// `connect` only asks the routing table, no datagram is sent. `None` for a specific
 /// address, or when there is no route (a machine with no network).
-fn outbound_ip(listen: SocketAddr) -> Option<IpAddr> {
+pub(super) fn outbound_ip(listen: SocketAddr) -> Option<IpAddr> {
     if !listen.ip().is_unspecified() {
         return None;
     }

@@ -14,7 +14,8 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = open_history(common)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
-    let options = engine_options(&book, Some(history), true)?;
+    let mut options = engine_options(&book, Some(history), true)?;
+    options.stun = super::stun_servers(&book.me);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine)?;
     eprintln!(

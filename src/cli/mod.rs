@@ -2,6 +2,7 @@
 //! and `history`, all driving the same engine.
 
 mod bot;
+mod doctor;
 mod history;
 mod keys;
 mod listen;
@@ -25,6 +26,7 @@ use crate::proto::secure::Keypair;
 use crate::store::{self, ConversationKey, History};
 
 pub use bot::{Reply, bot};
+pub use doctor::doctor;
 pub use history::history;
 pub use keys::{add, id};
 pub use listen::listen;
@@ -95,6 +97,16 @@ fn engine_options(
     options.load_history = history.is_some();
     options.history = history;
     Ok(options)
+}
+
+/// The STUN servers a long-running qqchat asks for its public address: `[me] stun`, but none
+/// on a loopback socket, which can reach no server (and the tests' qqchats, all on loopback
+/// or in the NAT lab, never touch a public one).
+fn stun_servers(me: &Me) -> Vec<String> {
+    if me.listen.ip().is_loopback() {
+        return Vec::new();
+    }
+    me.stun.clone()
 }
 
 /// A number of seconds from the command line, if it is positive and at most a year (larger
@@ -244,6 +256,11 @@ fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<contro
                 answer.out(local.to_string());
                 0
             }
+            Request::Doctor { to } => {
+                answer.out(format!("(asked the qqchat running here, on {local})"));
+                let targets: Vec<Target> = to.into_iter().map(Target::from_wire).collect();
+                doctor::examine(&link, answer, local, &targets)
+            }
             Request::History { key, me, json } => {
                 let printed = History::open(&dir)
                     .map_err(anyhow::Error::from)
@@ -336,7 +353,8 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     // Enough to draw the first screen; the engine reads the whole history after.
     let recent = history.conversations(RECENT_BYTES)?;
     let data_dir = Some(history.dir().to_path_buf());
-    let options = engine_options(&book, Some(history), true)?;
+    let mut options = engine_options(&book, Some(history), true)?;
+    options.stun = stun_servers(&book.me);
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine)?;
@@ -382,6 +400,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         bell: true,
         require_keys: false,
         keepalive: 25,
+        stun: Vec::new(),
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

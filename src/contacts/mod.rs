@@ -18,6 +18,7 @@ mod address;
 mod edit;
 mod error;
 mod parse;
+mod stun;
 #[cfg(test)]
 mod tests;
 
@@ -53,7 +54,19 @@ bob = "127.0.0.1:9002"
 /// Keys allowed at the top of the file.
 const TOP_KEYS: &[&str] = &["me", "contacts"];
 /// Keys allowed in `[me]`.
-const ME_KEYS: &[&str] = &["name", "listen", "bell", "require_keys", "keepalive"];
+const ME_KEYS: &[&str] = &[
+    "name",
+    "listen",
+    "bell",
+    "require_keys",
+    "keepalive",
+    "stun",
+];
+/// STUN servers asked for this user's public address when `[me] stun` is absent: two
+/// operators on different addresses, so the NAT's mapping can be classified. Resolved only
+/// when qqchat starts asking, never while the file is read.
+pub const DEFAULT_STUN: &[&str] = &["stun.l.google.com:19302", "stun.cloudflare.com:3478"];
+
 /// Keys allowed in a contact written as a table.
 const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
 
@@ -71,6 +84,9 @@ pub struct Me {
     /// Seconds between keepalives on each keyed contact's path, so NATs keep it open; 0 is
     /// none.
     pub keepalive: u64,
+    /// STUN servers (`host:port`, resolved lazily) that tell this user's public address;
+    /// empty turns the asking off.
+    pub stun: Vec<String>,
 }
 
 impl Default for Me {
@@ -82,6 +98,7 @@ impl Default for Me {
             bell: true,
             require_keys: false,
             keepalive: 25,
+            stun: DEFAULT_STUN.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }

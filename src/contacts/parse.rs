@@ -293,6 +293,7 @@ impl Doc<'_> {
                     };
                     me.keepalive = secs;
                 }
+                "stun" => me.stun = self.stun_servers(value)?,
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {
                         format!("did you mean {near:?}?")

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
+use super::stun::{Reachability, StunServer};
 use crate::contacts::Contact;
 use crate::proto::{Config, PeerId};
 use crate::store::{Conversation, ConversationKey, History};
@@ -47,6 +48,14 @@ pub enum Command {
     /// Also send every event from now on (but the bulky [`EngineEvent::History`]) here, until
     /// the receiver is dropped: how the control socket follows the work it asked for.
     Subscribe(Sender<EngineEvent>),
+    /// The STUN servers of `[me] stun`, resolved off the engine thread, and the socket's own
+    /// address: asking them starts now.
+    StunServers {
+        servers: Vec<StunServer>,
+        local: SocketAddr,
+    },
+    /// Ask the STUN servers again now, and report ([`EngineEvent::Reachability`]).
+    CheckReachability,
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -103,6 +112,8 @@ pub enum EngineEvent {
     /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
     /// for the user. Reported once, then at most about once a minute per peer.
     Trouble { peer: PeerId, text: String },
+    /// What STUN says of this socket's public address and NAT, each time that changes.
+    Reachability(Reachability),
 }
 
 /// Presence and quality of the link to a contact, for the UI.
@@ -131,6 +142,8 @@ pub struct Options {
     /// once), messages still owed (the outbox, when `queue_failed`), and the conversations
     /// for the front end ([`EngineEvent::History`]). Start-up does not wait for it.
     pub load_history: bool,
+    /// STUN servers (`host:port`) to ask for the public address; resolved by the engine.
+    pub stun: Vec<String>,
 }
 
 impl Options {
@@ -142,6 +155,7 @@ impl Options {
             queue_failed: false,
             watch: true,
             load_history: false,
+            stun: Vec::new(),
         }
     }
 }

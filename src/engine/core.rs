@@ -20,6 +20,7 @@ use super::advice;
 use super::api::{Command, EngineEvent, Link, conversation_peer, history_key};
 use super::ids::IdGen;
 use super::limit::too_long;
+use super::stun::StunClient;
 use crate::contacts::Contact;
 use crate::proto::{Config, Event, LinkHealth, Node, PeerId, Transmit};
 use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
@@ -80,6 +81,8 @@ pub struct CoreOptions {
     /// Produce records to store. Off when nothing keeps them (the demo's bot, the bench):
     /// a record costs a copy of the text and a formatted address or two per message.
     pub keep_history: bool,
+    /// `[me] stun`: the servers asked for the public address, named as written.
+    pub stun: Vec<String>,
 }
 
 impl CoreOptions {
@@ -90,6 +93,7 @@ impl CoreOptions {
             queue_failed: false,
             watch: true,
             keep_history: true,
+            stun: Vec::new(),
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct EngineCore {
     link_reported: HashMap<PeerId, Instant>,
     store: Vec<StoreOp>,
     ui: Vec<EngineEvent>,
+    /// The public address: asked of the STUN servers, over this socket.
+    stun: StunClient,
 }
 
 impl EngineCore {
@@ -146,6 +152,7 @@ impl EngineCore {
             link_reported: HashMap::new(),
             store: Vec::new(),
             ui: Vec::new(),
+            stun: StunClient::new(&options.stun),
         }
     }
 
@@ -172,18 +179,26 @@ impl EngineCore {
     }
 
     /// A datagram from the network.
+    /// What comes from a configured STUN server is STUN's alone: checked by source address
+    /// before the protocol sees anything, so a peer's text is never taken for STUN.
     pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
-        self.node.handle_datagram(now.mono, from, bytes);
+        if !self.stun.handle_datagram(now.mono, from, bytes) {
+            self.node.handle_datagram(now.mono, from, bytes);
+        }
     }
 
     /// The deadline from [`EngineCore::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Now) {
         self.node.handle_timeout(now.mono);
+        self.stun.handle_timeout(now.mono);
     }
 
     /// When [`EngineCore::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.node.poll_timeout()
+        match (self.node.poll_timeout(), self.stun.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Says goodbye to every contact; the byes come out of the next [`EngineCore::poll_output`].
@@ -219,6 +234,10 @@ impl EngineCore {
                     self.never_queue.insert(id);
                 }
             }
+            Command::StunServers { servers, local } => {
+                self.stun.set_servers(now.mono, servers, local);
+            }
+            Command::CheckReachability => self.stun.refresh(now.mono),
             // The driver keeps the subscribers: they are channels, not state of the core.
             Command::Subscribe(_) => {}
             Command::Shutdown => self.goodbye(),
@@ -232,6 +251,10 @@ impl EngineCore {
         let mut transmits = Vec::new();
         while let Some(t) = self.node.poll_transmit() {
             transmits.push(t);
+        }
+        transmits.extend(std::iter::from_fn(|| self.stun.poll_transmit()));
+        if let Some(report) = self.stun.poll_report() {
+            self.ui.push(EngineEvent::Reachability(report));
         }
         Output {
             store: std::mem::take(&mut self.store),

@@ -3,7 +3,7 @@
 //! out, committing the history before anything of the same step reaches the network.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use super::api::{Command, EngineEvent, EngineHandle, Options};
 use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 use super::ids::ProcessIds;
+use super::stun::StunServer;
 use crate::net::{self, Incoming};
 use crate::proto::{Config, Transmit};
 use crate::store::{ConversationKey, History, Record, StoreError};
@@ -41,6 +42,9 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let receiver = net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
     let sender = net::spawn_sender(socket, out_rx)?;
     let load_history = options.load_history;
+    if !options.stun.is_empty() {
+        resolve_stun(options.stun.clone(), local_addr, cmd_tx.clone())?;
+    }
     let core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
@@ -48,6 +52,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             queue_failed: options.queue_failed,
             watch: options.watch,
             keep_history: options.history.is_some(),
+            stun: options.stun,
         },
         Box::new(ProcessIds),
     );
@@ -80,6 +85,32 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         local_addr,
         thread: Some(thread),
     })
+}
+
+/// Resolves the STUN servers' names on a thread of their own, so a slow or absent resolver
+/// never holds up the chat, and hands the addresses to the engine. An IPv4 socket can only
+/// reach IPv4 servers.
+fn resolve_stun(
+    names: Vec<String>,
+    local: SocketAddr,
+    commands: Sender<Command>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("qqchat-stun-resolve".into())
+        .spawn(move || {
+            let servers = names
+                .into_iter()
+                .map(|name| {
+                    let addr = name
+                        .to_socket_addrs()
+                        .ok()
+                        .and_then(|mut addrs| addrs.find(|a| local.is_ipv6() || a.is_ipv4()));
+                    StunServer { name, addr }
+                })
+                .collect();
+            let _ = commands.send(Command::StunServers { servers, local });
+        })?;
+    Ok(())
 }
 
 /// The engine's clock: the one place it is read.

@@ -15,9 +15,11 @@ mod core;
 mod driver;
 mod ids;
 mod limit;
+mod stun;
 
 pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 pub use api::{Command, EngineEvent, EngineHandle, Link, Options, conversation_peer, history_key};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
+pub use stun::{Mapping, Probe, Reachability, ServerReport, StunClient, StunServer};

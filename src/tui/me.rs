@@ -22,6 +22,9 @@ impl MeChanges {
         if new.require_keys != old.require_keys {
             restart.push("require_keys");
         }
+        if new.stun != old.stun {
+            restart.push("stun");
+        }
         MeChanges {
             name: (new.name != old.name).then(|| new.name.clone()),
             bell: (new.bell != old.bell).then_some(new.bell),
@@ -68,6 +71,7 @@ mod tests {
             bell: true,
             require_keys: false,
             keepalive: 25,
+            stun: Vec::new(),
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

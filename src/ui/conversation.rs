@@ -403,6 +403,7 @@ mod tests {
                 bell: false,
                 require_keys: false,
                 keepalive: 25,
+                stun: Vec::new(),
             },
             contacts: vec![Contact {
                 name: name.into(),

@@ -19,6 +19,7 @@ fn bot_book() -> ContactBook {
             bell: true,
             require_keys: false,
             keepalive: 25,
+            stun: Vec::new(),
         },
         contacts: vec![Contact {
             name: "bot".into(),

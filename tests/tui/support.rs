@@ -43,6 +43,7 @@ pub fn book(bell: bool) -> ContactBook {
             bell,
             require_keys: false,
             keepalive: 25,
+            stun: Vec::new(),
         },
         contacts: vec![
             Contact {

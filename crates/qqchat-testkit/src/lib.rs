@@ -13,6 +13,6 @@ mod rng;
 pub use fs::TempDir;
 pub use lab::{Host, Lab, Nat, Router, lab_required};
 pub use net::{WAIT, addr, free_addr, free_port, loopback, loopback_socket};
-pub use process::{ChildGuard, Lines, Person, Running, friends, qqchat, run, text};
+pub use process::{ChildGuard, Lines, Person, Running, STUN_OFF, friends, qqchat, run, text};
 pub use relay::{Impairment, Relay, RelayStats};
 pub use rng::{Draw, Rng, junk_datagrams};

@@ -205,6 +205,10 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Written into every contacts file the test support makes: a test never asks the public
+/// STUN servers qqchat asks by default (a lab test sets its own servers instead).
+pub const STUN_OFF: &str = "stun = []";
+
 /// A person: a directory (their config, key and history) and a contacts file.
 pub struct Person {
     pub dir: TempDir,
@@ -224,11 +228,22 @@ impl Person {
         dir.write(
             "contacts.toml",
             &format!(
-                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n\n[contacts]\n",
+                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n{STUN_OFF}\n\n[contacts]\n",
                 listen
             ),
         );
         Person { dir, name, port }
+    }
+
+    /// Asks these STUN servers (in the lab) instead of none.
+    pub fn set_stun(&self, servers: &[SocketAddr]) {
+        let path = self.dir.path().join("contacts.toml");
+        let text = std::fs::read_to_string(&path).expect("read the contacts file");
+        let list: Vec<String> = servers.iter().map(|s| format!("\"{s}\"")).collect();
+        let line = format!("stun = [{}]", list.join(", "));
+        assert!(text.contains(STUN_OFF), "no {STUN_OFF:?} line to replace");
+        self.dir
+            .write("contacts.toml", &text.replacen(STUN_OFF, &line, 1));
     }
 
     pub fn contacts(&self) -> String {
