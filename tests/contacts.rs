@@ -425,7 +425,14 @@ fn unknown_key_is_typed() {
             assert_eq!(key, "nmae");
             assert_eq!(
                 allowed,
-                &["name", "listen", "bell", "require_keys", "keepalive", "stun"]
+                &[
+                    "name",
+                    "listen",
+                    "bell",
+                    "require_keys",
+                    "keepalive",
+                    "stun"
+                ]
             );
         }
         other => panic!("wrong problem: {other:?}"),
