@@ -16,14 +16,17 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+mod links;
+mod outbox;
+
 use super::advice;
-use super::api::{Command, EngineEvent, Link, conversation_peer, history_key};
+use super::api::{Command, EngineEvent, history_key};
 use super::ids::IdGen;
 use super::limit::too_long;
 use super::stun::StunClient;
 use crate::contacts::Contact;
-use crate::proto::{Config, Event, LinkHealth, Node, PeerId, Transmit};
-use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record, StoredMessage};
+use crate::proto::{Config, Event, Node, PeerId, Transmit};
+use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record};
 
 /// Link figures of one contact go to the front end at most this often.
 const LINK_REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -263,53 +266,6 @@ impl EngineCore {
         }
     }
 
-    /// Notes what was received (to show it once) and what is owed, and tells the front end.
-    fn read_history(&mut self, conversations: Vec<Conversation>) {
-        let received = conversations
-            .iter()
-            .flat_map(|c| &c.messages)
-            .filter(|m| m.dir == Direction::In)
-            .map(|m| m.id);
-        self.seen.extend(received);
-        let mut owed = Vec::new();
-        if self.queue_failed {
-            for c in &conversations {
-                let Some(peer) = conversation_peer(&self.contacts, &c.key) else {
-                    continue;
-                };
-                owed.extend(
-                    c.messages
-                        .iter()
-                        .filter(|m| m.dir == Direction::Out && !m.plain && m.state.is_undelivered())
-                        .map(|m| (peer, m.clone())),
-                );
-            }
-        }
-        // The conversations first, then the outbox's events about them.
-        self.ui.push(EngineEvent::History(conversations));
-        self.owe(owed);
-    }
-
-    /// Puts messages owed from an earlier run in the outbox.
-    fn owe(&mut self, outbox: Vec<(PeerId, StoredMessage)>) {
-        for (to, msg) in outbox {
-            if self.unacked.contains_key(&msg.id) {
-                continue;
-            }
-            self.unacked.insert(
-                msg.id,
-                Outgoing {
-                    to,
-                    text: msg.text,
-                    sent_at: msg.at,
-                },
-            );
-            self.outbox.entry(to).or_default().push_back(msg.id);
-            // The front end shows it queued, so it can be sent now or cancelled.
-            self.ui.push(EngineEvent::Queued { to, id: msg.id });
-        }
-    }
-
     /// Gives the protocol every contact, with its key and address. A contact that left the
     /// file, or whose address was edited, is removed first (its sessions go with it).
     fn apply_peers(&mut self, now: Now, old: &[Contact]) {
@@ -356,20 +312,6 @@ impl EngineCore {
             } else if !old.iter().any(|o| o.peer_id() == peer && !o.plain) {
                 self.node.watch(now.mono, peer);
             }
-        }
-    }
-
-    fn cancel(&mut self, id: u64) {
-        let queued = self
-            .unacked
-            .get(&id)
-            .is_some_and(|o| self.outbox.get(&o.to).is_some_and(|q| q.contains(&id)));
-        if queued && let Some(o) = self.unacked.remove(&id) {
-            if let Some(q) = self.outbox.get_mut(&o.to) {
-                q.retain(|&queued| queued != id);
-            }
-            self.record_state(o.to, id, MessageState::Cancelled);
-            self.ui.push(EngineEvent::Cancelled { to: o.to, id });
         }
     }
 
@@ -439,16 +381,6 @@ impl EngineCore {
             self.record_state(to, id, MessageState::Failed);
             self.ui.push(EngineEvent::Failed { to, id });
             self.ui.push(EngineEvent::Error(format!("not sent: {err}")));
-        }
-    }
-
-    /// Sends the outbox of a contact that was just heard from, oldest first.
-    fn drain_outbox(&mut self, now: Now, peer: PeerId) {
-        let Some(queue) = self.outbox.remove(&peer) else {
-            return;
-        };
-        for id in queue {
-            self.transmit(now, id);
         }
     }
 
@@ -572,45 +504,5 @@ impl EngineCore {
                 self.ui.push(EngineEvent::PathChanged { peer, path });
             }
         }
-    }
-
-    /// Link figures of contacts, at most once a second per contact, so a busy chat does not
-    /// flood the UI.
-    fn report_links(&mut self, now: Now) {
-        let contacts = &self.contacts;
-        self.link_dirty
-            .retain(|peer| contacts.iter().any(|c| !c.plain && c.peer_id() == *peer));
-        let dirty: Vec<PeerId> = self.link_dirty.iter().copied().collect();
-        for peer in dirty {
-            let due = self
-                .link_reported
-                .get(&peer)
-                .is_none_or(|t| now.mono.saturating_duration_since(*t) >= LINK_REPORT_EVERY);
-            if !due {
-                continue;
-            }
-            self.link_dirty.remove(&peer);
-            if let Some(health) = self.node.link(peer) {
-                self.link_reported.insert(peer, now.mono);
-                self.ui.push(EngineEvent::Link {
-                    peer,
-                    link: link_of(health, now),
-                });
-            }
-        }
-    }
-}
-
-/// The UI's view of a link: the protocol's last-heard instant turned into wall-clock time.
-fn link_of(h: LinkHealth, now: Now) -> Link {
-    let last_seen = h.last_heard.and_then(|t| {
-        let ago = jiff::SignedDuration::try_from(now.mono.saturating_duration_since(t)).ok()?;
-        now.wall.checked_sub(ago).ok()
-    });
-    Link {
-        online: h.online,
-        last_seen,
-        rtt: h.rtt,
-        loss: h.loss,
     }
 }
