@@ -39,6 +39,7 @@ fn book() -> ContactBook {
             require_keys: false,
             keepalive: 25,
             stun: Vec::new(),
+            relay: None,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

@@ -55,6 +55,7 @@ fn full_file_parses_in_file_order() {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            relay: None,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -162,6 +163,7 @@ fn empty_book_has_only_me() {
         require_keys: false,
         keepalive: 25,
         stun: Vec::new(),
+        relay: None,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -358,11 +360,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; e.g. name = "alice""#
     );
 }
 
@@ -381,7 +383,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -431,7 +433,8 @@ fn unknown_key_is_typed() {
                     "bell",
                     "require_keys",
                     "keepalive",
-                    "stun"
+                    "stun",
+                    "relay"
                 ]
             );
         }

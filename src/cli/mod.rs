@@ -401,6 +401,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         require_keys: false,
         keepalive: 25,
         stun: Vec::new(),
+        relay: None,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

@@ -18,6 +18,7 @@ mod address;
 mod edit;
 mod error;
 mod parse;
+mod relay;
 mod stun;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use edit::{
 };
 pub use error::{ContactsError, Problem};
 use parse::{Doc, in_file_order};
+pub use relay::{Relay, Secret, SecretError};
 
 /// The port qqchat listens on unless `[me] listen` says otherwise; also used in examples.
 pub const DEFAULT_PORT: u16 = 9001;
@@ -61,6 +63,7 @@ const ME_KEYS: &[&str] = &[
     "require_keys",
     "keepalive",
     "stun",
+    "relay",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -87,6 +90,8 @@ pub struct Me {
     /// STUN servers (`host:port`, resolved lazily) that tell this user's public address;
     /// empty turns the asking off.
     pub stun: Vec<String>,
+    /// The TURN server that relays when no direct path works; none when absent.
+    pub relay: Option<Relay>,
 }
 
 impl Default for Me {
@@ -99,6 +104,7 @@ impl Default for Me {
             require_keys: false,
             keepalive: 25,
             stun: DEFAULT_STUN.iter().map(|s| (*s).to_owned()).collect(),
+            relay: None,
         }
     }
 }

@@ -294,6 +294,7 @@ impl Doc<'_> {
                     me.keepalive = secs;
                 }
                 "stun" => me.stun = self.stun_servers(value)?,
+                "relay" => me.relay = Some(self.relay(value)?),
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {
                         format!("did you mean {near:?}?")

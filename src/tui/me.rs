@@ -25,6 +25,9 @@ impl MeChanges {
         if new.stun != old.stun {
             restart.push("stun");
         }
+        if new.relay != old.relay {
+            restart.push("relay");
+        }
         MeChanges {
             name: (new.name != old.name).then(|| new.name.clone()),
             bell: (new.bell != old.bell).then_some(new.bell),
@@ -72,6 +75,7 @@ mod tests {
             require_keys: false,
             keepalive: 25,
             stun: Vec::new(),
+            relay: None,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

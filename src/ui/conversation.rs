@@ -404,6 +404,7 @@ mod tests {
                 require_keys: false,
                 keepalive: 25,
                 stun: Vec::new(),
+                relay: None,
             },
             contacts: vec![Contact {
                 name: name.into(),

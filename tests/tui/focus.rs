@@ -20,6 +20,7 @@ fn bot_book() -> ContactBook {
             require_keys: false,
             keepalive: 25,
             stun: Vec::new(),
+            relay: None,
         },
         contacts: vec![Contact {
             name: "bot".into(),

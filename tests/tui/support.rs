@@ -44,6 +44,7 @@ pub fn book(bell: bool) -> ContactBook {
             require_keys: false,
             keepalive: 25,
             stun: Vec::new(),
+            relay: None,
         },
         contacts: vec![
             Contact {
