@@ -439,7 +439,7 @@ impl App {
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
-            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
+            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) | EngineEvent::Relay(_) => {}
             EngineEvent::Outgoing {
                 to,
                 id: msg_id,

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
 use super::stun::{Reachability, StunServer};
+use super::turn::{RelayReport, RelayServer};
 use crate::contacts::Contact;
 use crate::proto::{Config, PeerId};
 use crate::store::{Conversation, ConversationKey, History};
@@ -56,6 +57,12 @@ pub enum Command {
     },
     /// Ask the STUN servers again now, and report ([`EngineEvent::Reachability`]).
     CheckReachability,
+    /// The TURN server of `[me] relay`, resolved off the engine thread, and the socket's own
+    /// address: the allocation starts now.
+    RelayServer {
+        server: RelayServer,
+        local: SocketAddr,
+    },
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -114,6 +121,9 @@ pub enum EngineEvent {
     Trouble { peer: PeerId, text: String },
     /// What STUN says of this socket's public address and NAT, each time that changes.
     Reachability(Reachability),
+    /// The TURN relay's allocation (the relayed address, or why there is none), each time
+    /// that changes.
+    Relay(RelayReport),
 }
 
 /// Presence and quality of the link to a contact, for the UI.
@@ -144,6 +154,8 @@ pub struct Options {
     pub load_history: bool,
     /// STUN servers (`host:port`) to ask for the public address; resolved by the engine.
     pub stun: Vec<String>,
+    /// The TURN server of `[me] relay`, its password read; resolved by the engine.
+    pub relay: Option<RelayServer>,
 }
 
 impl Options {
@@ -156,6 +168,7 @@ impl Options {
             watch: true,
             load_history: false,
             stun: Vec::new(),
+            relay: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use super::api::{Command, EngineEvent, EngineHandle, Options};
 use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 use super::ids::ProcessIds;
 use super::stun::StunServer;
+use super::turn::RelayServer;
 use crate::net::{self, Incoming};
 use crate::proto::{Config, Transmit};
 use crate::store::{ConversationKey, History, Record, StoreError};
@@ -44,6 +45,9 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let load_history = options.load_history;
     if !options.stun.is_empty() {
         resolve_stun(options.stun.clone(), local_addr, cmd_tx.clone())?;
+    }
+    if let Some(relay) = options.relay {
+        resolve_relay(relay, local_addr, cmd_tx.clone())?;
     }
     let core = EngineCore::new(
         CoreOptions {
@@ -109,6 +113,25 @@ fn resolve_stun(
                 })
                 .collect();
             let _ = commands.send(Command::StunServers { servers, local });
+        })?;
+    Ok(())
+}
+
+/// Resolves the TURN server's name off the engine thread, as [`resolve_stun`] does.
+fn resolve_relay(
+    mut server: RelayServer,
+    local: SocketAddr,
+    commands: Sender<Command>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("qqchat-relay-resolve".into())
+        .spawn(move || {
+            server.addr = server
+                .name
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| addrs.find(|a| local.is_ipv6() || a.is_ipv4()));
+            let _ = commands.send(Command::RelayServer { server, local });
         })?;
     Ok(())
 }

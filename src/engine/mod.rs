@@ -16,6 +16,7 @@ mod driver;
 mod ids;
 mod limit;
 mod stun;
+mod turn;
 
 pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 pub use api::{Command, EngineEvent, EngineHandle, Link, Options, conversation_peer, history_key};
@@ -23,3 +24,4 @@ pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
 pub use stun::{Mapping, Probe, Reachability, ServerReport, StunClient, StunServer};
+pub use turn::{Received, RelayFailure, RelayReport, RelayServer, RelayState, TurnRelay};

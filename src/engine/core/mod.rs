@@ -18,12 +18,14 @@ use jiff::Timestamp;
 
 mod links;
 mod outbox;
+mod relay;
 
 use super::advice;
 use super::api::{Command, EngineEvent, history_key};
 use super::ids::IdGen;
 use super::limit::too_long;
 use super::stun::StunClient;
+use super::turn::TurnRelay;
 use crate::contacts::Contact;
 use crate::proto::{Config, Event, Node, PeerId, Transmit};
 use crate::store::{Conversation, ConversationKey, Direction, MessageState, Record};
@@ -134,6 +136,8 @@ pub struct EngineCore {
     ui: Vec<EngineEvent>,
     /// The public address: asked of the STUN servers, over this socket.
     stun: StunClient,
+    /// The TURN relay of `[me] relay`, over this socket too; idle when none is configured.
+    relay: TurnRelay,
 }
 
 impl EngineCore {
@@ -156,6 +160,7 @@ impl EngineCore {
             store: Vec::new(),
             ui: Vec::new(),
             stun: StunClient::new(&options.stun),
+            relay: TurnRelay::default(),
         }
     }
 
@@ -186,7 +191,7 @@ impl EngineCore {
     /// before the protocol sees anything, so a peer's text is never taken for STUN.
     pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
         if !self.stun.handle_datagram(now.mono, from, bytes) {
-            self.node.handle_datagram(now.mono, from, bytes);
+            self.relay_or_node(now, from, bytes);
         }
     }
 
@@ -194,14 +199,19 @@ impl EngineCore {
     pub fn handle_timeout(&mut self, now: Now) {
         self.node.handle_timeout(now.mono);
         self.stun.handle_timeout(now.mono);
+        self.relay.handle_timeout(now.mono);
     }
 
     /// When [`EngineCore::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.node.poll_timeout(), self.stun.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.node.poll_timeout(),
+            self.stun.poll_timeout(),
+            self.relay.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Says goodbye to every contact; the byes come out of the next [`EngineCore::poll_output`].
@@ -241,6 +251,10 @@ impl EngineCore {
                 self.stun.set_servers(now.mono, servers, local);
             }
             Command::CheckReachability => self.stun.refresh(now.mono),
+            Command::RelayServer { server, local } => {
+                self.relay.set_server(now.mono, server, local);
+                self.relay_peers(now);
+            }
             // The driver keeps the subscribers: they are channels, not state of the core.
             Command::Subscribe(_) => {}
             Command::Shutdown => self.goodbye(),
@@ -255,9 +269,13 @@ impl EngineCore {
         while let Some(t) = self.node.poll_transmit() {
             transmits.push(t);
         }
+        let mut transmits = self.relay_transmits(now, transmits);
         transmits.extend(std::iter::from_fn(|| self.stun.poll_transmit()));
         if let Some(report) = self.stun.poll_report() {
             self.ui.push(EngineEvent::Reachability(report));
+        }
+        if let Some(report) = self.relay.poll_report() {
+            self.ui.push(EngineEvent::Relay(report));
         }
         Output {
             store: std::mem::take(&mut self.store),
@@ -281,6 +299,7 @@ impl EngineCore {
         for c in &self.contacts {
             self.node.add_peer(now.mono, c.peer_id(), c.addr);
         }
+        self.relay_peers(now);
     }
 
     fn set_contacts(&mut self, now: Now, contacts: Vec<Contact>) {
