@@ -92,6 +92,8 @@ pub struct App {
     composer: Composer,
     overlay: Overlay,
     status: StatusLine,
+    /// The relay's last line shown: a failure retried every minute is shown once.
+    relay_said: Option<String>,
     /// Drafts for conversations with no entry (yet).
     orphan_drafts: Vec<(ConversationKey, String)>,
     /// The drafts as last handed out to be saved.
@@ -132,6 +134,7 @@ impl App {
             composer: Composer::new(false),
             overlay: Overlay::None,
             status: StatusLine::default(),
+            relay_said: None,
             orphan_drafts: Vec::new(),
             saved_drafts: Vec::new(),
         }
@@ -439,7 +442,20 @@ impl App {
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
-            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) | EngineEvent::Relay(_) => {}
+            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
+            EngineEvent::Relay(report) => {
+                if let Some(line) = report
+                    .describe()
+                    .filter(|l| self.relay_said.as_ref() != Some(l))
+                {
+                    if report.relayed().is_some() {
+                        self.show_info(&line);
+                    } else {
+                        self.show_error(&line);
+                    }
+                    self.relay_said = Some(line);
+                }
+            }
             EngineEvent::Outgoing {
                 to,
                 id: msg_id,

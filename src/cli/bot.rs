@@ -44,9 +44,9 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     // The bot keeps no history: it would only fill the disk with its own echoes.
     let mut options = engine_options(&book, None, false)?;
-    options.stun = super::stun_servers(&book.me);
+    super::reach_options(&mut options, &book.me)?;
     let engine = start_engine(book.me.listen, options)?;
-    let _control = serve_control(common, &engine)?;
+    let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr

@@ -14,10 +14,10 @@ use anyhow::Result;
 
 use super::{
     Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, keys, load_book,
-    start_engine, stun_servers, target,
+    start_engine, target,
 };
 use crate::control::Request;
-use crate::engine::{Command, EngineEvent, Mapping, Probe, Reachability};
+use crate::engine::{Command, EngineEvent, Mapping, Probe, Reachability, RelayReport};
 
 /// Pings to a contact before it counts as silent, one a second.
 const PINGS: u32 = 4;
@@ -46,7 +46,7 @@ pub fn doctor(common: &Common) -> Result<ExitCode> {
     }
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
-    options.stun = stun_servers(&book.me);
+    super::reach_options(&mut options, &book.me)?;
     let engine = start_engine(book.me.listen, options)?;
     println!(
         "(no qqchat is running here: checking from a socket of its own on {})",
@@ -57,18 +57,21 @@ pub fn doctor(common: &Common) -> Result<ExitCode> {
         &mut Terminal,
         engine.local_addr,
         &targets,
+        book.me.relay.is_some(),
     );
     engine.shutdown();
     Ok(ExitCode::from(code))
 }
 
 /// Runs every check through `engine`, whose socket is bound at `local`, and reports through
-/// `say`; 0 when everything asked answered, 1 otherwise.
+/// `say`; 0 when everything asked answered, 1 otherwise. `relay`: whether `[me] relay`
+/// is configured, so its allocation is waited for.
 pub(super) fn examine(
     engine: &EngineLink<'_>,
     say: &mut dyn Say,
     local: SocketAddr,
     targets: &[Target],
+    relay: bool,
 ) -> u8 {
     say.out("Local addresses:".to_owned());
     say.out(format!("  socket  {local}"));
@@ -77,9 +80,12 @@ pub(super) fn examine(
         say.out(format!("  LAN     {lan}"));
     }
     let _ = engine.commands.send(Command::CheckReachability);
-    let (reach, answers) = wait(engine, targets);
+    let (reach, relayed, answers) = wait(engine, targets, relay);
     let mut problems = Vec::new();
     report_stun(say, reach.as_ref(), local, &mut problems);
+    if relay {
+        report_relay(say, relayed.as_ref(), &mut problems);
+    }
     say.out("Contacts:".to_owned());
     if targets.is_empty() {
         say.out("  (none to check)".to_owned());
@@ -111,19 +117,27 @@ pub(super) fn examine(
     1
 }
 
-/// Waits for STUN's outcome and for each target's first pong, pinging every second.
+/// Waits for STUN's outcome, the relay's (with `relay`), and each target's first pong,
+/// pinging every second.
 fn wait(
     engine: &EngineLink<'_>,
     targets: &[Target],
-) -> (Option<Reachability>, Vec<Option<Duration>>) {
+    relay: bool,
+) -> (
+    Option<Reachability>,
+    Option<RelayReport>,
+    Vec<Option<Duration>>,
+) {
     let start = Instant::now();
     let mut reach: Option<Reachability> = None;
+    let mut relayed: Option<RelayReport> = None;
     let mut answers: Vec<Option<Duration>> = vec![None; targets.len()];
     let mut pings = 0;
     let mut next_ping = start;
     loop {
         let now = Instant::now();
-        let stun_done = reach.as_ref().is_some_and(|r| !r.checking);
+        let stun_done = reach.as_ref().is_some_and(|r| !r.checking)
+            && (!relay || relayed.as_ref().is_some_and(|r| r.describe().is_some()));
         let pings_done = answers.iter().all(Option::is_some) || pings >= PINGS && now >= next_ping;
         if (stun_done && pings_done) || now >= start + STUN_WAIT {
             break;
@@ -147,6 +161,7 @@ fn wait(
             .recv_timeout(until.saturating_duration_since(now))
         {
             Ok(EngineEvent::Reachability(r)) => reach = Some(r),
+            Ok(EngineEvent::Relay(r)) => relayed = Some(r),
             Ok(EngineEvent::Pong { peer, rtt }) => {
                 for (t, a) in targets.iter().zip(answers.iter_mut()) {
                     if t.peer == peer && a.is_none() {
@@ -158,7 +173,33 @@ fn wait(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
     }
-    (reach, answers)
+    (reach, relayed, answers)
+}
+
+/// Whether the relay allocation works: the relayed address, or why not and the fix.
+fn report_relay(say: &mut dyn Say, report: Option<&RelayReport>, problems: &mut Vec<String>) {
+    say.out("Relay (TURN):".to_owned());
+    match report {
+        Some(r) if r.relayed().is_some() => {
+            let line = r.describe().unwrap_or_default();
+            say.out(format!("  works: {line}"));
+        }
+        Some(r) => match r.describe() {
+            Some(line) => {
+                say.out(format!("  {line}"));
+                problems.push(line);
+            }
+            None => {
+                let line = format!("relay {}: no allocation yet", r.server);
+                say.out(format!("  {line}"));
+                problems.push(format!("{line}: the server answers slowly, or not at all"));
+            }
+        },
+        None => {
+            say.out("  no report from the relay".to_owned());
+            problems.push("the relay said nothing: is [me] relay configured?".to_owned());
+        }
+    }
 }
 
 /// The public address from each server, and what the NAT does.

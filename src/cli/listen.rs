@@ -1,29 +1,41 @@
 //! `qqchat listen`: print each message as it arrives, for people and for scripts.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::{Common, engine_options, load_book, open_history, serve_control, start_engine};
-use crate::engine::EngineEvent;
+use crate::contacts::ContactBook;
+use crate::engine::{Command, EngineEvent};
 
 pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
-    let (book, _) = load_book(common, false)?;
+    let (book, path) = load_book(common, false)?;
     let history = open_history(common)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
     let mut options = engine_options(&book, Some(history), true)?;
-    options.stun = super::stun_servers(&book.me);
+    super::reach_options(&mut options, &book.me)?;
     let engine = start_engine(book.me.listen, options)?;
-    let _control = serve_control(common, &engine)?;
+    let _control = serve_control(common, &engine, book.me.relay.is_some())?;
+    let book = Arc::new(Mutex::new(book));
+    if let Some(path) = path {
+        follow(path, Arc::clone(&book), engine.commands.clone())?;
+    }
+    let book = || book.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let name = book().me.name;
     eprintln!(
         "qqchat: listening on {} as {}; Ctrl-C stops",
-        engine.local_addr, book.me.name
+        engine.local_addr, name
     );
     let tz = TimeZone::system();
     let stdout = std::io::stdout();
+    // A failing relay is retried every minute: its reason is said once, not every time.
+    let mut relay_said = None;
     for event in &engine.events {
         let line = match event {
             EngineEvent::Received {
@@ -35,7 +47,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                 plain,
                 ..
             } => {
-                let name = book.by_peer(from).map(|c| c.name.clone());
+                let name = book().by_peer(from).map(|c| c.name.clone());
                 if json {
                     json!({
                         "from": name,
@@ -55,6 +67,15 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                     )
                 }
             }
+            EngineEvent::Relay(report) => {
+                if let Some(line) = report.describe()
+                    && relay_said.as_ref() != Some(&line)
+                {
+                    eprintln!("qqchat: {line}");
+                    relay_said = Some(line);
+                }
+                continue;
+            }
             EngineEvent::Error(err) | EngineEvent::Trouble { text: err, .. } => {
                 eprintln!("qqchat: {err}");
                 continue;
@@ -69,4 +90,51 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
         }
     }
     bail!("the engine stopped")
+}
+
+/// How often a running `listen` looks at its contacts file.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Follows edits of the contacts file, as the chat does: a friend's new address (a relayed
+/// one, say) takes effect without a restart, which would lose the relay allocation. A file
+/// that does not parse keeps the old contacts, and says why.
+fn follow(
+    path: PathBuf,
+    book: Arc<Mutex<ContactBook>>,
+    commands: crossbeam_channel::Sender<Command>,
+) -> Result<()> {
+    let stamp = |path: &PathBuf| -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    };
+    let mut last = stamp(&path);
+    std::thread::Builder::new()
+        .name("qqchat-listen-contacts".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FOLLOW_EVERY);
+                let now = stamp(&path);
+                if now == last {
+                    continue;
+                }
+                last = now;
+                let new = match ContactBook::load(&path) {
+                    Ok(new) => new,
+                    Err(err) => {
+                        eprintln!("qqchat: old contacts kept: {err}");
+                        continue;
+                    }
+                };
+                let mut kept = book.lock().unwrap_or_else(PoisonError::into_inner);
+                if new.contacts != kept.contacts {
+                    kept.contacts.clone_from(&new.contacts);
+                    if commands.send(Command::SetContacts(new.contacts)).is_err() {
+                        break;
+                    }
+                    eprintln!("qqchat: contacts reloaded");
+                }
+            }
+        })
+        .context("start following the contacts file")?;
+    Ok(())
 }

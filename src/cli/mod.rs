@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::contacts::{self, Contact, ContactBook, Me};
 use crate::control::{self, Answer, Request};
-use crate::engine::{self, Command, EngineEvent, EngineHandle, Options};
+use crate::engine::{self, Command, EngineEvent, EngineHandle, Options, RelayServer};
 use crate::identity;
 use crate::proto::PeerId;
 use crate::proto::secure::Keypair;
@@ -107,6 +107,27 @@ fn stun_servers(me: &Me) -> Vec<String> {
         return Vec::new();
     }
     me.stun.clone()
+}
+
+/// `[me] relay` with its password read, for [`Options::relay`]. A password that cannot be
+/// read stops the start: the error names the file or variable and how to provide it.
+fn relay_server(me: &Me) -> Result<Option<RelayServer>> {
+    let Some(relay) = &me.relay else {
+        return Ok(None);
+    };
+    Ok(Some(RelayServer {
+        name: relay.server.clone(),
+        addr: None,
+        username: relay.username.clone(),
+        password: relay.password.read()?,
+    }))
+}
+
+/// The STUN servers and the relay of `[me]`: what every long-running qqchat asks.
+fn reach_options(options: &mut Options, me: &Me) -> Result<()> {
+    options.stun = stun_servers(me);
+    options.relay = relay_server(me)?;
+    Ok(())
 }
 
 /// A number of seconds from the command line, if it is positive and at most a year (larger
@@ -201,8 +222,13 @@ fn ask_running(common: &Common, request: &Request) -> Result<Option<u8>> {
 }
 
 /// Opens the control socket for the running chat, `listen` or `bot`: `send`, `ping` and
-/// `id` then go through `engine` instead of binding a second port.
-fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<control::Server>> {
+/// `id` then go through `engine` instead of binding a second port. `relay`: whether
+/// `[me] relay` is configured, for doctor.
+fn serve_control(
+    common: &Common,
+    engine: &EngineHandle,
+    relay: bool,
+) -> Result<Option<control::Server>> {
     let Some(dir) = store::data_dir(common.data_dir.clone()) else {
         return Ok(None);
     };
@@ -259,7 +285,7 @@ fn serve_control(common: &Common, engine: &EngineHandle) -> Result<Option<contro
             Request::Doctor { to } => {
                 answer.out(format!("(asked the qqchat running here, on {local})"));
                 let targets: Vec<Target> = to.into_iter().map(Target::from_wire).collect();
-                doctor::examine(&link, answer, local, &targets)
+                doctor::examine(&link, answer, local, &targets, relay)
             }
             Request::History { key, me, json } => {
                 let printed = History::open(&dir)
@@ -354,10 +380,10 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let recent = history.conversations(RECENT_BYTES)?;
     let data_dir = Some(history.dir().to_path_buf());
     let mut options = engine_options(&book, Some(history), true)?;
-    options.stun = stun_servers(&book.me);
+    reach_options(&mut options, &book.me)?;
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
-    let _control = serve_control(common, &engine)?;
+    let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let session = crate::tui::Session {
         public_key,
         data_dir,

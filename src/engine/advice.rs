@@ -1,8 +1,10 @@
-//! What the user reads when keys do not match: what happened, and the command that fixes it.
+//! What the user reads when keys do not match or the relay fails: what happened, and what
+//! fixes it.
 
 use std::net::SocketAddr;
 
 use super::api::history_key;
+use super::turn::{RelayFailure, RelayReport, RelayState};
 use crate::contacts::Contact;
 use crate::identity::encode_key;
 use crate::proto::{PeerId, PublicKey, Trouble};
@@ -50,5 +52,46 @@ pub(super) fn trouble(name: &str, trouble: Trouble) -> String {
             "{name} sends without encryption: {name} has no key for you (ask them to run \
              qqchat add with your contact string from qqchat id)"
         ),
+    }
+}
+
+/// The relay as one line for people: the relayed address, or why there is none and what
+/// fixes it; `None` while it is still being allocated.
+impl RelayReport {
+    pub fn describe(&self) -> Option<String> {
+        let server = &self.server;
+        let at = match self.addr {
+            Some(a) if a.to_string() != *server => format!(" ({a})"),
+            _ => String::new(),
+        };
+        let why = match self.state {
+            RelayState::Allocating => return None,
+            RelayState::Allocated(relayed) => {
+                return Some(format!("relayed address {relayed} (via {server})"));
+            }
+            RelayState::Failed(RelayFailure::Unresolved) => {
+                "the name does not resolve: check server in [me] relay and the DNS settings"
+                    .to_owned()
+            }
+            RelayState::Failed(RelayFailure::NoAnswer) => {
+                "no answer: the server is unreachable or UDP to it is blocked; check server in \
+                 [me] relay, that the TURN server runs, and that no firewall drops UDP to it"
+                    .to_owned()
+            }
+            RelayState::Failed(RelayFailure::Unauthorized) => {
+                "wrong credentials: check username and password in [me] relay against the \
+                 TURN server's user"
+                    .to_owned()
+            }
+            RelayState::Failed(RelayFailure::AllocationMismatch) => {
+                "437 allocation mismatch: the server still holds an allocation from an earlier \
+                 run on this port; it expires within 10 minutes, or change the listen port"
+                    .to_owned()
+            }
+            RelayState::Failed(RelayFailure::Refused(code)) => {
+                format!("refused with error {code}: the TURN server's log says why")
+            }
+        };
+        Some(format!("relay {server}{at} failed: {why}"))
     }
 }

@@ -55,7 +55,8 @@ pub enum Command {
         servers: Vec<StunServer>,
         local: SocketAddr,
     },
-    /// Ask the STUN servers again now, and report ([`EngineEvent::Reachability`]).
+    /// Ask the STUN servers again now, and report ([`EngineEvent::Reachability`]), with the
+    /// relay's state as it stands ([`EngineEvent::Relay`]).
     CheckReachability,
     /// The TURN server of `[me] relay`, resolved off the engine thread, and the socket's own
     /// address: the allocation starts now.

@@ -284,8 +284,9 @@ impl Driver {
                 break;
             }
         }
-        self.core.goodbye();
-        let output = self.core.poll_output(now());
+        let now = now();
+        self.core.goodbye(now);
+        let output = self.core.poll_output(now);
         self.apply(output);
     }
 

@@ -284,6 +284,31 @@ impl TurnRelay {
             .flatten()
     }
 
+    /// Reports the state again at the next [`TurnRelay::poll_report`], for a newcomer
+    /// (`qqchat doctor` asking a running qqchat).
+    pub fn announce(&mut self) {
+        self.changed = self.server.is_some();
+    }
+
+    /// Deletes the allocation (a refresh with lifetime 0), best effort: the server would
+    /// otherwise keep it for its lifetime and refuse this port's next allocation with 437.
+    pub fn close(&mut self, now: Instant) {
+        if !matches!(self.state, RelayState::Allocated(_)) {
+            return;
+        }
+        let at = self.clock(now);
+        if let Some(client) = self.client.as_mut()
+            && client.delete(at).is_ok()
+        {
+            while let Some(t) = client.poll_transmit(at) {
+                self.transmits.push(Transmit {
+                    dst: t.to,
+                    payload: t.data.to_vec(),
+                });
+            }
+        }
+    }
+
     /// The state now; `None` with no relay configured.
     pub fn report(&self) -> Option<RelayReport> {
         let server = self.server.as_ref()?;

@@ -350,3 +350,46 @@ fn an_unanswered_server_is_given_up_on_within_seconds() {
     };
     assert_eq!(relay.wrap(now, t.clone()), Some(t));
 }
+
+#[test]
+fn closing_gives_the_allocation_back_so_the_same_port_allocates_again() {
+    let mut sim = Sim::new("right");
+    assert!(matches!(sim.state(), RelayState::Allocated(_)));
+    sim.relay.close(sim.now);
+    sim.pump();
+    sim.errors.clear();
+    sim.start("right");
+    assert!(!sim.errors.contains(&437), "{:?}", sim.errors);
+    assert!(matches!(sim.state(), RelayState::Allocated(_)));
+}
+
+#[test]
+fn each_outcome_reads_as_a_line_with_its_fix() {
+    let report = |state| RelayReport {
+        server: "turn.test:3478".into(),
+        addr: Some(addr(SERVER)),
+        state,
+    };
+    assert_eq!(report(RelayState::Allocating).describe(), None);
+    let line = |state| report(state).describe().unwrap_or_default();
+    assert_eq!(
+        line(RelayState::Allocated(addr(RELAYED))),
+        "relayed address 192.0.2.1:50000 (via turn.test:3478)"
+    );
+    for (failure, fix) in [
+        (RelayFailure::Unauthorized, "check username and password"),
+        (
+            RelayFailure::NoAnswer,
+            "unreachable or UDP to it is blocked",
+        ),
+        (RelayFailure::AllocationMismatch, "change the listen port"),
+        (RelayFailure::Unresolved, "does not resolve"),
+    ] {
+        let said = line(RelayState::Failed(failure));
+        assert!(
+            said.starts_with("relay turn.test:3478 (192.0.2.1:3478) failed: "),
+            "{said}"
+        );
+        assert!(said.contains(fix), "{said}");
+    }
+}

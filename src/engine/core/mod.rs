@@ -214,9 +214,12 @@ impl EngineCore {
         .min()
     }
 
-    /// Says goodbye to every contact; the byes come out of the next [`EngineCore::poll_output`].
-    pub fn goodbye(&mut self) {
+    /// Says goodbye to every contact, and gives the relay allocation back (so the next run
+    /// from this port is not refused with 437); it all comes out of the next
+    /// [`EngineCore::poll_output`].
+    pub fn goodbye(&mut self, now: Now) {
         self.node.goodbye();
+        self.relay.close(now.mono);
     }
 
     /// A command from the front end. [`Command::Shutdown`] says goodbye.
@@ -250,14 +253,17 @@ impl EngineCore {
             Command::StunServers { servers, local } => {
                 self.stun.set_servers(now.mono, servers, local);
             }
-            Command::CheckReachability => self.stun.refresh(now.mono),
+            Command::CheckReachability => {
+                self.stun.refresh(now.mono);
+                self.relay.announce();
+            }
             Command::RelayServer { server, local } => {
                 self.relay.set_server(now.mono, server, local);
                 self.relay_peers(now);
             }
             // The driver keeps the subscribers: they are channels, not state of the core.
             Command::Subscribe(_) => {}
-            Command::Shutdown => self.goodbye(),
+            Command::Shutdown => self.goodbye(now),
         }
     }
 
