@@ -475,3 +475,136 @@ fn stun_from_the_chat_socket_finds_the_public_address_and_the_nat_type() {
     assert!(said.contains("NAT: endpoint-independent mapping"), "{said}");
     eprintln!("stun lab test took {:?}", started.elapsed());
 }
+
+/// coturn as a TURN server on `host`, port 3478, with the long-term user alice:secret
+/// (realm qqchat) and relay ports 49160–49199; running once it says so, stopped when dropped.
+fn turn_server(lab: &Lab, host: &Host, dir: &TempDir) -> (ChildGuard, qqchat_testkit::Lines) {
+    let ip = host.ip.to_string();
+    let mut command = lab.command(&host.ns, "turnserver");
+    command
+        .args(["-n", "--listening-ip", &ip, "--listening-port", "3478"])
+        .args([
+            "--relay-ip",
+            &ip,
+            "--min-port",
+            "49160",
+            "--max-port",
+            "49199",
+        ])
+        .args([
+            "--lt-cred-mech",
+            "--user",
+            "alice:secret",
+            "--realm",
+            "qqchat",
+        ])
+        .args([
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--no-multicast-peers",
+            "-V",
+        ])
+        .args(["--log-file", "stdout", "--simple-log"])
+        .arg("--pidfile")
+        .arg(dir.path().join("turn.pid"))
+        .arg("--userdb")
+        .arg(dir.path().join("turn.db"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut coturn = ChildGuard::spawn(&mut command);
+    let log = qqchat_testkit::Lines::new(coturn.take_stdout());
+    log.wait_for("Total General servers", Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("coturn did not start: {seen:#?}"));
+    (coturn, log)
+}
+
+/// Points `person`'s `[me] relay` at `server` with the lab user, its password in a file
+/// beside the contacts file.
+fn use_relay(person: &Person, server: SocketAddr) {
+    person.dir.write("turn.pw", "secret\n");
+    let path = person.dir.path().join("contacts.toml");
+    let text = std::fs::read_to_string(&path).expect("read the contacts file");
+    let line = format!(
+        "stun = []\nrelay = {{ server = \"{server}\", username = \"alice\", \
+         password_file = \"turn.pw\" }}"
+    );
+    person
+        .dir
+        .write("contacts.toml", &text.replacen("stun = []", &line, 1));
+}
+
+/// `qqchat listen` for `person` on `host`, and the relayed address it says it got.
+fn listen_relayed(
+    lab: &Lab,
+    host: &Host,
+    person: &Person,
+) -> (qqchat_testkit::Running, SocketAddr) {
+    let listening = lab.listen(host, person);
+    let line = listening
+        .stderr
+        .wait_for("relay", Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("{} said nothing of the relay: {seen:#?}", person.name));
+    let relayed = line
+        .split("relayed address ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no relayed address in {line:?}", person.name));
+    (listening, relayed)
+}
+
+/// Replaces `old` with `new` in `person`'s contacts file; the running listen reloads it.
+fn readdress(person: &Person, old: SocketAddr, new: SocketAddr) {
+    let path = person.dir.path().join("contacts.toml");
+    let text = std::fs::read_to_string(&path).expect("read the contacts file");
+    assert!(text.contains(&old.to_string()), "no {old} in {text}");
+    person.dir.write(
+        "contacts.toml",
+        &text.replace(&old.to_string(), &new.to_string()),
+    );
+}
+
+#[test]
+fn friends_behind_two_symmetric_nats_chat_through_a_turn_relay() {
+    let Some(mut lab) = Lab::start("friends_behind_two_symmetric_nats_chat_through_a_turn_relay")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let turn = lab.public_host("turn");
+    let coturn = TempDir::new("coturn");
+    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
+    let h = homes(&mut lab, Nat::Symmetric);
+    use_relay(&h.alice, turn.addr(3478));
+    use_relay(&h.bob, turn.addr(3478));
+
+    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
+    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
+    for relayed in [alice_relayed, bob_relayed] {
+        assert_eq!(
+            relayed.ip(),
+            turn.ip,
+            "relayed on the TURN server's address"
+        );
+    }
+    // Each learns the other's relayed address, as they would from its contact string.
+    readdress(&h.alice, h.rb.addr(PORT), bob_relayed);
+    readdress(&h.bob, h.ra.addr(PORT), alice_relayed);
+    // Both listens reload their contacts within a second; the first send may wait for that.
+    acked_within(&h.alice, "bob", "hello through the relay", "6");
+    bob_listens
+        .stdout
+        .wait_for("hello through the relay", Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("bob saw {seen:?}"));
+    delivered_to(&alice_listens, &h.bob, "alice", "and back through it");
+
+    // doctor asks alice's running qqchat, which says its allocation works.
+    let (_, said) = doctor(&lab, &h.a, &h.alice);
+    assert!(
+        said.contains(&format!("works: relayed address {alice_relayed}")),
+        "{said}"
+    );
+    eprintln!("turn relay lab test took {:?}", started.elapsed());
+}
