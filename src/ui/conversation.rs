@@ -406,7 +406,7 @@ mod tests {
             },
             contacts: vec![Contact {
                 name: name.into(),
-                addr,
+                addrs: vec![addr],
                 plain: false,
                 key: None,
             }],
