@@ -38,7 +38,7 @@ pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
-pub use peer::{EntryId, Peer, Seq, Trust};
+pub use peer::{EntryId, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
@@ -148,7 +148,8 @@ impl App {
         if let (Some(only), None) = (listed.next(), listed.next()) {
             let id = only.id();
             self.view.selected = Some(id);
-            self.open_selected();
+            // The engine watches every contact from its start: nothing more to ask.
+            let _ = self.open_selected();
         }
     }
 

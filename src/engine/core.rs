@@ -213,6 +213,7 @@ impl EngineCore {
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
             Command::Ping(peer) => self.node.ping(now.mono, peer),
+            Command::Want(peer) => self.node.want(now.mono, peer),
             Command::Relayed { id, queue } => {
                 self.relayed.insert(id);
                 if !queue {
