@@ -27,7 +27,7 @@ fn addr(s: &str) -> SocketAddr {
 fn book() -> ContactBook {
     let contact = |name: &str, at: &str, key: Option<PublicKey>| Contact {
         name: name.into(),
-        addr: addr(at),
+        addrs: vec![addr(at)],
         plain: false,
         key,
     };

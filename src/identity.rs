@@ -192,9 +192,11 @@ fn decode_bytes(text: &str) -> Option<[u8; 32]> {
     out.try_into().ok()
 }
 
-/// The line a friend pastes into `qqchat add`: `qqchat:NAME@ADDR?key=KEY`.
-pub fn contact_string(name: &str, addr: SocketAddr, key: &PublicKey) -> String {
-    format!("qqchat:{name}@{addr}?key={}", encode_key(key))
+/// The line a friend pastes into `qqchat add`: `qqchat:NAME@ADDR1,ADDR2?key=KEY`, every
+/// address a candidate the friend tries.
+pub fn contact_string(name: &str, addrs: &[SocketAddr], key: &PublicKey) -> String {
+    let addrs: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+    format!("qqchat:{name}@{}?key={}", addrs.join(","), encode_key(key))
 }
 
 /// Why a friend could not send to `addr`, if they could not: "every interface" and "any
@@ -209,17 +211,32 @@ pub fn unusable(addr: SocketAddr) -> Option<&'static str> {
     }
 }
 
-/// A contact string taken apart: name, address text, key.
+/// The addresses for this user's contact string: `local` (where friends on this network
+/// reach it), then `extra` (public ones), without duplicates, and without any a friend
+/// cannot send to.
+pub fn own_candidates(local: SocketAddr, extra: &[SocketAddr]) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::with_capacity(extra.len() + 1);
+    for &addr in std::iter::once(&local).chain(extra) {
+        if unusable(addr).is_none() && !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    out
+}
+
+/// A contact string taken apart: name, address texts (at least one), key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactString {
     pub name: String,
-    pub addr: String,
+    pub addrs: Vec<String>,
     pub key: PublicKey,
 }
 
-/// Reads a contact string, saying what is wrong with one that is not.
+/// Reads a contact string, saying what is wrong with one that is not. Addresses are
+/// separated by commas; the one-address form is the same with none.
 pub fn parse_contact_string(text: &str) -> Result<ContactString, String> {
-    const SHAPE: &str = "a contact string looks like qqchat:alice@192.168.1.20:9001?key=…";
+    const SHAPE: &str =
+        "a contact string looks like qqchat:alice@203.0.113.7:9001,192.168.1.20:9001?key=…";
     let rest = text
         .trim()
         .strip_prefix("qqchat:")
@@ -228,21 +245,30 @@ pub fn parse_contact_string(text: &str) -> Result<ContactString, String> {
         .split_once("?key=")
         .ok_or_else(|| format!("it has no \"?key=\"; {SHAPE}"))?;
     let key = decode_key(key).ok_or_else(|| "its key is not 44 characters of base64".to_owned())?;
-    let (name, addr) = who
+    let (name, addrs) = who
         .rsplit_once('@')
         .ok_or_else(|| format!("it has no name@address; {SHAPE}"))?;
-    if name.trim().is_empty() || addr.is_empty() {
-        return Err(format!("its name or address is empty; {SHAPE}"));
+    let addrs: Vec<String> = addrs.split(',').map(|a| a.trim().to_owned()).collect();
+    if name.trim().is_empty() || addrs.iter().any(String::is_empty) {
+        return Err(format!("its name or an address is empty; {SHAPE}"));
     }
-    if let Some(why) = addr.parse::<SocketAddr>().ok().and_then(unusable) {
-        return Err(format!(
-            "its address {addr} is no use to anyone else: {why}; ask for a new line made with \
-             qqchat id --addr <the address you reach them at>"
-        ));
+    for addr in &addrs {
+        if let Some(why) = addr.parse::<SocketAddr>().ok().and_then(unusable) {
+            return Err(format!(
+                "its address {addr} is no use to anyone else: {why}; ask for a new line made \
+                 with qqchat id --addr <the address you reach them at>"
+            ));
+        }
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        if !unique.contains(&addr) {
+            unique.push(addr);
+        }
     }
     Ok(ContactString {
         name: name.to_owned(),
-        addr: addr.to_owned(),
+        addrs: unique,
         key,
     })
 }
@@ -276,12 +302,41 @@ mod tests {
     fn contact_strings_round_trip() {
         let key = PublicKey::from_bytes([7u8; 32]);
         let addr: SocketAddr = "[::1]:9001".parse().expect("addr");
-        let s = contact_string("a@b c", addr, &key);
+        let s = contact_string("a@b c", &[addr], &key);
         let parsed = parse_contact_string(&s).expect("parses");
         assert_eq!(parsed.name, "a@b c");
-        assert_eq!(parsed.addr, "[::1]:9001");
+        assert_eq!(parsed.addrs, ["[::1]:9001"]);
         assert_eq!(parsed.key, key);
         assert!(parse_contact_string("alice@1.2.3.4:5").is_err());
         assert!(parse_contact_string("qqchat:alice@1.2.3.4:5?key=nope").is_err());
+    }
+
+    #[test]
+    fn contact_strings_carry_every_candidate() {
+        let key = PublicKey::from_bytes([9u8; 32]);
+        let addrs: Vec<SocketAddr> = ["203.0.113.7:40000", "192.168.1.20:9001", "[::1]:9001"]
+            .iter()
+            .map(|a| a.parse().expect("addr"))
+            .collect();
+        let s = contact_string("bob", &addrs, &key);
+        assert!(s.starts_with("qqchat:bob@203.0.113.7:40000,192.168.1.20:9001,[::1]:9001?key="));
+        let parsed = parse_contact_string(&s).expect("parses");
+        assert_eq!(
+            parsed.addrs,
+            ["203.0.113.7:40000", "192.168.1.20:9001", "[::1]:9001"]
+        );
+        let encoded = encode_key(&key);
+        let bad = parse_contact_string(&format!(
+            "qqchat:bob@203.0.113.7:40000,0.0.0.0:9001?key={encoded}"
+        ))
+        .expect_err("0.0.0.0 refused");
+        assert!(
+            bad.contains("0.0.0.0:9001") && bad.contains("every interface"),
+            "{bad}"
+        );
+        let bad = parse_contact_string(&format!("qqchat:bob@1.2.3.4:5,1.2.3.4:0?key={encoded}"))
+            .expect_err("port 0 refused");
+        assert!(bad.contains("port 0"), "{bad}");
+        assert!(parse_contact_string(&format!("qqchat:bob@1.2.3.4:5,?key={encoded}")).is_err());
     }
 }

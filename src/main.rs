@@ -66,16 +66,17 @@ enum Cmd {
     Doctor,
     /// Show your public key and the contact string to give a friend.
     Id {
-        /// The address to put in the contact string (default: [me] listen).
+        /// An address friends reach you at (a public one), put in the contact string after
+        /// the LAN one; give it once per address.
         #[arg(long, value_name = "HOST:PORT")]
-        addr: Option<String>,
+        addr: Vec<String>,
         /// Print only the contact string.
         #[arg(long, short = 'q')]
         quiet: bool,
     },
     /// Add a friend from the contact string their `qqchat id` printed.
     Add {
-        /// The line, in quotes: qqchat:NAME@ADDR?key=KEY
+        /// The line, in quotes: qqchat:NAME@ADDR1,ADDR2?key=KEY
         line: String,
         /// Save the contact under this name instead of the one in the line.
         #[arg(long = "as", value_name = "NAME")]
@@ -127,7 +128,7 @@ fn main() -> ExitCode {
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::Doctor) => cli::doctor(&common),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
-        Some(Cmd::Id { addr, quiet }) => cli::id(&common, addr.as_deref(), quiet),
+        Some(Cmd::Id { addr, quiet }) => cli::id(&common, &addr, quiet),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen { json }) => cli::listen(&common, json),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),

@@ -1,7 +1,7 @@
 //! The only socket code: binding, a receiver thread and a sender thread.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -114,4 +114,23 @@ pub fn wake_addr(local: SocketAddr) -> SocketAddr {
         });
     }
     addr
+}
+
+/// For a socket on every interface, the address this machine sends from by default: a UDP
+/// `connect` only asks the routing table, no datagram is sent. `None` for a specific
+/// address, or when there is no route (a machine with no network).
+pub fn outbound_ip(listen: SocketAddr) -> Option<IpAddr> {
+    if !listen.ip().is_unspecified() {
+        return None;
+    }
+    // A documentation address (RFC 5737 / 3849): it only picks the route.
+    let probe: SocketAddr = if listen.is_ipv4() {
+        "192.0.2.1:9".parse().ok()?
+    } else {
+        "[2001:db8::1]:9".parse().ok()?
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).ok()?;
+    socket.connect(probe).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
 }

@@ -63,12 +63,12 @@ fn full_file_parses_in_file_order() {
         book.contacts[3],
         Contact {
             name: "script".into(),
-            addr: addr("127.0.0.1:9100"),
+            addrs: vec![addr("127.0.0.1:9100")],
             plain: true,
             key: None,
         }
     );
-    assert_eq!(book.contacts[2].addr, addr("[::1]:9003"));
+    assert_eq!(book.contacts[2].addr(), addr("[::1]:9003"));
     assert!(!book.contacts[0].plain);
 }
 
@@ -106,8 +106,8 @@ fn contacts_may_be_written_as_sub_tables_and_dotted_keys() {
 #[test]
 fn host_names_are_resolved_at_load_time() {
     let book = book("[me]\nlisten = \"localhost:9001\"\n[contacts]\nbob = \"localhost:9002\"\n");
-    assert!(book.contacts[0].addr.ip().is_loopback());
-    assert_eq!(book.contacts[0].addr.port(), 9002);
+    assert!(book.contacts[0].addr().ip().is_loopback());
+    assert_eq!(book.contacts[0].addr().port(), 9002);
     assert!(book.me.listen.ip().is_loopback());
 }
 
@@ -121,7 +121,7 @@ fn listening_on_port_zero_is_allowed() {
 fn lookup_by_name_and_address() {
     let book = book(FULL);
     assert_eq!(
-        book.by_name("bob").map(|c| c.addr),
+        book.by_name("bob").map(|c| c.addr()),
         Some(addr("127.0.0.1:9002"))
     );
     assert!(book.by_name("Bob").is_none());
@@ -391,11 +391,11 @@ fn contact_written_under_me_is_explained() {
 fn unknown_key_in_a_contact_table() {
     assert_eq!(
         error("[contacts]\nscript = { adr = \"127.0.0.1:9100\", plain = true }\n"),
-        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, key, plain; did you mean "addr"?"#
+        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain; did you mean "addr"?"#
     );
     assert_eq!(
         error("[contacts.script]\naddr = \"127.0.0.1:9100\"\n\nreceipts = false\n"),
-        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, key, plain; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
+        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
     );
 }
 

@@ -77,7 +77,7 @@ fn add_appends_one_line_and_keeps_every_other_byte() {
     );
     let book = book(&path);
     let frank = book.by_name("frank").unwrap();
-    assert_eq!((frank.addr, frank.plain), (addr("127.0.0.1:9006"), false));
+    assert_eq!((frank.addr(), frank.plain), (addr("127.0.0.1:9006"), false));
     assert_eq!(names(&path).last().unwrap(), "frank", "added last");
     alone(&path);
 }
@@ -355,7 +355,7 @@ fn adding_a_key_for_an_unkeyed_contact_of_that_name_gives_it_the_key_in_place() 
     let path = file_with(
         "[contacts]\n# my friend\nbob = \"127.0.0.1:9002\" # since 2019\ncarol = \"127.0.0.1:9003\"\n",
     );
-    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap();
+    let done = add_keyed_contact(&path, "bob", &["127.0.0.1:9002".to_owned()], &KEY).unwrap();
     assert_eq!(
         done,
         KeyedAdd::KeyGiven {
@@ -376,7 +376,7 @@ fn adding_a_key_for_an_unkeyed_contact_of_that_name_gives_it_the_key_in_place() 
 #[test]
 fn adding_a_key_for_an_unkeyed_contact_at_that_address_keeps_its_name() {
     let path = file_with("[contacts]\nrobert = { addr = \"127.0.0.1:9002\" }\n");
-    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap();
+    let done = add_keyed_contact(&path, "bob", &["127.0.0.1:9002".to_owned()], &KEY).unwrap();
     assert_eq!(
         done,
         KeyedAdd::KeyGiven {
@@ -391,7 +391,7 @@ fn adding_a_key_for_an_unkeyed_contact_at_that_address_keeps_its_name() {
 #[test]
 fn a_contact_under_its_own_header_gets_the_key_and_the_new_address() {
     let path = file_with("[contacts.bob]\naddr = \"127.0.0.1:9002\"\n");
-    let done = add_keyed_contact(&path, "bob", "127.0.0.1:9005", &KEY).unwrap();
+    let done = add_keyed_contact(&path, "bob", &["127.0.0.1:9005".to_owned()], &KEY).unwrap();
     assert_eq!(
         done,
         KeyedAdd::KeyGiven {
@@ -400,7 +400,7 @@ fn a_contact_under_its_own_header_gets_the_key_and_the_new_address() {
         }
     );
     let bob = book(&path).by_name("bob").unwrap().clone();
-    assert_eq!((bob.addr, bob.key), (addr("127.0.0.1:9005"), Some(KEY)));
+    assert_eq!((bob.addr(), bob.key), (addr("127.0.0.1:9005"), Some(KEY)));
 }
 
 #[test]
@@ -408,7 +408,7 @@ fn a_contact_with_another_key_is_not_changed() {
     let other = qqchat::identity::encode_key(&PublicKey::from_bytes([9; 32]));
     let text = format!("[contacts]\nbob = {{ addr = \"127.0.0.1:9002\", key = \"{other}\" }}\n");
     let path = file_with(&text);
-    let err = add_keyed_contact(&path, "bob", "127.0.0.1:9002", &KEY).unwrap_err();
+    let err = add_keyed_contact(&path, "bob", &["127.0.0.1:9002".to_owned()], &KEY).unwrap_err();
     assert!(matches!(err, EditError::NameTaken { .. }), "{err}");
     assert_eq!(read(&path), text);
 }

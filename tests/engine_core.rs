@@ -53,7 +53,7 @@ fn addr(port: u16) -> SocketAddr {
 fn contact(name: &str, addr: SocketAddr) -> Contact {
     Contact {
         name: name.into(),
-        addr,
+        addrs: vec![addr],
         plain: false,
         key: None,
     }

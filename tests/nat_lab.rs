@@ -560,10 +560,19 @@ fn readdress(person: &Person, old: SocketAddr, new: SocketAddr) {
     let path = person.dir.path().join("contacts.toml");
     let text = std::fs::read_to_string(&path).expect("read the contacts file");
     assert!(text.contains(&old.to_string()), "no {old} in {text}");
-    person.dir.write(
-        "contacts.toml",
-        &text.replace(&old.to_string(), &new.to_string()),
-    );
+    // The contact's whole candidate list becomes the relayed address: its LAN address is
+    // no use from another home.
+    let text: Vec<String> = text
+        .lines()
+        .map(|line| match line.find("addrs = [") {
+            Some(at) if line.contains(&old.to_string()) => {
+                let end = line[at..].find(']').map_or(line.len(), |e| at + e + 1);
+                format!("{}addrs = [\"{new}\"]{}", &line[..at], &line[end..])
+            }
+            _ => line.replace(&old.to_string(), &new.to_string()),
+        })
+        .collect();
+    person.dir.write("contacts.toml", &(text.join("\n") + "\n"));
 }
 
 #[test]
@@ -607,4 +616,76 @@ fn friends_behind_two_symmetric_nats_chat_through_a_turn_relay() {
         "{said}"
     );
     eprintln!("turn relay lab test took {:?}", started.elapsed());
+}
+
+/// The key in a contact string, as the contacts file writes it.
+fn key_of(line: &str) -> String {
+    line.split("?key=")
+        .nth(1)
+        .expect("a contact string")
+        .to_owned()
+}
+
+/// Puts `friend` into `person`'s contacts with `addrs`, in that order.
+fn add_with_addrs(person: &Person, friend: &Person, name: &str, addrs: &[SocketAddr]) {
+    let path = person.contacts();
+    let mut text = std::fs::read_to_string(&path).expect("contacts file");
+    let list: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
+    text.push_str(&format!(
+        "{name} = {{ key = \"{}\", addrs = [{}] }}\n",
+        key_of(&friend.id()),
+        list.join(", ")
+    ));
+    std::fs::write(&path, text).expect("contacts file");
+}
+
+/// `qqchat listen --json` for `person` on `host`, once it listens.
+fn listen_json(lab: &Lab, host: &Host, person: &Person) -> qqchat_testkit::Running {
+    let mut command = lab.qqchat(host, person.dir.path());
+    command.args(["--contacts", &person.contacts(), "listen", "--json"]);
+    let running = qqchat_testkit::Running::start(command);
+    running.wait_ready("listening on");
+    running
+}
+
+/// The `addr` of the JSON line that carried `message`.
+fn came_over(listening: &qqchat_testkit::Running, message: &str) -> String {
+    let line = listening
+        .stdout
+        .wait_for(message, Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("{message:?} not shown; saw {seen:?}"));
+    let value: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    value["addr"].as_str().expect("an addr").to_owned()
+}
+
+#[test]
+fn punching_from_the_binary_settles_on_the_public_address_that_answers() {
+    let Some(mut lab) =
+        Lab::start("punching_from_the_binary_settles_on_the_public_address_that_answers")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let ra = lab.router("ra", Nat::EndpointIndependent);
+    let rb = lab.router("rb", Nat::EndpointIndependent);
+    let (a, b) = (lab.host("alice", &ra), lab.host("bob", &rb));
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    // A stale candidate first (a port nobody listens on), then the right public address.
+    add_with_addrs(&alice, &bob, "bob", &[rb.addr(PORT + 1), rb.addr(PORT)]);
+    add_with_addrs(&bob, &alice, "alice", &[ra.addr(PORT + 1), ra.addr(PORT)]);
+    let alice_listens = listen_json(&lab, &a, &alice);
+    let bob_listens = listen_json(&lab, &b, &bob);
+
+    acked_within(&alice, "bob", "over the right address", "5");
+    assert_eq!(
+        came_over(&bob_listens, "over the right address"),
+        ra.addr(PORT).to_string()
+    );
+    acked_within(&bob, "alice", "and back over it", "5");
+    assert_eq!(
+        came_over(&alice_listens, "and back over it"),
+        rb.addr(PORT).to_string()
+    );
+    eprintln!("punched past a stale candidate: {:?}", started.elapsed());
 }

@@ -14,7 +14,7 @@ use qqchat_testkit::{TempDir, free_addr};
 fn contact(name: &str, addr: SocketAddr) -> Contact {
     Contact {
         name: name.into(),
-        addr,
+        addrs: vec![addr],
         plain: false,
         key: None,
     }

@@ -76,8 +76,8 @@ impl App {
                 self.view.select_index(&self.roster, last);
             }
             Action::OpenConversation => {
-                self.open_selected();
-                return self.unsaved_drafts().into_iter().collect();
+                let want = self.open_selected();
+                return want.into_iter().chain(self.unsaved_drafts()).collect();
             }
             Action::AddContact => self.ask_add(),
             Action::PasteContact => self.ask_add_keyed(),
@@ -154,11 +154,14 @@ impl App {
         self.peers().get(self.selected())
     }
 
-    /// Opens the conversation under the cursor, with the keys in the input.
-    pub(super) fn open_selected(&mut self) {
-        let Some(id) = self.selected_peer().map(Peer::id) else {
-            return;
-        };
+    /// Opens the conversation under the cursor, with the keys in the input. A keyed contact
+    /// that is not online is wanted: the engine looks for a path to it now, so that the
+    /// first message does not wait for one.
+    pub(super) fn open_selected(&mut self) -> Option<Effect> {
+        let peer = self.selected_peer()?;
+        let id = peer.id();
+        let want = (peer.is_keyed() && peer.is_listed() && peer.online() != Some(true))
+            .then(|| Effect::Send(Command::Want(peer.peer_id())));
         self.switch_draft(id);
         self.view.open = Some(id);
         if let Some(p) = self.roster.get_mut(id) {
@@ -166,6 +169,7 @@ impl App {
         }
         self.view.follow();
         self.set_focus(Focus::Input);
+        want
     }
 
     fn send_input(&mut self, now: Timestamp) -> Vec<Effect> {

@@ -38,7 +38,7 @@ pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
-pub use peer::{EntryId, Peer, Seq, Trust};
+pub use peer::{EntryId, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
@@ -60,11 +60,11 @@ pub enum Effect {
     },
     /// Rename contact `from` (its name in the file) to `to`, then reload the file.
     RenameContact { from: String, to: String },
-    /// Write a contact with a public key into the contacts file, then reload it. `addr` is
-    /// kept as the contact string wrote it (a host name stays a host name).
+    /// Write a contact with a public key into the contacts file, then reload it. `addrs`
+    /// (one or more) are kept as the contact string wrote them (a host name stays a host name).
     AddKeyedContact {
         name: String,
-        addr: String,
+        addrs: Vec<String>,
         key: PublicKey,
     },
     /// Take contact `name` out of the contacts file, then reload it.
@@ -84,6 +84,9 @@ pub struct App {
     public_key: Option<PublicKey>,
     bell: bool,
     local_addr: SocketAddr,
+    /// Where friends can reach this chat, for its contact string (F2): set by the front end,
+    /// which alone may ask the system; empty means `local_addr` alone.
+    own_addrs: Vec<SocketAddr>,
     tz: TimeZone,
     /// The front end's clock at its last wake, so "today" can be told from other days.
     now: Option<Timestamp>,
@@ -127,6 +130,7 @@ impl App {
             public_key: None,
             bell: book.me.bell,
             local_addr,
+            own_addrs: Vec::new(),
             tz,
             now: None,
             roster,
@@ -147,7 +151,8 @@ impl App {
         if let (Some(only), None) = (listed.next(), listed.next()) {
             let id = only.id();
             self.view.selected = Some(id);
-            self.open_selected();
+            // The engine watches every contact from its start: nothing more to ask.
+            let _ = self.open_selected();
         }
     }
 
@@ -229,6 +234,12 @@ impl App {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every address friends may reach this chat at (the LAN one, a public one), for the
+    /// contact string F2 shows.
+    pub fn set_own_addrs(&mut self, addrs: Vec<SocketAddr>) {
+        self.own_addrs = addrs;
     }
 
     pub fn tz(&self) -> &TimeZone {

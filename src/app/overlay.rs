@@ -53,7 +53,7 @@ pub enum PromptKind {
     /// Paste a contact string (`qqchat:alice@192.168.1.20:9001?key=…`) to add it.
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
-    NameKeyed { addr: String, key: PublicKey },
+    NameKeyed { addrs: Vec<String>, key: PublicKey },
 }
 
 /// A small question over the screen: a name to type, or yes or no.
@@ -117,7 +117,8 @@ pub enum KeyedPreview {
     /// A new contact; `key` is the start of the key, to compare with the friend's.
     Adds {
         name: String,
-        addr: String,
+        /// Every address, comma-separated.
+        addrs: String,
         key: String,
     },
     /// Enter will refuse it, for this reason.
@@ -202,11 +203,20 @@ impl App {
         self.ask(kind, question, &suggestion);
     }
 
-    /// F2: this user's contact string, shown and copied. Never one with an address nobody
-    /// can send to (every interface, any port): then it says what to run instead.
+    /// F2: this user's contact string, with every address the front end found, shown and
+    /// copied. Never one with an address nobody can send to (every interface, any port):
+    /// when no other is left, it says what to run instead.
     pub(super) fn show_card(&mut self) -> Vec<Effect> {
         let addr = self.local_addr;
-        let (card, copy) = match (self.public_key, crate::identity::unusable(addr)) {
+        let addrs = match self.own_addrs.split_first() {
+            Some((&first, rest)) => crate::identity::own_candidates(first, rest),
+            None => crate::identity::own_candidates(addr, &[]),
+        };
+        let why = match addrs.is_empty() {
+            true => Some(crate::identity::unusable(addr).unwrap_or("no address")),
+            false => None,
+        };
+        let (card, copy) = match (self.public_key, why) {
             (None, _) => (
                 Card {
                     line: None,
@@ -227,7 +237,7 @@ impl App {
                 None,
             ),
             (Some(key), None) => {
-                let line = crate::identity::contact_string(&self.me, addr, &key);
+                let line = crate::identity::contact_string(&self.me, &addrs, &key);
                 let card = Card {
                     line: Some(line.clone()),
                     note: "Copied to the clipboard (where the terminal allows). A friend \
@@ -334,15 +344,15 @@ impl App {
         let kind = prompt.kind.clone();
         let (own, effect): (Option<EntryId>, Effect) = match kind {
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
-            PromptKind::NameKeyed { addr, key } => {
-                if let Some(problem) = self.roster.keyed_contact_problem(&name, &addr, &key) {
+            PromptKind::NameKeyed { addrs, key } => {
+                if let Some(problem) = self.roster.keyed_contact_problem(&name, &addrs, &key) {
                     self.set_prompt_error(problem);
                     return Vec::new();
                 }
-                let own = self.roster.entry_at(&addr).map(|p| p.id());
+                let own = self.roster.entry_at(&addrs).map(|p| p.id());
                 let effect = Effect::AddKeyedContact {
                     name: name.clone(),
-                    addr,
+                    addrs,
                     key,
                 };
                 (own, effect)
@@ -414,27 +424,27 @@ impl App {
         let name = parsed.name.trim().to_owned();
         if let Some(problem) = self
             .roster
-            .keyed_contact_problem(&name, &parsed.addr, &parsed.key)
+            .keyed_contact_problem(&name, &parsed.addrs, &parsed.key)
         {
             self.set_prompt_error(problem);
             return Vec::new();
         }
-        if self.roster.key_receiver(&name, &parsed.addr).is_some() {
+        if self.roster.key_receiver(&name, &parsed.addrs).is_some() {
             // A friend already listed without a key: the file gives it the key, as
             // `qqchat add` does; no name to ask for.
             self.overlay = Overlay::None;
             return vec![Effect::AddKeyedContact {
                 name,
-                addr: parsed.addr,
+                addrs: parsed.addrs,
                 key: parsed.key,
             }];
         }
-        let own = self.roster.entry_at(&parsed.addr).map(|p| p.id());
+        let own = self.roster.entry_at(&parsed.addrs).map(|p| p.id());
         if let Some(problem) = self.roster.name_problem(&name, own) {
             // Same as the add prompt: the name can be changed here, and Enter tries again.
-            let question = format!("Name for {}:", sanitize(&parsed.addr));
+            let question = format!("Name for {}:", sanitize(&parsed.addrs.join(", ")));
             let kind = PromptKind::NameKeyed {
-                addr: parsed.addr,
+                addrs: parsed.addrs,
                 key: parsed.key,
             };
             let mut prompt = Prompt::new(kind, question, &name);
@@ -445,7 +455,7 @@ impl App {
         self.overlay = Overlay::None;
         vec![Effect::AddKeyedContact {
             name,
-            addr: parsed.addr,
+            addrs: parsed.addrs,
             key: parsed.key,
         }]
     }
@@ -459,20 +469,20 @@ impl App {
         let name = contact.name.trim();
         if let Some(problem) = self
             .roster
-            .keyed_contact_problem(name, &contact.addr, &contact.key)
+            .keyed_contact_problem(name, &contact.addrs, &contact.key)
         {
             return Some(KeyedPreview::Refused(problem));
         }
         let key = crate::identity::encode_key(&contact.key);
         let key = key.get(..8).unwrap_or(&key).to_owned();
-        Some(match self.roster.key_receiver(name, &contact.addr) {
+        Some(match self.roster.key_receiver(name, &contact.addrs) {
             Some(peer) => KeyedPreview::GivesKey {
                 name: peer.name().to_owned(),
                 key,
             },
             None => KeyedPreview::Adds {
                 name: sanitize(name),
-                addr: sanitize(&contact.addr),
+                addrs: sanitize(&contact.addrs.join(", ")),
                 key,
             },
         })

@@ -26,7 +26,10 @@ pub struct Peer {
     /// The conversation its history is kept under: the contact's name as written in the
     /// file, its address, or the name of a contact since removed.
     pub(super) key: ConversationKey,
+    /// The path in use: the first candidate until the engine says another answers.
     pub(super) addr: SocketAddr,
+    /// Every address the contacts file gives it (one for an entry not in contacts).
+    pub(super) candidates: Vec<SocketAddr>,
     pub(super) plain: bool,
     pub(super) listed: bool,
     /// The contact's public key from the book; `None` for a contact without one and for
@@ -64,6 +67,24 @@ impl Peer {
     /// The address it is reached at (for a keyed contact, the one it last wrote from).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Every address it may be reached at, the primary first.
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
+    }
+
+    /// The kind of path in use, for a keyed contact that has several to choose from and is
+    /// online: which one answered is then worth showing. `None` otherwise.
+    pub fn path_kind(&self) -> Option<PathKind> {
+        if !self.is_keyed() || self.candidates.len() < 2 || self.online() != Some(true) {
+            return None;
+        }
+        Some(if crate::proto::is_lan(self.addr) {
+            PathKind::Lan
+        } else {
+            PathKind::Direct
+        })
     }
 
     /// Who it is to the engine: a contact's key, or else its address. An entry not in
@@ -152,6 +173,25 @@ impl Peer {
             .iter()
             .filter(|m| m.mark().is_some_and(Mark::is_retryable))
             .count();
+    }
+}
+
+/// How a contact with several candidates is reached now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A private-range (or link-local, loopback) address: the same network.
+    Lan,
+    /// A public address, straight through the routers.
+    Direct,
+}
+
+impl PathKind {
+    /// As shown in the header and the contact list.
+    pub fn label(self) -> &'static str {
+        match self {
+            PathKind::Lan => "LAN",
+            PathKind::Direct => "direct",
+        }
     }
 }
 

@@ -44,7 +44,8 @@ impl Roster {
         };
         for c in &book.contacts {
             let key = ConversationKey::contact(&c.name);
-            let mut peer = roster.new_peer(sanitize(&c.name), key, c.addr, c.plain, true);
+            let mut peer = roster.new_peer(sanitize(&c.name), key, c.addr(), c.plain, true);
+            peer.candidates = c.addrs.clone();
             peer.public_key = c.key;
             roster.peers.push(peer);
         }
@@ -66,6 +67,7 @@ impl Roster {
             name,
             key,
             addr,
+            candidates: vec![addr],
             plain,
             listed,
             public_key: None,
@@ -283,7 +285,7 @@ impl Roster {
                 free(&old, &matched, i)
                     && old[i]
                         .as_ref()
-                        .is_some_and(|p| canonical(p.addr) == canonical(contact.addr))
+                        .is_some_and(|p| p.candidates.iter().any(|&a| contact.has_addr(a)))
             });
         }
         for (ci, contact) in book.contacts.iter().enumerate() {
@@ -306,22 +308,30 @@ impl Roster {
                         commands.extend(self.history_rename(&peer, &key));
                         peer.key = key;
                     }
-                    if canonical(peer.addr) != canonical(contact.addr) {
+                    let same = peer.candidates.len() == contact.addrs.len()
+                        && peer.candidates.iter().all(|&a| contact.has_addr(a));
+                    if !same {
+                        // New addresses: the path in use and what was measured on it are gone.
                         peer.link = None;
+                        peer.addr = contact.addr();
                     }
+                    peer.candidates = contact.addrs.clone();
                     peer.name = sanitize(&contact.name);
-                    peer.addr = contact.addr;
                     peer.plain = contact.plain;
                     peer.listed = true;
                     peer
                 }
-                None => self.new_peer(
-                    sanitize(&contact.name),
-                    ConversationKey::contact(&contact.name),
-                    contact.addr,
-                    contact.plain,
-                    true,
-                ),
+                None => {
+                    let mut peer = self.new_peer(
+                        sanitize(&contact.name),
+                        ConversationKey::contact(&contact.name),
+                        contact.addr(),
+                        contact.plain,
+                        true,
+                    );
+                    peer.candidates = contact.addrs.clone();
+                    peer
+                }
             };
             peer.public_key = contact.key;
             self.peers.push(peer);
@@ -513,7 +523,7 @@ impl Roster {
     pub(super) fn keyed_contact_problem(
         &self,
         name: &str,
-        addr: &str,
+        addrs: &[String],
         key: &PublicKey,
     ) -> Option<String> {
         if let Some(peer) = self
@@ -523,10 +533,10 @@ impl Roster {
         {
             return Some(format!("That key is already {}'s.", peer.name));
         }
-        if self.key_receiver(name, addr).is_some() {
+        if self.key_receiver(name, addrs).is_some() {
             return None;
         }
-        let peer = self.entry_at(addr)?;
+        let peer = self.entry_at(addrs)?;
         if peer.listed {
             return Some(format!(
                 "{} is already in contacts as {}; put the key in contacts.toml.",
@@ -537,10 +547,10 @@ impl Roster {
         None
     }
 
-    /// The contact a contact string named `name` at `addr` gives its key to rather than
+    /// The contact a contact string named `name` at `addrs` gives its key to rather than
     /// being added beside it, by the rules `qqchat add` follows: a contact without a key
-    /// and with that name, or else one without a key (and not plain) at that address.
-    pub fn key_receiver(&self, name: &str, addr: &str) -> Option<&Peer> {
+    /// and with that name, or else one without a key (and not plain) at one of the addresses.
+    pub fn key_receiver(&self, name: &str, addrs: &[String]) -> Option<&Peer> {
         let mut unkeyed = self
             .peers
             .iter()
@@ -548,14 +558,17 @@ impl Roster {
         if let Some(peer) = unkeyed.clone().find(|p| p.key == *name) {
             return Some(peer);
         }
-        let addr: SocketAddr = addr.parse().ok()?;
-        unkeyed.find(|p| !p.plain && canonical(p.addr) == canonical(addr))
+        let addrs: Vec<SocketAddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        unkeyed.find(|p| !p.plain && addrs.iter().any(|&a| canonical(p.addr) == canonical(a)))
     }
 
-    /// The entry with the address `addr` (as a contact string writes it), if there is one.
+    /// The entry at one of `addrs` (as a contact string writes them), if there is one.
     /// A host name matches nothing: it is resolved when the file is read.
-    pub(super) fn entry_at(&self, addr: &str) -> Option<&Peer> {
-        self.at_addr(addr.parse().ok()?)
+    pub(super) fn entry_at(&self, addrs: &[String]) -> Option<&Peer> {
+        addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .find_map(|a| self.at_addr(a))
     }
 
     /// Why `name` cannot be given to peer `own` (or to a new entry), if it cannot.

@@ -258,7 +258,7 @@ fn pair(
     let b_seen_at = relay.as_ref().map_or(b, |r| r.addr);
     let contact = |name: &str, addr, key: &Option<Keypair>| Contact {
         name: name.into(),
-        addr,
+        addrs: vec![addr],
         plain: false,
         key: if keyed {
             key.as_ref().map(|k| k.public)
@@ -534,7 +534,7 @@ fn measure_startup(dir: &str) {
     let mut book = ContactBook::empty(Me::default());
     book.contacts.push(Contact {
         name: "bob".into(),
-        addr: "127.0.0.1:9002".parse().expect("addr"),
+        addrs: vec!["127.0.0.1:9002".parse().expect("addr")],
         plain: false,
         key: None,
     });

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::{
-    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, keys, load_book,
+    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, load_book,
     start_engine, target,
 };
 use crate::control::Request;
@@ -75,7 +75,7 @@ pub(super) fn examine(
 ) -> u8 {
     say.out("Local addresses:".to_owned());
     say.out(format!("  socket  {local}"));
-    let lan = keys::outbound_ip(local).map(|ip| SocketAddr::new(ip, local.port()));
+    let lan = crate::net::outbound_ip(local).map(|ip| SocketAddr::new(ip, local.port()));
     if let Some(lan) = lan {
         say.out(format!("  LAN     {lan}"));
     }

@@ -1,7 +1,7 @@
 //! `qqchat id` and `qqchat add`: exchanging public keys, the step that lets two people know
 //! they talk to each other and no one else.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -12,40 +12,43 @@ use crate::contacts::{self, ContactsError, KeyedAdd};
 use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 
 /// `qqchat id`: this user's public key, listen address and contact string. The contact
-/// string only ever carries an address a friend can send to: when qqchat listens on every
-/// interface, the address of the interface this machine sends from; never port 0.
-pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> {
+/// string carries every address a friend may reach this machine at: the LAN one (when qqchat
+/// listens on every interface, the address of the interface this machine sends from), then
+/// each `--addr`. Never one a friend cannot send to (0.0.0.0, port 0).
+pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let keys = load_identity()?;
     // A running qqchat knows the port it really got (--bind, or port 0 in the file).
     let listen = running_addr(common)?.unwrap_or(book.me.listen);
-    let (shown, guessed) = match addr {
-        Some(text) => (
-            resolve(text).with_context(|| format!("--addr {text}"))?,
-            false,
-        ),
-        None => match outbound_ip(listen) {
-            Some(ip) => (SocketAddr::new(ip, listen.port()), true),
-            None => (listen, false),
-        },
-    };
-    if let Some(why) = identity::unusable(shown) {
+    let mut given = Vec::with_capacity(addrs.len());
+    for text in addrs {
+        let addr = resolve(text).with_context(|| format!("--addr {text}"))?;
+        if let Some(why) = identity::unusable(addr) {
+            bail!("--addr {text}: {addr} is no use to a friend ({why})");
+        }
+        given.push(addr);
+    }
+    let lan = crate::net::outbound_ip(listen).map(|ip| SocketAddr::new(ip, listen.port()));
+    let local = lan.unwrap_or(listen);
+    let shown = identity::own_candidates(local, &given);
+    if shown.is_empty() {
+        let why = identity::unusable(local).unwrap_or("no address");
+        let port = if local.port() == 0 {
+            9001
+        } else {
+            local.port()
+        };
         bail!(
-            "no contact string printed: {shown} is no use to a friend ({why}). Give the \
+            "no contact string printed: {local} is no use to a friend ({why}). Give the \
              address they reach you at, e.g. qqchat id --addr 192.168.1.20:{port}{also}",
-            port = if shown.port() == 0 {
-                9001
-            } else {
-                shown.port()
-            },
-            also = if shown.port() == 0 {
+            also = if local.port() == 0 {
                 ", and listen on that fixed port ([me] listen or --bind)"
             } else {
                 ""
             }
         );
     }
-    let line = contact_string(&book.me.name, shown, &keys.public);
+    let line = contact_string(&book.me.name, &shown, &keys.public);
     if quiet {
         println!("{line}");
         return Ok(ExitCode::SUCCESS);
@@ -57,12 +60,13 @@ pub fn id(common: &Common, addr: Option<&str>, quiet: bool) -> Result<ExitCode> 
     println!();
     println!("Give your friend this line; they run: qqchat add \"<the line>\"");
     println!("{line}");
-    if guessed {
+    if given.is_empty() && shown.iter().all(|&a| crate::proto::is_lan(a)) {
         eprintln!(
-            "\nnote: {} is this machine's address on its own network. A friend elsewhere needs\n\
-             your public address (and a forwarded port): qqchat id --addr <public ip>:{}",
-            shown.ip(),
-            shown.port()
+            "\nnote: {} is this machine's address on its own network. A friend elsewhere also\n\
+             needs your public address (a forwarded port, or a router that keeps one public\n\
+             port per socket): qqchat id --addr <public ip>:{}",
+            local.ip(),
+            local.port()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -80,25 +84,6 @@ fn running_addr(common: &Common) -> Result<Option<SocketAddr>> {
             _ => None,
         },
     )
-}
-
-/// For a socket on every interface, the address this machine sends from by default: a UDP
-/// `connect` only asks the routing table, no datagram is sent. `None` for a specific
-/// address, or when there is no route (a machine with no network).
-pub(super) fn outbound_ip(listen: SocketAddr) -> Option<IpAddr> {
-    if !listen.ip().is_unspecified() {
-        return None;
-    }
-    // A documentation address (RFC 5737 / 3849): it only picks the route.
-    let probe: SocketAddr = if listen.is_ipv4() {
-        "192.0.2.1:9".parse().ok()?
-    } else {
-        "[2001:db8::1]:9".parse().ok()?
-    };
-    let socket = UdpSocket::bind(SocketAddr::new(listen.ip(), 0)).ok()?;
-    socket.connect(probe).ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_unspecified()).then_some(ip)
 }
 
 /// `qqchat add "<contact string>"`: puts a friend, with their key, in the contacts file,
@@ -150,7 +135,7 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
             );
         }
     }
-    let added = crate::contacts::add_keyed_contact(&path, name, &parsed.addr, &parsed.key)
+    let added = crate::contacts::add_keyed_contact(&path, name, &parsed.addrs, &parsed.key)
         .map_err(|e| {
             anyhow::anyhow!("{e}").context(match e {
                 crate::contacts::EditError::NameTaken { .. } => format!(
@@ -163,7 +148,7 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
     match added {
         KeyedAdd::New => println!(
             "added {name} ({}, key {}) to {}",
-            parsed.addr,
+            parsed.addrs.join(", "),
             encode_key(&parsed.key),
             path.display()
         ),
@@ -172,7 +157,7 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
              from now on everything with {name} is encrypted and authenticated",
             encode_key(&parsed.key),
             if addr_changed {
-                format!(" and the address {}", parsed.addr)
+                format!(" and the addresses {}", parsed.addrs.join(", "))
             } else {
                 String::new()
             },

@@ -340,7 +340,7 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
         return Ok(Target {
             name: c.name.clone(),
             peer: c.peer_id(),
-            addr: c.addr,
+            addr: c.addr(),
             plain: c.plain,
         });
     }
@@ -432,7 +432,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
         name: "bot".into(),
-        addr: bot_engine.local_addr,
+        addrs: vec![bot_engine.local_addr],
         plain: false,
         key: Some(bot_keys.public),
     });
@@ -446,10 +446,10 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     let engine = start_engine(you_listen, options)?;
     let you = Contact {
         name: your_name,
-        addr: match engine.local_addr {
+        addrs: vec![match engine.local_addr {
             a if a.ip().is_unspecified() => SocketAddr::new(bot_listen.ip(), a.port()),
             a => a,
-        },
+        }],
         plain: false,
         key: Some(your_keys.public),
     };

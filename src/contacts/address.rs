@@ -13,6 +13,15 @@ pub(super) fn next_port(addr: SocketAddr) -> SocketAddr {
     )
 }
 
+/// `addrs` as written in the file: `["a:1", "b:2"]`.
+pub(super) fn addr_list(addrs: &[SocketAddr]) -> String {
+    let quoted: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("{:?}", a.to_string()))
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
 /// Why an address string was refused, before it is placed in the file.
 #[derive(Debug)]
 pub(super) enum AddrFault {

@@ -65,46 +65,45 @@ pub fn add_contact(
 /// What [`add_keyed_contact`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyedAdd {
-    /// A new entry, `name = { addr = "…", key = "…" }`.
+    /// A new entry, `name = { addr = "…", key = "…" }` (or `addrs = […]`).
     New,
-    /// An existing contact without a key, with this name or at this address, got the key
-    /// (and the address from the contact string, when it differed).
+    /// An existing contact without a key, with this name or at one of these addresses, got
+    /// the key (and the addresses from the contact string, when they differed).
     KeyGiven { name: String, addr_changed: bool },
 }
 
-/// Adds a contact with a public key, as `qqchat add` does: `name = { addr = "…", key = "…" }`.
-/// `addr` is kept as written (a host name stays a host name). A contact that has no key yet
-/// and has this name, or else this address, is given the key instead: that is an upgrade of
-/// the same friend, not a second one. A contact whose key differs is left alone.
+/// Adds a contact with a public key, as `qqchat add` does: `name = { addr = "…", key = "…" }`,
+/// or `addrs = […]` with several addresses. Addresses are kept as written (a host name stays
+/// a host name). A contact that has no key yet and has this name, or else one of these
+/// addresses, is given the key instead: that is an upgrade of the same friend, not a second
+/// one. A contact whose key differs is left alone.
 pub fn add_keyed_contact(
     path: &Path,
     name: &str,
-    addr: &str,
+    addrs: &[String],
     key: &PublicKey,
 ) -> Result<KeyedAdd, EditError> {
     check_name(name)?;
     let book = ContactBook::load(path).ok();
-    let at_addr: Option<SocketAddr> = addr.parse().ok();
+    let parsed: Vec<SocketAddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
     let unkeyed = book.as_ref().and_then(|book| {
         let by_name = book.by_name(name).filter(|c| c.key.is_none());
         let by_addr = || {
-            at_addr.and_then(|a| {
-                book.contacts
-                    .iter()
-                    .find(|c| c.key.is_none() && !c.plain && same_addr(c.addr, a))
-            })
+            book.contacts
+                .iter()
+                .find(|c| c.key.is_none() && !c.plain && parsed.iter().any(|&a| c.has_addr(a)))
         };
         by_name.or_else(by_addr).map(|c| {
-            (
-                c.name.clone(),
-                at_addr.is_none_or(|a| !same_addr(c.addr, a)),
-            )
+            let same = parsed.len() == addrs.len()
+                && parsed.len() == c.addrs.len()
+                && parsed.iter().zip(&c.addrs).all(|(&a, &b)| same_addr(a, b));
+            (c.name.clone(), !same)
         })
     });
     let mut result = KeyedAdd::New;
     edit(path, true, |contacts| {
         if let Some((existing, addr_changed)) = unkeyed {
-            contacts.give_key(&existing, addr, key);
+            contacts.give_key(&existing, addrs, key);
             result = KeyedAdd::KeyGiven {
                 name: existing,
                 addr_changed,
@@ -115,12 +114,24 @@ pub fn add_keyed_contact(
             return Err(EditError::NameTaken { name: name.into() });
         }
         let mut table = InlineTable::new();
-        table.insert("addr", addr.into());
+        set_addrs(&mut table, addrs);
         table.insert("key", crate::identity::encode_key(key).into());
         contacts.insert(name, Item::Value(Value::InlineTable(table)));
         Ok(None)
     })?;
     Ok(result)
+}
+
+/// Writes `addr = "…"` for one address, `addrs = […]` for several, and drops the other key.
+fn set_addrs(table: &mut dyn toml_edit::TableLike, addrs: &[String]) {
+    if let [one] = addrs {
+        table.remove("addrs");
+        table.insert("addr", toml_edit::value(one.as_str()));
+    } else {
+        let list: toml_edit::Array = addrs.iter().map(String::as_str).collect();
+        table.remove("addr");
+        table.insert("addrs", toml_edit::value(list));
+    }
 }
 
 /// The same address, an IPv4-mapped IPv6 one matching its IPv4 form.
@@ -155,16 +166,16 @@ pub fn remove_contact(path: &Path, name: &str) -> Result<(), EditError> {
     })
 }
 
-/// Sets `addr` and `key` in an entry, turning a bare address string into an inline table
-/// (in the string's place, with its comments) first.
-fn fill_entry(item: &mut Item, addr: &str, key: &str) {
+/// Sets the addresses and `key` in an entry, turning a bare address string into an inline
+/// table (in the string's place, with its comments) first.
+fn fill_entry(item: &mut Item, addrs: &[String], key: &str) {
     if let Item::Value(Value::String(text)) = item {
         let mut table = InlineTable::new();
         *table.decor_mut() = text.decor().clone();
         *item = Item::Value(Value::InlineTable(table));
     }
     if let Some(table) = item.as_table_like_mut() {
-        table.insert("addr", toml_edit::value(addr));
+        set_addrs(table, addrs);
         table.insert("key", toml_edit::value(key));
     }
 }
@@ -288,21 +299,21 @@ impl Contacts<'_> {
         }
     }
 
-    /// Gives contact `name` a key and `addr`, in whatever form its entry is written: a bare
+    /// Gives contact `name` a key and `addrs`, in whatever form its entry is written: a bare
     /// `"host:port"` becomes an inline table; a table keeps its other settings and comments.
-    fn give_key(&mut self, name: &str, addr: &str, key: &PublicKey) {
+    fn give_key(&mut self, name: &str, addrs: &[String], key: &PublicKey) {
         let key = crate::identity::encode_key(key);
         match self {
             Contacts::None => {}
             Contacts::Table { table, .. } => {
                 if let Some(item) = table.get_mut(name) {
-                    fill_entry(item, addr, &key);
+                    fill_entry(item, addrs, &key);
                 }
             }
             Contacts::Inline(table) => {
                 if let Some(value) = table.get_mut(name) {
                     let mut item = Item::Value(std::mem::replace(value, Value::from(false)));
-                    fill_entry(&mut item, addr, &key);
+                    fill_entry(&mut item, addrs, &key);
                     if let Ok(filled) = item.into_value() {
                         *value = filled;
                     }

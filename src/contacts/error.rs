@@ -176,6 +176,20 @@ pub enum Problem {
         found: String,
         example: String,
     },
+    /// `addr` and `addrs` in one contact: which one counts would be a guess.
+    #[error(
+        "contact {name:?} has both addr and addrs; keep one: addrs = [...] with every address, or addr = \"...\" with one"
+    )]
+    AddrAndAddrs { name: String },
+    /// Several addresses and no key: whoever answers at any of them would be taken for the
+    /// contact, with nothing to prove it.
+    #[error(
+        "contact {name:?} has several addresses but no key, and without a key nothing proves who answers at each of them; add the key from their `qqchat id` (key = \"...\"), or keep one address: {example}"
+    )]
+    AddrsWithoutKey { name: String, example: String },
+    /// One address twice in one contact's `addrs`.
+    #[error("contact {name:?} lists the address {addr} twice in addrs; remove one of them")]
+    RepeatedAddress { name: String, addr: SocketAddr },
     /// A key on a plain peer, which cannot speak Noise.
     #[error(
         "contact {name:?}: a plain UDP peer cannot have a key (it sends bare text); remove either the key or plain = true"

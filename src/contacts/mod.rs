@@ -12,6 +12,7 @@
 //! [contacts]
 //! bob = "127.0.0.1:9002"
 //! script = { addr = "127.0.0.1:9100", plain = true }
+//! carol = { key = "...", addrs = ["203.0.113.21:40000", "192.168.1.20:9001"] }
 //! ```
 
 mod address;
@@ -71,7 +72,7 @@ const ME_KEYS: &[&str] = &[
 pub const DEFAULT_STUN: &[&str] = &["stun.l.google.com:19302", "stun.cloudflare.com:3478"];
 
 /// Keys allowed in a contact written as a table.
-const CONTACT_KEYS: &[&str] = &["addr", "key", "plain"];
+const CONTACT_KEYS: &[&str] = &["addr", "addrs", "key", "plain"];
 
 /// This user, from the `[me]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,7 +147,10 @@ fn system_user_name() -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
     pub name: String,
-    pub addr: SocketAddr,
+    /// Where the contact may be reached, in the file's order; never empty. Several only with
+    /// a key, since only a key proves who answers at each of them. The first is the primary,
+    /// used where one address is needed (an unkeyed contact's identity, messages).
+    pub addrs: Vec<SocketAddr>,
     /// A plain UDP peer: sent bare UTF-8, no receipts.
     pub plain: bool,
     /// The contact's public key: with it, everything goes over Noise; without it the
@@ -155,12 +159,37 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// A contact with one address.
+    pub fn at(name: impl Into<String>, addr: SocketAddr) -> Contact {
+        Contact {
+            name: name.into(),
+            addrs: vec![addr],
+            plain: false,
+            key: None,
+        }
+    }
+
+    /// The primary address: the first one written. (`0.0.0.0:0`, which nothing is sent to,
+    /// only for a contact built by hand with none.)
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs
+            .first()
+            .copied()
+            .unwrap_or(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))
+    }
+
+    /// Whether `addr` is one of the contact's addresses, IPv4-mapped IPv6 matching IPv4.
+    pub fn has_addr(&self, addr: SocketAddr) -> bool {
+        let wanted = canonical(addr);
+        self.addrs.iter().any(|&a| canonical(a) == wanted)
+    }
+
     /// Who the contact is to the protocol: its key when it has one (then it is the same
     /// contact from any address), else its address.
     pub fn peer_id(&self) -> PeerId {
         match self.key {
             Some(key) => PeerId::Key(key),
-            None => PeerId::addr(self.addr),
+            None => PeerId::addr(self.addr()),
         }
     }
 }
@@ -219,11 +248,10 @@ impl ContactBook {
         self.contacts.iter().find(|c| c.name == name)
     }
 
-    /// The contact at `addr`. A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`, so
+    /// The contact with `addr` among its addresses. A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`, so
     /// addresses are compared in canonical form.
     pub fn by_addr(&self, addr: SocketAddr) -> Option<&Contact> {
-        let wanted = canonical(addr);
-        self.contacts.iter().find(|c| canonical(c.addr) == wanted)
+        self.contacts.iter().find(|c| c.has_addr(addr))
     }
 
     /// The contact that is `peer` to the protocol.

@@ -32,6 +32,8 @@ pub(super) enum AddrSite<'a> {
     Contact(&'a str),
     /// `bob = { addr = "host:port" }`
     ContactTable(&'a str),
+    /// `bob = { addrs = ["host:port", ...] }`
+    ContactList(&'a str),
     /// `[me] listen = "host:port"`
     Listen,
 }
@@ -40,7 +42,11 @@ impl AddrSite<'_> {
     /// The place in words, for the start of a message.
     pub(super) fn what(&self) -> String {
         match self {
-            AddrSite::Contact(name) | AddrSite::ContactTable(name) => format!("contact {name:?}"),
+            AddrSite::Contact(name)
+            | AddrSite::ContactTable(name)
+            | AddrSite::ContactList(name) => {
+                format!("contact {name:?}")
+            }
             AddrSite::Listen => "[me] listen".to_owned(),
         }
     }
@@ -50,6 +56,7 @@ impl AddrSite<'_> {
         match self {
             AddrSite::Contact(name) => format!("{} = {addr:?}", toml_key(name)),
             AddrSite::ContactTable(_) => format!("addr = {addr:?}"),
+            AddrSite::ContactList(_) => format!("addrs = [{addr:?}, ...]"),
             AddrSite::Listen => format!("listen = {addr:?}"),
         }
     }
@@ -59,7 +66,7 @@ impl AddrSite<'_> {
     pub(super) fn sample_addr(&self, port: u16) -> String {
         match self {
             AddrSite::Listen => format!("0.0.0.0:{port}"),
-            AddrSite::Contact(_) | AddrSite::ContactTable(_) => format!("127.0.0.1:{port}"),
+            _ => format!("127.0.0.1:{port}"),
         }
     }
 
@@ -317,8 +324,24 @@ impl Doc<'_> {
         for (key, value) in in_file_order(table) {
             let contact = self.contact(key, value)?;
             let line = self.line(key.span().start);
-            let addr = canonical(contact.addr);
-            if let Some(first) = placed.iter().find(|p| canonical(p.contact.addr) == addr) {
+            // Every candidate counts: a datagram from any of them must name one contact.
+            let clash = contact.addrs.iter().find_map(|&addr| {
+                placed
+                    .iter()
+                    .find(|p| p.contact.has_addr(addr))
+                    .map(|first| (first, addr))
+            });
+            if let Some((first, addr)) = clash {
+                let fixed: Vec<SocketAddr> = contact
+                    .addrs
+                    .iter()
+                    .map(|&a| if a == addr { next_port(a) } else { a })
+                    .collect();
+                let example = if contact.addrs.len() > 1 {
+                    format!("addrs = {}", addr_list(&fixed))
+                } else {
+                    format!("{} = \"{}\"", toml_key(&contact.name), next_port(addr))
+                };
                 return Err(self.err(
                     key.span(),
                     Problem::DuplicateAddress {
@@ -326,12 +349,8 @@ impl Doc<'_> {
                         first_line: first.line,
                         second: contact.name.clone(),
                         second_line: line,
-                        addr: contact.addr,
-                        example: format!(
-                            "{} = \"{}\"",
-                            toml_key(&contact.name),
-                            next_port(contact.addr)
-                        ),
+                        addr,
+                        example,
                     },
                 ));
             }
@@ -366,12 +385,10 @@ impl Doc<'_> {
         }
         let written = toml_key(name);
         match value.get_ref() {
-            DeValue::String(addr) => Ok(Contact {
-                name: name.to_owned(),
-                addr: self.address(addr, value.span(), &AddrSite::Contact(name))?,
-                plain: false,
-                key: None,
-            }),
+            DeValue::String(addr) => Ok(Contact::at(
+                name,
+                self.address(addr, value.span(), &AddrSite::Contact(name))?,
+            )),
             DeValue::Table(table) => self.contact_table(key, name, table),
             other => {
                 // A lone number is most likely the port: show it in place.
@@ -402,21 +419,27 @@ impl Doc<'_> {
     ) -> Result<Contact, ContactsError> {
         let written = toml_key(name);
         let what = format!("contact {name:?}");
-        let mut addr = None;
+        // The addresses, with the span of the key that gave them, for later complaints.
+        let mut addrs: Option<(Vec<SocketAddr>, Range<usize>)> = None;
         let mut plain = false;
         let mut public_key = None;
         for (k, v) in in_file_order(table) {
             match k.get_ref().as_ref() {
-                "addr" => {
-                    let DeValue::String(text) = v.get_ref() else {
-                        return Err(self.wrong_type(
-                            v,
-                            &format!("{what}: addr"),
-                            "an address in double quotes",
-                            "addr = \"127.0.0.1:9002\"".to_owned(),
+                field @ ("addr" | "addrs") => {
+                    if addrs.is_some() {
+                        return Err(self.err(
+                            k.span(),
+                            Problem::AddrAndAddrs {
+                                name: name.to_owned(),
+                            },
                         ));
+                    }
+                    let list = if field == "addr" {
+                        vec![self.contact_addr(v, name)?]
+                    } else {
+                        self.contact_addrs(v, name)?
                     };
-                    addr = Some(self.address(text, v.span(), &AddrSite::ContactTable(name))?);
+                    addrs = Some((list, k.span()));
                 }
                 "plain" => {
                     let DeValue::Boolean(b) = v.get_ref() else {
@@ -455,7 +478,7 @@ impl Doc<'_> {
                 }
             }
         }
-        let Some(addr) = addr else {
+        let Some((addrs, addrs_span)) = addrs else {
             return Err(self.err(
                 key.span(),
                 Problem::MissingAddr {
@@ -474,12 +497,81 @@ impl Doc<'_> {
                 },
             ));
         }
+        if addrs.len() > 1 && public_key.is_none() {
+            return Err(self.err(
+                addrs_span,
+                Problem::AddrsWithoutKey {
+                    name: name.to_owned(),
+                    example: format!("addr = {:?}", addrs[0].to_string()),
+                },
+            ));
+        }
         Ok(Contact {
             name: name.to_owned(),
-            addr,
+            addrs,
             plain,
             key: public_key.map(|(k, _)| k),
         })
+    }
+
+    /// A contact table's `addr = "host:port"`.
+    fn contact_addr(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        name: &str,
+    ) -> Result<SocketAddr, ContactsError> {
+        let DeValue::String(text) = value.get_ref() else {
+            return Err(self.wrong_type(
+                value,
+                &format!("contact {name:?}: addr"),
+                "an address in double quotes",
+                "addr = \"127.0.0.1:9002\"".to_owned(),
+            ));
+        };
+        self.address(text, value.span(), &AddrSite::ContactTable(name))
+    }
+
+    /// A contact table's `addrs = ["host:port", ...]`: at least one, none twice.
+    fn contact_addrs(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        name: &str,
+    ) -> Result<Vec<SocketAddr>, ContactsError> {
+        let example = "addrs = [\"203.0.113.21:40000\", \"192.168.1.20:9001\"]";
+        let items = match value.get_ref() {
+            DeValue::Array(items) if !items.is_empty() => items,
+            _ => {
+                return Err(self.wrong_type(
+                    value,
+                    &format!("contact {name:?}: addrs"),
+                    "a list of one or more addresses in double quotes",
+                    example.to_owned(),
+                ));
+            }
+        };
+        let mut addrs: Vec<SocketAddr> = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let DeValue::String(text) = item.get_ref() else {
+                return Err(self.wrong_type(
+                    item,
+                    &format!("contact {name:?}: addrs"),
+                    "addresses in double quotes",
+                    example.to_owned(),
+                ));
+            };
+            let addr = self.address(text, item.span(), &AddrSite::ContactList(name))?;
+            if addrs.iter().any(|&a| canonical(a) == canonical(addr)) {
+                return Err(self.err(
+                    item.span(),
+                    Problem::RepeatedAddress {
+                        name: name.to_owned(),
+                        addr,
+                    },
+                ));
+            }
+            addrs.push(addr);
+        }
+        Ok(addrs)
     }
 
     /// Parse `raw` as `host:port`, resolving host names; errors point at `span`.

@@ -39,6 +39,10 @@ pub enum Command {
         from: ConversationKey,
         to: ConversationKey,
     },
+    /// The user wants `peer` now (its conversation was opened): a keyed contact with no
+    /// working path gets a punching round on every candidate at once, rather than at the
+    /// next hello.
+    Want(PeerId),
     /// Probe a peer once; the answer comes as [`EngineEvent::Pong`].
     Ping(PeerId),
     /// Message `id`, sent next, is sent on behalf of a command-line client (`qqchat send`

@@ -88,6 +88,10 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
     app.set_public_key(session.public_key);
+    // The LAN address for the contact string when listening on every interface.
+    let local = engine.local_addr;
+    let lan = crate::net::outbound_ip(local).map(|ip| std::net::SocketAddr::new(ip, local.port()));
+    app.set_own_addrs(vec![lan.unwrap_or(local)]);
     app.load_history(history);
     let drafts = session.data_dir.as_deref().map(store::load_drafts);
     match drafts {
@@ -275,10 +279,10 @@ fn event_loop(
                             .map(|()| format!("{name} added to contacts"))
                     })?
                 }
-                Effect::AddKeyedContact { name, addr, key } => {
+                Effect::AddKeyedContact { name, addrs, key } => {
                     contacts.change(app, engine, |path| {
                         // Say what the edit did: a contact without a key may have got it.
-                        let done = contacts::add_keyed_contact(path, &name, &addr, &key)?;
+                        let done = contacts::add_keyed_contact(path, &name, &addrs, &key)?;
                         Ok(keyed_notice(&name, done))
                     })?;
                 }

@@ -87,7 +87,8 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
             .and_then(|link| link.last_seen)
             .map(|seen| format!(" seen {}", seen_label(app, seen, false)))
     } else {
-        None
+        // Which of several candidates answered: the same network, or across the internet.
+        peer.path_kind().map(|kind| format!(" {}", kind.label()))
     };
     let (long, short) = trust_marks(trust);
     let mark_width = |mark: &Option<Span<'static>>| mark.as_ref().map_or(0, Span::width);

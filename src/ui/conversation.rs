@@ -88,7 +88,8 @@ fn unverified_style() -> Style {
 }
 
 /// ` · online · rtt 0.4 ms · loss 2%` or ` · offline · seen 14:02`, from what the engine
-/// last reported; nothing while it is not known.
+/// last reported; nothing while it is not known. A contact with several candidates also
+/// says which kind of path it is reached on: ` · online · LAN · rtt …`.
 fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
     let Some(link) = peer.link() else {
@@ -99,6 +100,9 @@ fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
         Some(true) => {
             spans.push(Span::styled(" · ", dim));
             spans.push(Span::styled("online", Style::new().fg(Color::Green)));
+            if let Some(kind) = peer.path_kind() {
+                spans.push(Span::styled(format!(" · {}", kind.label()), dim));
+            }
             if let Some(rtt) = link.rtt {
                 spans.push(Span::styled(format!(" · rtt {}", rtt_label(rtt)), dim));
                 let loss = (f64::from(link.loss) * 100.0).round();
@@ -408,7 +412,7 @@ mod tests {
             },
             contacts: vec![Contact {
                 name: name.into(),
-                addr,
+                addrs: vec![addr],
                 plain: false,
                 key: None,
             }],

@@ -107,8 +107,8 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
             KeyedPreview::GivesKey { name, key } => {
                 (format!("→ gives {name} its key {key}…"), Color::Green)
             }
-            KeyedPreview::Adds { name, addr, key } => (
-                format!("→ adds {name} at {addr} · key {key}…"),
+            KeyedPreview::Adds { name, addrs, key } => (
+                format!("→ adds {name} at {addrs} · key {key}…"),
                 Color::Green,
             ),
             KeyedPreview::Refused(why) => (format!("✗ {why}"), Color::Yellow),

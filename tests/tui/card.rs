@@ -21,7 +21,7 @@ fn app_at(listen: &str) -> App {
 fn f2_shows_the_contact_string_and_copies_it() {
     let mut app = app_at("192.168.1.20:4000");
     let effects = press(&mut app, KeyCode::F(2));
-    let line = qqchat::identity::contact_string("me", addr("192.168.1.20:4000"), &MY_KEY);
+    let line = qqchat::identity::contact_string("me", &[addr("192.168.1.20:4000")], &MY_KEY);
     assert!(
         matches!(effects.as_slice(), [Effect::Copy(text)] if *text == line),
         "{effects:?}"

@@ -24,7 +24,7 @@ fn bot_book() -> ContactBook {
         },
         contacts: vec![Contact {
             name: "bot".into(),
-            addr: addr("127.0.0.1:4100"),
+            addrs: vec![addr("127.0.0.1:4100")],
             plain: false,
             key: None,
         }],

@@ -15,6 +15,7 @@ mod hints;
 mod history;
 mod marks;
 mod outbox;
+mod paths;
 mod presence;
 mod prompts;
 mod receiving;

@@ -19,7 +19,7 @@ fn app_with_carol() -> App {
         2,
         Contact {
             name: "carol".into(),
-            addr: addr("127.0.0.1:4010"),
+            addrs: vec![addr("127.0.0.1:4010")],
             plain: false,
             key: None,
         },

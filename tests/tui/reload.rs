@@ -13,7 +13,7 @@ use crate::support::{
 fn contact(name: &str, at: &str) -> Contact {
     Contact {
         name: name.into(),
-        addr: addr(at),
+        addrs: vec![addr(at)],
         plain: false,
         key: None,
     }
@@ -39,7 +39,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
         contact("alice", ALICE),
         Contact {
             name: "pyscript".into(),
-            addr: addr(PY),
+            addrs: vec![addr(PY)],
             plain: true,
             key: None,
         },
@@ -71,7 +71,7 @@ fn adding_a_stranger_moves_its_history_to_the_new_name() {
     let mut contacts = book(true).contacts;
     contacts.push(Contact {
         name: "carol".into(),
-        addr: addr(STRANGER),
+        addrs: vec![addr(STRANGER)],
         plain: true,
         key: None,
     });
@@ -97,7 +97,7 @@ fn a_history_is_never_renamed_onto_another_one() {
         contact("carol", BOB),
         Contact {
             name: "pyscript".into(),
-            addr: addr(PY),
+            addrs: vec![addr(PY)],
             plain: true,
             key: None,
         },
@@ -140,7 +140,7 @@ fn a_contact_whose_address_changed_keeps_its_conversation() {
         online: true,
     });
     let mut contacts = book(true).contacts;
-    contacts[1].addr = addr("127.0.0.1:4999");
+    contacts[1].addrs = vec![addr("127.0.0.1:4999")];
     app.set_contacts(&with_contacts(contacts));
     assert_eq!(app.peers().len(), 3);
     let bob = &app.peers()[1];

@@ -49,19 +49,19 @@ pub fn book(bell: bool) -> ContactBook {
         contacts: vec![
             Contact {
                 name: "alice".into(),
-                addr: addr(ALICE),
+                addrs: vec![addr(ALICE)],
                 plain: false,
                 key: Some(ALICE_KEY),
             },
             Contact {
                 name: "bob".into(),
-                addr: addr(BOB),
+                addrs: vec![addr(BOB)],
                 plain: false,
                 key: None,
             },
             Contact {
                 name: "pyscript".into(),
-                addr: addr(PY),
+                addrs: vec![addr(PY)],
                 plain: true,
                 key: None,
             },
@@ -273,7 +273,7 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
         2,
         Contact {
             name: "carol".into(),
-            addr: addr("127.0.0.1:4010"),
+            addrs: vec![addr("127.0.0.1:4010")],
             plain: false,
             key: Some(PublicKey::from_bytes([3; 32])),
         },

@@ -19,7 +19,7 @@ use crate::support::{
 };
 
 fn contact_string(name: &str, at: &str, key: PublicKey) -> String {
-    qqchat::identity::contact_string(name, addr(at), &key)
+    qqchat::identity::contact_string(name, &[addr(at)], &key)
 }
 
 fn first_line(app: &App, width: u16, height: u16) -> String {
@@ -206,7 +206,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
     let [
         Effect::AddKeyedContact {
             name,
-            addr: to,
+            addrs: to,
             key,
         },
     ] = effects.as_slice()
@@ -214,7 +214,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
         panic!("expected an add, got {effects:?}");
     };
     assert_eq!(
-        (name.as_str(), to.as_str(), *key),
+        (name.as_str(), to.join(",").as_str(), *key),
         ("dave", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     );
     assert!(app.prompt().is_none());
@@ -233,7 +233,7 @@ fn shift_a_pastes_a_contact_string_and_adds_it() {
     ));
     let effects = press(&mut app, KeyCode::Enter);
     assert!(
-        matches!(effects.as_slice(), [Effect::AddKeyedContact { addr, .. }] if addr == "[::1]:4020"),
+        matches!(effects.as_slice(), [Effect::AddKeyedContact { addrs, .. }] if addrs == &["[::1]:4020"]),
         "{effects:?}"
     );
 }
@@ -283,7 +283,7 @@ fn a_taken_name_from_a_contact_string_asks_for_another() {
     assert_eq!(
         prompt.kind(),
         &PromptKind::NameKeyed {
-            addr: "127.0.0.1:4020".into(),
+            addrs: vec!["127.0.0.1:4020".into()],
             key: PublicKey::from_bytes([4; 32])
         }
     );
@@ -293,11 +293,11 @@ fn a_taken_name_from_a_contact_string_asks_for_another() {
     assert!(screen(&app, 80, 14).contains("alice is already taken."));
     type_text(&mut app, "2", at(0));
     let effects = press(&mut app, KeyCode::Enter);
-    let [Effect::AddKeyedContact { name, addr, key }] = effects.as_slice() else {
+    let [Effect::AddKeyedContact { name, addrs, key }] = effects.as_slice() else {
         panic!("expected an add, got {effects:?}");
     };
     assert_eq!(
-        (name.as_str(), addr.as_str(), *key),
+        (name.as_str(), addrs.join(",").as_str(), *key),
         ("alice2", "127.0.0.1:4020", PublicKey::from_bytes([4; 32]))
     );
 }
@@ -337,7 +337,7 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
     let mut contacts = book(true).contacts;
     contacts.push(Contact {
         name: "carol".into(),
-        addr: addr(STRANGER),
+        addrs: vec![addr(STRANGER)],
         plain: false,
         key: Some(PublicKey::from_bytes([5; 32])),
     });

@@ -244,6 +244,7 @@ impl EngineCore {
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
             Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
             Command::Ping(peer) => self.node.ping(now.mono, peer),
+            Command::Want(peer) => self.node.want(now.mono, peer),
             Command::Relayed { id, queue } => {
                 self.relayed.insert(id);
                 if !queue {
@@ -290,20 +291,23 @@ impl EngineCore {
         }
     }
 
-    /// Gives the protocol every contact, with its key and address. A contact that left the
-    /// file, or whose address was edited, is removed first (its sessions go with it).
+    /// Gives the protocol every contact, with its key and addresses. A contact that left the
+    /// file, or whose addresses were edited, is removed first (its sessions go with it).
     fn apply_peers(&mut self, now: Now, old: &[Contact]) {
         for c in old {
             let kept = self
                 .contacts
                 .iter()
-                .any(|n| n.peer_id() == c.peer_id() && n.addr == c.addr);
+                .any(|n| n.peer_id() == c.peer_id() && n.addrs == c.addrs);
             if !kept {
                 self.node.remove_peer(c.peer_id());
             }
         }
+        // One call per candidate: the node tries them all and keeps the one that answers.
         for c in &self.contacts {
-            self.node.add_peer(now.mono, c.peer_id(), c.addr);
+            for &addr in &c.addrs {
+                self.node.add_peer(now.mono, c.peer_id(), addr);
+            }
         }
         self.relay_peers(now);
     }

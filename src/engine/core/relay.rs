@@ -42,7 +42,7 @@ impl EngineCore {
             .contacts
             .iter()
             .filter(|c| c.key.is_some())
-            .map(|c| c.addr)
+            .flat_map(|c| c.addrs.iter().copied())
             .collect();
         self.relay.set_peers(now.mono, peers);
     }
