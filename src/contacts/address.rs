@@ -274,3 +274,43 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     }
     row[b.len()]
 }
+
+/// A server written as `host:port`, resolved only when it is used (`[me] stun`, `[me] relay`):
+/// a host, and a port from 1 to 65535, an IPv6 host in brackets. `what` names the setting,
+/// `sample` is a host to suggest when none is written, `example` writes the line to suggest.
+pub(super) fn check_server(
+    raw: &str,
+    what: &str,
+    sample: &str,
+    example: impl Fn(&str) -> String,
+) -> Result<(), Problem> {
+    let Some((host, port)) = raw.rsplit_once(':') else {
+        return Err(Problem::MissingPort {
+            what: what.to_owned(),
+            addr: raw.to_owned(),
+            example: example(if raw.is_empty() { sample } else { raw }),
+        });
+    };
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || (host.contains(':') && !bracketed) {
+        return Err(Problem::BadAddress {
+            what: what.to_owned(),
+            addr: raw.to_owned(),
+            reason: if host.is_empty() {
+                "no host before the port".to_owned()
+            } else {
+                "an IPv6 address needs brackets".to_owned()
+            },
+            example: example(sample),
+        });
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(Problem::BadPort {
+            what: what.to_owned(),
+            addr: raw.to_owned(),
+            port: port.to_owned(),
+            example: example(host),
+        }),
+    }
+}

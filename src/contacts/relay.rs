@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::ContactsError;
+use super::address::check_server;
 use super::parse::{Doc, in_file_order};
-use super::{ContactsError, Problem};
 
 const WHAT: &str = "[me] relay";
 const EXAMPLE: &str =
@@ -128,7 +129,10 @@ impl Doc<'_> {
             }
             match name {
                 "server" => {
-                    check_server(&text).map_err(|p| self.err(entry.span(), p))?;
+                    check_server(&text, WHAT, "turn.example.org", |host| {
+                        format!("server = \"{host}:3478\"")
+                    })
+                    .map_err(|p| self.err(entry.span(), p))?;
                     server = Some(text);
                 }
                 "username" => username = Some(text),
@@ -173,40 +177,6 @@ impl Doc<'_> {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path,
         }
-    }
-}
-
-/// `host:port` with a host and a port from 1 to 65535 (an IPv6 host in brackets).
-fn check_server(raw: &str) -> Result<(), Problem> {
-    let example = |host: &str| format!("server = \"{host}:3478\"");
-    let Some((host, port)) = raw.rsplit_once(':') else {
-        return Err(Problem::MissingPort {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            example: example(raw),
-        });
-    };
-    let bracketed = host.starts_with('[') && host.ends_with(']');
-    if host.is_empty() || (host.contains(':') && !bracketed) {
-        return Err(Problem::BadAddress {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            reason: if host.is_empty() {
-                "no host before the port".to_owned()
-            } else {
-                "an IPv6 address needs brackets".to_owned()
-            },
-            example: example("turn.example.org"),
-        });
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
-        _ => Err(Problem::BadPort {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            port: port.to_owned(),
-            example: example(host),
-        }),
     }
 }
 

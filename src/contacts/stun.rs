@@ -6,8 +6,9 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::ContactsError;
+use super::address::check_server;
 use super::parse::Doc;
-use super::{ContactsError, Problem};
 
 const WHAT: &str = "[me] stun";
 const EXAMPLE: &str = "stun = [\"stun.example.org:3478\"]";
@@ -37,49 +38,13 @@ impl Doc<'_> {
                 ));
             };
             let raw = raw.trim();
-            check_server(raw).map_err(|problem| self.err(entry.span(), problem))?;
+            check_server(raw, WHAT, "stun.example.org", |host| {
+                format!("stun = [\"{host}:3478\"]")
+            })
+            .map_err(|problem| self.err(entry.span(), problem))?;
             servers.push(raw.to_owned());
         }
         Ok(servers)
-    }
-}
-
-/// `host:port` with a host and a port from 1 to 65535 (an IPv6 host in brackets).
-fn check_server(raw: &str) -> Result<(), Problem> {
-    let example = |host: &str| format!("stun = [\"{host}:3478\"]");
-    let Some((host, port)) = raw.rsplit_once(':') else {
-        let host = if raw.is_empty() {
-            "stun.example.org"
-        } else {
-            raw
-        };
-        return Err(Problem::MissingPort {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            example: example(host),
-        });
-    };
-    let bracketed = host.starts_with('[') && host.ends_with(']');
-    if host.is_empty() || (host.contains(':') && !bracketed) {
-        return Err(Problem::BadAddress {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            reason: if host.is_empty() {
-                "no host before the port".to_owned()
-            } else {
-                "an IPv6 address needs brackets".to_owned()
-            },
-            example: example("stun.example.org"),
-        });
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
-        _ => Err(Problem::BadPort {
-            what: WHAT.to_owned(),
-            addr: raw.to_owned(),
-            port: port.to_owned(),
-            example: example(host),
-        }),
     }
 }
 
