@@ -63,7 +63,8 @@ pub enum Request {
         count: u32,
         interval_secs: f64,
     },
-    /// `qqchat id`: the address the running qqchat actually listens on.
+    /// `qqchat id`: the address the running qqchat actually listens on, as the first line
+    /// (all an older client reads); then its public candidates, one `KIND ADDR` line each.
     Id,
     /// `qqchat history`: the conversation kept under `key`; `me` names own messages.
     History { key: String, me: String, json: bool },

@@ -118,8 +118,8 @@ pub(super) fn examine(
 }
 
 /// Waits for STUN's outcome, the relay's (with `relay`), and each target's first pong,
-/// pinging every second.
-fn wait(
+/// pinging every second. `id` uses it too, with no targets, for the current candidates.
+pub(super) fn wait(
     engine: &EngineLink<'_>,
     targets: &[Target],
     relay: bool,

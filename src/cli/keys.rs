@@ -6,20 +6,24 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Common, load_book, load_identity, resolve};
+use super::{Common, EngineLink, Say, load_book, load_identity, resolve};
 
 use crate::contacts::{self, ContactsError, KeyedAdd};
+use crate::engine::{Command, Mapping};
 use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 
 /// `qqchat id`: this user's public key, listen address and contact string. The contact
 /// string carries every address a friend may reach this machine at: the LAN one (when qqchat
-/// listens on every interface, the address of the interface this machine sends from), then
-/// each `--addr`. Never one a friend cannot send to (0.0.0.0, port 0).
+/// listens on every interface, the address of the interface this machine sends from), then,
+/// when a qqchat runs here, the public address STUN sees and the relayed one, then each
+/// `--addr`. Never one a friend cannot send to (0.0.0.0, port 0).
 pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let keys = load_identity()?;
-    // A running qqchat knows the port it really got (--bind, or port 0 in the file).
-    let listen = running_addr(common)?.unwrap_or(book.me.listen);
+    // A running qqchat knows the port it really got (--bind, or port 0 in the file), and
+    // what STUN and its relay see.
+    let running = running(common)?;
+    let listen = running.as_ref().map_or(book.me.listen, |r| r.local);
     let mut given = Vec::with_capacity(addrs.len());
     for text in addrs {
         let addr = resolve(text).with_context(|| format!("--addr {text}"))?;
@@ -30,7 +34,15 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     }
     let lan = crate::net::outbound_ip(listen).map(|ip| SocketAddr::new(ip, listen.port()));
     let local = lan.unwrap_or(listen);
-    let shown = identity::own_candidates(local, &given);
+    let seen = running.unwrap_or(Running {
+        local: listen,
+        public: None,
+        relay: None,
+    });
+    let (shown, note) = candidates(local, &seen, &given);
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     if shown.is_empty() {
         let why = identity::unusable(local).unwrap_or("no address");
         let port = if local.port() == 0 {
@@ -48,7 +60,8 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
             }
         );
     }
-    let line = contact_string(&book.me.name, &shown, &keys.public);
+    let addrs: Vec<SocketAddr> = shown.iter().map(|&(_, a)| a).collect();
+    let line = contact_string(&book.me.name, &addrs, &keys.public);
     if quiet {
         println!("{line}");
         return Ok(ExitCode::SUCCESS);
@@ -57,10 +70,14 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     println!("public key:  {}", encode_key(&keys.public));
     println!("listening:   {listen}");
     println!("key file:    {}", identity::identity_path()?.display());
+    println!("candidates:");
+    for (kind, addr) in &shown {
+        println!("  {:<14} {addr}", kind.label());
+    }
     println!();
     println!("Give your friend this line; they run: qqchat add \"<the line>\"");
     println!("{line}");
-    if given.is_empty() && shown.iter().all(|&a| crate::proto::is_lan(a)) {
+    if addrs.iter().all(|&a| crate::proto::is_lan(a)) {
         eprintln!(
             "\nnote: {} is this machine's address on its own network. A friend elsewhere also\n\
              needs your public address (a forwarded port, or a router that keeps one public\n\
@@ -72,15 +89,141 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The address the qqchat running with this data directory listens on, if one runs.
-fn running_addr(common: &Common) -> Result<Option<SocketAddr>> {
+/// Where a candidate in the contact string comes from, for the labels `id` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Lan,
+    Public,
+    Relay,
+    Given,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Lan => "LAN",
+            Kind::Public => "public (STUN)",
+            Kind::Relay => "relay",
+            Kind::Given => "given (--addr)",
+        }
+    }
+}
+
+/// What the qqchat running here reported: its socket, the public address STUN saw with
+/// what its NAT does, and its relayed address.
+#[derive(Debug, Clone, PartialEq)]
+struct Running {
+    local: SocketAddr,
+    public: Option<(SocketAddr, Option<Mapping>)>,
+    relay: Option<SocketAddr>,
+}
+
+/// The contact string's candidates, in the order a friend should try them: LAN, public
+/// (only behind an endpoint-independent NAT: a symmetric one gives a friend another port
+/// than the one STUN saw), relay, then `given`. No duplicates, nothing unusable. The
+/// second value says why a public address was left out.
+fn candidates(
+    lan: SocketAddr,
+    seen: &Running,
+    given: &[SocketAddr],
+) -> (Vec<(Kind, SocketAddr)>, Option<String>) {
+    let mut note = None;
+    let public = match seen.public {
+        Some((addr, Some(Mapping::EndpointIndependent))) => Some(addr),
+        Some((addr, Some(Mapping::Symmetric))) => {
+            note = Some(format!(
+                "STUN sees you at {addr}, but your NAT gives each destination its own port \
+                 (symmetric), so a friend could not reach you there: left out. A relay \
+                 ([me] relay) gets you an address they can reach"
+            ));
+            None
+        }
+        Some((addr, None)) => {
+            note = Some(format!(
+                "STUN sees you at {addr}, but it takes two STUN servers on different IPs to \
+                 tell whether your NAT keeps that port for every friend: left out. List two \
+                 in [me] stun, or give it with --addr if you know it works"
+            ));
+            None
+        }
+        None => None,
+    };
+    let all = std::iter::once((Kind::Lan, lan))
+        .chain(public.map(|a| (Kind::Public, a)))
+        .chain(seen.relay.map(|a| (Kind::Relay, a)))
+        .chain(given.iter().map(|&a| (Kind::Given, a)));
+    let mut out: Vec<(Kind, SocketAddr)> = Vec::new();
+    for (kind, addr) in all {
+        if identity::unusable(addr).is_none() && !out.iter().any(|&(_, a)| a == addr) {
+            out.push((kind, addr));
+        }
+    }
+    (out, note)
+}
+
+/// Answers `qqchat id` in the running qqchat: its socket address first (all an older client
+/// reads), then `public ADDR NAT` and `relay ADDR` as STUN and the relay see them now.
+pub(super) fn answer_id(
+    engine: &EngineLink<'_>,
+    say: &mut dyn Say,
+    local: SocketAddr,
+    relay: bool,
+) -> u8 {
+    say.out(local.to_string());
+    let _ = engine.commands.send(Command::CheckReachability);
+    let (reach, relayed, _) = super::doctor::wait(engine, &[], relay);
+    if let Some(reach) = reach
+        && let Some(public) = reach.public()
+    {
+        let nat = match reach.mapping {
+            Some(Mapping::EndpointIndependent) => "independent",
+            Some(Mapping::Symmetric) => "symmetric",
+            None => "unknown",
+        };
+        say.out(format!("public {public} {nat}"));
+    }
+    if let Some(addr) = relayed.and_then(|r| r.relayed()) {
+        say.out(format!("relay {addr}"));
+    }
+    0
+}
+
+/// Reads [`answer_id`]'s lines; lines it does not know are skipped.
+fn parse_running(lines: &[String]) -> Option<Running> {
+    let local = lines.first()?.parse().ok()?;
+    let mut running = Running {
+        local,
+        public: None,
+        relay: None,
+    };
+    for line in &lines[1..] {
+        let mut words = line.split_whitespace();
+        let (kind, addr) = (words.next(), words.next().and_then(|a| a.parse().ok()));
+        match (kind, addr) {
+            (Some("public"), Some(addr)) => {
+                let mapping = match words.next() {
+                    Some("independent") => Some(Mapping::EndpointIndependent),
+                    Some("symmetric") => Some(Mapping::Symmetric),
+                    _ => None,
+                };
+                running.public = Some((addr, mapping));
+            }
+            (Some("relay"), Some(addr)) => running.relay = Some(addr),
+            _ => {}
+        }
+    }
+    Some(running)
+}
+
+/// What the qqchat running with this data directory reports, if one runs.
+fn running(common: &Common) -> Result<Option<Running>> {
     let Some(dir) = crate::store::data_dir(common.data_dir.clone()) else {
         return Ok(None);
     };
     let path = crate::control::socket_path(&dir);
     Ok(
         match crate::control::query(&path, &crate::control::Request::Id)? {
-            Some((0, lines)) => lines.first().and_then(|l| l.parse().ok()),
+            Some((0, lines)) => parse_running(&lines),
             _ => None,
         },
     )
@@ -185,4 +328,102 @@ fn create_contacts_file(
         .unwrap_or_default();
     let text = format!("{text}{name}listen = \"{listen}\"\n\n[contacts]\n");
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().expect("a test address")
+    }
+
+    fn seen(public: Option<(&str, Option<Mapping>)>, relay: Option<&str>) -> Running {
+        Running {
+            local: addr("0.0.0.0:9001"),
+            public: public.map(|(a, m)| (addr(a), m)),
+            relay: relay.map(addr),
+        }
+    }
+
+    #[test]
+    fn candidates_come_lan_public_relay_given() {
+        let (shown, note) = candidates(
+            addr("192.168.1.20:9001"),
+            &seen(
+                Some(("203.0.113.7:9001", Some(Mapping::EndpointIndependent))),
+                Some("198.51.100.1:49152"),
+            ),
+            &[addr("203.0.113.7:9001"), addr("203.0.113.8:9001")],
+        );
+        assert_eq!(
+            shown,
+            vec![
+                (Kind::Lan, addr("192.168.1.20:9001")),
+                (Kind::Public, addr("203.0.113.7:9001")),
+                (Kind::Relay, addr("198.51.100.1:49152")),
+                (Kind::Given, addr("203.0.113.8:9001")),
+            ]
+        );
+        assert_eq!(note, None);
+    }
+
+    #[test]
+    fn a_symmetric_or_unknown_mapping_is_left_out_with_a_reason() {
+        for mapping in [Some(Mapping::Symmetric), None] {
+            let (shown, note) = candidates(
+                addr("192.168.1.20:9001"),
+                &seen(
+                    Some(("203.0.113.7:40000", mapping)),
+                    Some("198.51.100.1:49152"),
+                ),
+                &[],
+            );
+            assert_eq!(
+                shown,
+                vec![
+                    (Kind::Lan, addr("192.168.1.20:9001")),
+                    (Kind::Relay, addr("198.51.100.1:49152")),
+                ]
+            );
+            assert!(note.is_some_and(|n| n.contains("203.0.113.7:40000")));
+        }
+    }
+
+    #[test]
+    fn unusable_and_duplicate_addresses_are_dropped() {
+        let (shown, _) = candidates(
+            addr("0.0.0.0:9001"),
+            &seen(
+                Some(("203.0.113.7:0", Some(Mapping::EndpointIndependent))),
+                Some("203.0.113.9:9001"),
+            ),
+            &[addr("203.0.113.9:9001")],
+        );
+        assert_eq!(shown, vec![(Kind::Relay, addr("203.0.113.9:9001"))]);
+    }
+
+    #[test]
+    fn the_running_answer_is_read_and_an_old_one_still_works() {
+        let lines = [
+            "0.0.0.0:9001",
+            "public 203.0.113.7:9001 independent",
+            "relay 198.51.100.1:49152",
+            "something new 1.2.3.4:5",
+        ]
+        .map(String::from);
+        assert_eq!(
+            parse_running(&lines),
+            Some(seen(
+                Some(("203.0.113.7:9001", Some(Mapping::EndpointIndependent))),
+                Some("198.51.100.1:49152")
+            ))
+        );
+        assert_eq!(
+            parse_running(&lines[..1]),
+            Some(seen(None, None)),
+            "an answer with the socket address only"
+        );
+        assert_eq!(parse_running(&[]), None);
+    }
 }

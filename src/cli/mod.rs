@@ -278,10 +278,7 @@ fn serve_control(
                     interval,
                 )
             }
-            Request::Id => {
-                answer.out(local.to_string());
-                0
-            }
+            Request::Id => keys::answer_id(&link, answer, local, relay),
             Request::Doctor { to } => {
                 answer.out(format!("(asked the qqchat running here, on {local})"));
                 let targets: Vec<Target> = to.into_iter().map(Target::from_wire).collect();
