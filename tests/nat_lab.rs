@@ -413,6 +413,17 @@ fn doctor(lab: &Lab, host: &Host, person: &Person) -> (Option<i32>, String) {
     (out.status.code(), said)
 }
 
+/// `qqchat id -q` for `person` on `host`: the contact string, and what it said on stderr.
+fn id_quiet(lab: &Lab, host: &Host, person: &Person) -> (String, String) {
+    let out = lab
+        .qqchat(host, person.dir.path())
+        .args(["--contacts", &person.contacts(), "id", "-q"])
+        .output()
+        .expect("run qqchat id");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (text(&out.stdout).trim().to_owned(), text(&out.stderr))
+}
+
 #[test]
 fn stun_from_the_chat_socket_finds_the_public_address_and_the_nat_type() {
     let Some(mut lab) =
@@ -473,6 +484,17 @@ fn stun_from_the_chat_socket_finds_the_public_address_and_the_nat_type() {
         "{said}"
     );
     assert!(said.contains("NAT: endpoint-independent mapping"), "{said}");
+    // Its contact string carries the public address after the LAN one.
+    let (line, _) = id_quiet(&lab, &a, &alice);
+    assert!(
+        line.contains(&format!("@{},{}?key=", a.addr(PORT), ei.addr(PORT))),
+        "{line}"
+    );
+    // Bob's symmetric NAT gives friends another port than STUN saw: left out, and said why.
+    let _bob_listens = lab.listen(&b, &bob);
+    let (line, said) = id_quiet(&lab, &b, &bob);
+    assert!(line.contains(&format!("@{}?key=", b.addr(PORT))), "{line}");
+    assert!(said.contains("(symmetric)"), "{said}");
     eprintln!("stun lab test took {:?}", started.elapsed());
 }
 
@@ -614,6 +636,12 @@ fn friends_behind_two_symmetric_nats_chat_through_a_turn_relay() {
     assert!(
         said.contains(&format!("works: relayed address {alice_relayed}")),
         "{said}"
+    );
+    // And id puts the relayed address in her contact string, after the LAN one.
+    let (line, _) = id_quiet(&lab, &h.a, &h.alice);
+    assert!(
+        line.contains(&format!("@{},{alice_relayed}?key=", h.a.addr(PORT))),
+        "{line}"
     );
     eprintln!("turn relay lab test took {:?}", started.elapsed());
 }
