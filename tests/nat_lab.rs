@@ -577,21 +577,22 @@ fn listen_relayed(
     (listening, relayed)
 }
 
-/// Replaces `old` with `new` in `person`'s contacts file; the running listen reloads it.
-fn readdress(person: &Person, old: SocketAddr, new: SocketAddr) {
+/// Replaces the contact holding `old` in `person`'s contacts file with the candidates `new`,
+/// in that order; the running listen reloads it.
+fn readdress(person: &Person, old: SocketAddr, new: &[SocketAddr]) {
     let path = person.dir.path().join("contacts.toml");
     let text = std::fs::read_to_string(&path).expect("read the contacts file");
     assert!(text.contains(&old.to_string()), "no {old} in {text}");
-    // The contact's whole candidate list becomes the relayed address: its LAN address is
-    // no use from another home.
+    let list: Vec<String> = new.iter().map(|a| format!("\"{a}\"")).collect();
+    let list = list.join(", ");
     let text: Vec<String> = text
         .lines()
         .map(|line| match line.find("addrs = [") {
             Some(at) if line.contains(&old.to_string()) => {
                 let end = line[at..].find(']').map_or(line.len(), |e| at + e + 1);
-                format!("{}addrs = [\"{new}\"]{}", &line[..at], &line[end..])
+                format!("{}addrs = [{list}]{}", &line[..at], &line[end..])
             }
-            _ => line.replace(&old.to_string(), &new.to_string()),
+            _ => line.to_string(),
         })
         .collect();
     person.dir.write("contacts.toml", &(text.join("\n") + "\n"));
@@ -620,9 +621,10 @@ fn friends_behind_two_symmetric_nats_chat_through_a_turn_relay() {
             "relayed on the TURN server's address"
         );
     }
-    // Each learns the other's relayed address, as they would from its contact string.
-    readdress(&h.alice, h.rb.addr(PORT), bob_relayed);
-    readdress(&h.bob, h.ra.addr(PORT), alice_relayed);
+    // Each learns the other's contact string: its LAN address, of no use from another
+    // home, then its relayed address.
+    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
+    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
     // Both listens reload their contacts within a second; the first send may wait for that.
     acked_within(&h.alice, "bob", "hello through the relay", "6");
     bob_listens

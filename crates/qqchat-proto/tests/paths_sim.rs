@@ -202,3 +202,28 @@ fn keepalive_zero_sends_nothing_on_an_idle_path() {
     p.advance(Duration::from_secs(100));
     assert_eq!(*sent.borrow(), 0);
 }
+
+#[test]
+fn candidates_given_while_a_message_waits_are_all_tried_at_once() {
+    // Each knows the other only at a stale address when Alice sends; then she learns his
+    // candidates (the contacts file edited): his LAN address, of no use from her home,
+    // before the one that works.
+    let mut p = pair(Link::perfect(), 3, [&[STALE], &[STALE]], &|_| {});
+    start(&mut p);
+    send(&mut p, 0, "hello", 1);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(delivered(&p, 0), 0);
+    let (now, bob) = (p.now, p.ids[1]);
+    p.nodes[0].remove_peer(bob);
+    for c in [B_LAN, B_PUB] {
+        p.nodes[0].add_peer(now, bob, addr(c));
+    }
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 1));
+    assert!(
+        p.now - now < Duration::from_secs(2),
+        "took {:?}",
+        p.now - now
+    );
+    assert_eq!(path(&p, 0), Some(addr(B_PUB)));
+    assert_eq!(p.received(1), ["hello"]);
+}

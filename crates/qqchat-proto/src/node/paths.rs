@@ -16,8 +16,9 @@ const LAN_HOLD: Duration = Duration::from_secs(2);
 impl Node {
     /// Adds `peer`, reachable at `path`: it is kept until [`Node::remove_peer`], however
     /// many strangers come. A keyed peer gets `path` as one more to try (all traffic with it
-    /// goes over Noise, to the path that last worked); an unkeyed peer is its address, so
-    /// `path` is that address as the socket writes it. A key needs this node's own identity.
+    /// goes over Noise, to the path that last worked, and a wanted one is punched to on all
+    /// its paths); an unkeyed peer is its address, so `path` is that address as the socket
+    /// writes it. A key needs this node's own identity.
     pub fn add_peer(&mut self, now: Instant, peer: PeerId, path: SocketAddr) {
         self.tick(now);
         if let PeerId::Key(key) = peer {
@@ -33,7 +34,14 @@ impl Node {
         };
         conn.pin(true);
         let dropped = conn.add_path(path);
+        let waiting = conn.is_watched() || conn.unacked() > 0;
         self.unindex(peer, dropped);
+        // A contact wanted already (watched, or a message waiting for it) tries its new
+        // candidates at once: without a punch round its handshake would go to the first
+        // path only, which may never answer, until the next check of its path.
+        if waiting {
+            self.want(now, peer);
+        }
     }
 
     /// Forgets what [`Node::add_peer`] gave: a keyed peer's key, sessions and paths. What is
