@@ -51,12 +51,7 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 fn contact(name: &str, addr: SocketAddr) -> Contact {
-    Contact {
-        name: name.into(),
-        addrs: vec![addr],
-        plain: false,
-        key: None,
-    }
+    Contact::at(name, addr)
 }
 
 /// Where every datagram seen so far came from: a sender's `(epoch, seq)` names one message.

@@ -12,12 +12,7 @@ use qqchat::store::{ConversationKey, History, MessageState};
 use qqchat_testkit::{TempDir, free_addr};
 
 fn contact(name: &str, addr: SocketAddr) -> Contact {
-    Contact {
-        name: name.into(),
-        addrs: vec![addr],
-        plain: false,
-        key: None,
-    }
+    Contact::at(name, addr)
 }
 
 /// Starts an engine the way the chat does: history, contacts, outbox from disk.

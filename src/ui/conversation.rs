@@ -410,12 +410,7 @@ mod tests {
                 stun: Vec::new(),
                 relay: None,
             },
-            contacts: vec![Contact {
-                name: name.into(),
-                addrs: vec![addr],
-                plain: false,
-                key: None,
-            }],
+            contacts: vec![Contact::at(name, addr)],
         };
         let mut app = App::new(&book, "0.0.0.0:4000".parse().unwrap(), TimeZone::UTC);
         let stored = messages

@@ -11,12 +11,7 @@ use crate::support::{
 };
 
 fn contact(name: &str, at: &str) -> Contact {
-    Contact {
-        name: name.into(),
-        addrs: vec![addr(at)],
-        plain: false,
-        key: None,
-    }
+    Contact::at(name, addr(at))
 }
 
 #[test]

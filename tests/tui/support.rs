@@ -131,15 +131,11 @@ pub fn received(from: &str, text: &str, minutes: i64) -> EngineEvent {
 }
 
 pub fn received_plain(from: &str, text: &str, minutes: i64) -> EngineEvent {
-    EngineEvent::Received {
-        from: peer(from),
-        path: addr(from),
-        id: None,
-        text: text.into(),
-        sent_at: None,
-        received_at: at(minutes),
-        plain: true,
+    let mut event = received(from, text, minutes);
+    if let EngineEvent::Received { plain, .. } = &mut event {
+        *plain = true;
     }
+    event
 }
 
 /// Moves the contact cursor to `index` and opens that conversation.
