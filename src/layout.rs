@@ -49,8 +49,12 @@ pub fn areas(area: Rect, input_lines: usize) -> Areas {
 /// The frame of the conversation and input panes, without its looks: a border and a
 /// column of padding each side. Titles sit on the border and take no room.
 pub fn text_frame() -> Block<'static> {
-    Block::bordered().padding(Padding::horizontal(1))
+    Block::bordered().padding(TEXT_PADDING)
 }
+
+/// The padding inside the conversation and input panes: scrolling measures with it and
+/// drawing pads with it, so the two cannot drift apart.
+pub const TEXT_PADDING: Padding = Padding::horizontal(1);
 
 /// Where message text goes inside the conversation pane, for a terminal of size `area`.
 pub fn conversation_text(area: Rect, input_lines: usize) -> Rect {

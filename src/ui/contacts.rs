@@ -77,7 +77,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     };
     let lead = if dot.is_some() { 3 } else { 1 };
     let name = width(peer.name());
-    // The name matters more than the by_msg_id: the conversation header says all of it too.
+    // The name matters more than the tags: the conversation header says all of it too.
     let extra = if trust == Trust::Refused {
         None
     } else if peer.is_plain() {

@@ -10,18 +10,18 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Padding, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 
 use super::lines::render_lines;
 use super::{fit, pane, rtt_label, seen_label, title_lead};
 use crate::app::{App, Focus, Mark, Peer, Trust};
 use crate::layout::{Columns, body};
-use crate::text::{width, width as text_width};
+use crate::text::width as text_width;
 
 /// The pane's frame, `width` columns wide, titled with the open peer. What does not fit is
 /// cut from the end, except the trust label: the name is cut for it.
 pub fn block(app: &App, width: u16) -> Block<'static> {
-    let block = pane(app, Focus::Conversation).padding(Padding::horizontal(1));
+    let block = pane(app, Focus::Conversation).padding(crate::layout::TEXT_PADDING);
     let lead = title_lead(app, Focus::Conversation);
     let Some(peer) = app.open_peer() else {
         return block.title(format!("{lead}Conversation "));
@@ -57,7 +57,7 @@ pub fn block(app: &App, width: u16) -> Block<'static> {
 pub fn name_with_trust(name: &str, style: Style, trust: Trust, room: usize) -> Vec<Span<'static>> {
     let refused = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     let (long, short) = match trust {
-        Trust::Keyed => return vec![Span::styled(fit(name, width(name).min(room)), style)],
+        Trust::Keyed => return vec![Span::styled(fit(name, text_width(name).min(room)), style)],
         Trust::Unverified => (
             Span::styled(" (unverified)", unverified_style()),
             Span::styled(" ?", unverified_style()),
@@ -67,7 +67,7 @@ pub fn name_with_trust(name: &str, style: Style, trust: Trust, room: usize) -> V
             Span::styled(" ✗", refused),
         ),
     };
-    let full = width(name);
+    let full = text_width(name);
     // The shortest a cut name gets before the label is shortened instead.
     let least = full.min(4);
     let label = if least + long.width() <= room {

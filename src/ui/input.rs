@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Padding, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::conversation::name_with_trust;
 use super::{pane, title_lead};
@@ -33,7 +33,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let block = pane(app, Focus::Input)
         .title(title)
-        .padding(Padding::horizontal(1));
+        .padding(crate::layout::TEXT_PADDING);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.open().is_none() && app.input().is_empty() {
