@@ -24,4 +24,4 @@ pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
 pub use stun::{Mapping, Probe, Reachability, ServerReport, StunClient, StunServer};
-pub use turn::{Received, RelayFailure, RelayReport, RelayServer, RelayState, TurnRelay};
+pub use turn::{RelayFailure, RelayReport, RelayServer, RelayState};

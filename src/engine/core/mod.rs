@@ -68,12 +68,6 @@ pub struct Output {
     pub events: Vec<EngineEvent>,
 }
 
-impl Output {
-    pub fn is_empty(&self) -> bool {
-        self.store.is_empty() && self.transmits.is_empty() && self.events.is_empty()
-    }
-}
-
 /// How the core behaves: [`Options`](super::Options) without the history files.
 #[derive(Debug, Clone)]
 pub struct CoreOptions {
@@ -162,11 +156,6 @@ impl EngineCore {
             stun: StunClient::new(&options.stun),
             relay: TurnRelay::default(),
         }
-    }
-
-    /// The protocol underneath, for its counters.
-    pub fn node(&self) -> &Node {
-        &self.node
     }
 
     /// Takes the history as read from disk (if it was), and says hello to every contact.

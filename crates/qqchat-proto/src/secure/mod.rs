@@ -545,9 +545,4 @@ impl Secure {
             .and_then(|p| p.current.as_ref())
             .is_some_and(|s| s.can_send(now, &self.config))
     }
-
-    /// Whether a session with this contact is established.
-    pub fn has_session(&self, key: &PublicKey) -> bool {
-        self.peers.get(key).is_some_and(|p| p.current.is_some())
-    }
 }
