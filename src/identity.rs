@@ -117,7 +117,7 @@ fn create(path: &Path) -> Result<Keypair, IdentityError> {
         "# qqchat identity. The private key proves you are you: keep this file to yourself.\n\
          # Give friends the public key, or the line `qqchat id` prints.\n\
          private = \"{}\"\npublic = \"{}\"\n",
-        encode_bytes(&keys.private),
+        base64(&keys.private),
         encode_key(&keys.public)
     );
     let mut options = fs::OpenOptions::new();
@@ -137,17 +137,12 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 /// A key in standard base64 (44 characters), as WireGuard writes keys.
 pub fn encode_key(key: &PublicKey) -> String {
-    encode_bytes(key.as_bytes())
+    base64(key.as_bytes())
 }
 
 /// Reads a base64 key; `None` unless it is exactly 32 bytes.
 pub fn decode_key(text: &str) -> Option<PublicKey> {
     decode_bytes(text).map(PublicKey::from_bytes)
-}
-
-/// 32 bytes (a public or a private key) in standard base64.
-fn encode_bytes(key: &[u8; 32]) -> String {
-    base64(key)
 }
 
 /// Any bytes in standard base64 with padding (keys here, the clipboard's OSC 52 in the chat).

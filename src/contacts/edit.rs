@@ -193,7 +193,7 @@ fn check_name(name: &str) -> Result<(), EditError> {
 
 /// The value of a new entry. IPv4-mapped IPv6 addresses are written in their IPv4 form.
 fn entry(addr: SocketAddr, plain: bool) -> Item {
-    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port()).to_string();
+    let addr = crate::proto::canonical(addr).to_string();
     if !plain {
         return toml_edit::value(addr);
     }

@@ -21,7 +21,7 @@ impl ConversationKey {
 
     /// The conversation with the contact called `name` in the file.
     pub fn contact(name: &str) -> Self {
-        Self(name.to_owned())
+        Self::new(name)
     }
 
     /// The conversation with someone known only by their address.
