@@ -217,10 +217,9 @@ fn parse_running(lines: &[String]) -> Option<Running> {
 
 /// What the qqchat running with this data directory reports, if one runs.
 fn running(common: &Common) -> Result<Option<Running>> {
-    let Some(dir) = crate::store::data_dir(common.data_dir.clone()) else {
+    let Some((_, path)) = super::control_paths(common) else {
         return Ok(None);
     };
-    let path = crate::control::socket_path(&dir);
     Ok(
         match crate::control::query(&path, &crate::control::Request::Id)? {
             Some((0, lines)) => parse_running(&lines),

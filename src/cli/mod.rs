@@ -204,13 +204,20 @@ impl<'a> EngineLink<'a> {
     }
 }
 
+/// The data directory and, in it, the control socket of the qqchat that keeps its data
+/// there; `None` when no data directory can be found.
+fn control_paths(common: &Common) -> Option<(PathBuf, PathBuf)> {
+    let dir = store::data_dir(common.data_dir.clone())?;
+    let socket = control::socket_path(&dir);
+    Some((dir, socket))
+}
+
 /// Asks the qqchat running with this data directory to do `request`: its exit code, or
 /// `None` when none runs (then the command binds its own port, as before).
 fn ask_running(common: &Common, request: &Request) -> Result<Option<u8>> {
-    let Some(dir) = store::data_dir(common.data_dir.clone()) else {
+    let Some((_, path)) = control_paths(common) else {
         return Ok(None);
     };
-    let path = control::socket_path(&dir);
     let code = control::call(&path, request)?;
     if code.is_some() && common.bind.is_some() {
         eprintln!(
@@ -229,12 +236,11 @@ fn serve_control(
     engine: &EngineHandle,
     relay: bool,
 ) -> Result<Option<control::Server>> {
-    let Some(dir) = store::data_dir(common.data_dir.clone()) else {
+    let Some((dir, socket)) = control_paths(common) else {
         return Ok(None);
     };
     let commands = engine.commands.clone();
     let local = engine.local_addr;
-    let socket = control::socket_path(&dir);
     let handler = move |request: Request, answer: &mut Answer<'_>| -> u8 {
         // Events from now on, for this request only; dropped (and unsubscribed) at the end.
         let (tx, events) = crossbeam_channel::unbounded();
@@ -310,6 +316,16 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// Contact `c`, written to at `addr`.
+    fn of(c: &Contact, addr: SocketAddr) -> Target {
+        Target {
+            name: c.name.clone(),
+            peer: c.peer_id(),
+            addr,
+            plain: c.plain,
+        }
+    }
+
     /// As the control socket carries it.
     fn to_wire(&self) -> control::Target {
         control::Target {
@@ -334,21 +350,11 @@ impl Target {
 
 fn target(book: &ContactBook, to: &str) -> Result<Target> {
     if let Some(c) = book.by_name(to) {
-        return Ok(Target {
-            name: c.name.clone(),
-            peer: c.peer_id(),
-            addr: c.addr(),
-            plain: c.plain,
-        });
+        return Ok(Target::of(c, c.addr()));
     }
     match resolve(to) {
         Ok(addr) => Ok(match book.by_addr(addr) {
-            Some(c) => Target {
-                name: c.name.clone(),
-                peer: c.peer_id(),
-                addr,
-                plain: c.plain,
-            },
+            Some(c) => Target::of(c, addr),
             None => Target {
                 name: addr.to_string(),
                 peer: PeerId::addr(addr),

@@ -104,17 +104,22 @@ fn resolve_stun(
         .spawn(move || {
             let servers = names
                 .into_iter()
-                .map(|name| {
-                    let addr = name
-                        .to_socket_addrs()
-                        .ok()
-                        .and_then(|mut addrs| addrs.find(|a| local.is_ipv6() || a.is_ipv4()));
-                    StunServer { name, addr }
+                .map(|name| StunServer {
+                    addr: resolve_for(&name, local),
+                    name,
                 })
                 .collect();
             let _ = commands.send(Command::StunServers { servers, local });
         })?;
     Ok(())
+}
+
+/// The first address of `name` that a socket bound at `local` can send to (an IPv4 socket
+/// cannot reach an IPv6 server).
+fn resolve_for(name: &str, local: SocketAddr) -> Option<SocketAddr> {
+    name.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.find(|a| local.is_ipv6() || a.is_ipv4()))
 }
 
 /// Resolves the TURN server's name off the engine thread, as [`resolve_stun`] does.
@@ -126,11 +131,7 @@ fn resolve_relay(
     thread::Builder::new()
         .name("qqchat-relay-resolve".into())
         .spawn(move || {
-            server.addr = server
-                .name
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut addrs| addrs.find(|a| local.is_ipv6() || a.is_ipv4()));
+            server.addr = resolve_for(&server.name, local);
             let _ = commands.send(Command::RelayServer { server, local });
         })?;
     Ok(())
