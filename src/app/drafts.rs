@@ -20,7 +20,7 @@ impl App {
             .map(|(key, text)| (key, sanitize(&text)))
             .collect();
         self.adopt_drafts();
-        self.saved_drafts = self.drafts();
+        self.saved_drafts = Some(self.drafts());
     }
 
     /// Every draft by conversation, the open one's from the input; empty ones left out.
@@ -48,11 +48,17 @@ impl App {
     /// [`Effect::SaveDrafts`] if the drafts changed since they were last saved.
     pub fn unsaved_drafts(&mut self) -> Option<Effect> {
         let drafts = self.drafts();
-        if drafts == self.saved_drafts {
+        if self.saved_drafts.as_ref() == Some(&drafts) {
             return None;
         }
-        self.saved_drafts.clone_from(&drafts);
+        self.saved_drafts = Some(drafts.clone());
         Some(Effect::SaveDrafts(drafts))
+    }
+
+    /// The front end could not write the drafts it was given: they count as unsaved, so the
+    /// next chance (at the latest, on the way out) tries again.
+    pub fn drafts_not_saved(&mut self) {
+        self.saved_drafts = None;
     }
 
     /// Gives drafts waiting for an entry to the entries that have come.

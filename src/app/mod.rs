@@ -100,7 +100,7 @@ pub struct App {
     /// Drafts for conversations with no entry (yet).
     orphan_drafts: Vec<(ConversationKey, String)>,
     /// The drafts as last handed out to be saved.
-    saved_drafts: Vec<(ConversationKey, String)>,
+    saved_drafts: Option<Vec<(ConversationKey, String)>>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -140,7 +140,7 @@ impl App {
             status: StatusLine::default(),
             relay_said: None,
             orphan_drafts: Vec::new(),
-            saved_drafts: Vec::new(),
+            saved_drafts: Some(Vec::new()),
         }
     }
 

@@ -305,6 +305,7 @@ fn event_loop(
                     if let Some(dir) = &session.data_dir
                         && let Err(err) = store::save_drafts(dir, &drafts)
                     {
+                        app.drafts_not_saved();
                         app.show_error(&format!("drafts not kept: {err}"));
                     }
                 }

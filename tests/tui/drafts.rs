@@ -91,3 +91,16 @@ fn a_draft_for_a_conversation_not_listed_yet_waits_for_it() {
     open(&mut app, 3);
     assert_eq!(app.input_text(), "hi carol");
 }
+
+#[test]
+fn drafts_the_front_end_could_not_write_are_offered_again() {
+    let mut app = app();
+    open(&mut app, 0);
+    type_text(&mut app, "half a thought", at(0));
+    let first = saved(&Vec::from_iter(app.unsaved_drafts()));
+    assert!(first.is_some());
+    assert!(app.unsaved_drafts().is_none(), "nothing changed since");
+    // The write failed (a full disk): the way out must try again.
+    app.drafts_not_saved();
+    assert_eq!(saved(&Vec::from_iter(app.unsaved_drafts())), first);
+}
