@@ -476,11 +476,11 @@ impl Node {
                     payload: t.payload,
                 });
             };
-            // A version-1 packet without its 4-byte header goes inside Noise; anything else
-            // (plain text) never goes to a keyed peer.
-            let Some(body) = t.payload.strip_prefix(&wire::MAGIC) else {
+            // A version-1 packet without its header goes inside Noise; anything else (plain
+            // text) never goes to a keyed peer.
+            if !t.payload.starts_with(&wire::MAGIC) {
                 continue;
-            };
+            }
             // Every call that queues a packet for a peer passes `now` first, so a time is
             // known here; without one nothing was ever queued, and there is nothing to seal.
             let Some(now) = self.last_now else {
@@ -488,7 +488,13 @@ impl Node {
             };
             let wall = self.wall_ns();
             if let Some(s) = self.secure.as_mut() {
-                s.send(now, wall, key, dst, body.get(1..).unwrap_or_default());
+                s.send(
+                    now,
+                    wall,
+                    key,
+                    dst,
+                    t.payload.get(wire::HEADER..).unwrap_or_default(),
+                );
             }
             self.reach.note_sent(now, key);
         }
@@ -514,12 +520,13 @@ impl Node {
         while let Some(next) = self.out.transmits.front() {
             let fits = next.to == t.to
                 && next.payload.starts_with(&wire::MAGIC)
-                && t.payload.len() + next.payload.len() - 4 <= wire::MAX_BODY + 4;
+                && t.payload.len() + next.payload.len() - wire::HEADER
+                    <= wire::MAX_BODY + wire::HEADER;
             if !fits {
                 break;
             }
             if let Some(next) = self.out.transmits.pop_front() {
-                t.payload.extend_from_slice(&next.payload[4..]);
+                t.payload.extend_from_slice(&next.payload[wire::HEADER..]);
                 self.out.stats.datagrams_out -= 1;
             }
         }

@@ -103,6 +103,14 @@ pub enum WireError {
     Empty,
 }
 
+/// The header before the packets of a version-1 datagram: the magic and the version byte.
+pub const HEADER: usize = MAGIC.len() + 1;
+
+/// A packet without its header: what the secure layer seals, the header being implied.
+pub fn encode_body(packet: &Packet<'_>) -> Vec<u8> {
+    encode(packet).split_off(HEADER)
+}
+
 /// Encodes a packet with its header.
 pub fn encode(packet: &Packet<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);

@@ -200,14 +200,13 @@ impl Node {
             return;
         };
         self.nonce = self.nonce.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let ping = wire::encode(&Packet::Ping {
+        let body = wire::encode_body(&Packet::Ping {
             nonce: self.nonce,
             hello: false,
         });
-        let body = ping.get(wire::MAGIC.len() + 1..).unwrap_or_default();
         let wall = self.wall_ns();
         if let Some(s) = self.secure.as_mut() {
-            s.punch(now, wall, key, &paths, body);
+            s.punch(now, wall, key, &paths, &body);
         }
         self.reach.note_sent(now, key);
     }
