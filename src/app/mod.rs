@@ -69,6 +69,12 @@ pub enum Effect {
     },
     /// Take contact `name` out of the contacts file, then reload it.
     RemoveContact { name: String },
+    /// Keep the candidate addresses keyed contact `name` told in its entry, then reload.
+    LearnAddrs {
+        name: String,
+        key: PublicKey,
+        addrs: Vec<SocketAddr>,
+    },
     /// Read the contacts file again.
     ReloadContacts,
     /// Put this text on the clipboard (the terminal's, by OSC 52).
@@ -476,7 +482,25 @@ impl App {
             } => {
                 self.roster.outgoing(to, msg_id, &text, at, plain);
             }
-            EngineEvent::PathChanged { peer, path } => self.roster.set_path(peer, path),
+            EngineEvent::PathChanged {
+                peer,
+                path,
+                relayed,
+            } => self.roster.set_path(peer, path, relayed),
+            EngineEvent::Candidates { peer, addrs } => {
+                let listed = self
+                    .roster
+                    .peers()
+                    .iter()
+                    .find(|p| p.is_listed() && p.peer_id() == peer);
+                if let (Some(p), PeerId::Key(key)) = (listed, peer) {
+                    return vec![Effect::LearnAddrs {
+                        name: p.key().to_string(),
+                        key,
+                        addrs,
+                    }];
+                }
+            }
             EngineEvent::Received {
                 from,
                 path,

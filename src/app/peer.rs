@@ -43,6 +43,8 @@ pub struct Peer {
     pub(super) link: Option<Link>,
     /// Own messages that are queued or failed, so hints need not scan the history.
     pub(super) retryable: usize,
+    /// The path in use goes through the TURN relay.
+    pub(super) relayed: bool,
     /// How many of the first messages came from the history on disk (the rest arrived or
     /// were sent since start): the part the full history replaces once it is read.
     pub(super) from_history: usize,
@@ -74,10 +76,17 @@ impl Peer {
         &self.candidates
     }
 
-    /// The kind of path in use, for a keyed contact that has several to choose from and is
-    /// online: which one answered is then worth showing. `None` otherwise.
+    /// The kind of path in use, for a keyed contact that is online and has several paths
+    /// to choose from, or is reached through the relay: which one answered is then worth
+    /// showing. `None` otherwise.
     pub fn path_kind(&self) -> Option<PathKind> {
-        if !self.is_keyed() || self.candidates.len() < 2 || self.online() != Some(true) {
+        if !self.is_keyed() || self.online() != Some(true) {
+            return None;
+        }
+        if self.relayed {
+            return Some(PathKind::Relay);
+        }
+        if self.candidates.len() < 2 {
             return None;
         }
         Some(if crate::proto::is_lan(self.addr) {
@@ -183,6 +192,8 @@ pub enum PathKind {
     Lan,
     /// A public address, straight through the routers.
     Direct,
+    /// Through the TURN relay: works behind any NAT, costs a detour.
+    Relay,
 }
 
 impl PathKind {
@@ -191,6 +202,7 @@ impl PathKind {
         match self {
             PathKind::Lan => "LAN",
             PathKind::Direct => "direct",
+            PathKind::Relay => "relay",
         }
     }
 }

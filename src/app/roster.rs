@@ -76,6 +76,7 @@ impl Roster {
             first: 0,
             link: None,
             retryable: 0,
+            relayed: false,
             from_history: 0,
             draft: String::new(),
         }
@@ -469,11 +470,13 @@ impl Roster {
         }
     }
 
-    /// A keyed contact writes from a new address: it is shown there.
-    pub(super) fn set_path(&mut self, peer: PeerId, path: SocketAddr) {
+    /// A keyed contact writes from a new address (through the relay, or not): it is shown
+    /// there.
+    pub(super) fn set_path(&mut self, peer: PeerId, path: SocketAddr, relayed: bool) {
         if let PeerId::Key(_) = peer {
             for p in self.peers.iter_mut().filter(|p| p.peer_id() == peer) {
                 p.addr = path;
+                p.relayed = relayed;
             }
         }
     }

@@ -11,7 +11,9 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::{Common, engine_options, load_book, open_history, serve_control, start_engine};
-use crate::contacts::ContactBook;
+use std::net::SocketAddr;
+
+use crate::contacts::{Contact, ContactBook};
 use crate::engine::{Command, EngineEvent};
 
 pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
@@ -23,7 +25,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let book = Arc::new(Mutex::new(book));
-    if let Some(path) = path {
+    if let Some(path) = path.clone() {
         follow(path, Arc::clone(&book), engine.commands.clone())?;
     }
     let book = || book.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -76,6 +78,12 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                 }
                 continue;
             }
+            EngineEvent::Candidates { peer, addrs } => {
+                if let (Some(file), Some(c)) = (&path, book().by_peer(peer)) {
+                    learned(file, c, &addrs);
+                }
+                continue;
+            }
             EngineEvent::Error(err) | EngineEvent::Trouble { text: err, .. } => {
                 eprintln!("qqchat: {err}");
                 continue;
@@ -90,6 +98,24 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
         }
     }
     bail!("the engine stopped")
+}
+
+/// Keeps the addresses a keyed contact told in the contacts file (which [`follow`] then
+/// reads back), and says so.
+fn learned(file: &std::path::Path, contact: &Contact, addrs: &[SocketAddr]) {
+    let Some(key) = &contact.key else {
+        return;
+    };
+    let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    match crate::contacts::learn_addrs(file, &contact.name, key, addrs) {
+        Ok(()) => eprintln!(
+            "qqchat: {} told its addresses ({}): kept in {}",
+            crate::text::one_line(&contact.name),
+            list.join(", "),
+            file.display()
+        ),
+        Err(err) => eprintln!("qqchat: {}'s new addresses not kept: {err}", contact.name),
+    }
 }
 
 /// How often a running `listen` looks at its contacts file.

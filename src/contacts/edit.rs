@@ -122,6 +122,33 @@ pub fn add_keyed_contact(
     Ok(result)
 }
 
+/// Keeps the candidate addresses a keyed contact told (inside the encrypted session) in its
+/// entry, in place of those written there; the rest of the entry and its comments stay. An
+/// entry with another key, or none, is left alone: only the key's owner may move it.
+pub fn learn_addrs(
+    path: &Path,
+    name: &str,
+    key: &PublicKey,
+    addrs: &[SocketAddr],
+) -> Result<(), EditError> {
+    let book = ContactBook::load(path).ok();
+    let owned = book
+        .as_ref()
+        .and_then(|b| b.by_name(name))
+        .is_some_and(|c| c.key.as_ref() == Some(key));
+    if !owned {
+        return Err(EditError::NoSuchContact { name: name.into() });
+    }
+    let addrs: Vec<String> = addrs
+        .iter()
+        .map(|&a| crate::proto::canonical(a).to_string())
+        .collect();
+    edit(path, false, |contacts| {
+        contacts.give_key(name, &addrs, key);
+        Ok(None)
+    })
+}
+
 /// Writes `addr = "…"` for one address, `addrs = […]` for several, and drops the other key.
 fn set_addrs(table: &mut dyn toml_edit::TableLike, addrs: &[String]) {
     if let [one] = addrs {

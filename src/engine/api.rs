@@ -114,8 +114,19 @@ pub enum EngineEvent {
         plain: bool,
         at: Timestamp,
     },
-    /// A keyed contact now writes from `path` (it moved), and is written to there.
-    PathChanged { peer: PeerId, path: SocketAddr },
+    /// A keyed contact now writes from `path` (it moved), and is written to there;
+    /// `relayed` when that is through the TURN relay.
+    PathChanged {
+        peer: PeerId,
+        path: SocketAddr,
+        relayed: bool,
+    },
+    /// A keyed contact told its current candidate addresses (inside the encrypted session):
+    /// the engine tries them from now on; the front end keeps them in the contacts file.
+    Candidates {
+        peer: PeerId,
+        addrs: Vec<SocketAddr>,
+    },
     /// The whole history, read by the engine at start (with [`Options::load_history`]),
     /// before anything that happened since.
     History(Vec<Conversation>),

@@ -57,6 +57,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             watch: options.watch,
             keep_history: options.history.is_some(),
             stun: options.stun,
+            local: own_lan(local_addr),
         },
         Box::new(ProcessIds),
     );
@@ -89,6 +90,18 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         local_addr,
         thread: Some(thread),
     })
+}
+
+/// The socket's address on this host's network: its own, or for one bound to every
+/// interface, the address of the one that routes outwards.
+fn own_lan(local: SocketAddr) -> Vec<SocketAddr> {
+    if !local.ip().is_unspecified() {
+        return vec![local];
+    }
+    net::outbound_ip(local)
+        .map(|ip| SocketAddr::new(ip, local.port()))
+        .into_iter()
+        .collect()
 }
 
 /// Resolves the STUN servers' names on a thread of their own, so a slow or absent resolver

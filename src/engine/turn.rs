@@ -139,6 +139,8 @@ pub struct TurnRelay {
     retry_at: Option<Instant>,
     transmits: Vec<Transmit>,
     changed: bool,
+    /// The set of relayed peer addresses may have changed since last asked.
+    relayed_changed: bool,
 }
 
 impl Default for TurnRelay {
@@ -157,6 +159,7 @@ impl Default for TurnRelay {
             retry_at: None,
             transmits: Vec::new(),
             changed: false,
+            relayed_changed: false,
         }
     }
 }
@@ -177,6 +180,7 @@ impl TurnRelay {
     /// The keyed contacts' candidate addresses, for permissions and channels.
     pub fn set_peers(&mut self, now: Instant, peers: Vec<SocketAddr>) {
         self.peers = peers.into_iter().map(canonical).collect();
+        self.relayed_changed = true;
         self.install(now);
     }
 
@@ -201,7 +205,7 @@ impl TurnRelay {
         let received = match client.recv(transmit, at) {
             TurnRecvRet::PeerData(data) => {
                 let peer = canonical(data.peer);
-                self.via.insert(peer);
+                self.relayed_changed |= self.via.insert(peer);
                 Received::Peer {
                     from: peer,
                     payload: data.data().to_vec(),
@@ -253,6 +257,17 @@ impl TurnRelay {
         let server = self.server_addr();
         self.via.contains(&to)
             || (server.is_some_and(|s| s.ip() == to.ip() && s != to) && to != relayed)
+    }
+
+    /// The peer addresses reached through the relay, when that may have changed since last
+    /// asked: those relayed data came from, and candidates on the server's own IP.
+    pub fn relayed_peers(&mut self) -> Option<HashSet<SocketAddr>> {
+        if !std::mem::take(&mut self.relayed_changed) {
+            return None;
+        }
+        let mut out = self.via.clone();
+        out.extend(self.peers.iter().filter(|&&p| self.through_relay(p)));
+        Some(out)
     }
 
     /// Retransmits, refreshes, retries what failed.
@@ -330,6 +345,7 @@ impl TurnRelay {
         self.via.clear();
         self.held.clear();
         self.changed = true;
+        self.relayed_changed = true;
         let Some(server) = &self.server else {
             return;
         };
@@ -413,6 +429,7 @@ impl TurnRelay {
             TurnEvent::AllocationCreated(_, relayed) => {
                 self.state = RelayState::Allocated(canonical(relayed));
                 self.changed = true;
+                self.relayed_changed = true;
                 self.install(now);
             }
             TurnEvent::AllocationCreateFailed(_) => {
@@ -451,6 +468,7 @@ impl TurnRelay {
         };
         self.state = RelayState::Failed(failure);
         self.changed = true;
+        self.relayed_changed = true;
         self.via.clear();
         self.held.clear();
         self.wake = None;

@@ -294,6 +294,12 @@ fn event_loop(
                     contacts::remove_contact(path, &name)
                         .map(|()| format!("{name} removed from contacts"))
                 })?,
+                Effect::LearnAddrs { name, key, addrs } => {
+                    contacts.change(app, engine, |path| {
+                        contacts::learn_addrs(path, &name, &key, &addrs)
+                            .map(|()| format!("{name} told its new addresses: kept"))
+                    })?
+                }
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
                 }

@@ -13,6 +13,7 @@ use crate::support::{addr, at, draw, link, open, press, screen, trust_book, with
 const DANA_KEY: PublicKey = PublicKey::from_bytes([5; 32]);
 const DANA_PUBLIC: &str = "203.0.113.21:40000";
 const DANA_LAN: &str = "192.168.1.20:9001";
+const DANA_RELAYED: &str = "198.51.100.1:49152";
 
 /// The trust book and dana, keyed, with a public and a LAN candidate (index 4).
 fn paths_app() -> App {
@@ -91,9 +92,17 @@ fn the_path_kind_follows_the_path_the_engine_reports() {
     app.on_engine(EngineEvent::PathChanged {
         peer: dana(),
         path: addr(DANA_LAN),
+        relayed: false,
     });
     assert_eq!(dana_entry(&app).path_kind(), Some(PathKind::Lan));
     assert_eq!(dana_entry(&app).addr(), addr(DANA_LAN));
+    // Through the relay, whatever the address looks like.
+    app.on_engine(EngineEvent::PathChanged {
+        peer: dana(),
+        path: addr(DANA_RELAYED),
+        relayed: true,
+    });
+    assert_eq!(dana_entry(&app).path_kind(), Some(PathKind::Relay));
     // Contacts with one address say nothing of it.
     app.on_engine(EngineEvent::Presence {
         peer: PeerId::Key(PublicKey::from_bytes([3; 32])),
@@ -109,8 +118,26 @@ fn snapshot_contact_reached_on_the_lan() {
     app.on_engine(EngineEvent::PathChanged {
         peer: dana(),
         path: addr(DANA_LAN),
+        relayed: false,
     });
     open(&mut app, 4);
+    assert_snapshot!(draw(&app, 90, 8).backend());
+}
+
+#[test]
+fn snapshot_contact_reached_through_the_relay() {
+    let mut app = paths_app();
+    online(&mut app);
+    app.on_engine(EngineEvent::PathChanged {
+        peer: dana(),
+        path: addr(DANA_RELAYED),
+        relayed: true,
+    });
+    open(&mut app, 4);
+    let text = screen(&app, 90, 8);
+    assert!(text.contains("online · relay · rtt"), "{text}");
+    let listed = text.lines().find(|l| l.contains("● dana"));
+    assert!(listed.is_some_and(|l| l.contains("relay")), "{text}");
     assert_snapshot!(draw(&app, 90, 8).backend());
 }
 

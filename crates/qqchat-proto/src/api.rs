@@ -65,6 +65,9 @@ pub struct PunchConfig {
     /// A contact still unreachable gets another round after this, doubling up to `max_wait`.
     pub first_wait: Duration,
     pub max_wait: Duration,
+    /// A contact reached only through the relay gets a round on its other candidates this
+    /// often, in case a direct path has started to work.
+    pub upgrade_every: Duration,
 }
 
 impl Default for PunchConfig {
@@ -75,6 +78,7 @@ impl Default for PunchConfig {
             settle: Duration::from_millis(500),
             first_wait: Duration::from_secs(10),
             max_wait: Duration::from_secs(120),
+            upgrade_every: Duration::from_secs(60),
         }
     }
 }
@@ -166,6 +170,15 @@ pub enum Event {
     },
     /// Datagrams show why `peer` cannot be reached (see [`Trouble`]).
     Trouble { peer: PeerId, trouble: Trouble },
+    /// A keyed contact told its current candidate addresses, newer than any before (they
+    /// are now tried too, up to the paths a peer keeps).
+    Candidates {
+        peer: PeerId,
+        addrs: Vec<SocketAddr>,
+    },
+    /// A keyed contact sees this node's datagrams come from `addr` (reported when that
+    /// changes): this node's address as the contact's network shows it.
+    Seen { peer: PeerId, addr: SocketAddr },
 }
 
 /// Why a contact cannot be reached, as far as the datagrams show. Each is a key that one side

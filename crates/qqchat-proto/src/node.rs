@@ -14,6 +14,7 @@ use super::secure::{self, Secure};
 use super::send::OutMsg;
 use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 
+mod exchange;
 mod paths;
 mod punch;
 mod refused;
@@ -53,12 +54,15 @@ pub struct Node {
     last_now: Option<Instant>,
     /// Hole punching and keepalives of keyed contacts.
     reach: punch::Reach,
+    /// Own candidates, and what each keyed contact has been told of them.
+    exchange: exchange::Exchange,
 }
 
 impl Node {
     pub fn new(config: Config) -> Self {
         let limiter = RateLimiter::new(config.stranger_rate, config.stranger_burst, 4096);
         let nonce = config.epoch;
+        let config_epoch = config.epoch;
         let secure = config
             .identity
             .clone()
@@ -77,6 +81,7 @@ impl Node {
             start: None,
             last_now: None,
             reach: punch::Reach::default(),
+            exchange: exchange::Exchange::new(config_epoch),
         }
     }
 
@@ -421,6 +426,17 @@ impl Node {
                     conn.on_bye(now, &mut self.out);
                 }
             }
+            // Both only count inside Noise: an unkeyed address proves nothing.
+            Packet::Addresses(addresses) => {
+                if let PeerId::Key(key) = peer {
+                    self.addresses_heard(key, path, addresses);
+                }
+            }
+            Packet::Punch => {
+                if let PeerId::Key(key) = peer {
+                    self.punch_asked(now, key);
+                }
+            }
         }
         self.reschedule(peer);
     }
@@ -514,12 +530,16 @@ impl Node {
             Some(t) => t,
             None => self.out.transmits.pop_front()?,
         };
-        if !t.payload.starts_with(&wire::MAGIC) {
+        let alone = |payload: &[u8]| {
+            !payload.starts_with(&wire::MAGIC)
+                || !wire::shares_datagram(payload.get(wire::HEADER..).unwrap_or_default())
+        };
+        if alone(&t.payload) {
             return Some(t);
         }
         while let Some(next) = self.out.transmits.front() {
             let fits = next.to == t.to
-                && next.payload.starts_with(&wire::MAGIC)
+                && !alone(&next.payload)
                 && t.payload.len() + next.payload.len() - wire::HEADER
                     <= wire::MAX_BODY + wire::HEADER;
             if !fits {

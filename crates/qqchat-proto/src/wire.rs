@@ -40,6 +40,43 @@ pub enum Packet<'a> {
     Pong { nonce: u64 },
     /// The sender is quitting: show it offline now rather than after a timeout.
     Bye,
+    // Packets below were added after the first release: each goes alone in its datagram
+    // (see [`shares_datagram`]), so a peer of that release drops only it.
+    /// Where the sender can be reached now, and where it sees the receiver: how keyed
+    /// contacts keep each other's candidates current. Sent only inside Noise.
+    Addresses(Addresses),
+    /// The sender starts punching the receiver's candidates now: punch back at once, so
+    /// both NATs open their mappings at the same moment. Sent only inside Noise.
+    Punch,
+}
+
+/// A keyed peer's candidate addresses, as it tells them to a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addresses {
+    /// Grows whenever the candidates change, across restarts too (it starts from the
+    /// epoch): a receiver keeps only the newest.
+    pub seq: u64,
+    /// The newest `seq` of the receiver's own that the sender holds: once it is the
+    /// receiver's latest, the receiver stops telling.
+    pub got: u64,
+    /// The sender's candidates, best first; a receiver keeps at most [`MAX_CANDIDATES`].
+    pub mine: Vec<std::net::SocketAddr>,
+    /// The address the receiver's datagrams come from, as the sender sees it: a free STUN
+    /// answer from every contact.
+    pub yours: std::net::SocketAddr,
+}
+
+/// The most candidates one [`Addresses`] packet carries or a receiver keeps.
+pub const MAX_CANDIDATES: usize = 8;
+
+/// The variant number of the first packet kind a first-release peer does not know.
+const FIRST_LATER_KIND: u8 = 5;
+
+/// Whether a packet body (no header) may share a datagram with others: only the packet
+/// kinds of the first release, which every peer decodes. A datagram holding one unknown
+/// packet is dropped whole, so later kinds travel alone.
+pub fn shares_datagram(body: &[u8]) -> bool {
+    body.first().is_some_and(|&kind| kind < FIRST_LATER_KIND)
 }
 
 /// A message, or one fragment of a message longer than [`MAX_PAYLOAD`].
@@ -218,6 +255,27 @@ mod tests {
         let long = "a".repeat(5000);
         assert_eq!(decode(long.as_bytes()), Ok(Datagram::Plain(long.as_str())));
         assert_eq!(decode(&[]), Err(WireError::Empty));
+    }
+
+    #[test]
+    fn later_packet_kinds_round_trip_and_travel_alone() {
+        let addresses = Packet::Addresses(Addresses {
+            seq: u64::MAX,
+            got: 7,
+            mine: vec![
+                "192.168.1.20:9001".parse().expect("an address"),
+                "[2001:db8::1]:9001".parse().expect("an address"),
+            ],
+            yours: "203.0.113.7:40000".parse().expect("an address"),
+        });
+        for packet in [addresses, Packet::Punch] {
+            let bytes = encode(&packet);
+            assert_eq!(decode(&bytes), Ok(Datagram::Packets(vec![packet])));
+            assert!(!shares_datagram(&bytes[HEADER..]));
+        }
+        for packet in [Packet::Bye, Packet::Pong { nonce: 1 }] {
+            assert!(shares_datagram(&encode_body(&packet)));
+        }
     }
 
     #[test]

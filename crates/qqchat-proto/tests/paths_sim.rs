@@ -227,3 +227,163 @@ fn candidates_given_while_a_message_waits_are_all_tried_at_once() {
     assert_eq!(path(&p, 0), Some(addr(B_PUB)));
     assert_eq!(p.received(1), ["hello"]);
 }
+
+const A_RELAYED: &str = "198.51.100.200:50001";
+const B_RELAYED: &str = "198.51.100.200:50002";
+const NOWHERE_A: &str = "192.0.2.1:1";
+const NOWHERE_B: &str = "192.0.2.2:1";
+
+fn relayed(s: &str) -> std::collections::HashSet<SocketAddr> {
+    [addr(s)].into_iter().collect()
+}
+
+/// Two keyed contacts that each know the other's public and relayed candidates, where only
+/// the relay carries anything until [`open_direct`].
+fn behind_a_relay(seed: u64) -> Pair {
+    let mut p = pair(
+        Link::perfect(),
+        seed,
+        [&[B_PUB, B_RELAYED], &[A_PUB, A_RELAYED]],
+        &|_| {},
+    );
+    p.addrs = [addr(NOWHERE_A), addr(NOWHERE_B)];
+    p.extra = [vec![addr(A_RELAYED)], vec![addr(B_RELAYED)]];
+    p.nodes[0].set_relayed(relayed(B_RELAYED));
+    p.nodes[1].set_relayed(relayed(A_RELAYED));
+    p
+}
+
+/// The routers start to let the public addresses through.
+fn open_direct(p: &mut Pair) {
+    p.addrs = [addr(A_PUB), addr(B_PUB)];
+}
+
+#[test]
+fn a_relayed_contact_moves_to_a_direct_path_once_one_works_and_loses_nothing() {
+    let mut p = behind_a_relay(11);
+    start(&mut p);
+    send(&mut p, 0, "over the relay", 1);
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 1));
+    assert_eq!(path(&p, 0), Some(addr(B_RELAYED)));
+    assert_eq!(path(&p, 1), Some(addr(A_RELAYED)));
+    // No direct path: upgrade rounds come and go and the relay stays.
+    p.advance(Duration::from_secs(130));
+    assert_eq!(path(&p, 0), Some(addr(B_RELAYED)));
+
+    open_direct(&mut p);
+    let t0 = p.now;
+    let mut id = 2;
+    while path(&p, 0) != Some(addr(B_PUB)) || path(&p, 1) != Some(addr(A_PUB)) {
+        assert!(p.now - t0 < Duration::from_secs(90), "still relayed");
+        send(&mut p, 0, &format!("m{id}"), id);
+        send(&mut p, 1, &format!("n{id}"), 1000 + id);
+        id += 1;
+        p.advance(Duration::from_secs(1));
+    }
+    // Within a minute and a round of the direct path opening (the next upgrade round).
+    assert!(
+        p.now - t0 <= Duration::from_secs(66),
+        "took {:?}",
+        p.now - t0
+    );
+    let sent = usize::try_from(id - 2).expect("small");
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 1 + sent
+        && delivered(p, 1) == sent));
+    let received = p.received(1);
+    let mut unique = received.clone();
+    unique.dedup();
+    assert_eq!(received.len(), 1 + sent, "{received:?}");
+    assert_eq!(received, unique, "nothing doubled");
+    // Once direct, it stays direct.
+    p.advance(Duration::from_secs(120));
+    assert_eq!(path(&p, 0), Some(addr(B_PUB)));
+    assert_eq!(path(&p, 1), Some(addr(A_PUB)));
+}
+
+#[test]
+fn a_datagram_over_the_relay_does_not_take_a_live_direct_path_back() {
+    let mut p = behind_a_relay(12);
+    open_direct(&mut p);
+    start(&mut p);
+    send(&mut p, 0, "hello", 1);
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 1));
+    p.advance(Duration::from_secs(6));
+    assert_eq!(path(&p, 0), Some(addr(B_PUB)));
+    let moves = |p: &Pair| {
+        p.events[0]
+            .iter()
+            .filter(|e| matches!(e, Event::PathChanged { .. }))
+            .count()
+    };
+    let before = moves(&p);
+    // Bob's next round probes every candidate, the relayed one too: Alice stays direct.
+    let (now, alice) = (p.now, p.ids[0]);
+    p.nodes[1].ping(now, alice);
+    p.advance(Duration::from_secs(30));
+    assert_eq!(path(&p, 0), Some(addr(B_PUB)));
+    assert_eq!(moves(&p), before);
+}
+
+fn told(p: &Pair, i: usize) -> Vec<Vec<SocketAddr>> {
+    p.events[i]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Candidates { addrs, .. } => Some(addrs.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn seen(p: &Pair, i: usize) -> Vec<SocketAddr> {
+    p.events[i]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Seen { addr, .. } => Some(*addr),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn keyed_contacts_tell_each_other_their_candidates_once_per_change() {
+    let mut p = pair(Link::perfect(), 13, [&[B_PUB], &[A_PUB]], &|_| {});
+    let now = p.now;
+    p.nodes[0].set_candidates(now, vec![addr(A_LAN), addr(A_PUB), addr(A_RELAYED)]);
+    start(&mut p);
+    p.advance(Duration::from_secs(5));
+    assert_eq!(
+        told(&p, 1),
+        [vec![addr(A_LAN), addr(A_PUB), addr(A_RELAYED)]]
+    );
+    // Bob told Alice where her datagrams come from: a STUN answer for free.
+    assert_eq!(seen(&p, 0), [addr(A_PUB)]);
+    // Told once: a few minutes of pings do not repeat it.
+    p.advance(Duration::from_secs(180));
+    assert_eq!(told(&p, 1).len(), 1);
+    // A new relayed address (a restart of the allocation) is told at once.
+    let now = p.now;
+    p.nodes[0].set_candidates(now, vec![addr(A_LAN), addr(A_PUB), addr(STALE)]);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(told(&p, 1).len(), 2);
+    assert_eq!(told(&p, 1)[1], [addr(A_LAN), addr(A_PUB), addr(STALE)]);
+    // Bob has none of his own to tell: Alice hears nothing of his.
+    assert!(told(&p, 0).is_empty());
+}
+
+#[test]
+fn candidates_told_under_loss_still_arrive() {
+    for seed in 20..24 {
+        let link = Link {
+            loss: 0.3,
+            ..Link::perfect()
+        };
+        let mut p = pair(link, seed, [&[B_PUB], &[A_PUB]], &|_| {});
+        let now = p.now;
+        p.nodes[0].set_candidates(now, vec![addr(A_LAN), addr(A_PUB)]);
+        p.nodes[1].set_candidates(now, vec![addr(B_LAN), addr(B_PUB)]);
+        start(&mut p);
+        p.advance(Duration::from_secs(120));
+        assert_eq!(told(&p, 1), [vec![addr(A_LAN), addr(A_PUB)]], "seed {seed}");
+        assert_eq!(told(&p, 0), [vec![addr(B_LAN), addr(B_PUB)]], "seed {seed}");
+    }
+}

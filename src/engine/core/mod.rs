@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+mod candidates;
 mod links;
 mod outbox;
 mod relay;
@@ -82,6 +83,9 @@ pub struct CoreOptions {
     pub keep_history: bool,
     /// `[me] stun`: the servers asked for the public address, named as written.
     pub stun: Vec<String>,
+    /// The socket's own addresses on this host's networks (never `0.0.0.0`): the first
+    /// candidates friends are told.
+    pub local: Vec<SocketAddr>,
 }
 
 impl CoreOptions {
@@ -93,6 +97,7 @@ impl CoreOptions {
             watch: true,
             keep_history: true,
             stun: Vec::new(),
+            local: Vec::new(),
         }
     }
 }
@@ -132,6 +137,12 @@ pub struct EngineCore {
     stun: StunClient,
     /// The TURN relay of `[me] relay`, over this socket too; idle when none is configured.
     relay: TurnRelay,
+    /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
+    lan: Vec<SocketAddr>,
+    /// A public address of this node as a keyed contact last saw it.
+    seen_public: Option<SocketAddr>,
+    /// Something own candidates come from changed: the protocol is told them again.
+    candidates_stale: bool,
 }
 
 impl EngineCore {
@@ -155,6 +166,9 @@ impl EngineCore {
             ui: Vec::new(),
             stun: StunClient::new(&options.stun),
             relay: TurnRelay::default(),
+            lan: options.local,
+            seen_public: None,
+            candidates_stale: true,
         }
     }
 
@@ -269,9 +283,17 @@ impl EngineCore {
         transmits.extend(std::iter::from_fn(|| self.stun.poll_transmit()));
         if let Some(report) = self.stun.poll_report() {
             self.ui.push(EngineEvent::Reachability(report));
+            self.candidates_stale = true;
         }
         if let Some(report) = self.relay.poll_report() {
             self.ui.push(EngineEvent::Relay(report));
+            self.candidates_stale = true;
+        }
+        self.refresh_candidates(now);
+        // Telling candidates queues datagrams of its own.
+        while let Some(t) = self.node.poll_transmit() {
+            let wrapped = self.relay_transmits(now, vec![t]);
+            transmits.extend(wrapped);
         }
         Output {
             store: std::mem::take(&mut self.store),
@@ -519,8 +541,15 @@ impl EngineCore {
                 self.ui.push(EngineEvent::Pong { peer, rtt });
             }
             Event::PathChanged { peer, path } => {
-                self.ui.push(EngineEvent::PathChanged { peer, path });
+                let relayed = self.node.is_relayed(path);
+                self.ui.push(EngineEvent::PathChanged {
+                    peer,
+                    path,
+                    relayed,
+                });
             }
+            Event::Candidates { peer, addrs } => self.learned_candidates(now, peer, addrs),
+            Event::Seen { addr, .. } => self.seen_at(addr),
         }
     }
 }

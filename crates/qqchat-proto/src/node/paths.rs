@@ -5,13 +5,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Node;
-use super::punch::is_lan;
 use crate::api::Event;
 use crate::conn::PeerConn;
 use crate::peer::{PeerId, canonical};
 
-/// How long a LAN path heard from keeps its place against a public one that also works.
-const LAN_HOLD: Duration = Duration::from_secs(2);
+/// How long a path heard from keeps its place against a worse one that also works.
+const HOLD: Duration = Duration::from_secs(2);
 
 impl Node {
     /// Adds `peer`, reachable at `path`: it is kept until [`Node::remove_peer`], however
@@ -56,6 +55,7 @@ impl Node {
         if let (PeerId::Key(key), Some(s)) = (peer, self.secure.as_mut()) {
             s.remove_peer(&key);
             self.reach.forget(&key);
+            self.exchange.forget(&key);
         }
     }
 
@@ -95,10 +95,21 @@ impl Node {
     }
 
     /// An authenticated datagram of `peer` came from `path`: that is where it is now, unless
-    /// `path` is public and a LAN path was heard from within [`LAN_HOLD`] (both work while
-    /// punching, or the peer hairpins through its router: the LAN one is kept).
+    /// `path` is worse than the path in use (public against LAN, relayed against direct)
+    /// and that one was heard from within [`HOLD`] (both work while punching, or the peer
+    /// hairpins through its router, or it has not yet moved off the relay: the better one is
+    /// kept).
     pub(super) fn roam(&mut self, now: Instant, peer: PeerId, path: SocketAddr) {
-        let (PeerId::Key(key), Some(conn)) = (peer, self.peers.get_mut(&peer)) else {
+        let PeerId::Key(key) = peer else {
+            return;
+        };
+        let rank = self.reach.rank(path);
+        let current_rank = self
+            .peers
+            .get(&peer)
+            .and_then(PeerConn::path)
+            .map(|p| self.reach.rank(p));
+        let Some(conn) = self.peers.get_mut(&peer) else {
             return;
         };
         if !conn.is_pinned() {
@@ -108,11 +119,11 @@ impl Node {
             conn.path_heard = Some(now);
             return;
         }
-        let lan_alive = conn.path().is_some_and(is_lan)
+        let better_alive = current_rank.is_some_and(|r| r < rank)
             && conn
                 .path_heard
-                .is_some_and(|t| now.saturating_duration_since(t) < LAN_HOLD);
-        if lan_alive && !is_lan(path) {
+                .is_some_and(|t| now.saturating_duration_since(t) < HOLD);
+        if better_alive {
             conn.add_path(path);
             return;
         }

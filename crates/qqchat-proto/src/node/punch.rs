@@ -1,13 +1,17 @@
 //! Reaching a keyed contact: hole punching on all its candidate paths when it is wanted and
 //! has no working path, and keepalives on the path in use so the NATs on the way keep their
 //! mappings. Both send only authenticated datagrams, so a forged source moves nothing.
+//!
+//! A contact reached only through a TURN relay is punched again now and then (an
+//! "upgrade" round), and told so over the relay so that it punches back at the same
+//! moment: a direct path that starts to work wins over the relay.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Node;
-use crate::peer::{PeerId, PublicKey};
+use crate::peer::{PeerId, PublicKey, canonical};
 use crate::wire::{self, Packet};
 
 /// How often a contact is checked for a working path when keepalives are off.
@@ -28,6 +32,9 @@ struct Punch {
     lan_answered: bool,
     /// The wait before the next round if this one fails; doubles up to a bound.
     wait: Duration,
+    /// A round from a relayed path towards a direct one: only a direct answer counts,
+    /// and a failed one simply ends (the next is due after `upgrade_every`).
+    upgrade: bool,
 }
 
 /// Per keyed contact: punching and keepalive timers.
@@ -38,6 +45,10 @@ pub(crate) struct Reach {
     sent: HashMap<PublicKey, Instant>,
     /// When to next check that the path in use carried something (and send a keepalive).
     check_at: HashMap<PublicKey, Instant>,
+    /// Peer addresses reached through the TURN relay, as the caller says.
+    relayed: HashSet<SocketAddr>,
+    /// When an upgrade round last started, by this node or at the contact's request.
+    upgraded: HashMap<PublicKey, Instant>,
 }
 
 impl Reach {
@@ -51,6 +62,23 @@ impl Reach {
         self.punches.remove(key);
         self.sent.remove(key);
         self.check_at.remove(key);
+        self.upgraded.remove(key);
+    }
+
+    pub(crate) fn is_relayed(&self, addr: SocketAddr) -> bool {
+        self.relayed.contains(&canonical(addr))
+    }
+
+    /// How good a path is, lower is better: the same LAN, then straight through the
+    /// routers, then through the relay.
+    pub(crate) fn rank(&self, addr: SocketAddr) -> u8 {
+        if self.is_relayed(addr) {
+            2
+        } else if is_lan(addr) {
+            0
+        } else {
+            1
+        }
     }
 
     pub(crate) fn note_sent(&mut self, now: Instant, key: PublicKey) {
@@ -89,12 +117,24 @@ impl Node {
             answered: None,
             lan_answered: false,
             wait: first_wait,
+            upgrade: false,
         });
         if p.in_round {
             return;
         }
         start_round(p, now);
         self.punch_tick(now, key);
+    }
+
+    /// The peer addresses that are reached through a TURN relay (the caller wraps what goes
+    /// to them): a path among them counts as the worst, and is left for a direct one.
+    pub fn set_relayed(&mut self, addrs: HashSet<SocketAddr>) {
+        self.reach.relayed = addrs.into_iter().map(canonical).collect();
+    }
+
+    /// Whether datagrams to `addr` go through the relay (see [`Node::set_relayed`]).
+    pub fn is_relayed(&self, addr: SocketAddr) -> bool {
+        self.reach.is_relayed(addr)
     }
 
     /// A keyed contact given several candidates: punching needs a choice to make.
@@ -125,11 +165,13 @@ impl Node {
 
     /// An authenticated datagram from `key` came from `from`: an answer, if punching.
     pub(super) fn punch_heard(&mut self, now: Instant, key: PublicKey, from: SocketAddr) {
+        let relayed = self.reach.is_relayed(from);
         if let Some(p) = self.reach.punches.get_mut(&key)
             && p.in_round
+            && !(p.upgrade && relayed)
         {
             p.answered.get_or_insert(now);
-            p.lan_answered |= is_lan(from);
+            p.lan_answered |= is_lan(from) && !relayed;
         }
     }
 
@@ -167,7 +209,7 @@ impl Node {
             return;
         };
         if !p.in_round {
-            if !watched || working {
+            if p.upgrade || !watched || working {
                 self.reach.punches.remove(&key);
                 return;
             }
@@ -180,6 +222,10 @@ impl Node {
             return;
         }
         if now >= p.started + cfg.round {
+            if p.upgrade {
+                self.reach.punches.remove(&key);
+                return;
+            }
             p.in_round = false;
             p.next = now + p.wait;
             p.wait = (p.wait * 2).min(cfg.max_wait);
@@ -230,11 +276,69 @@ impl Node {
                 }),
             );
         }
-        self.reach.check_at.insert(key, next);
         let watched = self.peers.get(&peer).is_some_and(|c| c.is_watched());
         if watched && !self.reach.punches.contains_key(&key) {
             self.want(now, peer);
         }
+        if let Some(at) = self.upgrade_due(now, key) {
+            if at <= now {
+                self.start_upgrade(now, key, true);
+            } else {
+                next = next.min(at);
+            }
+        }
+        self.reach.check_at.insert(key, next);
+    }
+
+    /// When a contact on a relayed path gets its next upgrade round; `None` when it is not
+    /// on one, has no other candidate, or is being punched already.
+    fn upgrade_due(&self, now: Instant, key: PublicKey) -> Option<Instant> {
+        let peer = PeerId::Key(key);
+        let conn = self.peers.get(&peer)?;
+        let relayed = conn.path().is_some_and(|p| self.reach.is_relayed(p));
+        let other = conn.paths().iter().any(|&p| !self.reach.is_relayed(p));
+        if !relayed || !other || self.reach.punches.contains_key(&key) || !self.direct(now, peer) {
+            return None;
+        }
+        let every = self.config.punch.upgrade_every;
+        Some(self.reach.upgraded.get(&key).map_or(now, |&t| t + every))
+    }
+
+    /// Starts an upgrade round: probes every candidate, and with `tell`, asks the contact
+    /// (over the path in use, the relay) to punch back now.
+    fn start_upgrade(&mut self, now: Instant, key: PublicKey, tell: bool) {
+        self.reach.upgraded.insert(key, now);
+        let wait = self.config.punch.first_wait;
+        let mut p = Punch {
+            started: now,
+            next: now,
+            in_round: false,
+            answered: None,
+            lan_answered: false,
+            wait,
+            upgrade: true,
+        };
+        start_round(&mut p, now);
+        self.reach.punches.insert(key, p);
+        if tell {
+            self.out
+                .transmit(PeerId::Key(key), wire::encode(&Packet::Punch));
+        }
+        self.punch_tick(now, key);
+    }
+
+    /// The contact asked to be punched now (it is starting an upgrade round of its own):
+    /// punch back, unless a round is under way or one started lately.
+    pub(super) fn punch_asked(&mut self, now: Instant, key: PublicKey) {
+        let recent = self
+            .reach
+            .upgraded
+            .get(&key)
+            .is_some_and(|&t| now.saturating_duration_since(t) < self.config.punch.round);
+        if recent || self.reach.punches.contains_key(&key) {
+            return;
+        }
+        self.start_upgrade(now, key, false);
     }
 }
 

@@ -68,6 +68,7 @@ impl Node {
                     }
                     Err(_) => self.out.stats.malformed += 1,
                 }
+                self.tell_addresses(now, key, from);
             }
             secure::Inbound::Handshake(key) => {
                 self.punch_heard(now, key, from);
