@@ -719,3 +719,59 @@ fn punching_from_the_binary_settles_on_the_public_address_that_answers() {
     );
     eprintln!("punched past a stale candidate: {:?}", started.elapsed());
 }
+
+/// Moves `person`'s `[me] listen` from `old` to `new`, as a restart on another port would.
+fn move_listen(person: &Person, old: SocketAddr, new: SocketAddr) {
+    let path = person.contacts();
+    let text = std::fs::read_to_string(&path).expect("contacts file");
+    let from = format!("listen = \"{old}\"");
+    assert!(text.contains(&from), "no {from:?} in {text}");
+    let text = text.replacen(&from, &format!("listen = \"{new}\""), 1);
+    std::fs::write(&path, text).expect("contacts file");
+}
+
+#[test]
+fn a_friend_back_with_a_new_relayed_address_tells_it_and_is_remembered() {
+    let Some(mut lab) =
+        Lab::start("a_friend_back_with_a_new_relayed_address_tells_it_and_is_remembered")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let turn = lab.public_host("turn");
+    let coturn = TempDir::new("coturn");
+    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
+    let h = homes(&mut lab, Nat::Symmetric);
+    use_relay(&h.alice, turn.addr(3478));
+    use_relay(&h.bob, turn.addr(3478));
+    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
+    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
+    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
+    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
+    acked_within(&h.alice, "bob", "before the move", "6");
+
+    // Alice's qqchat dies and comes back on another port: a new allocation, a new relayed
+    // address that bob's file does not know. Her file still has bob's relayed address.
+    drop(alice_listens);
+    move_listen(&h.alice, h.a.addr(PORT), h.a.addr(PORT + 1));
+    let (alice_listens, alice_moved) = listen_relayed(&lab, &h.a, &h.alice);
+    assert_ne!(alice_moved, alice_relayed, "a new allocation");
+    acked_within(&h.alice, "bob", "from the new address", "6");
+    bob_listens
+        .stdout
+        .wait_for("from the new address", Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("bob saw {seen:?}"));
+
+    // She told bob where she is now; his qqchat kept it in his contacts file.
+    let told = bob_listens
+        .stderr
+        .wait_for(&alice_moved.to_string(), Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("bob's listen said {seen:#?}"));
+    assert!(told.contains("alice told its addresses"), "{told}");
+    let file = std::fs::read_to_string(h.bob.contacts()).expect("bob's contacts file");
+    assert!(file.contains(&alice_moved.to_string()), "{file}");
+    assert!(file.contains("# bob's contacts"), "comments kept: {file}");
+    // And bob reaches her there.
+    delivered_to(&alice_listens, &h.bob, "alice", "welcome back");
+    eprintln!("candidates told after a move: {:?}", started.elapsed());
+}
