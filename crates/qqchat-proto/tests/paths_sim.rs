@@ -371,6 +371,30 @@ fn keyed_contacts_tell_each_other_their_candidates_once_per_change() {
 }
 
 #[test]
+fn a_change_right_after_a_telling_is_told_at_once_too() {
+    let quiet = |c: &mut Config| {
+        // Pings would carry a late retelling by themselves: keep the link silent.
+        c.presence.idle = Duration::from_secs(3600);
+        c.presence.offline_after = Duration::from_secs(7200);
+        c.keepalive = None;
+    };
+    let mut p = pair(Link::perfect(), 14, [&[B_PUB], &[A_PUB]], &quiet);
+    start(&mut p);
+    p.advance(Duration::from_secs(5));
+    // A first set, then a relayed address 100 ms later (an allocation that just finished).
+    let now = p.now;
+    p.nodes[0].set_candidates(now, vec![addr(A_LAN)]);
+    p.advance(Duration::from_millis(100));
+    let now = p.now;
+    p.nodes[0].set_candidates(now, vec![addr(A_LAN), addr(A_RELAYED)]);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(
+        told(&p, 1).last(),
+        Some(&vec![addr(A_LAN), addr(A_RELAYED), addr(A_PUB)])
+    );
+}
+
+#[test]
 fn candidates_told_under_loss_still_arrive() {
     for seed in 20..24 {
         let link = Link {

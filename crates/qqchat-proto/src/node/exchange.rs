@@ -16,7 +16,8 @@ use crate::api::Event;
 use crate::peer::{PeerId, PublicKey, canonical};
 use crate::wire::{self, Addresses, MAX_CANDIDATES, Packet};
 
-/// Telling again before this has passed would only answer a burst of datagrams.
+/// Telling the same `seq` again before this has passed would only answer a burst of
+/// datagrams.
 const RETELL_AFTER: Duration = Duration::from_secs(1);
 
 /// What one keyed contact knows of this node's candidates, and this node of its.
@@ -28,7 +29,9 @@ struct Told {
     theirs: u64,
     /// A newer `seq` of theirs arrived and was not acknowledged yet.
     owe: bool,
-    last_sent: Option<Instant>,
+    /// When the contact was last told, and which `seq`: a burst of datagrams does not
+    /// repeat one `seq`, but a newer one goes at once.
+    last_sent: Option<(Instant, u64)>,
     /// Where the contact last said it sees this node.
     seen: Option<SocketAddr>,
 }
@@ -93,14 +96,14 @@ impl Node {
         let seq = self.exchange.seq;
         let told = self.exchange.peers.entry(key).or_default();
         let behind = !self.exchange.own.is_empty() && told.acked < seq;
-        let recent = told
-            .last_sent
-            .is_some_and(|t| now.saturating_duration_since(t) < RETELL_AFTER);
+        let recent = told.last_sent.is_some_and(|(t, sent)| {
+            sent == seq && now.saturating_duration_since(t) < RETELL_AFTER
+        });
         if !(told.owe || behind && !recent) {
             return;
         }
         told.owe = false;
-        told.last_sent = Some(now);
+        told.last_sent = Some((now, seq));
         let packet = Packet::Addresses(Addresses {
             seq: if self.exchange.own.is_empty() { 0 } else { seq },
             got: told.theirs,
