@@ -775,3 +775,74 @@ fn a_friend_back_with_a_new_relayed_address_tells_it_and_is_remembered() {
     delivered_to(&alice_listens, &h.bob, "alice", "welcome back");
     eprintln!("candidates told after a move: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_fifth_of_every_datagram_lost_at_both_routers_loses_no_message() {
+    let Some(mut lab) =
+        Lab::start("a_fifth_of_every_datagram_lost_at_both_routers_loses_no_message")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let h = homes(&mut lab, Nat::EndpointIndependent);
+    lab.set_loss(&h.ra, 20);
+    lab.set_loss(&h.rb, 20);
+    let _alice_listens = lab.listen(&h.a, &h.alice);
+    let bob_listens = lab.listen(&h.b, &h.bob);
+    for i in 0..10 {
+        acked_within(&h.alice, "bob", &format!("lossy {i}"), "20");
+    }
+    // Each exactly once, in order: every line bob's qqchat printed until it falls quiet.
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        let Some(line) = bob_listens.stdout.next(Duration::from_millis(1500)) else {
+            break;
+        };
+        if let Some(text) = line.split("alice: ").nth(1) {
+            got.push(text.trim().to_owned());
+        }
+    }
+    let want: Vec<String> = (0..10).map(|i| format!("lossy {i}")).collect();
+    assert_eq!(got, want);
+    eprintln!(
+        "10 messages through 20 % loss at each router: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn one_symmetric_nat_is_enough_to_need_the_relay_and_the_relay_carries_it() {
+    let Some(mut lab) =
+        Lab::start("one_symmetric_nat_is_enough_to_need_the_relay_and_the_relay_carries_it")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let turn = lab.public_host("turn");
+    let coturn = TempDir::new("coturn");
+    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
+    // Alice's router keeps one port per socket; bob's gives every destination a new one.
+    let h = homes(&mut lab, Nat::EndpointIndependent);
+    lab.set_nat(&h.rb, Nat::Symmetric);
+    use_relay(&h.alice, turn.addr(3478));
+    use_relay(&h.bob, turn.addr(3478));
+    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
+    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
+    readdress(&h.alice, h.rb.addr(PORT), &[h.rb.addr(PORT), bob_relayed]);
+    readdress(&h.bob, h.ra.addr(PORT), &[h.ra.addr(PORT), alice_relayed]);
+    acked_within(&h.alice, "bob", "one NAT is symmetric", "8");
+    bob_listens
+        .stdout
+        .wait_for("one NAT is symmetric", Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("bob saw {seen:?}"));
+    delivered_to(
+        &alice_listens,
+        &h.bob,
+        "alice",
+        "and the relay carries it back",
+    );
+    eprintln!(
+        "one symmetric NAT, through the relay: {:?}",
+        started.elapsed()
+    );
+}
