@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use qqchat_testkit::{ChildGuard, Host, Lab, Nat, Person, Router, TempDir, run, text};
+use qqchat_testkit::{ChildGuard, Host, Lab, Nat, Person, Router, TempDir, run_within, text};
 
 /// The port every qqchat in the lab listens on; each host has its own, so tests never clash.
 const PORT: u16 = 7000;
@@ -48,7 +48,10 @@ fn homes(lab: &mut Lab, nat: Nat) -> Homes {
 
 /// `qqchat send` for `from`, handed to the qqchat running for that person.
 fn send(from: &Person, to: &str, message: &str, timeout: &str) -> std::process::Output {
-    run(
+    // Killed well after its own timeout (plus the two seconds it waits for the verdict), so
+    // a failure is always the command's own, with its reason on stderr.
+    let secs: u64 = timeout.parse().expect("a timeout in whole seconds");
+    run_within(
         &from.dir,
         &[
             "--contacts",
@@ -60,6 +63,7 @@ fn send(from: &Person, to: &str, message: &str, timeout: &str) -> std::process::
             message,
         ],
         None,
+        Duration::from_secs(secs + 10),
     )
 }
 
@@ -790,7 +794,9 @@ fn a_fifth_of_every_datagram_lost_at_both_routers_loses_no_message() {
     let _alice_listens = lab.listen(&h.a, &h.alice);
     let bob_listens = lab.listen(&h.b, &h.bob);
     for i in 0..10 {
-        acked_within(&h.alice, "bob", &format!("lossy {i}"), "20");
+        // More than half of all round trips fail here, and the retry timer backs off to 4 s:
+        // a message can take a while, but none may be lost.
+        acked_within(&h.alice, "bob", &format!("lossy {i}"), "60");
     }
     // Each exactly once, in order: every line bob's qqchat printed until it falls quiet.
     let mut got = Vec::new();

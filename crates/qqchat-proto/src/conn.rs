@@ -266,6 +266,11 @@ impl PeerConn {
         }
     }
 
+    /// A Noise session with the peer was just made (see [`OutStream::rearm`]).
+    pub(crate) fn on_session(&mut self, now: Instant) {
+        self.out.rearm(now, &self.rtt);
+    }
+
     pub(crate) fn on_ping_sent(&mut self, now: Instant, nonce: u64, direct: bool) {
         self.presence.on_ping_sent(now, nonce, direct);
     }

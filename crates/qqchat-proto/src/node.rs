@@ -180,7 +180,7 @@ impl Node {
     }
 
     /// Files a peer under its current deadline. Called after anything that may move it.
-    fn reschedule(&mut self, addr: PeerId) {
+    pub(super) fn reschedule(&mut self, addr: PeerId) {
         let Some(peer) = self.peers.get_mut(&addr) else {
             return;
         };

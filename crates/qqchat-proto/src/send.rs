@@ -318,6 +318,31 @@ impl OutStream {
         }
     }
 
+    /// A session was just made with the peer: the silence that backed the timers off was the
+    /// missing session, not a congested path, so every fragment in flight is due again one
+    /// base timeout from now instead of after the backed-off one.
+    pub fn rearm(&mut self, now: Instant, rtt: &RttEstimator) {
+        self.backoff = 0;
+        self.last_backoff = None;
+        let soon = now + rtt.backoff(0);
+        for (&seq, msg) in &mut self.msgs {
+            let Some(first) = msg.first_sent else {
+                continue;
+            };
+            let due = soon.min(first + self.give_up);
+            for (i, f) in msg.frags.iter_mut().enumerate() {
+                let (Some(old), Ok(i)) = (f.deadline, u16::try_from(i)) else {
+                    continue;
+                };
+                if old > due {
+                    self.timers.remove(&(old, seq, i));
+                    self.timers.insert((due, seq, i));
+                    f.deadline = Some(due);
+                }
+            }
+        }
+    }
+
     /// Sends a fragment again, or fails its message once it is too old.
     pub fn resend(&mut self, now: Instant, rtt: &RttEstimator, seq: u64, frag: u16) -> Resend {
         let floor = self.floor();

@@ -367,3 +367,39 @@ fn a_hello_and_a_message_queued_behind_the_handshake_do_not_sample_its_wait() {
         );
     }
 }
+
+#[test]
+fn a_message_that_waited_for_the_handshake_is_retried_soon_once_the_session_is_made() {
+    use std::cell::Cell;
+    let (mut p, _, _) = keyed_pair(Link::perfect(), 13, SecureConfig::default());
+    // Nothing gets through for 8 s: the message waits and its timers back off to the most.
+    let open = Rc::new(Cell::new(false));
+    // Once open, alice's first ten sealed datagrams are lost too: every copy of the message
+    // that waited behind the handshake among them.
+    let lost = Rc::new(Cell::new(0));
+    let (gate, count) = (Rc::clone(&open), Rc::clone(&lost));
+    p.filter = Some(Box::new(move |from, bytes| {
+        if !gate.get() {
+            return false;
+        }
+        let sealed = bytes.get(4) == Some(&3);
+        if from == 0 && sealed && count.get() < 10 {
+            count.set(count.get() + 1);
+            return false;
+        }
+        true
+    }));
+    send(&mut p, 0, "are you there?", 1);
+    p.advance(Duration::from_secs(8));
+    assert_eq!(delivered(&p, 0), 0);
+    open.set(true);
+    let opened = p.now;
+    assert!(p.run_until(100_000, |p| delivered(p, 0) == 1));
+    assert!(lost.get() > 0, "the filter dropped the first copies");
+    // A handshake retry (1 s) plus the base timeout, not the 4 s the silence backed off to.
+    let waited = p.now - opened;
+    assert!(
+        waited <= Duration::from_millis(2500),
+        "delivered {waited:?} after the link opened"
+    );
+}

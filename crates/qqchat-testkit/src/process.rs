@@ -193,8 +193,19 @@ impl Running {
 
 /// Runs `qqchat ARGS` in `dir` to completion.
 pub fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    run_within(dir, args, stdin, Duration::from_secs(20))
+}
+
+/// Like [`run`], killing the command only after `limit`: for a command given a longer
+/// timeout of its own, which must have the chance to say how it ended.
+pub fn run_within(
+    dir: &TempDir,
+    args: &[&str],
+    stdin: Option<&str>,
+    limit: Duration,
+) -> std::process::Output {
     let mut command = assert_cmd::Command::from_std(qqchat(dir.path()));
-    command.args(args).timeout(Duration::from_secs(20));
+    command.args(args).timeout(limit);
     if let Some(input) = stdin {
         command.write_stdin(input);
     }

@@ -73,6 +73,10 @@ impl Node {
             secure::Inbound::Handshake(key) => {
                 self.punch_heard(now, key, from);
                 self.roam(now, PeerId::Key(key), from);
+                if let Some(conn) = self.peers.get_mut(&PeerId::Key(key)) {
+                    conn.on_session(now);
+                    self.reschedule(PeerId::Key(key));
+                }
             }
             secure::Inbound::Refused(_) => {
                 self.out.stats.unauthenticated += 1;
