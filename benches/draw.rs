@@ -30,6 +30,8 @@ fn book() -> ContactBook {
         addrs: vec![addr(at)],
         plain: false,
         key,
+        ipmsg: false,
+        encoding: None,
     };
     ContactBook {
         me: Me {
@@ -50,6 +52,7 @@ fn book() -> ContactBook {
                 Some(PublicKey::from_bytes([3; 32])),
             ),
         ],
+        lan: Default::default(),
     }
 }
 

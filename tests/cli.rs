@@ -639,3 +639,64 @@ fn send_refuses_a_message_over_the_limit_at_once_and_stores_nothing() {
     let history = run(&dir, &["history", &to], None);
     assert_failure(&history);
 }
+
+#[test]
+fn a_gb18030_plain_peer_is_read_and_written_in_its_encoding() {
+    let dir = TempDir::new("gb18030");
+    let port = free_port();
+    let (peer, peer_addr) = plain_peer();
+    let book = dir.write(
+        "gb-contacts.toml",
+        &format!(
+            "[contacts]\nold = {{ addr = \"{peer_addr}\", plain = true, encoding = \"gb18030\" }}\n"
+        ),
+    );
+    let book = book.to_str().expect("a UTF-8 temporary path");
+    let listener = listen(&dir, port, &["--contacts", book], &[]);
+
+    // 你好，世界 in GBK, as a Chinese Windows tool sends it.
+    let (gbk, _, _) = encoding_rs::GBK.encode("你好，世界");
+    peer.send_to(&gbk, loopback(port)).expect("send GBK");
+    assert_text_line(
+        &next_line(&listener, "the GBK datagram"),
+        "old",
+        "你好，世界",
+    );
+
+    let output = run(
+        &dir,
+        &[
+            "--contacts",
+            book,
+            "send",
+            "--bind",
+            "127.0.0.1:0",
+            "old",
+            "收到了",
+        ],
+        None,
+    );
+    assert_success(&output);
+    let (bytes, _) = recv_bytes(&peer, "the GB18030 send");
+    let (want, _, _) = encoding_rs::GB18030.encode("收到了");
+    assert_eq!(bytes, want.as_ref(), "GB18030 bytes, not UTF-8");
+}
+
+#[test]
+fn text_in_gb18030_from_an_unknown_address_is_shown_not_dropped() {
+    let dir = TempDir::new("gb-unknown");
+    let port = free_port();
+    let listener = listen(&dir, port, &[], &[]);
+    let (peer, peer_addr) = plain_peer();
+    let (gb, _, _) = encoding_rs::GB18030.encode("测试消息");
+    assert!(std::str::from_utf8(&gb).is_err(), "not UTF-8 by accident");
+    peer.send_to(&gb, loopback(port)).expect("send GB18030");
+    assert_text_line(
+        &next_line(&listener, "the GB18030 datagram"),
+        &peer_addr.to_string(),
+        "测试消息",
+    );
+    // Bytes that are text in no encoding qqchat tries are still dropped.
+    peer.send_to(&[0x81], loopback(port)).expect("send junk");
+    assert_no_more_lines(&listener);
+}

@@ -66,6 +66,8 @@ fn full_file_parses_in_file_order() {
             addrs: vec![addr("127.0.0.1:9100")],
             plain: true,
             key: None,
+            ipmsg: false,
+            encoding: None,
         }
     );
     assert_eq!(book.contacts[2].addr(), addr("[::1]:9003"));
@@ -391,11 +393,11 @@ fn contact_written_under_me_is_explained() {
 fn unknown_key_in_a_contact_table() {
     assert_eq!(
         error("[contacts]\nscript = { adr = \"127.0.0.1:9100\", plain = true }\n"),
-        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain; did you mean "addr"?"#
+        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding; did you mean "addr"?"#
     );
     assert_eq!(
         error("[contacts.script]\naddr = \"127.0.0.1:9100\"\n\nreceipts = false\n"),
-        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
+        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
     );
 }
 
@@ -403,11 +405,11 @@ fn unknown_key_in_a_contact_table() {
 fn unknown_top_level_table() {
     assert_eq!(
         error("[me]\nname = \"alice\"\n\n[colors]\nbg = \"black\"\n"),
-        r#"contacts.toml:4: unknown key "colors" at the top level; the keys allowed there are me, contacts; the file has only a [me] table and a [contacts] table, e.g. [contacts] then bob = "127.0.0.1:9002""#
+        r#"contacts.toml:4: unknown key "colors" at the top level; the keys allowed there are me, contacts, lan; the file has only a [me], a [contacts] and a [lan] table, e.g. [contacts] then bob = "127.0.0.1:9002""#
     );
     assert_eq!(
         error("[contact]\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:1: unknown key "contact" at the top level; the keys allowed there are me, contacts; did you mean [contacts]?"#
+        r#"contacts.toml:1: unknown key "contact" at the top level; the keys allowed there are me, contacts, lan; did you mean [contacts]?"#
     );
 }
 
@@ -415,7 +417,7 @@ fn unknown_top_level_table() {
 fn contact_above_every_table_is_explained() {
     assert_eq!(
         error("# friends\nbob = \"127.0.0.1:9002\"\n[me]\nname = \"alice\"\n"),
-        r#"contacts.toml:2: unknown key "bob" at the top level; the keys allowed there are me, contacts; if "bob" is a contact, move this line below the [contacts] line, e.g. [contacts] then bob = "127.0.0.1:9002""#
+        r#"contacts.toml:2: unknown key "bob" at the top level; the keys allowed there are me, contacts, lan; if "bob" is a contact, move this line below the [contacts] line, e.g. [contacts] then bob = "127.0.0.1:9002""#
     );
 }
 

@@ -581,3 +581,40 @@ fn a_relayed_message_is_shown_to_the_front_end_and_fails_rather_than_queue() {
         1
     );
 }
+
+#[test]
+fn an_ip_messenger_contact_is_never_sent_a_qqchat_datagram() {
+    let mut clock = Clock::new();
+    let mut wang = contact("wang", SocketAddr::from(([192, 0, 2, 30], 2425)));
+    wang.ipmsg = true;
+    let bob = contact("bob", addr(9002));
+    let mut alice = Peer::start(
+        addr(9001),
+        vec![wang.clone(), bob.clone()],
+        1,
+        Vec::new(),
+        &clock,
+    );
+    let mut to = Vec::new();
+    for _ in 0..50 {
+        let now = clock.now();
+        to.extend(alice.step(now, &Sent::new()).into_iter().map(|t| t.dst));
+        if let Some(next) = alice.core.poll_timeout() {
+            clock.set(next);
+        } else {
+            clock.set(now.mono + Duration::from_secs(1));
+        }
+    }
+    // Also after the contacts are set again, as a reload does.
+    alice
+        .core
+        .handle_command(clock.now(), Command::SetContacts(vec![bob, wang.clone()]));
+    to.extend(
+        alice
+            .step(clock.now(), &Sent::new())
+            .into_iter()
+            .map(|t| t.dst),
+    );
+    assert!(to.contains(&addr(9002)), "bob is greeted: {to:?}");
+    assert!(!to.contains(&wang.addr()), "{to:?}");
+}

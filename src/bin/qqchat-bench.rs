@@ -265,6 +265,8 @@ fn pair(
         } else {
             None
         },
+        ipmsg: false,
+        encoding: None,
     };
     let mut oa = Options::new(engine::default_config());
     let to_b = contact("b", b_seen_at, &kb);
@@ -537,6 +539,8 @@ fn measure_startup(dir: &str) {
         addrs: vec!["127.0.0.1:9002".parse().expect("addr")],
         plain: false,
         key: None,
+        ipmsg: false,
+        encoding: None,
     });
     let history = History::open(std::path::Path::new(dir)).expect("history");
     let recent = history.conversations(64 * 1024).expect("recent history");

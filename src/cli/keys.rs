@@ -246,7 +246,7 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
                 Some(bind) => resolve(bind).with_context(|| format!("--bind {bind}"))?,
                 None => contacts::DEFAULT_LISTEN,
             };
-            create_contacts_file(&path, common.name.as_deref(), listen)?;
+            contacts::create_file(&path, common.name.as_deref(), listen)?;
             eprintln!(
                 "made {}, listening on {listen}: the port in the line you gave your friend \
                  must be {} (else change [me] listen there, or use --bind)",
@@ -311,24 +311,6 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
 
 /// A new contacts file for `add`, with `--name` and `--bind` when given, so it listens
 /// where the user said and not on a default they never saw.
-fn create_contacts_file(
-    path: &std::path::Path,
-    name: Option<&str>,
-    listen: SocketAddr,
-) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
-    }
-    let text = "# qqchat contacts: who you are and whom you talk to.\n\
-                # See the README for the format; `qqchat add` puts friends here.\n\n\
-                [me]\n";
-    let name = name
-        .map(|n| format!("name = {}\n", toml::Value::String(n.to_owned())))
-        .unwrap_or_default();
-    let text = format!("{text}{name}listen = \"{listen}\"\n\n[contacts]\n");
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -377,7 +377,10 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
 
 /// `qqchat`: the chat.
 pub fn chat(common: &Common) -> Result<ExitCode> {
-    let (book, path) = load_book(common, true)?;
+    let (book, path) = load_book(common, false)?;
+    // No file yet: the chat starts empty (people on the LAN appear by themselves) and the
+    // file is made in the config directory when the first contact is added.
+    let path = path.or_else(|| contacts::search_paths(None).pop());
     let history = open_history(common)?;
     // Enough to draw the first screen; the engine reads the whole history after.
     let recent = history.conversations(RECENT_BYTES)?;
@@ -438,6 +441,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         addrs: vec![bot_engine.local_addr],
         plain: false,
         key: Some(bot_keys.public),
+        ipmsg: false,
+        encoding: None,
     });
     let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
     let history = History::open(&dir)?;
@@ -455,6 +460,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         }],
         plain: false,
         key: Some(your_keys.public),
+        ipmsg: false,
+        encoding: None,
     };
     let you_peer = you.peer_id();
     let _ = bot_engine.commands.send(Command::SetContacts(vec![you]));

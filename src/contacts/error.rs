@@ -195,4 +195,19 @@ pub enum Problem {
         "contact {name:?}: a plain UDP peer cannot have a key (it sends bare text); remove either the key or plain = true"
     )]
     KeyOnPlain { name: String },
+    /// A key on an IP Messenger peer: that protocol has no encryption, and a keyed contact is
+    /// never sent anything unencrypted.
+    #[error(
+        "contact {name:?}: an IP Messenger peer cannot have a key (that protocol is unencrypted); remove either the key or ipmsg = true"
+    )]
+    KeyOnIpmsg { name: String },
+    #[error(
+        "contact {name:?} is both plain and ipmsg; keep plain = true for a bare-text UDP peer, or ipmsg = true for an IP Messenger, Feiq or iptux user"
+    )]
+    PlainAndIpmsg { name: String },
+    /// qqchat always speaks UTF-8 with qqchat.
+    #[error(
+        "contact {name:?}: encoding applies only to plain = true or ipmsg = true contacts (qqchat itself always uses UTF-8); remove the encoding line"
+    )]
+    EncodingOnQqchat { name: String },
 }

@@ -18,9 +18,11 @@
 mod address;
 mod edit;
 mod error;
+mod lan;
 mod parse;
 mod relay;
 mod stun;
+mod template;
 #[cfg(test)]
 mod tests;
 
@@ -36,8 +38,10 @@ pub use edit::{
     rename_contact,
 };
 pub use error::{ContactsError, Problem};
+pub use lan::Lan;
 use parse::{Doc, in_file_order};
 pub use relay::{Relay, Secret, SecretError};
+pub use template::create_file;
 
 /// The port qqchat listens on unless `[me] listen` says otherwise; also used in examples.
 pub const DEFAULT_PORT: u16 = 9001;
@@ -56,7 +60,7 @@ bob = "127.0.0.1:9002"
 "#;
 
 /// Keys allowed at the top of the file.
-const TOP_KEYS: &[&str] = &["me", "contacts"];
+const TOP_KEYS: &[&str] = &["me", "contacts", "lan"];
 /// Keys allowed in `[me]`.
 const ME_KEYS: &[&str] = &[
     "name",
@@ -73,7 +77,10 @@ const ME_KEYS: &[&str] = &[
 pub const DEFAULT_STUN: &[&str] = &["stun.l.google.com:19302", "stun.cloudflare.com:3478"];
 
 /// Keys allowed in a contact written as a table.
-const CONTACT_KEYS: &[&str] = &["addr", "addrs", "key", "plain"];
+const CONTACT_KEYS: &[&str] = &["addr", "addrs", "key", "plain", "ipmsg", "encoding"];
+
+/// The UDP port every IP Messenger client uses; an `ipmsg` contact may leave it out.
+pub const IPMSG_PORT: u16 = 2425;
 
 /// This user, from the `[me]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,6 +164,10 @@ pub struct Contact {
     /// The contact's public key: with it, everything goes over Noise; without it the
     /// contact is "unverified".
     pub key: Option<PublicKey>,
+    /// An IP Messenger, Feiq or iptux user, spoken to in that protocol (unencrypted).
+    pub ipmsg: bool,
+    /// How a plain peer's text is encoded, when not UTF-8 (`encoding = "gb18030"`).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
 }
 
 impl Contact {
@@ -167,6 +178,8 @@ impl Contact {
             addrs: vec![addr],
             plain: false,
             key: None,
+            ipmsg: false,
+            encoding: None,
         }
     }
 
@@ -200,6 +213,7 @@ impl Contact {
 pub struct ContactBook {
     pub me: Me,
     pub contacts: Vec<Contact>,
+    pub lan: Lan,
 }
 
 impl ContactBook {
@@ -212,6 +226,7 @@ impl ContactBook {
 
         let mut me = None;
         let mut contacts = Vec::new();
+        let mut lan = Lan::default();
         for (key, value) in in_file_order(root.get_ref()) {
             match key.get_ref().as_ref() {
                 "me" => {
@@ -226,12 +241,17 @@ impl ContactBook {
                     )?;
                     contacts = doc.contacts(table)?;
                 }
+                "lan" => {
+                    let table = doc.table(value, "`lan`", "a [lan] line, then discover = true")?;
+                    lan = doc.lan(table)?;
+                }
                 other => return Err(doc.unknown_top(key, other, value)),
             }
         }
         Ok(ContactBook {
             me: me.unwrap_or_default(),
             contacts,
+            lan,
         })
     }
 
@@ -265,6 +285,7 @@ impl ContactBook {
         ContactBook {
             me,
             contacts: Vec::new(),
+            lan: Lan::default(),
         }
     }
 }

@@ -214,7 +214,7 @@ impl Doc<'_> {
                 toml_key(name)
             )
         } else {
-            "the file has only a [me] table and a [contacts] table, e.g. [contacts] then bob = \"127.0.0.1:9002\"".to_owned()
+            "the file has only a [me], a [contacts] and a [lan] table, e.g. [contacts] then bob = \"127.0.0.1:9002\"".to_owned()
         };
         self.unknown(key, "at the top level", TOP_KEYS, hint)
     }
@@ -423,6 +423,26 @@ impl Doc<'_> {
         let mut addrs: Option<(Vec<SocketAddr>, Range<usize>)> = None;
         let mut plain = false;
         let mut public_key = None;
+        let mut encoding = None;
+        // Known first, since it lets `addr` leave out the port wherever it is written.
+        let ipmsg = match in_file_order(table)
+            .into_iter()
+            .find(|(k, _)| k.get_ref().as_ref() == "ipmsg")
+        {
+            None => None,
+            Some((k, v)) => match v.get_ref() {
+                DeValue::Boolean(b) => Some((*b, k.span())),
+                _ => {
+                    return Err(self.wrong_type(
+                        v,
+                        &format!("{what}: ipmsg"),
+                        "true or false (no quotes)",
+                        "ipmsg = true".to_owned(),
+                    ));
+                }
+            },
+        };
+        let is_ipmsg = ipmsg.as_ref().is_some_and(|(b, _)| *b);
         for (k, v) in in_file_order(table) {
             match k.get_ref().as_ref() {
                 field @ ("addr" | "addrs") => {
@@ -435,7 +455,7 @@ impl Doc<'_> {
                         ));
                     }
                     let list = if field == "addr" {
-                        vec![self.contact_addr(v, name)?]
+                        vec![self.contact_addr(v, name, is_ipmsg)?]
                     } else {
                         self.contact_addrs(v, name)?
                     };
@@ -467,6 +487,24 @@ impl Doc<'_> {
                     };
                     public_key = Some((parsed, v.span()));
                 }
+                "ipmsg" => {}
+                "encoding" => {
+                    let found = match v.get_ref() {
+                        DeValue::String(label) => {
+                            encoding_rs::Encoding::for_label(label.trim().as_bytes())
+                        }
+                        _ => None,
+                    };
+                    let Some(found) = found else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: encoding"),
+                            "the name of a text encoding in double quotes (utf-8, gb18030, gbk, big5, shift_jis, euc-kr, windows-1252, ...)",
+                            "encoding = \"gb18030\"".to_owned(),
+                        ));
+                    };
+                    encoding = Some((found, v.span()));
+                }
                 other => {
                     let hint = match near_miss(other, CONTACT_KEYS) {
                         Some(near) => format!("did you mean {near:?}?"),
@@ -497,6 +535,36 @@ impl Doc<'_> {
                 },
             ));
         }
+        if is_ipmsg && let Some((_, span)) = public_key {
+            return Err(self.err(
+                span,
+                Problem::KeyOnIpmsg {
+                    name: name.to_owned(),
+                },
+            ));
+        }
+        if is_ipmsg
+            && plain
+            && let Some((_, span)) = ipmsg
+        {
+            return Err(self.err(
+                span,
+                Problem::PlainAndIpmsg {
+                    name: name.to_owned(),
+                },
+            ));
+        }
+        if !plain
+            && !is_ipmsg
+            && let Some((_, span)) = encoding
+        {
+            return Err(self.err(
+                span,
+                Problem::EncodingOnQqchat {
+                    name: name.to_owned(),
+                },
+            ));
+        }
         if addrs.len() > 1 && public_key.is_none() {
             return Err(self.err(
                 addrs_span,
@@ -511,6 +579,8 @@ impl Doc<'_> {
             addrs,
             plain,
             key: public_key.map(|(k, _)| k),
+            ipmsg: is_ipmsg,
+            encoding: encoding.map(|(e, _)| e),
         })
     }
 
@@ -519,6 +589,7 @@ impl Doc<'_> {
         &self,
         value: &Spanned<DeValue<'_>>,
         name: &str,
+        ipmsg: bool,
     ) -> Result<SocketAddr, ContactsError> {
         let DeValue::String(text) = value.get_ref() else {
             return Err(self.wrong_type(
@@ -528,6 +599,10 @@ impl Doc<'_> {
                 "addr = \"127.0.0.1:9002\"".to_owned(),
             ));
         };
+        // IP Messenger clients all listen on one port, so an IP alone is enough.
+        if ipmsg && let Ok(ip) = text.trim().parse::<std::net::IpAddr>() {
+            return Ok(SocketAddr::new(ip, IPMSG_PORT));
+        }
         self.address(text, value.span(), &AddrSite::ContactTable(name))
     }
 

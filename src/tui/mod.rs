@@ -52,6 +52,10 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 /// Said when the contacts cannot be changed because the chat runs without a file (the demo).
 const NO_FILE: &str = "this chat has no contacts file, so contacts cannot be changed or reloaded";
 
+/// What the status line says while there is no contacts file: who shows up anyway, and how
+/// to add a friend elsewhere (the file is made then).
+const FIRST_START: &str = "no contacts yet: people on this network appear by themselves; A adds a friend from their qqchat id";
+
 /// The terminal is in TUI mode and must be put back by whoever leaves first.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Keyboard enhancement flags were pushed and must be popped.
@@ -100,6 +104,9 @@ pub fn run(
         None => {}
     }
     app.open_if_only_contact();
+    if contacts_file.as_deref().is_some_and(|p| !p.exists()) {
+        app.show_info(FIRST_START);
+    }
     // `[me]` as the file says, without the flags: a later edit is told from it.
     let file_me = contacts_file
         .as_deref()
@@ -353,6 +360,13 @@ impl Contacts {
             app.show_error(NO_FILE);
             return Ok(());
         };
+        if !path.exists() {
+            let me = &self.book.me;
+            if let Err(err) = contacts::create_file(path, Some(&me.name), me.listen) {
+                app.show_error(&format!("contacts not changed: {err}"));
+                return Ok(());
+            }
+        }
         let done = match edit(path) {
             Ok(done) => done,
             Err(err) => {
@@ -379,6 +393,10 @@ impl Contacts {
             app.show_error(NO_FILE);
             return Ok(false);
         };
+        if !path.exists() {
+            app.show_info(FIRST_START);
+            return Ok(false);
+        }
         let book = match ContactBook::load(path) {
             Ok(book) => book,
             Err(err) => {

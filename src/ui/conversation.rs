@@ -411,6 +411,7 @@ mod tests {
                 relay: None,
             },
             contacts: vec![Contact::at(name, addr)],
+            lan: Default::default(),
         };
         let mut app = App::new(&book, "0.0.0.0:4000".parse().unwrap(), TimeZone::UTC);
         let stored = messages

@@ -27,7 +27,10 @@ fn bot_book() -> ContactBook {
             addrs: vec![addr("127.0.0.1:4100")],
             plain: false,
             key: None,
+            ipmsg: false,
+            encoding: None,
         }],
+        lan: Default::default(),
     }
 }
 

@@ -23,6 +23,8 @@ fn paths_app() -> App {
         addrs: vec![addr(DANA_PUBLIC), addr(DANA_LAN)],
         plain: false,
         key: Some(DANA_KEY),
+        ipmsg: false,
+        encoding: None,
     });
     let mut app = App::new(
         &with_contacts(contacts),

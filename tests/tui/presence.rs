@@ -22,6 +22,8 @@ fn app_with_carol() -> App {
             addrs: vec![addr("127.0.0.1:4010")],
             plain: false,
             key: None,
+            ipmsg: false,
+            encoding: None,
         },
     );
     let mut app = App::new(&book, addr("0.0.0.0:4000"), TimeZone::UTC);

@@ -37,6 +37,8 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
             addrs: vec![addr(PY)],
             plain: true,
             key: None,
+            ipmsg: false,
+            encoding: None,
         },
     ]);
     let effects = app.set_contacts(&book);
@@ -69,6 +71,8 @@ fn adding_a_stranger_moves_its_history_to_the_new_name() {
         addrs: vec![addr(STRANGER)],
         plain: true,
         key: None,
+        ipmsg: false,
+        encoding: None,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(
@@ -95,6 +99,8 @@ fn a_history_is_never_renamed_onto_another_one() {
             addrs: vec![addr(PY)],
             plain: true,
             key: None,
+            ipmsg: false,
+            encoding: None,
         },
     ]);
     let effects = app.set_contacts(&book);

@@ -52,20 +52,27 @@ pub fn book(bell: bool) -> ContactBook {
                 addrs: vec![addr(ALICE)],
                 plain: false,
                 key: Some(ALICE_KEY),
+                ipmsg: false,
+                encoding: None,
             },
             Contact {
                 name: "bob".into(),
                 addrs: vec![addr(BOB)],
                 plain: false,
                 key: None,
+                ipmsg: false,
+                encoding: None,
             },
             Contact {
                 name: "pyscript".into(),
                 addrs: vec![addr(PY)],
                 plain: true,
                 key: None,
+                ipmsg: false,
+                encoding: None,
             },
         ],
+        lan: Default::default(),
     }
 }
 
@@ -272,6 +279,8 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
             addrs: vec![addr("127.0.0.1:4010")],
             plain: false,
             key: Some(PublicKey::from_bytes([3; 32])),
+            ipmsg: false,
+            encoding: None,
         },
     );
     book

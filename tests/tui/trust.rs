@@ -340,6 +340,8 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
         addrs: vec![addr(STRANGER)],
         plain: false,
         key: Some(PublicKey::from_bytes([5; 32])),
+        ipmsg: false,
+        encoding: None,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(

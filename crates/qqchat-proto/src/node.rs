@@ -16,6 +16,7 @@ use super::wire::{self, Datagram, MAX_DATAGRAM, Packet};
 
 mod exchange;
 mod paths;
+mod plain;
 mod punch;
 mod refused;
 
@@ -56,6 +57,8 @@ pub struct Node {
     reach: punch::Reach,
     /// Own candidates, and what each keyed contact has been told of them.
     exchange: exchange::Exchange,
+    /// Plain contacts that do not speak UTF-8.
+    encodings: plain::Encodings,
 }
 
 impl Node {
@@ -82,6 +85,7 @@ impl Node {
             last_now: None,
             reach: punch::Reach::default(),
             exchange: exchange::Exchange::new(config_epoch),
+            encodings: plain::Encodings::default(),
         }
     }
 
@@ -303,15 +307,31 @@ impl Node {
     }
 
     /// Sends bare UTF-8 to a plain peer, split at character boundaries to fit datagrams.
+    /// The text encoding of the plain peer `peer`; `None` (or UTF-8) for UTF-8.
+    pub fn set_plain_encoding(
+        &mut self,
+        peer: PeerId,
+        encoding: Option<&'static encoding_rs::Encoding>,
+    ) {
+        self.encodings.set(peer, encoding);
+    }
+
     pub fn send_plain(&mut self, to: PeerId, text: &str, id: u64) {
+        // Room for an encoding that takes more bytes than UTF-8 for some characters.
+        let limit = if self.encodings.may_grow(to) {
+            MAX_DATAGRAM / 2
+        } else {
+            MAX_DATAGRAM
+        };
         let mut rest = text;
         while !rest.is_empty() {
-            let mut cut = rest.len().min(MAX_DATAGRAM);
+            let mut cut = rest.len().min(limit);
             while !rest.is_char_boundary(cut) {
                 cut -= 1;
             }
             let (chunk, tail) = rest.split_at(cut);
-            self.out.transmit(to, chunk.as_bytes().to_vec());
+            let bytes = self.encodings.encode(to, chunk).into_owned();
+            self.out.transmit(to, bytes);
             rest = tail;
         }
         self.out.events.push_back(Event::Sent { to, id });
@@ -350,7 +370,11 @@ impl Node {
         }
         let packets = match wire::decode(bytes) {
             Ok(Datagram::Packets(packets)) => packets,
-            Ok(Datagram::Plain(text)) => {
+            Ok(Datagram::Plain(_)) | Err(wire::WireError::NotText) => {
+                let Some(text) = self.encodings.decode(peer, bytes) else {
+                    self.out.stats.malformed += 1;
+                    return;
+                };
                 if let Some(conn) = self.peers.get_mut(&peer) {
                     conn.add_path(from);
                     conn.on_heard(now, &mut self.out);
@@ -360,7 +384,7 @@ impl Node {
                     from: peer,
                     path: from,
                     id: None,
-                    text: text.to_owned(),
+                    text: text.into_owned(),
                     sent_at_ms: None,
                     plain: true,
                 });

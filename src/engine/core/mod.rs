@@ -115,6 +115,8 @@ pub struct EngineCore {
     node: Node,
     ids: Box<dyn IdGen>,
     contacts: Vec<Contact>,
+    /// IP Messenger contacts, kept out of the qqchat protocol (see [`split_ipmsg`]).
+    ipmsg_contacts: Vec<Contact>,
     /// Ids of messages received and stored, in this run or an earlier one.
     seen: HashSet<u64>,
     /// Reliable messages not yet delivered, by id.
@@ -148,10 +150,12 @@ pub struct EngineCore {
 impl EngineCore {
     /// A core with its own ids for messages that come without one (plain text).
     pub fn new(options: CoreOptions, ids: Box<dyn IdGen>) -> Self {
+        let (ipmsg_contacts, contacts) = split_ipmsg(options.contacts);
         EngineCore {
             node: Node::new(options.protocol),
             ids,
-            contacts: options.contacts,
+            contacts,
+            ipmsg_contacts,
             seen: HashSet::new(),
             unacked: HashMap::new(),
             outbox: HashMap::new(),
@@ -319,11 +323,15 @@ impl EngineCore {
             for &addr in &c.addrs {
                 self.node.add_peer(now.mono, c.peer_id(), addr);
             }
+            self.node
+                .set_plain_encoding(c.peer_id(), c.encoding.filter(|_| c.plain));
         }
         self.relay_peers(now);
     }
 
     fn set_contacts(&mut self, now: Now, contacts: Vec<Contact>) {
+        let (ipmsg, contacts) = split_ipmsg(contacts);
+        self.ipmsg_contacts = ipmsg;
         if !self.watch {
             for c in &contacts {
                 self.node.befriend(now.mono, c.peer_id());
@@ -552,4 +560,10 @@ impl EngineCore {
             Event::Seen { addr, .. } => self.seen_at(addr),
         }
     }
+}
+
+/// IP Messenger contacts apart from the rest: they are never sent a qqchat datagram (an IP
+/// Messenger client would show it as garbage), only IP Messenger packets.
+fn split_ipmsg(contacts: Vec<Contact>) -> (Vec<Contact>, Vec<Contact>) {
+    contacts.into_iter().partition(|c| c.ipmsg)
 }

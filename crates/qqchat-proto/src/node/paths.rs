@@ -57,6 +57,7 @@ impl Node {
             self.reach.forget(&key);
             self.exchange.forget(&key);
         }
+        self.encodings.remove(peer);
     }
 
     /// Drops `path` from the index of keyed paths, if it is `peer`'s there.
