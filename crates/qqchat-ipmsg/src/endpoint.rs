@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use encoding_rs::{Encoding, UTF_8};
 
@@ -212,6 +212,15 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+}
+
+/// The first packet number for a run started at `wall` (seconds since the Unix epoch): time
+/// grows across restarts, so numbers do too, as iptux requires (see [`Endpoint::new`]).
+pub fn packet_no_at(wall: SystemTime) -> u32 {
+    let secs = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs());
+    u32::try_from(secs).unwrap_or(u32::MAX).max(1)
 }
 
 /// Broadcast packet numbers remembered to recognise our own echoes.
@@ -423,16 +432,20 @@ impl Endpoint {
         n
     }
 
+    /// A broadcast of ours heard back: from one of our addresses with our names or one of
+    /// our recent broadcast numbers, or, when [`Config::local_ips`] is not known, from
+    /// anywhere with both.
     fn is_own(&self, ip: IpAddr, raw: &RawPacket<'_>) -> bool {
-        if !self.config.local_ips.contains(&ip) {
-            return false;
-        }
         let enc = self.config.broadcast_encoding;
         let same_names = raw.user == &*enc.encode(&self.config.user.replace([':', '\0'], "_")).0
             && raw.host == &*enc.encode(&self.config.host.replace([':', '\0'], "_")).0;
         let our_number =
             u32::try_from(raw.packet_no).is_ok_and(|n| self.own_broadcasts.contains(&n));
-        same_names || our_number
+        if self.config.local_ips.contains(&ip) {
+            same_names || our_number
+        } else {
+            same_names && our_number
+        }
     }
 
     fn entry_opts(&self, enc: &'static Encoding, utf8_peer: bool) -> u32 {
@@ -711,7 +724,7 @@ impl Endpoint {
             return;
         }
         if let Some(done) = queue.pop_front() {
-            self.queued -= 1;
+            self.queued = self.queued.saturating_sub(1);
             self.stats.delivered += 1;
             self.events.push_back(Event::Delivered { id: done.id });
         }

@@ -730,3 +730,25 @@ fn ipv4_mapped_addresses_are_the_same_peer() {
     assert!(e.peer(ip(5)).is_some());
     assert_eq!(transmits(&mut e)[0].dst, from(5, 2425));
 }
+
+#[test]
+fn the_first_number_is_the_wall_clock_in_seconds() {
+    let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_733_212_345);
+    assert_eq!(qqchat_ipmsg::packet_no_at(wall), 1_733_212_345);
+    assert_eq!(qqchat_ipmsg::packet_no_at(std::time::UNIX_EPOCH), 1);
+}
+
+#[test]
+fn own_broadcasts_are_known_without_local_addresses() {
+    let mut c = config();
+    c.local_ips.clear();
+    let mut e = Endpoint::new(c, FIRST);
+    e.announce();
+    let echo = transmits(&mut e).remove(0).payload;
+    e.handle_datagram(Instant::now(), from(1, 2425), &echo);
+    assert!(events(&mut e).is_empty());
+    assert!(transmits(&mut e).is_empty());
+    // Same names with another number, from an address not known to be ours: someone else.
+    e.handle_datagram(Instant::now(), from(3, 2425), b"1:5:me:box:1:Me\0");
+    assert_eq!(entered(&events(&mut e)).len(), 1);
+}
