@@ -367,7 +367,7 @@ impl Endpoint {
             }
             ANSENTRY => {
                 if self.note_entry(ip, &raw, true) {
-                    self.correct_broadcast_name(ip);
+                    self.follow_up_answer(ip);
                 }
             }
             BR_ABSENCE => {
@@ -505,20 +505,24 @@ impl Endpoint {
         });
     }
 
-    /// An entry packet (`ANSENTRY`, or `BR_ABSENCE` as a name correction) to one peer, in its
-    /// encoding; iptux also gets the icon and the encoding's name, which it reads.
+    /// An entry packet (`ANSENTRY`, or `BR_ABSENCE` as a correction) to one peer, in its
+    /// encoding.
+    ///
+    /// An iptux peer written to in UTF-8 also gets `\0icon\0utf-8\0`: iptux then counts
+    /// qqchat as one of its own and takes every later datagram as UTF-8, whatever encoding
+    /// it is set to guess. Every iptux writes `utf-8` there, so to a peer written to in
+    /// another encoding the fields are left out, and iptux converts from that encoding.
     fn send_entry_to(&mut self, ip: IpAddr, cmd: u32) {
         let (enc, utf8) = self.encoding_for(ip);
         let iptux = self
             .peers
             .get(&ip)
             .is_some_and(|p| p.flavor == Flavor::Iptux);
-        let label = enc.name().to_ascii_lowercase();
         let no = self.alloc_packet_no();
         let mut extra: Vec<&str> = vec![&self.config.nick, &self.config.group];
-        if iptux {
+        if iptux && enc == UTF_8 {
             extra.push(IPTUX_ICON);
-            extra.push(&label);
+            extra.push("utf-8");
         }
         let payload = packet::build(
             no,
@@ -531,16 +535,23 @@ impl Endpoint {
         self.unicast(ip, payload);
     }
 
-    /// A new peer answered our broadcast, which it read in the broadcast encoding: if that is
-    /// not its own and our names are not plain ASCII, it shows them garbled, so tell them
-    /// again in its encoding.
-    fn correct_broadcast_name(&mut self, ip: IpAddr) {
+    /// A new peer answered our broadcast, which said less than it could to this peer: tell
+    /// it again, unicast (`BR_ABSENCE`, which every flavor takes as an update).
+    ///
+    /// iptux learns from the extra fields that qqchat writes UTF-8 (see
+    /// [`send_entry_to`](Self::send_entry_to)); a peer with another encoding read our names
+    /// in the broadcast encoding, garbled unless they are plain ASCII.
+    fn follow_up_answer(&mut self, ip: IpAddr) {
         let (enc, _) = self.encoding_for(ip);
+        let iptux = self
+            .peers
+            .get(&ip)
+            .is_some_and(|p| p.flavor == Flavor::Iptux);
         let c = &self.config;
         let ascii = [&c.user, &c.host, &c.nick, &c.group]
             .iter()
             .all(|s| s.is_ascii());
-        if enc != c.broadcast_encoding && !ascii {
+        if (iptux && enc == UTF_8) || (enc != c.broadcast_encoding && !ascii) {
             self.send_entry_to(ip, BR_ABSENCE);
         }
     }
@@ -600,7 +611,8 @@ impl Endpoint {
             user,
             host,
             flavor,
-            absent: opts & ABSENCEOPT != 0,
+            // iptux has no absence mode and sets ABSENCEOPT on every entry it sends.
+            absent: opts & ABSENCEOPT != 0 && flavor != Flavor::Iptux,
             version,
             encoding,
             utf8,

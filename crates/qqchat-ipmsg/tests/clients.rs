@@ -142,7 +142,10 @@ fn iptux_naming_gbk_gets_gb18030() {
     assert_eq!(peers[0].group, "技术部");
     assert_eq!(peers[0].encoding, GB18030);
     let answer = &transmits(&mut e)[0].payload;
-    assert!(answer.ends_with(b"icon-tux.png\0gb18030\0"), "{answer:?}");
+    assert!(
+        answer.ends_with(b"Me\0Dev\0"),
+        "no iptux fields: {answer:?}"
+    );
 
     e.send(Instant::now(), ip(6), "你好", 1).expect("queued");
     let msg = transmits(&mut e).remove(0).payload;
@@ -496,29 +499,84 @@ fn our_own_broadcasts_are_ignored() {
 fn exit_and_absence() {
     let mut e = endpoint();
     let t = Instant::now();
-    e.handle_datagram(t, from(5, 2425), IPTUX_ENTRY);
-    events(&mut e);
-    let away = format!(
-        "1_iptux 0.8.3:1733212346:alice:pc1:{}:alice\0group\0",
-        BR_ABSENCE | ABSENCEOPT
-    );
-    e.handle_datagram(t, from(5, 2425), away.as_bytes());
-    let ev = events(&mut e);
-    assert!(
-        matches!(&ev[..], [Event::PeerUpdated(p)] if p.absent && p.encoding == UTF_8),
-        "{ev:?}"
-    );
-    assert!(e.peer(ip(5)).is_some_and(|p| p.absent));
     e.handle_datagram(
         t,
-        from(5, 2425),
-        b"1_iptux 0.8.3:1733212347:alice:pc1:2:alice\0group\0",
+        from(8, 2425),
+        b"1:1733212345:taro:TARO-PC:23068673:taro\0dev\0",
     );
-    assert_eq!(events(&mut e), vec![Event::PeerLeft { ip: ip(5) }]);
+    events(&mut e);
+    let away = format!(
+        "1:1733212346:taro:TARO-PC:{}:taro\0dev\0",
+        BR_ABSENCE | ABSENCEOPT
+    );
+    e.handle_datagram(t, from(8, 2425), away.as_bytes());
+    let ev = events(&mut e);
+    assert!(
+        matches!(&ev[..], [Event::PeerUpdated(p)] if p.absent && p.encoding == UTF_8 && p.utf8),
+        "an absence packet without CAPUTF8OPT keeps what the entry said: {ev:?}"
+    );
+    assert!(e.peer(ip(8)).is_some_and(|p| p.absent));
+    assert!(
+        transmits(&mut e)
+            .iter()
+            .all(|t| { RawPacket::parse(&t.payload).is_ok_and(|r| r.cmd() == ANSENTRY) }),
+        "absence is not answered"
+    );
+    e.handle_datagram(t, from(8, 2425), b"1:1733212347:taro:TARO-PC:2:taro\0dev\0");
+    assert_eq!(events(&mut e), vec![Event::PeerLeft { ip: ip(8) }]);
     assert_eq!(e.peers().count(), 0);
     // An exit from a stranger says nothing.
     e.handle_datagram(t, from(6, 2425), b"1:1:x:y:2:");
     assert!(events(&mut e).is_empty());
+}
+
+#[test]
+fn iptux_is_never_absent() {
+    // iptux sets ABSENCEOPT on every entry; it has no absence mode.
+    let mut e = endpoint();
+    let cmd = BR_ENTRY | ABSENCEOPT | FILEATTACHOPT | ENCRYPTOPT;
+    let packet =
+        format!("1_iptux 0.8.3:1733212345:alice:pc1:{cmd}:alice\0group\0icon-tux.png\0utf-8\0");
+    e.handle_datagram(Instant::now(), from(5, 2425), packet.as_bytes());
+    assert!(!entered(&events(&mut e))[0].absent);
+}
+
+#[test]
+fn iptux_answering_our_broadcast_is_told_we_write_utf8() {
+    let mut e = endpoint();
+    e.announce();
+    transmits(&mut e);
+    let answer = format!(
+        "1_iptux 0.8.3:1733212345:alice:pc1:{}:alice\0group\0icon-tux.png\0utf-8\0",
+        ANSENTRY | ABSENCEOPT | FILEATTACHOPT | ENCRYPTOPT
+    );
+    e.handle_datagram(Instant::now(), from(5, 2425), answer.as_bytes());
+    let tx = transmits(&mut e);
+    assert_eq!(tx.len(), 1);
+    assert_eq!(
+        tx[0].payload,
+        format!(
+            "1:{}:me:box:{}:Me\0Dev\0icon-tux.png\0utf-8\0",
+            FIRST + 1,
+            BR_ABSENCE | CAPUTF8OPT
+        )
+        .as_bytes()
+    );
+    // Once known, it is not told again.
+    e.handle_datagram(Instant::now(), from(5, 2425), answer.as_bytes());
+    assert!(transmits(&mut e).is_empty());
+}
+
+#[test]
+fn iptux_in_gbk_is_not_told_it_is_utf8() {
+    let mut e = endpoint();
+    let packet = b"1_iptux 0.5.1:1733212345:li:pc2:1:li\0g\0icon-tux.png\0gbk\0";
+    e.handle_datagram(Instant::now(), from(6, 2425), packet);
+    let answer = transmits(&mut e).remove(0).payload;
+    assert_eq!(
+        answer,
+        format!("1:{FIRST}:me:box:{}:Me\0Dev\0", ANSENTRY | CAPUTF8OPT).as_bytes()
+    );
 }
 
 #[test]
