@@ -589,10 +589,22 @@ impl Endpoint {
         let group = parts.get(1).copied().unwrap_or_default();
         let primary = packet::datagram_encoding(raw, known.map(|p| p.encoding));
         let (fields, _) = packet::decode_all(primary, &[raw.user, raw.host, nick, group]);
-        let [user, host, nick, group]: [String; 4] = match fields.try_into() {
+        let [mut user, mut host, mut nick, mut group]: [String; 4] = match fields.try_into() {
             Ok(f) => f,
             Err(_) => return false,
         };
+        if let Some(names) = raw.utf8_names() {
+            for (slot, value) in [
+                (&mut user, names.user),
+                (&mut host, names.host),
+                (&mut nick, names.nick),
+                (&mut group, names.group),
+            ] {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    *slot = value;
+                }
+            }
+        }
         let opts = raw.opts();
         let flavor = raw.flavor();
         let (encoding, utf8, flavor, version) = match known {

@@ -43,4 +43,4 @@ pub mod packet;
 pub use encoding_rs;
 pub use endpoint::{Config, Endpoint, Event, Peer, SendError, Stats, Transmit, packet_no_at};
 pub use limit::AnswerLimit;
-pub use packet::{Flavor, ParseError, RawPacket};
+pub use packet::{Flavor, ParseError, RawPacket, Utf8Names};

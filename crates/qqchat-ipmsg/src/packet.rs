@@ -111,6 +111,33 @@ impl<'a> RawPacket<'a> {
         extra.split(|&b| b == 0).collect()
     }
 
+    /// IP Messenger's UTF-8 copy of the names, after the entry's `nick\0group\0`:
+    /// `\nUN:user\nHN:host\nNN:nick\nGN:group` (and more keys). Clients that advertise
+    /// `CAPUTF8OPT` write it so names CP932 cannot spell still arrive intact.
+    pub fn utf8_names(&self) -> Option<Utf8Names> {
+        let part = self
+            .extra_parts()
+            .into_iter()
+            .skip(2)
+            .find(|p| p.starts_with(b"\n"))?;
+        let text = std::str::from_utf8(part).ok()?;
+        let mut names = Utf8Names::default();
+        for line in text.split('\n') {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let slot = match key {
+                "UN" => &mut names.user,
+                "HN" => &mut names.host,
+                "NN" => &mut names.nick,
+                "GN" => &mut names.group,
+                _ => continue,
+            };
+            *slot = Some(value.to_owned());
+        }
+        (names != Utf8Names::default()).then_some(names)
+    }
+
     /// The encoding iptux names in the fourth part of its entry extra
     /// (`nick\0group\0icon\0encoding\0`), if it is one this crate can write.
     pub fn iptux_encoding(&self) -> Option<&'static Encoding> {
@@ -119,6 +146,15 @@ impl<'a> RawPacket<'a> {
         }
         self.extra_parts().get(3).and_then(|label| writable(label))
     }
+}
+
+/// The names an entry carries in its UTF-8 extension (see [`RawPacket::utf8_names`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utf8Names {
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub nick: Option<String>,
+    pub group: Option<String>,
 }
 
 /// Digits only (surrounding ASCII spaces and NULs tolerated), at most `max_digits` of them.
@@ -307,6 +343,24 @@ mod tests {
         assert_eq!(raw.text(), b"hi");
         let raw = RawPacket::parse(b"1:7:u:h:288:").expect("parses");
         assert_eq!(raw.text(), b"");
+    }
+
+    #[test]
+    fn reads_the_utf8_names_extension() {
+        let raw = RawPacket::parse(
+            b"1:5:taro:PC:16777217:\x8e\x52\0dev\0\nUN:taro\nHN:PC\nNN:\xe7\x8e\x8b\nGN:\nVS:0x0003\0",
+        )
+        .expect("parses");
+        let names = raw.utf8_names().expect("present");
+        assert_eq!(names.nick.as_deref(), Some("王"));
+        assert_eq!(names.user.as_deref(), Some("taro"));
+        assert_eq!(names.group.as_deref(), Some(""));
+        // iptux's fields are not it, and invalid UTF-8 is ignored.
+        let raw =
+            RawPacket::parse(b"1_iptux 0.8.3:1:a:b:1:a\0g\0icon-tux.png\0utf-8\0").expect("parses");
+        assert_eq!(raw.utf8_names(), None);
+        let raw = RawPacket::parse(b"1:1:a:b:1:a\0g\0\nNN:\xff\0").expect("parses");
+        assert_eq!(raw.utf8_names(), None);
     }
 
     #[test]

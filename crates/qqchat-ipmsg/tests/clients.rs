@@ -810,3 +810,18 @@ fn own_broadcasts_are_known_without_local_addresses() {
     e.handle_datagram(Instant::now(), from(3, 2425), b"1:5:me:box:1:Me\0");
     assert_eq!(entered(&events(&mut e)).len(), 1);
 }
+
+#[test]
+fn ip_messenger_names_in_its_utf8_extension_win() {
+    // CP932 cannot spell 王; IP Messenger sends '?' there and the real name in UTF-8.
+    let mut e = endpoint();
+    let packet = cat(&[
+        format!("1:1733212345:wang:WANG-PC:{}:", BR_ENTRY | CAPUTF8OPT).as_bytes(),
+        b"?\0",
+        &[0x8A, 0x4A, 0x94, 0xAD, 0], // 開発
+        "\nUN:wang\nHN:WANG-PC\nNN:王\nGN:開発\nVS:0x0003\0".as_bytes(),
+    ]);
+    e.handle_datagram(Instant::now(), from(8, 2425), &packet);
+    let p = entered(&events(&mut e)).remove(0);
+    assert_eq!((p.nick.as_str(), p.group.as_str()), ("王", "開発"));
+}
