@@ -235,7 +235,17 @@ impl Endpoint {
     /// that is larger. Peers (iptux) drop a message whose number is not above the last one
     /// they saw from this IP, so numbers must grow across restarts; they only increase, and
     /// wrap to 1 after `u32::MAX`.
-    pub fn new(config: Config, first_packet_no: u32) -> Self {
+    ///
+    /// Timer settings are brought into sane bounds (a retransmission timeout of at least
+    /// 10 ms, nothing longer than a day), so no setting can spin or overflow the clock.
+    pub fn new(mut config: Config, first_packet_no: u32) -> Self {
+        const DAY: Duration = Duration::from_secs(86_400);
+        config.initial_rto = config.initial_rto.clamp(Duration::from_millis(10), DAY);
+        config.max_rto = config.max_rto.clamp(config.initial_rto, DAY);
+        config.give_up = config.give_up.min(DAY);
+        for ip in &mut config.local_ips {
+            *ip = ip.to_canonical();
+        }
         let first = first_packet_no.max(1);
         Self {
             limiter: AnswerLimiter::new(config.answer_limit),
@@ -310,6 +320,14 @@ impl Endpoint {
     /// answers to entries carry it from now on.
     pub fn set_absent(&mut self, absent: bool) {
         self.absent = absent;
+        self.broadcast_entry(BR_ABSENCE);
+    }
+
+    /// Changes the name and group peers show, and tells the LAN (`BR_ABSENCE`, which every
+    /// flavor takes as an update of a peer's entry).
+    pub fn set_names(&mut self, nick: &str, group: &str) {
+        self.config.nick = nick.to_owned();
+        self.config.group = group.to_owned();
         self.broadcast_entry(BR_ABSENCE);
     }
 

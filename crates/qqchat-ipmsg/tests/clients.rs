@@ -825,3 +825,44 @@ fn ip_messenger_names_in_its_utf8_extension_win() {
     let p = entered(&events(&mut e)).remove(0);
     assert_eq!((p.nick.as_str(), p.group.as_str()), ("王", "開発"));
 }
+
+#[test]
+fn set_names_tells_the_lan() {
+    let mut e = endpoint();
+    e.set_names("Boss", "Ops");
+    let tx = transmits(&mut e);
+    assert_eq!(tx.len(), 2);
+    assert_eq!(
+        tx[0].payload,
+        format!(
+            "1:{FIRST}:me:box:{}:Boss\0Ops\0",
+            BR_ABSENCE | CAPUTF8OPT | UTF8OPT
+        )
+        .as_bytes()
+    );
+}
+
+#[test]
+fn absurd_timer_settings_cannot_spin() {
+    let mut c = config();
+    c.initial_rto = Duration::ZERO;
+    c.max_rto = Duration::ZERO;
+    c.give_up = Duration::MAX;
+    let mut e = Endpoint::new(c, FIRST);
+    let t = Instant::now();
+    e.send(t, ip(5), "x", 1).expect("queued");
+    let mut rounds = 0;
+    while let Some(at) = e.poll_timeout() {
+        assert!(at > t);
+        e.handle_timeout(at);
+        transmits(&mut e);
+        rounds += 1;
+        if rounds > 100 {
+            break;
+        }
+    }
+    assert!(
+        e.poll_timeout()
+            .is_some_and(|at| at < t + Duration::from_secs(86_401))
+    );
+}
