@@ -460,6 +460,8 @@ impl App {
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
+            // "On this network" is drawn from these next; until then they change nothing.
+            EngineEvent::Neighbour(_) | EngineEvent::NeighbourGone { .. } => {}
             EngineEvent::Relay(report) => {
                 if let Some(line) = report
                     .describe()

@@ -140,6 +140,52 @@ pub enum EngineEvent {
     /// The TURN relay's allocation (the relayed address, or why there is none), each time
     /// that changes.
     Relay(RelayReport),
+    /// Someone on this network, found with no set-up: a qqchat announcing itself over
+    /// multicast DNS, or an IP Messenger, Feiq or iptux user. Sent again whenever something
+    /// about them changes. A neighbour whose key (qqchat) or address (IP Messenger) is a
+    /// contact's is that contact: it is reported, but never renames or replaces it.
+    Neighbour(Neighbour),
+    /// A neighbour said goodbye (withdrew its announcement, or sent `BR_EXIT`).
+    NeighbourGone { peer: PeerId },
+}
+
+/// Someone found on the local network; see [`EngineEvent::Neighbour`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbour {
+    /// Whom messages go to: a keyed qqchat's key, or the address of the others.
+    pub peer: PeerId,
+    /// The name it gave itself, as it came from the network (sanitise before showing).
+    pub name: String,
+    /// Where it is reached.
+    pub addr: SocketAddr,
+    pub kind: NeighbourKind,
+}
+
+/// What a [`Neighbour`] speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeighbourKind {
+    /// qqchat, announced over multicast DNS. With a key, chatting goes over Noise, which
+    /// proves the key; the announcement itself proves nothing (shown `unverified`).
+    Qqchat {
+        key: Option<crate::proto::PublicKey>,
+        version: String,
+    },
+    /// The IP Messenger protocol, which is unencrypted (shown so, always).
+    IpMsg {
+        /// `IPMsg`, `Feiq` or `iptux`, as the client's entry tells.
+        client: &'static str,
+        group: String,
+        host: String,
+        /// The user set themselves absent (away).
+        absent: bool,
+    },
+}
+
+impl Neighbour {
+    /// Whether this neighbour speaks IP Messenger (so: unencrypted).
+    pub fn is_ipmsg(&self) -> bool {
+        matches!(self.kind, NeighbourKind::IpMsg { .. })
+    }
 }
 
 /// Presence and quality of the link to a contact, for the UI.

@@ -19,7 +19,10 @@ mod stun;
 mod turn;
 
 pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
-pub use api::{Command, EngineEvent, EngineHandle, Link, Options, conversation_peer, history_key};
+pub use api::{
+    Command, EngineEvent, EngineHandle, Link, Neighbour, NeighbourKind, Options, conversation_peer,
+    history_key,
+};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
