@@ -723,12 +723,18 @@ impl Endpoint {
             return;
         }
         let text = text.replace("\r\n", "\n");
+        let attachments = opts & FILEATTACHOPT != 0;
+        if text.is_empty() && !attachments {
+            // Nothing to show (clients send empty messages as probes); acknowledged above.
+            self.stats.ignored += 1;
+            return;
+        }
         self.events.push_back(Event::Received {
             ip,
             text,
             packet_no: raw.packet_no,
             sealed: opts & SECRETOPT != 0,
-            attachments: opts & FILEATTACHOPT != 0,
+            attachments,
         });
     }
 

@@ -866,3 +866,16 @@ fn absurd_timer_settings_cannot_spin() {
             .is_some_and(|at| at < t + Duration::from_secs(86_401))
     );
 }
+
+#[test]
+fn an_empty_message_is_acknowledged_but_not_shown() {
+    let mut e = endpoint();
+    let cmd = SENDMSG | SENDCHECKOPT;
+    e.handle_datagram(
+        Instant::now(),
+        from(9, 2425),
+        format!("1:5:bob:box:{cmd}:\0").as_bytes(),
+    );
+    assert!(received(&events(&mut e)).is_empty());
+    assert_eq!(transmits(&mut e).len(), 1, "the receipt");
+}

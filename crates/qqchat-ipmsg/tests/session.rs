@@ -326,3 +326,97 @@ fn a_broadcast_storm_between_endpoints_does_not_echo_forever() {
     assert_eq!(lan.node(a).peers().count(), 1);
     assert_eq!(lan.node(b).peers().count(), 1);
 }
+
+/// A stand-in for iptux as far as messages go: it acknowledges every `SENDMSG` with 289,
+/// then drops one whose number is not above the last it took from that IP; an entry or
+/// absence packet from the IP resets that number.
+struct IptuxModel {
+    last: u64,
+    shown: Vec<String>,
+    next_no: u64,
+}
+
+impl IptuxModel {
+    fn handle(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let Ok(raw) = RawPacket::parse(bytes) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        self.next_no += 1;
+        match raw.cmd() {
+            BR_ENTRY | BR_ABSENCE | ANSENTRY => self.last = 0,
+            SENDMSG => {
+                if raw.opts() & SENDCHECKOPT != 0 {
+                    out.push(
+                        format!(
+                            "1_iptux 0.8.3:{}:alice:pc1:289:{}\0",
+                            self.next_no, raw.packet_no
+                        )
+                        .into_bytes(),
+                    );
+                }
+                if raw.packet_no > self.last {
+                    self.last = raw.packet_no;
+                    self.shown
+                        .push(String::from_utf8_lossy(raw.text()).into_owned());
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+#[test]
+fn an_iptux_peer_shows_every_message_despite_loss() {
+    let iptux_ip = addr(5);
+    let iptux_from = SocketAddr::new(iptux_ip, 2425);
+    for seed in 0..30 {
+        let mut rng = Rng::new(seed);
+        let mut c = Config::new("ann", "ann-pc", "ann");
+        c.give_up = Duration::from_secs(600);
+        let mut ep = Endpoint::new(c, 1_733_300_000);
+        let mut iptux = IptuxModel {
+            last: 0,
+            shown: Vec::new(),
+            next_no: 1_000,
+        };
+        let start = Instant::now();
+        let mut now = start;
+        let sent: Vec<String> = (0..12).map(|i| format!("line {i}")).collect();
+        for (i, text) in sent.iter().enumerate() {
+            ep.send(now, iptux_ip, text, i as u64).expect("queued");
+        }
+        let mut delivered = Vec::new();
+        // Zero-delay wire: what the model answers arrives at once, unless lost.
+        for _ in 0..10_000 {
+            while let Some(t) = ep.poll_transmit() {
+                if rng.chance(0.3) {
+                    continue;
+                }
+                for answer in iptux.handle(&t.payload) {
+                    if !rng.chance(0.3) {
+                        ep.handle_datagram(now, iptux_from, &answer);
+                    }
+                }
+            }
+            while let Some(e) = ep.poll_event() {
+                if let Event::Delivered { id } = e {
+                    delivered.push(id);
+                }
+            }
+            match ep.poll_timeout() {
+                Some(at) => {
+                    now = now.max(at);
+                    ep.handle_timeout(now);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(
+            iptux.shown, sent,
+            "seed {seed}: iptux shows each message once, in order"
+        );
+        assert_eq!(delivered, (0..12).collect::<Vec<u64>>(), "seed {seed}");
+    }
+}
