@@ -104,6 +104,65 @@ pub fn spawn_sender(socket: UdpSocket, rx: Receiver<Transmit>) -> io::Result<Joi
         })
 }
 
+/// A socket of the engine's own beside the chat socket (the TURN relay's), on a port the
+/// system picks, with its receiver and sender threads. Dropping it sends what is queued,
+/// stops both threads and frees the port.
+pub struct SideSocket {
+    pub local: SocketAddr,
+    pub incoming: Receiver<Incoming>,
+    out: Option<Sender<Transmit>>,
+    stop: Arc<AtomicBool>,
+    sender: Option<JoinHandle<()>>,
+    receiver: Option<JoinHandle<()>>,
+}
+
+impl SideSocket {
+    /// Opens one on `ip` (the chat socket's, so it leaves by the same interface).
+    pub fn open(ip: IpAddr) -> io::Result<SideSocket> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        let local = socket.local_addr()?;
+        let (tx, incoming) = crossbeam_channel::bounded(1024);
+        let (out, out_rx) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let receiver = spawn_receiver(socket.try_clone()?, tx, Arc::clone(&stop))?;
+        let sender = spawn_sender(socket, out_rx)?;
+        Ok(SideSocket {
+            local,
+            incoming,
+            out: Some(out),
+            stop,
+            sender: Some(sender),
+            receiver: Some(receiver),
+        })
+    }
+
+    /// Queues a datagram; a closed sender is a lost datagram, which retransmission covers.
+    pub fn send(&self, t: Transmit) {
+        if let Some(out) = &self.out {
+            let _ = out.send(t);
+        }
+    }
+}
+
+impl Drop for SideSocket {
+    fn drop(&mut self) {
+        drop(self.out.take());
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.join();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        // A receiver blocked on a full channel ends once the channel is gone.
+        self.incoming = crossbeam_channel::never();
+        let wake = wake_addr(self.local);
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(wake.ip(), 0)) {
+            let _ = s.send_to(&[], wake);
+        }
+        if let Some(receiver) = self.receiver.take() {
+            let _ = receiver.join();
+        }
+    }
+}
+
 /// The loopback address of a socket bound to `local`, for waking its receiver.
 pub fn wake_addr(local: SocketAddr) -> SocketAddr {
     let mut addr = local;

@@ -852,3 +852,39 @@ fn one_symmetric_nat_is_enough_to_need_the_relay_and_the_relay_carries_it() {
         started.elapsed()
     );
 }
+
+#[test]
+fn killed_and_restarted_on_the_same_port_a_qqchat_gets_a_relayed_address_at_once() {
+    let Some(mut lab) =
+        Lab::start("killed_and_restarted_on_the_same_port_a_qqchat_gets_a_relayed_address_at_once")
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let turn = lab.public_host("turn");
+    let coturn = TempDir::new("coturn");
+    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
+    let h = homes(&mut lab, Nat::Symmetric);
+    use_relay(&h.alice, turn.addr(3478));
+    use_relay(&h.bob, turn.addr(3478));
+    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
+    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
+    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
+    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
+    acked_within(&h.alice, "bob", "before the crash", "6");
+
+    // Killed (SIGKILL): the allocation is not given back, coturn keeps it for minutes. The
+    // same chat port at once: the relay must still allocate, not be refused with 437.
+    drop(alice_listens);
+    let (alice_listens, alice_again) = listen_relayed(&lab, &h.a, &h.alice);
+    assert_ne!(alice_again, alice_relayed, "a new allocation");
+    assert_eq!(alice_again.ip(), turn.ip);
+    // Through the relay both ways from the restarted qqchat.
+    acked_within(&h.alice, "bob", "after the restart", "8");
+    bob_listens
+        .stdout
+        .wait_for("after the restart", Duration::from_secs(3))
+        .unwrap_or_else(|seen| panic!("bob saw {seen:?}"));
+    delivered_to(&alice_listens, &h.bob, "alice", "welcome back");
+    eprintln!("relay after a kill -9: {:?}", started.elapsed());
+}

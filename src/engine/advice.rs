@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::api::history_key;
-use super::turn::{RelayFailure, RelayReport, RelayState};
+use super::turn::{REBINDS, RelayFailure, RelayReport, RelayState};
 use crate::contacts::Contact;
 use crate::identity::encode_key;
 use crate::proto::{PeerId, PublicKey, Trouble};
@@ -84,9 +84,12 @@ impl RelayReport {
                     .to_owned()
             }
             RelayState::Failed(RelayFailure::AllocationMismatch) => {
-                "437 allocation mismatch: the server still holds an allocation from an earlier \
-                 run on this port; it expires within 10 minutes, or change the listen port"
-                    .to_owned()
+                format!(
+                    "437 allocation mismatch from {REBINDS} new relay ports in a row: the server \
+                     still holds an allocation for the address it sees (a NAT mapping every port \
+                     to the same one?); it expires within 10 minutes and qqchat tries again \
+                     every minute, or the TURN server's log says more"
+                )
             }
             RelayState::Failed(RelayFailure::Refused(code)) => {
                 format!("refused with error {code}: the TURN server's log says why")

@@ -62,8 +62,8 @@ pub enum Command {
     /// Ask the STUN servers again now, and report ([`EngineEvent::Reachability`]), with the
     /// relay's state as it stands ([`EngineEvent::Relay`]).
     CheckReachability,
-    /// The TURN server of `[me] relay`, resolved off the engine thread, and the socket's own
-    /// address: the allocation starts now.
+    /// The TURN server of `[me] relay`, resolved off the engine thread, and the relay
+    /// socket's own address: the allocation starts now.
     RelayServer {
         server: RelayServer,
         local: SocketAddr,

@@ -46,9 +46,16 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     if !options.stun.is_empty() {
         resolve_stun(options.stun.clone(), local_addr, cmd_tx.clone())?;
     }
-    if let Some(relay) = options.relay {
-        resolve_relay(relay, local_addr, cmd_tx.clone())?;
-    }
+    // The relay allocates from a socket of its own, so a refused port (437) can be left for
+    // a new one without moving the chat port contacts know.
+    let relay = match options.relay {
+        Some(server) => {
+            let side = net::SideSocket::open(local_addr.ip())?;
+            resolve_relay(server, side.local, cmd_tx.clone())?;
+            Some(side)
+        }
+        None => None,
+    };
     let core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
@@ -65,6 +72,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         core,
         history: options.history,
         out: out_tx,
+        relay,
         events: ev_tx,
         subscribers: Vec::new(),
     };
@@ -186,20 +194,29 @@ impl Store for History {
     }
 }
 
+/// Which socket a datagram leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Chat,
+    Relay,
+}
+
 /// Applies one step's output in the order that keeps promises: records written and synced,
-/// then datagrams (receipts included) handed to the sender, then events to the front end.
+/// then datagrams (receipts included) handed to the senders, then events to the front end.
 /// A store that fails is reported to the user and does not hold the datagrams back: the peer
 /// would only retry, and presence would fail with it. False once the front end has gone.
 pub(crate) fn apply<S: Store>(
     output: Output,
     store: Option<&mut S>,
-    mut send: impl FnMut(Transmit),
+    mut send: impl FnMut(Transmit, Via),
     mut emit: impl FnMut(EngineEvent) -> bool,
 ) -> bool {
     let Output {
         store: ops,
         transmits,
+        relayed,
         mut events,
+        new_relay_socket: _,
     } = output;
     if let Some(store) = store {
         let mut errors = Vec::new();
@@ -223,7 +240,10 @@ pub(crate) fn apply<S: Store>(
         events.extend(errors);
     }
     for t in transmits {
-        send(t);
+        send(t, Via::Chat);
+    }
+    for t in relayed {
+        send(t, Via::Relay);
     }
     events.into_iter().all(&mut emit)
 }
@@ -233,6 +253,8 @@ struct Driver {
     core: EngineCore,
     history: Option<History>,
     out: Sender<Transmit>,
+    /// The TURN relay's socket, when a relay is configured.
+    relay: Option<net::SideSocket>,
     events: Sender<EngineEvent>,
     /// Extra listeners ([`Command::Subscribe`]): control-socket clients following their work.
     subscribers: Vec<Sender<EngineEvent>>,
@@ -262,6 +284,10 @@ impl Driver {
                 Some(deadline) => crossbeam_channel::at(deadline),
                 None => crossbeam_channel::never(),
             };
+            let relayed = self
+                .relay
+                .as_ref()
+                .map_or_else(crossbeam_channel::never, |r| r.incoming.clone());
             let now = select! {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => break,
@@ -287,6 +313,21 @@ impl Driver {
                     }
                     Err(_) => break,
                 },
+                recv(relayed) -> incoming => match incoming {
+                    Ok(incoming) => {
+                        let now = now();
+                        self.core.handle_relay_datagram(now, incoming.from, &incoming.bytes);
+                        for incoming in relayed.try_iter().take(BATCH) {
+                            self.core.handle_relay_datagram(now, incoming.from, &incoming.bytes);
+                        }
+                        now
+                    }
+                    // Its receiver is gone: the relay goes quiet, the chat carries on.
+                    Err(_) => {
+                        self.relay = None;
+                        continue;
+                    }
+                },
                 recv(timer) -> _ => {
                     let now = now();
                     self.core.handle_timeout(now);
@@ -304,13 +345,54 @@ impl Driver {
         self.apply(output);
     }
 
-    fn apply(&mut self, output: Output) -> bool {
-        let (out, events, subscribers) = (&self.out, &self.events, &mut self.subscribers);
+    /// Applies a step's output; when the relay wants a new socket, opens it and applies
+    /// what the new allocation sends at once (the relay bounds how often it asks).
+    fn apply(&mut self, mut output: Output) -> bool {
+        loop {
+            let new_socket = std::mem::take(&mut output.new_relay_socket);
+            if !self.apply_once(output) {
+                return false;
+            }
+            if !new_socket {
+                return true;
+            }
+            let Some(ip) = self.relay.as_ref().map(|r| r.local.ip()) else {
+                return true;
+            };
+            // Opened while the old one still holds its port, so the new port differs.
+            output = match net::SideSocket::open(ip) {
+                Ok(side) => {
+                    let now = now();
+                    self.core.relay_socket(now, side.local);
+                    self.relay = Some(side);
+                    self.core.poll_output(now)
+                }
+                // The relay tries its old socket again later.
+                Err(err) => Output {
+                    events: vec![EngineEvent::Error(format!(
+                        "cannot open a new socket for the relay: {err}"
+                    ))],
+                    ..Output::default()
+                },
+            };
+        }
+    }
+
+    fn apply_once(&mut self, output: Output) -> bool {
+        let (out, relay) = (&self.out, self.relay.as_ref());
+        let (events, subscribers) = (&self.events, &mut self.subscribers);
         apply(
             output,
             self.history.as_mut(),
-            |t| {
-                let _ = out.send(t);
+            |t, via| match via {
+                Via::Chat => {
+                    let _ = out.send(t);
+                }
+                Via::Relay => {
+                    if let Some(relay) = relay {
+                        relay.send(t);
+                    }
+                }
             },
             |e| {
                 if !matches!(e, EngineEvent::History(_)) {
@@ -392,6 +474,8 @@ mod tests {
                 dst: peer,
                 payload: b"ack".to_vec(),
             }],
+            relayed: Vec::new(),
+            new_relay_socket: false,
             events: vec![EngineEvent::Presence {
                 peer: crate::proto::PeerId::addr(peer),
                 online: true,
@@ -402,7 +486,7 @@ mod tests {
         let open = apply(
             output,
             Some(&mut store),
-            |t| log.borrow_mut().push(format!("send {}", t.payload.len())),
+            |t, _| log.borrow_mut().push(format!("send {}", t.payload.len())),
             |_| {
                 log.borrow_mut().push("event".into());
                 true
@@ -428,6 +512,11 @@ mod tests {
             events: vec![EngineEvent::Error("x".into())],
             ..Output::default()
         };
-        assert!(!apply(output, None::<&mut LogStore<'_>>, |_| {}, |_| false));
+        assert!(!apply(
+            output,
+            None::<&mut LogStore<'_>>,
+            |_, _| {},
+            |_| false
+        ));
     }
 }

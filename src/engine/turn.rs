@@ -3,8 +3,15 @@
 //!
 //! Sans-IO like [`StunClient`](super::StunClient): `turn-client-proto` keeps the allocation,
 //! its authentication (401 challenge, 438 stale nonce), refreshes, permissions and channels;
-//! [`TurnRelay`] feeds it datagrams and time over the chat socket itself and turns its
-//! outcome into a [`RelayReport`] a person can act on.
+//! [`TurnRelay`] feeds it datagrams and time and turns its outcome into a [`RelayReport`] a
+//! person can act on.
+//!
+//! The allocation lives on a socket of its own, not the chat socket. A TURN server knows an
+//! allocation by the client's address and port, and keeps it for its lifetime when a run
+//! ends without deleting it (a crash, `kill -9`): a new run from the same port is refused
+//! with 437 Allocation Mismatch. Contacts know the chat port, so that one cannot move; the
+//! relay's socket can, and on a 437 the relay asks for a fresh one
+//! ([`TurnRelay::poll_new_socket`]) and allocates again from it at once.
 //!
 //! Which datagrams go through the relay: the engine keeps no "relayed path" in the protocol
 //! node. Instead this client keeps the set of peer addresses reached through the relay, and a
@@ -39,6 +46,10 @@ const LAST_WAIT: Duration = Duration::from_millis(1600);
 /// Datagrams held while their permission is being created; more are dropped (the protocol
 /// retransmits what matters).
 const HELD_MAX: usize = 64;
+/// Fresh sockets tried in a row after 437 answers before the failure is reported (and tried
+/// again after [`RETRY`]): one new port is almost always enough, several in a row mean
+/// something else is wrong.
+pub const REBINDS: u32 = 3;
 
 /// The configured relay, resolved, with its password read.
 #[derive(Clone, PartialEq, Eq)]
@@ -71,8 +82,8 @@ pub enum RelayFailure {
     NoAnswer,
     /// 401 after the credentials were sent: wrong username or password.
     Unauthorized,
-    /// 437: the server still holds an allocation for this local port (an earlier run that
-    /// did not delete it); a new local port, or waiting for it to expire, fixes it.
+    /// 437 from each of [`REBINDS`] fresh local ports in a row: the server holds an
+    /// allocation for every address it saw (or a NAT maps them all to one it still holds).
     AllocationMismatch,
     /// Another error code from the server.
     Refused(u16),
@@ -119,10 +130,20 @@ pub enum Received {
     Peer { from: SocketAddr, payload: Vec<u8> },
 }
 
-/// The TURN client of one socket.
+/// Where a datagram the protocol sends goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Straight to its destination, from the chat socket.
+    Direct(Transmit),
+    /// Wrapped for the relay server, from the relay's socket.
+    Relay(Transmit),
+}
+
+/// The TURN client of the relay's socket.
 pub struct TurnRelay {
     server: Option<RelayServer>,
-    /// The socket's own address, as given to the crate (it checks incoming datagrams by it).
+    /// The relay socket's own address, as given to the crate (it checks incoming datagrams
+    /// by it).
     local: SocketAddr,
     client: Option<TurnClientUdp>,
     state: RelayState,
@@ -134,6 +155,10 @@ pub struct TurnRelay {
     held: VecDeque<(SocketAddr, Vec<u8>)>,
     /// The last error code the server answered, to say why an allocation failed.
     last_error: Option<u16>,
+    /// Fresh sockets asked for since the last allocation that worked.
+    rebinds: u32,
+    /// A 437 answer: the driver is to open a new socket and hand it over.
+    want_socket: bool,
     base: Option<Instant>,
     wake: Option<Instant>,
     retry_at: Option<Instant>,
@@ -154,6 +179,8 @@ impl Default for TurnRelay {
             via: HashSet::new(),
             held: VecDeque::new(),
             last_error: None,
+            rebinds: 0,
+            want_socket: false,
             base: None,
             wake: None,
             retry_at: None,
@@ -165,9 +192,22 @@ impl Default for TurnRelay {
 }
 
 impl TurnRelay {
-    /// The server to allocate on (resolved), and the socket's own address; allocates at once.
+    /// The server to allocate on (resolved), and the relay socket's own address; allocates
+    /// at once.
     pub fn set_server(&mut self, now: Instant, server: RelayServer, local: SocketAddr) {
         self.server = Some(server);
+        self.local = local;
+        self.allocate(now);
+    }
+
+    /// Whether the server refused this socket's port (437) and a new socket is wanted: the
+    /// driver opens one on a new port and hands it over with [`TurnRelay::set_socket`].
+    pub fn poll_new_socket(&mut self) -> bool {
+        std::mem::take(&mut self.want_socket)
+    }
+
+    /// The relay's new socket, after [`TurnRelay::poll_new_socket`]: allocates from it at once.
+    pub fn set_socket(&mut self, now: Instant, local: SocketAddr) {
         self.local = local;
         self.allocate(now);
     }
@@ -218,21 +258,21 @@ impl TurnRelay {
     }
 
     /// Wraps a datagram for a peer reached through the relay; gives back the others as
-    /// they were.
-    pub fn wrap(&mut self, now: Instant, t: Transmit) -> Option<Transmit> {
+    /// they were, to go out directly. `None` when it waits for a permission.
+    pub fn wrap(&mut self, now: Instant, t: Transmit) -> Option<Route> {
         let to = canonical(t.dst);
         if !self.through_relay(to) {
-            return Some(t);
+            return Some(Route::Direct(t));
         }
         let at = self.clock(now);
         let client = self.client.as_mut()?;
         match client.send_to(TransportType::Udp, to, t.payload.as_slice(), at) {
             Ok(Some(build)) => {
                 let out = build.build();
-                Some(Transmit {
+                Some(Route::Relay(Transmit {
                     dst: out.to,
                     payload: out.data,
-                })
+                }))
             }
             Ok(None) => None,
             Err(_) => {
@@ -273,6 +313,8 @@ impl TurnRelay {
     /// Retransmits, refreshes, retries what failed.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.retry_at.is_some_and(|t| t <= now) {
+            // A new round: 437 answers may ask for fresh sockets again.
+            self.rebinds = 0;
             self.allocate(now);
         } else {
             self.drive(now);
@@ -287,7 +329,7 @@ impl TurnRelay {
         }
     }
 
-    /// Datagrams to send to the server.
+    /// Datagrams to send to the server, from the relay socket.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         (!self.transmits.is_empty()).then(|| self.transmits.remove(0))
     }
@@ -342,6 +384,7 @@ impl TurnRelay {
     fn allocate(&mut self, now: Instant) {
         self.retry_at = None;
         self.last_error = None;
+        self.want_socket = false;
         self.via.clear();
         self.held.clear();
         self.changed = true;
@@ -427,6 +470,7 @@ impl TurnRelay {
     fn on_event(&mut self, now: Instant, event: TurnEvent) {
         match event {
             TurnEvent::AllocationCreated(_, relayed) => {
+                self.rebinds = 0;
                 self.state = RelayState::Allocated(canonical(relayed));
                 self.changed = true;
                 self.relayed_changed = true;
@@ -458,8 +502,23 @@ impl TurnRelay {
         }
     }
 
-    /// The allocation is gone: say why, and try again later unless the user must act.
+    /// The allocation is gone: on a 437, ask for a new socket and say nothing yet;
+    /// otherwise say why, and try again later unless the user must act.
     fn fail(&mut self, now: Instant) {
+        if self.last_error == Some(437) && self.rebinds < REBINDS {
+            self.rebinds += 1;
+            self.want_socket = true;
+            // A relayed address that was in use is gone: candidates are told again.
+            self.changed |= matches!(self.state, RelayState::Allocated(_));
+            self.relayed_changed = true;
+            self.state = RelayState::Allocating;
+            self.via.clear();
+            self.held.clear();
+            self.wake = None;
+            // Should no socket come (none could be opened), the old one is tried again.
+            self.retry_at = Some(now + RETRY);
+            return;
+        }
         let failure = match self.last_error {
             None => RelayFailure::NoAnswer,
             Some(401) => RelayFailure::Unauthorized,

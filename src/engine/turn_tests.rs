@@ -39,9 +39,14 @@ struct Sim {
     at_peer: Vec<Vec<u8>>,
     /// What the client unwrapped from the peer.
     from_peer: Vec<(SocketAddr, Vec<u8>)>,
-    /// Answer authenticated allocations with 437, as coturn does when it still holds an
-    /// allocation for the client's address (the server crate answers otherwise).
-    mismatch: bool,
+    /// Answer authenticated allocations from these local addresses with 437, as coturn
+    /// does when it still holds an allocation for the client's address (the server crate
+    /// answers otherwise).
+    stale: Vec<SocketAddr>,
+    /// Answer every authenticated allocation with 437.
+    all_stale: bool,
+    /// The new sockets the client asked for, in order.
+    sockets: Vec<SocketAddr>,
 }
 
 /// A signed 437 Allocation Mismatch answering `request`, if it is an authenticated Allocate.
@@ -84,7 +89,9 @@ impl Sim {
             errors: Vec::new(),
             at_peer: Vec::new(),
             from_peer: Vec::new(),
-            mismatch: false,
+            stale: Vec::new(),
+            all_stale: false,
+            sockets: Vec::new(),
         };
         sim.start(password);
         sim
@@ -138,9 +145,19 @@ impl Sim {
                 self.deliver(t.to, t.data);
                 moved = true;
             }
+            if self.relay.poll_new_socket() {
+                // What the driver does: a socket on a port not used before.
+                let mut fresh = self.local;
+                fresh.set_port(self.local.port() + 1);
+                self.local = fresh;
+                self.sockets.push(fresh);
+                self.relay.set_socket(self.now, fresh);
+                moved = true;
+            }
             while let Some(t) = self.relay.poll_transmit() {
                 assert_eq!(t.dst, addr(SERVER), "everything goes to the server");
-                if let Some(reply) = mismatch(&t.payload).filter(|_| self.mismatch) {
+                let stale = self.all_stale || self.stale.contains(&self.local);
+                if let Some(reply) = mismatch(&t.payload).filter(|_| stale) {
                     self.deliver(self.local, reply);
                     moved = true;
                     continue;
@@ -202,8 +219,9 @@ impl Sim {
             dst: addr(PEER),
             payload: payload.to_vec(),
         };
-        if let Some(t) = self.relay.wrap(self.now, t) {
-            self.relay.transmits.push(t);
+        match self.relay.wrap(self.now, t) {
+            Some(Route::Relay(t)) => self.relay.transmits.push(t),
+            other => panic!("not through the relay: {other:?}"),
         }
         self.pump();
     }
@@ -291,21 +309,48 @@ fn wrong_credentials_are_said_and_not_retried() {
 }
 
 #[test]
-fn a_restart_on_the_same_port_gets_437_and_tries_again_later() {
+fn a_restart_on_the_same_port_gets_437_and_allocates_at_once_from_a_new_socket() {
     let mut sim = Sim::new("right");
     assert!(matches!(sim.state(), RelayState::Allocated(_)));
-    // A new run from the same local port, the old allocation still on the server.
-    // The server crate forgets nothing but answers otherwise: a fresh one challenges the
-    // restart, and its authenticated Allocate gets coturn's 437.
+    // A new run from the same local port (an earlier run killed), the old allocation still
+    // on the server. The server crate forgets nothing but answers otherwise: a fresh one
+    // challenges the restart, and an authenticated Allocate from that port gets coturn's 437.
     sim.server = TurnServer::new(TransportType::Udp, addr(SERVER), "qqchat".into());
     sim.server.add_user("alice".into(), "right".into());
-    sim.mismatch = true;
+    sim.stale = vec![addr(LOCAL)];
     sim.start("right");
+    assert!(sim.errors.contains(&437), "{:?}", sim.errors);
+    let fresh = SocketAddr::from(([198, 51, 100, 2], 40001));
+    assert_eq!(sim.sockets, [fresh], "one new socket asked for");
+    assert_eq!(sim.relay.local, fresh, "the allocation is made from it");
+    // Within the second `start` ran, not a minute later.
+    assert_eq!(sim.state(), RelayState::Allocated(addr(RELAYED)));
+    // No failure was reported on the way: the front end sees the new address only.
+    let reports: Vec<_> = std::iter::from_fn(|| sim.relay.poll_report()).collect();
     assert!(
-        sim.errors.contains(&437),
-        "{:?} {:?}",
-        sim.errors,
-        sim.state()
+        reports
+            .iter()
+            .all(|r| !matches!(r.state, RelayState::Failed(_))),
+        "{reports:?}"
+    );
+    sim.relay.set_peers(sim.now, vec![addr(PEER)]);
+    sim.pump();
+    sim.peer_sends(b"through the new socket");
+    assert_eq!(sim.from_peer.len(), 1, "{:?}", sim.errors);
+}
+
+#[test]
+fn a_437_from_every_new_socket_is_said_after_a_few_and_tried_again_later() {
+    let mut sim = Sim::new("right");
+    sim.server = TurnServer::new(TransportType::Udp, addr(SERVER), "qqchat".into());
+    sim.server.add_user("alice".into(), "right".into());
+    sim.all_stale = true;
+    sim.start("right");
+    sim.run(10);
+    assert_eq!(
+        sim.sockets.len(),
+        usize::try_from(REBINDS).unwrap_or(usize::MAX),
+        "bounded"
     );
     assert_eq!(
         sim.state(),
@@ -315,6 +360,10 @@ fn a_restart_on_the_same_port_gets_437_and_tries_again_later() {
         sim.relay.poll_timeout().is_some(),
         "tried again after RETRY"
     );
+    // The next round may take new sockets again, and works once the server lets go.
+    sim.all_stale = false;
+    sim.run(RETRY.as_secs() + 1);
+    assert_eq!(sim.state(), RelayState::Allocated(addr(RELAYED)));
 }
 
 #[test]
@@ -348,7 +397,7 @@ fn an_unanswered_server_is_given_up_on_within_seconds() {
         dst: addr(PEER),
         payload: b"x".to_vec(),
     };
-    assert_eq!(relay.wrap(now, t.clone()), Some(t));
+    assert_eq!(relay.wrap(now, t.clone()), Some(Route::Direct(t)));
 }
 
 #[test]
@@ -382,7 +431,10 @@ fn each_outcome_reads_as_a_line_with_its_fix() {
             RelayFailure::NoAnswer,
             "unreachable or UDP to it is blocked",
         ),
-        (RelayFailure::AllocationMismatch, "change the listen port"),
+        (
+            RelayFailure::AllocationMismatch,
+            "expires within 10 minutes",
+        ),
         (RelayFailure::Unresolved, "does not resolve"),
     ] {
         let said = line(RelayState::Failed(failure));

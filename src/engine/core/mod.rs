@@ -58,15 +58,20 @@ pub enum StoreOp {
 }
 
 /// What one step produced, in the order the driver must apply it: `store` written and synced
-/// first, then `transmits` handed to the socket, then `events` to the front end. A receipt
-/// (ack) in `transmits` is only ever for a message whose record is in `store` of the same
-/// step, or was stored by an earlier one.
+/// first, then `transmits` handed to the chat socket and `relayed` to the relay's, then
+/// `events` to the front end. A receipt (ack) in either is only ever for a message whose
+/// record is in `store` of the same step, or was stored by an earlier one.
 #[derive(Debug, Default, PartialEq)]
 #[must_use]
 pub struct Output {
     pub store: Vec<StoreOp>,
     pub transmits: Vec<Transmit>,
+    /// Datagrams for the TURN server, from the relay's own socket.
+    pub relayed: Vec<Transmit>,
     pub events: Vec<EngineEvent>,
+    /// The TURN server refused the relay socket's port (437): the driver closes that socket,
+    /// opens one on a new port and hands it over with [`EngineCore::relay_socket`].
+    pub new_relay_socket: bool,
 }
 
 /// How the core behaves: [`Options`](super::Options) without the history files.
@@ -137,7 +142,7 @@ pub struct EngineCore {
     ui: Vec<EngineEvent>,
     /// The public address: asked of the STUN servers, over this socket.
     stun: StunClient,
-    /// The TURN relay of `[me] relay`, over this socket too; idle when none is configured.
+    /// The TURN relay of `[me] relay`, over a socket of its own; idle when none is configured.
     relay: TurnRelay,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
     lan: Vec<SocketAddr>,
@@ -193,12 +198,12 @@ impl EngineCore {
         }
     }
 
-    /// A datagram from the network.
+    /// A datagram from the network, on the chat socket.
     /// What comes from a configured STUN server is STUN's alone: checked by source address
     /// before the protocol sees anything, so a peer's text is never taken for STUN.
     pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
         if !self.stun.handle_datagram(now.mono, from, bytes) {
-            self.relay_or_node(now, from, bytes);
+            self.node.handle_datagram(now.mono, from, bytes);
         }
     }
 
@@ -279,11 +284,9 @@ impl EngineCore {
     /// first, so a receipt the protocol queued never leaves without its record.
     pub fn poll_output(&mut self, now: Now) -> Output {
         self.take_events(now);
-        let mut transmits = Vec::new();
-        while let Some(t) = self.node.poll_transmit() {
-            transmits.push(t);
-        }
-        let mut transmits = self.relay_transmits(now, transmits);
+        let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
+        let (mut transmits, mut relayed) = (Vec::new(), Vec::new());
+        self.route(now, node, &mut transmits, &mut relayed);
         transmits.extend(std::iter::from_fn(|| self.stun.poll_transmit()));
         if let Some(report) = self.stun.poll_report() {
             self.ui.push(EngineEvent::Reachability(report));
@@ -295,14 +298,14 @@ impl EngineCore {
         }
         self.refresh_candidates(now);
         // Telling candidates queues datagrams of its own.
-        while let Some(t) = self.node.poll_transmit() {
-            let wrapped = self.relay_transmits(now, vec![t]);
-            transmits.extend(wrapped);
-        }
+        let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
+        self.route(now, node, &mut transmits, &mut relayed);
         Output {
             store: std::mem::take(&mut self.store),
             transmits,
+            relayed,
             events: std::mem::take(&mut self.ui),
+            new_relay_socket: self.relay.poll_new_socket(),
         }
     }
 

@@ -1,35 +1,47 @@
-//! The TURN relay beside the protocol node: what comes from the relay server is unwrapped
-//! and handed to the node as coming from the peer; what the node sends to a peer reached
-//! through the relay is wrapped (see [`TurnRelay`](super::super::turn::TurnRelay) for which
-//! peers those are).
+//! The TURN relay beside the protocol node, on a socket of its own: what comes from the
+//! relay server there is unwrapped and handed to the node as coming from the peer; what the
+//! node sends to a peer reached through the relay is wrapped and goes out that socket (see
+//! [`TurnRelay`](super::super::turn::TurnRelay) for which peers those are).
 
 use std::net::SocketAddr;
 
 use super::{EngineCore, Now};
-use crate::engine::turn::Received;
+use crate::engine::turn::{Received, Route};
 use crate::proto::Transmit;
 
 impl EngineCore {
-    /// A datagram from the network that is not STUN's: the relay's, or the node's.
-    pub(super) fn relay_or_node(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
-        match self.relay.handle_datagram(now.mono, from, bytes) {
-            Received::NotOurs => self.node.handle_datagram(now.mono, from, bytes),
-            Received::Handled => {}
-            Received::Peer { from, payload } => {
-                self.node.handle_datagram(now.mono, from, &payload);
-            }
+    /// A datagram that arrived on the relay's socket. Only the relay server's are read; the
+    /// peers' come wrapped, and are the node's once unwrapped.
+    pub fn handle_relay_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
+        if let Received::Peer { from, payload } = self.relay.handle_datagram(now.mono, from, bytes)
+        {
+            self.node.handle_datagram(now.mono, from, &payload);
         }
     }
 
-    /// The node's datagrams, those for peers behind the relay wrapped for it, then the
-    /// relay's own.
-    pub(super) fn relay_transmits(&mut self, now: Now, node: Vec<Transmit>) -> Vec<Transmit> {
-        let mut out: Vec<Transmit> = node
-            .into_iter()
-            .filter_map(|t| self.relay.wrap(now.mono, t))
-            .collect();
-        out.extend(std::iter::from_fn(|| self.relay.poll_transmit()));
-        out
+    /// The relay's new socket, opened after [`Output::new_relay_socket`](super::Output):
+    /// the allocation is made again from it at once.
+    pub fn relay_socket(&mut self, now: Now, local: SocketAddr) {
+        self.relay.set_socket(now.mono, local);
+    }
+
+    /// Sorts the node's datagrams: those for peers behind the relay wrapped for it, into
+    /// `relayed` with the relay's own; the others into `direct`.
+    pub(super) fn route(
+        &mut self,
+        now: Now,
+        node: Vec<Transmit>,
+        direct: &mut Vec<Transmit>,
+        relayed: &mut Vec<Transmit>,
+    ) {
+        for t in node {
+            match self.relay.wrap(now.mono, t) {
+                Some(Route::Direct(t)) => direct.push(t),
+                Some(Route::Relay(t)) => relayed.push(t),
+                None => {}
+            }
+        }
+        relayed.extend(std::iter::from_fn(|| self.relay.poll_transmit()));
     }
 
     /// Keyed contacts' addresses get a permission and a channel on the relay: only keyed
