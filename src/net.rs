@@ -104,8 +104,8 @@ pub fn spawn_sender(socket: UdpSocket, rx: Receiver<Transmit>) -> io::Result<Joi
         })
 }
 
-/// A socket of the engine's own beside the chat socket (the TURN relay's), on a port the
-/// system picks, with its receiver and sender threads. Dropping it sends what is queued,
+/// A socket of the engine's own beside the chat socket (the TURN relay's on a port the
+/// system picks, IP Messenger's on 2425), with its receiver and sender threads. Dropping it sends what is queued,
 /// stops both threads and frees the port.
 pub struct SideSocket {
     pub local: SocketAddr,
@@ -119,7 +119,14 @@ pub struct SideSocket {
 impl SideSocket {
     /// Opens one on `ip` (the chat socket's, so it leaves by the same interface).
     pub fn open(ip: IpAddr) -> io::Result<SideSocket> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        SideSocket::open_at(SocketAddr::new(ip, 0), false)
+    }
+
+    /// Opens one at `addr`; `broadcast` allows sending to broadcast addresses (IP
+    /// Messenger's entry and exit go to every host on the LAN).
+    pub fn open_at(addr: SocketAddr, broadcast: bool) -> io::Result<SideSocket> {
+        let socket = UdpSocket::bind(addr)?;
+        socket.set_broadcast(broadcast)?;
         let local = socket.local_addr()?;
         let (tx, incoming) = crossbeam_channel::bounded(1024);
         let (out, out_rx) = crossbeam_channel::unbounded();

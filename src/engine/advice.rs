@@ -98,3 +98,16 @@ impl RelayReport {
         Some(format!("relay {server}{at} failed: {why}"))
     }
 }
+
+/// IP Messenger's port could not be had: what that means and what to do.
+pub(crate) fn lan_port(port: u16, err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "IP Messenger is off: UDP port {port} is in use, most likely by another IP Messenger, \
+             Feiq or iptux on this machine (quit it to talk with them from qqchat); qqchat's own \
+             chat works as usual"
+        )
+    } else {
+        format!("IP Messenger is off: cannot open UDP port {port}: {err}")
+    }
+}

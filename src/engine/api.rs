@@ -218,6 +218,8 @@ pub struct Options {
     pub stun: Vec<String>,
     /// The TURN server of `[me] relay`, its password read; resolved by the engine.
     pub relay: Option<RelayServer>,
+    /// IP Messenger on the LAN (a socket on port 2425), when `[lan] ipmsg` is on.
+    pub lan: Option<super::core::LanOptions>,
 }
 
 impl Options {
@@ -231,6 +233,7 @@ impl Options {
             load_history: false,
             stun: Vec::new(),
             relay: None,
+            lan: None,
         }
     }
 }

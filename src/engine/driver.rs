@@ -12,6 +12,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, select};
 use jiff::Timestamp;
 
+use super::advice;
 use super::api::{Command, EngineEvent, EngineHandle, Options};
 use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 use super::ids::ProcessIds;
@@ -56,6 +57,22 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         }
         None => None,
     };
+    // IP Messenger clients all use one port: when another one on this machine holds it,
+    // qqchat's own chat goes on without IP Messenger, and says so.
+    let mut lan_trouble = None;
+    let (lan, lan_options) = match options.lan {
+        Some(lan) => match net::SideSocket::open_at(
+            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), lan.port),
+            true,
+        ) {
+            Ok(side) => (Some(side), Some(lan)),
+            Err(err) => {
+                lan_trouble = Some(EngineEvent::Error(advice::lan_port(lan.port, &err)));
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
     let core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
@@ -65,6 +82,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             keep_history: options.history.is_some(),
             stun: options.stun,
             local: own_lan(local_addr),
+            lan: lan_options,
         },
         Box::new(ProcessIds),
     );
@@ -73,13 +91,14 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         history: options.history,
         out: out_tx,
         relay,
+        lan,
         events: ev_tx,
         subscribers: Vec::new(),
     };
     let thread = thread::Builder::new()
         .name("qqchat-engine".into())
         .spawn(move || {
-            driver.start(load_history);
+            driver.start(load_history, lan_trouble);
             driver.run(&cmd_rx, &net_rx);
             drop(driver);
             let _ = sender.join();
@@ -199,6 +218,7 @@ impl Store for History {
 pub(crate) enum Via {
     Chat,
     Relay,
+    Lan,
 }
 
 /// Applies one step's output in the order that keeps promises: records written and synced,
@@ -215,6 +235,7 @@ pub(crate) fn apply<S: Store>(
         store: ops,
         transmits,
         relayed,
+        lan,
         mut events,
         new_relay_socket: _,
     } = output;
@@ -245,6 +266,9 @@ pub(crate) fn apply<S: Store>(
     for t in relayed {
         send(t, Via::Relay);
     }
+    for t in lan {
+        send(t, Via::Lan);
+    }
     events.into_iter().all(&mut emit)
 }
 
@@ -255,6 +279,8 @@ struct Driver {
     out: Sender<Transmit>,
     /// The TURN relay's socket, when a relay is configured.
     relay: Option<net::SideSocket>,
+    /// IP Messenger's socket on port 2425, when that is on.
+    lan: Option<net::SideSocket>,
     events: Sender<EngineEvent>,
     /// Extra listeners ([`Command::Subscribe`]): control-socket clients following their work.
     subscribers: Vec<Sender<EngineEvent>>,
@@ -262,7 +288,7 @@ struct Driver {
 
 impl Driver {
     /// Reads the history (when asked) and says hello to every contact.
-    fn start(&mut self, load_history: bool) {
+    fn start(&mut self, load_history: bool, trouble: Option<EngineEvent>) {
         let mut loaded = None;
         let mut error = None;
         if load_history && let Some(history) = self.history.as_ref() {
@@ -275,6 +301,7 @@ impl Driver {
         self.core.start(now, loaded);
         let mut output = self.core.poll_output(now);
         output.events.extend(error);
+        output.events.extend(trouble);
         self.apply(output);
     }
 
@@ -288,6 +315,10 @@ impl Driver {
                 .relay
                 .as_ref()
                 .map_or_else(crossbeam_channel::never, |r| r.incoming.clone());
+            let lan = self
+                .lan
+                .as_ref()
+                .map_or_else(crossbeam_channel::never, |l| l.incoming.clone());
             let now = select! {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => break,
@@ -325,6 +356,20 @@ impl Driver {
                     // Its receiver is gone: the relay goes quiet, the chat carries on.
                     Err(_) => {
                         self.relay = None;
+                        continue;
+                    }
+                },
+                recv(lan) -> incoming => match incoming {
+                    Ok(incoming) => {
+                        let now = now();
+                        self.core.handle_lan_datagram(now, incoming.from, &incoming.bytes);
+                        for incoming in lan.try_iter().take(BATCH) {
+                            self.core.handle_lan_datagram(now, incoming.from, &incoming.bytes);
+                        }
+                        now
+                    }
+                    Err(_) => {
+                        self.lan = None;
                         continue;
                     }
                 },
@@ -379,7 +424,7 @@ impl Driver {
     }
 
     fn apply_once(&mut self, output: Output) -> bool {
-        let (out, relay) = (&self.out, self.relay.as_ref());
+        let (out, relay, lan) = (&self.out, self.relay.as_ref(), self.lan.as_ref());
         let (events, subscribers) = (&self.events, &mut self.subscribers);
         apply(
             output,
@@ -391,6 +436,11 @@ impl Driver {
                 Via::Relay => {
                     if let Some(relay) = relay {
                         relay.send(t);
+                    }
+                }
+                Via::Lan => {
+                    if let Some(lan) = lan {
+                        lan.send(t);
                     }
                 }
             },

@@ -18,7 +18,7 @@ mod limit;
 mod stun;
 mod turn;
 
-pub use self::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
+pub use self::core::{CoreOptions, EngineCore, LanOptions, Now, Output, StoreOp};
 pub use api::{
     Command, EngineEvent, EngineHandle, Link, Neighbour, NeighbourKind, Options, conversation_peer,
     history_key,

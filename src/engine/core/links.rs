@@ -10,7 +10,7 @@ impl EngineCore {
     pub(super) fn report_links(&mut self, now: Now) {
         let contacts = &self.contacts;
         self.link_dirty
-            .retain(|peer| contacts.iter().any(|c| !c.plain && c.peer_id() == *peer));
+            .retain(|peer| contacts.iter().any(|c| !c.plain && !c.ipmsg && c.peer_id() == *peer));
         let dirty: Vec<PeerId> = self.link_dirty.iter().copied().collect();
         for peer in dirty {
             let due = self

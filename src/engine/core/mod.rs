@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 mod candidates;
+mod lan;
 mod links;
 mod outbox;
 mod relay;
+
+pub use lan::LanOptions;
 
 use super::advice;
 use super::api::{Command, EngineEvent, history_key};
@@ -68,6 +71,8 @@ pub struct Output {
     pub transmits: Vec<Transmit>,
     /// Datagrams for the TURN server, from the relay's own socket.
     pub relayed: Vec<Transmit>,
+    /// IP Messenger datagrams, from the socket on port 2425.
+    pub lan: Vec<Transmit>,
     pub events: Vec<EngineEvent>,
     /// The TURN server refused the relay socket's port (437): the driver closes that socket,
     /// opens one on a new port and hands it over with [`EngineCore::relay_socket`].
@@ -91,6 +96,8 @@ pub struct CoreOptions {
     /// The socket's own addresses on this host's networks (never `0.0.0.0`): the first
     /// candidates friends are told.
     pub local: Vec<SocketAddr>,
+    /// IP Messenger on the LAN, when it is on.
+    pub lan: Option<LanOptions>,
 }
 
 impl CoreOptions {
@@ -103,6 +110,7 @@ impl CoreOptions {
             keep_history: true,
             stun: Vec::new(),
             local: Vec::new(),
+            lan: None,
         }
     }
 }
@@ -120,8 +128,6 @@ pub struct EngineCore {
     node: Node,
     ids: Box<dyn IdGen>,
     contacts: Vec<Contact>,
-    /// IP Messenger contacts, kept out of the qqchat protocol (see [`split_ipmsg`]).
-    ipmsg_contacts: Vec<Contact>,
     /// Ids of messages received and stored, in this run or an earlier one.
     seen: HashSet<u64>,
     /// Reliable messages not yet delivered, by id.
@@ -144,6 +150,8 @@ pub struct EngineCore {
     stun: StunClient,
     /// The TURN relay of `[me] relay`, over a socket of its own; idle when none is configured.
     relay: TurnRelay,
+    /// IP Messenger, over a socket of its own on port 2425; `None` when it is off.
+    ipmsg: Option<lan::IpMsg>,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
     lan: Vec<SocketAddr>,
     /// A public address of this node as a keyed contact last saw it.
@@ -155,12 +163,10 @@ pub struct EngineCore {
 impl EngineCore {
     /// A core with its own ids for messages that come without one (plain text).
     pub fn new(options: CoreOptions, ids: Box<dyn IdGen>) -> Self {
-        let (ipmsg_contacts, contacts) = split_ipmsg(options.contacts);
         EngineCore {
             node: Node::new(options.protocol),
             ids,
-            contacts,
-            ipmsg_contacts,
+            contacts: options.contacts,
             seen: HashSet::new(),
             unacked: HashMap::new(),
             outbox: HashMap::new(),
@@ -175,6 +181,7 @@ impl EngineCore {
             ui: Vec::new(),
             stun: StunClient::new(&options.stun),
             relay: TurnRelay::default(),
+            ipmsg: options.lan.map(lan::IpMsg::new),
             lan: options.local,
             seen_public: None,
             candidates_stale: true,
@@ -189,7 +196,8 @@ impl EngineCore {
             self.read_history(conversations);
         }
         self.apply_peers(now, &[]);
-        for c in &self.contacts {
+        self.lan_start();
+        for c in self.contacts.iter().filter(|c| speaks_qqchat(c)) {
             if self.watch && !c.plain {
                 self.node.watch(now.mono, c.peer_id());
             } else {
@@ -212,6 +220,7 @@ impl EngineCore {
         self.node.handle_timeout(now.mono);
         self.stun.handle_timeout(now.mono);
         self.relay.handle_timeout(now.mono);
+        self.lan_timeout(now);
     }
 
     /// When [`EngineCore::handle_timeout`] must next be called.
@@ -220,6 +229,7 @@ impl EngineCore {
             self.node.poll_timeout(),
             self.stun.poll_timeout(),
             self.relay.poll_timeout(),
+            self.lan_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -232,6 +242,7 @@ impl EngineCore {
     pub fn goodbye(&mut self, now: Now) {
         self.node.goodbye();
         self.relay.close(now.mono);
+        self.lan_goodbye();
     }
 
     /// A command from the front end. [`Command::Shutdown`] says goodbye.
@@ -283,6 +294,7 @@ impl EngineCore {
     /// Everything this step produced. Protocol events become records and front-end events
     /// first, so a receipt the protocol queued never leaves without its record.
     pub fn poll_output(&mut self, now: Now) -> Output {
+        self.take_lan_events(now);
         self.take_events(now);
         let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
         let (mut transmits, mut relayed) = (Vec::new(), Vec::new());
@@ -304,6 +316,7 @@ impl EngineCore {
             store: std::mem::take(&mut self.store),
             transmits,
             relayed,
+            lan: self.lan_transmits(),
             events: std::mem::take(&mut self.ui),
             new_relay_socket: self.relay.poll_new_socket(),
         }
@@ -322,7 +335,7 @@ impl EngineCore {
             }
         }
         // One call per candidate: the node tries them all and keeps the one that answers.
-        for c in &self.contacts {
+        for c in self.contacts.iter().filter(|c| speaks_qqchat(c)) {
             for &addr in &c.addrs {
                 self.node.add_peer(now.mono, c.peer_id(), addr);
             }
@@ -333,10 +346,8 @@ impl EngineCore {
     }
 
     fn set_contacts(&mut self, now: Now, contacts: Vec<Contact>) {
-        let (ipmsg, contacts) = split_ipmsg(contacts);
-        self.ipmsg_contacts = ipmsg;
         if !self.watch {
-            for c in &contacts {
+            for c in contacts.iter().filter(|c| speaks_qqchat(c)) {
                 self.node.befriend(now.mono, c.peer_id());
             }
             let old = std::mem::replace(&mut self.contacts, contacts);
@@ -356,7 +367,7 @@ impl EngineCore {
                 self.node.unwatch(peer);
             }
         }
-        for c in &self.contacts {
+        for c in self.contacts.iter().filter(|c| speaks_qqchat(c)) {
             let peer = c.peer_id();
             if c.plain {
                 self.node.befriend(now.mono, peer);
@@ -414,20 +425,20 @@ impl EngineCore {
         self.transmit(now, id);
     }
 
-    /// Hands an unacked message to the protocol.
+    /// Hands an unacked message to the protocol that reaches its peer.
     fn transmit(&mut self, now: Now, id: u64) {
         let Some(o) = self.unacked.get(&id) else {
             return;
         };
-        let result = self.node.send(
-            now.mono,
-            o.to,
-            o.text.clone(),
-            o.sent_at.as_millisecond(),
-            id,
-        );
+        let (to, text, sent_at) = (o.to, o.text.clone(), o.sent_at);
+        let result = if self.is_ipmsg(to) {
+            self.lan_send(now, to, &text, id)
+        } else {
+            self.node
+                .send(now.mono, to, text, sent_at.as_millisecond(), id)
+                .map_err(|e| e.to_string())
+        };
         if let Err(err) = result {
-            let to = o.to;
             self.unacked.remove(&id);
             self.record_state(to, id, MessageState::Failed);
             self.ui.push(EngineEvent::Failed { to, id });
@@ -438,9 +449,12 @@ impl EngineCore {
     /// Where `peer` is written to now, as shown and stored. Only a keyed peer the protocol
     /// was never given an address for has none, and nothing can be sent to it.
     fn path_of(&self, peer: PeerId) -> SocketAddr {
-        self.node
-            .path(peer)
-            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+        match (self.node.path(peer), peer) {
+            (Some(path), _) => path,
+            // An IP Messenger peer, or anyone else known by address alone.
+            (None, PeerId::Addr(addr)) => addr,
+            (None, PeerId::Key(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
     }
 
     fn record(&mut self, peer: PeerId, record: Record) {
@@ -565,8 +579,8 @@ impl EngineCore {
     }
 }
 
-/// IP Messenger contacts apart from the rest: they are never sent a qqchat datagram (an IP
-/// Messenger client would show it as garbage), only IP Messenger packets.
-fn split_ipmsg(contacts: Vec<Contact>) -> (Vec<Contact>, Vec<Contact>) {
-    contacts.into_iter().partition(|c| c.ipmsg)
+/// Whether the qqchat protocol is for this contact: IP Messenger contacts are never sent a
+/// qqchat datagram (their client would show it as garbage), only IP Messenger packets.
+fn speaks_qqchat(c: &Contact) -> bool {
+    !c.ipmsg
 }

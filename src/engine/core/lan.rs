@@ -1,0 +1,220 @@
+//! IP Messenger beside the qqchat protocol. Its events become the same records and
+//! front-end events as a qqchat peer's (history, receipts, the outbox), and the people it
+//! finds become [`EngineEvent::Neighbour`]s.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use qqchat_ipmsg::{Endpoint, Event as LanEvent, Flavor, Peer};
+
+use super::{EngineCore, Now};
+use crate::engine::api::{EngineEvent, Neighbour, NeighbourKind};
+use crate::proto::{Event, PeerId, Transmit};
+
+/// How this user appears to IP Messenger clients, and where it broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanOptions {
+    /// The name shown to others.
+    pub nick: String,
+    /// The IP Messenger group shown to others.
+    pub group: String,
+    /// Log-in and host names, as IP Messenger clients show them.
+    pub user: String,
+    pub host: String,
+    /// Each interface's broadcast address (255.255.255.255 is always added).
+    pub broadcasts: Vec<Ipv4Addr>,
+    /// This machine's addresses: its own broadcasts come back from them.
+    pub local_ips: Vec<IpAddr>,
+    /// The port of every IP Messenger client: 2425.
+    pub port: u16,
+    /// The first packet number, from the wall clock: iptux drops a message whose number is
+    /// not above the last it saw from this IP, so numbers must grow across restarts.
+    pub first_packet_no: u32,
+}
+
+/// The IP Messenger endpoint with what the core needs to route its events.
+pub(super) struct IpMsg {
+    endpoint: Endpoint,
+    port: u16,
+    /// Where each message in flight goes, so a receipt names its peer.
+    to: HashMap<u64, PeerId>,
+}
+
+impl IpMsg {
+    pub(super) fn new(options: LanOptions) -> IpMsg {
+        let mut config = qqchat_ipmsg::Config::new(&options.user, &options.host, &options.nick);
+        config.group = options.group;
+        config.port = options.port;
+        config.broadcasts = options.broadcasts;
+        config.local_ips = options.local_ips;
+        IpMsg {
+            endpoint: Endpoint::new(config, options.first_packet_no),
+            port: options.port,
+            to: HashMap::new(),
+        }
+    }
+
+    /// The address an IP Messenger peer is reached at, as its [`PeerId`] names it.
+    fn peer_id(&self, ip: IpAddr) -> PeerId {
+        PeerId::addr(SocketAddr::new(ip, self.port))
+    }
+}
+
+impl EngineCore {
+    /// Whether messages to `peer` go over IP Messenger: an `ipmsg = true` contact, or a client
+    /// that announced itself.
+    pub(super) fn is_ipmsg(&self, peer: PeerId) -> bool {
+        let PeerId::Addr(addr) = peer else {
+            return false;
+        };
+        let Some(lan) = &self.ipmsg else {
+            return false;
+        };
+        addr.port() == lan.port
+            && (self.contacts.iter().any(|c| c.ipmsg && c.peer_id() == peer)
+                || lan.endpoint.peer(addr.ip()).is_some())
+    }
+
+    /// Announces this user on the LAN (`BR_ENTRY`).
+    pub(super) fn lan_start(&mut self) {
+        if let Some(lan) = &mut self.ipmsg {
+            lan.endpoint.announce();
+        }
+    }
+
+    /// A datagram on the IP Messenger socket.
+    pub fn handle_lan_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
+        if let Some(lan) = &mut self.ipmsg {
+            lan.endpoint.handle_datagram(now.mono, from, bytes);
+        }
+    }
+
+    /// Hands an unacked message for an IP Messenger peer to the endpoint; false when it was
+    /// refused (too long, too many waiting), which the caller reports.
+    pub(super) fn lan_send(&mut self, now: Now, to: PeerId, text: &str, id: u64) -> Result<(), String> {
+        let (Some(lan), PeerId::Addr(addr)) = (&mut self.ipmsg, to) else {
+            return Err("IP Messenger is off".to_owned());
+        };
+        lan.endpoint
+            .send(now.mono, addr.ip(), text, id)
+            .map_err(|e| e.to_string())?;
+        lan.to.insert(id, to);
+        Ok(())
+    }
+
+    /// Turns what the endpoint noticed into records and events.
+    pub(super) fn take_lan_events(&mut self, now: Now) {
+        let events: Vec<LanEvent> = match &mut self.ipmsg {
+            Some(lan) => std::iter::from_fn(|| lan.endpoint.poll_event()).collect(),
+            None => return,
+        };
+        for e in events {
+            self.on_lan_event(now, e);
+        }
+    }
+
+    /// The IP Messenger datagrams of this step: taken last, after everything that may send
+    /// (the outbox drained when a peer appeared, receipts of what was just stored).
+    pub(super) fn lan_transmits(&mut self) -> Vec<Transmit> {
+        let Some(lan) = &mut self.ipmsg else {
+            return Vec::new();
+        };
+        std::iter::from_fn(|| lan.endpoint.poll_transmit())
+            .map(|t| Transmit {
+                dst: t.dst,
+                payload: t.payload,
+            })
+            .collect()
+    }
+
+    fn on_lan_event(&mut self, now: Now, event: LanEvent) {
+        let Some(lan) = &mut self.ipmsg else {
+            return;
+        };
+        match event {
+            LanEvent::PeerEntered(peer) => {
+                let neighbour = neighbour(lan, &peer);
+                let id = neighbour.peer;
+                self.ui.push(EngineEvent::Neighbour(neighbour));
+                self.on_event(now, Event::Presence { peer: id, online: true });
+            }
+            LanEvent::PeerUpdated(peer) => {
+                let neighbour = neighbour(lan, &peer);
+                self.ui.push(EngineEvent::Neighbour(neighbour));
+            }
+            LanEvent::PeerLeft { ip } => {
+                let peer = lan.peer_id(ip);
+                self.ui.push(EngineEvent::NeighbourGone { peer });
+                self.on_event(now, Event::Presence { peer, online: false });
+            }
+            LanEvent::Received { ip, text, .. } => {
+                let from = lan.peer_id(ip);
+                let path = SocketAddr::new(ip, lan.port);
+                self.on_event(
+                    now,
+                    Event::Received {
+                        from,
+                        path,
+                        id: None,
+                        text,
+                        sent_at_ms: None,
+                        plain: false,
+                    },
+                );
+            }
+            LanEvent::Delivered { id } => {
+                if let Some(to) = lan.to.remove(&id) {
+                    self.on_event(now, Event::Delivered { to, id });
+                }
+            }
+            LanEvent::Failed { id } => {
+                if let Some(to) = lan.to.remove(&id) {
+                    self.on_event(now, Event::Failed { to, id });
+                }
+            }
+        }
+    }
+
+    /// Says goodbye on the LAN (`BR_EXIT`).
+    pub(super) fn lan_goodbye(&mut self) {
+        if let Some(lan) = &mut self.ipmsg {
+            lan.endpoint.quit();
+        }
+    }
+
+    pub(super) fn lan_timeout(&mut self, now: Now) {
+        if let Some(lan) = &mut self.ipmsg
+            && lan.endpoint.poll_timeout().is_some_and(|t| t <= now.mono)
+        {
+            lan.endpoint.handle_timeout(now.mono);
+        }
+    }
+
+    pub(super) fn lan_deadline(&self) -> Option<std::time::Instant> {
+        self.ipmsg.as_ref().and_then(|l| l.endpoint.poll_timeout())
+    }
+}
+
+fn neighbour(lan: &IpMsg, peer: &Peer) -> Neighbour {
+    let client = match peer.flavor {
+        Flavor::Feiq => "Feiq",
+        Flavor::Iptux => "iptux",
+        Flavor::IpMsg => "IPMsg",
+    };
+    let name = if peer.nick.trim().is_empty() {
+        peer.user.clone()
+    } else {
+        peer.nick.clone()
+    };
+    Neighbour {
+        peer: lan.peer_id(peer.ip),
+        name,
+        addr: SocketAddr::new(peer.ip, lan.port),
+        kind: NeighbourKind::IpMsg {
+            client,
+            group: peer.group.clone(),
+            host: peer.host.clone(),
+            absent: peer.absent,
+        },
+    }
+}
