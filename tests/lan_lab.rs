@@ -109,13 +109,23 @@ fn with_no_lan_a_qqchat_neither_announces_nor_looks() {
     let bob = Person::at("bob", b.addr(PORT));
     let alice_runs = listen_with(&lab, &a, &alice, &["--no-lan"]);
     let bob_runs = lab.listen(&b, &bob);
-    // Bob announces; had alice looked, she would have seen him within this time.
+    // Carol listens on every interface and picks eth0 by name: she announces the address
+    // of eth0. Had alice looked, she would have seen bob and carol within this time.
     let carol = lab.segment_host("carol", &lan);
-    let carol_runs = lab.listen(&carol, &Person::at("carol", carol.addr(PORT)));
-    bob_runs
+    let carol_runs = listen_with(
+        &lab,
+        &carol,
+        &Person::at("carol", carol.addr(PORT)),
+        &["--bind", "0.0.0.0:7000", "--lan-interface", "eth0"],
+    );
+    let line = bob_runs
         .stderr
         .wait_for("on this network: carol", SEEN)
         .unwrap_or_else(|seen| panic!("bob never saw carol; he said {seen:#?}"));
+    assert!(
+        line.contains(&format!("carol at {} (", carol.addr(PORT))),
+        "{line}"
+    );
     assert!(
         alice_runs
             .stderr
@@ -186,6 +196,26 @@ fn an_mdns_browser_qqchat_did_not_write_sees_the_announcement() {
     ] {
         assert!(fields.contains(&want.as_str()), "{want} not in {line:?}");
     }
+}
+
+#[test]
+fn an_interface_that_is_not_there_is_said_and_listening_goes_on() {
+    let Some(mut lab) = Lab::start("an_interface_that_is_not_there_is_said_and_listening_goes_on")
+    else {
+        return;
+    };
+    let lan = lab.lan_segment();
+    let a = lab.segment_host("alice", &lan);
+    let alice = Person::at("alice", a.addr(PORT));
+    let mut alice_runs = listen_with(&lab, &a, &alice, &["--lan-interface", "wlan9"]);
+    alice_runs
+        .stderr
+        .wait_for("no up IPv4 interface is named wlan9", SEEN)
+        .unwrap_or_else(|seen| panic!("alice did not say why; she said {seen:#?}"));
+    assert!(
+        alice_runs.child.is_running(),
+        "listen stopped over discovery"
+    );
 }
 
 /// Whether Python's zeroconf can be imported.
