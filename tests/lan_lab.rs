@@ -148,16 +148,7 @@ fn an_mdns_browser_qqchat_did_not_write_sees_the_announcement() {
     else {
         return;
     };
-    if let Err(why) = zeroconf_available() {
-        assert!(
-            !lab_required(),
-            "Python zeroconf is required here (apt-get install python3-zeroconf): {why}"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: an_mdns_browser_qqchat_did_not_write_sees_the_announcement: {why}; \
-             apt-get install python3-zeroconf"
-        );
+    if !zeroconf_or_skip("an_mdns_browser_qqchat_did_not_write_sees_the_announcement") {
         return;
     }
     let lan = lab.lan_segment();
@@ -218,6 +209,93 @@ fn an_interface_that_is_not_there_is_said_and_listening_goes_on() {
     );
 }
 
+#[test]
+fn what_another_announcer_says_is_printed_safely_and_a_bad_key_refused() {
+    let Some(mut lab) =
+        Lab::start("what_another_announcer_says_is_printed_safely_and_a_bad_key_refused")
+    else {
+        return;
+    };
+    if !zeroconf_or_skip("what_another_announcer_says_is_printed_safely_and_a_bad_key_refused") {
+        return;
+    }
+    let lan = lab.lan_segment();
+    let a = lab.segment_host("alice", &lan);
+    let other = lab.segment_host("eve", &lan);
+    let alice = Person::at("alice", a.addr(PORT));
+    let alice_runs = lab.listen(&a, &alice);
+
+    let mut command = lab.command(&other.ns, PYTHON);
+    command
+        .args(["-c", ANNOUNCER, &other.ip.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut announcer = ChildGuard::spawn(&mut command);
+    let out = Lines::new(announcer.take_stdout());
+    let _err = Lines::new(announcer.take_stderr());
+    out.wait_for("registered", SEEN)
+        .unwrap_or_else(|seen| panic!("the announcer did not start: {seen:#?}"));
+
+    let mut said = Vec::new();
+    let mut eve = None;
+    let mut mallory = None;
+    let deadline = std::time::Instant::now() + SEEN;
+    while (eve.is_none() || mallory.is_none()) && std::time::Instant::now() < deadline {
+        let Some(line) = alice_runs.stderr.next_bytes(Duration::from_millis(200)) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&line).into_owned();
+        if text.contains("on this network: eve") {
+            eve = Some(text.clone());
+        } else if text.contains("mallory") {
+            mallory = Some(text.clone());
+        }
+        said.push(line);
+    }
+    let eve = eve.unwrap_or_else(|| panic!("alice never saw eve; she said {said:#?}"));
+    assert!(
+        eve.contains(&format!(
+            "eve^[[31mred^G at {} (no key, qqchat 9^[]0;x)",
+            other.addr(7001)
+        )),
+        "{eve:?}"
+    );
+    let mallory = mallory.unwrap_or_else(|| panic!("nothing about mallory; alice said {said:#?}"));
+    assert!(
+        mallory.contains("ignored") && mallory.contains("key"),
+        "{mallory:?}"
+    );
+    assert!(
+        !mallory.contains("on this network: mallory"),
+        "a bad key was taken: {mallory:?}"
+    );
+    for line in &said {
+        assert!(
+            !line.iter().any(|&b| b == 0x1b || b == 0x07),
+            "a control character reached the terminal: {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// True when Python's zeroconf is there; otherwise fails where the lab is required, else
+/// says loudly that `test` is skipped.
+fn zeroconf_or_skip(test: &str) -> bool {
+    let Err(why) = zeroconf_available() else {
+        return true;
+    };
+    assert!(
+        !lab_required(),
+        "{test}: Python zeroconf is required here (apt-get install python3-zeroconf): {why}"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {test}: {why}; apt-get install python3-zeroconf"
+    );
+    false
+}
+
 /// Whether Python's zeroconf can be imported.
 fn zeroconf_available() -> Result<(), String> {
     let out = Command::new(PYTHON)
@@ -265,4 +343,25 @@ while time.time() < deadline and not done:
     time.sleep(0.2)
 zc.close()
 sys.exit(0 if done else 1)
+"#;
+
+/// Announces two `_qqchat._udp` services from the address in `argv[1]` with Python's
+/// zeroconf, as someone on the LAN could: "eve", whose name and version carry terminal escape
+/// sequences, and "mallory", whose key is no key. Runs until killed.
+const ANNOUNCER: &str = r#"
+import socket, sys, time
+from zeroconf import ServiceInfo, Zeroconf
+
+ip = sys.argv[1]
+TYPE = "_qqchat._udp.local."
+zc = Zeroconf(interfaces=[ip])
+eve = ServiceInfo(TYPE, "eve." + TYPE, addresses=[socket.inet_aton(ip)], port=7001,
+    properties={"name": "eve\x1b[31mred\x07", "port": "7001", "version": "9\x1b]0;x"},
+    server="eve-host.local.")
+mallory = ServiceInfo(TYPE, "mallory." + TYPE, addresses=[socket.inet_aton(ip)], port=7002,
+    properties={"name": "mallory", "key": "not-a-key"}, server="mallory-host.local.")
+zc.register_service(eve)
+zc.register_service(mallory)
+print("registered", flush=True)
+time.sleep(120)
 "#;
