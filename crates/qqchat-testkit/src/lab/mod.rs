@@ -11,6 +11,15 @@
 //!
 //! Routers forward LAN to WAN only, accept from the WAN only what belongs to a flow a LAN host
 //! started (conntrack, like a home router), and translate with nftables `masquerade`.
+//!
+//! A plain LAN segment ([`Lab::lan_segment`]) is hosts on one bridge with no router between
+//! them, where broadcast and multicast (mDNS) reach every host:
+//!
+//! ```text
+//!  alice 192.168.77.10 ─┐
+//!  bob   192.168.77.11 ─┼─ seg0 (switch, gateway 192.168.77.1)
+//!  ...                 ─┘
+//! ```
 
 mod sys;
 
