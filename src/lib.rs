@@ -10,7 +10,7 @@
 //! app            UI state and what keys and engine events do to it; no I/O
 //! engine         drives the protocol: a sans-IO core and the thread that owns files and clock
 //! layout         sizes and wrapping shared by app and ui
-//! store          the history on disk;  contacts: contacts.toml
+//! store          the history on disk;  contacts: contacts.toml;  lan: finding qqchats on the LAN
 //! identity, net  the key pair file and contact strings; the only socket code
 //! text, proto    text helpers; the sans-IO protocol crate
 //! ```
@@ -20,6 +20,7 @@ pub mod contacts;
 pub mod control;
 pub mod engine;
 pub mod identity;
+pub mod lan;
 pub mod layout;
 mod net;
 pub mod store;

@@ -30,6 +30,13 @@ struct CommonArgs {
     /// Keep the history here (default: $QQCHAT_DATA_DIR, else ~/.local/share/qqchat).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Do not announce yourself on the LAN (multicast DNS) nor look for others there.
+    #[arg(long, global = true)]
+    no_lan: bool,
+    /// Announce and look on this network interface only (e.g. eth0); give it once per
+    /// interface. Default: every IPv4 interface that is up, except loopback.
+    #[arg(long, global = true, value_name = "NAME")]
+    lan_interface: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,6 +118,8 @@ fn main() -> ExitCode {
         bind: args.common.bind,
         name: args.common.name,
         data_dir: args.common.data_dir,
+        no_lan: args.common.no_lan,
+        lan_interfaces: args.common.lan_interface,
     };
     let result = match args.command {
         None => cli::chat(&common),

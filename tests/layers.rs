@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["text", "proto"],
     &["identity", "net", "layout"],
-    &["store", "contacts"],
+    &["store", "contacts", "lan"],
     &["engine"],
     &["app", "control"],
     &["ui"],

@@ -40,6 +40,10 @@ pub struct Common {
     pub bind: Option<String>,
     pub name: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// Neither announce this qqchat on the LAN nor look for others there.
+    pub no_lan: bool,
+    /// Look on these interfaces only (names, as `ip link` shows them); none means all.
+    pub lan_interfaces: Vec<String>,
 }
 
 /// Loads the contacts file. The chat needs one; the headless commands can do without,

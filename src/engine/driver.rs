@@ -525,6 +525,7 @@ mod tests {
                 payload: b"ack".to_vec(),
             }],
             relayed: Vec::new(),
+            lan: Vec::new(),
             new_relay_socket: false,
             events: vec![EngineEvent::Presence {
                 peer: crate::proto::PeerId::addr(peer),

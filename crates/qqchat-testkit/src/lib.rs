@@ -11,7 +11,7 @@ mod relay;
 mod rng;
 
 pub use fs::TempDir;
-pub use lab::{Host, Lab, Nat, Router, lab_required};
+pub use lab::{Host, Lab, Nat, Router, Segment, lab_required};
 pub use net::{WAIT, addr, free_addr, free_port, loopback, loopback_socket};
 pub use process::{
     ChildGuard, Lines, Person, Running, STUN_OFF, friends, qqchat, run, run_within, text,

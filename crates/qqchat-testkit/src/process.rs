@@ -41,6 +41,17 @@ impl ChildGuard {
         self.child.stdin.take().expect("stdin is piped")
     }
 
+    /// SIGTERM: asked to stop, as a service manager or `kill` asks, with the chance to
+    /// clean up on the way out.
+    pub fn terminate(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child, which is not reaped yet (so the pid is its).
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+
     /// SIGKILL: no chance to clean up, as after a crash or a power cut.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();

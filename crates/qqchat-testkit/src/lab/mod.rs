@@ -11,6 +11,15 @@
 //!
 //! Routers forward LAN to WAN only, accept from the WAN only what belongs to a flow a LAN host
 //! started (conntrack, like a home router), and translate with nftables `masquerade`.
+//!
+//! A plain LAN segment ([`Lab::lan_segment`]) is hosts on one bridge with no router between
+//! them, where broadcast and multicast (mDNS) reach every host:
+//!
+//! ```text
+//!  alice 192.168.77.10 ─┐
+//!  bob   192.168.77.11 ─┼─ seg0 (switch, gateway 192.168.77.1)
+//!  ...                 ─┘
+//! ```
 
 mod sys;
 
@@ -72,6 +81,17 @@ impl Router {
     }
 }
 
+/// A plain LAN segment: hosts on one bridge, like machines on one switch at home, with no
+/// router between them, so broadcast and multicast (mDNS) reach every host on it.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// `192.168.<net>.0/24`.
+    net: u8,
+    bridge: String,
+    /// The bridge's own address, each host's default gateway.
+    pub gateway: Ipv4Addr,
+}
+
 /// The lab. Build it with [`Lab::start`] (or [`Lab::create`]), then add routers and hosts.
 pub struct Lab {
     prefix: String,
@@ -81,6 +101,8 @@ pub struct Lab {
     /// Hosts so far on each router's LAN.
     lan_hosts: Vec<u8>,
     public_hosts: u8,
+    /// Hosts so far on each plain LAN segment.
+    segment_hosts: Vec<u8>,
 }
 
 /// True where a lab test must run rather than skip: in CI, or when asked.
@@ -129,6 +151,7 @@ impl Lab {
             switch: String::new(),
             lan_hosts: Vec::new(),
             public_hosts: 0,
+            segment_hosts: Vec::new(),
         };
         let sw = lab.namespace("sw");
         lab.ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
@@ -222,6 +245,70 @@ impl Lab {
         let ns = self.namespace(name);
         let ip = Ipv4Addr::new(203, 0, 113, 100 + k);
         self.plug(&ns, "eth0", &format!("p{k}"), ip);
+        Host { ns, ip }
+    }
+
+    /// A plain LAN segment, `192.168.77.0/24` for the first (then .78, ...): a bridge in the
+    /// switch's namespace with the gateway address `.1` on it. Add hosts with
+    /// [`Lab::segment_host`].
+    pub fn lan_segment(&mut self) -> Segment {
+        let index = self.segment_hosts.len();
+        assert!(index < 20, "at most 20 LAN segments");
+        let net = 77 + index as u8;
+        let bridge = format!("seg{index}");
+        let gateway = Ipv4Addr::new(192, 168, net, 1);
+        let sw = self.switch.clone();
+        self.ip(&["-n", &sw, "link", "add", &bridge, "type", "bridge"]);
+        // Every multicast frame to every port, as a plain switch does; the kernel's
+        // snooping would otherwise decide by IGMP reports it may not have seen yet.
+        self.ip(&[
+            "-n",
+            &sw,
+            "link",
+            "set",
+            &bridge,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        self.ip(&[
+            "-n",
+            &sw,
+            "addr",
+            "add",
+            &format!("{gateway}/24"),
+            "dev",
+            &bridge,
+        ]);
+        self.ip(&["-n", &sw, "link", "set", &bridge, "up"]);
+        self.segment_hosts.push(0);
+        Segment {
+            net,
+            bridge,
+            gateway,
+        }
+    }
+
+    /// A host on `segment`: `192.168.<net>.10` for the first, then .11, ..., its default
+    /// route through the segment's gateway (multicast and broadcast need a route out).
+    pub fn segment_host(&mut self, name: &str, segment: &Segment) -> Host {
+        let index = usize::from(segment.net - 77);
+        let count = &mut self.segment_hosts[index];
+        *count += 1;
+        let n = *count;
+        assert!(n < 200, "at most 199 hosts on a segment");
+        let ns = self.namespace(name);
+        let port = format!("s{index}h{n}");
+        let sw = self.switch.clone();
+        self.veth(&ns, "eth0", &sw, &port);
+        self.ip(&["-n", &sw, "link", "set", &port, "master", &segment.bridge]);
+        self.ip(&["-n", &sw, "link", "set", &port, "up"]);
+        let ip = Ipv4Addr::new(192, 168, segment.net, 9 + n);
+        self.ip(&["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        self.ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        let gateway = segment.gateway.to_string();
+        self.ip(&["-n", &ns, "route", "add", "default", "via", &gateway]);
         Host { ns, ip }
     }
 
