@@ -43,6 +43,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
             EngineEvent::Received {
                 from,
                 path,
+                kind,
                 text,
                 sent_at,
                 received_at,
@@ -54,6 +55,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                     json!({
                         "from": name,
                         "addr": path.to_string(),
+                        "path": kind.name(),
                         "text": text,
                         "plain": plain,
                         "sent_at": sent_at.map(|t| t.to_string()),
