@@ -71,6 +71,7 @@ fn conversation(n: u64) -> Conversation {
                 id: i,
                 dir: if own { Direction::Out } else { Direction::In },
                 peer: ALICE.into(),
+                path: None,
                 at: Timestamp::from_second(start + i as i64 * 60).expect("in range"),
                 sent_at: None,
                 text,

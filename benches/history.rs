@@ -20,6 +20,7 @@ fn make_history(n: u64) -> (PathBuf, History) {
                 id,
                 dir: if out { Direction::Out } else { Direction::In },
                 peer: "127.0.0.1:9002".into(),
+                path: None,
                 at,
                 sent_at: None,
                 text: format!("message number {id}, with a little text to make it typical"),

@@ -227,10 +227,19 @@ fn listen_json_has_every_field_and_names_known_senders() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["addr", "from", "plain", "received_at", "sent_at", "text"]
+        [
+            "addr",
+            "from",
+            "path",
+            "plain",
+            "received_at",
+            "sent_at",
+            "text"
+        ]
     );
     assert_eq!(v["from"], "sender");
     assert_eq!(v["addr"], sender.as_str());
+    assert_eq!(v["path"], "loopback", "the kind of path it came over");
     assert_eq!(v["text"], "json \"quoted\" hello");
     assert_eq!(v["plain"], false);
     for key in ["sent_at", "received_at"] {
@@ -526,6 +535,11 @@ fn ping_reports_each_probe_and_explains_silence() {
     assert_success(&output);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(out.matches("reply from").count(), 2, "{out}");
+    // Which path answered, and what kind it is.
+    assert!(
+        out.contains(&format!("reply from {to} via {to} (loopback): seq=1 time=")),
+        "{out}"
+    );
     assert!(out.contains("2 probes sent, 2 answered, 0% loss"), "{out}");
     assert!(out.contains("rtt min/avg/max"), "{out}");
 

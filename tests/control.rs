@@ -45,6 +45,17 @@ fn send_and_ping_go_through_the_running_qqchat() {
     let kept = text(&out.stdout);
     assert!(kept.contains("hello from the running one"), "{kept}");
     assert!(kept.contains("\"state\":\"delivered\""), "{kept}");
+    // Sent messages carry no path; bob's copy says how it came.
+    assert!(kept.contains("\"path\":null"), "{kept}");
+    let out = run(
+        &bob.dir,
+        &["--contacts", &bob.contacts(), "history", "--json", "alice"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kept = text(&out.stdout);
+    assert!(kept.contains("hello from the running one"), "{kept}");
+    assert!(kept.contains("\"path\":\"loopback\""), "{kept}");
 
     let out = run(
         &alice.dir,
@@ -67,6 +78,13 @@ fn send_and_ping_go_through_the_running_qqchat() {
         "the probe left from alice's own port: {said}"
     );
     assert!(said.contains("2 probes sent, 2 answered"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "reply from bob via {} (loopback): seq=2 time=",
+            loopback(bob.port)
+        )),
+        "{said}"
+    );
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn doctor_says_which_contacts_answer_and_what_to_check_for_the_others() {
     for wanted in [
         format!("socket  127.0.0.1:{}", alice.port),
         "STUN is off".to_owned(),
-        format!("bob answers on {bob_at} (rtt "),
+        format!("bob answers on {bob_at} (loopback, rtt "),
         format!("carol does not answer on {carol_at}"),
         format!(
             "carol does not answer on {carol_at}: is qqchat running on this machine, on port {}?",

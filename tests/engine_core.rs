@@ -483,7 +483,7 @@ fn a_key_on_one_side_only_reaches_both_front_ends_as_trouble() {
         p.events
             .iter()
             .filter_map(|e| match e {
-                EngineEvent::Trouble { peer, text } => Some((*peer, text.clone())),
+                EngineEvent::Trouble { peer, text, .. } => Some((*peer, text.clone())),
                 _ => None,
             })
             .collect()

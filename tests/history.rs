@@ -4,6 +4,7 @@ use std::fs;
 use std::io::Write;
 
 use jiff::Timestamp;
+use qqchat::proto::PathKind;
 use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
 use qqchat_testkit::TempDir;
 
@@ -16,6 +17,7 @@ fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
         id,
         dir,
         peer: "127.0.0.1:9002".into(),
+        path: None,
         at: Timestamp::from_second(1_700_000_000).expect("valid"),
         sent_at: None,
         text: text.into(),
@@ -260,4 +262,48 @@ fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
         "a suffix, no torn first line"
     );
     assert_eq!(h.load_last(&key("bob"), u64::MAX).expect("all"), all);
+}
+
+#[test]
+fn the_path_a_message_came_over_is_kept_and_older_lines_without_it_still_load() {
+    let tmp = TempDir::new("history-path");
+    let mut h = History::open(tmp.path()).expect("open");
+    let mut relayed = msg(
+        2,
+        Direction::In,
+        "through the relay",
+        MessageState::Received,
+    );
+    if let Record::Msg { path, .. } = &mut relayed {
+        *path = Some(PathKind::Relay);
+    }
+    h.append(&key("bob"), &relayed);
+    h.commit().expect("commit");
+    let file = h.path(&key("bob"));
+    let written = fs::read_to_string(&file).expect("read");
+    assert!(written.contains("\"path\":\"relay\""), "{written}");
+    // A line from before paths were kept, and one from a later version with a kind this
+    // one does not know: both load, without a path.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .expect("open the file");
+    f.write_all(
+        b"{\"t\":\"msg\",\"id\":1,\"dir\":\"in\",\"peer\":\"127.0.0.1:9002\",\
+          \"at\":\"2023-11-14T22:13:20Z\",\"text\":\"old\",\"state\":\"received\"}\n\
+          {\"t\":\"msg\",\"id\":3,\"dir\":\"in\",\"peer\":\"127.0.0.1:9002\",\"path\":\"pigeon\",\
+          \"at\":\"2023-11-14T22:13:20Z\",\"text\":\"new\",\"state\":\"received\"}\n",
+    )
+    .expect("append");
+    let loaded = h.load(&key("bob")).expect("load");
+    let got: Vec<(&str, Option<PathKind>)> =
+        loaded.iter().map(|m| (m.text.as_str(), m.path)).collect();
+    assert_eq!(
+        got,
+        [
+            ("through the relay", Some(PathKind::Relay)),
+            ("old", None),
+            ("new", None),
+        ]
+    );
 }

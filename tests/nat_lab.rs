@@ -417,6 +417,16 @@ fn doctor(lab: &Lab, host: &Host, person: &Person) -> (Option<i32>, String) {
     (out.status.code(), said)
 }
 
+/// `qqchat ping -n 1 NAME` for `person` on `host`: what it printed.
+fn ping(lab: &Lab, host: &Host, person: &Person, name: &str) -> String {
+    let out = lab
+        .qqchat(host, person.dir.path())
+        .args(["--contacts", &person.contacts(), "ping", "-n", "1", name])
+        .output()
+        .expect("run qqchat ping");
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
 /// `qqchat id -q` for `person` on `host`: the contact string, and what it said on stderr.
 fn id_quiet(lab: &Lab, host: &Host, person: &Person) -> (String, String) {
     let out = lab
@@ -637,12 +647,42 @@ fn friends_behind_two_symmetric_nats_chat_through_a_turn_relay() {
         .unwrap_or_else(|seen| panic!("bob saw {seen:?}"));
     delivered_to(&alice_listens, &h.bob, "alice", "and back through it");
 
-    // doctor asks alice's running qqchat, which says its allocation works.
+    // doctor asks alice's running qqchat, which says its allocation works, and that bob
+    // answers through the relay.
     let (_, said) = doctor(&lab, &h.a, &h.alice);
     assert!(
         said.contains(&format!("works: relayed address {alice_relayed}")),
         "{said}"
     );
+    assert!(
+        said.contains(&format!("bob answers on {bob_relayed} (relay, rtt ")),
+        "{said}"
+    );
+    let said = ping(&lab, &h.a, &h.alice, "bob");
+    assert!(
+        said.contains(&format!(
+            "reply from bob via {bob_relayed} (relay): seq=1 time="
+        )),
+        "{said}"
+    );
+    // Her history keeps how bob's message came.
+    let out = lab
+        .qqchat(&h.a, h.alice.dir.path())
+        .args([
+            "--contacts",
+            &h.alice.contacts(),
+            "history",
+            "--json",
+            "bob",
+        ])
+        .output()
+        .expect("run qqchat history");
+    let kept = text(&out.stdout);
+    let line = kept
+        .lines()
+        .find(|l| l.contains("and back through it"))
+        .unwrap_or_else(|| panic!("not kept: {kept}"));
+    assert!(line.contains("\"path\":\"relay\""), "{line}");
     // And id puts the relayed address in her contact string, after the LAN one.
     let (line, _) = id_quiet(&lab, &h.a, &h.alice);
     assert!(
@@ -689,6 +729,8 @@ fn came_over(listening: &qqchat_testkit::Running, message: &str) -> String {
         .wait_for(message, Duration::from_secs(3))
         .unwrap_or_else(|seen| panic!("{message:?} not shown; saw {seen:?}"));
     let value: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    // The routers' public addresses: straight through them.
+    assert_eq!(value["path"], "direct", "{line}");
     value["addr"].as_str().expect("an addr").to_owned()
 }
 

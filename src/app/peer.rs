@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 
 use super::message::{Mark, Message};
 use crate::engine::Link;
+pub use crate::proto::PathKind;
 use crate::proto::{PeerId, PublicKey};
 use crate::store::ConversationKey;
 
@@ -89,11 +90,7 @@ impl Peer {
         if self.candidates.len() < 2 {
             return None;
         }
-        Some(if crate::proto::is_lan(self.addr) {
-            PathKind::Lan
-        } else {
-            PathKind::Direct
-        })
+        Some(PathKind::of(self.addr, false))
     }
 
     /// Who it is to the engine: a contact's key, or else its address. An entry not in
@@ -182,28 +179,6 @@ impl Peer {
             .iter()
             .filter(|m| m.mark().is_some_and(Mark::is_retryable))
             .count();
-    }
-}
-
-/// How a contact with several candidates is reached now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathKind {
-    /// A private-range (or link-local, loopback) address: the same network.
-    Lan,
-    /// A public address, straight through the routers.
-    Direct,
-    /// Through the TURN relay: works behind any NAT, costs a detour.
-    Relay,
-}
-
-impl PathKind {
-    /// As shown in the header and the contact list.
-    pub fn label(self) -> &'static str {
-        match self {
-            PathKind::Lan => "LAN",
-            PathKind::Direct => "direct",
-            PathKind::Relay => "relay",
-        }
     }
 }
 

@@ -488,6 +488,7 @@ fn startup(n: u64) -> Startup {
                     id,
                     dir: if out { Direction::Out } else { Direction::In },
                     peer: "127.0.0.1:9002".into(),
+                    path: None,
                     at,
                     sent_at: None,
                     text: format!("message number {id}, with a little text to make it typical"),

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::control::Request;
 use crate::engine::{Command, EngineEvent, Mapping, Probe, Reachability, RelayReport};
+use crate::proto::{PathKind, Trouble, is_lan};
 
 /// Pings to a contact before it counts as silent, one a second.
 const PINGS: u32 = 4;
@@ -80,7 +81,12 @@ pub(super) fn examine(
         say.out(format!("  LAN     {lan}"));
     }
     let _ = engine.commands.send(Command::CheckReachability);
-    let (reach, relayed, answers) = wait(engine, targets, relay);
+    let Waited {
+        reach,
+        relayed,
+        answers,
+        troubles,
+    } = wait(engine, targets, relay);
     let mut problems = Vec::new();
     report_stun(say, reach.as_ref(), local, &mut problems);
     if relay {
@@ -90,19 +96,28 @@ pub(super) fn examine(
     if targets.is_empty() {
         say.out("  (none to check)".to_owned());
     }
-    for (t, rtt) in targets.iter().zip(&answers) {
-        match rtt {
-            Some(rtt) => {
+    let symmetric = reach
+        .as_ref()
+        .is_some_and(|r| r.mapping == Some(Mapping::Symmetric));
+    for ((t, answer), trouble) in targets.iter().zip(&answers).zip(&troubles) {
+        match answer {
+            Some(a) => {
                 say.out(format!(
-                    "  {} answers on {} (rtt {:.1} ms)",
+                    "  {} answers on {} ({}, rtt {:.1} ms)",
                     t.name,
-                    t.addr,
-                    rtt.as_secs_f64() * 1e3
+                    a.path,
+                    a.kind,
+                    a.rtt.as_secs_f64() * 1e3
                 ));
             }
             None => {
                 say.out(format!("  {} does not answer on {}", t.name, t.addr));
-                problems.push(silent(t));
+                let seen = Seen {
+                    trouble: trouble.clone(),
+                    symmetric,
+                    relay,
+                };
+                problems.push(silent(t, &seen));
             }
         }
     }
@@ -117,21 +132,31 @@ pub(super) fn examine(
     1
 }
 
+/// A contact's first answer: the path it came over, and after how long.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Answer {
+    pub rtt: Duration,
+    pub path: SocketAddr,
+    pub kind: PathKind,
+}
+
+/// What [`wait`] saw: STUN's outcome, the relay's, and per target its answer or the trouble
+/// the engine reported with it.
+pub(super) struct Waited {
+    pub reach: Option<Reachability>,
+    pub relayed: Option<RelayReport>,
+    pub answers: Vec<Option<Answer>>,
+    pub troubles: Vec<Option<(Trouble, String)>>,
+}
+
 /// Waits for STUN's outcome, the relay's (with `relay`), and each target's first pong,
 /// pinging every second. `id` uses it too, with no targets, for the current candidates.
-pub(super) fn wait(
-    engine: &EngineLink<'_>,
-    targets: &[Target],
-    relay: bool,
-) -> (
-    Option<Reachability>,
-    Option<RelayReport>,
-    Vec<Option<Duration>>,
-) {
+pub(super) fn wait(engine: &EngineLink<'_>, targets: &[Target], relay: bool) -> Waited {
     let start = Instant::now();
     let mut reach: Option<Reachability> = None;
     let mut relayed: Option<RelayReport> = None;
-    let mut answers: Vec<Option<Duration>> = vec![None; targets.len()];
+    let mut answers: Vec<Option<Answer>> = vec![None; targets.len()];
+    let mut troubles: Vec<Option<(Trouble, String)>> = vec![None; targets.len()];
     let mut pings = 0;
     let mut next_ping = start;
     loop {
@@ -162,10 +187,22 @@ pub(super) fn wait(
         {
             Ok(EngineEvent::Reachability(r)) => reach = Some(r),
             Ok(EngineEvent::Relay(r)) => relayed = Some(r),
-            Ok(EngineEvent::Pong { peer, rtt }) => {
+            Ok(EngineEvent::Pong {
+                peer,
+                rtt,
+                path,
+                kind,
+            }) => {
                 for (t, a) in targets.iter().zip(answers.iter_mut()) {
                     if t.peer == peer && a.is_none() {
-                        *a = Some(rtt);
+                        *a = Some(Answer { rtt, path, kind });
+                    }
+                }
+            }
+            Ok(EngineEvent::Trouble { peer, why, text }) => {
+                for (t, slot) in targets.iter().zip(troubles.iter_mut()) {
+                    if t.peer == peer {
+                        *slot = Some((why, text.clone()));
                     }
                 }
             }
@@ -173,7 +210,12 @@ pub(super) fn wait(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
     }
-    (reach, relayed, answers)
+    Waited {
+        reach,
+        relayed,
+        answers,
+        troubles,
+    }
 }
 
 /// Whether the relay allocation works: the relayed address, or why not and the fix.
@@ -284,23 +326,115 @@ fn report_stun(
     }
 }
 
-/// The fix for a contact that did not answer.
-fn silent(t: &Target) -> String {
-    if t.addr.ip().is_loopback() {
+/// What the engine knows of a silent contact and of this end, to pick its fix.
+struct Seen {
+    /// The trouble the engine reported with the contact's datagrams, if any.
+    trouble: Option<(Trouble, String)>,
+    /// STUN found this end behind a NAT that gives each destination its own port.
+    symmetric: bool,
+    /// `[me] relay` is configured.
+    relay: bool,
+}
+
+/// The fix for a contact that did not answer, from what the engine saw: a contact whose
+/// datagrams arrive but are refused needs keys exchanged; a symmetric NAT here without a
+/// relay needs one; otherwise it is offline, or something on the way drops the datagrams.
+fn silent(t: &Target, seen: &Seen) -> String {
+    let head = format!("{} does not answer on {}", t.name, t.addr);
+    let name = &t.name;
+    match &seen.trouble {
+        // Its datagrams arrive: it runs, and only the keys are wrong.
+        Some((Trouble::SendsEncrypted | Trouble::SendsPlain, text)) => {
+            return format!("{head}: it runs, but {text}");
+        }
+        Some((Trouble::NoHandshakeAnswer, _)) | None => {}
+    }
+    let keys = if matches!(seen.trouble, Some((Trouble::NoHandshakeAnswer, _))) {
         format!(
-            "{} does not answer on {}: is qqchat running on this machine, on port {}?",
-            t.name,
-            t.addr,
-            t.addr.port()
+            "; if it runs, {name} may have another key for you, or none (they run qqchat add \
+             with your contact string from qqchat id)"
         )
     } else {
-        format!(
-            "{} does not answer on {}: is qqchat running there, and is UDP port {} forwarded \
-             on {}'s router (or open in their firewall)?",
-            t.name,
-            t.addr,
-            t.addr.port(),
-            t.name
-        )
+        String::new()
+    };
+    if t.addr.ip().is_loopback() {
+        return format!(
+            "{head}: is qqchat running on this machine, on port {}?{keys}",
+            t.addr.port()
+        );
+    }
+    if seen.symmetric && !seen.relay && !is_lan(t.addr) {
+        return format!(
+            "{head}: your NAT gives each destination its own port (symmetric), so a direct \
+             path fails when {name} is behind a NAT too; configure [me] relay and give {name} \
+             the contact string qqchat id then prints (or is {name} offline?){keys}"
+        );
+    }
+    format!(
+        "{head}: is {name} offline? Else is UDP port {} forwarded on {name}'s router (or open \
+         in their firewall), or are you both behind NATs that need a relay ([me] relay)?{keys}",
+        t.addr.port()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{PeerId, PublicKey};
+
+    fn bob(addr: &str) -> Target {
+        Target {
+            name: "bob".into(),
+            peer: PeerId::Key(PublicKey::from_bytes([2; 32])),
+            addr: addr.parse().expect("an address"),
+            plain: false,
+        }
+    }
+
+    fn seen(trouble: Option<Trouble>, symmetric: bool, relay: bool) -> Seen {
+        Seen {
+            trouble: trouble.map(|t| (t, format!("what the engine says of {t:?}"))),
+            symmetric,
+            relay,
+        }
+    }
+
+    #[test]
+    fn a_contact_whose_datagrams_arrive_but_are_refused_needs_keys_not_a_router() {
+        for trouble in [Trouble::SendsEncrypted, Trouble::SendsPlain] {
+            let fix = silent(&bob("203.0.113.7:9001"), &seen(Some(trouble), true, false));
+            assert!(
+                fix.starts_with("bob does not answer on 203.0.113.7:9001: it runs, but what"),
+                "{fix}"
+            );
+            assert!(!fix.contains("router") && !fix.contains("relay"), "{fix}");
+        }
+    }
+
+    #[test]
+    fn behind_a_symmetric_nat_without_a_relay_the_fix_is_a_relay() {
+        let fix = silent(&bob("203.0.113.7:9001"), &seen(None, true, false));
+        assert!(fix.contains("configure [me] relay"), "{fix}");
+        // With a relay configured, or a contact on the LAN, the NAT is not the question.
+        for (addr, relay) in [("203.0.113.7:9001", true), ("192.168.1.20:9001", false)] {
+            let fix = silent(&bob(addr), &seen(None, true, relay));
+            assert!(!fix.contains("configure [me] relay"), "{fix}");
+            assert!(fix.contains("is bob offline?"), "{fix}");
+        }
+    }
+
+    #[test]
+    fn unanswered_handshakes_add_the_key_question_to_the_usual_ones() {
+        let fix = silent(
+            &bob("127.0.0.1:9001"),
+            &seen(Some(Trouble::NoHandshakeAnswer), false, false),
+        );
+        assert!(
+            fix.contains("is qqchat running on this machine, on port 9001?"),
+            "{fix}"
+        );
+        assert!(fix.contains("may have another key for you"), "{fix}");
+        let fix = silent(&bob("127.0.0.1:9001"), &seen(None, false, false));
+        assert!(!fix.contains("key"), "{fix}");
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{Common, Say, Terminal, ask_running, load_book, open_history, resolve};
 use crate::control::Request;
+use crate::proto::PathKind;
 use crate::store::{ConversationKey, Direction, History, MessageState};
 
 pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
@@ -81,6 +82,8 @@ pub(super) fn print(
                 "dir": m.dir,
                 "from": from,
                 "peer": &*m.peer,
+                // How a received message came (`relay`, `lan`...); null when not kept.
+                "path": m.path.map(PathKind::name),
                 "at": m.at.to_string(),
                 "sent_at": m.sent_at.map(|t| t.to_string()),
                 "text": m.text,

@@ -171,7 +171,7 @@ pub(super) fn answer_id(
 ) -> u8 {
     say.out(local.to_string());
     let _ = engine.commands.send(Command::CheckReachability);
-    let (reach, relayed, _) = super::doctor::wait(engine, &[], relay);
+    let super::doctor::Waited { reach, relayed, .. } = super::doctor::wait(engine, &[], relay);
     if let Some(reach) = reach
         && let Some(public) = reach.public()
     {

@@ -87,6 +87,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
             EngineEvent::Received {
                 from,
                 path,
+                kind,
                 text,
                 sent_at,
                 received_at,
@@ -98,6 +99,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                     json!({
                         "from": name,
                         "addr": path.to_string(),
+                        "path": kind.name(),
                         "text": text,
                         "plain": plain,
                         "sent_at": sent_at.map(|t| t.to_string()),

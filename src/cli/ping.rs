@@ -74,13 +74,19 @@ pub(super) fn probe(
         let mut answered = false;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match engine.events.recv_timeout(left) {
-                Ok(EngineEvent::Pong { peer, rtt }) if peer == target.peer && !answered => {
+                Ok(EngineEvent::Pong {
+                    peer,
+                    rtt,
+                    path,
+                    kind,
+                }) if peer == target.peer && !answered => {
                     answered = true;
                     rtts.push(rtt);
+                    // The path it answered on, which for a keyed contact may not be the
+                    // address in the contacts file (a relayed or punched one).
                     say.out(format!(
-                        "reply from {} ({}): seq={seq} rtt={:.3} ms",
+                        "reply from {} via {path} ({kind}): seq={seq} time={:.3} ms",
                         target.name,
-                        target.addr,
                         rtt.as_secs_f64() * 1e3
                     ));
                 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use super::stun::{Reachability, StunServer};
 use super::turn::{RelayReport, RelayServer};
 use crate::contacts::Contact;
-use crate::proto::{Config, PeerId};
+use crate::proto::{Config, PathKind, PeerId, Trouble};
 use crate::store::{Conversation, ConversationKey, History};
 
 /// What a front end asks the engine to do.
@@ -80,6 +80,8 @@ pub enum EngineEvent {
         from: PeerId,
         /// The address it came from, to show.
         path: SocketAddr,
+        /// What kind of path that is (through the relay, the LAN...).
+        kind: PathKind,
         /// The sender's id of the message (qqchat peers only).
         id: Option<u64>,
         text: String,
@@ -103,8 +105,13 @@ pub enum EngineEvent {
     Presence { peer: PeerId, online: bool },
     /// The link to a contact was measured again.
     Link { peer: PeerId, link: Link },
-    /// A ping was answered.
-    Pong { peer: PeerId, rtt: Duration },
+    /// A ping was answered, from `path`: the path the contact answers on.
+    Pong {
+        peer: PeerId,
+        rtt: Duration,
+        path: SocketAddr,
+        kind: PathKind,
+    },
     /// A message sent on behalf of a command-line client ([`Command::Relayed`]) is on its
     /// way, so the chat shows a message it did not type itself.
     Outgoing {
@@ -134,7 +141,12 @@ pub enum EngineEvent {
     Error(String),
     /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
     /// for the user. Reported once, then at most about once a minute per peer.
-    Trouble { peer: PeerId, text: String },
+    Trouble {
+        peer: PeerId,
+        /// What the datagrams show, for a front end that words its own advice (doctor).
+        why: Trouble,
+        text: String,
+    },
     /// What STUN says of this socket's public address and NAT, each time that changes.
     Reachability(Reachability),
     /// The TURN relay's allocation (the relayed address, or why there is none), each time

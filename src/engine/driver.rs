@@ -494,6 +494,7 @@ mod tests {
             id,
             dir: Direction::In,
             peer: "127.0.0.1:9".into(),
+            path: None,
             at: Timestamp::UNIX_EPOCH,
             sent_at: None,
             text: "hi".into(),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ConversationKey;
+use crate::proto::PathKind;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -70,6 +71,9 @@ pub enum Record {
         dir: Direction,
         /// The peer's address at the time.
         peer: String,
+        /// The kind of path a received message came over; absent in older files.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathKind>,
         /// When it was written here: sent by us, or received.
         at: Timestamp,
         /// The sender's clock, for received qqchat messages.
@@ -100,6 +104,9 @@ struct RawRecord {
     dir: Option<Direction>,
     #[serde(default)]
     peer: Option<String>,
+    /// A name, not the enum: a kind a later version adds must not lose the line.
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     at: Option<Timestamp>,
     #[serde(default)]
@@ -144,6 +151,7 @@ impl Fold {
                     id: raw.id,
                     dir,
                     peer: Arc::clone(&self.peer),
+                    path: raw.path.as_deref().and_then(PathKind::from_name),
                     at,
                     sent_at: raw.sent_at,
                     text,
@@ -179,6 +187,8 @@ pub struct StoredMessage {
     pub dir: Direction,
     /// The peer's address at the time; shared between the messages of one conversation.
     pub peer: Arc<str>,
+    /// The kind of path it came over, for received messages stored since that was kept.
+    pub path: Option<PathKind>,
     pub at: Timestamp,
     pub sent_at: Option<Timestamp>,
     pub text: String,

@@ -421,6 +421,7 @@ mod tests {
                 id: id as u64,
                 dir: if *own { Direction::Out } else { Direction::In },
                 peer: addr.to_string().into(),
+                path: None,
                 at: Timestamp::from_second(1_700_000_000 + minutes * 60).unwrap(),
                 sent_at: None,
                 text: text.clone(),

@@ -105,6 +105,14 @@ fn the_path_kind_follows_the_path_the_engine_reports() {
         relayed: true,
     });
     assert_eq!(dana_entry(&app).path_kind(), Some(PathKind::Relay));
+    // Another qqchat on this machine is neither LAN nor direct.
+    app.on_engine(EngineEvent::PathChanged {
+        peer: dana(),
+        path: addr("127.0.0.1:9001"),
+        relayed: false,
+    });
+    assert_eq!(dana_entry(&app).path_kind(), Some(PathKind::Loopback));
+    assert_eq!(PathKind::Loopback.label(), "loopback");
     // Contacts with one address say nothing of it.
     app.on_engine(EngineEvent::Presence {
         peer: PeerId::Key(PublicKey::from_bytes([3; 32])),

@@ -129,6 +129,7 @@ pub fn received(from: &str, text: &str, minutes: i64) -> EngineEvent {
     EngineEvent::Received {
         from: peer(from),
         path: addr(from),
+        kind: qqchat::proto::PathKind::of(addr(from), false),
         id: None,
         text: text.into(),
         sent_at: None,
@@ -166,6 +167,7 @@ pub fn stored(id: u64, dir: Direction, peer: &str, minutes: i64, text: &str) -> 
         id,
         dir,
         peer: peer.into(),
+        path: None,
         at: at(minutes),
         sent_at: None,
         text: text.into(),

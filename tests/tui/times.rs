@@ -13,6 +13,7 @@ fn late(text: &str, sent: i64, arrived: i64) -> EngineEvent {
     EngineEvent::Received {
         from: peer(ALICE),
         path: addr(ALICE),
+        kind: qqchat::proto::PathKind::of(addr(ALICE), false),
         id: Some(7),
         text: text.into(),
         sent_at: Some(at(sent)),

@@ -400,6 +400,7 @@ fn trouble_with_a_contacts_key_shows_as_an_error_in_the_status_line() {
     let mut app = trust_app(false, 100, 10);
     app.on_engine(EngineEvent::Trouble {
         peer: peer(ALICE),
+        why: qqchat::proto::Trouble::SendsPlain,
         text: "alice sends without encryption: alice has no key for you".into(),
     });
     let Some(Notice::Error(text)) = app.notice() else {

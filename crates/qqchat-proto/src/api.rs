@@ -156,8 +156,13 @@ pub enum Event {
     Failed { to: PeerId, id: u64 },
     /// A contact came online or went offline.
     Presence { peer: PeerId, online: bool },
-    /// A ping was answered after `rtt`.
-    Pong { peer: PeerId, rtt: Duration },
+    /// A ping was answered after `rtt`, from `path` (which may not be the path in use: an
+    /// answer to a probe on another candidate).
+    Pong {
+        peer: PeerId,
+        rtt: Duration,
+        path: SocketAddr,
+    },
     /// A keyed peer's authenticated datagrams now come from `path`, and everything to it
     /// goes there (it roamed, or its other address started to work).
     PathChanged { peer: PeerId, path: SocketAddr },

@@ -291,12 +291,16 @@ impl PeerConn {
         }
     }
 
-    pub(crate) fn on_pong(&mut self, now: Instant, nonce: u64, out: &mut Output) {
+    pub(crate) fn on_pong(&mut self, now: Instant, nonce: u64, path: SocketAddr, out: &mut Output) {
         if let Some((rtt, timed)) = self.presence.on_pong(now, nonce) {
             if timed {
                 self.rtt.sample(rtt);
             }
-            out.events.push_back(Event::Pong { peer: self.id, rtt });
+            out.events.push_back(Event::Pong {
+                peer: self.id,
+                rtt,
+                path,
+            });
         }
     }
 

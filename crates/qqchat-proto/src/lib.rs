@@ -17,6 +17,6 @@ pub mod sim;
 pub mod wire;
 
 pub use api::{Config, Event, MAX_MESSAGE, PunchConfig, SendError, Stats, Transmit, Trouble};
-pub use node::{Node, is_lan};
+pub use node::{Node, PathKind, is_lan};
 pub use peer::{PeerId, PublicKey, canonical};
 pub use presence::{LinkHealth, PresenceConfig};

@@ -20,7 +20,7 @@ mod plain;
 mod punch;
 mod refused;
 
-pub use punch::is_lan;
+pub use punch::{PathKind, is_lan};
 
 /// The sans-IO protocol endpoint. Feed it datagrams, sends and time; drain its transmits and
 /// events; sleep until its timeout.
@@ -442,7 +442,7 @@ impl Node {
             }
             Packet::Pong { nonce } => {
                 if let Some(conn) = self.peers.get_mut(&peer) {
-                    conn.on_pong(now, nonce, &mut self.out);
+                    conn.on_pong(now, nonce, path, &mut self.out);
                 }
             }
             Packet::Bye => {

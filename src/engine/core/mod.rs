@@ -398,6 +398,8 @@ impl EngineCore {
                 id,
                 dir: Direction::Out,
                 peer: self.path_of(to).to_string(),
+                // Which path delivers it is known only later, and may change on the way.
+                path: None,
                 at: now.wall,
                 sent_at: None,
                 text: text.clone(),
@@ -495,11 +497,13 @@ impl EngineCore {
                     return;
                 }
                 let sent_at = sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                let kind = self.node.path_kind(path);
                 if self.keep_history {
                     let record = Record::Msg {
                         id: id.unwrap_or_else(|| self.ids.next_id()),
                         dir: Direction::In,
                         peer: path.to_string(),
+                        path: Some(kind),
                         at: now.wall,
                         sent_at,
                         text: text.clone(),
@@ -513,6 +517,7 @@ impl EngineCore {
                 self.ui.push(EngineEvent::Received {
                     from,
                     path,
+                    kind,
                     id,
                     text,
                     sent_at,
@@ -558,12 +563,22 @@ impl EngineCore {
             Event::Trouble { peer, trouble } => {
                 let name = history_key(&self.contacts, peer, self.path_of(peer));
                 let text = advice::trouble(&name.to_string(), trouble);
-                self.ui.push(EngineEvent::Trouble { peer, text });
+                self.ui.push(EngineEvent::Trouble {
+                    peer,
+                    why: trouble,
+                    text,
+                });
             }
-            Event::Pong { peer, rtt } => {
+            Event::Pong { peer, rtt, path } => {
                 self.link_reported.remove(&peer);
                 self.link_dirty.insert(peer);
-                self.ui.push(EngineEvent::Pong { peer, rtt });
+                let kind = self.node.path_kind(path);
+                self.ui.push(EngineEvent::Pong {
+                    peer,
+                    rtt,
+                    path,
+                    kind,
+                });
             }
             Event::PathChanged { peer, path } => {
                 let relayed = self.node.is_relayed(path);

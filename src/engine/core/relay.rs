@@ -15,6 +15,11 @@ impl EngineCore {
     pub fn handle_relay_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
         if let Received::Peer { from, payload } = self.relay.handle_datagram(now.mono, from, bytes)
         {
+            // The node learns the sender is relayed before it reads the datagram, so what it
+            // reports of it (the path's kind) says so from the first one.
+            if let Some(relayed) = self.relay.relayed_peers() {
+                self.node.set_relayed(relayed);
+            }
             self.node.handle_datagram(now.mono, from, &payload);
         }
     }

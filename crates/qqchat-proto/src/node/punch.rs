@@ -10,6 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::Node;
 use crate::peer::{PeerId, PublicKey, canonical};
 use crate::wire::{self, Packet};
@@ -86,6 +88,74 @@ impl Reach {
     }
 }
 
+/// What kind of path a peer answers on, as people are shown it (the ping, doctor, the chat's
+/// header, `listen --json` and the history): one type for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    /// This machine: another qqchat on 127.0.0.1 or ::1.
+    Loopback,
+    /// A private-range or link-local address: the same network.
+    Lan,
+    /// A public address, straight through the routers.
+    Direct,
+    /// Through the TURN relay: works behind any NAT, costs a detour.
+    Relay,
+}
+
+impl PathKind {
+    /// The kind of `addr`, `relayed` when it is reached through the TURN relay.
+    pub fn of(addr: SocketAddr, relayed: bool) -> PathKind {
+        if relayed {
+            PathKind::Relay
+        } else if addr.ip().to_canonical().is_loopback() {
+            PathKind::Loopback
+        } else if is_lan(addr) {
+            PathKind::Lan
+        } else {
+            PathKind::Direct
+        }
+    }
+
+    /// The kind named as serde writes it (`lan`, `relay`...); `None` for any other name,
+    /// so a record from a later version still loads.
+    pub fn from_name(name: &str) -> Option<PathKind> {
+        match name {
+            "loopback" => Some(PathKind::Loopback),
+            "lan" => Some(PathKind::Lan),
+            "direct" => Some(PathKind::Direct),
+            "relay" => Some(PathKind::Relay),
+            _ => None,
+        }
+    }
+
+    /// As serde writes it: for JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            PathKind::Loopback => "loopback",
+            PathKind::Lan => "lan",
+            PathKind::Direct => "direct",
+            PathKind::Relay => "relay",
+        }
+    }
+
+    /// As shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            PathKind::Loopback => "loopback",
+            PathKind::Lan => "LAN",
+            PathKind::Direct => "direct",
+            PathKind::Relay => "relay",
+        }
+    }
+}
+
+impl std::fmt::Display for PathKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// An address on a LAN (private, link-local or loopback): preferred over a public one, as
 /// it is shorter and costs no NAT mapping.
 pub fn is_lan(addr: SocketAddr) -> bool {
@@ -135,6 +205,11 @@ impl Node {
     /// Whether datagrams to `addr` go through the relay (see [`Node::set_relayed`]).
     pub fn is_relayed(&self, addr: SocketAddr) -> bool {
         self.reach.is_relayed(addr)
+    }
+
+    /// The kind of path `addr` is.
+    pub fn path_kind(&self, addr: SocketAddr) -> PathKind {
+        PathKind::of(addr, self.is_relayed(addr))
     }
 
     /// A keyed contact given several candidates: punching needs a choice to make.
