@@ -234,10 +234,12 @@ fn listen_json_has_every_field_and_names_known_senders() {
             "plain",
             "received_at",
             "sent_at",
-            "text"
+            "text",
+            "via"
         ]
     );
     assert_eq!(v["from"], "sender");
+    assert_eq!(v["via"], "qqchat", "the protocol it came in");
     assert_eq!(v["addr"], sender.as_str());
     assert_eq!(v["path"], "loopback", "the kind of path it came over");
     assert_eq!(v["text"], "json \"quoted\" hello");
@@ -259,6 +261,7 @@ fn listen_json_has_every_field_and_names_known_senders() {
     assert_eq!(v["addr"], peer_addr.to_string().as_str());
     assert_eq!(v["text"], "plain json");
     assert_eq!(v["plain"], true);
+    assert_eq!(v["via"], "plain");
     assert_eq!(v["sent_at"], Value::Null);
     assert!(v["received_at"].is_string(), "{v}");
     drop(listener);

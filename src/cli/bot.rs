@@ -45,6 +45,7 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     // The bot keeps no history: it would only fill the disk with its own echoes.
     let mut options = engine_options(&book, None, false)?;
     super::reach_options(&mut options, &book.me)?;
+    super::lan_options(common, &book, &mut options, book.me.listen);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     eprintln!(

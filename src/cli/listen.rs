@@ -14,15 +14,15 @@ use super::{Common, engine_options, load_book, open_history, serve_control, star
 use std::net::SocketAddr;
 
 use crate::contacts::{Contact, ContactBook};
-use crate::engine::{Command, EngineEvent};
+use crate::engine::{Command, EngineEvent, Neighbour, NeighbourKind};
 use crate::identity;
-use crate::lan::{Lan, LanConfig, LanEvent};
+use crate::proto::PeerId;
 use signal_hook::consts::{SIGINT, SIGTERM};
+use std::collections::{HashMap, HashSet};
 
 /// What the listening loop waits for next.
 enum Next {
     Engine(EngineEvent),
-    Lan(LanEvent),
     /// SIGINT or SIGTERM, by number.
     Quit(i32),
     Stopped,
@@ -34,18 +34,20 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
     let mut options = engine_options(&book, Some(history), true)?;
     super::reach_options(&mut options, &book.me)?;
-    let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
+    super::lan_options(common, &book, &mut options, book.me.listen);
+    // Caught only while on the LAN, so that the announcement is withdrawn and IP Messenger
+    // told goodbye on the way out; otherwise they end the process as they always did.
+    let on_lan = options.discovery.is_some() || options.lan.is_some();
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
-    let config = lan_config(common, &book, public_key, engine.local_addr);
-    // Caught only while announcing, so that the announcement is withdrawn on the way out;
-    // otherwise they end the process as they always did.
-    let quit = if config.discover {
+    let quit = if on_lan {
         quit_signals()?
     } else {
         crossbeam_channel::never()
     };
-    let mut lan = Lan::start(config);
+    // IP Messenger peers, to say `"via": "ipmsg"` of their messages.
+    let mut ipmsg_peers: HashSet<PeerId> = HashSet::new();
+    let mut neighbours: HashMap<PeerId, String> = HashMap::new();
     let book = Arc::new(Mutex::new(book));
     if let Some(path) = path.clone() {
         follow(path, Arc::clone(&book), engine.commands.clone())?;
@@ -63,20 +65,11 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     loop {
         let next = crossbeam_channel::select! {
             recv(engine.events) -> event => event.map_or(Next::Stopped, Next::Engine),
-            recv(lan.events()) -> event => match event {
-                Ok(event) => Next::Lan(event),
-                Err(_) => continue,
-            },
             recv(quit) -> signal => Next::Quit(signal.unwrap_or(SIGTERM)),
         };
         let event = match next {
             Next::Engine(event) => event,
-            Next::Lan(event) => {
-                eprintln!("qqchat: {}", describe(&event));
-                continue;
-            }
             Next::Quit(signal) => {
-                lan.withdraw();
                 engine.shutdown();
                 // As a shell reports a process a signal ended.
                 return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
@@ -94,11 +87,22 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                 plain,
                 ..
             } => {
-                let name = book().by_peer(from).map(|c| c.name.clone());
+                let contact = book().by_peer(from).cloned();
+                let via = if plain {
+                    "plain"
+                } else if ipmsg_peers.contains(&from) || contact.as_ref().is_some_and(|c| c.ipmsg) {
+                    "ipmsg"
+                } else {
+                    "qqchat"
+                };
+                let name = contact
+                    .map(|c| c.name)
+                    .or_else(|| neighbours.get(&from).cloned());
                 if json {
                     json!({
                         "from": name,
                         "addr": path.to_string(),
+                        "via": via,
                         "path": kind.name(),
                         "text": text,
                         "plain": plain,
@@ -130,6 +134,22 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                 }
                 continue;
             }
+            EngineEvent::Neighbour(n) => {
+                if n.is_ipmsg() {
+                    ipmsg_peers.insert(n.peer);
+                }
+                let name = crate::text::one_line(&n.name);
+                if neighbours.insert(n.peer, name.clone()).is_none() {
+                    eprintln!("qqchat: {}", describe(&n, &name));
+                }
+                continue;
+            }
+            EngineEvent::NeighbourGone { peer } => {
+                if let Some(name) = neighbours.remove(&peer) {
+                    eprintln!("qqchat: gone from this network: {name}");
+                }
+                continue;
+            }
             EngineEvent::Error(err) | EngineEvent::Trouble { text: err, .. } => {
                 eprintln!("qqchat: {err}");
                 continue;
@@ -139,30 +159,11 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
         let mut out = stdout.lock();
         // A closed pipe (`qqchat listen | head`) ends listening quietly.
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            lan.withdraw();
             engine.shutdown();
             return Ok(ExitCode::SUCCESS);
         }
     }
     bail!("the engine stopped")
-}
-
-/// Discovery for this `listen`: on unless `--no-lan`, or the chat socket is on loopback,
-/// where nobody on the LAN could reach it anyway.
-fn lan_config(
-    common: &Common,
-    book: &ContactBook,
-    key: Option<crate::proto::PublicKey>,
-    local: SocketAddr,
-) -> LanConfig {
-    LanConfig {
-        discover: !common.no_lan && !local.ip().is_loopback(),
-        interfaces: common.lan_interfaces.clone(),
-        name: book.me.name.clone(),
-        port: local.port(),
-        key,
-        ip: (!local.ip().is_unspecified()).then_some(local.ip()),
-    }
 }
 
 /// SIGINT and SIGTERM as a channel, for the listening loop's `select!`.
@@ -183,32 +184,39 @@ fn quit_signals() -> Result<crossbeam_channel::Receiver<i32>> {
     Ok(rx)
 }
 
-/// The line `listen` prints on stderr for a discovery event. Names and versions come
-/// bounded and sanitized from [`crate::lan`].
-fn describe(event: &LanEvent) -> String {
-    match event {
-        LanEvent::Discovered {
-            name,
-            addrs,
-            key,
-            version,
-        } => {
-            let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+/// The line `listen` prints on stderr for someone found on this network; `name` is the
+/// neighbour's name made safe to print.
+fn describe(n: &Neighbour, name: &str) -> String {
+    match &n.kind {
+        NeighbourKind::Qqchat { key, version } => {
             let key = key.map_or_else(
                 || "no key".to_owned(),
                 |k| format!("key {}", identity::encode_key(&k)),
             );
-            let version = version
-                .as_ref()
-                .map(|v| format!(", qqchat {v}"))
-                .unwrap_or_default();
+            let version = if version.is_empty() {
+                String::new()
+            } else {
+                format!(", qqchat {}", crate::text::one_line(version))
+            };
+            format!("on this network: {name} at {} ({key}{version})", n.addr)
+        }
+        NeighbourKind::IpMsg {
+            client,
+            group,
+            host,
+            ..
+        } => {
+            let group = if group.is_empty() {
+                String::new()
+            } else {
+                format!(", group {}", crate::text::one_line(group))
+            };
             format!(
-                "on this network: {name} at {} ({key}{version})",
-                addrs.join(", ")
+                "on this network: {name} at {} ({client} on {}{group}; unencrypted)",
+                n.addr,
+                crate::text::one_line(host)
             )
         }
-        LanEvent::Gone { name } => format!("gone from this network: {name}"),
-        LanEvent::Trouble(why) => why.clone(),
     }
 }
 

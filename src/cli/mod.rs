@@ -127,6 +127,64 @@ fn relay_server(me: &Me) -> Result<Option<RelayServer>> {
     }))
 }
 
+/// What qqchat does on the LAN for this run: discovery over multicast DNS and IP Messenger,
+/// as `[lan]` says, both off with `--no-lan`, and both off when the chat socket is on
+/// loopback (nobody on the LAN could answer, and tests on loopback stay off the network).
+fn lan_options(common: &Common, book: &ContactBook, options: &mut Options, local: SocketAddr) {
+    if common.no_lan || local.ip().is_loopback() {
+        return;
+    }
+    let interfaces = if common.lan_interfaces.is_empty() {
+        book.lan.interfaces.clone()
+    } else {
+        common.lan_interfaces.clone()
+    };
+    let key = options.protocol.identity.as_ref().map(|keys| keys.public);
+    if book.lan.discover {
+        options.discovery = Some(crate::lan::LanConfig {
+            discover: true,
+            interfaces: interfaces.clone(),
+            name: book.me.name.clone(),
+            port: local.port(),
+            key,
+            ip: (!local.ip().is_unspecified()).then_some(local.ip()),
+        });
+    }
+    if book.lan.ipmsg {
+        let (broadcasts, local_ips) = crate::lan::broadcast_interfaces(&interfaces);
+        options.lan = Some(crate::engine::LanOptions {
+            nick: book.me.name.clone(),
+            group: book.lan.group.clone(),
+            user: login_name(&book.me.name),
+            host: host_name(),
+            broadcasts,
+            local_ips,
+            port: crate::contacts::IPMSG_PORT,
+            first_packet_no: qqchat_ipmsg::packet_no_at(std::time::SystemTime::now()),
+        });
+    }
+}
+
+/// The log-in name IP Messenger clients show beside the nick.
+fn login_name(fallback: &str) -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// This machine's host name, as IP Messenger clients show it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "qqchat".to_owned())
+}
+
 /// The STUN servers and the relay of `[me]`: what every long-running qqchat asks.
 fn reach_options(options: &mut Options, me: &Me) -> Result<()> {
     options.stun = stun_servers(me);
@@ -391,6 +449,7 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let data_dir = Some(history.dir().to_path_buf());
     let mut options = engine_options(&book, Some(history), true)?;
     reach_options(&mut options, &book.me)?;
+    lan_options(common, &book, &mut options, book.me.listen);
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;

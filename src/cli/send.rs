@@ -68,6 +68,12 @@ pub fn send(
     options.watch = false;
     options.queue_failed = queue;
     options.protocol.give_up = timeout_secs;
+    // An IP Messenger contact is reached over that protocol, which needs its port; nothing
+    // is announced for one message.
+    if book.by_peer(target.peer).is_some_and(|c| c.ipmsg) {
+        super::lan_options(common, &book, &mut options, book.me.listen);
+        options.discovery = None;
+    }
     let engine = start_engine(book.me.listen, options)?;
     let code = deliver(
         &EngineLink::of(&engine),

@@ -232,6 +232,9 @@ pub struct Options {
     pub relay: Option<RelayServer>,
     /// IP Messenger on the LAN (a socket on port 2425), when `[lan] ipmsg` is on.
     pub lan: Option<super::core::LanOptions>,
+    /// Discovery of other qqchat users over multicast DNS, when `[lan] discover` is on; the
+    /// announcement is withdrawn when the engine stops.
+    pub discovery: Option<crate::lan::LanConfig>,
 }
 
 impl Options {
@@ -246,6 +249,7 @@ impl Options {
             stun: Vec::new(),
             relay: None,
             lan: None,
+            discovery: None,
         }
     }
 }

@@ -73,6 +73,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         },
         None => (None, None),
     };
+    let discovery = options.discovery.map(crate::lan::Lan::start);
     let core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
@@ -92,6 +93,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         out: out_tx,
         relay,
         lan,
+        discovery,
         events: ev_tx,
         subscribers: Vec::new(),
     };
@@ -281,6 +283,8 @@ struct Driver {
     relay: Option<net::SideSocket>,
     /// IP Messenger's socket on port 2425, when that is on.
     lan: Option<net::SideSocket>,
+    /// Multicast DNS discovery; dropping it withdraws the announcement.
+    discovery: Option<crate::lan::Lan>,
     events: Sender<EngineEvent>,
     /// Extra listeners ([`Command::Subscribe`]): control-socket clients following their work.
     subscribers: Vec<Sender<EngineEvent>>,
@@ -319,6 +323,10 @@ impl Driver {
                 .lan
                 .as_ref()
                 .map_or_else(crossbeam_channel::never, |l| l.incoming.clone());
+            let found = self
+                .discovery
+                .as_ref()
+                .map_or_else(crossbeam_channel::never, |d| d.events().clone());
             let now = select! {
                 recv(commands) -> cmd => match cmd {
                     Ok(Command::Shutdown) | Err(_) => break,
@@ -373,6 +381,17 @@ impl Driver {
                         continue;
                     }
                 },
+                recv(found) -> event => match event {
+                    Ok(event) => {
+                        let now = now();
+                        self.core.handle_discovery(now, event);
+                        now
+                    }
+                    Err(_) => {
+                        self.discovery = None;
+                        continue;
+                    }
+                },
                 recv(timer) -> _ => {
                     let now = now();
                     self.core.handle_timeout(now);
@@ -383,6 +402,10 @@ impl Driver {
             if !self.apply(output) {
                 break;
             }
+        }
+        // Withdrawn first, so the others forget this qqchat as it says goodbye.
+        if let Some(mut discovery) = self.discovery.take() {
+            discovery.withdraw();
         }
         let now = now();
         self.core.goodbye(now);

@@ -153,7 +153,7 @@ pub(super) fn start(config: &LanConfig, tx: Sender<LanEvent>) -> Result<Running,
 
 /// Whether discovery uses the interface `name` with address `ip`: IPv4 only, never
 /// loopback, and among `chosen` when any are.
-fn selected(chosen: &[String], name: &str, ip: IpAddr, loopback: bool) -> bool {
+pub(super) fn selected(chosen: &[String], name: &str, ip: IpAddr, loopback: bool) -> bool {
     ip.is_ipv4() && !loopback && (chosen.is_empty() || chosen.iter().any(|c| c == name))
 }
 

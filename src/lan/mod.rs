@@ -141,3 +141,26 @@ pub enum LanError {
     #[error("LAN discovery is off: a thread could not start: {0}")]
     Thread(std::io::Error),
 }
+
+/// The broadcast addresses and own IPv4 addresses of the interfaces LAN features use: up,
+/// IPv4, not loopback, and among `chosen` when any are named. IP Messenger broadcasts its
+/// entry to each of these (and to 255.255.255.255), and knows its own echoes by them.
+pub fn broadcast_interfaces(chosen: &[String]) -> (Vec<std::net::Ipv4Addr>, Vec<IpAddr>) {
+    let mut broadcasts = Vec::new();
+    let mut own = Vec::new();
+    for i in if_addrs::get_if_addrs().unwrap_or_default() {
+        let if_addrs::IfAddr::V4(v4) = &i.addr else {
+            continue;
+        };
+        if !i.is_oper_up() || !mdns::selected(chosen, &i.name, i.ip(), i.is_loopback()) {
+            continue;
+        }
+        own.push(IpAddr::V4(v4.ip));
+        if let Some(b) = v4.broadcast
+            && !broadcasts.contains(&b)
+        {
+            broadcasts.push(b);
+        }
+    }
+    (broadcasts, own)
+}

@@ -6,7 +6,7 @@
 pub const PORT: u16 = 2425;
 
 /// The protocol version this crate speaks and writes in the first field.
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "1_qqchat";
 
 pub const NOOPERATION: u32 = 0x00;
 /// "I am here": broadcast on start; everyone answers [`ANSENTRY`].

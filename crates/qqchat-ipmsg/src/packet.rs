@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn build_writes_one_encoding_and_strips_separators() {
         let bytes = build(5, "a:b", "h", SENDMSG, &["王\0x"], GB18030);
-        assert_eq!(bytes, b"1:5:a_b:h:32:\xCD\xF5x\0");
+        assert_eq!(bytes, b"1_qqchat:5:a_b:h:32:\xCD\xF5x\0");
         let raw = RawPacket::parse(&bytes).expect("parses");
         assert_eq!(raw.user, b"a_b");
     }

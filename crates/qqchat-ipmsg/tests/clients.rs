@@ -120,7 +120,7 @@ fn iptux_entry_is_answered_on_port_2425_with_its_extra_fields() {
     );
     assert!(!tx[0].broadcast);
     let expect = format!(
-        "1:{FIRST}:me:box:{}:Me\0Dev\0icon-tux.png\0utf-8\0",
+        "1_qqchat:{FIRST}:me:box:{}:Me\0Dev\0icon-tux.png\0utf-8\0",
         ANSENTRY | CAPUTF8OPT
     );
     assert_eq!(tx[0].payload, expect.as_bytes());
@@ -171,7 +171,7 @@ fn feiq_entry_in_gbk() {
     e.send(Instant::now(), ip(7), "你好", 9).expect("queued");
     let msg = transmits(&mut e).remove(0).payload;
     let expect = cat(&[
-        format!("1:{FIRST}:me:box:{}:", SENDMSG | SENDCHECKOPT).as_bytes(),
+        format!("1_qqchat:{FIRST}:me:box:{}:", SENDMSG | SENDCHECKOPT).as_bytes(),
         &[0xC4, 0xE3, 0xBA, 0xC3, 0],
     ]);
     assert_eq!(msg, expect);
@@ -194,7 +194,7 @@ fn feiq_message_in_gbk_is_decoded() {
     let ack = transmits(&mut e).remove(0).payload;
     assert_eq!(
         ack,
-        format!("1:{FIRST}:me:box:{RECVMSG}:1733212399\0").as_bytes()
+        format!("1_qqchat:{FIRST}:me:box:{RECVMSG}:1733212399\0").as_bytes()
     );
 }
 
@@ -234,7 +234,7 @@ fn ip_messenger_with_a_cp932_nick() {
     assert_eq!(
         answer,
         format!(
-            "1:{FIRST}:me:box:{}:Me\0Dev\0",
+            "1_qqchat:{FIRST}:me:box:{}:Me\0Dev\0",
             ANSENTRY | CAPUTF8OPT | UTF8OPT
         )
         .as_bytes()
@@ -278,7 +278,7 @@ fn classic_ip_messenger_without_utf8_gets_cp932() {
     assert_eq!(
         bytes,
         cat(&[
-            format!("1:{}:me:box:{}:", FIRST + 1, SENDMSG | SENDCHECKOPT).as_bytes(),
+            format!("1_qqchat:{}:me:box:{}:", FIRST + 1, SENDMSG | SENDCHECKOPT).as_bytes(),
             &[0x8E, 0x52, 0x93, 0x63, 0]
         ])
     );
@@ -303,7 +303,7 @@ fn iptux_receipt_289_delivers() {
     let no = RawPacket::parse(&msg).expect("parses").packet_no;
     assert_eq!(
         msg,
-        format!("1:{no}:me:box:{}:hi alice\0", SENDMSG | SENDCHECKOPT).as_bytes()
+        format!("1_qqchat:{no}:me:box:{}:hi alice\0", SENDMSG | SENDCHECKOPT).as_bytes()
     );
     // A receipt for another number does nothing.
     e.handle_datagram(
@@ -461,7 +461,7 @@ fn announce_broadcasts_to_each_address_and_to_all() {
         ]
     );
     let expect = format!(
-        "1:{FIRST}:me:box:{}:Me\0Dev\0",
+        "1_qqchat:{FIRST}:me:box:{}:Me\0Dev\0",
         BR_ENTRY | CAPUTF8OPT | UTF8OPT
     );
     for t in &tx {
@@ -556,7 +556,7 @@ fn iptux_answering_our_broadcast_is_told_we_write_utf8() {
     assert_eq!(
         tx[0].payload,
         format!(
-            "1:{}:me:box:{}:Me\0Dev\0icon-tux.png\0utf-8\0",
+            "1_qqchat:{}:me:box:{}:Me\0Dev\0icon-tux.png\0utf-8\0",
             FIRST + 1,
             BR_ABSENCE | CAPUTF8OPT
         )
@@ -575,7 +575,11 @@ fn iptux_in_gbk_is_not_told_it_is_utf8() {
     let answer = transmits(&mut e).remove(0).payload;
     assert_eq!(
         answer,
-        format!("1:{FIRST}:me:box:{}:Me\0Dev\0", ANSENTRY | CAPUTF8OPT).as_bytes()
+        format!(
+            "1_qqchat:{FIRST}:me:box:{}:Me\0Dev\0",
+            ANSENTRY | CAPUTF8OPT
+        )
+        .as_bytes()
     );
 }
 
@@ -835,7 +839,7 @@ fn set_names_tells_the_lan() {
     assert_eq!(
         tx[0].payload,
         format!(
-            "1:{FIRST}:me:box:{}:Boss\0Ops\0",
+            "1_qqchat:{FIRST}:me:box:{}:Boss\0Ops\0",
             BR_ABSENCE | CAPUTF8OPT | UTF8OPT
         )
         .as_bytes()

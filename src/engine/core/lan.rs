@@ -91,7 +91,13 @@ impl EngineCore {
 
     /// Hands an unacked message for an IP Messenger peer to the endpoint; false when it was
     /// refused (too long, too many waiting), which the caller reports.
-    pub(super) fn lan_send(&mut self, now: Now, to: PeerId, text: &str, id: u64) -> Result<(), String> {
+    pub(super) fn lan_send(
+        &mut self,
+        now: Now,
+        to: PeerId,
+        text: &str,
+        id: u64,
+    ) -> Result<(), String> {
         let (Some(lan), PeerId::Addr(addr)) = (&mut self.ipmsg, to) else {
             return Err("IP Messenger is off".to_owned());
         };
@@ -132,11 +138,20 @@ impl EngineCore {
             return;
         };
         match event {
+            // Another qqchat: reached over qqchat's own (encrypted) protocol, found over
+            // multicast DNS, never listed as an IP Messenger user.
+            LanEvent::PeerEntered(peer) | LanEvent::PeerUpdated(peer) if is_qqchat(&peer) => {}
             LanEvent::PeerEntered(peer) => {
                 let neighbour = neighbour(lan, &peer);
                 let id = neighbour.peer;
                 self.ui.push(EngineEvent::Neighbour(neighbour));
-                self.on_event(now, Event::Presence { peer: id, online: true });
+                self.on_event(
+                    now,
+                    Event::Presence {
+                        peer: id,
+                        online: true,
+                    },
+                );
             }
             LanEvent::PeerUpdated(peer) => {
                 let neighbour = neighbour(lan, &peer);
@@ -145,7 +160,13 @@ impl EngineCore {
             LanEvent::PeerLeft { ip } => {
                 let peer = lan.peer_id(ip);
                 self.ui.push(EngineEvent::NeighbourGone { peer });
-                self.on_event(now, Event::Presence { peer, online: false });
+                self.on_event(
+                    now,
+                    Event::Presence {
+                        peer,
+                        online: false,
+                    },
+                );
             }
             LanEvent::Received { ip, text, .. } => {
                 let from = lan.peer_id(ip);
@@ -193,6 +214,11 @@ impl EngineCore {
     pub(super) fn lan_deadline(&self) -> Option<std::time::Instant> {
         self.ipmsg.as_ref().and_then(|l| l.endpoint.poll_timeout())
     }
+}
+
+/// Whether an IP Messenger peer is a qqchat (its version field says so).
+fn is_qqchat(peer: &Peer) -> bool {
+    peer.version.starts_with(qqchat_ipmsg::consts::VERSION)
 }
 
 fn neighbour(lan: &IpMsg, peer: &Peer) -> Neighbour {

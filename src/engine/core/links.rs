@@ -9,8 +9,11 @@ impl EngineCore {
     /// flood the UI.
     pub(super) fn report_links(&mut self, now: Now) {
         let contacts = &self.contacts;
-        self.link_dirty
-            .retain(|peer| contacts.iter().any(|c| !c.plain && !c.ipmsg && c.peer_id() == *peer));
+        self.link_dirty.retain(|peer| {
+            contacts
+                .iter()
+                .any(|c| !c.plain && !c.ipmsg && c.peer_id() == *peer)
+        });
         let dirty: Vec<PeerId> = self.link_dirty.iter().copied().collect();
         for peer in dirty {
             let due = self

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 mod candidates;
+mod discovery;
 mod lan;
 mod links;
 mod outbox;
@@ -152,6 +153,8 @@ pub struct EngineCore {
     relay: TurnRelay,
     /// IP Messenger, over a socket of its own on port 2425; `None` when it is off.
     ipmsg: Option<lan::IpMsg>,
+    /// qqchat users discovered on the LAN, by announced name, for when they go.
+    neighbours: HashMap<String, PeerId>,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
     lan: Vec<SocketAddr>,
     /// A public address of this node as a keyed contact last saw it.
@@ -182,6 +185,7 @@ impl EngineCore {
             stun: StunClient::new(&options.stun),
             relay: TurnRelay::default(),
             ipmsg: options.lan.map(lan::IpMsg::new),
+            neighbours: HashMap::new(),
             lan: options.local,
             seen_public: None,
             candidates_stale: true,
@@ -378,6 +382,11 @@ impl EngineCore {
     }
 
     fn send(&mut self, now: Now, to: PeerId, text: String, plain: bool, id: u64) {
+        // An address that is a keyed peer's (a qqchat found on the LAN, say) means that peer.
+        let to = match to {
+            PeerId::Addr(addr) if !plain => self.node.keyed_at(addr).unwrap_or(to),
+            _ => to,
+        };
         // Refused before it is stored: the front ends check first, so this is a last guard.
         if let Some(err) = too_long(&text, self.node.config().max_message) {
             self.ui.push(EngineEvent::Error(err));
@@ -433,8 +442,16 @@ impl EngineCore {
             return;
         };
         let (to, text, sent_at) = (o.to, o.text.clone(), o.sent_at);
+        let ipmsg_contact = self.contacts.iter().any(|c| c.ipmsg && c.peer_id() == to);
         let result = if self.is_ipmsg(to) {
             self.lan_send(now, to, &text, id)
+        } else if ipmsg_contact {
+            // Never a qqchat datagram to an IP Messenger client.
+            Err(
+                "IP Messenger is off (--no-lan, [lan] ipmsg = false, or UDP port 2425 taken \
+                 by another IP Messenger client here)"
+                    .to_owned(),
+            )
         } else {
             self.node
                 .send(now.mono, to, text, sent_at.as_millisecond(), id)

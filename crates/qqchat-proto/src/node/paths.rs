@@ -86,6 +86,14 @@ impl Node {
         }
     }
 
+    /// The keyed peer whose path (or candidate) `addr` is: a message addressed there goes to
+    /// that key, over Noise, since plain datagrams from its address are refused anyway.
+    pub fn keyed_at(&self, addr: SocketAddr) -> Option<PeerId> {
+        self.by_path
+            .get(&canonical(addr))
+            .map(|&key| PeerId::Key(key))
+    }
+
     /// Where datagrams to `peer` go now: the path that last worked.
     pub fn path(&self, peer: PeerId) -> Option<SocketAddr> {
         match (self.peers.get(&peer).and_then(PeerConn::path), peer) {
