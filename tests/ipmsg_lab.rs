@@ -107,6 +107,55 @@ fn an_iptux_user_on_the_lan_is_found_chatted_with_both_ways_and_seen_leaving() {
         .unwrap_or_else(|seen| panic!("alice never saw wang leave; she said {seen:#?}"));
 }
 
+#[test]
+fn send_reaches_an_ip_messenger_contact_by_name_with_nothing_else_running() {
+    let Some(mut lab) = Lab::start("send_reaches_an_ip_messenger_contact_by_name") else {
+        return;
+    };
+    let lan = lab.lan_segment();
+    let a = lab.segment_host("alice", &lan);
+    let w = lab.segment_host("wang", &lan);
+    let alice = Person::at("alice", a.addr(PORT));
+    // A contact with an IP alone: port 2425 is every IP Messenger client's.
+    let file = alice.contacts();
+    let text = std::fs::read_to_string(&file).expect("alice's contacts");
+    std::fs::write(
+        &file,
+        format!("{text}\nwang = {{ addr = \"{}\", ipmsg = true }}\n", w.ip),
+    )
+    .expect("write alice's contacts");
+
+    let mut command = lab.command(&w.ns, PYTHON);
+    command
+        .args(["-c", IPTUX])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut iptux = ChildGuard::spawn(&mut command);
+    let _stdin = iptux.take_stdin();
+    let out = Lines::new(iptux.take_stdout());
+    let sent = lab
+        .qqchat(&a, alice.dir.path())
+        .args([
+            "--contacts",
+            &file,
+            "send",
+            "--timeout",
+            "10",
+            "wang",
+            "你好 wang",
+        ])
+        .output()
+        .expect("run qqchat send");
+    assert!(
+        sent.status.success(),
+        "not delivered: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    out.wait_for("got 你好 wang", WAIT)
+        .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
+}
+
 /// An IP Messenger peer as iptux 0.8 is on the wire: entry with icon and encoding fields,
 /// answers to entries, SENDMSG|SENDCHECKOPT, RECVMSG acknowledged with 289, BR_EXIT on quit.
 /// Prints what it saw on stdout; quits on a line on stdin (or after a minute).
