@@ -272,6 +272,7 @@ fn a_on_an_iptux_neighbour_adds_it_as_an_ip_messenger_contact() {
         app.prompt().unwrap().question(),
         "Name for 王小明 (iptux at 192.168.1.30:2425):"
     );
+    assert_snapshot!(screen(&app, 80, 12));
     let effects = press(&mut app, KeyCode::Enter);
     match effects.as_slice() {
         [Effect::AddIpmsgContact { name, addr: at }] => {
