@@ -447,3 +447,47 @@ fn a_contact_removed_while_on_this_network_is_listed_there_again() {
     assert_eq!(wang.online(), Some(true));
     assert_eq!(wang.peer_id(), PeerId::addr(addr(WANG)));
 }
+
+#[test]
+fn a_neighbour_without_a_name_is_called_by_its_host() {
+    let mut app = app();
+    found(&mut app, iptux(" \r\n", "", WANG, false));
+    assert_eq!(listed(&app)[3], "wxm-pc");
+}
+
+#[test]
+fn news_of_a_neighbour_changes_its_row_in_place() {
+    let mut app = app_with_neighbours(100, 14);
+    found(&mut app, iptux("小明", "研发部", WANG, true));
+    assert_eq!(
+        listed(&app),
+        ["alice", "bob", "pyscript", "alice-laptop", "小明"]
+    );
+    let shown = screen(&app, 100, 14);
+    assert!(shown.contains("iptux 研发部 away"), "{shown}");
+}
+
+#[test]
+fn the_list_scrolls_to_show_both_lines_of_the_last_neighbour() {
+    let mut app = app_sized(80, 10);
+    for n in 1..=12 {
+        found(
+            &mut app,
+            iptux(
+                &format!("user{n}"),
+                "",
+                &format!("192.168.1.{n}:2425"),
+                n == 12,
+            ),
+        );
+    }
+    press(&mut app, KeyCode::End);
+    let shown = screen(&app, 80, 10);
+    let lines: Vec<&str> = shown.lines().collect();
+    // The frame's last inner row holds the second line of the last entry.
+    assert!(lines[6].contains("user12"), "{shown}");
+    assert!(lines[7].contains("iptux away"), "{shown}");
+    press(&mut app, KeyCode::Home);
+    let shown = screen(&app, 80, 10);
+    assert!(shown.lines().nth(1).unwrap().contains("alice"), "{shown}");
+}
