@@ -192,6 +192,7 @@ fn a_keyed_qqchat_neighbour_is_written_to_by_its_key() {
     });
     assert_eq!(app.open_peer().unwrap().messages().len(), 3);
     assert_eq!(app.peers().len(), 5, "no new entry");
+    assert_snapshot!(screen(&app, 80, 12));
 }
 
 #[test]
