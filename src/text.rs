@@ -210,9 +210,46 @@ pub fn preview(text: &str, max: usize) -> String {
     line
 }
 
+/// Text from the network as a name on one line, at most `max` cells wide: made safe as
+/// [`one_line`] does, trimmed, and cut with `…`. Only the start of a very long text is read.
+pub fn short_name(text: &str, max: usize) -> String {
+    // Every cell holds at least one character, so no more than this can be shown.
+    let head: String = text.chars().take(max.saturating_mul(2) + 2).collect();
+    let line = one_line(&head);
+    let line = line.trim();
+    if width(line) <= max && head.len() == text.len() {
+        return line.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    let mut out = out.trim_end().to_owned();
+    if max > 0 {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_name_is_one_safe_line_cut_at_its_width() {
+        assert_eq!(short_name("  bob  ", 10), "bob");
+        assert_eq!(short_name("a\x1b[2Jb\nc", 20), "a^[[2Jb ↵ c");
+        assert_eq!(short_name("王小明王小明", 7), "王小明…");
+        assert_eq!(short_name(&"x".repeat(10_000), 5), "xxxx…");
+        assert!(width(&short_name(&"你".repeat(100), 9)) <= 9);
+        assert_eq!(short_name("\u{202e}evil", 10), "\u{FFFD}evil");
+    }
 
     #[test]
     fn sanitize_keeps_ordinary_text() {

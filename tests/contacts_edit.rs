@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use qqchat::contacts::ContactBook;
 use qqchat::contacts::{
-    EditError, KeyedAdd, add_contact, add_keyed_contact, remove_contact, rename_contact,
+    EditError, KeyedAdd, add_contact, add_ipmsg_contact, add_keyed_contact, remove_contact,
+    rename_contact,
 };
 use qqchat::proto::PublicKey;
 use qqchat_testkit::{TempDir, addr};
@@ -411,4 +412,57 @@ fn a_contact_with_another_key_is_not_changed() {
     let err = add_keyed_contact(&path, "bob", &["127.0.0.1:9002".to_owned()], &KEY).unwrap_err();
     assert!(matches!(err, EditError::NameTaken { .. }), "{err}");
     assert_eq!(read(&path), text);
+}
+
+// ---------------------------------------------------------------- IP Messenger
+
+#[test]
+fn an_ip_messenger_user_is_added_by_ip_alone_and_every_other_byte_stays() {
+    let path = file_with(EXAMPLE);
+    add_ipmsg_contact(&path, "王小明", addr("192.168.1.30:2425")).unwrap();
+    assert_eq!(
+        read(&path),
+        format!("{EXAMPLE}\"王小明\" = {{ addr = \"192.168.1.30\", ipmsg = true }}\n")
+    );
+    let book = book(&path);
+    let wang = book.by_name("王小明").unwrap();
+    assert!(wang.ipmsg && wang.key.is_none() && !wang.plain);
+    assert_eq!(wang.addrs, [addr("192.168.1.30:2425")]);
+    alone(&path);
+}
+
+#[test]
+fn an_ip_messenger_user_on_another_port_keeps_the_port() {
+    let path = file_with("[contacts]\n# the office\nbob = \"127.0.0.1:9002\"\n");
+    add_ipmsg_contact(&path, "feiq", addr("[::ffff:10.0.0.7]:2426")).unwrap();
+    assert_eq!(
+        read(&path),
+        "[contacts]\n# the office\nbob = \"127.0.0.1:9002\"\nfeiq = { addr = \"10.0.0.7:2426\", ipmsg = true }\n"
+    );
+    assert_eq!(
+        book(&path).by_name("feiq").unwrap().addr(),
+        addr("10.0.0.7:2426")
+    );
+}
+
+#[test]
+fn an_ip_messenger_user_at_a_contacts_address_or_name_is_refused() {
+    let text =
+        "[contacts]\n# wang, from the office\nwang = { addr = \"192.168.1.30\", ipmsg = true }\n";
+    let path = file_with(text);
+    let err = add_ipmsg_contact(&path, "王小明", addr("192.168.1.30:2425")).unwrap_err();
+    assert!(
+        matches!(&err, EditError::AddrTaken { name, .. } if name == "wang"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "192.168.1.30:2425 is already in contacts as \"wang\""
+    );
+    let err = add_ipmsg_contact(&path, "wang", addr("192.168.1.31:2425")).unwrap_err();
+    assert!(matches!(err, EditError::NameTaken { .. }), "{err}");
+    let err = add_ipmsg_contact(&path, "bad\nname", addr("192.168.1.31:2425")).unwrap_err();
+    assert!(matches!(err, EditError::ControlInName { .. }), "{err}");
+    assert_eq!(read(&path), text, "nothing written");
+    alone(&path);
 }

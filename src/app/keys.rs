@@ -289,7 +289,7 @@ pub const BINDINGS: &[Binding] = &[
         help(Section::Contacts, "Enter", "open the conversation"),
         &[hint(C::Contacts, When::Peers, 1, "Enter", "open")]),
     bind(&[C::Contacts], &[Code(Char('a'))], Action::AddContact,
-        help(Section::Contacts, "a", "add an address to contacts"),
+        help(Section::Contacts, "a", "add to contacts (also on this network)"),
         &[hint(C::Contacts, When::Unlisted, 2, "a", "add to contacts")]),
     bind(&[C::Contacts], &[Code(Char('A'))], Action::PasteContact,
         help(Section::Contacts, "A", "paste a contact string (qqchat id)"),

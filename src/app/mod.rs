@@ -38,7 +38,7 @@ pub use composer::{Composer, Edit};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
-pub use peer::{EntryId, PathKind, Peer, Seq, Trust};
+pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
@@ -67,6 +67,9 @@ pub enum Effect {
         addrs: Vec<String>,
         key: PublicKey,
     },
+    /// Write an IP Messenger user into the contacts file as `name`, as
+    /// `{ addr = "ip", ipmsg = true }` (the port too if it is not 2425), then reload it.
+    AddIpmsgContact { name: String, addr: SocketAddr },
     /// Take contact `name` out of the contacts file, then reload it.
     RemoveContact { name: String },
     /// Keep the candidate addresses keyed contact `name` told in its entry, then reload.
@@ -213,6 +216,16 @@ impl App {
             .into_iter()
             .map(Effect::Send)
             .collect();
+        // A row of someone on this network that joined its contact's: the view goes along.
+        let moved = |id: EntryId| {
+            self.roster
+                .absorbed
+                .iter()
+                .find(|(from, _)| *from == id)
+                .map_or(id, |&(_, to)| to)
+        };
+        let selected = selected.map(moved);
+        self.view.open = self.view.open.map(moved);
         self.view.selected = selected.filter(|&id| self.roster.position(id).is_some());
         if self.view.selected.is_none() {
             let last = self.roster.peers().len().saturating_sub(1);
@@ -460,8 +473,11 @@ impl App {
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
-            // "On this network" is drawn from these next; until then they change nothing.
-            EngineEvent::Neighbour(_) | EngineEvent::NeighbourGone { .. } => {}
+            EngineEvent::Neighbour(found) => {
+                self.roster.neighbour(&found);
+                self.adopt_drafts();
+            }
+            EngineEvent::NeighbourGone { peer } => self.neighbour_gone(peer),
             EngineEvent::Relay(report) => {
                 if let Some(line) = report
                     .describe()
@@ -514,6 +530,20 @@ impl App {
             } => return self.receive(from, path, &text, (received_at, sent_at), plain),
         }
         Vec::new()
+    }
+
+    /// Someone on this network left: their row goes, unless it is open or holds a draft
+    /// (or a conversation); the cursor stays on the same row.
+    fn neighbour_gone(&mut self, peer: PeerId) {
+        let row = self.selected();
+        let open = self.view.open;
+        let gone = self
+            .roster
+            .neighbour_gone(peer, |p| Some(p.id()) == open || !p.draft.is_empty());
+        if self.view.selected.is_some_and(|id| gone.contains(&id)) {
+            let last = self.peers().len().saturating_sub(1);
+            self.view.select_index(&self.roster, row.min(last));
+        }
     }
 
     fn receive(

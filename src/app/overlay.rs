@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 
 use ratatui_textarea::TextArea;
 
-use crate::proto::PublicKey;
+use crate::proto::{PublicKey, canonical};
 
 use super::composer::name_input;
-use super::peer::EntryId;
+use super::peer::{EntryId, NearbyKind};
 use super::roster::display_addr;
 use super::{App, Effect};
 use crate::identity::{ContactString, parse_contact_string};
@@ -44,6 +44,9 @@ pub struct Card {
 pub enum PromptKind {
     /// Name the address, which is not in contacts yet, to add it.
     Add { addr: SocketAddr },
+    /// Name entry `id`, someone on this network, to add it as discovery found it: with its
+    /// key, or as an IP Messenger contact.
+    AddNeighbour { id: EntryId },
     /// Rename the contact written `name` in the file.
     Rename { name: String },
     /// Confirm taking the contact written `name` out of the file.
@@ -192,6 +195,22 @@ impl App {
             self.show_info(&text);
             return;
         }
+        if let Some(nearby) = peer.neighbour() {
+            let what = match nearby.kind() {
+                NearbyKind::Qqchat { .. } => "qqchat",
+                NearbyKind::IpMsg { client, .. } => client,
+            };
+            let question = format!(
+                "Name for {} ({what} at {}):",
+                peer.name(),
+                display_addr(nearby.addr())
+            );
+            let id = peer.id();
+            // Its own name if free, else with a number: Enter alone adds it.
+            let suggestion = self.free_name(peer.name(), id);
+            self.ask(PromptKind::AddNeighbour { id }, question, &suggestion);
+            return;
+        }
         let question = format!("Name for {}:", display_addr(peer.addr()));
         // An entry named after a contact since removed offers that name back.
         let suggestion = if peer.key().is_address() {
@@ -201,6 +220,15 @@ impl App {
         };
         let kind = PromptKind::Add { addr: peer.addr() };
         self.ask(kind, question, &suggestion);
+    }
+
+    /// `name`, or `name 2`, `name 3`, … : the first that entry `own` may take; empty when
+    /// none of them may be (a name kept for addresses).
+    fn free_name(&self, name: &str, own: EntryId) -> String {
+        std::iter::once(name.to_owned())
+            .chain((2..100).map(|n| format!("{name} {n}")))
+            .find(|candidate| self.roster.name_problem(candidate, Some(own)).is_none())
+            .unwrap_or_default()
     }
 
     /// F2: this user's contact string, with every address the front end found, shown and
@@ -356,6 +384,47 @@ impl App {
                     key,
                 };
                 (own, effect)
+            }
+            PromptKind::AddNeighbour { id } => {
+                let nearby = self.roster.get(id).and_then(|p| p.neighbour()).cloned();
+                let Some(nearby) = nearby else {
+                    // Gone, or a contact already.
+                    self.overlay = Overlay::None;
+                    return Vec::new();
+                };
+                let addr = nearby.addr();
+                let taken = self.peers().iter().find(|p| {
+                    p.is_listed()
+                        && p.candidates()
+                            .iter()
+                            .any(|&a| canonical(a) == canonical(addr))
+                });
+                if let Some(contact) = taken {
+                    let problem = format!(
+                        "{} is already in contacts as {}.",
+                        display_addr(addr),
+                        contact.name()
+                    );
+                    self.set_prompt_error(problem);
+                    return Vec::new();
+                }
+                let effect = match nearby.kind() {
+                    NearbyKind::IpMsg { .. } => Effect::AddIpmsgContact {
+                        name: name.clone(),
+                        addr,
+                    },
+                    NearbyKind::Qqchat { key: Some(key) } => Effect::AddKeyedContact {
+                        name: name.clone(),
+                        addrs: vec![display_addr(addr)],
+                        key: *key,
+                    },
+                    NearbyKind::Qqchat { key: None } => Effect::AddContact {
+                        name: name.clone(),
+                        addr,
+                        plain: false,
+                    },
+                };
+                (Some(id), effect)
             }
             PromptKind::Add { addr } => {
                 let Some(peer) = self.roster.at_addr(addr) else {

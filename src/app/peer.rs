@@ -51,6 +51,128 @@ pub struct Peer {
     pub(super) from_history: usize,
     /// What was being written to it when another conversation was opened.
     pub(super) draft: String,
+    /// A contact spoken to in the IP Messenger protocol (`ipmsg = true`).
+    pub(super) ipmsg: bool,
+    /// What discovery on this network says of it, while it is (or was, for an entry kept
+    /// for its conversation) there. A contact keeps its own name and trust whatever this says.
+    pub(super) nearby: Option<Nearby>,
+}
+
+/// Someone found on this network, as the list keeps them: the engine's
+/// [`Neighbour`](crate::engine::Neighbour) with every text from the network made safe to
+/// show and bounded in width.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nearby {
+    pub(super) peer: PeerId,
+    pub(super) name: String,
+    pub(super) addr: SocketAddr,
+    pub(super) kind: NearbyKind,
+    /// False once it said goodbye: an entry with a conversation stays, shown offline.
+    pub(super) here: bool,
+}
+
+/// What a [`Nearby`] speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NearbyKind {
+    /// qqchat, announced over multicast DNS; the announcement proves nothing.
+    Qqchat { key: Option<PublicKey> },
+    /// An IP Messenger-family client: never encrypted.
+    IpMsg {
+        /// `IPMsg`, `Feiq` or `iptux`.
+        client: &'static str,
+        /// The group it gave, made safe; empty for none.
+        group: String,
+        /// Set itself absent.
+        absent: bool,
+    },
+}
+
+/// The widest a name or group from the network is kept.
+const NAME_WIDTH: usize = 32;
+const GROUP_WIDTH: usize = 24;
+
+impl Nearby {
+    pub(super) fn new(n: &crate::engine::Neighbour) -> Nearby {
+        use crate::engine::NeighbourKind;
+        use crate::text::short_name;
+        let (kind, host) = match &n.kind {
+            NeighbourKind::Qqchat { key, .. } => (NearbyKind::Qqchat { key: *key }, None),
+            NeighbourKind::IpMsg {
+                client,
+                group,
+                host,
+                absent,
+            } => (
+                NearbyKind::IpMsg {
+                    client,
+                    group: short_name(group, GROUP_WIDTH),
+                    absent: *absent,
+                },
+                Some(host),
+            ),
+        };
+        // A client that gives no name is called by its host name, else by its address.
+        let name = [Some(&n.name), host]
+            .into_iter()
+            .flatten()
+            .map(|text| short_name(text, NAME_WIDTH))
+            .find(|name| !name.is_empty())
+            .unwrap_or_else(|| crate::proto::canonical(n.addr).to_string());
+        Nearby {
+            peer: n.peer,
+            name,
+            addr: n.addr,
+            kind,
+            here: true,
+        }
+    }
+
+    /// Whom messages go to.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The name it gave itself, safe to show.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn kind(&self) -> &NearbyKind {
+        &self.kind
+    }
+
+    /// Still on this network (it has not said goodbye).
+    pub fn is_here(&self) -> bool {
+        self.here
+    }
+
+    /// Speaks IP Messenger, so nothing with it is encrypted.
+    pub fn is_ipmsg(&self) -> bool {
+        matches!(self.kind, NearbyKind::IpMsg { .. })
+    }
+
+    /// The key a qqchat announced, unproven until a session with it.
+    pub fn key(&self) -> Option<PublicKey> {
+        match self.kind {
+            NearbyKind::Qqchat { key } => key,
+            NearbyKind::IpMsg { .. } => None,
+        }
+    }
+}
+
+/// The parts of the contact list, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// The contacts file's.
+    Contacts,
+    /// Addresses that wrote unasked, and contacts since removed.
+    NotInContacts,
+    /// People found on this network who are not contacts.
+    OnThisNetwork,
 }
 
 impl Peer {
@@ -96,9 +218,38 @@ impl Peer {
     /// Who it is to the engine: a contact's key, or else its address. An entry not in
     /// contacts has no key, so a contact since removed is its address again.
     pub fn peer_id(&self) -> PeerId {
-        match self.public_key {
-            Some(key) => PeerId::Key(key),
-            None => PeerId::addr(self.addr),
+        match (self.public_key, self.neighbour()) {
+            (Some(key), _) => PeerId::Key(key),
+            // Someone on this network is who discovery says: a qqchat by its key.
+            (None, Some(nearby)) => nearby.peer,
+            (None, None) => PeerId::addr(self.addr),
+        }
+    }
+
+    /// What discovery said of it, when it is listed as someone on this network rather
+    /// than as a contact.
+    pub fn neighbour(&self) -> Option<&Nearby> {
+        self.nearby.as_ref().filter(|_| !self.listed)
+    }
+
+    /// Which part of the contact list it is in.
+    pub fn part(&self) -> Part {
+        if self.listed {
+            Part::Contacts
+        } else if self.nearby.is_some() {
+            Part::OnThisNetwork
+        } else {
+            Part::NotInContacts
+        }
+    }
+
+    /// A contact spoken to in the IP Messenger protocol, or someone on this network who
+    /// speaks it: nothing with it is encrypted.
+    pub fn is_ipmsg(&self) -> bool {
+        if self.listed {
+            self.ipmsg
+        } else {
+            self.nearby.as_ref().is_some_and(Nearby::is_ipmsg)
         }
     }
 

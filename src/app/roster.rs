@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use jiff::Timestamp;
 
 use super::message::{Mark, Message, Origin, merge_by_time};
-use super::peer::{EntryId, Peer, Seq, Trust};
+use super::peer::{EntryId, Nearby, Peer, Seq, Trust};
 use crate::contacts::ContactBook;
-use crate::engine::{Command, Link};
+use crate::engine::{Command, Link, Neighbour};
 use crate::proto::{PeerId, PublicKey, canonical};
 use crate::store::{Conversation, ConversationKey};
 use crate::text::sanitize;
@@ -31,6 +31,9 @@ pub struct Roster {
     /// History keys found on disk at start. A contact may not take one of these names from
     /// another conversation: renaming a history onto it would overwrite that file.
     known_keys: HashSet<ConversationKey>,
+    /// Rows of people on this network that the last contacts turned out to hold, and the
+    /// contact's row each joined, so that the view can follow.
+    pub(super) absorbed: Vec<(EntryId, EntryId)>,
 }
 
 impl Roster {
@@ -41,12 +44,14 @@ impl Roster {
             require_keys: book.me.require_keys,
             by_msg_id: HashMap::new(),
             known_keys: HashSet::new(),
+            absorbed: Vec::new(),
         };
         for c in &book.contacts {
             let key = ConversationKey::contact(&c.name);
             let mut peer = roster.new_peer(sanitize(&c.name), key, c.addr(), c.plain, true);
             peer.candidates = c.addrs.clone();
             peer.public_key = c.key;
+            peer.ipmsg = c.ipmsg;
             roster.peers.push(peer);
         }
         roster
@@ -79,6 +84,8 @@ impl Roster {
             relayed: false,
             from_history: 0,
             draft: String::new(),
+            ipmsg: false,
+            nearby: None,
         }
     }
 
@@ -122,9 +129,12 @@ impl Roster {
 
     /// Whether `peer` is known to be who its name says, and whether it may be written to.
     pub fn trust(&self, peer: &Peer) -> Trust {
+        // A qqchat on this network that announced a key is spoken to over Noise with it,
+        // which `require_keys` asks for; the announcement still proves nothing of its name.
+        let announced_key = peer.neighbour().and_then(Nearby::key).is_some();
         if peer.is_keyed() {
             Trust::Keyed
-        } else if self.require_keys {
+        } else if self.require_keys && !announced_key {
             Trust::Refused
         } else {
             Trust::Unverified
@@ -145,6 +155,7 @@ impl Roster {
             let first = p.first;
             self.register(id, first);
         }
+        self.order();
     }
 
     /// Puts the whole history in place of the recent part each peer started with; what
@@ -171,6 +182,7 @@ impl Roster {
                 p.recount();
             }
         }
+        self.order();
     }
 
     /// Registers the open by_msg_id of all of `id`'s messages, numbering them from `first`.
@@ -319,6 +331,12 @@ impl Roster {
                     peer.candidates = contact.addrs.clone();
                     peer.name = sanitize(&contact.name);
                     peer.plain = contact.plain;
+                    if !peer.listed && contact.ipmsg && peer.is_ipmsg() {
+                        // Someone on this network just added: what discovery said of its
+                        // presence holds for the contact.
+                        let here = peer.nearby.as_ref().is_some_and(|n| n.here);
+                        set_online(&mut peer, here);
+                    }
                     peer.listed = true;
                     peer
                 }
@@ -335,10 +353,12 @@ impl Roster {
                 }
             };
             peer.public_key = contact.key;
+            peer.ipmsg = contact.ipmsg;
             self.peers.push(peer);
         }
         for mut peer in old.into_iter().flatten() {
-            if peer.listed && peer.messages.is_empty() {
+            let here = peer.nearby.as_ref().is_some_and(|n| n.here);
+            if peer.listed && peer.messages.is_empty() && !here {
                 continue;
             }
             if peer.listed {
@@ -347,10 +367,161 @@ impl Roster {
                 peer.listed = false;
                 peer.link = None;
                 peer.public_key = None;
+                peer.ipmsg = false;
+                if let Some(nearby) = peer.nearby.clone().filter(|_| here) {
+                    // Still on this network: listed there again, as it calls itself unless
+                    // its conversation goes on under the contact's name.
+                    if peer.messages.is_empty() {
+                        peer.name = nearby.name;
+                        peer.key = ConversationKey::from_address(nearby.addr);
+                    }
+                    peer.plain = false;
+                    set_online(&mut peer, true);
+                }
             }
             self.peers.push(peer);
         }
+        self.absorb_neighbours();
+        self.order();
         commands
+    }
+
+    /// Someone on this network that turned out to be a contact (the contact was just
+    /// written, or the file edited) leaves its own row for the contact's: the row goes, with
+    /// its messages joining the contact's.
+    fn absorb_neighbours(&mut self) {
+        self.absorbed.clear();
+        let mut index = 0;
+        while index < self.peers.len() {
+            let extra = &self.peers[index];
+            let is_contact = extra.neighbour().and_then(|n| {
+                self.peers
+                    .iter()
+                    .position(|p| p.listed && p.peer_id() == n.peer)
+            });
+            let Some(contact) = is_contact else {
+                index += 1;
+                continue;
+            };
+            let extra = self.peers.remove(index);
+            let contact = if contact > index {
+                contact - 1
+            } else {
+                contact
+            };
+            let id = self.peers[contact].id;
+            self.absorbed.push((extra.id, id));
+            let p = &mut self.peers[contact];
+            if p.ipmsg && extra.is_ipmsg() {
+                set_online(p, extra.nearby.as_ref().is_some_and(|n| n.here));
+            }
+            p.nearby = extra.nearby;
+            if !extra.messages.is_empty() {
+                let first = p.first;
+                p.messages = merge_by_time(std::mem::take(&mut p.messages), extra.messages);
+                self.register(id, first);
+            }
+            self.by_msg_id.retain(|_, (peer, _)| *peer != extra.id);
+        }
+    }
+
+    /// Puts the parts of the list in order (contacts, not in contacts, on this network),
+    /// each keeping its own order.
+    fn order(&mut self) {
+        self.peers.sort_by_key(Peer::part);
+    }
+
+    /// Someone on this network was found, or told something new of themselves. One that is
+    /// a contact (by key, or an IP Messenger contact by address) is that contact: nothing
+    /// new is listed and the contact keeps its name; an IP Messenger contact is shown
+    /// online. Anyone else gets a row of their own, or takes over the row of their address
+    /// that wrote earlier.
+    pub(super) fn neighbour(&mut self, found: &Neighbour) {
+        let nearby = Nearby::new(found);
+        let ipmsg = nearby.is_ipmsg();
+        if let Some(p) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.listed && p.peer_id() == found.peer)
+        {
+            if p.ipmsg && ipmsg {
+                set_online(p, true);
+            }
+            p.nearby = Some(nearby);
+            return;
+        }
+        let own = self
+            .peers
+            .iter()
+            .position(|p| p.neighbour().is_some_and(|n| n.peer == found.peer));
+        let earlier = || {
+            self.peers.iter().position(|p| {
+                !p.listed
+                    && p.nearby.is_none()
+                    && (p.peer_id() == found.peer || canonical(p.addr) == canonical(found.addr))
+            })
+        };
+        match own.or_else(earlier) {
+            Some(index) => {
+                let p = &mut self.peers[index];
+                if p.key.is_address() {
+                    // A name says more than an address; a contact since removed keeps its own.
+                    p.name.clone_from(&nearby.name);
+                }
+                p.addr = found.addr;
+                p.candidates = vec![found.addr];
+                p.plain = false;
+                p.nearby = Some(nearby);
+                set_online(p, true);
+            }
+            None => {
+                let mut peer = self.new_peer(
+                    nearby.name.clone(),
+                    ConversationKey::from_address(found.addr),
+                    found.addr,
+                    false,
+                    false,
+                );
+                peer.nearby = Some(nearby);
+                set_online(&mut peer, true);
+                self.peers.push(peer);
+            }
+        }
+        self.order();
+    }
+
+    /// Someone on this network said goodbye. A contact is shown offline if it is spoken to
+    /// in IP Messenger (otherwise the engine tells its presence). Someone else's row goes,
+    /// unless `keep` says it holds something (a conversation, a draft): then it stays,
+    /// offline. Returns the rows taken off.
+    pub(super) fn neighbour_gone(
+        &mut self,
+        peer: PeerId,
+        keep: impl Fn(&Peer) -> bool,
+    ) -> Vec<EntryId> {
+        let mut gone = Vec::new();
+        for p in &mut self.peers {
+            if p.nearby.as_ref().is_none_or(|n| n.peer != peer) {
+                continue;
+            }
+            if p.listed {
+                if p.ipmsg && p.nearby.as_ref().is_some_and(Nearby::is_ipmsg) {
+                    set_online(p, false);
+                }
+                p.nearby = None;
+            } else if p.messages.is_empty() && !keep(p) {
+                gone.push(p.id);
+            } else {
+                if let Some(n) = &mut p.nearby {
+                    n.here = false;
+                }
+                set_online(p, false);
+            }
+        }
+        for &id in &gone {
+            self.remove(id);
+        }
+        gone
     }
 
     /// The engine command that moves `peer`'s history to `to`, unless that would overwrite
@@ -395,13 +566,18 @@ impl Roster {
     ) -> (EntryId, usize) {
         let id = match self.find(from, path) {
             Some(id) => id,
-            None => self.add_stranger(path, plain),
+            None => {
+                let id = self.add_stranger(path, plain);
+                self.order();
+                id
+            }
         };
         let Some(p) = self.get_mut(id) else {
             return (id, 0);
         };
-        if !p.listed {
-            // An unlisted peer is answered the way it last spoke.
+        if !p.listed && p.nearby.is_none() {
+            // An unlisted peer is answered the way it last spoke (someone on this network
+            // speaks what discovery found).
             p.plain = plain;
         }
         // A trailing newline (as `nc -u` sends) is a line ending, not an empty line.
@@ -431,7 +607,11 @@ impl Roster {
         }
         let id = match (self.peers.iter().find(|p| p.peer_id() == to), to) {
             (Some(p), _) => p.id,
-            (None, PeerId::Addr(addr)) => self.add_stranger(addr, plain),
+            (None, PeerId::Addr(addr)) => {
+                let id = self.add_stranger(addr, plain);
+                self.order();
+                id
+            }
             (None, PeerId::Key(_)) => return None,
         };
         self.push_own(id, Message::own(at, sanitize(text), msg_id));
@@ -453,13 +633,7 @@ impl Roster {
     /// Presence news for whoever is `peer`.
     pub(super) fn set_online(&mut self, peer: PeerId, online: bool) {
         for p in self.peers.iter_mut().filter(|p| p.peer_id() == peer) {
-            let link = p.link.get_or_insert(Link {
-                online: None,
-                last_seen: None,
-                rtt: None,
-                loss: 0.0,
-            });
-            link.online = Some(online);
+            set_online(p, online);
         }
     }
 
@@ -597,6 +771,17 @@ impl Roster {
         }
         None
     }
+}
+
+/// Marks `p` online or offline, keeping what else was measured.
+fn set_online(p: &mut Peer, online: bool) {
+    let link = p.link.get_or_insert(Link {
+        online: None,
+        last_seen: None,
+        rtt: None,
+        loss: 0.0,
+    });
+    link.online = Some(online);
 }
 
 /// An address as a name: `10.0.0.1:7000` rather than `[::ffff:10.0.0.1]:7000`.

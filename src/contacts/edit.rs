@@ -37,6 +37,8 @@ pub enum EditError {
     ControlInName { name: String },
     #[error("there is already a contact called {name:?}")]
     NameTaken { name: String },
+    #[error("{addr} is already in contacts as {name:?}")]
+    AddrTaken { addr: String, name: String },
     #[error("there is no contact called {name:?}")]
     NoSuchContact { name: String },
     /// The edit would leave a file that does not load (say, two contacts at one address).
@@ -58,6 +60,39 @@ pub fn add_contact(
             return Err(EditError::NameTaken { name: name.into() });
         }
         contacts.insert(name, entry(addr, plain));
+        Ok(None)
+    })
+}
+
+/// Adds an IP Messenger, Feiq or iptux user at the end of `[contacts]` as
+/// `name = { addr = "192.168.1.30", ipmsg = true }`: the IP alone when the client is on the
+/// protocol's port (2425), `ip:port` otherwise. An address that is a contact's already is
+/// refused, whatever that contact speaks.
+pub fn add_ipmsg_contact(path: &Path, name: &str, addr: SocketAddr) -> Result<(), EditError> {
+    check_name(name)?;
+    let addr = crate::proto::canonical(addr);
+    if let Some(owner) = ContactBook::load(path)
+        .ok()
+        .and_then(|book| book.by_addr(addr).map(|c| c.name.clone()))
+    {
+        return Err(EditError::AddrTaken {
+            addr: addr.to_string(),
+            name: owner,
+        });
+    }
+    let written = if addr.port() == super::IPMSG_PORT {
+        addr.ip().to_string()
+    } else {
+        addr.to_string()
+    };
+    edit(path, true, |contacts| {
+        if contacts.contains(name) {
+            return Err(EditError::NameTaken { name: name.into() });
+        }
+        let mut table = InlineTable::new();
+        table.insert("addr", written.into());
+        table.insert("ipmsg", true.into());
+        contacts.insert(name, Item::Value(Value::InlineTable(table)));
         Ok(None)
     })
 }

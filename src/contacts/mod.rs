@@ -34,8 +34,8 @@ use toml::de::DeTable;
 use crate::proto::{PeerId, PublicKey, canonical};
 
 pub use edit::{
-    EditError, KeyedAdd, add_contact, add_keyed_contact, learn_addrs, remove_contact,
-    rename_contact,
+    EditError, KeyedAdd, add_contact, add_ipmsg_contact, add_keyed_contact, learn_addrs,
+    remove_contact, rename_contact,
 };
 pub use error::{ContactsError, Problem};
 pub use lan::Lan;

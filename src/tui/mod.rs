@@ -293,6 +293,10 @@ fn event_loop(
                         Ok(keyed_notice(&name, done))
                     })?;
                 }
+                Effect::AddIpmsgContact { name, addr } => contacts.change(app, engine, |path| {
+                    contacts::add_ipmsg_contact(path, &name, addr)
+                        .map(|()| format!("{name} added to contacts (IP Messenger)"))
+                })?,
                 Effect::RenameContact { from, to } => contacts.change(app, engine, |path| {
                     contacts::rename_contact(path, &from, &to)
                         .map(|()| format!("{from} renamed to {to}"))

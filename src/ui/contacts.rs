@@ -1,4 +1,5 @@
-//! The contact list: who there is to talk to, who wrote, who talks plain UDP.
+//! The contact list: who there is to talk to, who wrote, who talks plain UDP, and who else
+//! is on this network.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, focused, pane, seen_label, title_lead};
-use crate::app::{App, Focus, Peer, Trust};
+use crate::app::{App, Focus, Nearby, NearbyKind, Part, Peer, Trust};
 use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -17,22 +18,35 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(block, area);
     let row_width = inner.width as usize;
 
-    let mut rows = Vec::with_capacity(app.peers().len() + 1);
-    let mut selected_row = 0;
+    let mut rows = Vec::with_capacity(app.peers().len() + 2);
+    let mut selected_end = 0;
+    let mut part = Part::Contacts;
     for (index, peer) in app.peers().iter().enumerate() {
-        if !peer.is_listed() && (index == 0 || app.peers()[index - 1].is_listed()) {
-            // Addresses that wrote unasked are kept apart from the book's contacts.
-            rows.push(divider("not in contacts", row_width));
+        if peer.part() != part {
+            // Addresses that wrote unasked, and people found on this network, are kept
+            // apart from the book's contacts and from each other.
+            part = peer.part();
+            let label = match part {
+                Part::Contacts => "contacts",
+                Part::NotInContacts => "not in contacts",
+                Part::OnThisNetwork => "on this network",
+            };
+            rows.push(divider(label, row_width));
+        }
+        let (line, said_unencrypted) = row(app, index, peer, row_width);
+        rows.push(line);
+        if let Some(nearby) = peer.neighbour() {
+            let about = about(nearby, !said_unencrypted, row_width);
+            rows.push(highlight(app, index, about));
         }
         if index == app.selected() {
-            selected_row = rows.len();
+            selected_end = rows.len();
         }
-        rows.push(row(app, index, peer, row_width));
     }
 
-    // Scroll the list just enough to keep the cursor on screen.
+    // Scroll the list just enough to keep the cursor (all of its entry) on screen.
     let height = inner.height as usize;
-    let top = (selected_row + 1).saturating_sub(height);
+    let top = selected_end.saturating_sub(height);
     let visible: Vec<Line> = rows.into_iter().skip(top).take(height).collect();
     frame.render_widget(Paragraph::new(visible), inner);
 }
@@ -52,17 +66,20 @@ fn divider(label: &str, row_width: usize) -> Line<'static> {
 /// that it talks plain UDP) and the unread count. Entries not in contacts have no dot:
 /// nobody watches their presence.
 ///
-/// A peer without a key is marked `unverified`, or `?` where that does not fit; with
-/// `require_keys` it is refused instead: `✗` for a dot, and `no key` where that fits. The
-/// mark is never left out: the name is cut first.
-fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> {
+/// A peer without a key is marked `unverified`, or `?` where that does not fit; one spoken
+/// to in IP Messenger `unencrypted`, which says more; with `require_keys` it is refused
+/// instead: `✗` for a dot, and `no key` where that fits. The mark is never left out: the
+/// name is cut first. Also returns whether the row said `unencrypted`.
+///
+/// Someone on this network has a dot too: discovery tells when they come and go.
+fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> (Line<'static>, bool) {
     let dim = Style::new().fg(Color::DarkGray);
     let trust = app.trust(peer);
     let count = (peer.unread() > 0).then(|| format!(" {} ", peer.unread()));
     let count_width = count.as_deref().map_or(0, |c| 1 + width(c));
     let dot = if trust == Trust::Refused {
         Some(Span::styled("✗ ", Style::new().fg(Color::Red)))
-    } else if !peer.is_listed() {
+    } else if !peer.is_listed() && peer.neighbour().is_none() {
         None
     } else if peer.is_plain() {
         // Plain peers never answer, so they have no presence: the arrow of a message "sent
@@ -90,7 +107,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
         // Which of several candidates answered: the same network, or across the internet.
         peer.path_kind().map(|kind| format!(" {}", kind.label()))
     };
-    let (long, short) = trust_marks(trust);
+    let (long, short) = trust_marks(trust, peer.is_ipmsg());
     let mark_width = |mark: &Option<Span<'static>>| mark.as_ref().map_or(0, Span::width);
     // One blank column before the border, except after an unread count, whose box has room
     // of its own: a row that ends in one may fill the width.
@@ -108,6 +125,9 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
         lead + name + mark_width(mark) + extra_width + count_width + blank_wanted <= row_width
     })
     .unwrap_or((short, None));
+    let said_unencrypted = mark
+        .as_ref()
+        .is_some_and(|m| m.content.contains("unencrypted"));
     let extra_width = extra.as_deref().map_or(0, width);
     let used = lead + mark_width(&mark) + extra_width + count_width;
     let blank = usize::from(blank_wanted == 1 || used + name != row_width);
@@ -142,7 +162,11 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
         ));
     }
     spans.push(Span::raw(" ".repeat(blank)));
-    let line = Line::from(spans);
+    (highlight(app, index, Line::from(spans)), said_unencrypted)
+}
+
+/// A row of entry `index`, marked if the cursor is on it.
+fn highlight(app: &App, index: usize, line: Line<'static>) -> Line<'static> {
     // One cursor: bright while the list has the keys; otherwise a quiet band on the same
     // row, which is then the open conversation (the cursor follows it out of the list).
     if index != app.selected() {
@@ -154,11 +178,86 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> Line<'static> 
     }
 }
 
+/// The line under someone on this network, under the name: what was found of them.
+/// `discovered` for a qqchat; for an IP Messenger user the client, `unencrypted` unless the
+/// name's row said it already, the group and `away`. What does not fit goes, least needed
+/// first: the group (cut before it goes), `away`, the client; `unencrypted` always stays.
+fn about(nearby: &Nearby, unencrypted: bool, row_width: usize) -> Line<'static> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let warning = Style::new().fg(Color::Yellow);
+    // (text, style, how much it is needed: 0 always stays), in the order shown.
+    let mut tags: Vec<(String, Style, u8)> = Vec::new();
+    match nearby.kind() {
+        NearbyKind::Qqchat { .. } => tags.push(("discovered".to_owned(), dim, 0)),
+        NearbyKind::IpMsg {
+            client,
+            group,
+            absent,
+        } => {
+            tags.push(((*client).to_owned(), dim, 1));
+            if unencrypted {
+                tags.push(("unencrypted".to_owned(), warning, 0));
+            }
+            if !group.is_empty() {
+                tags.push((group.clone(), dim, GROUP));
+            }
+            if *absent {
+                tags.push(("away".to_owned(), warning, 2));
+            }
+        }
+    }
+    // Under the name, and one blank column before the border.
+    let room = row_width.saturating_sub(4);
+    let used = |tags: &[(String, Style, u8)]| {
+        tags.iter().map(|(t, _, _)| width(t)).sum::<usize>() + tags.len().saturating_sub(1)
+    };
+    while used(&tags) > room {
+        let least = tags
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, need))| *need > 0)
+            .max_by_key(|(_, (_, _, need))| *need)
+            .map(|(i, _)| i);
+        let Some(least) = least else { break };
+        // The group may show cut, if a few letters of it fit.
+        let over = used(&tags) - room;
+        let left = width(&tags[least].0).saturating_sub(over);
+        if tags[least].2 == GROUP && left >= 3 {
+            tags[least].0 = fit(&tags[least].0, left).trim_end().to_owned();
+            tags[least].2 = GROUP - 1;
+            continue;
+        }
+        tags.remove(least);
+    }
+    let mut spans = vec![Span::raw("   ")];
+    for (i, (text, style, _)) in tags.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(text, style));
+    }
+    let shown: usize = spans.iter().map(Span::width).sum();
+    if shown > row_width {
+        // Narrower than the marks that always stay: cut, as a name is.
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        return Line::styled(fit(&text, row_width), warning);
+    }
+    spans.push(Span::raw(" ".repeat(row_width - shown)));
+    Line::from(spans)
+}
+
+/// How much the group under someone on this network is needed: least of all.
+const GROUP: u8 = 4;
+
 /// The mark after a name, long and short: none for a keyed contact.
-fn trust_marks(trust: Trust) -> (Option<Span<'static>>, Option<Span<'static>>) {
+fn trust_marks(trust: Trust, unencrypted: bool) -> (Option<Span<'static>>, Option<Span<'static>>) {
     let warning = Style::new().fg(Color::Yellow);
     match trust {
         Trust::Keyed => (None, None),
+        Trust::Unverified if unencrypted => (
+            Some(Span::styled(" unencrypted", warning)),
+            Some(Span::styled(" ?", warning.add_modifier(Modifier::BOLD))),
+        ),
         Trust::Unverified => (
             Some(Span::styled(
                 " unverified",

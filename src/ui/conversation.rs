@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::lines::render_lines;
 use super::{fit, pane, rtt_label, seen_label, title_lead};
-use crate::app::{App, Focus, Mark, Peer, Trust};
+use crate::app::{App, Focus, Mark, Nearby, NearbyKind, Peer, Trust};
 use crate::layout::{Columns, body};
 use crate::text::width as text_width;
 
@@ -34,10 +34,13 @@ pub fn block(app: &App, width: u16) -> Block<'static> {
         peer.name(),
         Style::new().add_modifier(Modifier::BOLD),
         app.trust(peer),
+        peer.is_ipmsg(),
         room,
     ));
     if peer.is_listed() {
         title.push(Span::styled(format!(" · {}", peer.addr()), dim));
+    } else if let Some(nearby) = peer.neighbour() {
+        title.extend(found(nearby));
     } else {
         title.push(Span::styled(" · not in contacts", dim));
     }
@@ -51,13 +54,24 @@ pub fn block(app: &App, width: u16) -> Block<'static> {
 }
 
 /// A name in a title, followed by what is known of who it is: ` (unverified)` for a peer
-/// without a key, ` (no key: refused)` under `require_keys`, nothing for a keyed contact.
-/// Within `room` columns the label stays: the name is cut for it, down to a few characters,
-/// and then the label shrinks to ` ?` or ` ✗`.
-pub fn name_with_trust(name: &str, style: Style, trust: Trust, room: usize) -> Vec<Span<'static>> {
+/// without a key (` (unencrypted)` for one spoken to in IP Messenger, which says more),
+/// ` (no key: refused)` under `require_keys`, nothing for a keyed contact. Within `room`
+/// columns the label stays: the name is cut for it, down to a few characters, and then the
+/// label shrinks to ` ?` or ` ✗`.
+pub fn name_with_trust(
+    name: &str,
+    style: Style,
+    trust: Trust,
+    unencrypted: bool,
+    room: usize,
+) -> Vec<Span<'static>> {
     let refused = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     let (long, short) = match trust {
         Trust::Keyed => return vec![Span::styled(fit(name, text_width(name).min(room)), style)],
+        Trust::Unverified if unencrypted => (
+            Span::styled(" (unencrypted)", unverified_style()),
+            Span::styled(" ?", unverified_style()),
+        ),
         Trust::Unverified => (
             Span::styled(" (unverified)", unverified_style()),
             Span::styled(" ?", unverified_style()),
@@ -80,6 +94,40 @@ pub fn name_with_trust(name: &str, style: Style, trust: Trust, room: usize) -> V
         Span::styled(fit(name, shown).trim_end().to_owned(), style),
         label,
     ]
+}
+
+/// What discovery found of someone on this network, after the name and its label (which
+/// says `unencrypted` for IP Messenger): ` · iptux · 研发部 · away · 192.168.1.30:2425`, or
+/// ` · discovered on this network · 192.168.1.20:9001`; ` · left` first once it said goodbye.
+fn found(nearby: &Nearby) -> Vec<Span<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut spans = Vec::new();
+    if !nearby.is_here() {
+        spans.push(Span::styled(" · left", dim));
+    }
+    match nearby.kind() {
+        NearbyKind::Qqchat { .. } => {
+            spans.push(Span::styled(" · discovered on this network", dim));
+        }
+        NearbyKind::IpMsg {
+            client,
+            group,
+            absent,
+        } => {
+            spans.push(Span::styled(format!(" · {client}"), dim));
+            if !group.is_empty() {
+                spans.push(Span::styled(format!(" · {group}"), dim));
+            }
+            if *absent {
+                spans.push(Span::styled(" · away", Style::new().fg(Color::Yellow)));
+            }
+        }
+    }
+    spans.push(Span::styled(
+        format!(" · {}", crate::proto::canonical(nearby.addr())),
+        dim,
+    ));
+    spans
 }
 
 /// A warning: what this peer says may come from anyone.

@@ -24,6 +24,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 peer.name(),
                 Style::new(),
                 app.trust(peer),
+                peer.is_ipmsg(),
                 room,
             ));
             spans.push(Span::raw(" "));

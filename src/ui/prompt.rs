@@ -16,9 +16,10 @@ const ERROR_LINES: usize = 4;
 
 pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
     let title = match prompt.kind() {
-        PromptKind::Add { .. } | PromptKind::AddKeyed | PromptKind::NameKeyed { .. } => {
-            " Add contact "
-        }
+        PromptKind::Add { .. }
+        | PromptKind::AddNeighbour { .. }
+        | PromptKind::AddKeyed
+        | PromptKind::NameKeyed { .. } => " Add contact ",
         PromptKind::Rename { .. } => " Rename contact ",
         PromptKind::Remove { .. } => " Remove contact ",
         PromptKind::Forget { .. } => " Remove from the list ",

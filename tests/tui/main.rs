@@ -14,6 +14,7 @@ mod help;
 mod hints;
 mod history;
 mod marks;
+mod neighbours;
 mod outbox;
 mod paths;
 mod presence;

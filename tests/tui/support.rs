@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use qqchat::app::{App, Effect, Mark};
 use qqchat::contacts::{Contact, ContactBook, Me};
-use qqchat::engine::{Command, EngineEvent, Link};
+use qqchat::engine::{Command, EngineEvent, Link, Neighbour, NeighbourKind};
 use qqchat::proto::{PeerId, PublicKey};
 use qqchat::store::{Conversation, ConversationKey, Direction, MessageState, StoredMessage};
 use ratatui::Terminal;
@@ -300,4 +300,46 @@ pub fn trust_app(require_keys: bool, width: u16, height: u16) -> App {
 
 pub fn screen(app: &App, width: u16, height: u16) -> String {
     format!("{}", draw(app, width, height).backend())
+}
+
+/// Where the iptux user of [`iptux`] is, and the qqchat of [`qqchat_neighbour`].
+pub const WANG: &str = "192.168.1.30:2425";
+pub const LAPTOP: &str = "192.168.1.20:9001";
+pub const LAPTOP_KEY: PublicKey = PublicKey::from_bytes([7; 32]);
+
+/// An iptux user found on this network, by address.
+pub fn iptux(name: &str, group: &str, at: &str, absent: bool) -> Neighbour {
+    Neighbour {
+        peer: PeerId::addr(addr(at)),
+        name: name.into(),
+        addr: addr(at),
+        kind: NeighbourKind::IpMsg {
+            client: "iptux",
+            group: group.into(),
+            host: "wxm-pc".into(),
+            absent,
+        },
+    }
+}
+
+/// A qqchat announced on this network, by its key when it has one.
+pub fn qqchat_neighbour(name: &str, at: &str, key: Option<PublicKey>) -> Neighbour {
+    Neighbour {
+        peer: key.map_or_else(|| PeerId::addr(addr(at)), PeerId::Key),
+        name: name.into(),
+        addr: addr(at),
+        kind: NeighbourKind::Qqchat {
+            key,
+            version: "0.1.0".into(),
+        },
+    }
+}
+
+pub fn found(app: &mut App, neighbour: Neighbour) {
+    assert!(app.on_engine(EngineEvent::Neighbour(neighbour)).is_empty());
+}
+
+/// The names in the contact list, in order.
+pub fn listed(app: &App) -> Vec<String> {
+    app.peers().iter().map(|p| p.name().to_owned()).collect()
 }
