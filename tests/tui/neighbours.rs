@@ -137,6 +137,7 @@ fn snapshot_conversation_with_an_ip_messenger_neighbour() {
     app.on_engine(EngineEvent::Received {
         from: wang(),
         path: addr(WANG),
+        kind: qqchat::proto::PathKind::of(addr(WANG), false),
         id: None,
         text: "你好，下午开会吗？".into(),
         sent_at: None,
@@ -184,6 +185,7 @@ fn a_keyed_qqchat_neighbour_is_written_to_by_its_key() {
     app.on_engine(EngineEvent::Received {
         from: PeerId::Key(LAPTOP_KEY),
         path: addr("192.168.1.21:9001"),
+        kind: qqchat::proto::PathKind::of(addr("192.168.1.21:9001"), false),
         id: Some(1),
         text: "hello".into(),
         sent_at: None,
@@ -377,6 +379,7 @@ fn a_stranger_that_wrote_takes_the_neighbours_name() {
     app.on_engine(EngineEvent::Received {
         from: wang(),
         path: addr(WANG),
+        kind: qqchat::proto::PathKind::of(addr(WANG), false),
         id: None,
         text: "hello?".into(),
         sent_at: None,
