@@ -76,25 +76,7 @@ fn an_iptux_user_on_the_lan_is_found_chatted_with_both_ways_and_seen_leaving() {
     );
 
     // Alice answers with no contact written: by his address; iptux's 289 receipt counts.
-    let to = w.addr(2425).to_string();
-    let sent = lab
-        .qqchat(&a, alice.dir.path())
-        .args([
-            "--contacts",
-            &alice.contacts(),
-            "send",
-            "--timeout",
-            "10",
-            &to,
-            "收到，谢谢",
-        ])
-        .output()
-        .expect("run qqchat send");
-    assert!(
-        sent.status.success(),
-        "not delivered: {}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    lab.delivered(&a, &alice, &w.addr(2425).to_string(), "收到，谢谢");
     out.wait_for("got 收到，谢谢", WAIT)
         .unwrap_or_else(|seen| said("the answer never reached wang", seen));
 
@@ -134,24 +116,7 @@ fn send_reaches_an_ip_messenger_contact_by_name_with_nothing_else_running() {
     let mut iptux = ChildGuard::spawn(&mut command);
     let _stdin = iptux.take_stdin();
     let out = Lines::new(iptux.take_stdout());
-    let sent = lab
-        .qqchat(&a, alice.dir.path())
-        .args([
-            "--contacts",
-            &file,
-            "send",
-            "--timeout",
-            "10",
-            "wang",
-            "你好 wang",
-        ])
-        .output()
-        .expect("run qqchat send");
-    assert!(
-        sent.status.success(),
-        "not delivered: {}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    lab.delivered(&a, &alice, "wang", "你好 wang");
     out.wait_for("got 你好 wang", WAIT)
         .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
 }
@@ -251,24 +216,7 @@ fn another_ip_messenger_on_port_2425_is_said_and_qqchat_chats_on() {
         .wait_for("on this network: alice", WAIT)
         .unwrap_or_else(|seen| panic!("bob never saw alice; he said {seen:#?}"));
     let to = a.addr(PORT).to_string();
-    let sent = lab
-        .qqchat(&b, bob.dir.path())
-        .args([
-            "--contacts",
-            &bob.contacts(),
-            "send",
-            "--timeout",
-            "10",
-            &to,
-            "still here?",
-        ])
-        .output()
-        .expect("run qqchat send");
-    assert!(
-        sent.status.success(),
-        "not delivered: {}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    lab.delivered(&b, &bob, &to, "still here?");
     alice_runs
         .stdout
         .wait_for("bob: still here?", WAIT)

@@ -42,30 +42,6 @@ fn listen_with(lab: &Lab, host: &Host, person: &Person, extra: &[&str]) -> Runni
     running
 }
 
-/// `qqchat send` from `person` on `host` (through the `listen` running there), which must
-/// be delivered.
-fn send_from(lab: &Lab, host: &Host, person: &Person, to: &str, text: &str) {
-    let out = lab
-        .qqchat(host, person.dir.path())
-        .args([
-            "--contacts",
-            &person.contacts(),
-            "send",
-            "--timeout",
-            "10",
-            to,
-            text,
-        ])
-        .output()
-        .expect("run qqchat send");
-    assert!(
-        out.status.success(),
-        "{text:?} from {} not delivered: {}",
-        person.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave() {
     let Some(mut lab) = Lab::start("two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave")
@@ -107,19 +83,13 @@ fn two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave() {
 
     // They chat at once, still with no contacts: a message to the address of a qqchat found
     // on the LAN goes to its key, over Noise, and is shown under the name it announced.
-    send_from(
-        &lab,
-        &a,
-        &alice,
-        &b.addr(PORT).to_string(),
-        "hi bob, found you",
-    );
+    lab.delivered(&a, &alice, &b.addr(PORT).to_string(), "hi bob, found you");
     let line = bob_runs
         .stdout
         .wait_for("hi bob, found you", SEEN)
         .unwrap_or_else(|seen| panic!("bob never got alice's message; he printed {seen:#?}"));
     assert!(line.contains("alice: hi bob"), "{line}");
-    send_from(&lab, &b, &bob, &a.addr(PORT).to_string(), "hi alice");
+    lab.delivered(&b, &bob, &a.addr(PORT).to_string(), "hi alice");
     alice_runs
         .stdout
         .wait_for("bob: hi alice", SEEN)

@@ -591,6 +591,39 @@ fn listen_relayed(
     (listening, relayed)
 }
 
+/// Two friends behind symmetric NATs, both listening through the lab's coturn, each with
+/// the other's relayed address among the candidates: the start of every relay story.
+struct RelayedPair {
+    h: Homes,
+    turn: Host,
+    alice_listens: qqchat_testkit::Running,
+    bob_listens: qqchat_testkit::Running,
+    alice_relayed: SocketAddr,
+    /// coturn, its log and its directory: the relay lives as long as this.
+    _server: (ChildGuard, qqchat_testkit::Lines, TempDir),
+}
+
+fn relayed_pair(lab: &mut Lab) -> RelayedPair {
+    let turn = lab.public_host("turn");
+    let coturn = TempDir::new("coturn");
+    let (server, log) = turn_server(lab, &turn, &coturn);
+    let h = homes(lab, Nat::Symmetric);
+    use_relay(&h.alice, turn.addr(3478));
+    use_relay(&h.bob, turn.addr(3478));
+    let (alice_listens, alice_relayed) = listen_relayed(lab, &h.a, &h.alice);
+    let (bob_listens, bob_relayed) = listen_relayed(lab, &h.b, &h.bob);
+    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
+    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
+    RelayedPair {
+        h,
+        turn,
+        alice_listens,
+        bob_listens,
+        alice_relayed,
+        _server: (server, log, coturn),
+    }
+}
+
 /// Replaces the contact holding `old` in `person`'s contacts file with the candidates `new`,
 /// in that order; the running listen reloads it.
 fn readdress(person: &Person, old: SocketAddr, new: &[SocketAddr]) {
@@ -784,16 +817,14 @@ fn a_friend_back_with_a_new_relayed_address_tells_it_and_is_remembered() {
         return;
     };
     let started = Instant::now();
-    let turn = lab.public_host("turn");
-    let coturn = TempDir::new("coturn");
-    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
-    let h = homes(&mut lab, Nat::Symmetric);
-    use_relay(&h.alice, turn.addr(3478));
-    use_relay(&h.bob, turn.addr(3478));
-    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
-    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
-    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
-    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
+    let RelayedPair {
+        h,
+        turn: _,
+        alice_listens,
+        bob_listens,
+        alice_relayed,
+        _server,
+    } = relayed_pair(&mut lab);
     acked_within(&h.alice, "bob", "before the move", "6");
 
     // Alice's qqchat dies and comes back on another port: a new allocation, a new relayed
@@ -903,16 +934,14 @@ fn killed_and_restarted_on_the_same_port_a_qqchat_gets_a_relayed_address_at_once
         return;
     };
     let started = Instant::now();
-    let turn = lab.public_host("turn");
-    let coturn = TempDir::new("coturn");
-    let (_coturn, _log) = turn_server(&lab, &turn, &coturn);
-    let h = homes(&mut lab, Nat::Symmetric);
-    use_relay(&h.alice, turn.addr(3478));
-    use_relay(&h.bob, turn.addr(3478));
-    let (alice_listens, alice_relayed) = listen_relayed(&lab, &h.a, &h.alice);
-    let (bob_listens, bob_relayed) = listen_relayed(&lab, &h.b, &h.bob);
-    readdress(&h.alice, h.rb.addr(PORT), &[h.b.addr(PORT), bob_relayed]);
-    readdress(&h.bob, h.ra.addr(PORT), &[h.a.addr(PORT), alice_relayed]);
+    let RelayedPair {
+        h,
+        turn,
+        alice_listens,
+        bob_listens,
+        alice_relayed,
+        _server,
+    } = relayed_pair(&mut lab);
     acked_within(&h.alice, "bob", "before the crash", "6");
 
     // Killed (SIGKILL): the allocation is not given back, coturn keeps it for minutes. The

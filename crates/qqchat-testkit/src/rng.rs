@@ -63,11 +63,12 @@ pub fn junk_datagrams(rng: &mut Rng, count: usize) -> Vec<Vec<u8>> {
                 d.resize(1_300, b'x');
                 d
             }
-            // Random bytes of any length that are never UTF-8.
+            // Random bytes of any length that are never text: 0xFF starts no character in
+            // UTF-8, nor in GB18030 (which qqchat also reads from strangers).
             _ => {
                 let len = rng.len_in(1, 1_500);
                 let mut d = rng.bytes(len);
-                d[0] = if rng.percent(50) { 0xFF } else { 0xC0 };
+                d[0] = 0xFF;
                 d
             }
         };

@@ -39,7 +39,11 @@ impl Encodings {
         }
         match std::str::from_utf8(bytes) {
             Ok(text) => Some(Cow::Borrowed(text)),
-            Err(_) => GB18030.decode_without_bom_handling_and_without_replacement(bytes),
+            // GB18030 reads most byte strings as something: only what reads as ordinary text
+            // is taken for it, so junk stays junk.
+            Err(_) => GB18030
+                .decode_without_bom_handling_and_without_replacement(bytes)
+                .filter(|text| text.chars().all(ordinary)),
         }
     }
 
@@ -57,6 +61,13 @@ impl Encodings {
     pub(crate) fn may_grow(&self, peer: PeerId) -> bool {
         self.by_peer.contains_key(&peer)
     }
+}
+
+/// A character a person would send: no control characters but line breaks and tabs, nothing
+/// from the private use areas (where GB18030 puts byte pairs no text uses).
+fn ordinary(c: char) -> bool {
+    let private = matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..);
+    (!c.is_control() || matches!(c, '\n' | '\r' | '\t')) && !private
 }
 
 #[cfg(test)]
@@ -91,5 +102,12 @@ mod tests {
         );
         // A lead byte with nothing after it is neither UTF-8 nor GB18030.
         assert_eq!(e.decode(peer(2), &[0x81]), None);
+        // GB18030 for a character in a private use area, or with control bytes: junk.
+        assert_eq!(e.decode(peer(2), &[0xAA, 0xA1]), None);
+        assert_eq!(e.decode(peer(2), &[0xCA, 0xC0, 0x01, 0x02]), None);
+        assert_eq!(
+            e.decode(peer(2), &[0xCA, 0xC0, b'\n', 0xBD, 0xE7]).as_deref(),
+            Some("世\n界")
+        );
     }
 }

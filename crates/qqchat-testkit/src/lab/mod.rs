@@ -377,6 +377,30 @@ impl Lab {
         running
     }
 
+    /// `qqchat send --timeout 10` for `person` on `host` (through the qqchat running there,
+    /// if any), which must be delivered: the panic says what the command said otherwise.
+    pub fn delivered(&self, host: &Host, person: &Person, to: &str, text: &str) {
+        let out = self
+            .qqchat(host, person.dir.path())
+            .args([
+                "--contacts",
+                &person.contacts(),
+                "send",
+                "--timeout",
+                "10",
+                to,
+                text,
+            ])
+            .output()
+            .expect("run qqchat send");
+        assert!(
+            out.status.success(),
+            "{text:?} from {} to {to} not delivered: {}",
+            person.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A UDP socket bound on `host` (port 0 for any).
     pub fn udp_socket(&self, host: &Host, port: u16) -> UdpSocket {
         let addr = host.addr(port);
