@@ -379,3 +379,37 @@ zc.register_service(mallory)
 print("registered", flush=True)
 time.sleep(120)
 "#;
+
+#[test]
+fn a_bot_on_the_lan_answers_a_stranger_and_withdraws_on_sigterm() {
+    let Some(mut lab) = Lab::start("a_bot_on_the_lan_answers_a_stranger") else {
+        return;
+    };
+    let lan = lab.lan_segment();
+    let (a, b) = (
+        lab.segment_host("alice", &lan),
+        lab.segment_host("bob", &lan),
+    );
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    let alice_runs = lab.listen(&a, &alice);
+    let mut command = lab.qqchat(&b, bob.dir.path());
+    command.args(["--contacts", &bob.contacts(), "bot"]);
+    let mut bot = Running::start(command);
+    bot.wait_ready("answering on");
+    alice_runs
+        .stderr
+        .wait_for("on this network: bob", SEEN)
+        .unwrap_or_else(|seen| panic!("alice never saw the bot; she said {seen:#?}"));
+    lab.delivered(&a, &alice, &b.addr(PORT).to_string(), "hello bot");
+    alice_runs
+        .stdout
+        .wait_for("bob: HELLO BOT", SEEN)
+        .unwrap_or_else(|seen| panic!("no answer; alice printed {seen:#?}"));
+    bot.child.terminate();
+    assert_eq!(bot.child.wait_for(GONE), Some(128 + 15), "the bot's exit");
+    alice_runs
+        .stderr
+        .wait_for("gone from this network: bob", GONE)
+        .unwrap_or_else(|seen| panic!("alice never saw the bot leave; she said {seen:#?}"));
+}

@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 
 use crate::proto::PeerId;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::{Common, engine_options, load_book, serve_control, start_engine};
@@ -46,8 +48,25 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let mut options = engine_options(&book, None, false)?;
     super::reach_options(&mut options, &book.me)?;
     super::lan_options(common, &book, &mut options, book.me.listen);
+    let on_lan = options.discovery.is_some() || options.lan.is_some();
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
+    // On the LAN, SIGINT and SIGTERM stop the engine, which withdraws the announcement and
+    // says goodbye; the answering loop then ends as the engine's events do.
+    let stopped_by = Arc::new(AtomicI32::new(0));
+    if on_lan {
+        let signals = super::listen::quit_signals()?;
+        let (commands, stopped_by) = (engine.commands.clone(), Arc::clone(&stopped_by));
+        std::thread::Builder::new()
+            .name("qqchat-bot-signals".into())
+            .spawn(move || {
+                if let Ok(signal) = signals.recv() {
+                    stopped_by.store(signal, Ordering::Relaxed);
+                    let _ = commands.send(Command::Shutdown);
+                }
+            })
+            .context("start the signal thread")?;
+    }
     eprintln!(
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr
@@ -58,7 +77,11 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
             .map_or_else(|| path.to_string(), |c| c.name.clone());
         eprintln!("qqchat: answered {name}");
     });
-    Ok(ExitCode::SUCCESS)
+    match stopped_by.load(Ordering::Relaxed) {
+        0 => Ok(ExitCode::SUCCESS),
+        // As a shell reports a process a signal ended.
+        signal => Ok(ExitCode::from(128u8.saturating_add(signal as u8))),
+    }
 }
 
 /// Sends each non-empty line of `text` to `to` as its own message.

@@ -167,7 +167,7 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
 }
 
 /// SIGINT and SIGTERM as a channel, for the listening loop's `select!`.
-fn quit_signals() -> Result<crossbeam_channel::Receiver<i32>> {
+pub(super) fn quit_signals() -> Result<crossbeam_channel::Receiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .context("catch SIGINT and SIGTERM")?;
     let (tx, rx) = crossbeam_channel::bounded(1);

@@ -106,7 +106,8 @@ mod tests {
         assert_eq!(e.decode(peer(2), &[0xAA, 0xA1]), None);
         assert_eq!(e.decode(peer(2), &[0xCA, 0xC0, 0x01, 0x02]), None);
         assert_eq!(
-            e.decode(peer(2), &[0xCA, 0xC0, b'\n', 0xBD, 0xE7]).as_deref(),
+            e.decode(peer(2), &[0xCA, 0xC0, b'\n', 0xBD, 0xE7])
+                .as_deref(),
             Some("世\n界")
         );
     }
