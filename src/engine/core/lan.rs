@@ -155,7 +155,10 @@ impl EngineCore {
             }
             LanEvent::PeerUpdated(peer) => {
                 let neighbour = neighbour(lan, &peer);
+                let id = neighbour.peer;
                 self.ui.push(EngineEvent::Neighbour(neighbour));
+                // Heard from: what waits for it goes now, as for a qqchat peer.
+                self.drain_outbox(now, id);
             }
             LanEvent::PeerLeft { ip } => {
                 let peer = lan.peer_id(ip);
@@ -182,6 +185,7 @@ impl EngineCore {
                         plain: false,
                     },
                 );
+                self.drain_outbox(now, from);
             }
             LanEvent::Delivered { id } => {
                 if let Some(to) = lan.to.remove(&id) {
