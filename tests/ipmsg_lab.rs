@@ -90,7 +90,7 @@ fn an_iptux_user_on_the_lan_is_found_chatted_with_both_ways_and_seen_leaving() {
 }
 
 #[test]
-fn send_reaches_an_ip_messenger_contact_by_name_with_nothing_else_running() {
+fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_running() {
     let Some(mut lab) = Lab::start("send_reaches_an_ip_messenger_contact_by_name") else {
         return;
     };
@@ -118,6 +118,10 @@ fn send_reaches_an_ip_messenger_contact_by_name_with_nothing_else_running() {
     let out = Lines::new(iptux.take_stdout());
     lab.delivered(&a, &alice, "wang", "你好 wang");
     out.wait_for("got 你好 wang", WAIT)
+        .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
+    // By his address alone, too: port 2425 is IP Messenger's, never sent a qqchat datagram.
+    lab.delivered(&a, &alice, &w.addr(2425).to_string(), "by address");
+    out.wait_for("got by address", WAIT)
         .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
 }
 

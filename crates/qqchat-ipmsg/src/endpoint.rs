@@ -376,6 +376,9 @@ impl Endpoint {
         }
         match raw.cmd() {
             BR_ENTRY => {
+                // A client starting anew: iptux numbers its packets from 1 again after a
+                // restart, so the numbers seen from this IP before say nothing any more.
+                self.forget_seen(ip);
                 self.note_entry(ip, &raw, true);
                 if self.limiter.allow(now, ip) {
                     self.send_entry_to(ip, ANSENTRY);
@@ -392,6 +395,7 @@ impl Endpoint {
                 self.note_entry(ip, &raw, false);
             }
             BR_EXIT => {
+                self.forget_seen(ip);
                 self.limiter.forget(ip);
                 if self.peers.remove(&ip).is_some() {
                     self.events.push_back(Event::PeerLeft { ip });
@@ -736,6 +740,12 @@ impl Endpoint {
             sealed: opts & SECRETOPT != 0,
             attachments,
         });
+    }
+
+    /// Forgets the packet numbers seen from `ip`.
+    fn forget_seen(&mut self, ip: IpAddr) {
+        self.seen.retain(|&(i, _)| i != ip);
+        self.seen_order.retain(|&(i, _)| i != ip);
     }
 
     /// Remembers (ip, packet number), forgetting the oldest beyond [`Config::max_seen`];

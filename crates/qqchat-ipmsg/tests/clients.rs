@@ -883,3 +883,24 @@ fn an_empty_message_is_acknowledged_but_not_shown() {
     assert!(received(&events(&mut e)).is_empty());
     assert_eq!(transmits(&mut e).len(), 1, "the receipt");
 }
+
+#[test]
+fn a_restarted_iptux_numbering_from_1_again_is_shown_not_taken_for_a_retransmission() {
+    let mut e = endpoint();
+    let t = Instant::now();
+    let entry = b"1_iptux 0.8.3:1:root:vm:257:root\0\0icon-tux.png\0utf-8\0";
+    e.handle_datagram(t, from(7, 2425), entry);
+    e.handle_datagram(t, from(7, 2425), b"1_iptux 0.8.3:7:root:vm:288:hello\0");
+    // iptux quits without a word (killed) and starts again: its numbers start at 1 again.
+    e.handle_datagram(t, from(7, 2425), entry);
+    e.handle_datagram(
+        t,
+        from(7, 2425),
+        b"1_iptux 0.8.3:7:root:vm:288:after restart\0",
+    );
+    let texts: Vec<String> = received(&events(&mut e))
+        .into_iter()
+        .map(|(_, text, _)| text)
+        .collect();
+    assert_eq!(texts, ["hello", "after restart"]);
+}

@@ -61,18 +61,21 @@ impl IpMsg {
 }
 
 impl EngineCore {
-    /// Whether messages to `peer` go over IP Messenger: an `ipmsg = true` contact, or a client
-    /// that announced itself.
+    /// Whether messages to `peer` go over IP Messenger: anyone at IP Messenger's port (an
+    /// `ipmsg = true` contact, a client that announced itself, or an address typed by hand).
     pub(super) fn is_ipmsg(&self, peer: PeerId) -> bool {
-        let PeerId::Addr(addr) = peer else {
-            return false;
-        };
-        let Some(lan) = &self.ipmsg else {
-            return false;
-        };
-        addr.port() == lan.port
+        match (peer, &self.ipmsg) {
+            (PeerId::Addr(addr), Some(lan)) => addr.port() == lan.port,
+            _ => false,
+        }
+    }
+
+    /// Whether `peer` is an IP Messenger client while IP Messenger is off: it is then sent
+    /// nothing at all (a qqchat datagram would reach it as garbage).
+    pub(super) fn unreachable_ipmsg(&self, peer: PeerId) -> bool {
+        self.ipmsg.is_none()
             && (self.contacts.iter().any(|c| c.ipmsg && c.peer_id() == peer)
-                || lan.endpoint.peer(addr.ip()).is_some())
+                || matches!(peer, PeerId::Addr(a) if a.port() == crate::contacts::IPMSG_PORT))
     }
 
     /// Announces this user on the LAN (`BR_ENTRY`).

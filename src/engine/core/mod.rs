@@ -442,10 +442,9 @@ impl EngineCore {
             return;
         };
         let (to, text, sent_at) = (o.to, o.text.clone(), o.sent_at);
-        let ipmsg_contact = self.contacts.iter().any(|c| c.ipmsg && c.peer_id() == to);
         let result = if self.is_ipmsg(to) {
             self.lan_send(now, to, &text, id)
-        } else if ipmsg_contact {
+        } else if self.unreachable_ipmsg(to) {
             // Never a qqchat datagram to an IP Messenger client.
             Err(
                 "IP Messenger is off (--no-lan, [lan] ipmsg = false, or UDP port 2425 taken \
