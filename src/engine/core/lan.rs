@@ -92,8 +92,8 @@ impl EngineCore {
         }
     }
 
-    /// Hands an unacked message for an IP Messenger peer to the endpoint; false when it was
-    /// refused (too long, too many waiting), which the caller reports.
+    /// Hands an unacked message for an IP Messenger peer to the endpoint; why it was refused
+    /// (too long, too many waiting), which the caller reports.
     pub(super) fn lan_send(
         &mut self,
         now: Now,
