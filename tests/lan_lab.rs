@@ -413,3 +413,42 @@ fn a_bot_on_the_lan_answers_a_stranger_and_withdraws_on_sigterm() {
         .wait_for("gone from this network: bob", GONE)
         .unwrap_or_else(|seen| panic!("alice never saw the bot leave; she said {seen:#?}"));
 }
+
+#[test]
+fn a_contact_found_on_the_lan_at_a_new_address_is_reached_there() {
+    let Some(mut lab) = Lab::start("a_contact_found_on_the_lan_at_a_new_address") else {
+        return;
+    };
+    let lan = lab.lan_segment();
+    let (a, b) = (
+        lab.segment_host("alice", &lan),
+        lab.segment_host("bob", &lan),
+    );
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    // Alice knows bob's key, but only an address he no longer has.
+    alice.add(&format!(
+        "qqchat:bob@192.0.2.99:{PORT}?key={}",
+        key_of(&bob)
+    ));
+    let alice_runs = lab.listen(&a, &alice);
+    let bob_runs = lab.listen(&b, &bob);
+    alice_runs
+        .stderr
+        .wait_for("on this network: bob", SEEN)
+        .unwrap_or_else(|seen| panic!("alice never saw bob; she said {seen:#?}"));
+    // The announcement carries his key: it is her contact bob, reached where he is now.
+    lab.delivered(&a, &alice, "bob", "there you are");
+    bob_runs
+        .stdout
+        .wait_for("alice: there you are", SEEN)
+        .unwrap_or_else(|seen| panic!("bob never got it; he printed {seen:#?}"));
+    // And her contacts file learns where he is now, as when a friend moves.
+    alice_runs
+        .stderr
+        .wait_for("bob told its addresses", SEEN)
+        .unwrap_or_else(|seen| panic!("bob's address was not kept; alice said {seen:#?}"));
+    let file = std::fs::read_to_string(alice.contacts()).expect("alice's contacts");
+    assert!(file.contains(&b.addr(PORT).to_string()), "{file}");
+    assert_eq!(file.matches("bob = ").count(), 1, "still one bob: {file}");
+}
