@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use qqchat::contacts::ContactBook;
 use qqchat::contacts::{
-    EditError, KeyedAdd, add_contact, add_ipmsg_contact, add_keyed_contact, remove_contact,
-    rename_contact,
+    EditError, KeyedAdd, add_contact, add_ipmsg_contact, add_keyed_contact, learn_addrs,
+    remove_contact, rename_contact,
 };
 use qqchat::proto::PublicKey;
 use qqchat_testkit::{TempDir, addr};
@@ -465,4 +465,52 @@ fn an_ip_messenger_user_at_a_contacts_address_or_name_is_refused() {
     assert!(matches!(err, EditError::ControlInName { .. }), "{err}");
     assert_eq!(read(&path), text, "nothing written");
     alone(&path);
+}
+
+// ---------------------------------------------------------------- learned addresses
+
+const BOB_KEY: &str = "sd/1lfzxMpdqCdXuWHG0Tn/zjWTXuXkudTOWMLOTmHw=";
+
+fn bob_key() -> PublicKey {
+    qqchat::identity::decode_key(BOB_KEY).unwrap()
+}
+
+#[test]
+fn learned_addresses_replace_the_ips_written_and_keep_the_comments() {
+    let text = format!(
+        "[contacts]\n# bob moves a lot\nbob = {{ addrs = [\"192.0.2.1:9001\"], key = \"{BOB_KEY}\" }} # home\n"
+    );
+    let path = file_with(&text);
+    learn_addrs(
+        &path,
+        "bob",
+        &bob_key(),
+        &[addr("203.0.113.5:9001"), addr("10.0.0.7:9001")],
+    )
+    .unwrap();
+    let after = read(&path);
+    assert!(
+        after.contains("# bob moves a lot") && after.contains("# home"),
+        "{after}"
+    );
+    assert!(!after.contains("192.0.2.1"), "{after}");
+    let bob = book(&path).by_name("bob").unwrap().clone();
+    assert_eq!(bob.addrs, [addr("203.0.113.5:9001"), addr("10.0.0.7:9001")]);
+}
+
+#[test]
+fn learned_addresses_keep_a_host_name_written_for_the_contact() {
+    let text = format!(
+        "[contacts]\nbob = {{ addrs = [\"localhost:9004\", \"192.0.2.1:9001\"], key = \"{BOB_KEY}\" }}\n"
+    );
+    let path = file_with(&text);
+    // What the name stands for now is among what bob tells: written once, as the name.
+    let named = book(&path).by_name("bob").unwrap().addrs[0];
+    learn_addrs(&path, "bob", &bob_key(), &[addr("203.0.113.5:9001"), named]).unwrap();
+    let after = read(&path);
+    assert!(after.contains("localhost:9004"), "the name stays: {after}");
+    assert!(after.contains("203.0.113.5:9001"), "{after}");
+    assert!(!after.contains("192.0.2.1"), "{after}");
+    let bob = book(&path).by_name("bob").unwrap().clone();
+    assert_eq!(bob.addrs.len(), 2, "{after}");
 }

@@ -158,8 +158,10 @@ pub fn add_keyed_contact(
 }
 
 /// Keeps the candidate addresses a keyed contact told (inside the encrypted session) in its
-/// entry, in place of those written there; the rest of the entry and its comments stay. An
-/// entry with another key, or none, is left alone: only the key's owner may move it.
+/// entry, in place of the IP addresses written there; host names written there stay (a
+/// dynamic DNS name outlives every address it points to), and so do the rest of the entry
+/// and its comments. An entry with another key, or none, is left alone: only the key's owner
+/// may move it.
 pub fn learn_addrs(
     path: &Path,
     name: &str,
@@ -167,21 +169,57 @@ pub fn learn_addrs(
     addrs: &[SocketAddr],
 ) -> Result<(), EditError> {
     let book = ContactBook::load(path).ok();
-    let owned = book
+    let Some(contact) = book
         .as_ref()
         .and_then(|b| b.by_name(name))
-        .is_some_and(|c| c.key.as_ref() == Some(key));
-    if !owned {
+        .filter(|c| c.key.as_ref() == Some(key))
+    else {
         return Err(EditError::NoSuchContact { name: name.into() });
-    }
-    let addrs: Vec<String> = addrs
+    };
+    // Written in the file's order, as the contact's resolved addresses are.
+    let written = written_addrs(path, name);
+    let names: Vec<(&String, SocketAddr)> = written
         .iter()
-        .map(|&a| crate::proto::canonical(a).to_string())
+        .zip(&contact.addrs)
+        .filter(|(raw, _)| raw.trim().parse::<SocketAddr>().is_err())
+        .map(|(raw, &resolved)| (raw, resolved))
         .collect();
+    let mut kept: Vec<String> = names.iter().map(|(raw, _)| (*raw).clone()).collect();
+    kept.extend(
+        addrs
+            .iter()
+            .filter(|&&a| !names.iter().any(|&(_, r)| same_addr(r, a)))
+            .map(|&a| crate::proto::canonical(a).to_string()),
+    );
     edit(path, false, |contacts| {
-        contacts.give_key(name, &addrs, key);
+        contacts.give_key(name, &kept, key);
         Ok(None)
     })
+}
+
+/// The addresses of contact `name` as written in the file (`addr` or `addrs`).
+fn written_addrs(path: &Path, name: &str) -> Vec<String> {
+    let Some(doc) = fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+    else {
+        return Vec::new();
+    };
+    let entry = doc
+        .get("contacts")
+        .and_then(|c| c.get(name))
+        .and_then(toml::Value::as_table);
+    let Some(entry) = entry else {
+        return Vec::new();
+    };
+    match (entry.get("addr"), entry.get("addrs")) {
+        (Some(toml::Value::String(one)), _) => vec![one.clone()],
+        (_, Some(toml::Value::Array(list))) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Writes `addr = "…"` for one address, `addrs = […]` for several, and drops the other key.
