@@ -37,10 +37,12 @@
 
 pub mod consts;
 mod endpoint;
+pub mod file;
 mod limit;
 pub mod packet;
 
 pub use encoding_rs;
 pub use endpoint::{Config, Endpoint, Event, Peer, SendError, Stats, Transmit, packet_no_at};
+pub use file::{DirHeader, DirItem, DirReader, FileEntry, FileError, FileList, FileRequest};
 pub use limit::AnswerLimit;
 pub use packet::{Flavor, ParseError, RawPacket, Utf8Names};
