@@ -6,6 +6,9 @@
 //! client really does (encodings, receipts, packet numbers) is written beside the code that
 //! copes with it.
 //!
+//! File attachments (an offer's file list, the requests that fetch files over TCP, the stream
+//! a directory comes as) are in [`file`], as codecs only: the caller owns the TCP sockets.
+//!
 //! ```
 //! use std::net::{IpAddr, SocketAddr};
 //! use std::time::{Instant, SystemTime};

@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use qqchat_ipmsg::consts::*;
-use qqchat_ipmsg::encoding_rs::{SHIFT_JIS, UTF_8};
+use qqchat_ipmsg::encoding_rs::{GB18030, SHIFT_JIS, UTF_8};
 use qqchat_ipmsg::file::{self, ExtAttr, parse_dir_header, parse_file_list};
 use qqchat_ipmsg::{DirHeader, DirItem, DirReader, FileEntry, FileError, FileRequest, RawPacket};
 
@@ -131,6 +131,24 @@ fn reads_a_classic_cp932_offer_and_writes_one() {
         b":c:6756a1b2:1:\x07\0",
     ]);
     assert_eq!(built, expected);
+}
+
+#[test]
+fn a_feiq_offer_is_read_as_gbk() {
+    // Feiq writes GBK whatever it advertises: 报告.doc and the text 给你.
+    let name = GB18030.encode("报告.doc").0.into_owned();
+    let bytes = cat(&[
+        b"1_lbt6_0#128#000C29D2D6B3#0#0#0#4001#9:1733300600:wang:WANG-PC:2097440:",
+        &GB18030.encode("给你").0,
+        b"\x000:",
+        &name,
+        b":400:6756a1b2:1:\x07\0",
+    ]);
+    let raw = RawPacket::parse(&bytes).expect("parses");
+    let (text, list) = file::offer(&raw, None).expect("an offer");
+    assert_eq!(text, "给你");
+    assert_eq!(list.files[0].name, "报告.doc");
+    assert_eq!(list.files[0].size, 0x400);
 }
 
 #[test]
