@@ -4,13 +4,32 @@
 //! Nothing here talks to the network or knows a protocol: the transfer decides what to fetch
 //! and checks hashes; this module makes sure what it writes lands where it should, survives a
 //! crash, and never overwrites or escapes.
+//!
+//! ```
+//! use qqchat::files::{Partial, Verified, make_parents, safe_path};
+//!
+//! # let root = std::env::temp_dir().join(format!("qqchat-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&root)?;
+//! // A path a peer offered: checked before anything touches the disk.
+//! let path = safe_path(b"photos/beach.jpg")?;
+//! assert!(safe_path(b"photos/../../.bashrc").is_err());
+//! let dir = make_parents(&root, &path)?;
+//! let mut part = Partial::create(&dir, path.name(), 5, "offer 42")?;
+//! part.write_at(0, b"hello")?;
+//! part.persist()?; // after a crash, Partial::open(part.part_path()) resumes from here
+//! // ...once the whole file's hash matched:
+//! let done = part.finish(Verified::HashMatched)?;
+//! assert_eq!(done, root.join("photos").join("beach.jpg"));
+//! # std::fs::remove_dir_all(&root)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod downloads;
 pub mod names;
 pub mod partial;
 
 pub use downloads::download_dir;
-pub use names::{NameError, SafeName, SafePath, safe_name, safe_path};
+pub use names::{NameError, SafeName, SafePath, make_parents, safe_name, safe_path};
 pub use partial::{Partial, PartialError, Ranges, Verified};
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
