@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["text", "proto"],
     &["identity", "net", "layout"],
-    &["store", "contacts", "lan"],
+    &["store", "contacts", "lan", "files"],
     &["engine"],
     &["app", "control"],
     &["ui"],

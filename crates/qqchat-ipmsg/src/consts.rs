@@ -83,3 +83,44 @@ pub fn command(field: u32) -> u32 {
 pub fn options(field: u32) -> u32 {
     field & !0xff
 }
+
+// File attachments: the low byte of a file's attribute is its kind, the rest are options.
+/// A regular file.
+pub const FILE_REGULAR: u32 = 0x01;
+/// A directory, fetched with [`GETDIRFILES`].
+pub const FILE_DIR: u32 = 0x02;
+/// In a directory stream: back up to the parent directory (the name is `.`).
+pub const FILE_RETPARENT: u32 = 0x03;
+pub const FILE_SYMLINK: u32 = 0x04;
+pub const FILE_CDEV: u32 = 0x05;
+pub const FILE_BDEV: u32 = 0x06;
+pub const FILE_FIFO: u32 = 0x07;
+pub const FILE_RESFORK: u32 = 0x10;
+pub const FILE_CLIPBOARD: u32 = 0x20;
+pub const FILE_RONLYOPT: u32 = 0x0000_0100;
+pub const FILE_HIDDENOPT: u32 = 0x0000_1000;
+pub const FILE_EXHIDDENOPT: u32 = 0x0000_2000;
+pub const FILE_ARCHIVEOPT: u32 = 0x0000_4000;
+pub const FILE_SYSTEMOPT: u32 = 0x0000_8000;
+
+// Keys of a file's extended attributes (`key=value` after the attribute, both in hex).
+pub const FILE_UID: u32 = 0x01;
+pub const FILE_USERNAME: u32 = 0x02;
+pub const FILE_GID: u32 = 0x03;
+pub const FILE_GROUPNAME: u32 = 0x04;
+pub const FILE_CLIPBOARDPOS: u32 = 0x08;
+pub const FILE_PERM: u32 = 0x10;
+pub const FILE_MAJORNO: u32 = 0x11;
+pub const FILE_MINORNO: u32 = 0x12;
+pub const FILE_CTIME: u32 = 0x13;
+pub const FILE_MTIME: u32 = 0x14;
+pub const FILE_ATIME: u32 = 0x15;
+pub const FILE_CREATETIME: u32 = 0x16;
+
+/// Separates the entries of a file list (`\a`).
+pub const FILELIST_SEPARATOR: u8 = 0x07;
+
+/// The kind part of a file attribute (its low 8 bits).
+pub fn file_kind(attr: u32) -> u32 {
+    attr & 0xff
+}

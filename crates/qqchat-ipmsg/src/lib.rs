@@ -6,6 +6,9 @@
 //! client really does (encodings, receipts, packet numbers) is written beside the code that
 //! copes with it.
 //!
+//! File attachments (an offer's file list, the requests that fetch files over TCP, the stream
+//! a directory comes as) are in [`file`], as codecs only: the caller owns the TCP sockets.
+//!
 //! ```
 //! use std::net::{IpAddr, SocketAddr};
 //! use std::time::{Instant, SystemTime};
@@ -37,10 +40,12 @@
 
 pub mod consts;
 mod endpoint;
+pub mod file;
 mod limit;
 pub mod packet;
 
 pub use encoding_rs;
 pub use endpoint::{Config, Endpoint, Event, Peer, SendError, Stats, Transmit, packet_no_at};
+pub use file::{DirHeader, DirItem, DirReader, FileEntry, FileError, FileList, FileRequest};
 pub use limit::AnswerLimit;
 pub use packet::{Flavor, ParseError, RawPacket, Utf8Names};
