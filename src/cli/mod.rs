@@ -450,12 +450,14 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let mut options = engine_options(&book, Some(history), true)?;
     reach_options(&mut options, &book.me)?;
     lan_options(common, &book, &mut options, book.me.listen);
+    let on_lan = options.discovery.is_some() || options.lan.is_some();
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let session = crate::tui::Session {
         public_key,
         data_dir,
+        on_lan,
     };
     crate::tui::run(book, path, recent, engine, session)?;
     Ok(ExitCode::SUCCESS)
@@ -542,6 +544,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     let session = crate::tui::Session {
         public_key: Some(your_keys.public),
         data_dir: Some(dir.clone()),
+        on_lan: false,
     };
     let result = crate::tui::run(book, None, Vec::new(), engine, session);
     let _ = std::fs::remove_dir_all(&dir);

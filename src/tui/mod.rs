@@ -55,6 +55,14 @@ const NO_FILE: &str = "this chat has no contacts file, so contacts cannot be cha
 /// What the status line says while there is no contacts file: who shows up anyway, and how
 /// to add a friend elsewhere (the file is made then).
 const FIRST_START: &str = "no contacts yet: people on this network appear by themselves; A adds a friend from their qqchat id";
+/// The same without LAN discovery (`--no-lan`, `[lan]` off, or a loopback address).
+const FIRST_START_OFF_LAN: &str =
+    "no contacts yet: A adds a friend from their qqchat id (finding people on this network is off)";
+
+/// The status line's word while there is no contacts file.
+fn first_start(on_lan: bool) -> &'static str {
+    if on_lan { FIRST_START } else { FIRST_START_OFF_LAN }
+}
 
 /// The terminal is in TUI mode and must be put back by whoever leaves first.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -80,6 +88,8 @@ pub struct Session {
     pub public_key: Option<PublicKey>,
     /// Where drafts are kept; `None` keeps them only while the chat runs.
     pub data_dir: Option<PathBuf>,
+    /// Whether people on this network are found (discovery or IP Messenger is on).
+    pub on_lan: bool,
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
@@ -105,7 +115,7 @@ pub fn run(
     }
     app.open_if_only_contact();
     if contacts_file.as_deref().is_some_and(|p| !p.exists()) {
-        app.show_info(FIRST_START);
+        app.show_info(first_start(session.on_lan));
     }
     // `[me]` as the file says, without the flags: a later edit is told from it.
     let file_me = contacts_file
@@ -117,6 +127,7 @@ pub fn run(
         book,
         file_me,
         broken: false,
+        on_lan: session.on_lan,
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
     let mut result = event_loop(
@@ -349,6 +360,8 @@ struct Contacts {
     file_me: Me,
     /// The last reload failed, so the next one that works says so even if nothing changed.
     broken: bool,
+    /// People on this network are found (for what the status line says with no file).
+    on_lan: bool,
 }
 
 impl Contacts {
@@ -398,7 +411,7 @@ impl Contacts {
             return Ok(false);
         };
         if !path.exists() {
-            app.show_info(FIRST_START);
+            app.show_info(first_start(self.on_lan));
             return Ok(false);
         }
         let book = match ContactBook::load(path) {
