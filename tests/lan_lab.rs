@@ -42,6 +42,33 @@ fn listen_with(lab: &Lab, host: &Host, person: &Person, extra: &[&str]) -> Runni
     running
 }
 
+/// Alice and bob on hosts of one LAN segment, with empty contacts files.
+fn alice_and_bob(lab: &mut Lab) -> (Host, Host, Person, Person) {
+    let lan = lab.lan_segment();
+    let (a, b) = (
+        lab.segment_host("alice", &lan),
+        lab.segment_host("bob", &lan),
+    );
+    let alice = Person::at("alice", a.addr(PORT));
+    let bob = Person::at("bob", b.addr(PORT));
+    (a, b, alice, bob)
+}
+
+/// Stops `running` with SIGTERM, which must end it as a signalled process, and waits for
+/// `watcher` to say `name` left the network.
+fn leaves_on_sigterm(running: &mut Running, watcher: &Running, name: &str) {
+    running.child.terminate();
+    assert_eq!(
+        running.child.wait_for(GONE),
+        Some(128 + 15),
+        "{name} did not stop on SIGTERM as a signalled process"
+    );
+    watcher
+        .stderr
+        .wait_for(&format!("gone from this network: {name}"), GONE)
+        .unwrap_or_else(|seen| panic!("nobody saw {name} leave; the watcher said {seen:#?}"));
+}
+
 #[test]
 fn two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave() {
     let Some(mut lab) = Lab::start("two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave")
@@ -97,16 +124,7 @@ fn two_qqchats_on_one_lan_find_each_other_chat_and_see_one_leave() {
 
     // Asked to stop, bob withdraws his announcement on the way out, and alice hears it long
     // before his records would have expired.
-    bob_runs.child.terminate();
-    assert_eq!(
-        bob_runs.child.wait_for(GONE),
-        Some(128 + 15),
-        "bob did not stop on SIGTERM as a signalled process"
-    );
-    alice_runs
-        .stderr
-        .wait_for("gone from this network: bob", GONE)
-        .unwrap_or_else(|seen| panic!("alice never heard bob leave; she said {seen:#?}"));
+    leaves_on_sigterm(&mut bob_runs, &alice_runs, "bob");
 }
 
 #[test]
@@ -385,13 +403,7 @@ fn a_bot_on_the_lan_answers_a_stranger_and_withdraws_on_sigterm() {
     let Some(mut lab) = Lab::start("a_bot_on_the_lan_answers_a_stranger") else {
         return;
     };
-    let lan = lab.lan_segment();
-    let (a, b) = (
-        lab.segment_host("alice", &lan),
-        lab.segment_host("bob", &lan),
-    );
-    let alice = Person::at("alice", a.addr(PORT));
-    let bob = Person::at("bob", b.addr(PORT));
+    let (a, b, alice, bob) = alice_and_bob(&mut lab);
     let alice_runs = lab.listen(&a, &alice);
     let mut command = lab.qqchat(&b, bob.dir.path());
     command.args(["--contacts", &bob.contacts(), "bot"]);
@@ -406,12 +418,7 @@ fn a_bot_on_the_lan_answers_a_stranger_and_withdraws_on_sigterm() {
         .stdout
         .wait_for("bob: HELLO BOT", SEEN)
         .unwrap_or_else(|seen| panic!("no answer; alice printed {seen:#?}"));
-    bot.child.terminate();
-    assert_eq!(bot.child.wait_for(GONE), Some(128 + 15), "the bot's exit");
-    alice_runs
-        .stderr
-        .wait_for("gone from this network: bob", GONE)
-        .unwrap_or_else(|seen| panic!("alice never saw the bot leave; she said {seen:#?}"));
+    leaves_on_sigterm(&mut bot, &alice_runs, "bob");
 }
 
 #[test]
@@ -419,13 +426,7 @@ fn a_contact_found_on_the_lan_at_a_new_address_is_reached_there() {
     let Some(mut lab) = Lab::start("a_contact_found_on_the_lan_at_a_new_address") else {
         return;
     };
-    let lan = lab.lan_segment();
-    let (a, b) = (
-        lab.segment_host("alice", &lan),
-        lab.segment_host("bob", &lan),
-    );
-    let alice = Person::at("alice", a.addr(PORT));
-    let bob = Person::at("bob", b.addr(PORT));
+    let (a, b, alice, bob) = alice_and_bob(&mut lab);
     // Alice knows bob's key, but only an address he no longer has.
     alice.add(&format!(
         "qqchat:bob@192.0.2.99:{PORT}?key={}",

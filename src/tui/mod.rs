@@ -61,7 +61,11 @@ const FIRST_START_OFF_LAN: &str =
 
 /// The status line's word while there is no contacts file.
 fn first_start(on_lan: bool) -> &'static str {
-    if on_lan { FIRST_START } else { FIRST_START_OFF_LAN }
+    if on_lan {
+        FIRST_START
+    } else {
+        FIRST_START_OFF_LAN
+    }
 }
 
 /// The terminal is in TUI mode and must be put back by whoever leaves first.
