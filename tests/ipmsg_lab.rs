@@ -125,6 +125,46 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
         .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
 }
 
+#[test]
+fn with_require_keys_qqchat_does_not_speak_ip_messenger() {
+    let Some(mut lab) = Lab::start("with_require_keys_qqchat_does_not_speak_ip_messenger") else {
+        return;
+    };
+    let lan = lab.lan_segment();
+    let a = lab.segment_host("alice", &lan);
+    let w = lab.segment_host("wang", &lan);
+    let alice = Person::at("alice", a.addr(PORT));
+    let file = alice.contacts();
+    let text = std::fs::read_to_string(&file).expect("alice's contacts");
+    std::fs::write(
+        &file,
+        text.replacen("[me]\n", "[me]\nrequire_keys = true\n", 1),
+    )
+    .expect("write alice's contacts");
+    let alice_runs = lab.listen(&a, &alice);
+    let mut command = lab.command(&w.ns, PYTHON);
+    command
+        .args(["-c", IPTUX])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut iptux = ChildGuard::spawn(&mut command);
+    let _stdin = iptux.take_stdin();
+    let out = Lines::new(iptux.take_stdout());
+    // Neither answered nor listed: IP Messenger has no keys to require.
+    assert!(
+        out.wait_for("answered", Duration::from_secs(3)).is_err(),
+        "qqchat answered an IP Messenger entry with require_keys on"
+    );
+    assert!(
+        alice_runs
+            .stderr
+            .wait_for("王小明", Duration::from_secs(1))
+            .is_err(),
+        "listed with require_keys on"
+    );
+}
+
 /// An IP Messenger peer as iptux 0.8 is on the wire: entry with icon and encoding fields,
 /// answers to entries, SENDMSG|SENDCHECKOPT, RECVMSG acknowledged with 289, BR_EXIT on quit.
 /// Prints what it saw on stdout; quits on a line on stdin (or after a minute).

@@ -150,7 +150,8 @@ fn lan_options(common: &Common, book: &ContactBook, options: &mut Options, local
             ip: (!local.ip().is_unspecified()).then_some(local.ip()),
         });
     }
-    if book.lan.ipmsg {
+    // IP Messenger has no keys: a user who refuses every peer without one does not speak it.
+    if book.lan.ipmsg && !book.me.require_keys {
         let (broadcasts, local_ips) = crate::lan::broadcast_interfaces(&interfaces);
         options.lan = Some(crate::engine::LanOptions {
             nick: book.me.name.clone(),
