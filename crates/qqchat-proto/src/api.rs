@@ -184,6 +184,8 @@ pub enum Event {
     /// A keyed contact sees this node's datagrams come from `addr` (reported when that
     /// changes): this node's address as the contact's network shows it.
     Seen { peer: PeerId, addr: SocketAddr },
+    /// A file transfer's packet from `peer`, for the caller's transfers with it.
+    Xfer { peer: PeerId, bytes: Vec<u8> },
 }
 
 /// Why a contact cannot be reached, as far as the datagrams show. Each is a key that one side

@@ -307,6 +307,15 @@ impl Node {
     }
 
     /// Sends bare UTF-8 to a plain peer, split at character boundaries to fit datagrams.
+    /// Sends one file transfer packet to `peer`, after everything already queued (so a
+    /// caller that asks for file data last never delays a message or a receipt); sealed
+    /// for a keyed peer. The bytes must fit a datagram with the headers (the transfer
+    /// module's chunks do).
+    pub fn send_xfer(&mut self, now: Instant, peer: PeerId, bytes: &[u8]) {
+        self.tick(now);
+        self.out.transmit(peer, wire::encode(&Packet::Xfer(bytes)));
+    }
+
     /// The text encoding of the plain peer `peer`; `None` (or UTF-8) for UTF-8.
     pub fn set_plain_encoding(
         &mut self,
@@ -461,6 +470,10 @@ impl Node {
                     self.punch_asked(now, key);
                 }
             }
+            Packet::Xfer(bytes) => self.out.events.push_back(Event::Xfer {
+                peer,
+                bytes: bytes.to_vec(),
+            }),
         }
         self.reschedule(peer);
     }

@@ -48,6 +48,11 @@ pub enum Packet<'a> {
     /// The sender starts punching the receiver's candidates now: punch back at once, so
     /// both NATs open their mappings at the same moment. Sent only inside Noise.
     Punch,
+    /// A file transfer's packet (see the `transfer` module), carried as opaque bytes so the
+    /// transfer's own format can grow without touching this one; inside Noise for keyed
+    /// contacts, like everything else.
+    #[serde(borrow)]
+    Xfer(&'a [u8]),
 }
 
 /// A keyed peer's candidate addresses, as it tells them to a contact.

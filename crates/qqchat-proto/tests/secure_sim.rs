@@ -403,3 +403,54 @@ fn a_message_that_waited_for_the_handshake_is_retried_soon_once_the_session_is_m
         "delivered {waited:?} after the link opened"
     );
 }
+
+fn xfers(p: &Pair, i: usize) -> Vec<Vec<u8>> {
+    p.events[i]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Xfer { bytes, .. } => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn transfer_packets_travel_sealed_between_keyed_peers_and_after_queued_messages() {
+    let (mut p, _, _) = keyed_pair(Link::perfect(), 14, SecureConfig::default());
+    let seen: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+    let tap = Rc::clone(&seen);
+    p.filter = Some(Box::new(move |_, bytes| {
+        tap.borrow_mut().push(bytes.to_vec());
+        true
+    }));
+    let secret = b"file bytes nobody on the path may read".to_vec();
+    send(&mut p, 0, "a message first", 1);
+    let (now, bob) = (p.now, p.ids[1]);
+    p.nodes[0].send_xfer(now, bob, &secret);
+    assert!(p.run_until(10_000, |p| xfers(p, 1).len() == 1));
+    assert_eq!(xfers(&p, 1), std::slice::from_ref(&secret));
+    // From alice's key, as everything inside her session.
+    let from = p.events[1].iter().find_map(|e| match e {
+        Event::Xfer { peer, .. } => Some(*peer),
+        _ => None,
+    });
+    assert_eq!(from, Some(p.ids[0]));
+    // Sealed: the bytes are on no datagram in the clear.
+    assert!(
+        !seen
+            .borrow()
+            .iter()
+            .any(|d| d.windows(secret.len()).any(|w| w == secret.as_slice())),
+        "transfer bytes went out in the clear"
+    );
+    // The message queued before it was delivered too (and first: data comes last).
+    let order: Vec<&str> = p.events[1]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Received { .. } => Some("message"),
+            Event::Xfer { .. } => Some("xfer"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["message", "xfer"]);
+}

@@ -606,6 +606,9 @@ impl EngineCore {
             }
             Event::Candidates { peer, addrs } => self.learned_candidates(now, peer, addrs),
             Event::Seen { addr, .. } => self.seen_at(addr),
+            // Files are not taken yet: this end answers nothing, as a qqchat before the
+            // transfer packet did, and the sender's offer expires.
+            Event::Xfer { .. } => {}
         }
     }
 }
