@@ -39,6 +39,7 @@ impl Sim {
             local_ips: vec![IpAddr::from([192, 0, 2, 10])],
             port: 2425,
             first_packet_no: 1_800_000_000,
+            announce: true,
         });
         let mut sim = Sim {
             core: EngineCore::new(options, Box::new(SeededIds::new(1))),

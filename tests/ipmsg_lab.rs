@@ -114,7 +114,7 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut iptux = ChildGuard::spawn(&mut command);
-    let _stdin = iptux.take_stdin();
+    let mut stdin = iptux.take_stdin();
     let out = Lines::new(iptux.take_stdout());
     lab.delivered(&a, &alice, "wang", "你好 wang");
     out.wait_for("got 你好 wang", WAIT)
@@ -123,6 +123,10 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
     lab.delivered(&a, &alice, &w.addr(2425).to_string(), "by address");
     out.wait_for("got by address", WAIT)
         .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
+    // A one-off send delivers; it does not enter the LAN (nobody is left listed).
+    writeln!(stdin, "quit").expect("tell the stand-in to quit");
+    out.wait_for("quit after 0 entries", WAIT)
+        .unwrap_or_else(|seen| panic!("send announced itself; the stand-in printed {seen:#?}"));
 }
 
 #[test]
@@ -167,7 +171,8 @@ fn with_require_keys_qqchat_does_not_speak_ip_messenger() {
 
 /// An IP Messenger peer as iptux 0.8 is on the wire: entry with icon and encoding fields,
 /// answers to entries, SENDMSG|SENDCHECKOPT, RECVMSG acknowledged with 289, BR_EXIT on quit.
-/// Prints what it saw on stdout; quits on a line on stdin (or after a minute).
+/// Prints what it saw on stdout, and on quitting how many entries it heard; quits on a line
+/// on stdin (or after a minute).
 const IPTUX: &str = r#"
 import select, socket, sys, time
 
@@ -187,12 +192,13 @@ def packet(cmd, extra):
 entry = "王小明\0技术部\0icon-tux.png\0utf-8\0".encode()
 s.sendto(packet(BR_ENTRY | UTF8, entry), ("255.255.255.255", 2425))
 msg_no = None
+entries = 0
 end = time.time() + 60
 while time.time() < end:
     ready, _, _ = select.select([s, sys.stdin], [], [], 0.2)
     if sys.stdin in ready:
         s.sendto(packet(BR_EXIT | UTF8, entry), ("255.255.255.255", 2425))
-        print("quit", flush=True)
+        print("quit after %d entries" % entries, flush=True)
         break
     if s not in ready:
         continue
@@ -202,6 +208,7 @@ while time.time() < end:
         continue
     cmd = int(fields[4]) & 0xFF
     if cmd == BR_ENTRY:
+        entries += 1
         s.sendto(packet(ANSENTRY | UTF8, entry), (ip, 2425))
     elif cmd == ANSENTRY and msg_no is None:
         print("answered", fields[5].split(b"\0")[0].decode(), flush=True)

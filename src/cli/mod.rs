@@ -162,6 +162,7 @@ fn lan_options(common: &Common, book: &ContactBook, options: &mut Options, local
             local_ips,
             port: crate::contacts::IPMSG_PORT,
             first_packet_no: qqchat_ipmsg::packet_no_at(std::time::SystemTime::now()),
+            announce: true,
         });
     }
 }

@@ -75,6 +75,9 @@ pub fn send(
     if ipmsg {
         super::lan_options(common, &book, &mut options, book.me.listen);
         options.discovery = None;
+        if let Some(lan) = &mut options.lan {
+            lan.announce = false;
+        }
     }
     let engine = start_engine(book.me.listen, options)?;
     let code = deliver(

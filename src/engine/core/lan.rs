@@ -30,12 +30,16 @@ pub struct LanOptions {
     /// The first packet number, from the wall clock: iptux drops a message whose number is
     /// not above the last it saw from this IP, so numbers must grow across restarts.
     pub first_packet_no: u32,
+    /// Broadcast an entry at start and an exit at the end: off for a one-off `send`, which
+    /// only delivers its message and is not someone to list.
+    pub announce: bool,
 }
 
 /// The IP Messenger endpoint with what the core needs to route its events.
 pub(super) struct IpMsg {
     endpoint: Endpoint,
     port: u16,
+    announce: bool,
     /// Where each message in flight goes, so a receipt names its peer.
     to: HashMap<u64, PeerId>,
 }
@@ -50,6 +54,7 @@ impl IpMsg {
         IpMsg {
             endpoint: Endpoint::new(config, options.first_packet_no),
             port: options.port,
+            announce: options.announce,
             to: HashMap::new(),
         }
     }
@@ -80,7 +85,7 @@ impl EngineCore {
 
     /// Announces this user on the LAN (`BR_ENTRY`).
     pub(super) fn lan_start(&mut self) {
-        if let Some(lan) = &mut self.ipmsg {
+        if let Some(lan) = self.ipmsg.as_mut().filter(|l| l.announce) {
             lan.endpoint.announce();
         }
     }
@@ -205,7 +210,7 @@ impl EngineCore {
 
     /// Says goodbye on the LAN (`BR_EXIT`).
     pub(super) fn lan_goodbye(&mut self) {
-        if let Some(lan) = &mut self.ipmsg {
+        if let Some(lan) = self.ipmsg.as_mut().filter(|l| l.announce) {
             lan.endpoint.quit();
         }
     }
