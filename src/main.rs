@@ -30,11 +30,11 @@ struct CommonArgs {
     /// Keep the history here (default: $QQCHAT_DATA_DIR, else ~/.local/share/qqchat).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Do not announce yourself on the LAN (multicast DNS) nor look for others there.
+    /// Stay off the LAN for this run: no multicast DNS announcing or looking, no IP Messenger.
     #[arg(long, global = true)]
     no_lan: bool,
-    /// Announce and look on this network interface only (e.g. eth0); give it once per
-    /// interface. Default: every IPv4 interface that is up, except loopback.
+    /// Use this network interface only for the LAN (e.g. eth0); give it once per interface.
+    /// Default: [lan] interfaces, else every IPv4 interface that is up, except loopback.
     #[arg(long, global = true, value_name = "NAME")]
     lan_interface: Vec<String>,
 }
