@@ -1,0 +1,426 @@
+//! The sending end of one transfer: offers the file, answers hash requests, chooses which
+//! bytes go next, and detects losses from the receiver's selective acks.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use super::ranges::RangeSet;
+use super::wire::{self, Accept, Ack, FailReason, Hash, MAX_CHUNK, MAX_HASHES, Offer, XferPacket};
+use super::{Ctx, FileKey, Shared, XferEvent};
+
+/// A packet whose ack has not come yet.
+#[derive(Debug, Clone)]
+struct Sent {
+    offset: u64,
+    len: u64,
+    at: Instant,
+}
+
+/// Packets this far below the highest acked one are lost (RFC 9002's threshold).
+const PACKET_THRESHOLD: u64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the receiver's answer; the offer is sent again at `next`.
+    Offering {
+        next: Instant,
+        level: u32,
+    },
+    Sending,
+}
+
+#[derive(Debug)]
+pub(super) struct Sender {
+    pub(super) offer: Offer,
+    block_hashes: Vec<Hash>,
+    state: State,
+    started: Instant,
+    pub(super) paused_local: bool,
+    pub(super) paused_peer: bool,
+    /// Bytes the receiver is known to hold.
+    acked: RangeSet,
+    /// Bytes in packets not yet acked nor lost.
+    flying: RangeSet,
+    in_flight: BTreeMap<u64, Sent>,
+    pub(super) bytes_in_flight: u64,
+    next_pn: u64,
+    largest_acked: Option<u64>,
+    /// The highest packet number any ack named: older acks carry stale gaps.
+    freshest_ack: u64,
+    /// The receiver's newest restart round seen in an accept.
+    round: u32,
+    limit: u64,
+    last_heard: Instant,
+    /// The retransmission timer runs from here while packets are in flight.
+    pto_base: Option<Instant>,
+    pto_level: u32,
+    /// Losses are declared at this moment unless an ack comes first.
+    loss_at: Option<Instant>,
+    /// When to say "paused" again while paused here.
+    keepalive: Option<Instant>,
+}
+
+impl Sender {
+    pub(super) fn new(now: Instant, offer: Offer, block_hashes: Vec<Hash>) -> Self {
+        Self {
+            offer,
+            block_hashes,
+            state: State::Offering {
+                next: now,
+                level: 0,
+            },
+            started: now,
+            paused_local: false,
+            paused_peer: false,
+            acked: RangeSet::new(),
+            flying: RangeSet::new(),
+            in_flight: BTreeMap::new(),
+            bytes_in_flight: 0,
+            next_pn: 0,
+            largest_acked: None,
+            freshest_ack: 0,
+            round: 0,
+            limit: 0,
+            last_heard: now,
+            pto_base: None,
+            pto_level: 0,
+            loss_at: None,
+            keepalive: None,
+        }
+    }
+
+    fn key(&self) -> FileKey {
+        FileKey::outgoing(self.offer.id)
+    }
+
+    /// Bytes the receiver holds, as far as this end knows.
+    pub(super) fn acked_bytes(&self) -> u64 {
+        self.acked.covered()
+    }
+
+    pub(super) fn is_offering(&self) -> bool {
+        matches!(self.state, State::Offering { .. })
+    }
+
+    /// Forgets what is in flight without blaming the network for it (a pause, a restart).
+    fn drop_in_flight(&mut self) {
+        self.in_flight.clear();
+        self.flying = RangeSet::new();
+        self.bytes_in_flight = 0;
+        self.pto_base = None;
+        self.loss_at = None;
+    }
+
+    /// The next byte range to send, if the window and the receiver allow one.
+    pub(super) fn next_range(&self) -> Option<Range<u64>> {
+        if self.state != State::Sending || self.paused_local || self.paused_peer {
+            return None;
+        }
+        let mut pos = 0;
+        loop {
+            let a = self.acked.next_missing(pos);
+            let f = self.flying.next_missing(a);
+            if f == a {
+                pos = a;
+                break;
+            }
+            pos = f;
+        }
+        let stop = self.limit.min(self.offer.size);
+        if pos >= stop {
+            return None;
+        }
+        let chunk = u64::from(MAX_CHUNK);
+        let end = ((pos / chunk + 1) * chunk)
+            .min(self.acked.next_present(pos))
+            .min(self.flying.next_present(pos))
+            .min(stop);
+        Some(pos..end)
+    }
+
+    /// Records that `range` went out now in packet `pn`.
+    pub(super) fn on_sent(&mut self, now: Instant, range: Range<u64>) -> u64 {
+        let pn = self.next_pn;
+        self.next_pn += 1;
+        let len = range.end - range.start;
+        self.flying.insert(range.clone());
+        self.in_flight.insert(
+            pn,
+            Sent {
+                offset: range.start,
+                len,
+                at: now,
+            },
+        );
+        self.bytes_in_flight += len;
+        self.pto_base.get_or_insert(now);
+        pn
+    }
+
+    pub(super) fn timeout(&self, idle: Duration, offer_timeout: Duration) -> Option<Instant> {
+        let mut t = vec![self.last_heard + idle];
+        match self.state {
+            State::Offering { next, .. } => {
+                t.push(next);
+                t.push(self.started + offer_timeout);
+            }
+            State::Sending => {}
+        }
+        t.extend(self.loss_at);
+        t.extend(self.keepalive);
+        t.into_iter().min()
+    }
+
+    fn pto_deadline(&self, shared: &Shared) -> Option<Instant> {
+        if self.paused_peer {
+            return None;
+        }
+        self.pto_base
+            .map(|b| b + shared.rtt.backoff(self.pto_level))
+    }
+
+    pub(super) fn all_timeouts(
+        &self,
+        shared: &Shared,
+        ctx_idle: Duration,
+        offer: Duration,
+    ) -> Option<Instant> {
+        [self.timeout(ctx_idle, offer), self.pto_deadline(shared)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs the timers due at `now`. Returns a failure if the transfer is over.
+    pub(super) fn on_timeout(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        shared: &mut Shared,
+    ) -> Option<FailReason> {
+        let now = ctx.now;
+        if now >= self.last_heard + ctx.config.idle_timeout {
+            return Some(FailReason::Timeout);
+        }
+        if let State::Offering { next, level } = self.state {
+            if now >= self.started + ctx.config.offer_timeout {
+                return Some(FailReason::Timeout);
+            }
+            if now >= next {
+                ctx.send(&XferPacket::Offer(self.offer.clone()));
+                let level = (level + 1).min(3);
+                self.state = State::Offering {
+                    next: now + Duration::from_secs(1 << level),
+                    level,
+                };
+            }
+        }
+        if self.keepalive.is_some_and(|k| now >= k) {
+            ctx.send(&XferPacket::Pause {
+                id: self.offer.id,
+                to_sender: false,
+            });
+            self.keepalive = Some(now + ctx.config.keepalive);
+        }
+        if self.loss_at.is_some_and(|l| now >= l) {
+            self.detect_losses(now, shared);
+        }
+        if self.pto_deadline(shared).is_some_and(|d| now >= d) {
+            // Nothing acked for a whole timeout: everything in flight is presumed lost.
+            shared.cc.on_timeout(now);
+            self.drop_in_flight();
+            self.pto_level = (self.pto_level + 1).min(16);
+        }
+        None
+    }
+
+    pub(super) fn pause(&mut self, ctx: &mut Ctx<'_>) {
+        self.paused_local = true;
+        self.drop_in_flight();
+        ctx.send(&XferPacket::Pause {
+            id: self.offer.id,
+            to_sender: false,
+        });
+        self.keepalive = Some(ctx.now + ctx.config.keepalive);
+    }
+
+    pub(super) fn resume(&mut self, ctx: &mut Ctx<'_>) {
+        self.paused_local = false;
+        self.keepalive = None;
+        ctx.send(&XferPacket::Resume {
+            id: self.offer.id,
+            to_sender: false,
+        });
+        if let State::Offering { .. } = self.state {
+            self.state = State::Offering {
+                next: ctx.now,
+                level: 0,
+            };
+        }
+    }
+
+    pub(super) fn on_peer_pause(&mut self, ctx: &mut Ctx<'_>, paused: bool) {
+        self.last_heard = ctx.now;
+        if paused != self.paused_peer {
+            self.paused_peer = paused;
+            if paused {
+                self.drop_in_flight();
+                ctx.event(XferEvent::Paused {
+                    key: self.key(),
+                    by_peer: true,
+                });
+            } else {
+                ctx.event(XferEvent::Resumed {
+                    key: self.key(),
+                    by_peer: true,
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_accept(&mut self, ctx: &mut Ctx<'_>, accept: &Accept) {
+        let round = accept.round;
+        self.last_heard = ctx.now;
+        let first = self.is_offering();
+        if !first && round <= self.round {
+            // A late copy of an accept already acted on.
+            return;
+        }
+        self.round = round;
+        self.acked = RangeSet::new();
+        for &(s, e) in &accept.held {
+            self.acked
+                .insert(s.min(self.offer.size)..e.min(self.offer.size));
+        }
+        self.drop_in_flight();
+        self.limit = accept.limit.min(self.offer.size);
+        self.state = State::Sending;
+        if first {
+            ctx.event(XferEvent::Accepted { key: self.key() });
+        }
+    }
+
+    pub(super) fn on_ack(&mut self, ctx: &mut Ctx<'_>, shared: &mut Shared, ack: &Ack) {
+        let now = ctx.now;
+        self.last_heard = now;
+        if self.is_offering() {
+            // The accept was lost but data flowed before a restart of this end: carry on.
+            self.state = State::Sending;
+        }
+        if self.paused_peer {
+            self.on_peer_pause(ctx, false);
+        }
+        let Some(&(_, top)) = ack.pns.first() else {
+            self.limit = self.limit.max(ack.limit.min(self.offer.size));
+            return;
+        };
+        let largest = top.saturating_sub(1);
+        if largest >= self.next_pn {
+            // Acks for packets never sent: ignore the whole ack.
+            return;
+        }
+        let fresh = largest >= self.freshest_ack;
+        self.freshest_ack = self.freshest_ack.max(largest);
+        let limited = shared.cwnd_limited;
+        let mut newly = false;
+        for &(s, e) in &ack.pns {
+            let acked: Vec<u64> = self.in_flight.range(s..e).map(|(&pn, _)| pn).collect();
+            for pn in acked {
+                let Some(sent) = self.in_flight.remove(&pn) else {
+                    continue;
+                };
+                let range = sent.offset..sent.offset + sent.len;
+                self.flying.remove(range.clone());
+                self.acked.insert(range);
+                self.bytes_in_flight -= sent.len;
+                newly = true;
+                if pn == largest {
+                    let delay = Duration::from_micros(u64::from(ack.delay_us));
+                    let rtt = now.saturating_duration_since(sent.at);
+                    let rtt = if rtt > delay * 2 { rtt - delay } else { rtt };
+                    shared.rtt.sample(rtt.max(Duration::from_micros(10)));
+                }
+                let rtt = shared.srtt();
+                shared.cc.on_ack(now, sent.at, sent.len, rtt, limited);
+            }
+        }
+        if newly {
+            self.pto_level = 0;
+            self.pto_base = if self.in_flight.is_empty() {
+                None
+            } else {
+                Some(now)
+            };
+        }
+        self.largest_acked = Some(self.largest_acked.map_or(largest, |l| l.max(largest)));
+        if fresh {
+            self.limit = ack.limit.min(self.offer.size);
+            if let Some((s, e)) = ack.gap {
+                // The receiver lacks these bytes; anything this end took as delivered there
+                // was thrown away by it and goes again.
+                let gap = s.min(self.offer.size)..e.min(self.offer.size);
+                if self.acked.intersects(gap.clone()) {
+                    self.acked.remove(gap);
+                }
+            }
+        }
+        self.detect_losses(now, shared);
+    }
+
+    fn detect_losses(&mut self, now: Instant, shared: &mut Shared) {
+        self.loss_at = None;
+        let Some(largest) = self.largest_acked else {
+            return;
+        };
+        let wait = shared
+            .srtt()
+            .mul_f64(9.0 / 8.0)
+            .max(Duration::from_millis(1));
+        let mut lost = vec![];
+        for (&pn, sent) in self.in_flight.range(..largest) {
+            if pn + PACKET_THRESHOLD <= largest || sent.at + wait <= now {
+                lost.push(pn);
+            } else {
+                let at = sent.at + wait;
+                self.loss_at = Some(self.loss_at.map_or(at, |l| l.min(at)));
+            }
+        }
+        for pn in lost {
+            if let Some(sent) = self.in_flight.remove(&pn) {
+                self.flying.remove(sent.offset..sent.offset + sent.len);
+                self.bytes_in_flight -= sent.len;
+                shared.cc.on_loss(now, sent.at);
+                shared.lost_packets += 1;
+            }
+        }
+        if self.in_flight.is_empty() {
+            self.pto_base = None;
+        }
+    }
+
+    /// Answers a hash request with what fits in one packet.
+    pub(super) fn on_hash_req(&mut self, ctx: &mut Ctx<'_>, first: u32, count: u16) {
+        self.last_heard = ctx.now;
+        let start = first as usize;
+        let end = start
+            .saturating_add(usize::from(count).min(MAX_HASHES))
+            .min(self.block_hashes.len());
+        if start >= end {
+            return;
+        }
+        ctx.send(&XferPacket::Hashes {
+            id: self.offer.id,
+            first,
+            hashes: self.block_hashes[start..end].to_vec(),
+        });
+    }
+
+    pub(super) fn data_packet<'b>(&self, pn: u64, offset: u64, bytes: &'b [u8]) -> XferPacket<'b> {
+        XferPacket::Data(wire::Data {
+            id: self.offer.id,
+            pn,
+            offset,
+            bytes,
+        })
+    }
+}
