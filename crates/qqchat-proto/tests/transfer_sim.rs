@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use qqchat_proto::sim::Rng;
 use qqchat_proto::transfer::wire::{self, XferPacket};
 use qqchat_proto::transfer::{
-    FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
+    FailReason, FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
 };
 
 /// Files in memory; a write past the end grows the file.
@@ -121,7 +121,7 @@ impl Net {
             start: now,
             rng: Rng::new(seed),
             link,
-            ends: [End::new(config()), End::new(config())],
+            ends: [End::new(config(1)), End::new(config(2))],
             in_flight: BinaryHeap::new(),
             order: 0,
             link_free: [now; 2],
@@ -242,11 +242,21 @@ impl Net {
     }
 }
 
-fn config() -> XferConfig {
+fn config(session: u32) -> XferConfig {
     XferConfig {
         window: 4 * 1024 * 1024,
+        session,
         ..XferConfig::default()
     }
+}
+
+/// The end loses its memory, as after `kill -9`; its files stay.
+fn restart(net: &mut Net, end: usize, session: u32) {
+    net.ends[end].t = Transfers::new(config(session));
+}
+
+fn held_bytes(net: &Net, id: u64) -> u64 {
+    net.ends[1].t.held(id).map_or(0, |h| h.bytes())
 }
 
 fn file(seed: u64, len: usize) -> Vec<u8> {
@@ -370,4 +380,381 @@ fn goodput_is_near_the_link_rate_without_loss() {
         net.ends[0].t.congestion().reductions
     );
     assert!(goodput > rate as f64 * 0.6, "goodput {goodput}");
+}
+
+#[test]
+fn a_restarted_receiver_resumes_from_its_persisted_ranges() {
+    let size = 4 * 1024 * 1024;
+    let data = file(21, size);
+    let mut net = Net::new(21, Link::lossy(0.05));
+    let offer = offer_and_accept(&mut net, 5, &data);
+    assert!(net.run_until(Duration::from_secs(600), |n| held_bytes(n, 5)
+        > size as u64 / 2));
+    let held = net.ends[1].t.held(5).expect("receiving");
+    // More reaches the disk after the last save: the file holds bytes the saved value omits.
+    net.run_until(Duration::from_millis(300), |_| false);
+    let sent_before = net.ends[0].data_bytes_sent;
+    restart(&mut net, 1, 3);
+    let now = net.now;
+    net.ends[1]
+        .t
+        .restore(now, offer, &held)
+        .expect("restore the transfer");
+    assert!(net.run_until(Duration::from_secs(600), |n| verified(n, 5)));
+    assert!(received(&net, 5) == data.as_slice());
+    let resent = net.ends[0].data_bytes_sent - sent_before;
+    let missing = size as u64 - held.bytes();
+    eprintln!(
+        "receiver restart: held {} of {size} in {} ranges, {resent} bytes sent after",
+        held.bytes(),
+        held.ranges.len()
+    );
+    assert!(
+        resent < missing * 3 / 2,
+        "{resent} sent for {missing} missing"
+    );
+}
+
+#[test]
+fn a_restarted_sender_continues_where_the_receiver_is() {
+    let size = 4 * 1024 * 1024;
+    let data = file(22, size);
+    let mut net = Net::new(22, Link::lossy(0.05));
+    offer_and_accept(&mut net, 6, &data);
+    assert!(net.run_until(Duration::from_secs(600), |n| held_bytes(n, 6)
+        > size as u64 / 2));
+    let held = held_bytes(&net, 6);
+    restart(&mut net, 0, 4);
+    net.ends[0].data_bytes_sent = 0;
+    let now = net.now;
+    net.ends[0]
+        .t
+        .send(now, 6, "file-6.bin", Manifest::of_bytes(&data, BLOCK))
+        .expect("offer again");
+    assert!(net.run_until(Duration::from_secs(600), |n| verified(n, 6)));
+    assert!(received(&net, 6) == data.as_slice());
+    let resent = net.ends[0].data_bytes_sent;
+    eprintln!("sender restart: receiver held {held} of {size}, {resent} bytes sent after");
+    assert!(resent < (size as u64 - held) * 3 / 2, "{resent}");
+}
+
+#[test]
+fn a_block_corrupted_on_disk_is_caught_on_resume_and_fetched_again() {
+    let size = 2 * 1024 * 1024;
+    let data = file(23, size);
+    let mut net = Net::new(23, Link::limited(4_000_000));
+    let offer = offer_and_accept(&mut net, 8, &data);
+    assert!(net.run_until(Duration::from_secs(600), |n| held_bytes(n, 8)
+        > size as u64 / 2));
+    let held = net.ends[1].t.held(8).expect("receiving");
+    assert!(held.ranges[0].0 == 0 && held.ranges[0].1 > u64::from(BLOCK));
+    restart(&mut net, 1, 3);
+    // One bit of block 0 flips on disk while the receiver is down.
+    net.ends[1]
+        .files
+        .files
+        .get_mut(&FileKey::incoming(8))
+        .expect("partial file")[1000] ^= 0x10;
+    let now = net.now;
+    net.ends[1].t.restore(now, offer, &held).expect("restore");
+    assert!(net.run_until(Duration::from_secs(600), |n| verified(n, 8)));
+    assert!(net.has_event(1, |e| *e
+        == XferEvent::BlockRejected {
+            key: FileKey::incoming(8),
+            block: 0
+        }));
+    assert!(received(&net, 8) == data.as_slice());
+}
+
+#[test]
+fn a_block_that_keeps_failing_its_hash_fails_the_transfer_and_names_it() {
+    let size = 1024 * 1024;
+    let data = file(24, size);
+    let mut net = Net::new(24, Link::limited(4_000_000));
+    offer_and_accept(&mut net, 9, &data);
+    // The sender's copy changes after the manifest was made: block 2 never matches.
+    net.ends[0]
+        .files
+        .files
+        .get_mut(&FileKey::outgoing(9))
+        .expect("source")[2 * BLOCK as usize + 5] ^= 1;
+    let bad = XferEvent::Failed {
+        key: FileKey::incoming(9),
+        reason: FailReason::BadBlock(2),
+        by_peer: false,
+    };
+    assert!(
+        net.run_until(Duration::from_secs(120), |n| n.has_event(1, |e| *e == bad)
+            && n.has_event(0, |e| matches!(
+                e,
+                XferEvent::Failed { by_peer: true, .. }
+            )))
+    );
+    assert!(!net.has_event(1, |e| matches!(e, XferEvent::Verified { .. })));
+}
+
+#[test]
+fn the_congestion_window_grows_in_slow_start_shrinks_on_loss_and_grows_again() {
+    let rate = 2_500_000;
+    let data = file(25, 8 * 1024 * 1024);
+    let mut net = Net::new(
+        25,
+        Link {
+            queue: 32 * 1024,
+            ..Link::limited(rate)
+        },
+    );
+    offer_and_accept(&mut net, 1, &data);
+    let t0 = net.now;
+    let mut samples = vec![];
+    assert!(net.run_until(Duration::from_secs(120), |n| {
+        let c = n.ends[0].t.congestion();
+        samples.push((c.window(), c.reductions, c.in_slow_start()));
+        verified(n, 1)
+    }));
+    let secs = (net.now - t0).as_secs_f64();
+    let peak_ss = samples
+        .iter()
+        .filter(|s| s.1 == 0)
+        .map(|s| s.0)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        peak_ss >= 4 * 10 * (1100 + 40),
+        "slow start peaked at {peak_ss}"
+    );
+    let first = samples
+        .iter()
+        .position(|s| s.1 == 1)
+        .expect("the queue overflowed at least once");
+    let before = samples[first - 1].0;
+    let after = samples[first].0;
+    assert!(
+        after as f64 <= before as f64 * 0.71 && !samples[first].2,
+        "{before} -> {after}"
+    );
+    // After the reduction the window grows again, in congestion avoidance.
+    let later = samples[first..]
+        .iter()
+        .take_while(|s| s.1 == 1)
+        .map(|s| s.0)
+        .max()
+        .unwrap_or(0);
+    assert!(later > after, "{after} stayed at most {later}");
+    let goodput = data.len() as f64 / secs;
+    eprintln!(
+        "cwnd: slow start peak {peak_ss}, {before} -> {after} at the first loss, then up to {later}; \
+         {} reductions; goodput {:.2} MB/s of {:.2} ({:.0} %)",
+        net.ends[0].t.congestion().reductions,
+        goodput / 1e6,
+        rate as f64 / 1e6,
+        goodput / rate as f64 * 100.0
+    );
+    assert!(goodput > rate as f64 * 0.7, "goodput {goodput}");
+}
+
+#[test]
+fn two_transfers_share_the_link() {
+    let size = 3 * 1024 * 1024;
+    let a = file(26, size);
+    let b = file(27, size);
+    let mut net = Net::new(26, Link::limited(4_000_000));
+    offer_and_accept(&mut net, 1, &a);
+    offer_and_accept(&mut net, 2, &b);
+    assert!(net.run_until(Duration::from_secs(120), |n| verified(n, 1)
+        || verified(n, 2)));
+    let (h1, h2) = (held_bytes(&net, 1), held_bytes(&net, 2));
+    let behind = if verified(&net, 1) { h2 } else { h1 };
+    eprintln!("two transfers: when one finished the other held {behind} of {size}");
+    assert!(behind > size as u64 * 6 / 10, "{behind}");
+    assert!(net.run_until(Duration::from_secs(120), |n| verified(n, 1)
+        && verified(n, 2)));
+    assert!(received(&net, 1) == a.as_slice() && received(&net, 2) == b.as_slice());
+}
+
+#[test]
+fn control_packets_go_before_file_data() {
+    // Files both ways, so each end has data to send and acks to give.
+    let data = file(28, 2 * 1024 * 1024);
+    let mut net = Net::new(28, Link::limited(4_000_000));
+    offer_and_accept(&mut net, 1, &data);
+    net.ends[1]
+        .files
+        .files
+        .insert(FileKey::outgoing(2), data.clone());
+    let now = net.now;
+    net.ends[1]
+        .t
+        .send(now, 2, "back.bin", Manifest::of_bytes(&data, BLOCK))
+        .expect("offer back");
+    assert!(net.run_until(Duration::from_secs(10), |n| {
+        n.has_event(0, |e| matches!(e, XferEvent::Offered { .. }))
+    }));
+    let now = net.now;
+    net.ends[0]
+        .t
+        .accept(now, 2, &Held::default())
+        .expect("accept");
+    assert!(
+        net.run_until(Duration::from_secs(60), |n| held_bytes(n, 1) > 500_000
+            && n.ends[0].t.held(2).is_some_and(|h| h.bytes() > 500_000))
+    );
+    // Two data packets from end 1 reach end 0: an ack is due at once.
+    let mut checked = 0;
+    for _ in 0..200 {
+        net.now += Duration::from_millis(5);
+        let now = net.now;
+        let [a, b] = &mut net.ends;
+        let mut incoming = vec![];
+        while incoming.len() < 2 {
+            match b.t.poll_data(now, &mut b.files) {
+                Some(p) => incoming.push(p),
+                None => break,
+            }
+        }
+        if incoming.len() < 2 {
+            b.t.handle_timeout(now);
+            continue;
+        }
+        for p in &incoming {
+            a.t.handle(now, p, &mut a.files).expect("decodes");
+        }
+        let mut out = vec![];
+        while let Some(p) = a.t.poll_transmit(now, &mut a.files) {
+            let is_data = matches!(wire::decode(&p), Ok(XferPacket::Data(_)));
+            out.push(is_data);
+            b.t.handle(now, &p, &mut b.files).expect("decodes");
+            if is_data {
+                // Data went: nothing else was waiting.
+                assert!(a.t.poll_control().is_none());
+                break;
+            }
+        }
+        assert!(!out.is_empty() && !out[0], "the ack goes first: {out:?}");
+        checked += 1;
+        while let Some(p) = b.t.poll_control() {
+            a.t.handle(now, &p, &mut a.files).expect("decodes");
+        }
+        a.t.handle_timeout(now);
+        b.t.handle_timeout(now);
+    }
+    assert!(checked > 20, "{checked}");
+}
+
+#[test]
+fn pause_resume_and_cancel_each_transfer() {
+    let size = 3 * 1024 * 1024;
+    let a = file(29, size);
+    let b = file(30, size);
+    let mut net = Net::new(29, Link::limited(4_000_000));
+    offer_and_accept(&mut net, 1, &a);
+    offer_and_accept(&mut net, 2, &b);
+    assert!(net.run_until(Duration::from_secs(60), |n| held_bytes(n, 1) > 500_000));
+    // The receiver pauses transfer 1; the sender pauses nothing.
+    let now = net.now;
+    net.ends[1]
+        .t
+        .pause(now, FileKey::incoming(1))
+        .expect("pause");
+    net.run_until(Duration::from_millis(500), |_| false);
+    let paused_at = held_bytes(&net, 1);
+    // Ten seconds pass, transfer 2 goes on, transfer 1 stays where it was and alive.
+    net.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(held_bytes(&net, 1), paused_at);
+    assert!(verified(&net, 2), "the other transfer goes on");
+    assert!(net.has_event(0, |e| *e
+        == XferEvent::Paused {
+            key: FileKey::outgoing(1),
+            by_peer: true
+        }));
+    assert!(!net.has_event(0, |e| matches!(e, XferEvent::Failed { .. })));
+    let now = net.now;
+    net.ends[1]
+        .t
+        .resume(now, FileKey::incoming(1))
+        .expect("resume");
+    assert!(net.run_until(Duration::from_secs(60), |n| verified(n, 1)));
+    assert!(received(&net, 1) == a.as_slice());
+
+    // The sender pauses, resumes, then cancels another.
+    let c = file(31, size);
+    offer_and_accept(&mut net, 3, &c);
+    assert!(net.run_until(Duration::from_secs(60), |n| held_bytes(n, 3) > 500_000));
+    let now = net.now;
+    net.ends[0]
+        .t
+        .pause(now, FileKey::outgoing(3))
+        .expect("pause");
+    net.run_until(Duration::from_millis(500), |_| false);
+    let paused_at = held_bytes(&net, 3);
+    net.run_until(Duration::from_secs(5), |_| false);
+    assert_eq!(held_bytes(&net, 3), paused_at);
+    let now = net.now;
+    net.ends[0]
+        .t
+        .resume(now, FileKey::outgoing(3))
+        .expect("resume");
+    assert!(net.run_until(Duration::from_secs(60), |n| held_bytes(n, 3)
+        > paused_at + 100_000));
+    net.ends[0].t.cancel(FileKey::outgoing(3)).expect("cancel");
+    assert!(
+        net.run_until(Duration::from_secs(10), |n| n.has_event(1, |e| *e
+            == XferEvent::Cancelled {
+                key: FileKey::incoming(3),
+                by_peer: true
+            }))
+    );
+    assert!(net.ends[1].t.held(3).is_none());
+    assert_eq!(net.ends[0].t.keys().count(), 0);
+}
+
+#[test]
+fn a_sender_whose_receiver_vanishes_gives_up_with_a_timeout() {
+    let data = file(32, 1024 * 1024);
+    let mut net = Net::new(32, Link::limited(4_000_000));
+    offer_and_accept(&mut net, 1, &data);
+    assert!(net.run_until(Duration::from_secs(60), |n| held_bytes(n, 1) > 100_000));
+    net.link.loss = 1.0;
+    assert!(
+        net.run_until(Duration::from_secs(60), |n| n.has_event(0, |e| *e
+            == XferEvent::Failed {
+                key: FileKey::outgoing(1),
+                reason: FailReason::Timeout,
+                by_peer: false
+            }))
+    );
+    assert!(net.elapsed() > Duration::from_secs(30));
+}
+
+#[test]
+fn a_declined_offer_is_reported_and_not_shown_again() {
+    let data = file(33, 10_000);
+    let mut net = Net::new(33, Link::limited(4_000_000));
+    net.ends[0]
+        .files
+        .files
+        .insert(FileKey::outgoing(4), data.clone());
+    let now = net.now;
+    net.ends[0]
+        .t
+        .send(now, 4, "x", Manifest::of_bytes(&data, BLOCK))
+        .expect("send");
+    assert!(net.run_until(Duration::from_secs(10), |n| {
+        n.has_event(1, |e| matches!(e, XferEvent::Offered { .. }))
+    }));
+    net.ends[1].t.decline(4).expect("decline");
+    assert!(
+        net.run_until(Duration::from_secs(10), |n| n.has_event(0, |e| *e
+            == XferEvent::Declined {
+                key: FileKey::outgoing(4)
+            }))
+    );
+    let offers = |n: &Net| {
+        n.ends[1]
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, XferEvent::Offered { .. }))
+            .count()
+    };
+    assert_eq!(offers(&net), 1);
 }

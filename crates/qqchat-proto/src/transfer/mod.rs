@@ -181,6 +181,9 @@ pub struct XferConfig {
     pub max_ack_delay: Duration,
     /// The most transfers each way.
     pub max_transfers: usize,
+    /// A random value for each run of the program, so that a restarted sender's packets are
+    /// told apart from those of the run before (the crate draws no random numbers itself).
+    pub session: u32,
 }
 
 impl Default for XferConfig {
@@ -192,6 +195,7 @@ impl Default for XferConfig {
             keepalive: Duration::from_secs(1),
             max_ack_delay: Duration::from_millis(10),
             max_transfers: 64,
+            session: 0,
         }
     }
 }
@@ -392,6 +396,7 @@ impl Transfers {
             size: manifest.size,
             hash: manifest.hash,
             block: manifest.block,
+            session: self.config.session,
         };
         if !(wire::MIN_BLOCK..=wire::MAX_BLOCK).contains(&manifest.block)
             || manifest.block_hashes.len() as u64 != offer.blocks()
@@ -733,7 +738,8 @@ impl Transfers {
                     let id = offer.id;
                     if let Some(r) = self.receivers.get_mut(&id) {
                         // A repeated offer, or the sender restarted: answer with what is here.
-                        if r.state == receiver::State::Receiving && r.offer == *offer {
+                        if r.state == receiver::State::Receiving && r.offer.same_file(offer) {
+                            r.new_session(offer.session);
                             r.send_accept(&mut ctx);
                         } else if let receiver::State::Verified { .. } = r.state {
                             ctx.send(&XferPacket::Verified { id });

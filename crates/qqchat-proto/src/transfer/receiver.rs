@@ -43,6 +43,9 @@ pub(super) struct Receiver {
     hash_asked: Option<Instant>,
     rejects: BTreeMap<u64, u32>,
     pns: RangeSet,
+    /// The sender's run whose packet numbers `pns` holds, and the run before it.
+    session: u32,
+    old_session: Option<u32>,
     largest_pn_at: Option<Instant>,
     unacked: u32,
     ack_due: Option<Instant>,
@@ -59,6 +62,7 @@ pub(super) struct Receiver {
 
 impl Receiver {
     pub(super) fn new(now: Instant, offer: Offer, window: u64) -> Self {
+        let session = offer.session;
         Self {
             offer,
             state: State::Offered,
@@ -69,6 +73,8 @@ impl Receiver {
             hash_asked: None,
             rejects: BTreeMap::new(),
             pns: RangeSet::new(),
+            session,
+            old_session: None,
             largest_pn_at: None,
             unacked: 0,
             ack_due: None,
@@ -110,6 +116,17 @@ impl Receiver {
         self.last_heard = ctx.now;
         self.send_accept(ctx);
         self.ask_hashes(ctx);
+    }
+
+    /// The sender restarted: its packet numbers start again.
+    pub(super) fn new_session(&mut self, session: u32) {
+        if session != self.session {
+            self.old_session = Some(self.session);
+            self.session = session;
+            self.pns = RangeSet::new();
+            self.largest_pn_at = None;
+            self.unacked = 0;
+        }
     }
 
     fn gap_start(&self) -> u64 {
@@ -423,12 +440,20 @@ impl Receiver {
             self.rejected_out_of_bounds += 1;
             return Ok(());
         }
+        // Packets of the sender's previous run still on the way carry good bytes, but their
+        // numbers mean nothing to the run now sending.
+        let stale = self.old_session == Some(data.session);
+        if !stale {
+            self.new_session(data.session);
+        }
         let in_order = self.pns.max().is_none_or(|m| data.pn == m + 1);
-        let newest = self.pns.max().is_none_or(|m| data.pn > m);
-        self.pns.insert(data.pn..data.pn + 1);
-        self.pns.keep_highest(MAX_PN_RANGES);
-        if newest {
-            self.largest_pn_at = Some(ctx.now);
+        if !stale {
+            let newest = self.pns.max().is_none_or(|m| data.pn > m);
+            self.pns.insert(data.pn..data.pn + 1);
+            self.pns.keep_highest(MAX_PN_RANGES);
+            if newest {
+                self.largest_pn_at = Some(ctx.now);
+            }
         }
         // Write only what is missing: bytes already held (perhaps verified) stay as they are.
         let mut p = data.offset;
@@ -454,7 +479,7 @@ impl Receiver {
             return Ok(());
         }
         self.ask_hashes(ctx);
-        if !self.paused_local {
+        if !self.paused_local && !stale {
             self.unacked += 1;
             if self.unacked >= ACK_EVERY || !in_order {
                 self.send_ack(ctx);

@@ -304,8 +304,9 @@ impl Sender {
         let now = ctx.now;
         self.last_heard = now;
         if self.is_offering() {
-            // The accept was lost but data flowed before a restart of this end: carry on.
-            self.state = State::Sending;
+            // Acks meant for the run of this end before a restart: wait for the accept, which
+            // tells what the receiver holds (it answers every offer with one).
+            return;
         }
         if self.paused_peer {
             self.on_peer_pause(ctx, false);
@@ -418,6 +419,7 @@ impl Sender {
     pub(super) fn data_packet<'b>(&self, pn: u64, offset: u64, bytes: &'b [u8]) -> XferPacket<'b> {
         XferPacket::Data(wire::Data {
             id: self.offer.id,
+            session: self.offer.session,
             pn,
             offset,
             bytes,

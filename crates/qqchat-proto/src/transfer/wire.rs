@@ -92,9 +92,21 @@ pub struct Offer {
     /// The block size of the block hashes, which the receiver asks for with
     /// [`XferPacket::HashReq`] and checks each block against once it holds it all.
     pub block: u32,
+    /// The sender's run: a restarted sender numbers its packets from zero again, and the
+    /// session tells its packet numbers from those of the run before.
+    pub session: u32,
 }
 
 impl Offer {
+    /// Whether two offers describe the same file (whatever run of the sender made them).
+    pub fn same_file(&self, other: &Offer) -> bool {
+        self.id == other.id
+            && self.name == other.name
+            && self.size == other.size
+            && self.hash == other.hash
+            && self.block == other.block
+    }
+
     /// Number of blocks.
     pub fn blocks(&self) -> u64 {
         self.size.div_ceil(u64::from(self.block.max(1)))
@@ -125,6 +137,8 @@ pub struct Accept {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Data<'a> {
     pub id: TransferId,
+    /// The sender's run, as in its offer.
+    pub session: u32,
     /// Packet number, growing by one per data packet of this transfer (retransmissions get a
     /// new one), so acks tell which copy arrived.
     pub pn: u64,
@@ -258,6 +272,7 @@ mod tests {
         let bytes = vec![0xAB; usize::from(MAX_CHUNK)];
         let data = XferPacket::Data(Data {
             id: u64::MAX,
+            session: u32::MAX,
             pn: u64::MAX,
             offset: u64::MAX - 2000,
             bytes: &bytes,
@@ -285,6 +300,7 @@ mod tests {
             size: u64::from(u32::MAX) * 1024,
             hash: [0xFF; 32],
             block: MAX_BLOCK,
+            session: u32::MAX,
         });
         assert!(encode(&offer).len() + 4 <= MAX_BODY);
         assert_eq!(decode(&encode(&offer)), Ok(offer));
@@ -299,6 +315,7 @@ mod tests {
                 size,
                 hash: [0; 32],
                 block,
+                session: 0,
             }))
         };
         assert!(decode(&offer("", 65536, 1)).is_err());
@@ -307,6 +324,7 @@ mod tests {
         assert!(decode(&offer(&"a".repeat(256), MIN_BLOCK, 1)).is_err());
         let empty = encode(&XferPacket::Data(Data {
             id: 1,
+            session: 0,
             pn: 0,
             offset: 0,
             bytes: &[],
