@@ -758,3 +758,23 @@ fn a_declined_offer_is_reported_and_not_shown_again() {
     };
     assert_eq!(offers(&net), 1);
 }
+
+#[test]
+fn an_empty_file_is_verified_by_its_hash_and_an_offer_waits_for_a_person() {
+    let mut net = Net::new(34, Link::limited(4_000_000));
+    net.ends[0].files.files.insert(FileKey::outgoing(1), vec![]);
+    let now = net.now;
+    net.ends[0]
+        .t
+        .send(now, 1, "empty", Manifest::of_bytes(&[], BLOCK))
+        .expect("send");
+    // Nobody answers for a minute: longer than the idle timeout, well within the offer's life.
+    net.run_until(Duration::from_secs(60), |_| false);
+    assert!(!net.has_event(0, |e| matches!(e, XferEvent::Failed { .. })));
+    let now = net.now;
+    net.ends[1]
+        .t
+        .accept(now, 1, &Held::default())
+        .expect("accept");
+    assert!(net.run_until(Duration::from_secs(10), |n| verified(n, 1)));
+}

@@ -419,7 +419,9 @@ impl Transfers {
             return Err(XferError::NotOffered);
         }
         r.window = window;
-        r.start(&mut ctx, held, false);
+        if let Err(reason) = r.start(&mut ctx, held, false) {
+            self.fail(FileKey::incoming(id), reason);
+        }
         Ok(())
     }
 
@@ -435,8 +437,11 @@ impl Transfers {
         let id = offer.id;
         let mut r = Receiver::new(now, offer, self.config.window);
         let mut ctx = ctx!(self, now);
-        r.start(&mut ctx, held, true);
+        let started = r.start(&mut ctx, held, true);
         self.receivers.insert(id, r);
+        if let Err(reason) = started {
+            self.fail(FileKey::incoming(id), reason);
+        }
         Ok(())
     }
 
@@ -848,6 +853,9 @@ impl Transfers {
                         self.receivers.get(id).map(|r| r.state)
                     {
                         self.receivers.remove(id);
+                        if self.closed_in.len() >= MAX_CLOSED {
+                            self.closed_in.pop_front();
+                        }
                         self.closed_in.push_back(*id);
                     }
                 }

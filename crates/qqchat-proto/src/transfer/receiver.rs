@@ -105,7 +105,12 @@ impl Receiver {
     }
 
     /// Starts receiving, from `held` (empty for a new transfer).
-    pub(super) fn start(&mut self, ctx: &mut Ctx<'_>, held: &Held, restored: bool) {
+    pub(super) fn start(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        held: &Held,
+        restored: bool,
+    ) -> Result<(), FailReason> {
         self.held = held.to_set(self.offer.size);
         self.round = if restored {
             held.round.saturating_add(1)
@@ -115,7 +120,24 @@ impl Receiver {
         self.state = State::Receiving;
         self.last_heard = ctx.now;
         self.send_accept(ctx);
+        if self.offer.size == 0 {
+            // Nothing to fetch: the empty file is verified by its hash alone.
+            if self.offer.hash != *blake3::hash(&[]).as_bytes() {
+                return Err(FailReason::FileHash);
+            }
+            self.verified_now(ctx);
+            return Ok(());
+        }
         self.ask_hashes(ctx);
+        Ok(())
+    }
+
+    fn verified_now(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.send(&XferPacket::Verified { id: self.offer.id });
+        self.state = State::Verified {
+            next: ctx.now + ctx.config.keepalive,
+        };
+        ctx.event(XferEvent::Verified { key: self.key() });
     }
 
     /// The sender restarted: its packet numbers start again.
@@ -408,11 +430,7 @@ impl Receiver {
             return Err(FailReason::FileHash);
         }
         self.send_ack(ctx);
-        ctx.send(&XferPacket::Verified { id: self.offer.id });
-        self.state = State::Verified {
-            next: ctx.now + ctx.config.keepalive,
-        };
-        ctx.event(XferEvent::Verified { key: self.key() });
+        self.verified_now(ctx);
         Ok(())
     }
 

@@ -159,13 +159,14 @@ impl Sender {
     }
 
     pub(super) fn timeout(&self, idle: Duration, offer_timeout: Duration) -> Option<Instant> {
-        let mut t = vec![self.last_heard + idle];
+        let mut t = vec![];
         match self.state {
+            // A person may take a while to answer: the offer has its own expiry.
             State::Offering { next, .. } => {
                 t.push(next);
                 t.push(self.started + offer_timeout);
             }
-            State::Sending => {}
+            State::Sending => t.push(self.last_heard + idle),
         }
         t.extend(self.loss_at);
         t.extend(self.keepalive);
@@ -199,7 +200,7 @@ impl Sender {
         shared: &mut Shared,
     ) -> Option<FailReason> {
         let now = ctx.now;
-        if now >= self.last_heard + ctx.config.idle_timeout {
+        if self.state == State::Sending && now >= self.last_heard + ctx.config.idle_timeout {
             return Some(FailReason::Timeout);
         }
         if let State::Offering { next, level } = self.state {
