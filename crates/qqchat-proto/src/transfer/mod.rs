@@ -280,6 +280,7 @@ pub(crate) struct Shared {
     pub(crate) rtt: RttEstimator,
     pub(crate) cwnd_limited: bool,
     pub(crate) lost_packets: u64,
+    pub(crate) spurious_losses: u64,
 }
 
 impl Shared {
@@ -361,6 +362,7 @@ impl Transfers {
                 ),
                 cwnd_limited: false,
                 lost_packets: 0,
+                spurious_losses: 0,
             },
             pacer: cc::Pacer::new(),
             senders: BTreeMap::new(),
@@ -581,6 +583,11 @@ impl Transfers {
     /// Data packets declared lost so far.
     pub fn lost_packets(&self) -> u64 {
         self.shared.lost_packets
+    }
+
+    /// Data packets declared lost that were acked after all (the path reordered them).
+    pub fn spurious_losses(&self) -> u64 {
+        self.shared.spurious_losses
     }
 
     /// The next event, if any.

@@ -17,6 +17,8 @@ const MAX_PN_RANGES: usize = 2 * MAX_RANGES;
 const MAX_REJECTS: u32 = 3;
 /// How many data packets may arrive before an ack goes.
 const ACK_EVERY: u32 = 2;
+/// Most accept packets sent at once to tell the ranges held.
+const MAX_ACCEPTS: usize = 32;
 /// How long a hash request waits for its answer before it is asked again.
 const HASH_RETRY: Duration = Duration::from_millis(500);
 
@@ -164,17 +166,31 @@ impl Receiver {
     pub(super) fn send_accept(&mut self, ctx: &mut Ctx<'_>) {
         let limit = self.limit();
         self.max_limit = self.max_limit.max(limit);
-        ctx.send(&XferPacket::Accept(Accept {
-            id: self.offer.id,
-            round: self.round,
-            held: self
-                .held
-                .iter()
-                .take(MAX_RANGES)
-                .map(|r| (r.start, r.end))
-                .collect(),
-            limit,
-        }));
+        // All the ranges held, in as many packets as it takes (within reason: beyond that
+        // the sender sends a few bytes again, which are ignored here).
+        let ranges: Vec<(u64, u64)> = self
+            .held
+            .iter()
+            .take(MAX_RANGES * MAX_ACCEPTS)
+            .map(|r| (r.start, r.end))
+            .collect();
+        let mut parts = ranges.chunks(MAX_RANGES).peekable();
+        if parts.peek().is_none() {
+            ctx.send(&XferPacket::Accept(Accept {
+                id: self.offer.id,
+                round: self.round,
+                held: vec![],
+                limit,
+            }));
+        }
+        for part in parts {
+            ctx.send(&XferPacket::Accept(Accept {
+                id: self.offer.id,
+                round: self.round,
+                held: part.to_vec(),
+                limit,
+            }));
+        }
         self.last_sent = ctx.now;
     }
 

@@ -17,8 +17,13 @@ struct Sent {
     at: Instant,
 }
 
-/// Packets this far below the highest acked one are lost (RFC 9002's threshold).
+/// Packets this far below the highest acked one are lost (RFC 9002's threshold), until
+/// reordering on the path is seen to be deeper.
 const PACKET_THRESHOLD: u64 = 3;
+/// The deepest reordering tolerated, in packets.
+const MAX_PACKET_THRESHOLD: u64 = 1024;
+/// Packet numbers declared lost, remembered so that a late ack reveals the reordering.
+const LOST_MEMORY: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -59,6 +64,12 @@ pub(super) struct Sender {
     loss_at: Option<Instant>,
     /// When to say "paused" again while paused here.
     keepalive: Option<Instant>,
+    /// Reordering tolerated before a packet counts as lost: in packets, and in round trips
+    /// (RFC 9002's 9/8 at first). Both grow when a packet declared lost is acked after all,
+    /// as RACK (RFC 8985) does, so a path that reorders is not mistaken for a congested one.
+    reorder_packets: u64,
+    reorder_rtts: f64,
+    declared_lost: RangeSet,
 }
 
 impl Sender {
@@ -87,6 +98,9 @@ impl Sender {
             pto_level: 0,
             loss_at: None,
             keepalive: None,
+            reorder_packets: PACKET_THRESHOLD,
+            reorder_rtts: 9.0 / 8.0,
+            declared_lost: RangeSet::new(),
         }
     }
 
@@ -227,8 +241,16 @@ impl Sender {
             self.detect_losses(now, shared);
         }
         if self.pto_deadline(shared).is_some_and(|d| now >= d) {
-            // Nothing acked for a whole timeout: everything in flight is presumed lost.
-            shared.cc.on_timeout(now);
+            // Nothing acked for a whole timeout: everything in flight is presumed lost. The
+            // first time that is one more loss (often the tail of a flight, which no later
+            // ack could reveal); timeouts in a row mean the path is congested or gone, and the
+            // window starts again from the minimum.
+            if self.pto_level >= 1 {
+                shared.cc.on_timeout(now);
+            } else if let Some(oldest) = self.in_flight.values().map(|s| s.at).min() {
+                shared.cc.on_loss(now, oldest);
+            }
+            shared.lost_packets += self.in_flight.len() as u64;
             self.drop_in_flight();
             self.pto_level = (self.pto_level + 1).min(16);
         }
@@ -280,25 +302,28 @@ impl Sender {
     }
 
     pub(super) fn on_accept(&mut self, ctx: &mut Ctx<'_>, accept: &Accept) {
-        let round = accept.round;
         self.last_heard = ctx.now;
         let first = self.is_offering();
-        if !first && round <= self.round {
-            // A late copy of an accept already acted on.
+        if first || accept.round > self.round {
+            // A new answer, or the receiver restarted: what it holds now is all there is.
+            self.round = accept.round;
+            self.acked = RangeSet::new();
+            self.drop_in_flight();
+            self.limit = 0;
+            self.state = State::Sending;
+            if first {
+                ctx.event(XferEvent::Accepted { key: self.key() });
+            }
+        } else if accept.round < self.round {
             return;
         }
-        self.round = round;
-        self.acked = RangeSet::new();
+        // One of several accepts of the same round, or a late copy: what it says is held
+        // was held (a block thrown away since comes back as a gap in the next ack).
         for &(s, e) in &accept.held {
             self.acked
                 .insert(s.min(self.offer.size)..e.min(self.offer.size));
         }
-        self.drop_in_flight();
-        self.limit = accept.limit.min(self.offer.size);
-        self.state = State::Sending;
-        if first {
-            ctx.event(XferEvent::Accepted { key: self.key() });
-        }
+        self.limit = self.limit.max(accept.limit.min(self.offer.size));
     }
 
     pub(super) fn on_ack(&mut self, ctx: &mut Ctx<'_>, shared: &mut Shared, ack: &Ack) {
@@ -326,6 +351,21 @@ impl Sender {
         let limited = shared.cwnd_limited;
         let mut newly = false;
         for &(s, e) in &ack.pns {
+            if self.declared_lost.intersects(s..e) {
+                // Called lost too soon: the path reorders more than assumed.
+                let deepest = self
+                    .declared_lost
+                    .within(s..e)
+                    .map(|r| largest.saturating_sub(r.start))
+                    .max()
+                    .unwrap_or(0);
+                shared.spurious_losses += 1;
+                self.reorder_packets = (self.reorder_packets * 2)
+                    .max(deepest + 1)
+                    .min(MAX_PACKET_THRESHOLD);
+                self.reorder_rtts = (self.reorder_rtts + 0.25).min(2.0);
+                self.declared_lost.remove(s..e);
+            }
             let acked: Vec<u64> = self.in_flight.range(s..e).map(|(&pn, _)| pn).collect();
             for pn in acked {
                 let Some(sent) = self.in_flight.remove(&pn) else {
@@ -376,11 +416,11 @@ impl Sender {
         };
         let wait = shared
             .srtt()
-            .mul_f64(9.0 / 8.0)
+            .mul_f64(self.reorder_rtts)
             .max(Duration::from_millis(1));
         let mut lost = vec![];
         for (&pn, sent) in self.in_flight.range(..largest) {
-            if pn + PACKET_THRESHOLD <= largest || sent.at + wait <= now {
+            if pn + self.reorder_packets <= largest || sent.at + wait <= now {
                 lost.push(pn);
             } else {
                 let at = sent.at + wait;
@@ -389,6 +429,8 @@ impl Sender {
         }
         for pn in lost {
             if let Some(sent) = self.in_flight.remove(&pn) {
+                self.declared_lost.insert(pn..pn + 1);
+                self.declared_lost.keep_highest(LOST_MEMORY);
                 self.flying.remove(sent.offset..sent.offset + sent.len);
                 self.bytes_in_flight -= sent.len;
                 shared.cc.on_loss(now, sent.at);
