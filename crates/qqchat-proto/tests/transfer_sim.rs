@@ -838,3 +838,48 @@ fn a_receiver_restored_with_scattered_ranges_is_sent_only_the_rest() {
         "{sent} sent for {missing} missing"
     );
 }
+
+#[test]
+fn the_receive_window_bounds_what_is_sent_and_zero_stops_the_sender() {
+    let size = 2 * 1024 * 1024;
+    let window = 64 * 1024;
+    let data = file(36, size);
+    let mut net = Net::new(36, Link::lossy(0.05));
+    net.ends[1].t = Transfers::new(XferConfig {
+        window,
+        ..config(2)
+    });
+    offer_and_accept(&mut net, 1, &data);
+    let mut widest = 0;
+    assert!(net.run_until(Duration::from_secs(600), |n| {
+        if let Some(h) = n.ends[1].t.held(1)
+            && let (Some(first), Some(last)) = (h.ranges.first(), h.ranges.last())
+        {
+            let gap = if first.0 == 0 { first.1 } else { 0 };
+            widest = widest.max(last.1.saturating_sub(gap));
+        }
+        held_bytes(n, 1) > size as u64 / 2
+    }));
+    assert!(widest <= window, "data {widest} beyond the first gap");
+    let now = net.now;
+    net.ends[1]
+        .t
+        .set_window(now, 1, 0)
+        .expect("close the window");
+    net.run_until(Duration::from_millis(500), |_| false);
+    let closed_at = held_bytes(&net, 1);
+    net.run_until(Duration::from_secs(5), |_| false);
+    assert_eq!(
+        held_bytes(&net, 1),
+        closed_at,
+        "nothing comes through a closed window"
+    );
+    assert!(!net.has_event(0, |e| matches!(e, XferEvent::Failed { .. })));
+    let now = net.now;
+    net.ends[1]
+        .t
+        .set_window(now, 1, 1024 * 1024)
+        .expect("open the window");
+    assert!(net.run_until(Duration::from_secs(600), |n| verified(n, 1)));
+    assert!(received(&net, 1) == data.as_slice());
+}
