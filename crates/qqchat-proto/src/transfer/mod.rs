@@ -664,7 +664,7 @@ impl Transfers {
         let offer = self.config.offer_timeout;
         self.senders
             .values()
-            .filter_map(|s| s.all_timeouts(&self.shared, idle, offer))
+            .filter_map(|s| s.all_timeouts(&self.shared, idle, offer, self.config.keepalive))
             .chain(
                 self.receivers
                     .values()

@@ -64,6 +64,9 @@ pub(super) struct Sender {
     loss_at: Option<Instant>,
     /// When to say "paused" again while paused here.
     keepalive: Option<Instant>,
+    /// When this end last sent the receiver anything: a sender with nothing to send (the
+    /// window is closed, or all is sent) still says it is there.
+    last_sent: Instant,
     /// Reordering tolerated before a packet counts as lost: in packets, and in round trips
     /// (RFC 9002's 9/8 at first). Both grow when a packet declared lost is acked after all,
     /// as RACK (RFC 8985) does, so a path that reorders is not mistaken for a congested one.
@@ -98,6 +101,7 @@ impl Sender {
             pto_level: 0,
             loss_at: None,
             keepalive: None,
+            last_sent: now,
             reorder_packets: PACKET_THRESHOLD,
             reorder_rtts: 9.0 / 8.0,
             declared_lost: RangeSet::new(),
@@ -169,11 +173,20 @@ impl Sender {
         );
         self.bytes_in_flight += len;
         self.pto_base.get_or_insert(now);
+        self.last_sent = now;
         pn
     }
 
-    pub(super) fn timeout(&self, idle: Duration, offer_timeout: Duration) -> Option<Instant> {
+    pub(super) fn timeout(
+        &self,
+        idle: Duration,
+        offer_timeout: Duration,
+        keepalive: Duration,
+    ) -> Option<Instant> {
         let mut t = vec![];
+        if self.state == State::Sending && !self.paused_local {
+            t.push(self.last_sent + keepalive);
+        }
         match self.state {
             // A person may take a while to answer: the offer has its own expiry.
             State::Offering { next, .. } => {
@@ -200,11 +213,15 @@ impl Sender {
         shared: &Shared,
         ctx_idle: Duration,
         offer: Duration,
+        keepalive: Duration,
     ) -> Option<Instant> {
-        [self.timeout(ctx_idle, offer), self.pto_deadline(shared)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timeout(ctx_idle, offer, keepalive),
+            self.pto_deadline(shared),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers due at `now`. Returns a failure if the transfer is over.
@@ -236,6 +253,18 @@ impl Sender {
                 to_sender: false,
             });
             self.keepalive = Some(now + ctx.config.keepalive);
+        }
+        if self.state == State::Sending
+            && !self.paused_local
+            && now >= self.last_sent + ctx.config.keepalive
+        {
+            // Nothing to send for a while (a closed window, or waiting for the verdict):
+            // tell the receiver this end is still here and not paused.
+            ctx.send(&XferPacket::Resume {
+                id: self.offer.id,
+                to_sender: false,
+            });
+            self.last_sent = now;
         }
         if self.loss_at.is_some_and(|l| now >= l) {
             self.detect_losses(now, shared);
