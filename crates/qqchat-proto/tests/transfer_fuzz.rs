@@ -223,6 +223,8 @@ proptest! {
             let (t, files) = &mut pair.ends[usize::from(to)];
             let _ = t.handle(now, &p, files);
             t.handle_timeout(now);
+            // Whatever came in, no timer stays due once run.
+            prop_assert!(t.poll_timeout().is_none_or(|d| d > now));
             while t.poll_event().is_some() {}
         }
         pair.exchange(5);

@@ -193,6 +193,7 @@ impl Net {
     /// Runs until `done` holds or `limit` of simulated time passed; true if `done` held.
     fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Net) -> bool) -> bool {
         let deadline = self.now + limit;
+        let mut stuck = 0;
         loop {
             self.flush();
             if done(self) {
@@ -213,6 +214,9 @@ impl Net {
                 self.now = deadline;
                 return false;
             }
+            // A timer that stays due after it ran would spin here for ever.
+            stuck = if next <= self.now { stuck + 1 } else { 0 };
+            assert!(stuck < 10_000, "a timer stays due at {:?}", self.elapsed());
             self.now = self.now.max(next);
             while let Some(Reverse((at, ..))) = self.in_flight.peek() {
                 if *at > self.now {

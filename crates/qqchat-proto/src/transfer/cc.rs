@@ -2,7 +2,9 @@
 //! convergence and the Reno-friendly region, plus a pacer that spreads a window's worth of
 //! packets over a round trip instead of sending them in one burst.
 //!
-//! Windows are in bytes; the cubic function works in segments of [`MSS`] bytes and seconds,
+//! Slow start ends early, before the queue overflows, when the round trip grows by more
+//! than a few milliseconds from one round to the next (HyStart++, RFC 9406): a few rounds of
+//! slower growth follow, then congestion avoidance. Windows are in bytes; the cubic function works in segments of [`MSS`] bytes and seconds,
 //! as the RFC writes it.
 
 use std::time::{Duration, Instant};
@@ -37,6 +39,9 @@ pub struct Cubic {
     /// Packets sent before this were in flight at the last reduction: their losses belong to
     /// the same congestion event.
     recovery_start: Option<Instant>,
+    /// HyStart++ (RFC 9406): the smallest round trip of this round and of the last, samples
+    /// this round, when this round began, and the conservative slow start if in it.
+    hystart: HyStart,
     /// Reductions so far, for tests and statistics.
     pub reductions: u64,
     /// Retransmission timeouts so far (counted in `reductions` too).
@@ -59,6 +64,7 @@ impl Cubic {
             epoch: None,
             w_est: 0.0,
             recovery_start: None,
+            hystart: HyStart::default(),
             reductions: 0,
             timeouts: 0,
         }
@@ -88,7 +94,16 @@ impl Cubic {
             return;
         }
         if self.in_slow_start() {
-            self.cwnd = (self.cwnd + bytes).min(MAX_WINDOW);
+            let growth = match self.hystart.on_ack(now, sent) {
+                Phase::SlowStart => bytes,
+                Phase::Conservative => bytes / CSS_GROWTH_DIVISOR,
+                Phase::Done => {
+                    // Slow start ends here, without a loss.
+                    self.ssthresh = self.cwnd;
+                    return;
+                }
+            };
+            self.cwnd = (self.cwnd + growth).min(MAX_WINDOW);
             return;
         }
         let mss = MSS as f64;
@@ -131,6 +146,7 @@ impl Cubic {
         }
         self.recovery_start = Some(now);
         self.reductions += 1;
+        self.hystart = HyStart::default();
         let mss = MSS as f64;
         let cwnd = self.cwnd as f64 / mss;
         // Fast convergence (§4.7): a flow whose maximum fell releases bandwidth sooner.
@@ -160,6 +176,78 @@ impl Cubic {
         self.epoch = None;
         self.w_est = 0.0;
         self.recovery_start = Some(now);
+        self.hystart = HyStart::default();
+    }
+}
+
+const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
+const MAX_RTT_THRESH: Duration = Duration::from_millis(16);
+const MIN_RTT_DIVISOR: u32 = 8;
+const N_RTT_SAMPLE: u32 = 8;
+const CSS_GROWTH_DIVISOR: u64 = 4;
+const CSS_ROUNDS: u32 = 5;
+
+/// Where HyStart++ is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    SlowStart,
+    /// Conservative slow start: the round trip grew, growth is a quarter of slow start's.
+    Conservative,
+    /// Leave slow start.
+    Done,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HyStart {
+    round_start: Option<Instant>,
+    current_min: Option<Duration>,
+    last_min: Option<Duration>,
+    samples: u32,
+    /// In conservative slow start: the round trip that started it, and rounds in it.
+    css: Option<(Duration, u32)>,
+}
+
+impl HyStart {
+    /// An ack in slow start of a packet sent at `sent`.
+    fn on_ack(&mut self, now: Instant, sent: Instant) -> Phase {
+        let rtt = now.saturating_duration_since(sent);
+        // A round ends when a packet sent after it began is acked.
+        if self.round_start.is_none_or(|start| sent >= start) {
+            self.round_start = Some(now);
+            self.last_min = self.current_min.take();
+            self.samples = 0;
+            if let Some((base, rounds)) = self.css {
+                if rounds + 1 >= CSS_ROUNDS {
+                    return Phase::Done;
+                }
+                self.css = Some((base, rounds + 1));
+            }
+        }
+        self.current_min = Some(self.current_min.map_or(rtt, |m| m.min(rtt)));
+        self.samples += 1;
+        let (Some(current), Some(last)) = (self.current_min, self.last_min) else {
+            return self.phase();
+        };
+        match self.css {
+            None if self.samples >= N_RTT_SAMPLE => {
+                let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
+                if current >= last + thresh {
+                    self.css = Some((current, 0));
+                }
+            }
+            // The round trip fell back: the growth seen was not a queue; slow start again.
+            Some((base, _)) if current < base => self.css = None,
+            _ => {}
+        }
+        self.phase()
+    }
+
+    fn phase(&self) -> Phase {
+        if self.css.is_some() {
+            Phase::Conservative
+        } else {
+            Phase::SlowStart
+        }
     }
 }
 
@@ -184,8 +272,11 @@ impl Pacer {
         }
     }
 
-    fn capacity(cwnd: u64) -> u64 {
-        (cwnd / 4).clamp(2 * MSS, 64 * MSS)
+    /// The largest burst: what the window allows in 2 ms, within 4 and 64 packets, so that a
+    /// burst does not overflow a short queue at the bottleneck.
+    fn capacity(cwnd: u64, rtt: Duration) -> u64 {
+        let share = 2e-3 / rtt.as_secs_f64().max(100e-6);
+        ((cwnd as f64 * share) as u64).clamp(4 * MSS, 64 * MSS)
     }
 
     fn rate(cwnd: u64, rtt: Duration) -> f64 {
@@ -194,7 +285,7 @@ impl Pacer {
     }
 
     fn refill(&mut self, now: Instant, cwnd: u64, rtt: Duration) {
-        let cap = Self::capacity(cwnd);
+        let cap = Self::capacity(cwnd, rtt);
         if let Some(last) = self.last {
             let elapsed = now.saturating_duration_since(last).as_secs_f64();
             let add = (elapsed * Self::rate(cwnd, rtt)) as u64;
@@ -267,6 +358,27 @@ mod tests {
             assert!(w as f64 <= prev as f64 * 1.5 + MSS as f64, "{prev} -> {w}");
             prev = w;
         }
+    }
+
+    #[test]
+    fn slow_start_ends_early_when_the_round_trip_grows() {
+        let t0 = Instant::now();
+        let mut cc = Cubic::new();
+        let mut now = t0;
+        // Rounds of 20 ms, then the queue builds: 20 ms more each round.
+        for round in 0..12u32 {
+            let rtt = Duration::from_millis(20 + 20 * u64::from(round.saturating_sub(3)));
+            let sent = now;
+            now += rtt;
+            for _ in 0..10 {
+                cc.on_ack(now, sent, MSS, rtt, true);
+            }
+        }
+        assert!(!cc.in_slow_start(), "left slow start without a loss");
+        assert_eq!(cc.reductions, 0);
+        let exit = cc.window();
+        // Far below what doubling for 12 rounds would give.
+        assert!(exit < INITIAL_WINDOW + 12 * 10 * MSS, "{exit}");
     }
 
     #[test]

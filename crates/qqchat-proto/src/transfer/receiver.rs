@@ -257,6 +257,7 @@ impl Receiver {
                     return Err(Some(FailReason::Timeout));
                 }
                 if self.paused_local {
+                    self.ack_due = None;
                     if now >= self.last_sent + ctx.config.keepalive {
                         ctx.send(&XferPacket::Pause {
                             id: self.offer.id,
@@ -285,6 +286,8 @@ impl Receiver {
 
     pub(super) fn pause(&mut self, ctx: &mut Ctx<'_>) {
         self.paused_local = true;
+        // No acks while paused; they start again on resume.
+        self.ack_due = None;
         ctx.send(&XferPacket::Pause {
             id: self.offer.id,
             to_sender: true,
