@@ -890,3 +890,50 @@ fn the_receive_window_bounds_what_is_sent_and_zero_stops_the_sender() {
     assert!(net.run_until(Duration::from_secs(600), |n| verified(n, 1)));
     assert!(received(&net, 1) == data.as_slice());
 }
+
+#[test]
+fn random_hostile_links_with_restarts_of_either_side() {
+    for seed in 100..110u64 {
+        let mut rng = Rng::new(seed);
+        let loss = rng.below(30) as f64 / 100.0;
+        let link = Link {
+            loss,
+            duplicate: 0.1,
+            jitter: Duration::from_millis(rng.below(60)),
+            delay: Duration::from_millis(1 + rng.below(50)),
+            rate: 500_000 + rng.below(10_000_000),
+            queue: 8_000 + rng.below(200_000),
+        };
+        let data = file(seed, 200_000 + rng.below(1_000_000) as usize);
+        let mut net = Net::new(seed, link);
+        let offer = offer_and_accept(&mut net, seed, &data);
+        // After two seconds the receiver restarts, or the sender does, or neither.
+        let restart_side = rng.below(3);
+        net.run_until(Duration::from_secs(2), |n| verified(n, seed));
+        if restart_side == 1
+            && let Some(held) = net.ends[1].t.held(seed)
+        {
+            restart(&mut net, 1, 77);
+            let now = net.now;
+            net.ends[1].t.restore(now, offer, &held).expect("restore");
+        } else if restart_side == 2 && !verified(&net, seed) {
+            restart(&mut net, 0, 78);
+            let now = net.now;
+            net.ends[0]
+                .t
+                .send(
+                    now,
+                    seed,
+                    &format!("file-{seed}.bin"),
+                    Manifest::of_bytes(&data, BLOCK),
+                )
+                .expect("offer again");
+        }
+        assert!(
+            net.run_until(Duration::from_secs(3000), |n| verified(n, seed)),
+            "seed {seed}, loss {loss}, restart {restart_side}: {:?}",
+            net.ends[1].events
+        );
+        assert!(received(&net, seed) == data.as_slice(), "seed {seed}");
+    }
+}
