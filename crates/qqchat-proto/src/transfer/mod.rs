@@ -22,9 +22,9 @@
 //!   size (1 MiB by default) of the block hashes. Resent with backoff until answered or until
 //!   it expires; a restarted sender sends it again and the receiver answers with what it holds.
 //!   The block hashes are not in the offer (a 4 GiB file has 4,096 of them): the receiver asks.
-//! - **Accept** (receiver → sender): the byte ranges already held and the first window. A
-//!   restored receiver sends it with a higher `round`, so the sender trusts those ranges over
-//!   what it believed delivered. **Decline**: no.
+//! - **Accept** (receiver → sender): the byte ranges already held (in several packets when
+//!   they are many) and the first window. A restored receiver sends it with a higher `round`,
+//!   so the sender trusts those ranges over what it believed delivered. **Decline**: no.
 //! - **Data** (sender → receiver): at most [`wire::MAX_CHUNK`] bytes at an offset, with a
 //!   packet number that grows for every packet, retransmissions too, so an ack says exactly
 //!   which copy arrived (QUIC's way, free of TCP's retransmission ambiguity).
@@ -37,7 +37,9 @@
 //!   block when all of it is here. A block that fails is thrown away and fetched again (it
 //!   appears as the "lacking" range in acks); failing three times fails the transfer.
 //! - **Pause / Resume** (either side): a paused side repeats Pause as a keepalive; data or an
-//!   ack from a side that paused means it resumed, should a Resume be lost.
+//!   ack from a side that paused means it resumed, should a Resume be lost. A sender with
+//!   nothing to send (a closed window, or all sent) repeats Resume as its keepalive, so the
+//!   receiver does not time out while it waits.
 //! - **Cancel** (either side): over. A packet for a transfer an end does not know is answered
 //!   with Cancel, so a lost Cancel is repaired by the next packet.
 //! - **Verified** (receiver → sender): every block and the whole file matched. Repeated until
@@ -45,12 +47,24 @@
 //! - **Failed** (either side): why it failed (timeout, a block that kept failing, the whole
 //!   file's hash, a read or write error, a protocol error).
 //!
+//! # Congestion control
+//!
+//! One [`Cubic`] controller (RFC 9438, with HyStart++ from RFC 9406 ending slow start when
+//! the round trip grows) and one pacer serve all transfers to the peer, which take turns.
+//! Loss is detected from acks by packet and time thresholds (RFC 9002) that widen when a
+//! packet declared lost turns up after all (as RACK, RFC 8985, does), so a path that reorders
+//! is not taken for a congested one; a retransmission timeout covers the tail of a flight.
+//!
 //! # Memory
 //!
 //! A receiver writes what arrives at once and keeps only ranges: of bytes held (fragmented at
 //! most over one window), of packet numbers (the highest 64 ranges) and at most 64 block
 //! hashes. A sender keeps its packets in flight, bounded by the congestion window, which is
 //! capped at [`cc::MAX_WINDOW`], and the file's block hashes (32 bytes per block).
+//!
+//! When the last block is verified the receiver reads the whole file once more, through
+//! [`Storage`], for the whole-file hash: bounded memory, but a long read for a large file in
+//! the call that completes it.
 //!
 //! # Restarts
 //!
@@ -911,20 +925,4 @@ impl Transfers {
             self.fail(key, reason);
         }
     }
-}
-
-/// Checks a file against a manifest's hashes: the blocks that do not match.
-pub fn check_blocks(
-    storage: &mut dyn Storage,
-    key: FileKey,
-    offer: &Offer,
-    hashes: &[Hash],
-) -> Result<Vec<u32>, FailReason> {
-    let mut bad = vec![];
-    for (b, want) in hashes.iter().enumerate().take(offer.blocks() as usize) {
-        if receiver::hash_range(storage, key, offer.block_range(b as u64))? != *want {
-            bad.push(b as u32);
-        }
-    }
-    Ok(bad)
 }

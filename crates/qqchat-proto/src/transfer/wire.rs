@@ -1,6 +1,6 @@
 //! The transfer packets: a version byte, then one [`XferPacket`] in postcard.
 //!
-//! Each encoded packet is at most [`MAX_BODY`](crate::wire::MAX_BODY) bytes, so it fits one
+//! Each encoded packet is at most [`MAX_BODY`] bytes, so it fits one
 //! 1,200-byte datagram also once wrapped in Noise. Decoding checks every bound after postcard
 //! has parsed the bytes: a packet that breaks one is refused whole.
 
@@ -127,7 +127,8 @@ pub struct Accept {
     /// How many times the receiver has been restored from its persisted holdings: a sender
     /// resets what it knows only for a newer round, not for a late copy of an old accept.
     pub round: u32,
-    /// Byte ranges the receiver holds already (the lowest [`MAX_RANGES`] of them).
+    /// Byte ranges the receiver holds already: at most [`MAX_RANGES`] in one packet, the
+    /// rest in further accepts of the same round.
     pub held: Vec<(u64, u64)>,
     /// The sender may send bytes below this offset.
     pub limit: u64,
