@@ -14,6 +14,7 @@ pub mod secure;
 pub mod send;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod transfer;
 pub mod wire;
 
 pub use api::{Config, Event, MAX_MESSAGE, PunchConfig, SendError, Stats, Transmit, Trouble};
