@@ -102,6 +102,21 @@ enum Cmd {
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Take every file offered into this directory (it is checked against its hash
+        /// before it gets its name; a name is never used as a path).
+        #[arg(long, value_name = "DIR")]
+        accept_files: Option<PathBuf>,
+    },
+    /// Send files to a contact and wait until each is received and verified there.
+    SendFile {
+        /// Seconds to wait for all of them.
+        #[arg(long, default_value_t = 600.0)]
+        timeout: f64,
+        /// A contact's name, or ip:port.
+        to: String,
+        /// The files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
     /// Answer every message, to its sender.
     Bot {
@@ -139,7 +154,8 @@ fn main() -> ExitCode {
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
         Some(Cmd::Id { addr, quiet }) => cli::id(&common, &addr, quiet),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
-        Some(Cmd::Listen { json }) => cli::listen(&common, json),
+        Some(Cmd::Listen { json, accept_files }) => cli::listen(&common, json, accept_files),
+        Some(Cmd::SendFile { timeout, to, paths }) => cli::send_file(&common, &to, &paths, timeout),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
     };
     match result {

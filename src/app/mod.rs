@@ -478,6 +478,11 @@ impl App {
                 self.adopt_drafts();
             }
             EngineEvent::NeighbourGone { peer } => self.neighbour_gone(peer),
+            // The chat keeps no file store yet (`send-file` and `listen --accept-files` do),
+            // so its engine never reports transfers.
+            EngineEvent::FileOffered { .. }
+            | EngineEvent::FileDone { .. }
+            | EngineEvent::FileFailed { .. } => {}
             EngineEvent::Relay(report) => {
                 if let Some(line) = report
                     .describe()

@@ -28,7 +28,7 @@ enum Next {
     Stopped,
 }
 
-pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
+pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Result<ExitCode> {
     let (book, path) = load_book(common, false)?;
     let history = open_history(common)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
@@ -38,6 +38,9 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
     // Caught only while on the LAN, so that the announcement is withdrawn and IP Messenger
     // told goodbye on the way out; otherwise they end the process as they always did.
     let on_lan = options.discovery.is_some() || options.lan.is_some();
+    if accept_files.is_some() {
+        options.files = Some(Box::new(crate::engine::DiskFiles::new()));
+    }
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let quit = if on_lan {
@@ -132,6 +135,63 @@ pub fn listen(common: &Common, json: bool) -> Result<ExitCode> {
                 if let (Some(file), Some(c)) = (&path, book().by_peer(peer)) {
                     learned(file, c, &addrs);
                 }
+                continue;
+            }
+            EngineEvent::FileOffered {
+                from,
+                id,
+                name,
+                size,
+            } => {
+                let who = sender_name(&book(), &neighbours, from);
+                match &accept_files {
+                    Some(dir) => {
+                        eprintln!(
+                            "qqchat: {who} sends {} ({size} bytes): taking it into {}",
+                            crate::text::one_line(&name),
+                            dir.display()
+                        );
+                        let _ = engine.commands.send(Command::AcceptFile {
+                            from,
+                            id,
+                            dir: dir.clone(),
+                        });
+                    }
+                    None => {
+                        let _ = engine.commands.send(Command::DeclineFile { from, id });
+                    }
+                }
+                continue;
+            }
+            EngineEvent::FileDone {
+                peer,
+                outgoing: false,
+                path: Some(file),
+                ..
+            } => {
+                let who = sender_name(&book(), &neighbours, peer);
+                let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                if json {
+                    json!({
+                        "from": who,
+                        "file": file.display().to_string(),
+                        "size": size,
+                        "verified": true,
+                    })
+                    .to_string()
+                } else {
+                    format!(
+                        "[{}] {}: sent a file, verified: {} ({size} bytes)",
+                        jiff::Zoned::now()
+                            .with_time_zone(tz.clone())
+                            .strftime("%H:%M:%S"),
+                        crate::text::one_line(&who),
+                        file.display()
+                    )
+                }
+            }
+            EngineEvent::FileFailed { reason, .. } => {
+                eprintln!("qqchat: a file did not arrive: {reason}");
                 continue;
             }
             EngineEvent::Neighbour(n) => {
@@ -283,4 +343,16 @@ fn follow(
         })
         .context("start following the contacts file")?;
     Ok(())
+}
+
+/// Who `peer` is, for a line about it: its contact's name, the name it gave on the LAN, or
+/// its address.
+fn sender_name(book: &ContactBook, neighbours: &HashMap<PeerId, String>, peer: PeerId) -> String {
+    book.by_peer(peer)
+        .map(|c| c.name.clone())
+        .or_else(|| neighbours.get(&peer).cloned())
+        .unwrap_or_else(|| match peer {
+            PeerId::Addr(addr) => addr.to_string(),
+            PeerId::Key(key) => identity::encode_key(&key),
+        })
 }

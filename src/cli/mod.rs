@@ -3,6 +3,7 @@
 
 mod bot;
 mod doctor;
+mod files;
 mod history;
 mod keys;
 mod listen;
@@ -27,6 +28,7 @@ use crate::store::{self, ConversationKey, History};
 
 pub use bot::{Reply, bot};
 pub use doctor::doctor;
+pub use files::send_file;
 pub use history::history;
 pub use keys::{add, id};
 pub use listen::listen;

@@ -68,6 +68,23 @@ pub enum Command {
         server: RelayServer,
         local: SocketAddr,
     },
+    /// Offer the file at `path` to `to` as `name`, described by `manifest` (its size and
+    /// hashes, computed off the engine thread). `id` names the transfer in later events.
+    SendFile {
+        to: PeerId,
+        id: u64,
+        path: std::path::PathBuf,
+        name: String,
+        manifest: crate::proto::transfer::Manifest,
+    },
+    /// Take the file `from` offered ([`EngineEvent::FileOffered`]) into `dir`.
+    AcceptFile {
+        from: PeerId,
+        id: u64,
+        dir: std::path::PathBuf,
+    },
+    /// Say no to a file offered.
+    DeclineFile { from: PeerId, id: u64 },
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -159,6 +176,29 @@ pub enum EngineEvent {
     Neighbour(Neighbour),
     /// A neighbour said goodbye (withdrew its announcement, or sent `BR_EXIT`).
     NeighbourGone { peer: PeerId },
+    /// `from` offers a file (its name is the sender's, never a path to trust): answer with
+    /// [`Command::AcceptFile`] or [`Command::DeclineFile`].
+    FileOffered {
+        from: PeerId,
+        id: u64,
+        name: String,
+        size: u64,
+    },
+    /// A file arrived whole and matched its hash (`path`: where it was put), or one this end
+    /// sent was verified by the receiver (`path`: `None`).
+    FileDone {
+        peer: PeerId,
+        id: u64,
+        outgoing: bool,
+        path: Option<std::path::PathBuf>,
+    },
+    /// A transfer ended without the file: declined, cancelled or failed, and why.
+    FileFailed {
+        peer: PeerId,
+        id: u64,
+        outgoing: bool,
+        reason: String,
+    },
 }
 
 /// Someone found on the local network; see [`EngineEvent::Neighbour`].
@@ -235,6 +275,9 @@ pub struct Options {
     /// Discovery of other qqchat users over multicast DNS, when `[lan] discover` is on; the
     /// announcement is withdrawn when the engine stops.
     pub discovery: Option<crate::lan::LanConfig>,
+    /// Where files are read and written (`send-file`, `listen --accept-files`); `None`
+    /// takes no files.
+    pub files: Option<Box<dyn super::core::FileStore>>,
 }
 
 impl Options {
@@ -250,6 +293,7 @@ impl Options {
             relay: None,
             lan: None,
             discovery: None,
+            files: None,
         }
     }
 }

@@ -74,7 +74,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         None => (None, None),
     };
     let discovery = options.discovery.map(crate::lan::Lan::start);
-    let core = EngineCore::new(
+    let mut core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
             contacts: options.contacts,
@@ -87,6 +87,9 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         },
         Box::new(ProcessIds),
     );
+    if let Some(files) = options.files {
+        core.set_files(files);
+    }
     let mut driver = Driver {
         core,
         history: options.history,

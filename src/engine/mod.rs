@@ -12,17 +12,19 @@
 mod advice;
 mod api;
 mod core;
+mod disk;
 mod driver;
 mod ids;
 mod limit;
 mod stun;
 mod turn;
 
-pub use self::core::{CoreOptions, EngineCore, LanOptions, Now, Output, StoreOp};
+pub use self::core::{CoreOptions, EngineCore, FileStore, LanOptions, Now, Output, StoreOp};
 pub use api::{
     Command, EngineEvent, EngineHandle, Link, Neighbour, NeighbourKind, Options, conversation_peer,
     history_key,
 };
+pub use disk::DiskFiles;
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;

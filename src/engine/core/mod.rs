@@ -18,11 +18,13 @@ use jiff::Timestamp;
 
 mod candidates;
 mod discovery;
+mod files;
 mod lan;
 mod links;
 mod outbox;
 mod relay;
 
+pub use files::FileStore;
 pub use lan::LanOptions;
 
 use super::advice;
@@ -155,6 +157,13 @@ pub struct EngineCore {
     ipmsg: Option<lan::IpMsg>,
     /// qqchat users discovered on the LAN, by announced name, for when they go.
     neighbours: HashMap<String, PeerId>,
+    /// File transfers with each peer, and the files behind them.
+    transfers: HashMap<PeerId, crate::proto::transfer::Transfers>,
+    files: Option<Box<dyn FileStore>>,
+    /// Files offered and not yet answered.
+    offers: HashMap<(PeerId, u64), crate::proto::transfer::Offer>,
+    /// This run, for the transfers' packet numbers (a restart must not reuse them).
+    xfer_session: u32,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
     lan: Vec<SocketAddr>,
     /// A public address of this node as a keyed contact last saw it.
@@ -166,6 +175,8 @@ pub struct EngineCore {
 impl EngineCore {
     /// A core with its own ids for messages that come without one (plain text).
     pub fn new(options: CoreOptions, ids: Box<dyn IdGen>) -> Self {
+        // The run's epoch is the wall clock in microseconds: its low bits differ per run.
+        let xfer_session = options.protocol.epoch as u32;
         EngineCore {
             node: Node::new(options.protocol),
             ids,
@@ -186,6 +197,10 @@ impl EngineCore {
             relay: TurnRelay::default(),
             ipmsg: options.lan.map(lan::IpMsg::new),
             neighbours: HashMap::new(),
+            transfers: HashMap::new(),
+            files: None,
+            offers: HashMap::new(),
+            xfer_session,
             lan: options.local,
             seen_public: None,
             candidates_stale: true,
@@ -225,6 +240,7 @@ impl EngineCore {
         self.stun.handle_timeout(now.mono);
         self.relay.handle_timeout(now.mono);
         self.lan_timeout(now);
+        self.xfer_timeout(now);
     }
 
     /// When [`EngineCore::handle_timeout`] must next be called.
@@ -234,6 +250,7 @@ impl EngineCore {
             self.stun.poll_timeout(),
             self.relay.poll_timeout(),
             self.lan_deadline(),
+            self.xfer_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -291,6 +308,15 @@ impl EngineCore {
             }
             // The driver keeps the subscribers: they are channels, not state of the core.
             Command::Subscribe(_) => {}
+            Command::SendFile {
+                to,
+                id,
+                path,
+                name,
+                manifest,
+            } => self.send_file(now, to, id, &path, &name, manifest),
+            Command::AcceptFile { from, id, dir } => self.accept_file(now, from, id, &dir),
+            Command::DeclineFile { from, id } => self.decline_file(from, id),
             Command::Shutdown => self.goodbye(now),
         }
     }
@@ -313,7 +339,8 @@ impl EngineCore {
             self.candidates_stale = true;
         }
         self.refresh_candidates(now);
-        // Telling candidates queues datagrams of its own.
+        // Telling candidates queues datagrams of its own; file data goes last of all.
+        self.xfer_transmits(now);
         let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
         self.route(now, node, &mut transmits, &mut relayed);
         Output {
@@ -606,9 +633,7 @@ impl EngineCore {
             }
             Event::Candidates { peer, addrs } => self.learned_candidates(now, peer, addrs),
             Event::Seen { addr, .. } => self.seen_at(addr),
-            // Files are not taken yet: this end answers nothing, as a qqchat before the
-            // transfer packet did, and the sender's offer expires.
-            Event::Xfer { .. } => {}
+            Event::Xfer { peer, bytes } => self.on_xfer(now, peer, &bytes),
         }
     }
 }
