@@ -9,6 +9,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use super::{Common, engine_options, load_book, start_engine, target};
 use crate::engine::{Command, DiskFiles, EngineEvent, new_message_id};
+use crate::files::read_exact_at;
 use crate::proto::transfer::Manifest;
 
 /// Block size of the hashes a resume re-checks: 1 MiB.
@@ -112,16 +113,4 @@ fn manifest(path: &Path, size: u64) -> Result<Manifest> {
     let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     Manifest::compute(size, BLOCK, |offset, buf| read_exact_at(&file, buf, offset))
         .with_context(|| format!("reading {}", path.display()))
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::core::FileStore;
-use crate::files::{Partial, Verified, safe_name};
+use crate::files::{Partial, Verified, read_exact_at, safe_name};
 use crate::proto::PeerId;
 use crate::proto::transfer::{FileKey, Offer};
 
@@ -93,16 +93,4 @@ impl FileStore for DiskFiles {
             let _ = part.discard();
         }
     }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
 }

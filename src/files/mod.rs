@@ -32,6 +32,21 @@ pub use downloads::download_dir;
 pub use names::{NameError, SafeName, SafePath, make_parents, safe_name, safe_path};
 pub use partial::{Partial, PartialError, Ranges, Verified};
 
+/// Fills `buf` from `file` at `offset`, without moving a shared cursor where the system
+/// allows (so a file may be read from anywhere by anyone holding it).
+#[cfg(unix)]
+pub fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `file` at `offset`.
+#[cfg(not(unix))]
+pub fn read_exact_at(mut file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
 /// A fresh directory under the system's temporary directory, removed when dropped.
 #[cfg(test)]
 pub(crate) mod test_dir {
