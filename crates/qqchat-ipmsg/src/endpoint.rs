@@ -584,21 +584,8 @@ impl Endpoint {
             self.stats.rate_limited += 1;
             return;
         }
-        let (enc, utf8) = self.encoding_for(ip);
-        let opts = if enc == UTF_8 && utf8 {
-            UTF8OPT | CAPUTF8OPT
-        } else {
-            0
-        };
         let no = self.alloc_packet_no();
-        let payload = packet::build(
-            no,
-            &self.config.user,
-            &self.config.host,
-            cmd | opts,
-            &[text],
-            enc,
-        );
+        let payload = self.payload_for(ip, no, cmd, text);
         self.unicast(ip, payload);
     }
 
@@ -705,21 +692,8 @@ impl Endpoint {
         }
         if opts & SENDCHECKOPT != 0 {
             // Every copy is acknowledged: the receipt for the first may have been lost.
-            let (enc, utf8) = self.encoding_for(ip);
-            let reply_opts = if enc == UTF_8 && utf8 {
-                UTF8OPT | CAPUTF8OPT
-            } else {
-                0
-            };
             let no = self.alloc_packet_no();
-            let payload = packet::build(
-                no,
-                &self.config.user,
-                &self.config.host,
-                RECVMSG | reply_opts,
-                &[&raw.packet_no.to_string()],
-                enc,
-            );
+            let payload = self.payload_for(ip, no, RECVMSG, &raw.packet_no.to_string());
             self.unicast(ip, payload);
         }
         if !self.first_sight(ip, raw.packet_no) {
@@ -790,12 +764,25 @@ impl Endpoint {
     }
 
     fn message_payload(&self, ip: IpAddr, no: u32, text: &str) -> Vec<u8> {
+        self.payload_for(ip, no, SENDMSG | SENDCHECKOPT, text)
+    }
+
+    /// A packet for `ip` alone, in the encoding it reads, saying UTF-8 when that is it.
+    fn payload_for(&self, ip: IpAddr, no: u32, cmd: u32, extra: &str) -> Vec<u8> {
         let (enc, utf8) = self.encoding_for(ip);
-        let mut cmd = SENDMSG | SENDCHECKOPT;
-        if enc == UTF_8 && utf8 {
-            cmd |= UTF8OPT | CAPUTF8OPT;
-        }
-        packet::build(no, &self.config.user, &self.config.host, cmd, &[text], enc)
+        let opts = if enc == UTF_8 && utf8 {
+            UTF8OPT | CAPUTF8OPT
+        } else {
+            0
+        };
+        packet::build(
+            no,
+            &self.config.user,
+            &self.config.host,
+            cmd | opts,
+            &[extra],
+            enc,
+        )
     }
 
     /// Sends the first message queued to `ip` if none is in flight.

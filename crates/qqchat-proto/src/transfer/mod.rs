@@ -838,16 +838,7 @@ impl Transfers {
                         id: *id,
                         outgoing: *to_sender,
                     };
-                    let live = if *to_sender {
-                        self.senders.remove(id).is_some()
-                    } else {
-                        // A verified file stays verified whatever comes after.
-                        match self.receivers.get(id).map(|r| r.state) {
-                            Some(receiver::State::Verified { .. }) | None => false,
-                            Some(_) => self.receivers.remove(id).is_some(),
-                        }
-                    };
-                    if live {
+                    if end_by_peer(&mut self.senders, &mut self.receivers, key) {
                         closed = Some((key, XferEvent::Cancelled { key, by_peer: true }));
                     }
                 }
@@ -889,15 +880,7 @@ impl Transfers {
                         id: *id,
                         outgoing: *to_sender,
                     };
-                    let live = if *to_sender {
-                        self.senders.remove(id).is_some()
-                    } else {
-                        match self.receivers.get(id).map(|r| r.state) {
-                            Some(receiver::State::Verified { .. }) | None => false,
-                            Some(_) => self.receivers.remove(id).is_some(),
-                        }
-                    };
-                    if live {
+                    if end_by_peer(&mut self.senders, &mut self.receivers, key) {
                         closed = Some((
                             key,
                             XferEvent::Failed {
@@ -924,5 +907,21 @@ impl Transfers {
         if let Some((key, reason)) = result {
             self.fail(key, reason);
         }
+    }
+}
+
+/// The peer ended transfer `key` (cancelled or failed it): forgets it, and says whether it
+/// was still going. A verified file stays verified whatever comes after.
+fn end_by_peer(
+    senders: &mut BTreeMap<TransferId, Sender>,
+    receivers: &mut BTreeMap<TransferId, Receiver>,
+    key: FileKey,
+) -> bool {
+    if key.outgoing {
+        return senders.remove(&key.id).is_some();
+    }
+    match receivers.get(&key.id).map(|r| r.state) {
+        Some(receiver::State::Verified { .. }) | None => false,
+        Some(_) => receivers.remove(&key.id).is_some(),
     }
 }
