@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::RecvTimeoutError;
 
-use super::{Common, engine_options, load_book, start_engine, target};
+use super::{Common, engine_options, one_off_book, start_engine, target};
 use crate::engine::{Command, DiskFiles, EngineEvent, new_message_id};
 use crate::files::read_exact_at;
 use crate::proto::transfer::Manifest;
@@ -16,10 +16,7 @@ use crate::proto::transfer::Manifest;
 const BLOCK: u32 = 1 << 20;
 
 pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> Result<ExitCode> {
-    let (mut book, path) = load_book(common, false)?;
-    if common.bind.is_none() && path.is_none() {
-        book.me.listen.set_port(0);
-    }
+    let book = one_off_book(common)?;
     let target = target(&book, to)?;
     let Some(timeout) = super::seconds(timeout) else {
         bail!("--timeout must be a positive number of seconds, at most a year");

@@ -68,6 +68,16 @@ fn load_book(common: &Common, required: bool) -> Result<(ContactBook, Option<Pat
     Ok((book, path))
 }
 
+/// The book for a command that runs once (`send`, `send-file`, `ping`): with no contacts
+/// file there is no identity to keep, so any free port will do.
+fn one_off_book(common: &Common) -> Result<ContactBook> {
+    let (mut book, path) = load_book(common, false)?;
+    if common.bind.is_none() && path.is_none() {
+        book.me.listen.set_port(0);
+    }
+    Ok(book)
+}
+
 /// Opens the history in the data directory.
 fn open_history(common: &Common) -> Result<History> {
     let dir = store::data_dir(common.data_dir.clone()).context(
@@ -158,7 +168,7 @@ fn lan_options(common: &Common, book: &ContactBook, options: &mut Options, local
         options.lan = Some(crate::engine::LanOptions {
             nick: book.me.name.clone(),
             group: book.lan.group.clone(),
-            user: login_name(&book.me.name),
+            user: contacts::login_name(),
             host: host_name(),
             broadcasts,
             local_ips,
@@ -167,15 +177,6 @@ fn lan_options(common: &Common, book: &ContactBook, options: &mut Options, local
             announce: true,
         });
     }
-}
-
-/// The log-in name IP Messenger clients show beside the nick.
-fn login_name(fallback: &str) -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| fallback.to_owned())
 }
 
 /// This machine's host name, as IP Messenger clients show it.

@@ -8,17 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::{
-    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, load_book,
+    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, one_off_book,
     start_engine, target,
 };
 use crate::control::Request;
 use crate::engine::{Command, EngineEvent};
 
 pub fn ping(common: &Common, who: &str, count: u32, interval: f64) -> Result<ExitCode> {
-    let (mut book, path) = load_book(common, false)?;
-    if common.bind.is_none() && path.is_none() {
-        book.me.listen.set_port(0);
-    }
+    let book = one_off_book(common)?;
     let target = target(&book, who)?;
     if target.plain {
         bail!(

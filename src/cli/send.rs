@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use crossbeam_channel::RecvTimeoutError;
 
 use super::{
-    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, load_book,
+    Common, EngineLink, Say, Target, Terminal, ask_running, engine_options, one_off_book,
     open_history, start_engine, target,
 };
 use crate::control::Request;
@@ -22,11 +22,7 @@ pub fn send(
     timeout: f64,
     queue: bool,
 ) -> Result<ExitCode> {
-    let (mut book, path) = load_book(common, false)?;
-    if common.bind.is_none() && path.is_none() {
-        // No identity to keep: any free port will do.
-        book.me.listen.set_port(0);
-    }
+    let book = one_off_book(common)?;
     let target = target(&book, to)?;
     let messages: Vec<String> = if text.is_empty() {
         let mut lines = Vec::new();

@@ -107,7 +107,7 @@ impl Default for Me {
     /// What an absent `[me]` means: the login name (or "me"), [`DEFAULT_LISTEN`], bell on.
     fn default() -> Self {
         Me {
-            name: default_name(),
+            name: login_name(),
             listen: DEFAULT_LISTEN,
             bell: true,
             require_keys: false,
@@ -120,8 +120,9 @@ impl Default for Me {
 
 /// The login name from `USER` or `LOGNAME` (Unix), `USERNAME` (Windows), else from the
 /// system's user database, so that a file without `[me]` still shows others something
-/// recognisable; "me" only when none of them says.
-fn default_name() -> String {
+/// recognisable (IP Messenger shows it as the log-in name too); "me" only when none of
+/// them says.
+pub fn login_name() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .filter_map(|var| std::env::var(var).ok())

@@ -41,14 +41,14 @@ pub trait FileStore: Send {
     fn finish(&mut self, peer: PeerId, key: FileKey) -> Result<PathBuf, String>;
     /// The transfer is over without the file (or sent): let go of it.
     fn close(&mut self, peer: PeerId, key: FileKey);
-    /// True only for the stand-in of a core that keeps no files.
-    fn is_none(&self) -> bool {
-        false
+    /// False only for the stand-in of a core that keeps no files, which declines offers.
+    fn takes_files(&self) -> bool {
+        true
     }
 }
 
 /// What a core without files reads and writes through: nothing.
-struct NoFiles;
+pub(super) struct NoFiles;
 
 impl FileStore for NoFiles {
     fn read_at(&mut self, _: PeerId, _: FileKey, _: u64, _: &mut [u8]) -> std::io::Result<()> {
@@ -73,8 +73,8 @@ impl FileStore for NoFiles {
         Err("this qqchat keeps no files".into())
     }
     fn close(&mut self, _: PeerId, _: FileKey) {}
-    fn is_none(&self) -> bool {
-        true
+    fn takes_files(&self) -> bool {
+        false
     }
 }
 
@@ -100,7 +100,7 @@ const DATA_PER_STEP: usize = 256;
 impl EngineCore {
     /// Lets this core take and send files, through `store`.
     pub fn set_files(&mut self, store: Box<dyn FileStore>) {
-        self.files = Some(store);
+        self.files = store;
     }
 
     fn transfers_of(&mut self, peer: PeerId) -> &mut Transfers {
@@ -116,17 +116,14 @@ impl EngineCore {
     /// A transfer packet from `peer`. A core that keeps no files still answers: it
     /// declines every offer, so the sender hears at once instead of waiting in vain.
     pub(super) fn on_xfer(&mut self, now: Now, peer: PeerId, bytes: &[u8]) {
-        let kept = self.files.take();
-        let mut store: Box<dyn FileStore> = kept.unwrap_or_else(|| Box::new(NoFiles));
-        let transfers = self.transfers_of(peer);
-        let mut storage = PeerStorage {
-            store: store.as_mut(),
-            peer,
-        };
-        // A packet that does not decode is junk from the peer: dropped.
-        let _ = transfers.handle(now.mono, bytes, &mut storage);
-        if !store.is_none() {
-            self.files = Some(store);
+        self.transfers_of(peer);
+        if let Some(transfers) = self.transfers.get_mut(&peer) {
+            let mut storage = PeerStorage {
+                store: self.files.as_mut(),
+                peer,
+            };
+            // A packet that does not decode is junk from the peer: dropped.
+            let _ = transfers.handle(now.mono, bytes, &mut storage);
         }
         self.take_xfer_events(peer);
     }
@@ -141,11 +138,7 @@ impl EngineCore {
         manifest: Manifest,
     ) {
         let key = FileKey::outgoing(id);
-        let Some(store) = self.files.as_mut() else {
-            self.file_failed(to, key, "this qqchat keeps no files".into());
-            return;
-        };
-        if let Err(why) = store.open_outgoing(to, key, path) {
+        if let Err(why) = self.files.open_outgoing(to, key, path) {
             self.file_failed(to, key, why);
             return;
         }
@@ -160,10 +153,7 @@ impl EngineCore {
             self.file_failed(from, key, "no such offer".into());
             return;
         };
-        let Some(store) = self.files.as_mut() else {
-            return;
-        };
-        if let Err(why) = store.create_incoming(from, key, &offer, dir) {
+        if let Err(why) = self.files.create_incoming(from, key, &offer, dir) {
             let _ = self.transfers_of(from).decline(id);
             self.file_failed(from, key, why);
             return;
@@ -182,9 +172,7 @@ impl EngineCore {
     }
 
     fn file_failed(&mut self, peer: PeerId, key: FileKey, reason: String) {
-        if let Some(store) = self.files.as_mut() {
-            store.close(peer, key);
-        }
+        self.files.close(peer, key);
         self.ui.push(EngineEvent::FileFailed {
             peer,
             id: key.id,
@@ -200,7 +188,7 @@ impl EngineCore {
         let events: Vec<XferEvent> = std::iter::from_fn(|| t.poll_event()).collect();
         for event in events {
             match event {
-                XferEvent::Offered { offer } if self.files.is_none() => {
+                XferEvent::Offered { offer } if !self.files.takes_files() => {
                     if let Some(t) = self.transfers.get_mut(&peer) {
                         let _ = t.decline(offer.id);
                     }
@@ -214,23 +202,17 @@ impl EngineCore {
                     });
                     self.offers.insert((peer, offer.id), offer);
                 }
-                XferEvent::Verified { key } => {
-                    let done = self.files.as_mut().map(|store| store.finish(peer, key));
-                    match done {
-                        Some(Ok(path)) => self.ui.push(EngineEvent::FileDone {
-                            peer,
-                            id: key.id,
-                            outgoing: false,
-                            path: Some(path),
-                        }),
-                        Some(Err(why)) => self.file_failed(peer, key, why),
-                        None => {}
-                    }
-                }
+                XferEvent::Verified { key } => match self.files.finish(peer, key) {
+                    Ok(path) => self.ui.push(EngineEvent::FileDone {
+                        peer,
+                        id: key.id,
+                        outgoing: false,
+                        path: Some(path),
+                    }),
+                    Err(why) => self.file_failed(peer, key, why),
+                },
                 XferEvent::Delivered { key } => {
-                    if let Some(store) = self.files.as_mut() {
-                        store.close(peer, key);
-                    }
+                    self.files.close(peer, key);
                     self.ui.push(EngineEvent::FileDone {
                         peer,
                         id: key.id,
@@ -259,14 +241,9 @@ impl EngineCore {
         if self.transfers.is_empty() {
             return;
         }
-        let mut store: Box<dyn FileStore> = self.files.take().unwrap_or_else(|| Box::new(NoFiles));
-        let peers: Vec<PeerId> = self.transfers.keys().copied().collect();
-        for peer in peers {
-            let Some(t) = self.transfers.get_mut(&peer) else {
-                continue;
-            };
+        for (&peer, t) in &mut self.transfers {
             let mut storage = PeerStorage {
-                store: store.as_mut(),
+                store: self.files.as_mut(),
                 peer,
             };
             let mut packets: Vec<Vec<u8>> = std::iter::from_fn(|| t.poll_control()).collect();
@@ -276,9 +253,6 @@ impl EngineCore {
             for p in packets {
                 self.node.send_xfer(now.mono, peer, &p);
             }
-        }
-        if !store.is_none() {
-            self.files = Some(store);
         }
         for peer in self.transfers.keys().copied().collect::<Vec<_>>() {
             self.take_xfer_events(peer);

@@ -159,7 +159,8 @@ pub struct EngineCore {
     neighbours: HashMap<String, PeerId>,
     /// File transfers with each peer, and the files behind them.
     transfers: HashMap<PeerId, crate::proto::transfer::Transfers>,
-    files: Option<Box<dyn FileStore>>,
+    /// Where their bytes are read and written: [`files::NoFiles`] until a store is set.
+    files: Box<dyn FileStore>,
     /// Files offered and not yet answered.
     offers: HashMap<(PeerId, u64), crate::proto::transfer::Offer>,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).
@@ -198,7 +199,7 @@ impl EngineCore {
             ipmsg: options.lan.map(lan::IpMsg::new),
             neighbours: HashMap::new(),
             transfers: HashMap::new(),
-            files: None,
+            files: Box::new(files::NoFiles),
             offers: HashMap::new(),
             xfer_session,
             lan: options.local,
