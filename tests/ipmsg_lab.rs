@@ -28,16 +28,12 @@ fn an_iptux_user_on_the_lan_is_found_chatted_with_both_ways_and_seen_leaving() {
     let alice_runs = Running::start(command);
     alice_runs.wait_ready("listening on");
 
-    let mut command = lab.command(&w.ns, PYTHON);
-    command
-        .args(["-c", IPTUX])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut iptux = ChildGuard::spawn(&mut command);
-    let mut stdin = iptux.take_stdin();
-    let out = Lines::new(iptux.take_stdout());
-    let err = Lines::new(iptux.take_stderr());
+    let StandIn {
+        _child,
+        mut stdin,
+        out,
+        err,
+    } = stand_in(&lab, &w);
     let said = |what: &str, seen: Vec<String>| -> ! {
         let mut errs = Vec::new();
         while let Some(l) = err.next(Duration::from_millis(100)) {
@@ -107,15 +103,12 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
     )
     .expect("write alice's contacts");
 
-    let mut command = lab.command(&w.ns, PYTHON);
-    command
-        .args(["-c", IPTUX])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut iptux = ChildGuard::spawn(&mut command);
-    let mut stdin = iptux.take_stdin();
-    let out = Lines::new(iptux.take_stdout());
+    let StandIn {
+        _child,
+        mut stdin,
+        out,
+        ..
+    } = stand_in(&lab, &w);
     lab.delivered(&a, &alice, "wang", "你好 wang");
     out.wait_for("got 你好 wang", WAIT)
         .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
@@ -146,15 +139,12 @@ fn with_require_keys_qqchat_does_not_speak_ip_messenger() {
     )
     .expect("write alice's contacts");
     let alice_runs = lab.listen(&a, &alice);
-    let mut command = lab.command(&w.ns, PYTHON);
-    command
-        .args(["-c", IPTUX])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut iptux = ChildGuard::spawn(&mut command);
-    let _stdin = iptux.take_stdin();
-    let out = Lines::new(iptux.take_stdout());
+    let StandIn {
+        _child,
+        stdin: _stdin,
+        out,
+        ..
+    } = stand_in(&lab, &w);
     // Neither answered nor listed: IP Messenger has no keys to require.
     assert!(
         out.wait_for("answered", Duration::from_secs(3)).is_err(),
@@ -167,6 +157,31 @@ fn with_require_keys_qqchat_does_not_speak_ip_messenger() {
             .is_err(),
         "listed with require_keys on"
     );
+}
+
+/// The iptux stand-in running on `host`: its stdin (a line makes it quit), what it prints,
+/// and its complaints.
+struct StandIn {
+    _child: ChildGuard,
+    stdin: std::process::ChildStdin,
+    out: Lines,
+    err: Lines,
+}
+
+fn stand_in(lab: &Lab, host: &qqchat_testkit::Host) -> StandIn {
+    let mut command = lab.command(&host.ns, PYTHON);
+    command
+        .args(["-c", IPTUX])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(&mut command);
+    StandIn {
+        stdin: child.take_stdin(),
+        out: Lines::new(child.take_stdout()),
+        err: Lines::new(child.take_stderr()),
+        _child: child,
+    }
 }
 
 /// An IP Messenger peer as iptux 0.8 is on the wire: entry with icon and encoding fields,
