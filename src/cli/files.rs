@@ -40,7 +40,9 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
     }
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
-    options.files = Some(Box::new(DiskFiles::new()));
+    options.files = Some(Box::new(DiskFiles::new(super::files_setup(
+        common, &book.me,
+    ))));
     let engine = start_engine(book.me.listen, options)?;
     let mut pending = std::collections::BTreeMap::new();
     for (path, name, manifest) in files {

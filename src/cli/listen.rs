@@ -38,9 +38,11 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     // Caught only while on the LAN, so that the announcement is withdrawn and IP Messenger
     // told goodbye on the way out; otherwise they end the process as they always did.
     let on_lan = options.discovery.is_some() || options.lan.is_some();
-    if accept_files.is_some() {
-        options.files = Some(Box::new(crate::engine::DiskFiles::new()));
+    let mut setup = super::files_setup(common, &book.me);
+    if let Some(dir) = &accept_files {
+        setup.downloads = Some(dir.clone());
     }
+    options.files = Some(Box::new(crate::engine::DiskFiles::new(setup)));
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let quit = if on_lan {
@@ -142,10 +144,18 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                 id,
                 name,
                 size,
+                saving_to,
             } => {
                 let who = sender_name(&book(), &neighbours, from);
-                match &accept_files {
-                    Some(dir) => {
+                let contact = book().by_peer(from).is_some();
+                match (&saving_to, &accept_files) {
+                    (Some(dir), _) => eprintln!(
+                        "qqchat: {who} sends {} ({size} bytes): saving it in {}",
+                        crate::text::one_line(&name),
+                        dir.display()
+                    ),
+                    // Strangers' files are never taken without asking, and nobody is asked.
+                    (None, Some(dir)) if contact => {
                         eprintln!(
                             "qqchat: {who} sends {} ({size} bytes): taking it into {}",
                             crate::text::one_line(&name),
@@ -157,7 +167,16 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                             dir: dir.clone(),
                         });
                     }
-                    None => {
+                    (None, _) => {
+                        eprintln!(
+                            "qqchat: {who} offers {} ({size} bytes): declined{}",
+                            crate::text::one_line(&name),
+                            if accept_files.is_some() {
+                                " (not a contact)"
+                            } else {
+                                " (listen takes files only with --accept-files DIR)"
+                            }
+                        );
                         let _ = engine.commands.send(Command::DeclineFile { from, id });
                     }
                 }
