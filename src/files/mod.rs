@@ -26,6 +26,7 @@
 
 pub mod downloads;
 pub mod names;
+pub mod outgoing;
 pub mod partial;
 
 pub use downloads::download_dir;

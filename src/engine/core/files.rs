@@ -338,10 +338,10 @@ impl EngineCore {
         if let Some(max) = self.files.max_file_size()
             && offer.size > max
         {
-            self.ui.push(shown(None));
             let _ = self.transfers_of(peer).decline(offer.id);
             let reason = format!(
-                "refused: {} is over [me] max_file_size ({})",
+                "{} ({}) refused: over [me] max_file_size ({})",
+                crate::text::one_line(&offer.name),
                 crate::files::human_bytes(offer.size),
                 crate::files::human_bytes(max)
             );
