@@ -192,8 +192,9 @@ fn missing() -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, "no file open for this transfer")
 }
 
+/// The same file under the same name: what a sender offers again after a restart.
 fn same_file(a: &Offer, b: &Offer) -> bool {
-    a.hash == b.hash && a.size == b.size && a.block == b.block
+    a.name == b.name && a.hash == b.hash && a.size == b.size && a.block == b.block
 }
 
 impl FileStore for DiskFiles {
@@ -286,11 +287,17 @@ impl FileStore for DiskFiles {
         key: FileKey,
         offer: &Offer,
     ) -> Option<(PathBuf, Held)> {
-        // Still open under the id of the sender's run before.
+        // Still open under the id of the sender's run before (the same run offering the
+        // same file twice, as a folder holding two copies does, is two transfers).
         let open = self
             .incoming
             .iter()
-            .find(|((p, id), i)| *p == peer && *id != key.id && same_file(&i.record.offer, offer))
+            .find(|((p, id), i)| {
+                *p == peer
+                    && *id != key.id
+                    && i.record.offer.session != offer.session
+                    && same_file(&i.record.offer, offer)
+            })
             .map(|(&k, _)| k);
         if let Some(old) = open
             && let Some(mut incoming) = self.incoming.remove(&old)

@@ -56,8 +56,6 @@ pub enum OutgoingError {
         #[source]
         source: io::Error,
     },
-    #[error("{}: the name is not UTF-8; rename it to send it", .0.display())]
-    NotUtf8(PathBuf),
     #[error("{}: the name inside the folder is longer than {MAX_NAME} bytes", .0.display())]
     TooLong(PathBuf),
     #[error("{}: more than {MAX_FILES} files; send fewer at a time", .0.display())]
@@ -75,13 +73,13 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> OutgoingError + '_ {
     }
 }
 
+/// The name a file is offered under. One that is not UTF-8 (an old Latin-1 name, say)
+/// still goes, with U+FFFD where a byte was not text, rather than not at all.
 fn name_of(path: &Path) -> Result<String, OutgoingError> {
     let name = path
         .file_name()
         .ok_or_else(|| OutgoingError::Special(path.to_owned()))?;
-    name.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| OutgoingError::NotUtf8(path.to_owned()))
+    Ok(name.to_string_lossy().into_owned())
 }
 
 /// The files that sending `paths` offers, in order: each file as itself, each folder as its
@@ -162,14 +160,15 @@ mod tests {
     fn a_folder_goes_as_its_tree_without_links() {
         let root = TestDir::new("plan");
         let top = root.path().join("photos");
-        fs::create_dir_all(top.join("2024/summer")).unwrap();
-        fs::write(top.join("a.txt"), b"a").unwrap();
-        fs::write(top.join("2024/summer/b.jpg"), b"bb").unwrap();
-        fs::write(root.path().join("outside"), b"secret").unwrap();
-        std::os::unix::fs::symlink(root.path().join("outside"), top.join("link")).unwrap();
+        fs::create_dir_all(top.join("2024/summer")).expect("the test directory");
+        fs::write(top.join("a.txt"), b"a").expect("the test directory");
+        fs::write(top.join("2024/summer/b.jpg"), b"bb").expect("the test directory");
+        fs::write(root.path().join("outside"), b"secret").expect("the test directory");
+        std::os::unix::fs::symlink(root.path().join("outside"), top.join("link"))
+            .expect("the test directory");
         let single = root.path().join("single.bin");
-        fs::write(&single, b"xyz").unwrap();
-        let plan = plan(&[top.clone(), single.clone()]).unwrap();
+        fs::write(&single, b"xyz").expect("the test directory");
+        let plan = plan(&[top.clone(), single.clone()]).expect("the test directory");
         let names: Vec<&str> = plan.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
@@ -181,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_missing_path_names_itself() {
-        let err = plan(&[PathBuf::from("/no/such/file")]).unwrap_err();
+        let err = plan(&[PathBuf::from("/no/such/file")]).expect_err("a missing path is refused");
         assert!(err.to_string().starts_with("/no/such/file: "), "{err}");
     }
 
@@ -190,8 +189,8 @@ mod tests {
         let root = TestDir::new("manifest");
         let path = root.path().join("f");
         let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        fs::write(&path, &bytes).unwrap();
-        let m = manifest(&path, bytes.len() as u64).unwrap();
+        fs::write(&path, &bytes).expect("the test directory");
+        let m = manifest(&path, bytes.len() as u64).expect("the test directory");
         assert_eq!(m, Manifest::of_bytes(&bytes, BLOCK));
         assert_eq!(m.block_hashes.len(), 3);
     }

@@ -14,7 +14,7 @@ use super::{EngineCore, Now};
 use crate::engine::api::{EngineEvent, FileAction, FileProgress};
 use crate::proto::PeerId;
 use crate::proto::transfer::{
-    FailReason, FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
+    FailReason, FileKey, Hash, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
 };
 
 /// The files of transfers, on disk in the driver and in memory in tests.
@@ -75,6 +75,28 @@ pub trait FileStore: Send {
     /// Offers of larger files are declined at once.
     fn max_file_size(&self) -> Option<u64> {
         None
+    }
+}
+
+/// What tells a file offered again by a sender that restarted from a second offer of the
+/// same bytes in one run (a folder holding two copies of a file).
+pub(super) struct OfferedFile {
+    name: String,
+    hash: Hash,
+    session: u32,
+}
+
+impl OfferedFile {
+    fn of(offer: &Offer) -> Self {
+        Self {
+            name: offer.name.clone(),
+            hash: offer.hash,
+            session: offer.session,
+        }
+    }
+
+    fn replaced_by(&self, offer: &Offer) -> bool {
+        self.session != offer.session && self.name == offer.name && self.hash == offer.hash
     }
 }
 
@@ -155,6 +177,9 @@ pub(super) struct Track {
     /// Bytes done when it started in this run: if a peer cancels before any more arrive,
     /// the peer no longer knows the transfer (it restarted), and what is here is kept.
     started_with: u64,
+    /// Bytes done as last seen, kept here because a cancelled transfer's own count is gone
+    /// by the time its event is read.
+    latest: u64,
     last_at: Instant,
     last_done: u64,
     rate: f64,
@@ -172,7 +197,8 @@ impl EngineCore {
         self.transfers.entry(peer).or_insert_with(|| {
             Transfers::new(XferConfig {
                 session,
-                offer_timeout: OFFER_EXPIRES,
+                // The receiver's expiry decides, and says so; this is for one who is gone.
+                offer_timeout: OFFER_EXPIRES + Duration::from_secs(60),
                 ..XferConfig::default()
             })
         })
@@ -211,6 +237,11 @@ impl EngineCore {
     pub(super) fn on_xfer(&mut self, now: Now, peer: PeerId, bytes: &[u8]) {
         self.transfers_of(peer);
         if let Some(transfers) = self.transfers.get_mut(&peer) {
+            for ((p, key), track) in &mut self.tracks {
+                if let Some(progress) = transfers.progress(*key).filter(|_| *p == peer) {
+                    track.latest = progress.done;
+                }
+            }
             let mut storage = PeerStorage {
                 store: self.files.as_mut(),
                 peer,
@@ -355,7 +386,11 @@ impl EngineCore {
             .keys()
             .filter(|(p, k)| *p == peer && !k.outgoing)
             .map(|&(_, k)| k)
-            .filter(|k| self.incoming_hash.get(&(peer, k.id)) == Some(&offer.hash))
+            .filter(|k| {
+                self.incoming_offers
+                    .get(&(peer, k.id))
+                    .is_some_and(|o| o.replaced_by(&offer))
+            })
             .collect();
         for old in replaced {
             if let Some(t) = self.transfers.get_mut(&peer) {
@@ -372,7 +407,8 @@ impl EngineCore {
         if let Some((dir, held)) = self.files.resume_incoming(peer, key, &offer) {
             self.ui.push(shown(Some(dir)));
             let (name, size, done) = (offer.name.clone(), offer.size, held.bytes());
-            self.incoming_hash.insert((peer, offer.id), offer.hash);
+            self.incoming_offers
+                .insert((peer, offer.id), OfferedFile::of(&offer));
             match self.transfers_of(peer).accept(now.mono, offer.id, &held) {
                 Ok(()) => self.track(now, peer, key, name, size, done),
                 Err(err) => self.file_failed(peer, key, err.to_string(), true),
@@ -385,12 +421,14 @@ impl EngineCore {
             .any(|c| c.accept_files && c.peer_id() == peer);
         if trusted && let Some(dir) = self.files.downloads().map(Path::to_path_buf) {
             self.ui.push(shown(Some(dir.clone())));
-            self.incoming_hash.insert((peer, offer.id), offer.hash);
+            self.incoming_offers
+                .insert((peer, offer.id), OfferedFile::of(&offer));
             self.start_receiving(now, peer, offer, &dir);
             return;
         }
         self.ui.push(shown(None));
-        self.incoming_hash.insert((peer, offer.id), offer.hash);
+        self.incoming_offers
+            .insert((peer, offer.id), OfferedFile::of(&offer));
         self.offers.insert(
             (peer, offer.id),
             Waiting {
@@ -411,7 +449,7 @@ impl EngineCore {
                 XferEvent::Verified { key } => {
                     self.report_progress(now, peer, key, true);
                     self.tracks.remove(&(peer, key));
-                    self.incoming_hash.remove(&(peer, key.id));
+                    self.incoming_offers.remove(&(peer, key.id));
                     match self.files.finish(peer, key) {
                         Ok(path) => self.ui.push(EngineEvent::FileDone {
                             peer,
@@ -441,15 +479,13 @@ impl EngineCore {
                     // know the transfer (it restarted): keep what is here for its next offer.
                     let unknown_to_peer = by_peer
                         && !key.outgoing
-                        && self.tracks.get(&(peer, key)).is_some_and(|t| {
-                            self.transfers
-                                .get(&peer)
-                                .and_then(|x| x.progress(key))
-                                .is_none_or(|p| p.done <= t.started_with)
-                        });
+                        && self
+                            .tracks
+                            .get(&(peer, key))
+                            .is_some_and(|t| t.latest <= t.started_with);
                     let who = if by_peer { "by the other side" } else { "here" };
                     if !key.outgoing && !unknown_to_peer {
-                        self.incoming_hash.remove(&(peer, key.id));
+                        self.incoming_offers.remove(&(peer, key.id));
                     }
                     self.file_failed(peer, key, format!("cancelled {who}"), unknown_to_peer);
                 }
@@ -458,7 +494,7 @@ impl EngineCore {
                     // or protocol does not.
                     let keep = reason == FailReason::Timeout;
                     if !keep {
-                        self.incoming_hash.remove(&(peer, key.id));
+                        self.incoming_offers.remove(&(peer, key.id));
                     }
                     self.file_failed(peer, key, reason.to_string(), keep);
                 }
@@ -478,6 +514,7 @@ impl EngineCore {
                 name,
                 size,
                 started_with: done,
+                latest: done,
                 last_at: now.mono,
                 last_done: done,
                 rate: 0.0,
@@ -567,7 +604,7 @@ impl EngineCore {
             .collect();
         for (peer, id) in expired {
             self.decline_file(peer, id);
-            self.incoming_hash.remove(&(peer, id));
+            self.incoming_offers.remove(&(peer, id));
             let reason = "the offer expired unanswered".to_owned();
             self.file_failed(peer, FileKey::incoming(id), reason, false);
         }

@@ -165,8 +165,8 @@ pub struct EngineCore {
     offers: HashMap<(PeerId, u64), files::Waiting>,
     /// Transfers under way, as the front end is told of them.
     tracks: HashMap<(PeerId, crate::proto::transfer::FileKey), files::Track>,
-    /// The whole-file hash of each incoming file, to know a restarted sender's new offer.
-    incoming_hash: HashMap<(PeerId, u64), crate::proto::transfer::Hash>,
+    /// What each incoming file was offered as, to know a restarted sender's new offer.
+    incoming_offers: HashMap<(PeerId, u64), files::OfferedFile>,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).
     xfer_session: u32,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
@@ -206,7 +206,7 @@ impl EngineCore {
             files: Box::new(files::NoFiles),
             offers: HashMap::new(),
             tracks: HashMap::new(),
-            incoming_hash: HashMap::new(),
+            incoming_offers: HashMap::new(),
             xfer_session,
             lan: options.local,
             seen_public: None,

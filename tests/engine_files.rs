@@ -1,0 +1,492 @@
+//! Files between two engine cores on a simulated clock, with the real on-disk store in
+//! temporary directories: what the user's side is promised (progress, pause, cancel, trusted
+//! senders, the size limit, expiry) and that a transfer continues from what arrived after
+//! either side restarts, instead of starting over.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use qqchat::contacts::Contact;
+use qqchat::engine::{
+    Command, CoreOptions, DiskFiles, EngineCore, EngineEvent, FileAction, FilesSetup, Now,
+    SeededIds,
+};
+use qqchat::files::outgoing::manifest;
+use qqchat::proto::{Config, PeerId};
+use qqchat_testkit::TempDir;
+
+struct Clock {
+    start: Instant,
+    elapsed: Duration,
+}
+
+impl Clock {
+    fn now(&self) -> Now {
+        Now {
+            mono: self.start + self.elapsed,
+            wall: Timestamp::from_second(1_800_000_000)
+                .and_then(|t| t.checked_add(self.elapsed))
+                .expect("a valid time"),
+        }
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// One core with its files: records under `state`, trusted files into `downloads`.
+struct Side {
+    addr: SocketAddr,
+    core: EngineCore,
+    events: Vec<EngineEvent>,
+}
+
+fn start(
+    addr: SocketAddr,
+    friend: Contact,
+    dir: &Path,
+    max_file_size: Option<u64>,
+    epoch: u64,
+    clock: &Clock,
+) -> Side {
+    let mut options = CoreOptions::new(Config::new(epoch));
+    options.contacts = vec![friend];
+    options.keep_history = false;
+    let mut core = EngineCore::new(options, Box::new(SeededIds::new(epoch)));
+    core.set_files(Box::new(DiskFiles::new(FilesSetup {
+        state_dir: Some(dir.join("state")),
+        downloads: Some(dir.join("downloads")),
+        max_file_size,
+    })));
+    core.start(clock.now(), None);
+    Side {
+        addr,
+        core,
+        events: Vec::new(),
+    }
+}
+
+/// Bytes per second between the two sides: slow enough that a transfer of a few megabytes
+/// spans several progress reports, and can be caught half way.
+const LINK_RATE: u64 = 10_000_000;
+
+/// Runs both sides until `stop` says so (or a bounded number of steps), datagrams arriving
+/// at once and timers firing when due.
+fn run(
+    clock: &mut Clock,
+    sides: &mut [&mut Side],
+    mut stop: impl FnMut(Duration, &[&mut Side]) -> bool,
+) {
+    for _ in 0..2_000_000 {
+        if stop(clock.elapsed, sides) {
+            return;
+        }
+        let now = clock.now();
+        let mut flight = Vec::new();
+        for s in sides.iter_mut() {
+            let out = s.core.poll_output(now);
+            s.events.extend(out.events);
+            flight.extend(out.transmits.into_iter().map(|t| (s.addr, t)));
+        }
+        if !flight.is_empty() {
+            // The link moves LINK_RATE: time passes while a round of datagrams is on it.
+            let bytes: usize = flight.iter().map(|(_, t)| t.payload.len()).sum();
+            clock.elapsed += Duration::from_nanos(bytes as u64 * 1_000_000_000 / LINK_RATE);
+            for (from, t) in flight {
+                if let Some(to) = sides.iter_mut().find(|s| s.addr == t.dst) {
+                    to.core.handle_datagram(now, from, &t.payload);
+                }
+            }
+            continue;
+        }
+        let Some(next) = sides.iter().filter_map(|s| s.core.poll_timeout()).min() else {
+            return;
+        };
+        clock.elapsed = clock
+            .elapsed
+            .max(next.saturating_duration_since(clock.start));
+        for s in sides.iter_mut() {
+            if s.core.poll_timeout().is_some_and(|d| d <= clock.now().mono) {
+                s.core.handle_timeout(clock.now());
+            }
+        }
+    }
+    panic!("did not settle");
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Offers the file at `path` from `side` to `to` as transfer `id`.
+fn offer(side: &mut Side, clock: &Clock, to: PeerId, id: u64, path: &Path, name: &str) {
+    let size = std::fs::metadata(path).expect("the file").len();
+    side.core.handle_command(
+        clock.now(),
+        Command::SendFile {
+            to,
+            id,
+            path: path.to_path_buf(),
+            name: name.into(),
+            manifest: manifest(path, size).expect("hashes"),
+        },
+    );
+}
+
+fn offered(side: &Side) -> Vec<(u64, Option<PathBuf>)> {
+    side.events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::FileOffered { id, saving_to, .. } => Some((*id, saving_to.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn done_path(side: &Side, id: u64) -> Option<PathBuf> {
+    side.events.iter().find_map(|e| match e {
+        EngineEvent::FileDone {
+            id: i,
+            outgoing: false,
+            path,
+            ..
+        } if *i == id => path.clone(),
+        _ => None,
+    })
+}
+
+fn delivered(side: &Side, id: u64) -> bool {
+    side.events
+        .iter()
+        .any(|e| matches!(e, EngineEvent::FileDone { id: i, outgoing: true, .. } if *i == id))
+}
+
+fn failure(side: &Side, id: u64) -> Option<String> {
+    side.events.iter().find_map(|e| match e {
+        EngineEvent::FileFailed { id: i, reason, .. } if *i == id => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// The most bytes the receiver said it held of transfer `id`.
+fn held(side: &Side, id: u64) -> u64 {
+    side.events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::FileProgress(p) if p.id == id && !p.outgoing => Some(p.done),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The first progress report of transfer `id`: what it started from.
+fn started_from(side: &Side, id: u64) -> Option<u64> {
+    side.events.iter().find_map(|e| match e {
+        EngineEvent::FileProgress(p) if p.id == id && !p.outgoing => Some(p.done),
+        _ => None,
+    })
+}
+
+struct Pair {
+    clock: Clock,
+    root: TempDir,
+    a: Side,
+    b: Side,
+    a_peer: PeerId,
+    b_peer: PeerId,
+}
+
+/// Alice and Bob, each other's contacts; Bob trusts Alice's files when `trusted`.
+fn pair(label: &str, trusted: bool, max: Option<u64>) -> Pair {
+    let clock = Clock {
+        start: Instant::now(),
+        elapsed: Duration::ZERO,
+    };
+    let root = TempDir::new(label);
+    let (a_addr, b_addr) = (addr(7001), addr(7002));
+    let mut alice = Contact::at("alice", a_addr);
+    alice.accept_files = trusted;
+    let a = start(
+        a_addr,
+        Contact::at("bob", b_addr),
+        &root.path().join("a"),
+        None,
+        1,
+        &clock,
+    );
+    let b = start(b_addr, alice, &root.path().join("b"), max, 2, &clock);
+    Pair {
+        clock,
+        root,
+        a,
+        b,
+        a_peer: PeerId::addr(a_addr),
+        b_peer: PeerId::addr(b_addr),
+    }
+}
+
+impl Pair {
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.root.path().join(name);
+        std::fs::write(&path, bytes).expect("write the file");
+        path
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.root.path().join("inbox")
+    }
+
+    fn run_until(&mut self, stop: impl Fn(&Side, &Side) -> bool) {
+        run(&mut self.clock, &mut [&mut self.a, &mut self.b], |_, s| {
+            stop(&*s[0], &*s[1])
+        });
+    }
+
+    /// Runs both sides for `span` of simulated time.
+    fn run_for(&mut self, span: Duration) {
+        let end = self.clock.elapsed + span;
+        run(&mut self.clock, &mut [&mut self.a, &mut self.b], |t, _| {
+            t >= end
+        });
+    }
+
+    fn restart_b(&mut self) {
+        let alice = Contact::at("alice", self.a.addr);
+        let dir = self.root.path().join("b");
+        self.b = start(self.b.addr, alice, &dir, None, 3, &self.clock);
+    }
+
+    fn restart_a(&mut self) {
+        let bob = Contact::at("bob", self.b.addr);
+        let dir = self.root.path().join("a");
+        self.a = start(self.a.addr, bob, &dir, None, 4, &self.clock);
+    }
+}
+
+#[test]
+fn an_accepted_file_arrives_with_progress_and_lands_in_the_chosen_place() {
+    let mut p = pair("plain", false, None);
+    let bytes = noise(3_000_000, 1);
+    let path = p.file("report.pdf", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 10, &path, "report.pdf");
+    p.run_until(|_, b| !offered(b).is_empty());
+    assert_eq!(offered(&p.b), vec![(10, None)], "an untrusted offer waits");
+    let inbox = p.inbox();
+    p.b.core.handle_command(
+        p.clock.now(),
+        Command::AcceptFile {
+            from: p.a_peer,
+            id: 10,
+            dir: inbox.clone(),
+        },
+    );
+    p.run_until(|a, _| delivered(a, 10));
+    let path = done_path(&p.b, 10).expect("verified");
+    assert_eq!(path, inbox.join("report.pdf"));
+    assert!(std::fs::read(&path).expect("the file") == bytes);
+    assert_eq!(held(&p.b, 10), 3_000_000);
+    let sender_saw =
+        p.a.events
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::FileProgress(x) if x.outgoing))
+            .count();
+    assert!(sender_saw >= 2, "the sender saw its progress");
+}
+
+#[test]
+fn a_trusted_contacts_file_goes_to_downloads_without_asking() {
+    let mut p = pair("trusted", true, None);
+    let path = p.file("notes.txt", b"take this");
+    offer(&mut p.a, &p.clock, p.b_peer, 11, &path, "notes.txt");
+    p.run_until(|a, _| delivered(a, 11));
+    let downloads = p.root.path().join("b").join("downloads");
+    assert_eq!(offered(&p.b), vec![(11, Some(downloads.clone()))]);
+    assert_eq!(done_path(&p.b, 11), Some(downloads.join("notes.txt")));
+}
+
+#[test]
+fn an_offer_over_the_size_limit_is_refused_with_the_reason() {
+    let mut p = pair("limit", true, Some(1000));
+    let path = p.file("big.iso", &noise(5000, 2));
+    offer(&mut p.a, &p.clock, p.b_peer, 12, &path, "big.iso");
+    p.run_until(|a, _| failure(a, 12).is_some());
+    assert_eq!(failure(&p.a, 12).as_deref(), Some("declined"));
+    let why = failure(&p.b, 12).expect("the receiver says why");
+    assert!(
+        why.contains("big.iso") && why.contains("max_file_size"),
+        "{why}"
+    );
+    assert!(offered(&p.b).is_empty(), "never offered to the user");
+}
+
+#[test]
+fn an_unanswered_offer_expires_on_both_sides() {
+    let mut p = pair("expiry", false, None);
+    let path = p.file("later.txt", b"maybe");
+    offer(&mut p.a, &p.clock, p.b_peer, 13, &path, "later.txt");
+    p.run_until(|a, b| failure(a, 13).is_some() && failure(b, 13).is_some());
+    assert!(p.clock.elapsed >= Duration::from_secs(600));
+    assert!(failure(&p.b, 13).is_some_and(|w| w.contains("expired")));
+}
+
+#[test]
+fn pause_holds_the_transfer_and_resume_finishes_it() {
+    let mut p = pair("pause", true, None);
+    let bytes = noise(4_000_000, 3);
+    let path = p.file("video.mp4", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 14, &path, "video.mp4");
+    p.run_until(|_, b| held(b, 14) > 0);
+    let action = |peer, action| Command::FileAction {
+        peer,
+        id: 14,
+        outgoing: false,
+        action,
+    };
+    p.b.core
+        .handle_command(p.clock.now(), action(p.a_peer, FileAction::Pause));
+    p.run_for(Duration::from_secs(5));
+    let paused_with = held(&p.b, 14);
+    // A paused transfer outlives the idle timeout: the pause is repeated as a keepalive.
+    p.run_for(Duration::from_secs(60));
+    assert_eq!(held(&p.b, 14), paused_with, "nothing moves while paused");
+    assert!(paused_with < 4_000_000);
+    assert!(failure(&p.b, 14).is_none() && failure(&p.a, 14).is_none());
+    let last = p.b.events.iter().rev().find_map(|e| match e {
+        EngineEvent::FileProgress(x) if x.id == 14 => Some(x.clone()),
+        _ => None,
+    });
+    assert!(last.is_some_and(|x| x.paused && x.rate == 0.0));
+    p.b.core
+        .handle_command(p.clock.now(), action(p.a_peer, FileAction::Resume));
+    p.run_until(|a, _| delivered(a, 14));
+    let got = std::fs::read(done_path(&p.b, 14).expect("verified")).expect("the file");
+    assert!(got == bytes);
+}
+
+#[test]
+fn cancelling_ends_it_on_both_sides_and_leaves_nothing_behind() {
+    let mut p = pair("cancel", true, None);
+    let path = p.file("huge.bin", &noise(6_000_000, 4));
+    offer(&mut p.a, &p.clock, p.b_peer, 15, &path, "huge.bin");
+    p.run_until(|_, b| held(b, 15) > 0);
+    p.a.core.handle_command(
+        p.clock.now(),
+        Command::FileAction {
+            peer: p.b_peer,
+            id: 15,
+            outgoing: true,
+            action: FileAction::Cancel,
+        },
+    );
+    p.run_until(|_, b| failure(b, 15).is_some());
+    assert_eq!(failure(&p.a, 15).as_deref(), Some("cancelled here"));
+    assert_eq!(
+        failure(&p.b, 15).as_deref(),
+        Some("cancelled by the other side")
+    );
+    let downloads = p.root.path().join("b").join("downloads");
+    let left: Vec<_> = std::fs::read_dir(&downloads)
+        .expect("downloads")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_restarted_receiver_continues_from_what_it_held() {
+    let mut p = pair("receiver-restart", true, None);
+    let bytes = noise(24_000_000, 5);
+    let path = p.file("disk.img", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 16, &path, "disk.img");
+    // Past the first persist of the ranges held (every 8 MiB).
+    p.run_until(|_, b| held(b, 16) > 12_000_000);
+    let had = held(&p.b, 16);
+    p.restart_b();
+    p.run_until(|a, _| delivered(a, 16));
+    let from = started_from(&p.b, 16).expect("the restored transfer reported");
+    // What was persisted (every 8 MiB), which may be more than the last report said.
+    assert!(
+        (8 << 20..24_000_000).contains(&from),
+        "restarted from {from}, held {had} before"
+    );
+    assert_eq!(offered(&p.b).len(), 1, "taken up without asking");
+    let got = std::fs::read(done_path(&p.b, 16).expect("verified")).expect("the file");
+    assert!(got == bytes, "the file differs");
+}
+
+#[test]
+fn a_restarted_senders_new_offer_of_the_same_file_resumes() {
+    let mut p = pair("sender-restart", false, None);
+    let bytes = noise(24_000_000, 6);
+    let path = p.file("backup.tar", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 17, &path, "backup.tar");
+    p.run_until(|_, b| !offered(b).is_empty());
+    let inbox = p.inbox();
+    p.b.core.handle_command(
+        p.clock.now(),
+        Command::AcceptFile {
+            from: p.a_peer,
+            id: 17,
+            dir: inbox.clone(),
+        },
+    );
+    p.run_until(|_, b| held(b, 17) > 12_000_000);
+    let had = held(&p.b, 17);
+    p.restart_a();
+    // The new run offers the same file under a new id: no question, and not from zero.
+    offer(&mut p.a, &p.clock, p.b_peer, 18, &path, "backup.tar");
+    p.run_until(|a, _| delivered(a, 18));
+    assert_eq!(offered(&p.b).last(), Some(&(18, Some(inbox.clone()))));
+    let from = started_from(&p.b, 18).expect("reported");
+    assert!(
+        (8 << 20..24_000_000).contains(&from),
+        "started from {from}, held {had}"
+    );
+    assert_eq!(done_path(&p.b, 18), Some(inbox.join("backup.tar")));
+    let got = std::fs::read(inbox.join("backup.tar")).expect("the file");
+    assert!(got == bytes);
+    let names: Vec<_> = std::fs::read_dir(&inbox)
+        .expect("inbox")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["backup.tar"], "one file, no leftovers");
+}
+
+#[test]
+fn a_folder_lands_as_its_tree_and_a_hostile_name_is_refused() {
+    let mut p = pair("tree", true, None);
+    // Two copies of one file in a folder are two files, not a sender starting over.
+    let path = p.file("x", b"payload");
+    offer(&mut p.a, &p.clock, p.b_peer, 19, &path, "album/2024/x.jpg");
+    offer(
+        &mut p.a,
+        &p.clock,
+        p.b_peer,
+        20,
+        &path,
+        "album/copy of x.jpg",
+    );
+    let other = p.file("y", b"other bytes");
+    offer(&mut p.a, &p.clock, p.b_peer, 21, &other, "../escape");
+    p.run_until(|a, _| delivered(a, 19) && delivered(a, 20) && failure(a, 21).is_some());
+    let album = p.root.path().join("b").join("downloads").join("album");
+    assert_eq!(done_path(&p.b, 19), Some(album.join("2024").join("x.jpg")));
+    assert_eq!(done_path(&p.b, 20), Some(album.join("copy of x.jpg")));
+    assert!(failure(&p.b, 19).is_none() && failure(&p.b, 20).is_none());
+    assert!(failure(&p.b, 21).is_some_and(|w| w.contains("..")));
+    assert!(!p.root.path().join("b").join("escape").exists());
+}
