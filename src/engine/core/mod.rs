@@ -24,7 +24,7 @@ mod links;
 mod outbox;
 mod relay;
 
-pub use files::FileStore;
+pub use files::{FileStore, Interrupted};
 pub use lan::LanOptions;
 
 use super::advice;
@@ -162,7 +162,11 @@ pub struct EngineCore {
     /// Where their bytes are read and written: [`files::NoFiles`] until a store is set.
     files: Box<dyn FileStore>,
     /// Files offered and not yet answered.
-    offers: HashMap<(PeerId, u64), crate::proto::transfer::Offer>,
+    offers: HashMap<(PeerId, u64), files::Waiting>,
+    /// Transfers under way, as the front end is told of them.
+    tracks: HashMap<(PeerId, crate::proto::transfer::FileKey), files::Track>,
+    /// The whole-file hash of each incoming file, to know a restarted sender's new offer.
+    incoming_hash: HashMap<(PeerId, u64), crate::proto::transfer::Hash>,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).
     xfer_session: u32,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
@@ -201,6 +205,8 @@ impl EngineCore {
             transfers: HashMap::new(),
             files: Box::new(files::NoFiles),
             offers: HashMap::new(),
+            tracks: HashMap::new(),
+            incoming_hash: HashMap::new(),
             xfer_session,
             lan: options.local,
             seen_public: None,
@@ -217,6 +223,7 @@ impl EngineCore {
         }
         self.apply_peers(now, &[]);
         self.lan_start();
+        self.restore_files(now);
         for c in self.contacts.iter().filter(|c| speaks_qqchat(c)) {
             if self.watch && !c.plain {
                 self.node.watch(now.mono, c.peer_id());
@@ -318,6 +325,12 @@ impl EngineCore {
             } => self.send_file(now, to, id, &path, &name, manifest),
             Command::AcceptFile { from, id, dir } => self.accept_file(now, from, id, &dir),
             Command::DeclineFile { from, id } => self.decline_file(from, id),
+            Command::FileAction {
+                peer,
+                id,
+                outgoing,
+                action,
+            } => self.file_action(now, peer, id, outgoing, action),
             Command::Shutdown => self.goodbye(now),
         }
     }
