@@ -144,8 +144,14 @@ pub struct Data<'a> {
     /// new one), so acks tell which copy arrived.
     pub pn: u64,
     pub offset: u64,
-    #[serde(borrow)]
+    #[serde(borrow, serialize_with = "as_bytes")]
     pub bytes: &'a [u8],
+}
+
+/// The file bytes in one piece: serde's default writes a slice element by element, which
+/// took half the sending engine's time; postcard puts the same bytes on the wire either way.
+fn as_bytes<S: serde::Serializer>(bytes: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(bytes)
 }
 
 /// Selective acknowledgement of data packets.
@@ -267,6 +273,46 @@ fn check(packet: &XferPacket<'_>) -> Result<(), XferWireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_bytes_are_encoded_as_they_were_element_by_element() {
+        // What the element-by-element encoding of earlier versions put on the wire.
+        #[derive(Serialize)]
+        struct Before<'a> {
+            id: TransferId,
+            session: u32,
+            pn: u64,
+            offset: u64,
+            bytes: &'a [u8],
+        }
+        #[derive(Serialize)]
+        enum Packet<'a> {
+            _Offer,
+            _Accept,
+            _Decline,
+            Data(Before<'a>),
+        }
+        let bytes: Vec<u8> = (0..=255).chain(0..100).collect();
+        let data = Data {
+            id: 7,
+            session: 3,
+            pn: 300,
+            offset: 1 << 40,
+            bytes: &bytes,
+        };
+        let before = Packet::Data(Before {
+            id: 7,
+            session: 3,
+            pn: 300,
+            offset: 1 << 40,
+            bytes: &bytes,
+        });
+        let mut old = vec![XFER_VERSION];
+        old.extend(postcard::to_allocvec(&before).expect("encodes"));
+        let enc = encode(&XferPacket::Data(data.clone()));
+        assert_eq!(enc, old);
+        assert_eq!(decode(&old), Ok(XferPacket::Data(data)));
+    }
 
     #[test]
     fn the_largest_packets_fit_a_noise_datagram() {

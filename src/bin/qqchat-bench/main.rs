@@ -3,6 +3,15 @@
 //! latency, through a lossy relay too, unkeyed and keyed. Prints a table and writes JSON.
 //!
 //! `cargo run --release --bin qqchat-bench [-- --quick] [--json FILE]`
+//!
+//! `qqchat-bench files [--quick] [--json FILE]` measures file transfers instead (see
+//! [`files`]); it runs the `qqchat` binary built beside it.
+
+mod child;
+mod files;
+mod link;
+mod people;
+mod tcp;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -26,13 +35,34 @@ fn main() {
         measure_startup(args.get(i + 1).map_or(".", String::as_str));
         return;
     }
+    // The two ends of the TCP comparison, which the files figures run as child processes.
+    let mode = match args.first().map(String::as_str) {
+        Some("tcp-sink") => Some(tcp::sink(&args[1..])),
+        Some("tcp-source") => Some(tcp::source(&args[1..])),
+        _ => None,
+    };
+    if let Some(result) = mode {
+        if let Err(e) = result {
+            eprintln!("qqchat-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
-    let json_path = args
+    let json_arg = args
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "target/qqchat-bench.json".to_owned());
+        .cloned();
+    if args.first().is_some_and(|a| a == "files") {
+        let path = json_arg.unwrap_or_else(|| "target/qqchat-bench-files.json".to_owned());
+        if let Err(e) = files::run(quick, &path) {
+            eprintln!("qqchat-bench files: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let json_path = json_arg.unwrap_or_else(|| "target/qqchat-bench.json".to_owned());
     let n = if quick { 20_000 } else { 100_000 };
     let lat_n = if quick { 2_000 } else { 10_000 };
 
