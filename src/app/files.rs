@@ -279,9 +279,12 @@ impl Transfer {
             Summary::Asking => "offered to you · y accept · n decline".to_owned(),
             Summary::Running | Summary::Paused => self.progress_line(BAR_WIDTH),
             Summary::Done if self.outgoing => format!("✓ verified by {peer}"),
-            Summary::Done => match &self.saved {
-                Some(path) => format!("✓ verified · saved as {path}"),
-                None => "✓ verified".to_owned(),
+            Summary::Done => match (&self.saved, &self.dir) {
+                (Some(path), _) => format!("✓ verified · saved as {path}"),
+                (None, Some(dir)) if self.folder => {
+                    format!("✓ verified · saved in {dir}/{}/", self.title)
+                }
+                _ => "✓ verified".to_owned(),
             },
             Summary::Failed { reason, failed, of } => {
                 let what = if self.outgoing {

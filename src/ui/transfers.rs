@@ -55,14 +55,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(visible).block(block), popup);
 }
 
-/// A transfer's two lines: `↑ bob · report.pdf · 1.2 MiB`, then how it is doing.
+/// A transfer's two lines: `↑ to bob · report.pdf · 1.2 MiB`, then how it is doing.
 fn rows(app: &App, t: &Transfer, room: usize) -> Vec<Line<'static>> {
     let peer = app
         .roster()
         .get(t.entry())
         .map_or_else(String::new, |p| p.name().to_owned());
     let (arrow, color) = mark(t);
-    let head = format!("{peer} · {}", t.heading());
+    let way = if t.is_outgoing() { "to" } else { "from" };
+    let head = format!("{way} {peer} · {}", t.heading());
     let head = fit(&head, width(&head).min(room.saturating_sub(2)));
     let text = t.text(&peer);
     let state: Vec<&str> = text.lines().skip(1).collect();

@@ -501,3 +501,39 @@ fn snapshot_transfers_list() {
     ctrl(&mut app, 't');
     assert_snapshot!(draw(&app, 80, 20).backend());
 }
+
+#[test]
+fn a_folder_offered_is_one_item_and_y_accepts_every_file_of_it() {
+    let mut app = app();
+    open(&mut app, 0);
+    app.on_engine(offered(ALICE, 1, "album/01.ogg", 4 * MIB));
+    app.on_engine(offered(ALICE, 2, "album/cd2/02.ogg", 5 * MIB));
+    assert_eq!(app.transfers().len(), 1);
+    assert_eq!(app.peers()[0].messages().len(), 1);
+    in_conversation(&mut app);
+    press(&mut app, KeyCode::Char('y'));
+    type_text(&mut app, "/srv/music", at(0));
+    let effects = press(&mut app, KeyCode::Enter);
+    let ids: Vec<u64> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(Command::AcceptFile { id, .. }) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [1, 2]);
+    for id in [1, 2] {
+        app.on_engine(EngineEvent::FileDone {
+            peer: peer(ALICE),
+            id,
+            outgoing: false,
+            path: Some(PathBuf::from("/srv/music/album/x.ogg")),
+        });
+    }
+    let text = app.peers()[0].messages()[0].display_text().into_owned();
+    assert!(text.starts_with("album/ · 2 files · 9.0 MiB"), "{text}");
+    assert!(
+        text.contains("✓ verified · saved in /srv/music/album/"),
+        "{text}"
+    );
+}
