@@ -104,7 +104,7 @@ fn a_file_and_a_folder_go_both_ways_between_two_chats_and_arrive_whole() {
     wait(&b, "Send to alice", ARRIVES);
     b.keys(&["-l", "send/photos"]);
     b.keys(&["Enter"]);
-    wait(&a, "bob offers photos/", ARRIVES);
+    wait(&a, "bob offers the folder photos/", ARRIVES);
     // Its files are offered one by one: the item counts them as they come.
     wait(&a, "photos/ · 2 files", ARRIVES);
     a.keys(&["BTab"]);

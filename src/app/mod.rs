@@ -6,8 +6,8 @@
 //!
 //! The state is in parts, each owning one concern: the [`Roster`] (peers, messages, marks,
 //! trust), the [`ConversationView`] (focus, cursor, open conversation, scroll, pick), the
-//! [`Composer`] (the message being written), the [`Overlay`] (help or a prompt) and the
-//! [`StatusLine`]. Keys become [`Action`]s through the one table in [`keys`].
+//! [`Composer`] (the message being written), the [`Overlay`] (help, a prompt, the list of
+//! transfers), the [`StatusLine`], and the files sent and received ([`Transfer`]). Keys become [`Action`]s through the one table in [`keys`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

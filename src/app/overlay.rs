@@ -1,8 +1,9 @@
-//! What is drawn over the panes and takes every key while it is there: the help, or a
-//! prompt. One [`Overlay`] value holds it, so the two can never be open at once.
+//! What is drawn over the panes and takes every key while it is there: the help, a prompt,
+//! or the list of transfers. One [`Overlay`] value holds it, so two can never be open at once.
 //!
-//! The prompts edit contacts: add an address, rename, remove, paste a contact string. They
-//! only ask; the front end writes the file when the App returns the [`Effect`].
+//! Most prompts edit contacts: add an address, rename, remove, paste a contact string. They
+//! only ask; the front end writes the file when the App returns the [`Effect`]. Two take a
+//! path, completed with Tab: a file to send, a folder to save an offer in.
 
 use std::net::SocketAddr;
 

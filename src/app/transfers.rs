@@ -471,7 +471,13 @@ impl App {
             } else {
                 "y accepts, n declines"
             };
-            let text = format!("{from} offers {}: {keys}", t.heading());
+            // A folder's files come one by one: its count is not known yet.
+            let what = if t.is_folder() {
+                format!("the folder {}/", t.title())
+            } else {
+                t.heading()
+            };
+            let text = format!("{from} offers {what}: {keys}");
             self.show_info(&text);
         }
         Vec::new()
@@ -539,8 +545,7 @@ impl App {
             // An offer refused before it was shown (over `max_file_size`): said, and kept
             // in its conversation.
             if let Some(entry) = self.roster.entry_for(key.peer) {
-                let mut item = FileItem::new(key, "a file", 0, FileState::Failed(reason));
-                item.size = 0;
+                let item = FileItem::new(key, "a file", 0, FileState::Failed(reason));
                 let at = self.stamp();
                 self.add_transfer(
                     entry,
