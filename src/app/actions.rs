@@ -7,8 +7,9 @@ use ratatui::layout::Rect;
 
 use super::keys::{Action, LEGEND_ROWS, help_shape};
 use super::message::{Mark, Message, Origin};
-use super::overlay::Overlay;
+use super::overlay::{Overlay, PromptKind};
 use super::peer::{EntryId, Peer, Seq, Trust};
+use super::transfers::Want;
 use super::view::Focus;
 use super::{App, Effect, height_of};
 use crate::engine::Command;
@@ -93,6 +94,13 @@ impl App {
                 self.clamp_scroll();
             }
             Action::Details => match self.chosen_message() {
+                Some(message) if message.transfer().is_some() => {
+                    let text = message
+                        .transfer()
+                        .and_then(|i| self.transfer_details(i))
+                        .unwrap_or_default();
+                    self.show_info(&text);
+                }
                 Some(message) => {
                     let text = self.details(message);
                     self.show_info(&text);
@@ -106,6 +114,9 @@ impl App {
                 }
             }
             Action::Cancel => {
+                if let Some(index) = self.chosen_message().and_then(Message::transfer) {
+                    return self.cancel_transfer(Some(index));
+                }
                 if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
                     return self.cancel(id, seq);
                 }
@@ -122,9 +133,57 @@ impl App {
             Action::HelpUp => self.help_step(-1),
             Action::HelpPageDown => self.help_step(self.help_page() as isize),
             Action::HelpPageUp => self.help_step(-(self.help_page() as isize)),
-            Action::CloseHelp | Action::No | Action::Dismiss => self.overlay = Overlay::None,
+            Action::CloseHelp | Action::No | Action::CloseTransfers => {
+                self.overlay = Overlay::None;
+            }
+            Action::Dismiss => {
+                // A folder asked from the list of transfers goes back to the list.
+                self.overlay = match self.prompt().map(|p| p.kind().clone()) {
+                    Some(PromptKind::SaveFile {
+                        transfer,
+                        from_list: true,
+                    }) => Overlay::Transfers { selected: transfer },
+                    _ => Overlay::None,
+                };
+            }
             Action::Yes => return self.confirm_remove(),
-            Action::Confirm => return self.confirm_name(),
+            Action::Confirm => return self.confirm_name(now),
+            Action::Complete => match self.prompt_mut() {
+                Some(prompt) if prompt.is_path() => prompt.complete(),
+                Some(prompt) => {
+                    if let Some(key) = key {
+                        prompt.key(key);
+                    }
+                }
+                None => {}
+            },
+            Action::SendFile => return self.ask_send_file(),
+            Action::OpenTransfers => self.open_transfers(),
+            Action::Accept => {
+                let (index, from_list) = match self.overlay {
+                    Overlay::Transfers { .. } => (self.transfers_selected(), true),
+                    _ => (self.file_target(Want::Asking), false),
+                };
+                self.ask_accept(index, from_list);
+            }
+            Action::Decline => {
+                let index = match self.overlay {
+                    Overlay::Transfers { .. } => self.transfers_selected(),
+                    _ => self.file_target(Want::Asking),
+                };
+                return self.decline(index);
+            }
+            Action::PauseResume => {
+                let index = match self.overlay {
+                    Overlay::Transfers { .. } => self.transfers_selected(),
+                    _ => self.file_target(Want::Moving),
+                };
+                return self.pause_or_resume(index);
+            }
+            Action::CancelFile => return self.cancel_transfer(self.transfers_selected()),
+            Action::TransferUp => self.transfers_step(-1),
+            Action::TransferDown => self.transfers_step(1),
+            Action::GoToTransfer => return self.go_to_transfer(),
             Action::Type => {
                 if let Some(key) = key {
                     match self.prompt_mut() {
@@ -210,7 +269,7 @@ impl App {
 
     /// Says so in the status line when peer `id` may not be written to: it has no key and
     /// `require_keys` is on. The text typed stays in the input.
-    fn refuse_sending(&mut self, id: EntryId) -> bool {
+    pub(super) fn refuse_sending(&mut self, id: EntryId) -> bool {
         let Some(p) = self.roster.get(id) else {
             return true;
         };
@@ -280,7 +339,9 @@ impl App {
     fn retry(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
         let origin = self.message(id, seq).map(Message::origin);
         let Some(Origin::Own { mark, msg_id: old }) = origin else {
-            if origin.is_some() {
+            if let Some(Origin::File { .. }) = origin {
+                self.show_info("a file is not sent again with r; Ctrl-O offers it anew");
+            } else if origin.is_some() {
                 self.show_info("r sends your own messages again; this one was received");
             }
             return Vec::new();
@@ -340,6 +401,7 @@ impl App {
                 Mark::Queued => return Vec::new(),
             },
             Some(Origin::Received) => "x cancels your own queued messages; this one was received",
+            Some(Origin::File { .. }) => return Vec::new(),
             None => return Vec::new(),
         };
         self.show_info(why);
@@ -429,7 +491,7 @@ impl App {
     }
 
     /// Scrolls just enough for message `index` of the open conversation to be in view.
-    fn reveal(&mut self, index: usize) {
+    pub(super) fn reveal(&mut self, index: usize) {
         let viewport = self.viewport();
         let Some(peer) = self.view.open.and_then(|id| self.roster.get(id)) else {
             return;

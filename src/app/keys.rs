@@ -8,6 +8,7 @@ use super::App;
 use super::composer::Edit;
 use super::message::Mark;
 use super::peer::Trust;
+use super::transfers::Want;
 use crate::layout::HelpShape;
 
 /// What a key does. [`App::apply`] carries one out without a key press.
@@ -63,6 +64,24 @@ pub enum Action {
     No,
     Confirm,
     Dismiss,
+    /// Tab in a path prompt.
+    Complete,
+    // Files.
+    /// Ask for a file or folder to send to the open conversation.
+    SendFile,
+    /// The list of every transfer.
+    OpenTransfers,
+    /// An offer: ask where to save it, or say no.
+    Accept,
+    Decline,
+    PauseResume,
+    /// Cancel the transfer under the cursor of the list.
+    CancelFile,
+    TransferUp,
+    TransferDown,
+    /// The conversation of the transfer under the cursor.
+    GoToTransfer,
+    CloseTransfers,
     /// The key is text for the focused editor; applied without a key it does nothing.
     Type,
 }
@@ -82,8 +101,10 @@ pub enum Context {
     Card,
     /// A yes-or-no prompt.
     Confirm,
-    /// A prompt that takes a name or a contact string.
+    /// A prompt that takes a name, a contact string or a path.
     Prompt,
+    /// The list of transfers (Ctrl-T).
+    Transfers,
 }
 
 /// Which keys a binding takes.
@@ -122,15 +143,17 @@ pub enum Section {
     Contacts,
     Conversation,
     Message,
+    Files,
     Anywhere,
 }
 
 impl Section {
     /// The help's sections, in order.
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Contacts,
         Section::Conversation,
         Section::Message,
+        Section::Files,
         Section::Anywhere,
     ];
 
@@ -139,6 +162,7 @@ impl Section {
             Section::Contacts => "Contacts",
             Section::Conversation => "Conversation",
             Section::Message => "Message",
+            Section::Files => "Files",
             Section::Anywhere => "Anywhere",
         }
     }
@@ -174,6 +198,19 @@ pub enum When {
     /// ... and has something queued or failed, or has not.
     MayRetry,
     NothingToRetry,
+    /// In the conversation, y and n have an offer to answer (the picked one, or the newest).
+    OfferHere,
+    /// In the conversation, p has a transfer to pause or resume.
+    MovingHere,
+    /// The picked message is a file under way, for x.
+    ChosenFileMoving,
+    /// Some offer, in any conversation, waits for an answer.
+    OffersWaiting,
+    /// A path is being typed.
+    PathPrompt,
+    /// In the list of transfers, the one under the cursor waits for an answer, or moves.
+    ListAsking,
+    ListMoving,
 }
 
 impl When {
@@ -197,8 +234,33 @@ impl When {
             When::MaySend => may_send,
             When::MayRetry => may_send && retryable,
             When::NothingToRetry => may_send && !retryable,
+            When::OfferHere => app.file_target(Want::Asking).is_some_and(|i| {
+                app.transfer(i)
+                    .is_some_and(super::files::Transfer::is_asking)
+            }),
+            When::MovingHere => app.file_target(Want::Moving).is_some_and(|i| {
+                app.transfer(i)
+                    .is_some_and(super::files::Transfer::is_moving)
+            }),
+            When::ChosenFileMoving => app
+                .chosen_message()
+                .and_then(super::Message::transfer)
+                .and_then(|i| app.transfer(i))
+                .is_some_and(super::files::Transfer::is_moving),
+            When::OffersWaiting => app
+                .transfers()
+                .iter()
+                .any(super::files::Transfer::is_asking),
+            When::PathPrompt => app.prompt().is_some_and(super::Prompt::is_path),
+            When::ListAsking => list_transfer(app).is_some_and(super::files::Transfer::is_asking),
+            When::ListMoving => list_transfer(app).is_some_and(super::files::Transfer::is_moving),
         }
     }
+}
+
+/// The transfer under the cursor of the list.
+fn list_transfer(app: &App) -> Option<&super::files::Transfer> {
+    app.transfer(app.transfers_selected()?)
 }
 
 /// A reminder in the status line: shown in `on` when `when` holds. A `pinned` one (help,
@@ -314,8 +376,11 @@ pub const BINDINGS: &[Binding] = &[
             hint(C::Conversation, When::ChosenFailed, 1, "r", "retry"),
         ]),
     bind(&[C::Conversation], &[Code(Char('x'))], Action::Cancel,
-        help(Section::Conversation, "x", "cancel the picked queued message"),
-        &[hint(C::Conversation, When::ChosenQueued, 2, "x", "cancel")]),
+        help(Section::Conversation, "x", "cancel picked queued message or file"),
+        &[
+            hint(C::Conversation, When::ChosenQueued, 2, "x", "cancel"),
+            hint(C::Conversation, When::ChosenFileMoving, 2, "x", "cancel file"),
+        ]),
     bind(&[C::Panes], &[Code(PageUp)], Action::PageUp,
         help(Section::Conversation, "PgUp PgDn", "scroll · Home End, g G: oldest, newest"),
         &[hint(C::Conversation, When::ChosenSettled, 2, "PgUp/PgDn", "scroll")]),
@@ -327,6 +392,44 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Conversation, When::Chosen, 1, "Enter", "times")]),
     bind(&[C::Conversation], &[Code(Char('i'))], Action::Write,
         help(Section::Conversation, "i", "write; Enter too, with none picked"), &[]),
+    // Files.
+    bind(&[C::Panes], &[Ctrl(Char('o')), Ctrl(Char('O'))], Action::SendFile,
+        help(Section::Files, "Ctrl-O", "send a file or folder (Tab completes)"),
+        &[hint(C::Input, When::MaySend, 3, "Ctrl-O", "send file")]),
+    bind(&[C::Panes], &[Ctrl(Char('t')), Ctrl(Char('T'))], Action::OpenTransfers,
+        help(Section::Files, "Ctrl-T", "every transfer: answer, pause, cancel"),
+        &[
+            hint(C::Input, When::OffersWaiting, 0, "Ctrl-T", "answer file offer"),
+            hint(C::Contacts, When::OffersWaiting, 0, "Ctrl-T", "answer file offer"),
+        ]),
+    bind(&[C::Conversation, C::Transfers], &[Code(Char('y')), Code(Char('Y'))], Action::Accept,
+        help(Section::Files, "y  n", "accept (choose where) · decline offer"),
+        &[
+            hint(C::Conversation, When::OfferHere, 0, "y", "accept file"),
+            hint(C::Transfers, When::ListAsking, 1, "y", "accept"),
+        ]),
+    bind(&[C::Conversation, C::Transfers], &[Code(Char('n')), Code(Char('N'))], Action::Decline,
+        None,
+        &[
+            hint(C::Conversation, When::OfferHere, 1, "n", "decline"),
+            hint(C::Transfers, When::ListAsking, 2, "n", "decline"),
+        ]),
+    bind(&[C::Conversation, C::Transfers], &[Code(Char('p')), Code(Char('P'))], Action::PauseResume,
+        help(Section::Files, "p  x", "pause/resume · cancel the picked file"),
+        &[
+            hint(C::Conversation, When::MovingHere, 2, "p", "pause/resume"),
+            hint(C::Transfers, When::ListMoving, 1, "p", "pause/resume"),
+        ]),
+    bind(&[C::Transfers], &[Code(Char('x')), Code(Char('X'))], Action::CancelFile, None,
+        &[hint(C::Transfers, When::ListMoving, 2, "x", "cancel")]),
+    bind(&[C::Transfers], &[Code(Up), Code(Char('k'))], Action::TransferUp, None,
+        &[hint(C::Transfers, When::Always, 0, "↑↓", "pick")]),
+    bind(&[C::Transfers], &[Code(Down), Code(Char('j'))], Action::TransferDown, None, &[]),
+    bind(&[C::Transfers], &[Code(Enter)], Action::GoToTransfer, None,
+        &[hint(C::Transfers, When::Always, 3, "Enter", "go to conversation")]),
+    bind(&[C::Transfers], &[Code(Esc), Ctrl(Char('t')), Ctrl(Char('T')), Code(Char('q'))],
+        Action::CloseTransfers, None,
+        &[pinned(C::Transfers, "Esc", "close")]),
     // The input.
     bind(&[C::Input], &[Plain(Enter)], Action::Send,
         help(Section::Message, "Enter", "send"),
@@ -392,6 +495,8 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Prompt, When::Always, 1, "Esc", "cancel")]),
     bind(&[C::Prompt], &[Code(Enter)], Action::Confirm, None,
         &[hint(C::Prompt, When::Always, 0, "Enter", "confirm")]),
+    bind(&[C::Prompt], &[Code(Tab)], Action::Complete, None,
+        &[hint(C::Prompt, When::PathPrompt, 2, "Tab", "complete")]),
     bind(&[C::Prompt, C::Input], &[Any], Action::Type, None, &[]),
 ];
 
@@ -424,7 +529,7 @@ pub fn hints(app: &App, context: Context) -> Vec<&'static Hint> {
 }
 
 /// Rows of the legend of marks under the keys in the help; `ui::help` draws them.
-pub const LEGEND_ROWS: usize = 5;
+pub const LEGEND_ROWS: usize = 6;
 
 /// How many sections and rows the help lists, with a legend `legend` rows long.
 pub fn help_shape(legend: usize) -> HelpShape {

@@ -67,6 +67,9 @@ pub enum Origin {
     Own { mark: Mark, msg_id: u64 },
     /// The peer of the conversation.
     Received,
+    /// A file or folder sent (`outgoing`) or offered: transfer `transfer` of the App; the
+    /// text is rewritten as it moves.
+    File { outgoing: bool, transfer: usize },
 }
 
 /// One message of a conversation.
@@ -103,7 +106,7 @@ impl Message {
     /// that is what a retry sends again, so it is sanitized here.
     pub fn display_text(&self) -> Cow<'_, str> {
         match self.origin {
-            Origin::Received => Cow::Borrowed(&self.text),
+            Origin::Received | Origin::File { .. } => Cow::Borrowed(&self.text),
             // Nearly always clean: then no copy is made on every frame.
             Origin::Own { .. } if is_clean(&self.text) => Cow::Borrowed(&self.text),
             Origin::Own { .. } => Cow::Owned(sanitize(&self.text)),
@@ -118,12 +121,39 @@ impl Message {
     pub fn mark(&self) -> Option<Mark> {
         match self.origin {
             Origin::Own { mark, .. } => Some(mark),
-            Origin::Received => None,
+            Origin::Received | Origin::File { .. } => None,
         }
     }
 
     pub fn is_own(&self) -> bool {
         matches!(self.origin, Origin::Own { .. })
+    }
+
+    /// Written or sent by this user: an own message, or a file sent.
+    pub fn is_from_me(&self) -> bool {
+        matches!(
+            self.origin,
+            Origin::Own { .. } | Origin::File { outgoing: true, .. }
+        )
+    }
+
+    /// The transfer this message shows, for a file.
+    pub fn transfer(&self) -> Option<usize> {
+        match self.origin {
+            Origin::File { transfer, .. } => Some(transfer),
+            _ => None,
+        }
+    }
+
+    /// A file sent or offered; `text` is what [`Transfer::text`](super::Transfer::text)
+    /// says of it, safe to show.
+    pub(super) fn file(at: Timestamp, text: String, outgoing: bool, transfer: usize) -> Message {
+        Message {
+            at,
+            sent_at: None,
+            text,
+            origin: Origin::File { outgoing, transfer },
+        }
     }
 
     /// A message this user just wrote, waiting for the engine's word.

@@ -6,10 +6,12 @@
 //!
 //! The state is in parts, each owning one concern: the [`Roster`] (peers, messages, marks,
 //! trust), the [`ConversationView`] (focus, cursor, open conversation, scroll, pick), the
-//! [`Composer`] (the message being written), the [`Overlay`] (help or a prompt) and the
-//! [`StatusLine`]. Keys become [`Action`]s through the one table in [`keys`].
+//! [`Composer`] (the message being written), the [`Overlay`] (help, a prompt, the list of
+//! transfers), the [`StatusLine`], and the files sent and received ([`Transfer`]). Keys become [`Action`]s through the one table in [`keys`].
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crossterm::event::{KeyEvent, KeyEventKind};
 use jiff::Timestamp;
@@ -26,15 +28,18 @@ use crate::text::sanitize;
 mod actions;
 mod composer;
 mod drafts;
+mod files;
 pub mod keys;
 mod message;
 mod overlay;
 mod peer;
 mod roster;
 mod status;
+mod transfers;
 mod view;
 
 pub use composer::{Composer, Edit};
+pub use files::{BAR_WIDTH, FileItem, FileRef, FileState, Summary, Transfer};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
@@ -84,6 +89,13 @@ pub enum Effect {
     Copy(String),
     /// Keep these drafts (conversation, text), in place of those kept before.
     SaveDrafts(Vec<(ConversationKey, String)>),
+    /// Hash these files off the UI thread, then offer each to `to` under its id
+    /// ([`Command::SendFile`]); a file that cannot be read is reported as a
+    /// [`EngineEvent::FileFailed`] of its id.
+    PrepareFiles {
+        to: PeerId,
+        files: Vec<(u64, crate::files::outgoing::ToSend)>,
+    },
 }
 
 /// The whole UI state, owned by the UI thread.
@@ -110,6 +122,12 @@ pub struct App {
     orphan_drafts: Vec<(ConversationKey, String)>,
     /// The drafts as last handed out to be saved.
     saved_drafts: Option<Vec<(ConversationKey, String)>>,
+    /// Files sent and received in this run, oldest first; messages refer to them by index.
+    transfers: Vec<files::Transfer>,
+    /// Where each file the engine reports on is: (transfer, file within it).
+    file_index: HashMap<files::FileRef, (usize, usize)>,
+    /// The folder offered when a file is accepted.
+    downloads: Option<PathBuf>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -150,6 +168,9 @@ impl App {
             relay_said: None,
             orphan_drafts: Vec::new(),
             saved_drafts: Some(Vec::new()),
+            transfers: Vec::new(),
+            file_index: HashMap::new(),
+            downloads: None,
         }
     }
 
@@ -362,6 +383,7 @@ impl App {
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(_) => Context::Card,
+            Overlay::Transfers { .. } => Context::Transfers,
             Overlay::None => match self.view.focus {
                 Focus::Contacts => Context::Contacts,
                 Focus::Conversation => Context::Conversation,
@@ -478,12 +500,26 @@ impl App {
                 self.adopt_drafts();
             }
             EngineEvent::NeighbourGone { peer } => self.neighbour_gone(peer),
-            // The chat keeps no file store yet (`send-file` and `listen --accept-files` do),
-            // so its engine never reports transfers.
-            EngineEvent::FileOffered { .. }
-            | EngineEvent::FileDone { .. }
-            | EngineEvent::FileFailed { .. }
-            | EngineEvent::FileProgress(_) => {}
+            EngineEvent::FileOffered {
+                from,
+                id,
+                name,
+                size,
+                saving_to,
+            } => return self.file_offered(from, id, &name, size, saving_to),
+            EngineEvent::FileProgress(progress) => return self.file_progress(&progress),
+            EngineEvent::FileDone {
+                peer,
+                id,
+                outgoing,
+                path,
+            } => self.file_done(files::FileRef { peer, id, outgoing }, path),
+            EngineEvent::FileFailed {
+                peer,
+                id,
+                outgoing,
+                reason,
+            } => self.file_failed(files::FileRef { peer, id, outgoing }, &reason),
             EngineEvent::Relay(report) => {
                 if let Some(line) = report
                     .describe()

@@ -1,8 +1,9 @@
-//! What is drawn over the panes and takes every key while it is there: the help, or a
-//! prompt. One [`Overlay`] value holds it, so the two can never be open at once.
+//! What is drawn over the panes and takes every key while it is there: the help, a prompt,
+//! or the list of transfers. One [`Overlay`] value holds it, so two can never be open at once.
 //!
-//! The prompts edit contacts: add an address, rename, remove, paste a contact string. They
-//! only ask; the front end writes the file when the App returns the [`Effect`].
+//! Most prompts edit contacts: add an address, rename, remove, paste a contact string. They
+//! only ask; the front end writes the file when the App returns the [`Effect`]. Two take a
+//! path, completed with Tab: a file to send, a folder to save an offer in.
 
 use std::net::SocketAddr;
 
@@ -28,6 +29,10 @@ pub enum Overlay {
     Prompt(Box<Prompt>),
     /// This user's contact string, to give to friends; any key closes it.
     Card(Card),
+    /// Every file sent and received in this run (Ctrl-T), the cursor on transfer `selected`.
+    Transfers {
+        selected: usize,
+    },
 }
 
 /// What the contact string overlay shows.
@@ -57,6 +62,23 @@ pub enum PromptKind {
     AddKeyed,
     /// A name for the contact string read already, whose own name was taken.
     NameKeyed { addrs: Vec<String>, key: PublicKey },
+    /// The path of a file or folder to send to entry `to` (Ctrl-O).
+    SendFile { to: EntryId },
+    /// The folder to save transfer `transfer` in (y on an offer); `from_list`: asked from
+    /// the list of transfers, which comes back after.
+    SaveFile { transfer: usize, from_list: bool },
+}
+
+/// Tab in a path prompt: the names that fit, and which one Tab put in last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completions {
+    /// The text up to its last `/`, which every candidate goes after.
+    base: String,
+    candidates: Vec<String>,
+    /// The candidate in the text, once Tab went on to cycle through them.
+    current: Option<usize>,
+    /// The text as Tab left it: a key that changes it ends the cycle.
+    left: String,
 }
 
 /// A small question over the screen: a name to type, or yes or no.
@@ -66,6 +88,8 @@ pub struct Prompt {
     pub(super) input: TextArea<'static>,
     /// Why Enter did not take the name, until the next key.
     pub(super) error: Option<String>,
+    /// What Tab found, in a path prompt.
+    completions: Option<Completions>,
 }
 
 impl Prompt {
@@ -77,7 +101,56 @@ impl Prompt {
             question,
             input: name_input(text, selected),
             error: None,
+            completions: None,
         }
+    }
+
+    /// A path is typed, so Tab completes it.
+    pub fn is_path(&self) -> bool {
+        matches!(
+            self.kind,
+            PromptKind::SendFile { .. } | PromptKind::SaveFile { .. }
+        )
+    }
+
+    /// The names Tab found, and which one is in the text, while they still apply.
+    pub fn completions(&self) -> Option<(&[String], Option<usize>)> {
+        let c = self.completions.as_ref()?;
+        (c.left == self.text() && c.candidates.len() > 1)
+            .then_some((c.candidates.as_slice(), c.current))
+    }
+
+    /// Tab: the path is completed as far as the names that fit agree; Tab again, with
+    /// nothing typed since, puts each of them in turn.
+    pub(super) fn complete(&mut self) {
+        let text = self.text();
+        let cycling = self
+            .completions
+            .as_mut()
+            .filter(|c| c.left == text && c.candidates.len() > 1);
+        let next = match cycling {
+            Some(c) => {
+                let next = c.current.map_or(0, |i| (i + 1) % c.candidates.len());
+                c.current = Some(next);
+                c.left = format!("{}{}", c.base, c.candidates[next]);
+                c.left.clone()
+            }
+            None => {
+                let found = crate::files::complete::complete(&text);
+                if found.candidates.is_empty() {
+                    self.error = Some(format!("nothing here starts with {text:?}"));
+                }
+                let left = found.text.clone();
+                self.completions = Some(Completions {
+                    base: found.base,
+                    candidates: found.candidates,
+                    current: None,
+                    left: left.clone(),
+                });
+                left
+            }
+        };
+        self.input = name_input(&next, false);
     }
 
     pub fn kind(&self) -> &PromptKind {
@@ -182,7 +255,7 @@ impl App {
         }
     }
 
-    fn ask(&mut self, kind: PromptKind, question: String, text: &str) {
+    pub(super) fn ask(&mut self, kind: PromptKind, question: String, text: &str) {
         self.overlay = Overlay::Prompt(Box::new(Prompt::new(kind, question, text)));
     }
 
@@ -356,7 +429,7 @@ impl App {
         self.unsaved_drafts().into_iter().collect()
     }
 
-    fn set_prompt_error(&mut self, error: String) {
+    pub(super) fn set_prompt_error(&mut self, error: String) {
         if let Some(prompt) = self.prompt_mut() {
             prompt.error = Some(error);
         }
@@ -364,13 +437,18 @@ impl App {
 
     /// Enter in a name prompt: the effect that carries the name out, or an error shown in
     /// the prompt, which stays open.
-    pub(super) fn confirm_name(&mut self) -> Vec<Effect> {
+    pub(super) fn confirm_name(&mut self, now: jiff::Timestamp) -> Vec<Effect> {
         let Overlay::Prompt(prompt) = &self.overlay else {
             return Vec::new();
         };
         let name = prompt.text().trim().to_owned();
         let kind = prompt.kind.clone();
         let (own, effect): (Option<EntryId>, Effect) = match kind {
+            PromptKind::SendFile { to } => return self.confirm_send_file(to, &name, now),
+            PromptKind::SaveFile {
+                transfer,
+                from_list,
+            } => return self.confirm_accept(transfer, from_list, &name),
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
             PromptKind::NameKeyed { addrs, key } => {
                 if let Some(problem) = self.roster.keyed_contact_problem(&name, &addrs, &key) {

@@ -623,11 +623,44 @@ impl Roster {
         let Some(p) = self.get_mut(id) else { return };
         let msg_id = match message.origin {
             Origin::Own { msg_id, .. } => msg_id,
-            Origin::Received => 0,
+            Origin::Received | Origin::File { .. } => 0,
         };
         p.messages.push(message);
         let seq = p.seq_at(p.messages.len() - 1);
         self.by_msg_id.insert(msg_id, (id, seq));
+    }
+
+    /// The entry the engine means by `peer`, made for an address never seen (as a message
+    /// from it would); `None` for a key nobody in the list has.
+    pub(super) fn entry_for(&mut self, peer: PeerId) -> Option<EntryId> {
+        if let Some(p) = self.peers.iter().find(|p| p.peer_id() == peer) {
+            return Some(p.id);
+        }
+        match peer {
+            PeerId::Addr(addr) => {
+                if let Some(p) = self.at_addr(addr) {
+                    return Some(p.id);
+                }
+                let id = self.add_stranger(addr, false);
+                self.order();
+                Some(id)
+            }
+            PeerId::Key(_) => None,
+        }
+    }
+
+    /// Adds a file's message to `id`'s conversation; its number there.
+    pub(super) fn push_file(&mut self, id: EntryId, message: Message) -> Option<Seq> {
+        let p = self.get_mut(id)?;
+        p.messages.push(message);
+        Some(p.seq_at(p.messages.len() - 1))
+    }
+
+    /// Rewrites the text of message `seq` of `id` (a file's, as it moves).
+    pub(super) fn set_text(&mut self, id: EntryId, seq: Seq, text: String) {
+        let Some(p) = self.get_mut(id) else { return };
+        let Some(index) = p.index_of(seq) else { return };
+        p.messages[index].text = text;
     }
 
     /// Presence news for whoever is `peer`.
@@ -663,7 +696,7 @@ impl Roster {
         let message = &mut p.messages[index];
         let old = match message.origin {
             Origin::Own { mark, msg_id } => Some((mark, msg_id)),
-            Origin::Received => None,
+            Origin::Received | Origin::File { .. } => None,
         };
         if old.is_some_and(|(m, _)| m.is_retryable()) {
             p.retryable = p.retryable.saturating_sub(1);

@@ -467,6 +467,10 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let recent = history.conversations(RECENT_BYTES)?;
     let data_dir = Some(history.dir().to_path_buf());
     let mut options = engine_options(&book, Some(history), true)?;
+    // Without a file store the chat's engine would decline every offer.
+    let files = files_setup(common, &book.me);
+    let downloads = files.downloads.clone();
+    options.files = Some(Box::new(engine::DiskFiles::new(files)));
     reach_options(&mut options, &book.me)?;
     lan_options(common, &book, &mut options, book.me.listen);
     let on_lan = options.discovery.is_some() || options.lan.is_some();
@@ -477,6 +481,7 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
         public_key,
         data_dir,
         on_lan,
+        downloads,
     };
     crate::tui::run(book, path, recent, engine, session)?;
     Ok(ExitCode::SUCCESS)
@@ -568,6 +573,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         public_key: Some(your_keys.public),
         data_dir: Some(dir.clone()),
         on_lan: false,
+        downloads: None,
     };
     let result = crate::tui::run(book, None, Vec::new(), engine, session);
     let _ = std::fs::remove_dir_all(&dir);

@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod complete;
 pub mod downloads;
 pub mod names;
 pub mod outgoing;

@@ -152,6 +152,7 @@ pub fn manifest(path: &Path, size: u64) -> io::Result<Manifest> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::files::test_dir::TestDir;

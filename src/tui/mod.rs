@@ -94,6 +94,8 @@ pub struct Session {
     pub data_dir: Option<PathBuf>,
     /// Whether people on this network are found (discovery or IP Messenger is on).
     pub on_lan: bool,
+    /// The folder offered when a file is accepted (`[me] downloads` or the system's).
+    pub downloads: Option<PathBuf>,
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
@@ -106,6 +108,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut app = App::new(&book, engine.local_addr, TimeZone::system());
     app.set_public_key(session.public_key);
+    app.set_downloads(session.downloads.clone());
     // The LAN address for the contact string when listening on every interface.
     let local = engine.local_addr;
     let lan = crate::net::outbound_ip(local).map(|ip| std::net::SocketAddr::new(ip, local.port()));
@@ -267,12 +270,19 @@ fn event_loop(
         }),
         None => crossbeam_channel::never(),
     };
+    // Files that could not be read to be offered, said as the engine says a failed one.
+    let (unreadable, unread_files) = crossbeam_channel::unbounded::<EngineEvent>();
     draw(terminal, app)?;
     loop {
         let mut effects = Vec::new();
         select! {
             recv(inputs) -> event => effects.extend(terminal_event(app, event)?),
             recv(engine.events) -> event => effects.extend(engine_event(app, event)?),
+            recv(unread_files) -> event => {
+                if let Ok(event) = event {
+                    effects.extend(app.on_engine(event));
+                }
+            }
             recv(changes) -> change => match change {
                 Ok(()) => {
                     contacts.reload(app, engine, false)?;
@@ -333,6 +343,11 @@ fn event_loop(
                     let _terminal = lock_terminal();
                     clipboard::copy(&text);
                 }
+                Effect::PrepareFiles { to, files } => {
+                    if let Err(err) = prepare_files(engine, unreadable.clone(), to, files) {
+                        app.show_error(&format!("files not sent: {err}"));
+                    }
+                }
                 Effect::SaveDrafts(drafts) => {
                     if let Some(dir) = &session.data_dir
                         && let Err(err) = store::save_drafts(dir, &drafts)
@@ -346,6 +361,49 @@ fn event_loop(
         app.set_now(Timestamp::now());
         draw(terminal, app)?;
     }
+}
+
+/// Hashes `files` on a thread of their own (seconds for a large file, never on the thread
+/// that draws), then offers them all at once, so that a folder arrives whole before its
+/// receiver answers. A file that cannot be read is reported to `failed`.
+fn prepare_files(
+    engine: &EngineHandle,
+    failed: crossbeam_channel::Sender<EngineEvent>,
+    to: crate::proto::PeerId,
+    files: Vec<(u64, crate::files::outgoing::ToSend)>,
+) -> io::Result<()> {
+    let commands = engine.commands.clone();
+    thread::Builder::new()
+        .name("qqchat-hash".into())
+        .spawn(move || {
+            let mut offers = Vec::with_capacity(files.len());
+            for (id, file) in files {
+                match crate::files::outgoing::manifest(&file.path, file.size) {
+                    Ok(manifest) => offers.push(Command::SendFile {
+                        to,
+                        id,
+                        path: file.path,
+                        name: file.name,
+                        manifest,
+                    }),
+                    Err(err) => {
+                        let reason = format!("cannot read {}: {err}", file.path.display());
+                        let _ = failed.send(EngineEvent::FileFailed {
+                            peer: to,
+                            id,
+                            outgoing: true,
+                            reason,
+                        });
+                    }
+                }
+            }
+            for offer in offers {
+                if commands.send(offer).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn send(engine: &EngineHandle, command: Command) -> anyhow::Result<()> {

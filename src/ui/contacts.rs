@@ -75,7 +75,18 @@ fn divider(label: &str, row_width: usize) -> Line<'static> {
 fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> (Line<'static>, bool) {
     let dim = Style::new().fg(Color::DarkGray);
     let trust = app.trust(peer);
-    let count = (peer.unread() > 0).then(|| format!(" {} ", peer.unread()));
+    // Unread messages, then files: `⇣2` offers waiting for an answer, `⇅` one under way.
+    let (asking, moving) = app.file_counts(peer.id());
+    let mut badges = Vec::new();
+    if peer.unread() > 0 {
+        badges.push(peer.unread().to_string());
+    }
+    if asking > 0 {
+        badges.push(format!("⇣{asking}"));
+    } else if moving > 0 {
+        badges.push("⇅".to_owned());
+    }
+    let count = (!badges.is_empty()).then(|| format!(" {} ", badges.join(" ")));
     let count_width = count.as_deref().map_or(0, |c| 1 + width(c));
     let dot = if trust == Trust::Refused {
         Some(Span::styled("✗ ", Style::new().fg(Color::Red)))

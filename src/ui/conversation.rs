@@ -308,7 +308,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
 
     let columns = Columns::new(app.me(), peer.name(), width);
     let dim = Style::new().fg(Color::DarkGray);
-    let (name, name_style) = if message.is_own() {
+    let (name, name_style) = if message.is_from_me() {
         (
             app.me(),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
@@ -325,7 +325,12 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
             unverified_style().add_modifier(Modifier::UNDERLINED),
         )
     };
+    let transfer = message.transfer().and_then(|i| app.transfer(i));
     let mark = match message.mark() {
+        None if transfer.is_some() => {
+            let (mark, color) = transfer.map_or((" ", Color::Reset), super::transfers::mark);
+            Span::styled(mark, Style::new().fg(color).add_modifier(Modifier::BOLD))
+        }
         None => Span::raw(" "),
         Some(Mark::Pending) => Span::styled("○", dim),
         Some(Mark::Delivered) => Span::styled("✓", Style::new().fg(Color::Green)),
@@ -350,15 +355,29 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     let mut body = body(&columns, &text);
     let indent = " ".repeat(columns.indent);
     let first = lines.len();
+    // A file's name stands out; what became of it has its mark's colour.
+    let style_of = |line: &str, first_line: bool| match transfer {
+        Some(_) if first_line => Style::new().add_modifier(Modifier::BOLD),
+        Some(_) if line.starts_with('✓') => Style::new().fg(Color::Green),
+        Some(_) if line.starts_with('✗') => Style::new().fg(Color::Red),
+        Some(t) if t.is_asking() => Style::new().fg(Color::Yellow),
+        _ => Style::new(),
+    };
     if columns.beside {
         let mut spans = head;
-        spans.push(Span::raw(body.remove(0)));
+        let line = body.remove(0);
+        let style = style_of(&line, true);
+        spans.push(Span::styled(line, style));
         lines.push(Line::from(spans));
     } else {
         lines.push(Line::from(head));
     }
-    for rest in body {
-        lines.push(Line::from(vec![Span::raw(indent.clone()), Span::raw(rest)]));
+    for (i, rest) in body.into_iter().enumerate() {
+        let style = style_of(&rest, i == 0 && !columns.beside);
+        lines.push(Line::from(vec![
+            Span::raw(indent.clone()),
+            Span::styled(rest, style),
+        ]));
     }
 
     // Whether the hint fits after the text is measured on the lines laid out, so that the

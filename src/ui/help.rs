@@ -45,6 +45,12 @@ pub const MARKS: &[&[(&str, &str, Style)]; LEGEND_ROWS] = &[
         ("✗", "cancelled", fg(Color::DarkGray)),
     ],
     &[
+        ("↑", "sending", fg(Color::Cyan)),
+        ("↓", "receiving", fg(Color::Cyan)),
+        ("?", "offered", fg(Color::Yellow)),
+        ("✓", "verified", fg(Color::Green)),
+    ],
+    &[
         (
             "name",
             "keyed sender",
@@ -91,7 +97,7 @@ fn lines(app: &App, spaced: bool, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::raw(""));
     }
     lines.push(Line::styled(
-        "Marks: contacts, your messages, senders",
+        "Marks: contacts, your messages, files, senders",
         heading,
     ));
     for row in MARKS.iter() {

@@ -31,6 +31,7 @@ pub mod input;
 mod lines;
 pub mod prompt;
 pub mod status;
+pub mod transfers;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -44,6 +45,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help { .. } => help::draw(frame, app, frame.area()),
         Overlay::Prompt(prompt) => prompt::draw(frame, app, prompt, frame.area()),
         Overlay::Card(card) => card::draw(frame, card, frame.area()),
+        Overlay::Transfers { .. } => transfers::draw(frame, app, frame.area()),
     }
 }
 

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
 use super::fit;
@@ -23,6 +23,8 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
         PromptKind::Rename { .. } => " Rename contact ",
         PromptKind::Remove { .. } => " Remove contact ",
         PromptKind::Forget { .. } => " Remove from the list ",
+        PromptKind::SendFile { .. } => " Send a file ",
+        PromptKind::SaveFile { .. } => " Accept a file ",
     };
     let keys = if prompt.is_confirm() {
         " y yes · n no "
@@ -33,6 +35,9 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
     // leave a column of the panes on each side.
     let (least, most) = if matches!(prompt.kind(), PromptKind::AddKeyed) {
         (84, area.width.saturating_sub(4))
+    } else if prompt.is_path() {
+        // Paths are long too.
+        (64, area.width.saturating_sub(4))
     } else {
         (36, area.width)
     };
@@ -52,10 +57,20 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
         }
         lines
     });
+    let listed = match (&error, prompt.completions()) {
+        (None, Some((candidates, current))) => {
+            Some(candidate_lines(candidates, current, text_width))
+        }
+        _ => None,
+    };
     let lines = if prompt.is_confirm() {
         1
     } else {
-        2 + error.as_ref().map_or(1, Vec::len)
+        2 + error
+            .as_ref()
+            .map(Vec::len)
+            .or(listed.as_ref().map(Vec::len))
+            .unwrap_or(1)
     };
     let height = u16::try_from(lines + 2).unwrap_or(u16::MAX);
     let popup = area.centered(
@@ -99,6 +114,11 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
             .map(|l| Line::styled(l, Style::new().fg(Color::Red)))
             .collect();
         frame.render_widget(Paragraph::new(lines), room);
+    } else if let Some(listed) = listed
+        && inner.height >= 3
+    {
+        let room = Rect::new(inner.x, inner.y + 2, inner.width, inner.height - 2);
+        frame.render_widget(Paragraph::new(listed), room);
     } else if let Some(preview) = app.keyed_preview()
         && inner.height >= 3
     {
@@ -123,4 +143,50 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
             Rect::new(inner.x, inner.y + 2, inner.width, 1),
         );
     }
+}
+
+/// Lines the completions take at most before the rest is cut.
+const CANDIDATE_LINES: usize = 6;
+
+/// The names Tab found, side by side as `ls` puts them, the one in the text reversed; what
+/// does not fit in [`CANDIDATE_LINES`] ends in `… and N more`.
+fn candidate_lines(
+    candidates: &[String],
+    current: Option<usize>,
+    room: usize,
+) -> Vec<Line<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut line: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for (i, name) in candidates.iter().enumerate() {
+        let shown = fit(name, width(name).min(room));
+        let w = width(&shown);
+        if used > 0 && used + 2 + w > room {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+            if lines.len() == CANDIDATE_LINES - 1 {
+                let more = candidates.len() - i;
+                lines.push(Line::styled(format!("… and {more} more"), dim));
+                return lines;
+            }
+        }
+        if used > 0 {
+            line.push(Span::raw("  "));
+            used += 2;
+        }
+        let style = if current == Some(i) {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else if name.ends_with('/') {
+            Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        line.push(Span::styled(shown, style));
+        used += w;
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    lines
 }

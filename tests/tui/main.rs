@@ -9,6 +9,7 @@ mod card;
 mod contacts;
 mod drafts;
 mod editing;
+mod files;
 mod focus;
 mod help;
 mod hints;

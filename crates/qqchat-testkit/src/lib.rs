@@ -9,6 +9,7 @@ mod net;
 mod process;
 mod relay;
 mod rng;
+mod tmux;
 
 pub use fs::TempDir;
 pub use lab::{Host, Lab, Nat, Router, Segment, lab_required};
@@ -18,3 +19,4 @@ pub use process::{
 };
 pub use relay::{Impairment, Relay, RelayStats};
 pub use rng::{Draw, Rng, junk_datagrams};
+pub use tmux::{Tmux, qqchat_line};
