@@ -41,6 +41,17 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
     options.files = Some(Box::new(DiskFiles::new()));
+    // An IP Messenger client fetches the files over TCP on its port, 2425: that port is
+    // opened as for `send`, and nothing is announced.
+    let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
+        || target.addr.port() == crate::contacts::IPMSG_PORT;
+    if ipmsg {
+        super::lan_options(common, &book, &mut options, book.me.listen);
+        options.discovery = None;
+        if let Some(lan) = &mut options.lan {
+            lan.announce = false;
+        }
+    }
     let engine = start_engine(book.me.listen, options)?;
     let mut pending = std::collections::BTreeMap::new();
     for (path, name, manifest) in files {
@@ -66,7 +77,12 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
                 id, outgoing: true, ..
             }) => {
                 if let Some(name) = pending.remove(&id) {
-                    eprintln!("qqchat: {name}: received and verified by {}", target.name);
+                    if ipmsg {
+                        // IP Messenger has no hash: all that is known is that it was read.
+                        eprintln!("qqchat: {name}: fetched whole by {}", target.name);
+                    } else {
+                        eprintln!("qqchat: {name}: received and verified by {}", target.name);
+                    }
                 }
             }
             Ok(EngineEvent::FileFailed {
