@@ -32,6 +32,7 @@ fn book() -> ContactBook {
         key,
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     };
     ContactBook {
         me: Me {
@@ -42,6 +43,8 @@ fn book() -> ContactBook {
             keepalive: 25,
             stun: Vec::new(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

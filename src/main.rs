@@ -112,9 +112,12 @@ enum Cmd {
         /// Seconds to wait for all of them.
         #[arg(long, default_value_t = 600.0)]
         timeout: f64,
+        /// Offer a single file under this name instead of its own.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
         /// A contact's name, or ip:port.
         to: String,
-        /// The files.
+        /// The files and folders (a folder goes with everything in it).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -155,7 +158,12 @@ fn main() -> ExitCode {
         Some(Cmd::Id { addr, quiet }) => cli::id(&common, &addr, quiet),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen { json, accept_files }) => cli::listen(&common, json, accept_files),
-        Some(Cmd::SendFile { timeout, to, paths }) => cli::send_file(&common, &to, &paths, timeout),
+        Some(Cmd::SendFile {
+            timeout,
+            name,
+            to,
+            paths,
+        }) => cli::send_file(&common, &to, &paths, name, timeout),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
     };
     match result {

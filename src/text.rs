@@ -237,6 +237,32 @@ pub fn short_name(text: &str, max: usize) -> String {
     out
 }
 
+/// A progress bar `width` cells wide, in eighths of a cell: `██████▍   `.
+pub fn bar(done: u64, total: u64, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths = if total == 0 {
+        width * 8
+    } else {
+        ((done.min(total) as u128 * width as u128 * 8) / total as u128) as usize
+    };
+    let mut out = "█".repeat(eighths / 8);
+    if eighths / 8 < width {
+        out.push(PARTS[eighths % 8]);
+        out.push_str(&" ".repeat(width - eighths / 8 - 1));
+    }
+    out
+}
+
+/// A time left as people say it: `8 s`, `3 min 20 s`, `2 h 5 min`.
+pub fn duration_words(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +390,26 @@ mod tests {
         fn sanitize_owned_agrees_with_sanitize(text in "(?s).{0,40}") {
             proptest::prop_assert_eq!(sanitize_owned(text.clone()), sanitize(&text));
         }
+    }
+
+    #[test]
+    fn bars_fill_in_eighths_and_keep_their_width() {
+        assert_eq!(bar(0, 100, 4), "    ");
+        assert_eq!(bar(50, 100, 4), "██  ");
+        assert_eq!(bar(100, 100, 4), "████");
+        assert_eq!(bar(1, 32, 4), "▏   ");
+        assert_eq!(bar(5, 0, 3), "███");
+        assert_eq!(bar(200, 100, 3), "███");
+        for done in 0..=64 {
+            assert_eq!(bar(done, 64, 5).chars().count(), 5);
+        }
+    }
+
+    #[test]
+    fn time_left_reads_as_words() {
+        use std::time::Duration;
+        assert_eq!(duration_words(Duration::from_secs(8)), "8 s");
+        assert_eq!(duration_words(Duration::from_secs(200)), "3 min 20 s");
+        assert_eq!(duration_words(Duration::from_secs(7500)), "2 h 5 min");
     }
 }

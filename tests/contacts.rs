@@ -56,6 +56,8 @@ fn full_file_parses_in_file_order() {
                 .map(|s| s.to_string())
                 .collect(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -68,6 +70,7 @@ fn full_file_parses_in_file_order() {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         }
     );
     assert_eq!(book.contacts[2].addr(), addr("[::1]:9003"));
@@ -166,6 +169,8 @@ fn empty_book_has_only_me() {
         keepalive: 25,
         stun: Vec::new(),
         relay: None,
+        downloads: None,
+        max_file_size: None,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -362,11 +367,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; e.g. name = "alice""#
     );
 }
 
@@ -385,7 +390,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -393,11 +398,11 @@ fn contact_written_under_me_is_explained() {
 fn unknown_key_in_a_contact_table() {
     assert_eq!(
         error("[contacts]\nscript = { adr = \"127.0.0.1:9100\", plain = true }\n"),
-        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding; did you mean "addr"?"#
+        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files; did you mean "addr"?"#
     );
     assert_eq!(
         error("[contacts.script]\naddr = \"127.0.0.1:9100\"\n\nreceipts = false\n"),
-        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
+        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
     );
 }
 
@@ -436,7 +441,9 @@ fn unknown_key_is_typed() {
                     "require_keys",
                     "keepalive",
                     "stun",
-                    "relay"
+                    "relay",
+                    "downloads",
+                    "max_file_size"
                 ]
             );
         }

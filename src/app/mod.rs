@@ -482,7 +482,8 @@ impl App {
             // so its engine never reports transfers.
             EngineEvent::FileOffered { .. }
             | EngineEvent::FileDone { .. }
-            | EngineEvent::FileFailed { .. } => {}
+            | EngineEvent::FileFailed { .. }
+            | EngineEvent::FileProgress(_) => {}
             EngineEvent::Relay(report) => {
                 if let Some(line) = report
                     .describe()

@@ -267,6 +267,7 @@ fn pair(
         },
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     };
     let mut oa = Options::new(engine::default_config());
     let to_b = contact("b", b_seen_at, &kb);
@@ -542,6 +543,7 @@ fn measure_startup(dir: &str) {
         key: None,
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     });
     let history = History::open(std::path::Path::new(dir)).expect("history");
     let recent = history.conversations(64 * 1024).expect("recent history");

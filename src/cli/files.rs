@@ -1,6 +1,9 @@
-//! `qqchat send-file`: offer files to a contact and wait until each is verified there.
+//! `qqchat send-file`: offer files and folders to a contact and wait until each is verified
+//! there, with progress on stderr when it is a terminal.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -8,39 +11,46 @@ use anyhow::{Context, Result, bail};
 use crossbeam_channel::RecvTimeoutError;
 
 use super::{Common, engine_options, one_off_book, start_engine, target};
-use crate::engine::{Command, DiskFiles, EngineEvent, new_message_id};
-use crate::files::read_exact_at;
-use crate::proto::transfer::Manifest;
+use crate::engine::{Command, DiskFiles, EngineEvent, FileProgress, new_message_id};
+use crate::files::human_bytes;
+use crate::files::outgoing::{manifest, plan};
 
-/// Block size of the hashes a resume re-checks: 1 MiB.
-const BLOCK: u32 = 1 << 20;
-
-pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> Result<ExitCode> {
+pub fn send_file(
+    common: &Common,
+    to: &str,
+    paths: &[PathBuf],
+    rename: Option<String>,
+    timeout: f64,
+) -> Result<ExitCode> {
     let book = one_off_book(common)?;
     let target = target(&book, to)?;
     let Some(timeout) = super::seconds(timeout) else {
         bail!("--timeout must be a positive number of seconds, at most a year");
     };
-    let mut files = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
-        if !meta.is_file() {
-            bail!(
-                "{} is not a file; only files are sent for now (not directories)",
-                path.display()
-            );
+    let mut plan = plan(paths)?;
+    if let Some(name) = rename {
+        match plan.files.as_mut_slice() {
+            [only] if paths.len() == 1 => only.name = name,
+            _ => bail!("--as names a single file; it was given more than one file"),
         }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{}: the file name is not UTF-8", path.display()))?
-            .to_owned();
-        let manifest = manifest(path, meta.len())?;
-        files.push((path.clone(), name, manifest));
+    }
+    for (path, why) in &plan.skipped {
+        eprintln!("qqchat: {}: left out: {why}", path.display());
+    }
+    if plan.files.is_empty() {
+        bail!("nothing to send: no regular file among the paths given");
+    }
+    let mut offers = Vec::new();
+    for file in &plan.files {
+        let manifest = manifest(&file.path, file.size)
+            .with_context(|| format!("reading {}", file.path.display()))?;
+        offers.push((file.clone(), manifest));
     }
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
-    options.files = Some(Box::new(DiskFiles::new()));
+    options.files = Some(Box::new(DiskFiles::new(super::files_setup(
+        common, &book.me,
+    ))));
     // An IP Messenger client fetches the files over TCP on its port, 2425: that port is
     // opened as for `send`, and nothing is announced.
     let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
@@ -53,18 +63,19 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
         }
     }
     let engine = start_engine(book.me.listen, options)?;
-    let mut pending = std::collections::BTreeMap::new();
-    for (path, name, manifest) in files {
+    let mut pending = BTreeMap::new();
+    for (file, manifest) in offers {
         let id = new_message_id();
-        pending.insert(id, name.clone());
+        pending.insert(id, file.name.clone());
         let _ = engine.commands.send(Command::SendFile {
             to: target.peer,
             id,
-            path,
-            name,
+            path: file.path,
+            name: file.name,
             manifest,
         });
     }
+    let mut bar = Bar::new(plan.total());
     let deadline = Instant::now() + timeout;
     let mut failed = 0;
     while !pending.is_empty() {
@@ -73,10 +84,14 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
             .events
             .recv_timeout(left.max(Duration::from_millis(1)))
         {
+            Ok(EngineEvent::FileProgress(p)) if p.outgoing && pending.contains_key(&p.id) => {
+                bar.update(&p);
+            }
             Ok(EngineEvent::FileDone {
                 id, outgoing: true, ..
             }) => {
                 if let Some(name) = pending.remove(&id) {
+                    bar.clear();
                     if ipmsg {
                         // IP Messenger has no hash: all that is known is that it was read.
                         eprintln!("qqchat: {name}: fetched whole by {}", target.name);
@@ -92,13 +107,18 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
                 ..
             }) => {
                 if let Some(name) = pending.remove(&id) {
+                    bar.clear();
                     eprintln!("qqchat: {name}: not sent: {reason}");
                     failed += 1;
                 }
             }
-            Ok(EngineEvent::Error(err)) => eprintln!("qqchat: {err}"),
+            Ok(EngineEvent::Error(err)) => {
+                bar.clear();
+                eprintln!("qqchat: {err}");
+            }
             Ok(_) => {}
             Err(RecvTimeoutError::Timeout) => {
+                bar.clear();
                 for name in pending.values() {
                     eprintln!(
                         "qqchat: {name}: not verified by {} within {} s",
@@ -112,6 +132,7 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
             Err(RecvTimeoutError::Disconnected) => bail!("the engine stopped"),
         }
     }
+    bar.clear();
     engine.shutdown();
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -120,10 +141,64 @@ pub fn send_file(common: &Common, to: &str, paths: &[PathBuf], timeout: f64) -> 
     })
 }
 
-/// The file's size and BLAKE3 hashes (of each block and of the whole), read once before
-/// the offer.
-fn manifest(path: &Path, size: u64) -> Result<Manifest> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    Manifest::compute(size, BLOCK, |offset, buf| read_exact_at(&file, buf, offset))
-        .with_context(|| format!("reading {}", path.display()))
+/// One line of progress over all files, redrawn in place; only on a terminal, so logs and
+/// scripts get the plain lines alone.
+struct Bar {
+    on: bool,
+    total: u64,
+    done: BTreeMap<u64, (u64, f64)>,
+    drawn: bool,
+    last: Option<Instant>,
+}
+
+impl Bar {
+    fn new(total: u64) -> Self {
+        Bar {
+            on: std::io::stderr().is_terminal(),
+            total,
+            done: BTreeMap::new(),
+            drawn: false,
+            last: None,
+        }
+    }
+
+    fn update(&mut self, p: &FileProgress) {
+        if !self.on {
+            return;
+        }
+        self.done.insert(p.id, (p.done, p.rate));
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let done: u64 = self.done.values().map(|d| d.0).sum();
+        let rate: f64 = self.done.values().map(|d| d.1).sum();
+        let left = self.total.saturating_sub(done);
+        let eta = if rate > 1.0 {
+            crate::text::duration_words(Duration::from_secs_f64(left as f64 / rate))
+        } else {
+            "…".to_owned()
+        };
+        let line = format!(
+            "{} {} of {} at {}/s, {eta} left",
+            crate::text::bar(done, self.total, 20),
+            human_bytes(done),
+            human_bytes(self.total),
+            human_bytes(rate as u64),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
 }

@@ -38,9 +38,11 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     // Caught only while on the LAN, so that the announcement is withdrawn and IP Messenger
     // told goodbye on the way out; otherwise they end the process as they always did.
     let on_lan = options.discovery.is_some() || options.lan.is_some();
-    if accept_files.is_some() {
-        options.files = Some(Box::new(crate::engine::DiskFiles::new()));
+    let mut setup = super::files_setup(common, &book.me);
+    if let Some(dir) = &accept_files {
+        setup.downloads = Some(dir.clone());
     }
+    options.files = Some(Box::new(crate::engine::DiskFiles::new(setup)));
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let quit = if on_lan {
@@ -51,6 +53,9 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     // IP Messenger peers, to say `"via": "ipmsg"` of their messages.
     let mut ipmsg_peers: HashSet<PeerId> = HashSet::new();
     let mut neighbours: HashMap<PeerId, String> = HashMap::new();
+    // Files offered, by transfer id, to name them when they end.
+    let mut file_names: HashMap<u64, String> = HashMap::new();
+    let mut continuing: HashSet<u64> = HashSet::new();
     let book = Arc::new(Mutex::new(book));
     if let Some(path) = path.clone() {
         follow(path, Arc::clone(&book), engine.commands.clone())?;
@@ -142,10 +147,22 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                 id,
                 name,
                 size,
+                saving_to,
             } => {
                 let who = sender_name(&book(), &neighbours, from);
-                match &accept_files {
-                    Some(dir) => {
+                let contact = book().by_peer(from).is_some();
+                if saving_to.is_some() {
+                    continuing.insert(id);
+                }
+                file_names.insert(id, crate::text::one_line(&name));
+                match (&saving_to, &accept_files) {
+                    (Some(dir), _) => eprintln!(
+                        "qqchat: {who} sends {} ({size} bytes): saving it in {}",
+                        crate::text::one_line(&name),
+                        dir.display()
+                    ),
+                    // Strangers' files are never taken without asking, and nobody is asked.
+                    (None, Some(dir)) if contact => {
                         eprintln!(
                             "qqchat: {who} sends {} ({size} bytes): taking it into {}",
                             crate::text::one_line(&name),
@@ -157,7 +174,16 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                             dir: dir.clone(),
                         });
                     }
-                    None => {
+                    (None, _) => {
+                        eprintln!(
+                            "qqchat: {who} offers {} ({size} bytes): declined{}",
+                            crate::text::one_line(&name),
+                            if accept_files.is_some() {
+                                " (not a contact)"
+                            } else {
+                                " (listen takes files only with --accept-files DIR)"
+                            }
+                        );
                         let _ = engine.commands.send(Command::DeclineFile { from, id });
                     }
                 }
@@ -165,10 +191,11 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
             }
             EngineEvent::FileDone {
                 peer,
+                id,
                 outgoing: false,
                 path: Some(file),
-                ..
             } => {
+                file_names.remove(&id);
                 let who = sender_name(&book(), &neighbours, peer);
                 let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
                 if json {
@@ -190,8 +217,28 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                     )
                 }
             }
-            EngineEvent::FileFailed { reason, .. } => {
-                eprintln!("qqchat: a file did not arrive: {reason}");
+            EngineEvent::FileProgress(p) if !p.outgoing => {
+                // A file taken up again after a restart: say how much was already here.
+                if continuing.remove(&p.id) && p.done > 0 {
+                    eprintln!(
+                        "qqchat: {}: {} of {} already here, continuing",
+                        crate::text::one_line(&p.name),
+                        crate::files::human_bytes(p.done),
+                        crate::files::human_bytes(p.size)
+                    );
+                }
+                continue;
+            }
+            EngineEvent::FileFailed {
+                id,
+                reason,
+                outgoing: false,
+                ..
+            } => {
+                match file_names.remove(&id) {
+                    Some(name) => eprintln!("qqchat: {name} did not arrive: {reason}"),
+                    None => eprintln!("qqchat: a file did not arrive: {reason}"),
+                }
                 continue;
             }
             EngineEvent::Neighbour(n) => {

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::contacts::{self, Contact, ContactBook, Me};
 use crate::control::{self, Answer, Request};
-use crate::engine::{self, Command, EngineEvent, EngineHandle, Options, RelayServer};
+use crate::engine::{self, Command, EngineEvent, EngineHandle, FilesSetup, Options, RelayServer};
 use crate::identity;
 use crate::proto::PeerId;
 use crate::proto::secure::Keypair;
@@ -84,6 +84,20 @@ fn open_history(common: &Common) -> Result<History> {
         "no data directory could be found for the history: give one with --data-dir DIR",
     )?;
     Ok(History::open(&dir)?)
+}
+
+/// Where files go and what is kept to resume them: records in the data directory, trusted
+/// contacts' files in `[me] downloads` (or the user's download directory), and the limit.
+pub(crate) fn files_setup(common: &Common, me: &Me) -> FilesSetup {
+    let data = store::data_dir(common.data_dir.clone());
+    FilesSetup {
+        state_dir: data.as_ref().map(|d| d.join("transfers")),
+        downloads: data
+            .as_ref()
+            .map(|d| crate::files::download_dir(me.downloads.as_deref(), d))
+            .or_else(|| me.downloads.clone()),
+        max_file_size: me.max_file_size,
+    }
 }
 
 /// How much of each conversation the chat reads before its first frame: some hundreds of
@@ -504,6 +518,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         keepalive: 25,
         stun: Vec::new(),
         relay: None,
+        downloads: None,
+        max_file_size: None,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
@@ -513,6 +529,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         key: Some(bot_keys.public),
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     });
     let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
     let history = History::open(&dir)?;
@@ -532,6 +549,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         key: Some(your_keys.public),
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     };
     let you_peer = you.peer_id();
     let _ = bot_engine.commands.send(Command::SetContacts(vec![you]));

@@ -39,6 +39,7 @@ pub use edit::{
 };
 pub use error::{ContactsError, Problem};
 pub use lan::Lan;
+pub use parse::parse_size;
 use parse::{Doc, in_file_order};
 pub use relay::{Relay, Secret, SecretError};
 pub use template::create_file;
@@ -70,6 +71,8 @@ const ME_KEYS: &[&str] = &[
     "keepalive",
     "stun",
     "relay",
+    "downloads",
+    "max_file_size",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -77,7 +80,15 @@ const ME_KEYS: &[&str] = &[
 pub const DEFAULT_STUN: &[&str] = &["stun.l.google.com:19302", "stun.cloudflare.com:3478"];
 
 /// Keys allowed in a contact written as a table.
-const CONTACT_KEYS: &[&str] = &["addr", "addrs", "key", "plain", "ipmsg", "encoding"];
+const CONTACT_KEYS: &[&str] = &[
+    "addr",
+    "addrs",
+    "key",
+    "plain",
+    "ipmsg",
+    "encoding",
+    "accept_files",
+];
 
 /// The UDP port every IP Messenger client uses; an `ipmsg` contact may leave it out.
 pub const IPMSG_PORT: u16 = 2425;
@@ -101,6 +112,11 @@ pub struct Me {
     pub stun: Vec<String>,
     /// The TURN server that relays when no direct path works; none when absent.
     pub relay: Option<Relay>,
+    /// Where accepted files go unless the user picks a place (`None`: the system's download
+    /// directory).
+    pub downloads: Option<std::path::PathBuf>,
+    /// Offers of larger files are declined at once, with the reason (`None`: no limit).
+    pub max_file_size: Option<u64>,
 }
 
 impl Default for Me {
@@ -114,6 +130,8 @@ impl Default for Me {
             keepalive: 25,
             stun: DEFAULT_STUN.iter().map(|s| (*s).to_owned()).collect(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         }
     }
 }
@@ -169,6 +187,8 @@ pub struct Contact {
     pub ipmsg: bool,
     /// How a plain peer's text is encoded, when not UTF-8 (`encoding = "gb18030"`).
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Files this contact offers are taken without asking, into `[me] downloads`.
+    pub accept_files: bool,
 }
 
 impl Contact {
@@ -181,6 +201,7 @@ impl Contact {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         }
     }
 

@@ -300,6 +300,39 @@ impl Doc<'_> {
                     };
                     me.keepalive = secs;
                 }
+                "downloads" => {
+                    let dir = match value.get_ref() {
+                        DeValue::String(text) if !text.trim().is_empty() => {
+                            Some(expand_home(text.trim()))
+                        }
+                        _ => None,
+                    };
+                    let Some(dir) = dir else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] downloads",
+                            "a directory in double quotes (~ is your home)",
+                            "downloads = \"~/Downloads\"".to_owned(),
+                        ));
+                    };
+                    me.downloads = Some(dir);
+                }
+                "max_file_size" => {
+                    let size = match value.get_ref() {
+                        DeValue::Integer(n) => n.as_str().parse::<u64>().ok(),
+                        DeValue::String(text) => parse_size(text),
+                        _ => None,
+                    };
+                    let Some(size) = size else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] max_file_size",
+                            "a number of bytes, or a size in double quotes such as \"500 MB\" or \"4 GiB\"",
+                            "max_file_size = \"4 GiB\"".to_owned(),
+                        ));
+                    };
+                    me.max_file_size = Some(size);
+                }
                 "stun" => me.stun = self.stun_servers(value)?,
                 "relay" => me.relay = Some(self.relay(value)?),
                 other => {
@@ -424,6 +457,7 @@ impl Doc<'_> {
         let mut plain = false;
         let mut public_key = None;
         let mut encoding = None;
+        let mut accept_files = false;
         // Known first, since it lets `addr` leave out the port wherever it is written.
         let ipmsg = match in_file_order(table)
             .into_iter()
@@ -488,6 +522,17 @@ impl Doc<'_> {
                     public_key = Some((parsed, v.span()));
                 }
                 "ipmsg" => {}
+                "accept_files" => {
+                    let DeValue::Boolean(b) = v.get_ref() else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: accept_files"),
+                            "true or false (no quotes)",
+                            "accept_files = true".to_owned(),
+                        ));
+                    };
+                    accept_files = *b;
+                }
                 "encoding" => {
                     let found = match v.get_ref() {
                         DeValue::String(label) => {
@@ -581,6 +626,7 @@ impl Doc<'_> {
             key: public_key.map(|(k, _)| k),
             ipmsg: is_ipmsg,
             encoding: encoding.map(|(e, _)| e),
+            accept_files,
         })
     }
 
@@ -662,4 +708,44 @@ impl Doc<'_> {
         };
         Err(self.err(span, problem))
     }
+}
+
+/// `~/x` is `x` in the home directory; anything else is taken as written.
+fn expand_home(text: &str) -> std::path::PathBuf {
+    match text
+        .strip_prefix("~/")
+        .or(if text == "~" { Some("") } else { None })
+    {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(rest),
+            None => std::path::PathBuf::from(text),
+        },
+        None => std::path::PathBuf::from(text),
+    }
+}
+
+/// A size as people write it: `1048576`, `500 MB`, `4 GiB`, `1.5G` (K, M, G, T: powers of
+/// 1000; KiB, MiB, GiB, TiB: of 1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let scale: f64 = match unit.trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "ki" => 1024.0,
+        "mi" => 1024.0 * 1024.0,
+        "gi" => 1024.0 * 1024.0 * 1024.0,
+        "ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * scale;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }

@@ -88,3 +88,50 @@ fn not_found_names_every_path_and_shows_an_example() {
     assert!(matches!(&err, ContactsError::Missing { path } if *path == missing));
     assert!(err.to_string().contains("--contacts"));
 }
+
+#[test]
+fn sizes_are_read_as_people_write_them() {
+    use super::parse_size;
+    assert_eq!(parse_size("1048576"), Some(1_048_576));
+    assert_eq!(parse_size("500 MB"), Some(500_000_000));
+    assert_eq!(parse_size("4 GiB"), Some(4 << 30));
+    assert_eq!(parse_size("1.5G"), Some(1_500_000_000));
+    assert_eq!(parse_size("2kib"), Some(2048));
+    assert_eq!(parse_size("lots"), None);
+    assert_eq!(parse_size("5 parsecs"), None);
+    assert_eq!(parse_size(""), None);
+}
+
+#[test]
+fn file_settings_are_read_from_me_and_contacts() {
+    let book = super::ContactBook::parse(
+        "[me]\ndownloads = \"/srv/in\"\nmax_file_size = \"1 GiB\"\n[contacts]\nbob = { addr = \"127.0.0.1:9002\", accept_files = true }\ncarol = \"127.0.0.1:9003\"\n", std::path::Path::new("contacts.toml")
+    )
+    .expect("valid");
+    assert_eq!(
+        book.me.downloads.as_deref(),
+        Some(std::path::Path::new("/srv/in"))
+    );
+    assert_eq!(book.me.max_file_size, Some(1 << 30));
+    assert!(book.contacts[0].accept_files);
+    assert!(!book.contacts[1].accept_files);
+}
+
+#[test]
+fn a_wrong_file_setting_names_the_line_and_what_to_write() {
+    let err = super::ContactBook::parse(
+        "[me]\nmax_file_size = \"huge\"\n",
+        std::path::Path::new("contacts.toml"),
+    )
+    .expect_err("not a size")
+    .to_string();
+    assert!(err.contains("contacts.toml:2:"), "{err}");
+    assert!(err.contains("max_file_size = \"4 GiB\""), "{err}");
+    let err = super::ContactBook::parse(
+        "[contacts]\nbob = { addr = \"127.0.0.1:9002\", accept_files = \"yes\" }\n",
+        std::path::Path::new("contacts.toml"),
+    )
+    .expect_err("not a bool")
+    .to_string();
+    assert!(err.contains("accept_files = true"), "{err}");
+}

@@ -85,6 +85,14 @@ pub enum Command {
     },
     /// Say no to a file offered.
     DeclineFile { from: PeerId, id: u64 },
+    /// Pause, resume or cancel a transfer either way (cancelling an offer not yet answered
+    /// declines it).
+    FileAction {
+        peer: PeerId,
+        id: u64,
+        outgoing: bool,
+        action: FileAction,
+    },
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -183,7 +191,14 @@ pub enum EngineEvent {
         id: u64,
         name: String,
         size: u64,
+        /// Where it is already being saved, without asking: the contact has
+        /// `accept_files = true`, or it is a file this end had started to receive before (a
+        /// restart on either side), which continues from where it stopped.
+        saving_to: Option<std::path::PathBuf>,
     },
+    /// How a transfer is doing, a few times a second while it runs, and at once when it is
+    /// paused or resumed.
+    FileProgress(FileProgress),
     /// A file arrived whole and matched its hash (`path`: where it was put), or one this end
     /// sent was verified by the receiver (`path`: `None`).
     FileDone {
@@ -199,6 +214,38 @@ pub enum EngineEvent {
         outgoing: bool,
         reason: String,
     },
+}
+
+/// What a front end can do to a transfer under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// See [`EngineEvent::FileProgress`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileProgress {
+    pub peer: PeerId,
+    pub id: u64,
+    pub outgoing: bool,
+    pub name: String,
+    pub size: u64,
+    /// Bytes the receiver holds (acknowledged ones, for a sender).
+    pub done: u64,
+    /// Bytes per second, smoothed over the last seconds.
+    pub rate: f64,
+    /// Paused by this end or by the peer.
+    pub paused: bool,
+}
+
+impl FileProgress {
+    /// Seconds until done at the current rate; `None` while unknown (nothing moves).
+    pub fn eta(&self) -> Option<f64> {
+        (self.rate > 1.0 && !self.paused)
+            .then(|| (self.size - self.done.min(self.size)) as f64 / self.rate)
+    }
 }
 
 /// Someone found on the local network; see [`EngineEvent::Neighbour`].

@@ -25,10 +25,10 @@ pub use self::core::{
     OFFER_LIFETIME, Output, RequestHeader, StoreOp,
 };
 pub use api::{
-    Command, EngineEvent, EngineHandle, Link, Neighbour, NeighbourKind, Options, conversation_peer,
-    history_key,
+    Command, EngineEvent, EngineHandle, FileAction, FileProgress, Link, Neighbour, NeighbourKind,
+    Options, conversation_peer, history_key,
 };
-pub use disk::DiskFiles;
+pub use disk::{DiskFiles, FilesSetup};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;

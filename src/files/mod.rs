@@ -26,11 +26,12 @@
 
 pub mod downloads;
 pub mod names;
+pub mod outgoing;
 pub mod partial;
 
 pub use downloads::download_dir;
 pub use names::{NameError, SafeName, SafePath, make_parents, safe_name, safe_path};
-pub use partial::{Partial, PartialError, Ranges, Verified};
+pub use partial::{Partial, PartialError, Ranges, Verified, human_bytes};
 
 /// Fills `buf` from `file` at `offset`, without moving a shared cursor where the system
 /// allows (so a file may be read from anywhere by anyone holding it).

@@ -76,6 +76,8 @@ mod tests {
             keepalive: 25,
             stun: Vec::new(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

@@ -457,6 +457,8 @@ mod tests {
                 keepalive: 25,
                 stun: Vec::new(),
                 relay: None,
+                downloads: None,
+                max_file_size: None,
             },
             contacts: vec![Contact::at(name, addr)],
             lan: Default::default(),

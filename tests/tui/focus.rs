@@ -21,6 +21,8 @@ fn bot_book() -> ContactBook {
             keepalive: 25,
             stun: Vec::new(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         },
         contacts: vec![Contact {
             name: "bot".into(),
@@ -29,6 +31,7 @@ fn bot_book() -> ContactBook {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         }],
         lan: Default::default(),
     }

@@ -25,6 +25,7 @@ fn paths_app() -> App {
         key: Some(DANA_KEY),
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     });
     let mut app = App::new(
         &with_contacts(contacts),

@@ -24,6 +24,7 @@ fn app_with_carol() -> App {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         },
     );
     let mut app = App::new(&book, addr("0.0.0.0:4000"), TimeZone::UTC);

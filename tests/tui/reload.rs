@@ -39,6 +39,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         },
     ]);
     let effects = app.set_contacts(&book);
@@ -73,6 +74,7 @@ fn adding_a_stranger_moves_its_history_to_the_new_name() {
         key: None,
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(
@@ -101,6 +103,7 @@ fn a_history_is_never_renamed_onto_another_one() {
             key: None,
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         },
     ]);
     let effects = app.set_contacts(&book);

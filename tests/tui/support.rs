@@ -45,6 +45,8 @@ pub fn book(bell: bool) -> ContactBook {
             keepalive: 25,
             stun: Vec::new(),
             relay: None,
+            downloads: None,
+            max_file_size: None,
         },
         contacts: vec![
             Contact {
@@ -54,6 +56,7 @@ pub fn book(bell: bool) -> ContactBook {
                 key: Some(ALICE_KEY),
                 ipmsg: false,
                 encoding: None,
+                accept_files: false,
             },
             Contact {
                 name: "bob".into(),
@@ -62,6 +65,7 @@ pub fn book(bell: bool) -> ContactBook {
                 key: None,
                 ipmsg: false,
                 encoding: None,
+                accept_files: false,
             },
             Contact {
                 name: "pyscript".into(),
@@ -70,6 +74,7 @@ pub fn book(bell: bool) -> ContactBook {
                 key: None,
                 ipmsg: false,
                 encoding: None,
+                accept_files: false,
             },
         ],
         lan: Default::default(),
@@ -283,6 +288,7 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
             key: Some(PublicKey::from_bytes([3; 32])),
             ipmsg: false,
             encoding: None,
+            accept_files: false,
         },
     );
     book

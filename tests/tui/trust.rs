@@ -342,6 +342,7 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
         key: Some(PublicKey::from_bytes([5; 32])),
         ipmsg: false,
         encoding: None,
+        accept_files: false,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(

@@ -1,14 +1,20 @@
 //! File transfers beside the messages: one [`Transfers`] per peer, its packets carried by the
 //! node inside the peer's session, its file bytes read and written through a [`FileStore`]
 //! the driver provides (the core itself touches no file).
+//!
+//! The core also holds the policy: which offers are taken without asking (a contact with
+//! `accept_files = true`, or a file this end had already started to receive), which are
+//! refused at once (over `[me] max_file_size`), when an unanswered offer expires, and how
+//! each transfer is reported to the front end while it runs.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{EngineCore, Now};
-use crate::engine::api::EngineEvent;
+use crate::engine::api::{EngineEvent, FileAction, FileProgress};
 use crate::proto::PeerId;
 use crate::proto::transfer::{
-    FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
+    FailReason, FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
 };
 
 /// The files of transfers, on disk in the driver and in memory in tests.
@@ -37,14 +43,47 @@ pub trait FileStore: Send {
         offer: &Offer,
         dir: &Path,
     ) -> Result<(), String>;
+    /// A file kept from an earlier try at the same file from the same peer (either side
+    /// restarted, or the transfer timed out): taken over as `key`; the directory it goes to
+    /// and what it holds.
+    fn resume_incoming(
+        &mut self,
+        _peer: PeerId,
+        _key: FileKey,
+        _offer: &Offer,
+    ) -> Option<(PathBuf, Held)> {
+        None
+    }
+    /// Files that were being received when the program last stopped, to continue.
+    fn interrupted(&mut self) -> Vec<Interrupted> {
+        Vec::new()
+    }
     /// The incoming file matched its hash: moved into place; where it went.
     fn finish(&mut self, peer: PeerId, key: FileKey) -> Result<PathBuf, String>;
-    /// The transfer is over without the file (or sent): let go of it.
-    fn close(&mut self, peer: PeerId, key: FileKey);
+    /// The transfer is over without the file (or sent): let go of it. With `keep`, what
+    /// arrived of an incoming file stays, for a later try at the same file to resume.
+    fn close(&mut self, peer: PeerId, key: FileKey, keep: bool);
     /// False only for the stand-in of a core that keeps no files, which declines offers.
     fn takes_files(&self) -> bool {
         true
     }
+    /// Where files from contacts trusted with `accept_files = true` go; `None`: nowhere
+    /// (they are asked about like anyone else).
+    fn downloads(&self) -> Option<&Path> {
+        None
+    }
+    /// Offers of larger files are declined at once.
+    fn max_file_size(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// An incoming file to continue after a restart: see [`FileStore::interrupted`].
+pub struct Interrupted {
+    pub peer: PeerId,
+    pub offer: Offer,
+    pub held: Held,
+    pub dir: PathBuf,
 }
 
 /// What a core without files reads and writes through: nothing.
@@ -72,7 +111,7 @@ impl FileStore for NoFiles {
     fn finish(&mut self, _: PeerId, _: FileKey) -> Result<PathBuf, String> {
         Err("this qqchat keeps no files".into())
     }
-    fn close(&mut self, _: PeerId, _: FileKey) {}
+    fn close(&mut self, _: PeerId, _: FileKey, _: bool) {}
     fn takes_files(&self) -> bool {
         false
     }
@@ -97,6 +136,31 @@ impl Storage for PeerStorage<'_> {
 /// File data sent per peer in one step at most, so a fast link never starves the loop.
 const DATA_PER_STEP: usize = 256;
 
+/// How often a running transfer is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// An offer nobody answered is declined after this long (the sender gives up then too).
+pub const OFFER_EXPIRES: Duration = Duration::from_secs(600);
+
+/// An offer waiting for the user's answer.
+pub(super) struct Waiting {
+    offer: Offer,
+    since: Instant,
+}
+
+/// A transfer under way, as the front end is told of it.
+pub(super) struct Track {
+    name: String,
+    size: u64,
+    /// Bytes done when it started in this run: if a peer cancels before any more arrive,
+    /// the peer no longer knows the transfer (it restarted), and what is here is kept.
+    started_with: u64,
+    last_at: Instant,
+    last_done: u64,
+    rate: f64,
+    paused: bool,
+}
+
 impl EngineCore {
     /// Lets this core take and send files, through `store`.
     pub fn set_files(&mut self, store: Box<dyn FileStore>) {
@@ -108,9 +172,38 @@ impl EngineCore {
         self.transfers.entry(peer).or_insert_with(|| {
             Transfers::new(XferConfig {
                 session,
+                offer_timeout: OFFER_EXPIRES,
                 ..XferConfig::default()
             })
         })
+    }
+
+    /// Continues the files that were arriving when the program last stopped: the sender
+    /// (still running, or started again) is told what is here and sends the rest.
+    pub(super) fn restore_files(&mut self, now: Now) {
+        for Interrupted {
+            peer,
+            offer,
+            held,
+            dir,
+        } in self.files.interrupted()
+        {
+            let key = FileKey::incoming(offer.id);
+            let (name, size, done) = (offer.name.clone(), offer.size, held.bytes());
+            match self.transfers_of(peer).restore(now.mono, offer, &held) {
+                Ok(()) => {
+                    self.ui.push(EngineEvent::FileOffered {
+                        from: peer,
+                        id: key.id,
+                        name: name.clone(),
+                        size,
+                        saving_to: Some(dir),
+                    });
+                    self.track(now, peer, key, name, size, done);
+                }
+                Err(_) => self.files.close(peer, key, true),
+            }
+        }
     }
 
     /// A transfer packet from `peer`. A core that keeps no files still answers: it
@@ -125,7 +218,7 @@ impl EngineCore {
             // A packet that does not decode is junk from the peer: dropped.
             let _ = transfers.handle(now.mono, bytes, &mut storage);
         }
-        self.take_xfer_events(peer);
+        self.take_xfer_events(now, peer);
     }
 
     pub(super) fn send_file(
@@ -142,11 +235,13 @@ impl EngineCore {
         }
         let key = FileKey::outgoing(id);
         if let Err(why) = self.files.open_outgoing(to, key, path) {
-            self.file_failed(to, key, why);
+            self.file_failed(to, key, why, false);
             return;
         }
-        if let Err(err) = self.transfers_of(to).send(now.mono, id, name, manifest) {
-            self.file_failed(to, key, err.to_string());
+        let size = manifest.size;
+        match self.transfers_of(to).send(now.mono, id, name, manifest) {
+            Ok(()) => self.track(now, to, key, name.to_owned(), size, 0),
+            Err(err) => self.file_failed(to, key, err.to_string(), false),
         }
     }
 
@@ -155,20 +250,31 @@ impl EngineCore {
             return self.lan_accept_file(from, id, dir);
         }
         let key = FileKey::incoming(id);
-        let Some(offer) = self.offers.remove(&(from, id)) else {
-            self.file_failed(from, key, "no such offer".into());
+        let Some(Waiting { offer, .. }) = self.offers.remove(&(from, id)) else {
+            self.file_failed(from, key, "no such offer".into(), false);
             return;
         };
-        if let Err(why) = self.files.create_incoming(from, key, &offer, dir) {
-            let _ = self.transfers_of(from).decline(id);
-            self.file_failed(from, key, why);
-            return;
-        }
-        if let Err(err) = self
-            .transfers_of(from)
-            .accept(now.mono, id, &Held::default())
-        {
-            self.file_failed(from, key, err.to_string());
+        self.start_receiving(now, from, offer, dir);
+    }
+
+    /// Takes an offered file into `dir`, or into wherever an earlier try at it went.
+    fn start_receiving(&mut self, now: Now, from: PeerId, offer: Offer, dir: &Path) {
+        let key = FileKey::incoming(offer.id);
+        let held = match self.files.resume_incoming(from, key, &offer) {
+            Some((_, held)) => held,
+            None => {
+                if let Err(why) = self.files.create_incoming(from, key, &offer, dir) {
+                    let _ = self.transfers_of(from).decline(offer.id);
+                    self.file_failed(from, key, why, false);
+                    return;
+                }
+                Held::default()
+            }
+        };
+        let (name, size, done) = (offer.name.clone(), offer.size, held.bytes());
+        match self.transfers_of(from).accept(now.mono, offer.id, &held) {
+            Ok(()) => self.track(now, from, key, name, size, done),
+            Err(err) => self.file_failed(from, key, err.to_string(), true),
         }
     }
 
@@ -180,8 +286,42 @@ impl EngineCore {
         let _ = self.transfers_of(from).decline(id);
     }
 
-    fn file_failed(&mut self, peer: PeerId, key: FileKey, reason: String) {
-        self.files.close(peer, key);
+    pub(super) fn file_action(
+        &mut self,
+        now: Now,
+        peer: PeerId,
+        id: u64,
+        outgoing: bool,
+        action: FileAction,
+    ) {
+        let key = FileKey { id, outgoing };
+        if !outgoing && action == FileAction::Cancel && self.offers.contains_key(&(peer, id)) {
+            self.decline_file(peer, id);
+            self.file_failed(peer, key, "declined".into(), false);
+            return;
+        }
+        let Some(t) = self.transfers.get_mut(&peer) else {
+            return;
+        };
+        let done = match action {
+            FileAction::Pause => t.pause(now.mono, key),
+            FileAction::Resume => t.resume(now.mono, key),
+            FileAction::Cancel => t.cancel(key),
+        };
+        if done.is_err() {
+            return;
+        }
+        if action == FileAction::Cancel {
+            self.file_failed(peer, key, "cancelled here".into(), false);
+        } else {
+            self.report_progress(now, peer, key, true);
+        }
+    }
+
+    /// Ends a transfer for the front end. `keep`: what arrived stays for a later resume.
+    fn file_failed(&mut self, peer: PeerId, key: FileKey, reason: String, keep: bool) {
+        self.files.close(peer, key, keep);
+        self.tracks.remove(&(peer, key));
         self.ui.push(EngineEvent::FileFailed {
             peer,
             id: key.id,
@@ -190,38 +330,111 @@ impl EngineCore {
         });
     }
 
-    fn take_xfer_events(&mut self, peer: PeerId) {
+    /// A new offer: refused, resumed, taken without asking, or shown to the user.
+    fn on_offered(&mut self, now: Now, peer: PeerId, offer: Offer) {
+        let key = FileKey::incoming(offer.id);
+        let shown = |saving_to| EngineEvent::FileOffered {
+            from: peer,
+            id: offer.id,
+            name: offer.name.clone(),
+            size: offer.size,
+            saving_to,
+        };
+        if !self.files.takes_files() {
+            let _ = self.transfers_of(peer).decline(offer.id);
+            return;
+        }
+        if let Some(max) = self.files.max_file_size()
+            && offer.size > max
+        {
+            let _ = self.transfers_of(peer).decline(offer.id);
+            let reason = format!(
+                "{} ({}) refused: over [me] max_file_size ({})",
+                crate::text::one_line(&offer.name),
+                crate::files::human_bytes(offer.size),
+                crate::files::human_bytes(max)
+            );
+            self.file_failed(peer, key, reason, false);
+            return;
+        }
+        // The same file again from the same peer, which restarted: the transfer it replaces
+        // here is dropped without a word (the peer no longer knows it).
+        let replaced: Vec<FileKey> = self
+            .tracks
+            .keys()
+            .filter(|(p, k)| *p == peer && !k.outgoing)
+            .map(|&(_, k)| k)
+            .filter(|k| self.incoming_hash.get(&(peer, k.id)) == Some(&offer.hash))
+            .collect();
+        for old in replaced {
+            if let Some(t) = self.transfers.get_mut(&peer) {
+                let _ = t.cancel(old);
+            }
+            self.tracks.remove(&(peer, old));
+            self.ui.push(EngineEvent::FileFailed {
+                peer,
+                id: old.id,
+                outgoing: false,
+                reason: "the sender restarted it".into(),
+            });
+        }
+        if let Some((dir, held)) = self.files.resume_incoming(peer, key, &offer) {
+            self.ui.push(shown(Some(dir)));
+            let (name, size, done) = (offer.name.clone(), offer.size, held.bytes());
+            self.incoming_hash.insert((peer, offer.id), offer.hash);
+            match self.transfers_of(peer).accept(now.mono, offer.id, &held) {
+                Ok(()) => self.track(now, peer, key, name, size, done),
+                Err(err) => self.file_failed(peer, key, err.to_string(), true),
+            }
+            return;
+        }
+        let trusted = self
+            .contacts
+            .iter()
+            .any(|c| c.accept_files && c.peer_id() == peer);
+        if trusted && let Some(dir) = self.files.downloads().map(Path::to_path_buf) {
+            self.ui.push(shown(Some(dir.clone())));
+            self.incoming_hash.insert((peer, offer.id), offer.hash);
+            self.start_receiving(now, peer, offer, &dir);
+            return;
+        }
+        self.ui.push(shown(None));
+        self.incoming_hash.insert((peer, offer.id), offer.hash);
+        self.offers.insert(
+            (peer, offer.id),
+            Waiting {
+                offer,
+                since: now.mono,
+            },
+        );
+    }
+
+    fn take_xfer_events(&mut self, now: Now, peer: PeerId) {
         let Some(t) = self.transfers.get_mut(&peer) else {
             return;
         };
         let events: Vec<XferEvent> = std::iter::from_fn(|| t.poll_event()).collect();
         for event in events {
             match event {
-                XferEvent::Offered { offer } if !self.files.takes_files() => {
-                    if let Some(t) = self.transfers.get_mut(&peer) {
-                        let _ = t.decline(offer.id);
+                XferEvent::Offered { offer } => self.on_offered(now, peer, offer),
+                XferEvent::Verified { key } => {
+                    self.report_progress(now, peer, key, true);
+                    self.tracks.remove(&(peer, key));
+                    self.incoming_hash.remove(&(peer, key.id));
+                    match self.files.finish(peer, key) {
+                        Ok(path) => self.ui.push(EngineEvent::FileDone {
+                            peer,
+                            id: key.id,
+                            outgoing: false,
+                            path: Some(path),
+                        }),
+                        Err(why) => self.file_failed(peer, key, why, false),
                     }
                 }
-                XferEvent::Offered { offer } => {
-                    self.ui.push(EngineEvent::FileOffered {
-                        from: peer,
-                        id: offer.id,
-                        name: offer.name.clone(),
-                        size: offer.size,
-                    });
-                    self.offers.insert((peer, offer.id), offer);
-                }
-                XferEvent::Verified { key } => match self.files.finish(peer, key) {
-                    Ok(path) => self.ui.push(EngineEvent::FileDone {
-                        peer,
-                        id: key.id,
-                        outgoing: false,
-                        path: Some(path),
-                    }),
-                    Err(why) => self.file_failed(peer, key, why),
-                },
                 XferEvent::Delivered { key } => {
-                    self.files.close(peer, key);
+                    self.report_progress(now, peer, key, true);
+                    self.tracks.remove(&(peer, key));
+                    self.files.close(peer, key, false);
                     self.ui.push(EngineEvent::FileDone {
                         peer,
                         id: key.id,
@@ -230,18 +443,95 @@ impl EngineCore {
                     });
                 }
                 XferEvent::Declined { key } => {
-                    self.file_failed(peer, key, "declined".into());
+                    self.file_failed(peer, key, "declined".into(), false);
                 }
                 XferEvent::Cancelled { key, by_peer } => {
+                    // A peer that cancels before anything more arrived in this run did not
+                    // know the transfer (it restarted): keep what is here for its next offer.
+                    let unknown_to_peer = by_peer
+                        && !key.outgoing
+                        && self.tracks.get(&(peer, key)).is_some_and(|t| {
+                            self.transfers
+                                .get(&peer)
+                                .and_then(|x| x.progress(key))
+                                .is_none_or(|p| p.done <= t.started_with)
+                        });
                     let who = if by_peer { "by the other side" } else { "here" };
-                    self.file_failed(peer, key, format!("cancelled {who}"));
+                    if !key.outgoing && !unknown_to_peer {
+                        self.incoming_hash.remove(&(peer, key.id));
+                    }
+                    self.file_failed(peer, key, format!("cancelled {who}"), unknown_to_peer);
                 }
                 XferEvent::Failed { key, reason, .. } => {
-                    self.file_failed(peer, key, format!("{reason:?}"));
+                    // Silence keeps what arrived (a later offer resumes it); a broken file
+                    // or protocol does not.
+                    let keep = reason == FailReason::Timeout;
+                    if !keep {
+                        self.incoming_hash.remove(&(peer, key.id));
+                    }
+                    self.file_failed(peer, key, reason.to_string(), keep);
                 }
-                _ => {}
+                XferEvent::Paused { key, .. } | XferEvent::Resumed { key, .. } => {
+                    self.report_progress(now, peer, key, true);
+                }
+                XferEvent::Accepted { .. } | XferEvent::BlockRejected { .. } => {}
             }
         }
+    }
+
+    /// Starts reporting a transfer's progress.
+    fn track(&mut self, now: Now, peer: PeerId, key: FileKey, name: String, size: u64, done: u64) {
+        self.tracks.insert(
+            (peer, key),
+            Track {
+                name,
+                size,
+                started_with: done,
+                last_at: now.mono,
+                last_done: done,
+                rate: 0.0,
+                paused: false,
+            },
+        );
+        self.report_progress(now, peer, key, true);
+    }
+
+    /// Tells the front end how a transfer is doing: at most every [`PROGRESS_EVERY`], or at
+    /// once with `force`.
+    fn report_progress(&mut self, now: Now, peer: PeerId, key: FileKey, force: bool) {
+        let Some(progress) = self.transfers.get(&peer).and_then(|t| t.progress(key)) else {
+            return;
+        };
+        let Some(track) = self.tracks.get_mut(&(peer, key)) else {
+            return;
+        };
+        let elapsed = now.mono.saturating_duration_since(track.last_at);
+        if !force && elapsed < PROGRESS_EVERY {
+            return;
+        }
+        if elapsed >= PROGRESS_EVERY / 2 {
+            let moved = progress.done.saturating_sub(track.last_done) as f64;
+            let sample = moved / elapsed.as_secs_f64();
+            // Smoothed over about two seconds, so the time left does not jump about.
+            track.rate = if track.rate == 0.0 {
+                sample
+            } else {
+                track.rate * 0.8 + sample * 0.2
+            };
+            track.last_at = now.mono;
+            track.last_done = progress.done;
+        }
+        track.paused = progress.paused;
+        self.ui.push(EngineEvent::FileProgress(FileProgress {
+            peer,
+            id: key.id,
+            outgoing: key.outgoing,
+            name: track.name.clone(),
+            size: track.size,
+            done: progress.done,
+            rate: if progress.paused { 0.0 } else { track.rate },
+            paused: progress.paused,
+        }));
     }
 
     /// Hands the transfers' packets to the node: control first, then file data, after
@@ -264,7 +554,11 @@ impl EngineCore {
             }
         }
         for peer in self.transfers.keys().copied().collect::<Vec<_>>() {
-            self.take_xfer_events(peer);
+            self.take_xfer_events(now, peer);
+        }
+        let tracked: Vec<(PeerId, FileKey)> = self.tracks.keys().copied().collect();
+        for (peer, key) in tracked {
+            self.report_progress(now, peer, key, false);
         }
     }
 
@@ -274,12 +568,23 @@ impl EngineCore {
                 t.handle_timeout(now.mono);
             }
         }
+        let expired: Vec<(PeerId, u64)> = self
+            .offers
+            .iter()
+            .filter(|(_, w)| now.mono >= w.since + OFFER_EXPIRES)
+            .map(|(&k, _)| k)
+            .collect();
+        for (peer, id) in expired {
+            self.decline_file(peer, id);
+            self.incoming_hash.remove(&(peer, id));
+            let reason = "the offer expired unanswered".to_owned();
+            self.file_failed(peer, FileKey::incoming(id), reason, false);
+        }
     }
 
-    pub(super) fn xfer_deadline(&self) -> Option<std::time::Instant> {
-        self.transfers
-            .values()
-            .filter_map(Transfers::poll_timeout)
-            .min()
+    pub(super) fn xfer_deadline(&self) -> Option<Instant> {
+        let transfers = self.transfers.values().filter_map(Transfers::poll_timeout);
+        let offers = self.offers.values().map(|w| w.since + OFFER_EXPIRES);
+        transfers.chain(offers).min()
     }
 }

@@ -220,6 +220,8 @@ impl EngineCore {
                 id,
                 name,
                 size: entry.size,
+                // Always asked: an IP Messenger peer proves no identity to trust.
+                saving_to: None,
             });
             self.lan_files
                 .incoming

@@ -25,7 +25,7 @@ mod links;
 mod outbox;
 mod relay;
 
-pub use files::FileStore;
+pub use files::{FileStore, Interrupted};
 pub use lan::LanOptions;
 pub use lan_files::{Fetch, LanFileJob, LanFileReport, OFFER_LIFETIME, RequestHeader};
 
@@ -166,7 +166,11 @@ pub struct EngineCore {
     /// Where their bytes are read and written: [`files::NoFiles`] until a store is set.
     files: Box<dyn FileStore>,
     /// Files offered and not yet answered.
-    offers: HashMap<(PeerId, u64), crate::proto::transfer::Offer>,
+    offers: HashMap<(PeerId, u64), files::Waiting>,
+    /// Transfers under way, as the front end is told of them.
+    tracks: HashMap<(PeerId, crate::proto::transfer::FileKey), files::Track>,
+    /// The whole-file hash of each incoming file, to know a restarted sender's new offer.
+    incoming_hash: HashMap<(PeerId, u64), crate::proto::transfer::Hash>,
     /// Files offered to and by IP Messenger peers.
     lan_files: lan_files::LanFiles,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).
@@ -207,6 +211,8 @@ impl EngineCore {
             transfers: HashMap::new(),
             files: Box::new(files::NoFiles),
             offers: HashMap::new(),
+            tracks: HashMap::new(),
+            incoming_hash: HashMap::new(),
             lan_files: lan_files::LanFiles::default(),
             xfer_session,
             lan: options.local,
@@ -224,6 +230,7 @@ impl EngineCore {
         }
         self.apply_peers(now, &[]);
         self.lan_start();
+        self.restore_files(now);
         for c in self.contacts.iter().filter(|c| speaks_qqchat(c)) {
             if self.watch && !c.plain {
                 self.node.watch(now.mono, c.peer_id());
@@ -327,6 +334,12 @@ impl EngineCore {
             } => self.send_file(now, to, id, &path, &name, manifest),
             Command::AcceptFile { from, id, dir } => self.accept_file(now, from, id, &dir),
             Command::DeclineFile { from, id } => self.decline_file(from, id),
+            Command::FileAction {
+                peer,
+                id,
+                outgoing,
+                action,
+            } => self.file_action(now, peer, id, outgoing, action),
             Command::Shutdown => self.goodbye(now),
         }
     }
