@@ -131,6 +131,14 @@ fn files_and_a_directory_offered_by_iptux_are_fetched_by_listen_accept_files() {
     let a = lab.segment_host("alice", &lan);
     let w = lab.segment_host("wang", &lan);
     let alice = Person::at("alice", a.addr(PORT));
+    // Files are taken from contacts only: wang is one, by his IP.
+    let file = alice.contacts();
+    let text = std::fs::read_to_string(&file).expect("alice's contacts");
+    std::fs::write(
+        &file,
+        format!("{text}\nwang = {{ addr = \"{}\", ipmsg = true }}\n", w.ip),
+    )
+    .expect("write alice's contacts");
     let inbox = alice.dir.path().join("inbox");
     std::fs::create_dir(&inbox).expect("make the inbox");
     let mut command = lab.qqchat(&a, alice.dir.path());
