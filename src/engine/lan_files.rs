@@ -465,3 +465,144 @@ fn read_dir_stream(
 fn checked(name: &str) -> Result<SafeName, String> {
     safe_name(name.as_bytes()).map_err(|err| format!("refused the name {name:?}: {err}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use qqchat_ipmsg::encoding_rs::UTF_8;
+    use qqchat_testkit::TempDir;
+
+    use super::*;
+    use crate::engine::core::RequestHeader;
+    use crate::proto::PeerId;
+
+    /// A peer on loopback that answers one request with `answer(request)`.
+    fn peer(
+        answer: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static,
+    ) -> (SocketAddr, JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+        let addr = listener.local_addr().expect("its address");
+        let handle = thread::spawn(move || {
+            let (mut c, _) = listener.accept().expect("a connection");
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while c.read(&mut byte).expect("read the request") == 1 && byte[0] != 0 {
+                request.push(byte[0]);
+            }
+            c.write_all(&answer(&request)).expect("answer");
+            request
+        });
+        (addr, handle)
+    }
+
+    fn fetch(addr: SocketAddr, name: &str, size: u64, dir: bool, into: &Path) -> Fetch {
+        Fetch {
+            peer: PeerId::addr(addr),
+            id: 1,
+            addr,
+            packet_no: 0x77,
+            file_id: 2,
+            name: name.into(),
+            size,
+            dir,
+            into: into.to_owned(),
+            header: RequestHeader {
+                packet_no: 9,
+                user: "alice".into(),
+                host: "box".into(),
+                opts: 0,
+                enc: UTF_8,
+            },
+        }
+    }
+
+    fn header(name: &str, size: u64, attr: u32) -> Vec<u8> {
+        qqchat_ipmsg::DirHeader {
+            name: name.into(),
+            size,
+            attr,
+            ext: Vec::new(),
+        }
+        .build(UTF_8)
+    }
+
+    #[test]
+    fn a_file_resumes_from_its_part_and_is_renamed_into_place() {
+        let dir = TempDir::new("ipmsg-resume");
+        std::fs::write(dir.path().join("notes.txt.part"), b"hello").expect("a part");
+        let (addr, peer) = peer(|_| b", world".to_vec());
+        let got = fetch_one(&fetch(addr, "notes.txt", 12, false, dir.path()));
+        let request = peer.join().expect("the peer");
+        assert_eq!(got, Ok(dir.path().join("notes.txt")));
+        // GETFILEDATA (0x60) for packet 0x77, file 2, from offset 5.
+        assert!(
+            request.ends_with(b":96:77:2:5"),
+            "{}",
+            String::from_utf8_lossy(&request)
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("notes.txt")).expect("the file"),
+            b"hello, world"
+        );
+        assert!(!dir.path().join("notes.txt.part").exists());
+    }
+
+    #[test]
+    fn a_short_file_fails_and_keeps_its_part() {
+        let dir = TempDir::new("ipmsg-short");
+        let (addr, peer) = peer(|_| b"only".to_vec());
+        let got = fetch_one(&fetch(addr, "big.bin", 100, false, dir.path()));
+        peer.join().expect("the peer");
+        assert!(got.is_err_and(|e| e.contains("after 4 of 100")));
+        assert!(!dir.path().join("big.bin").exists());
+        assert!(dir.path().join("big.bin.part").exists());
+    }
+
+    #[test]
+    fn a_directory_with_a_name_going_up_is_refused_and_nothing_lands_outside() {
+        let root = TempDir::new("ipmsg-hostile");
+        let into = root.path().join("inbox");
+        std::fs::create_dir(&into).expect("the inbox");
+        let (addr, peer) = peer(|_| {
+            let mut s = header("photos", 0, 2);
+            s.extend(header("../../escape.txt", 3, 1));
+            s.extend(b"bad");
+            s.extend(header(".", 0, 3));
+            s
+        });
+        let got = fetch_one(&fetch(addr, "photos", 0, true, &into));
+        let request = peer.join().expect("the peer");
+        // GETDIRFILES (0x62) for packet 0x77, file 2.
+        assert!(
+            request.ends_with(b":98:77:2"),
+            "{}",
+            String::from_utf8_lossy(&request)
+        );
+        assert!(got.is_err_and(|e| e.contains("refused the name")));
+        assert!(!root.path().join("escape.txt").exists());
+        assert!(!into.join("photos").exists(), "not renamed into place");
+    }
+
+    #[test]
+    fn a_directory_stream_lands_whole_under_a_free_name() {
+        let dir = TempDir::new("ipmsg-dir");
+        std::fs::create_dir(dir.path().join("photos")).expect("a directory in the way");
+        let (addr, peer) = peer(|_| {
+            let mut s = header("photos", 0, 2);
+            s.extend(header("a.jpg", 3, 1));
+            s.extend(b"abc");
+            s.extend(header("sub", 0, 2));
+            s.extend(header("b.txt", 0, 1));
+            s.extend(header(".", 0, 3));
+            s.extend(header(".", 0, 3));
+            s
+        });
+        let got = fetch_one(&fetch(addr, "photos", 0, true, dir.path()));
+        peer.join().expect("the peer");
+        let top = dir.path().join("photos (1)");
+        assert_eq!(got, Ok(top.clone()));
+        assert_eq!(std::fs::read(top.join("a.jpg")).expect("a.jpg"), b"abc");
+        assert_eq!(std::fs::read(top.join("sub/b.txt")).expect("b.txt"), b"");
+    }
+}

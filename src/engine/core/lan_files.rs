@@ -130,6 +130,9 @@ impl EngineCore {
         files.next_file_id += 1;
         let file_id = files.next_file_id;
         let mtime = u64::try_from(now.wall.as_second()).unwrap_or(0);
+        // A file of a folder is offered under its own name: a path would be one more name
+        // for the other client to make safe, and none of them rebuilds a tree from it.
+        let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let entry = FileEntry::regular(file_id, name, size, mtime);
         let ip = addr.ip();
         if let Err(err) = lan.endpoint.send_files(now.mono, ip, "", vec![entry], id) {
