@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use qqchat::contacts::Contact;
 use qqchat::engine::{
-    Command, CoreOptions, EngineCore, EngineEvent, LanOptions, NeighbourKind, Now, Output,
-    SeededIds,
+    Command, CoreOptions, DiskFiles, EngineCore, EngineEvent, FilesSetup, LanFileJob,
+    LanFileReport, LanOptions, NeighbourKind, Now, OFFER_LIFETIME, Output, SeededIds,
 };
+use qqchat::proto::transfer::Manifest;
 use qqchat::proto::{Config, PeerId};
 
 const WANG: &str = "192.0.2.30:2425";
@@ -210,4 +211,231 @@ fn a_message_to_a_silent_client_waits_in_the_outbox_and_goes_when_it_is_heard() 
         sim.events
             .contains(&EngineEvent::Delivered { to: wang(), id: 7 })
     );
+}
+
+/// A core that keeps files, with the file service's work of each step kept aside.
+fn files_sim() -> (Sim, Vec<LanFileJob>) {
+    let mut sim = Sim::new();
+    sim.core
+        .set_files(Box::new(DiskFiles::new(FilesSetup::default())));
+    (sim, Vec::new())
+}
+
+/// Collects one step, keeping the file service's jobs too.
+fn step(sim: &mut Sim, jobs: &mut Vec<LanFileJob>) {
+    let now = sim.now();
+    let Output {
+        lan,
+        lan_files,
+        events,
+        ..
+    } = sim.core.poll_output(now);
+    sim.events.extend(events);
+    sim.sent.extend(
+        lan.into_iter()
+            .map(|t| (t.dst, String::from_utf8_lossy(&t.payload).into_owned())),
+    );
+    jobs.extend(lan_files);
+}
+
+fn offered(sim: &Sim) -> Vec<(u64, String, u64)> {
+    sim.events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::FileOffered {
+                from,
+                id,
+                name,
+                size,
+                ..
+            } if *from == wang() => Some((*id, name.clone(), *size)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_ip_messenger_offer_becomes_one_offer_per_file_and_is_fetched_or_released() {
+    let (mut sim, mut jobs) = files_sim();
+    // As iptux writes it: a file of 0x1a2b bytes and a directory, after the text.
+    let now = sim.now();
+    sim.core.handle_lan_datagram(
+        now,
+        WANG.parse().expect("an address"),
+        b"1_iptux 0.8.3:77:wang:wang-pc:2097440:see attached\x001:report.pdf:1a2b:5f0e1a2b:1:\x072:photos:0:5f0e1a2b:2:\x07\x00",
+    );
+    step(&mut sim, &mut jobs);
+    let files = offered(&sim);
+    assert_eq!(files.len(), 2, "{:?}", sim.events);
+    assert_eq!(files[0].1, "report.pdf");
+    assert_eq!(files[0].2, 0x1a2b);
+    assert_eq!(files[1].1, "photos/", "a directory is marked");
+    // The text is a message as any other.
+    assert!(
+        sim.events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Received { text, .. } if text == "see attached"))
+    );
+
+    let dir = std::env::temp_dir();
+    let now = sim.now();
+    sim.core.handle_command(
+        now,
+        Command::AcceptFile {
+            from: wang(),
+            id: files[0].0,
+            dir: dir.clone(),
+        },
+    );
+    step(&mut sim, &mut jobs);
+    let fetch = jobs
+        .iter()
+        .find_map(|j| match j {
+            LanFileJob::Fetch(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a fetch for the service");
+    assert_eq!(fetch.addr, WANG.parse().expect("an address"));
+    assert_eq!((fetch.packet_no, fetch.file_id), (77, 1));
+    assert_eq!((fetch.size, fetch.dir, fetch.into), (0x1a2b, false, dir));
+
+    // The directory is declined: nothing of the offer is left, so wang hears RELEASEFILES
+    // (0x61) naming its packet.
+    let now = sim.now();
+    sim.core.handle_command(
+        now,
+        Command::DeclineFile {
+            from: wang(),
+            id: files[1].0,
+        },
+    );
+    step(&mut sim, &mut jobs);
+    assert!(
+        sim.sent.iter().any(|(_, p)| p
+            .split(':')
+            .nth(4)
+            .is_some_and(|c| c.parse::<u32>().is_ok_and(|c| c & 0xff == 0x61))
+            && p.split(':')
+                .nth(5)
+                .is_some_and(|x| x.trim_end_matches('\0') == "77")),
+        "{:?}",
+        sim.sent
+    );
+
+    // The service's report ends the transfer.
+    let now = sim.now();
+    sim.core.handle_lan_file_report(
+        now,
+        LanFileReport::Fetched {
+            peer: wang(),
+            id: files[0].0,
+            path: "/x/report.pdf".into(),
+        },
+    );
+    step(&mut sim, &mut jobs);
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        EngineEvent::FileDone { id, outgoing: false, .. } if *id == files[0].0
+    )));
+}
+
+#[test]
+fn a_file_sent_to_an_ip_messenger_peer_is_served_to_it_alone_until_read_released_or_expired() {
+    let (mut sim, mut jobs) = files_sim();
+    let manifest = Manifest::of_bytes(b"hello", 1 << 20);
+    let send = |sim: &mut Sim, jobs: &mut Vec<LanFileJob>, id: u64| {
+        let now = sim.now();
+        sim.core.handle_command(
+            now,
+            Command::SendFile {
+                to: wang(),
+                id,
+                path: "/tmp/hello.txt".into(),
+                name: "hello.txt".into(),
+                manifest: manifest.clone(),
+            },
+        );
+        step(sim, jobs);
+    };
+    send(&mut sim, &mut jobs, 1);
+    // The offer: SENDMSG with FILEATTACHOPT, the file list after the (empty) text.
+    let offer = sim
+        .sent
+        .iter()
+        .find(|(_, p)| p.contains("hello.txt:5:"))
+        .map(|(_, p)| p.clone())
+        .expect("an offer to wang");
+    let cmd: u32 = offer
+        .split(':')
+        .nth(4)
+        .and_then(|c| c.parse().ok())
+        .expect("a command");
+    assert_eq!(cmd & 0xff, 0x20);
+    assert_ne!(cmd & 0x0020_0000, 0, "FILEATTACHOPT");
+    let packet_no = offer.split(':').nth(1).expect("a packet number").to_owned();
+    let serve = jobs
+        .iter()
+        .find_map(|j| match j {
+            LanFileJob::Serve { id: 1, ip, .. } => Some(*ip),
+            _ => None,
+        })
+        .expect("served");
+    assert_eq!(serve, IpAddr::from([192, 0, 2, 30]), "to wang's IP only");
+
+    // wang acknowledges the offer (RECVMSG), as iptux does.
+    sim.wang_says(&format!("1_iptux 0.8.3:70:wang:wang-pc:33:{packet_no}\0"));
+
+    // Read whole: done.
+    let now = sim.now();
+    sim.core
+        .handle_lan_file_report(now, LanFileReport::Served { id: 1 });
+    step(&mut sim, &mut jobs);
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        EngineEvent::FileDone {
+            id: 1,
+            outgoing: true,
+            ..
+        }
+    )));
+    assert!(jobs.contains(&LanFileJob::Unserve { id: 1 }));
+
+    // Released by wang (RELEASEFILES with the offer's number, decimal): declined.
+    send(&mut sim, &mut jobs, 2);
+    let offer2 = sim
+        .sent
+        .iter()
+        .filter(|(_, p)| p.contains("hello.txt:5:"))
+        .nth(1)
+        .and_then(|(_, p)| p.split(':').nth(1).map(str::to_owned))
+        .expect("a second offer");
+    assert_ne!(offer2, packet_no);
+    sim.wang_says(&format!("1_iptux 0.8.3:71:wang:wang-pc:33:{offer2}\0"));
+    sim.wang_says(&format!("1_iptux 0.8.3:78:wang:wang-pc:97:{offer2}\0"));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        EngineEvent::FileFailed { id: 2, outgoing: true, reason, .. } if reason == "declined"
+    )));
+
+    // Never fetched: it expires.
+    send(&mut sim, &mut jobs, 3);
+    // wang acknowledges the offer, so only the expiry is left.
+    let offer3 = sim
+        .sent
+        .iter()
+        .filter(|(_, p)| p.contains("hello.txt:5:"))
+        .nth(2)
+        .and_then(|(_, p)| p.split(':').nth(1).map(str::to_owned))
+        .expect("a third offer");
+    sim.wang_says(&format!("1_iptux 0.8.3:79:wang:wang-pc:33:{offer3}\0"));
+    assert!(
+        !sim.events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::FileFailed { id: 3, .. }))
+    );
+    sim.advance(OFFER_LIFETIME + Duration::from_secs(1));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        EngineEvent::FileFailed { id: 3, outgoing: true, reason, .. } if reason.contains("not fetched")
+    )));
 }

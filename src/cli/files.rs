@@ -51,6 +51,17 @@ pub fn send_file(
     options.files = Some(Box::new(DiskFiles::new(super::files_setup(
         common, &book.me,
     ))));
+    // An IP Messenger client fetches the files over TCP on its port, 2425: that port is
+    // opened as for `send`, and nothing is announced.
+    let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
+        || target.addr.port() == crate::contacts::IPMSG_PORT;
+    if ipmsg {
+        super::lan_options(common, &book, &mut options, book.me.listen);
+        options.discovery = None;
+        if let Some(lan) = &mut options.lan {
+            lan.announce = false;
+        }
+    }
     let engine = start_engine(book.me.listen, options)?;
     let mut pending = BTreeMap::new();
     for (file, manifest) in offers {
@@ -81,7 +92,12 @@ pub fn send_file(
             }) => {
                 if let Some(name) = pending.remove(&id) {
                     bar.clear();
-                    eprintln!("qqchat: {name}: received and verified by {}", target.name);
+                    if ipmsg {
+                        // IP Messenger has no hash: all that is known is that it was read.
+                        eprintln!("qqchat: {name}: fetched whole by {}", target.name);
+                    } else {
+                        eprintln!("qqchat: {name}: received and verified by {}", target.name);
+                    }
                 }
             }
             Ok(EngineEvent::FileFailed {

@@ -16,6 +16,7 @@ use super::advice;
 use super::api::{Command, EngineEvent, EngineHandle, Options};
 use super::core::{CoreOptions, EngineCore, Now, Output, StoreOp};
 use super::ids::ProcessIds;
+use super::lan_files;
 use super::stun::StunServer;
 use super::turn::RelayServer;
 use crate::net::{self, Incoming};
@@ -60,12 +61,23 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     // IP Messenger clients all use one port: when another one on this machine holds it,
     // qqchat's own chat goes on without IP Messenger, and says so.
     let mut lan_trouble = None;
+    let mut lan_files = None;
     let (lan, lan_options) = match options.lan {
         Some(lan) => match net::SideSocket::open_at(
             SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), lan.port),
             true,
         ) {
-            Ok(side) => (Some(side), Some(lan)),
+            Ok(side) => {
+                let (service, err) = lan_files::FileService::start(lan.port);
+                if let Some(err) = err {
+                    lan_trouble = Some(EngineEvent::Error(format!(
+                        "IP Messenger files cannot be offered: TCP port {} is taken: {err}",
+                        lan.port
+                    )));
+                }
+                lan_files = Some(service);
+                (Some(side), Some(lan))
+            }
             Err(err) => {
                 lan_trouble = Some(EngineEvent::Error(advice::lan_port(lan.port, &err)));
                 (None, None)
@@ -96,6 +108,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         out: out_tx,
         relay,
         lan,
+        lan_files,
         discovery,
         events: ev_tx,
         subscribers: Vec::new(),
@@ -241,6 +254,7 @@ pub(crate) fn apply<S: Store>(
         transmits,
         relayed,
         lan,
+        lan_files: _,
         mut events,
         new_relay_socket: _,
     } = output;
@@ -286,6 +300,8 @@ struct Driver {
     relay: Option<net::SideSocket>,
     /// IP Messenger's socket on port 2425, when that is on.
     lan: Option<net::SideSocket>,
+    /// Files with IP Messenger peers over TCP port 2425, beside that socket.
+    lan_files: Option<lan_files::FileService>,
     /// Multicast DNS discovery; dropping it withdraws the announcement.
     discovery: Option<crate::lan::Lan>,
     events: Sender<EngineEvent>,
@@ -326,6 +342,10 @@ impl Driver {
                 .lan
                 .as_ref()
                 .map_or_else(crossbeam_channel::never, |l| l.incoming.clone());
+            let files = self
+                .lan_files
+                .as_ref()
+                .map_or_else(crossbeam_channel::never, |f| f.reports.clone());
             let found = self
                 .discovery
                 .as_ref()
@@ -383,6 +403,14 @@ impl Driver {
                         self.lan = None;
                         continue;
                     }
+                },
+                recv(files) -> report => match report {
+                    Ok(report) => {
+                        let now = now();
+                        self.core.handle_lan_file_report(now, report);
+                        now
+                    }
+                    Err(_) => continue,
                 },
                 recv(found) -> event => match event {
                     Ok(event) => {
@@ -449,7 +477,12 @@ impl Driver {
         }
     }
 
-    fn apply_once(&mut self, output: Output) -> bool {
+    fn apply_once(&mut self, mut output: Output) -> bool {
+        for job in std::mem::take(&mut output.lan_files) {
+            if let Some(service) = &self.lan_files {
+                service.handle(job);
+            }
+        }
         let (out, relay, lan) = (&self.out, self.relay.as_ref(), self.lan.as_ref());
         let (events, subscribers) = (&self.events, &mut self.subscribers);
         apply(
@@ -553,6 +586,7 @@ mod tests {
             }],
             relayed: Vec::new(),
             lan: Vec::new(),
+            lan_files: Vec::new(),
             new_relay_socket: false,
             events: vec![EngineEvent::Presence {
                 peer: crate::proto::PeerId::addr(peer),

@@ -15,11 +15,15 @@ mod core;
 mod disk;
 mod driver;
 mod ids;
+mod lan_files;
 mod limit;
 mod stun;
 mod turn;
 
-pub use self::core::{CoreOptions, EngineCore, FileStore, LanOptions, Now, Output, StoreOp};
+pub use self::core::{
+    CoreOptions, EngineCore, Fetch, FileStore, LanFileJob, LanFileReport, LanOptions, Now,
+    OFFER_LIFETIME, Output, RequestHeader, StoreOp,
+};
 pub use api::{
     Command, EngineEvent, EngineHandle, FileAction, FileProgress, Link, Neighbour, NeighbourKind,
     Options, conversation_peer, history_key,

@@ -152,7 +152,6 @@ pub fn manifest(path: &Path, size: u64) -> io::Result<Manifest> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::files::test_dir::TestDir;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use encoding_rs::{Encoding, UTF_8};
 
 use crate::consts::*;
+use crate::file::{self, FileEntry, FileRequest};
 use crate::limit::{AnswerLimit, AnswerLimiter};
 use crate::packet::{self, Flavor, RawPacket};
 
@@ -128,9 +129,16 @@ pub enum Event {
         packet_no: u64,
         /// Sent sealed (`SECRETOPT`): the sender's client would hide it until opened.
         sealed: bool,
-        /// Files were offered with it (not fetched: qqchat does not take files this way).
+        /// Files were offered with it.
         attachments: bool,
+        /// The files of the offer that parsed (fetched over TCP with [`Endpoint::file_request`]).
+        files: Vec<FileEntry>,
     },
+    /// The peer no longer wants the files of our offer `packet_no` (`RELEASEFILES`).
+    Released { ip: IpAddr, packet_no: u64 },
+    /// An offer sent with [`Endpoint::send_files`] left as packet `packet_no`: the number
+    /// the peer's requests name.
+    OfferSent { id: u64, packet_no: u32 },
     /// The peer acknowledged the message with this id.
     Delivered { id: u64 },
     /// The message with this id was not acknowledged in time.
@@ -183,6 +191,8 @@ struct Flight {
 struct Outgoing {
     id: u64,
     text: String,
+    /// Offered with the text (`FILEATTACHOPT`) when not empty.
+    files: Vec<FileEntry>,
     flight: Option<Flight>,
 }
 
@@ -336,11 +346,24 @@ impl Endpoint {
     /// [`Config::give_up`]. It leaves at once unless an earlier message to `ip` is still
     /// unacknowledged. Returns nothing more: its packet number is chosen when it leaves.
     pub fn send(&mut self, now: Instant, ip: IpAddr, text: &str, id: u64) -> Result<(), SendError> {
+        self.send_files(now, ip, text, Vec::new(), id)
+    }
+
+    /// Sends `text` with `files` offered (`SENDMSG|SENDCHECKOPT|FILEATTACHOPT`), queued and
+    /// retried as a message is; [`Event::OfferSent`] tells its packet number when it leaves.
+    pub fn send_files(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        text: &str,
+        files: Vec<FileEntry>,
+        id: u64,
+    ) -> Result<(), SendError> {
         let ip = ip.to_canonical();
         if self.queued >= self.config.max_queued {
             return Err(SendError::QueueFull(self.queued));
         }
-        let len = self.message_payload(ip, u32::MAX, text).len();
+        let len = self.message_payload(ip, u32::MAX, text, &files).len();
         if len > self.config.max_send {
             return Err(SendError::TooLong {
                 len,
@@ -351,6 +374,7 @@ impl Endpoint {
         queue.push_back(Outgoing {
             id,
             text: text.to_owned(),
+            files,
             flight: None,
         });
         self.queued += 1;
@@ -402,6 +426,12 @@ impl Endpoint {
                 }
             }
             SENDMSG => self.on_message(ip, &raw),
+            RELEASEFILES => match FileRequest::parse(&raw) {
+                Ok(FileRequest::Release { packet_no }) => {
+                    self.events.push_back(Event::Released { ip, packet_no });
+                }
+                _ => self.stats.malformed += 1,
+            },
             RECVMSG => self.on_receipt(now, ip, &raw),
             GETINFO => {
                 let name = self.config.client_name.clone();
@@ -702,6 +732,13 @@ impl Endpoint {
         }
         let text = text.replace("\r\n", "\n");
         let attachments = opts & FILEATTACHOPT != 0;
+        let files = if attachments {
+            file::offer(raw, known_enc)
+                .map(|(_, list)| list.files)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         if text.is_empty() && !attachments {
             // Nothing to show (clients send empty messages as probes); acknowledged above.
             self.stats.ignored += 1;
@@ -713,6 +750,7 @@ impl Endpoint {
             packet_no: raw.packet_no,
             sealed: opts & SECRETOPT != 0,
             attachments,
+            files,
         });
     }
 
@@ -763,8 +801,59 @@ impl Endpoint {
         self.start_head(now, ip);
     }
 
-    fn message_payload(&self, ip: IpAddr, no: u32, text: &str) -> Vec<u8> {
-        self.payload_for(ip, no, SENDMSG | SENDCHECKOPT, text)
+    fn message_payload(&self, ip: IpAddr, no: u32, text: &str, files: &[FileEntry]) -> Vec<u8> {
+        if files.is_empty() {
+            return self.payload_for(ip, no, SENDMSG | SENDCHECKOPT, text);
+        }
+        let (enc, _) = self.encoding_for(ip);
+        file::build_offer(
+            no,
+            &self.config.user,
+            &self.config.host,
+            SENDCHECKOPT | self.utf8_opts(ip),
+            text,
+            files,
+            enc,
+        )
+    }
+
+    fn utf8_opts(&self, ip: IpAddr) -> u32 {
+        match self.encoding_for(ip) {
+            (enc, true) if enc == UTF_8 => UTF8OPT | CAPUTF8OPT,
+            _ => 0,
+        }
+    }
+
+    /// The encoding `ip` reads and writes: names in its directory streams are in it.
+    pub fn encoding_of(&self, ip: IpAddr) -> &'static Encoding {
+        self.encoding_for(ip.to_canonical()).0
+    }
+
+    /// A request for offered files, ready to write to the peer's TCP port: its own packet
+    /// number, the peer's encoding, and `FILEATTACHOPT` on fetches, which iptux wants.
+    pub fn file_request(&mut self, ip: IpAddr, request: FileRequest) -> Vec<u8> {
+        let (no, mut opts, enc) = self.request_header(ip);
+        if matches!(request, FileRequest::Release { .. }) {
+            opts &= !FILEATTACHOPT;
+        }
+        request.build(no, &self.config.user, &self.config.host, opts, enc)
+    }
+
+    /// The packet number, options and encoding of a fetch (`GETFILEDATA`, `GETDIRFILES`) from
+    /// `ip`, for a caller that builds the request later with [`FileRequest::build`] and this
+    /// endpoint's user and host names.
+    pub fn request_header(&mut self, ip: IpAddr) -> (u32, u32, &'static Encoding) {
+        let ip = ip.to_canonical();
+        let (enc, _) = self.encoding_for(ip);
+        let no = self.alloc_packet_no();
+        (no, self.utf8_opts(ip) | FILEATTACHOPT, enc)
+    }
+
+    /// Tells `ip` that the files of its offer `packet_no` are not wanted (`RELEASEFILES`).
+    pub fn release(&mut self, ip: IpAddr, packet_no: u64) {
+        let ip = ip.to_canonical();
+        let payload = self.file_request(ip, FileRequest::Release { packet_no });
+        self.unicast(ip, payload);
     }
 
     /// A packet for `ip` alone, in the encoding it reads, saying UTF-8 when that is it.
@@ -798,11 +887,15 @@ impl Endpoint {
             return;
         }
         let no = self.alloc_packet_no();
-        let text = match self.outbox.get(&ip).and_then(|q| q.front()) {
-            Some(o) => o.text.clone(),
+        let (text, files, id) = match self.outbox.get(&ip).and_then(|q| q.front()) {
+            Some(o) => (o.text.clone(), o.files.clone(), o.id),
             None => return,
         };
-        let payload = self.message_payload(ip, no, &text);
+        let payload = self.message_payload(ip, no, &text, &files);
+        if !files.is_empty() {
+            self.events
+                .push_back(Event::OfferSent { id, packet_no: no });
+        }
         self.unicast(ip, payload.clone());
         let rto = self.config.initial_rto;
         if let Some(head) = self.outbox.get_mut(&ip).and_then(|q| q.front_mut()) {

@@ -261,6 +261,9 @@ impl EngineCore {
         name: &str,
         manifest: Manifest,
     ) {
+        if self.is_ipmsg(to) {
+            return self.lan_send_file(now, to, id, path, name, manifest.size);
+        }
         let key = FileKey::outgoing(id);
         if let Err(why) = self.files.open_outgoing(to, key, path) {
             self.file_failed(to, key, why, false);
@@ -274,6 +277,9 @@ impl EngineCore {
     }
 
     pub(super) fn accept_file(&mut self, now: Now, from: PeerId, id: u64, dir: &Path) {
+        if self.is_ipmsg(from) {
+            return self.lan_accept_file(from, id, dir);
+        }
         let key = FileKey::incoming(id);
         let Some(Waiting { offer, .. }) = self.offers.remove(&(from, id)) else {
             self.file_failed(from, key, "no such offer".into(), false);
@@ -304,6 +310,9 @@ impl EngineCore {
     }
 
     pub(super) fn decline_file(&mut self, from: PeerId, id: u64) {
+        if self.is_ipmsg(from) {
+            return self.lan_decline_file(from, id);
+        }
         self.offers.remove(&(from, id));
         let _ = self.transfers_of(from).decline(id);
     }

@@ -37,7 +37,7 @@ pub struct LanOptions {
 
 /// The IP Messenger endpoint with what the core needs to route its events.
 pub(super) struct IpMsg {
-    endpoint: Endpoint,
+    pub(super) endpoint: Endpoint,
     port: u16,
     announce: bool,
     /// Where each message in flight goes, so a receipt names its peer.
@@ -179,9 +179,23 @@ impl EngineCore {
                     },
                 );
             }
-            LanEvent::Received { ip, text, .. } => {
+            LanEvent::Received {
+                ip,
+                text,
+                packet_no,
+                files,
+                ..
+            } => {
                 let from = lan.peer_id(ip);
                 let path = SocketAddr::new(ip, lan.port);
+                if !files.is_empty() {
+                    self.lan_offered(from, packet_no, files);
+                }
+                if text.trim().is_empty() {
+                    // Files alone: there is no message to show.
+                    self.drain_outbox(now, from);
+                    return;
+                }
                 self.on_event(
                     now,
                     Event::Received {
@@ -195,6 +209,8 @@ impl EngineCore {
                 );
                 self.drain_outbox(now, from);
             }
+            LanEvent::OfferSent { id, packet_no } => self.lan_offer_sent(id, packet_no),
+            LanEvent::Released { ip, packet_no } => self.lan_released(ip, packet_no),
             LanEvent::Delivered { id } => {
                 if let Some(to) = lan.to.remove(&id) {
                     self.on_event(now, Event::Delivered { to, id });
@@ -203,6 +219,8 @@ impl EngineCore {
             LanEvent::Failed { id } => {
                 if let Some(to) = lan.to.remove(&id) {
                     self.on_event(now, Event::Failed { to, id });
+                } else if self.is_lan_offer(id) {
+                    self.lan_offer_unheard(id);
                 }
             }
         }

@@ -20,12 +20,14 @@ mod candidates;
 mod discovery;
 mod files;
 mod lan;
+mod lan_files;
 mod links;
 mod outbox;
 mod relay;
 
 pub use files::{FileStore, Interrupted};
 pub use lan::LanOptions;
+pub use lan_files::{Fetch, LanFileJob, LanFileReport, OFFER_LIFETIME, RequestHeader};
 
 use super::advice;
 use super::api::{Command, EngineEvent, history_key};
@@ -76,6 +78,8 @@ pub struct Output {
     pub relayed: Vec<Transmit>,
     /// IP Messenger datagrams, from the socket on port 2425.
     pub lan: Vec<Transmit>,
+    /// Work for the IP Messenger file service (TCP port 2425).
+    pub lan_files: Vec<LanFileJob>,
     pub events: Vec<EngineEvent>,
     /// The TURN server refused the relay socket's port (437): the driver closes that socket,
     /// opens one on a new port and hands it over with [`EngineCore::relay_socket`].
@@ -167,6 +171,8 @@ pub struct EngineCore {
     tracks: HashMap<(PeerId, crate::proto::transfer::FileKey), files::Track>,
     /// What each incoming file was offered as, to know a restarted sender's new offer.
     incoming_offers: HashMap<(PeerId, u64), files::OfferedFile>,
+    /// Files offered to and by IP Messenger peers.
+    lan_files: lan_files::LanFiles,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).
     xfer_session: u32,
     /// The socket's LAN addresses: own candidates, with STUN's, contacts' and the relay's.
@@ -207,6 +213,7 @@ impl EngineCore {
             offers: HashMap::new(),
             tracks: HashMap::new(),
             incoming_offers: HashMap::new(),
+            lan_files: lan_files::LanFiles::default(),
             xfer_session,
             lan: options.local,
             seen_public: None,
@@ -248,6 +255,7 @@ impl EngineCore {
         self.stun.handle_timeout(now.mono);
         self.relay.handle_timeout(now.mono);
         self.lan_timeout(now);
+        self.lan_files_timeout(now);
         self.xfer_timeout(now);
     }
 
@@ -258,6 +266,7 @@ impl EngineCore {
             self.stun.poll_timeout(),
             self.relay.poll_timeout(),
             self.lan_deadline(),
+            self.lan_files_deadline(),
             self.xfer_deadline(),
         ]
         .into_iter()
@@ -362,6 +371,7 @@ impl EngineCore {
             transmits,
             relayed,
             lan: self.lan_transmits(),
+            lan_files: self.lan_file_jobs(),
             events: std::mem::take(&mut self.ui),
             new_relay_socket: self.relay.poll_new_socket(),
         }
