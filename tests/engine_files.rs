@@ -15,7 +15,7 @@ use qqchat::engine::{
 };
 use qqchat::files::outgoing::manifest;
 use qqchat::proto::{Config, PeerId};
-use qqchat_testkit::TempDir;
+use qqchat_testkit::{TempDir, noise};
 
 struct Clock {
     start: Instant,
@@ -115,18 +115,6 @@ fn run(
         }
     }
     panic!("did not settle");
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Offers the file at `path` from `side` to `to` as transfer `id`.

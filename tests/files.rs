@@ -6,37 +6,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
-use qqchat_testkit::{Person, Running, TempDir, friends, qqchat, run_within, text};
-
-/// Bytes that no two runs share and no compressor shrinks.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use qqchat_testkit::{Person, Running, TempDir, friends, noise, qqchat, run_within, text};
 
 #[test]
 fn a_file_between_friends_arrives_verified_and_byte_for_byte() {
     let (alice, bob) = friends("alice", "bob");
     let inbox = TempDir::new("inbox");
-    let inbox_path = inbox.path().to_str().expect("a UTF-8 path").to_owned();
-    let mut command = qqchat(bob.dir.path());
-    command.args([
-        "--contacts",
-        &bob.contacts(),
-        "listen",
-        "--json",
-        "--accept-files",
-        &inbox_path,
-    ]);
-    let bob_listens = Running::start(command);
-    bob_listens.wait_ready("listening on");
+    let bob_listens = bob_takes_files(&bob, &inbox);
 
     let bytes = noise(1_500_000, 7);
     let file = alice.dir.path().join("holiday photos.bin");

@@ -95,13 +95,7 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
     let w = lab.segment_host("wang", &lan);
     let alice = Person::at("alice", a.addr(PORT));
     // A contact with an IP alone: port 2425 is every IP Messenger client's.
-    let file = alice.contacts();
-    let text = std::fs::read_to_string(&file).expect("alice's contacts");
-    std::fs::write(
-        &file,
-        format!("{text}\nwang = {{ addr = \"{}\", ipmsg = true }}\n", w.ip),
-    )
-    .expect("write alice's contacts");
+    wang_is_a_contact(&alice, &w);
 
     let StandIn {
         _child,
@@ -132,13 +126,7 @@ fn files_and_a_directory_offered_by_iptux_are_fetched_by_listen_accept_files() {
     let w = lab.segment_host("wang", &lan);
     let alice = Person::at("alice", a.addr(PORT));
     // Files are taken from contacts only: wang is one, by his IP.
-    let file = alice.contacts();
-    let text = std::fs::read_to_string(&file).expect("alice's contacts");
-    std::fs::write(
-        &file,
-        format!("{text}\nwang = {{ addr = \"{}\", ipmsg = true }}\n", w.ip),
-    )
-    .expect("write alice's contacts");
+    wang_is_a_contact(&alice, &w);
     let inbox = alice.dir.path().join("inbox");
     std::fs::create_dir(&inbox).expect("make the inbox");
     let mut command = lab.qqchat(&a, alice.dir.path());
@@ -330,6 +318,20 @@ fn with_require_keys_qqchat_does_not_speak_ip_messenger() {
 
 /// The iptux stand-in running on `host`: its stdin (a line makes it quit), what it prints,
 /// and its complaints.
+/// Writes wang into `person`'s contacts as an IP Messenger user, by his IP alone.
+fn wang_is_a_contact(person: &Person, wang: &qqchat_testkit::Host) {
+    let file = person.contacts();
+    let text = std::fs::read_to_string(&file).expect("the contacts file");
+    std::fs::write(
+        &file,
+        format!(
+            "{text}\nwang = {{ addr = \"{}\", ipmsg = true }}\n",
+            wang.ip
+        ),
+    )
+    .expect("write the contacts file");
+}
+
 struct StandIn {
     _child: ChildGuard,
     stdin: std::process::ChildStdin,

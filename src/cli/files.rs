@@ -51,17 +51,8 @@ pub fn send_file(
     options.files = Some(Box::new(DiskFiles::new(super::files_setup(
         common, &book.me,
     ))));
-    // An IP Messenger client fetches the files over TCP on its port, 2425: that port is
-    // opened as for `send`, and nothing is announced.
-    let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
-        || target.addr.port() == crate::contacts::IPMSG_PORT;
-    if ipmsg {
-        super::lan_options(common, &book, &mut options, book.me.listen);
-        options.discovery = None;
-        if let Some(lan) = &mut options.lan {
-            lan.announce = false;
-        }
-    }
+    // An IP Messenger client fetches the files over TCP on its port, 2425.
+    let ipmsg = super::reach_ipmsg(common, &book, &target, &mut options);
     let engine = start_engine(book.me.listen, options)?;
     let mut pending = BTreeMap::new();
     for (file, manifest) in offers {

@@ -153,6 +153,27 @@ fn relay_server(me: &Me) -> Result<Option<RelayServer>> {
     }))
 }
 
+/// A one-off command to an IP Messenger client (a contact, or an address at its port)
+/// reaches it over that protocol, which needs its port; nothing is announced for it. Says
+/// whether the target is one.
+fn reach_ipmsg(
+    common: &Common,
+    book: &ContactBook,
+    target: &Target,
+    options: &mut Options,
+) -> bool {
+    let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
+        || target.addr.port() == contacts::IPMSG_PORT;
+    if ipmsg {
+        lan_options(common, book, options, book.me.listen);
+        options.discovery = None;
+        if let Some(lan) = &mut options.lan {
+            lan.announce = false;
+        }
+    }
+    ipmsg
+}
+
 /// What qqchat does on the LAN for this run: discovery over multicast DNS and IP Messenger,
 /// as `[lan]` says, both off with `--no-lan`, and both off when the chat socket is on
 /// loopback (nobody on the LAN could answer, and tests on loopback stay off the network).

@@ -64,17 +64,7 @@ pub fn send(
     options.watch = false;
     options.queue_failed = queue;
     options.protocol.give_up = timeout_secs;
-    // An IP Messenger client (a contact, or an address at its port) is reached over that
-    // protocol, which needs its port; nothing is announced for one message.
-    let ipmsg = book.by_peer(target.peer).is_some_and(|c| c.ipmsg)
-        || target.addr.port() == crate::contacts::IPMSG_PORT;
-    if ipmsg {
-        super::lan_options(common, &book, &mut options, book.me.listen);
-        options.discovery = None;
-        if let Some(lan) = &mut options.lan {
-            lan.announce = false;
-        }
-    }
+    super::reach_ipmsg(common, &book, &target, &mut options);
     let engine = start_engine(book.me.listen, options)?;
     let code = deliver(
         &EngineLink::of(&engine),

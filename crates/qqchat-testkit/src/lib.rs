@@ -18,5 +18,5 @@ pub use process::{
     ChildGuard, Lines, Person, Running, STUN_OFF, friends, qqchat, run, run_within, text,
 };
 pub use relay::{Impairment, Relay, RelayStats};
-pub use rng::{Draw, Rng, junk_datagrams};
+pub use rng::{Draw, Rng, junk_datagrams, noise};
 pub use tmux::{Tmux, qqchat_line};

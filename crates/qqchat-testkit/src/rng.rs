@@ -97,3 +97,16 @@ fn valid_data_packet(rng: &mut Rng, payload_len: usize) -> Vec<u8> {
         payload: &payload,
     }))
 }
+
+/// Bytes that no two seeds share and no compressor shrinks: file contents for transfers.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
