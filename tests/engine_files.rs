@@ -14,6 +14,7 @@ use qqchat::engine::{
     SeededIds,
 };
 use qqchat::files::outgoing::manifest;
+use qqchat::proto::secure::Keypair;
 use qqchat::proto::{Config, PeerId};
 use qqchat_testkit::{TempDir, noise};
 
@@ -49,10 +50,11 @@ fn start(
     friend: Contact,
     dir: &Path,
     max_file_size: Option<u64>,
-    epoch: u64,
+    config: Config,
     clock: &Clock,
 ) -> Side {
-    let mut options = CoreOptions::new(Config::new(epoch));
+    let epoch = config.epoch;
+    let mut options = CoreOptions::new(config);
     options.contacts = vec![friend];
     options.keep_history = false;
     let mut core = EngineCore::new(options, Box::new(SeededIds::new(epoch)));
@@ -211,10 +213,17 @@ fn pair(label: &str, trusted: bool, max: Option<u64>) -> Pair {
         Contact::at("bob", b_addr),
         &root.path().join("a"),
         None,
-        1,
+        Config::new(1),
         &clock,
     );
-    let b = start(b_addr, alice, &root.path().join("b"), max, 2, &clock);
+    let b = start(
+        b_addr,
+        alice,
+        &root.path().join("b"),
+        max,
+        Config::new(2),
+        &clock,
+    );
     Pair {
         clock,
         root,
@@ -253,13 +262,13 @@ impl Pair {
     fn restart_b(&mut self) {
         let alice = Contact::at("alice", self.a.addr);
         let dir = self.root.path().join("b");
-        self.b = start(self.b.addr, alice, &dir, None, 3, &self.clock);
+        self.b = start(self.b.addr, alice, &dir, None, Config::new(3), &self.clock);
     }
 
     fn restart_a(&mut self) {
         let bob = Contact::at("bob", self.b.addr);
         let dir = self.root.path().join("a");
-        self.a = start(self.a.addr, bob, &dir, None, 4, &self.clock);
+        self.a = start(self.a.addr, bob, &dir, None, Config::new(4), &self.clock);
     }
 }
 
@@ -477,4 +486,50 @@ fn a_folder_lands_as_its_tree_and_a_hostile_name_is_refused() {
     assert!(failure(&p.b, 19).is_none() && failure(&p.b, 20).is_none());
     assert!(failure(&p.b, 21).is_some_and(|w| w.contains("..")));
     assert!(!p.root.path().join("b").join("escape").exists());
+}
+
+#[test]
+fn a_transfer_follows_a_keyed_sender_to_a_new_address() {
+    let clock = Clock {
+        start: Instant::now(),
+        elapsed: Duration::ZERO,
+    };
+    let root = TempDir::new("roam");
+    let keys = || Keypair::generate().expect("a key pair");
+    let (ka, kb) = (keys(), keys());
+    let keyed = |epoch, keys: &Keypair| {
+        let mut config = Config::new(epoch);
+        config.identity = Some(keys.clone());
+        config
+    };
+    let (a_addr, b_addr) = (addr(7101), addr(7102));
+    let mut alice = Contact::at("alice", a_addr);
+    alice.key = Some(ka.public);
+    alice.accept_files = true;
+    let mut bob = Contact::at("bob", b_addr);
+    bob.key = Some(kb.public);
+    let a_dir = root.path().join("a");
+    let a = start(a_addr, bob, &a_dir, None, keyed(1, &ka), &clock);
+    let b_dir = root.path().join("b");
+    let b = start(b_addr, alice, &b_dir, None, keyed(2, &kb), &clock);
+    let mut p = Pair {
+        clock,
+        root,
+        a,
+        b,
+        a_peer: PeerId::Key(ka.public),
+        b_peer: PeerId::Key(kb.public),
+    };
+    let bytes = noise(6_000_000, 8);
+    let path = p.file("travel.mov", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 22, &path, "travel.mov");
+    p.run_until(|_, b| held(b, 22) > 0);
+    let before = held(&p.b, 22);
+    assert!(before < 6_000_000, "already done");
+    // Alice's router gives her a new port half way: the session, and the file, follow her.
+    p.a.addr = addr(7199);
+    p.run_until(|a, b| delivered(a, 22) || failure(a, 22).is_some() || failure(b, 22).is_some());
+    assert!(failure(&p.a, 22).is_none() && failure(&p.b, 22).is_none());
+    let got = std::fs::read(done_path(&p.b, 22).expect("verified")).expect("the file");
+    assert!(got == bytes, "the file differs");
 }
