@@ -443,7 +443,12 @@ fn a_restarted_senders_new_offer_of_the_same_file_resumes() {
     p.run_until(|_, b| held(b, 17) > 12_000_000);
     let had = held(&p.b, 17);
     p.restart_a();
-    // The new run offers the same file under a new id: no question, and not from zero.
+    // The new run does not know the transfer: the receiver hears so and keeps what it has.
+    p.run_until(|_, b| failure(b, 17).is_some());
+    let why = failure(&p.b, 17).unwrap_or_default();
+    assert!(why.contains("sender restarted"), "{why}");
+    p.run_for(Duration::from_secs(30));
+    // Later it offers the same file under a new id: no question, and not from zero.
     offer(&mut p.a, &p.clock, p.b_peer, 18, &path, "backup.tar");
     p.run_until(|a, _| delivered(a, 18));
     assert_eq!(offered(&p.b).last(), Some(&(18, Some(inbox.clone()))));

@@ -171,6 +171,7 @@ fn packet(kind: u8, id: u64, a: u64, b: u64, c: u32, bytes: &[u8]) -> Vec<u8> {
         7 => XferPacket::Cancel {
             id,
             to_sender: a.is_multiple_of(2),
+            forgotten: b.is_multiple_of(2),
         },
         8 => XferPacket::Pause {
             id,

@@ -712,7 +712,8 @@ fn pause_resume_and_cancel_each_transfer() {
         net.run_until(Duration::from_secs(10), |n| n.has_event(1, |e| *e
             == XferEvent::Cancelled {
                 key: FileKey::incoming(3),
-                by_peer: true
+                by_peer: true,
+                forgotten: false,
             }))
     );
     assert!(net.ends[1].t.held(3).is_none());

@@ -174,12 +174,6 @@ pub(super) struct Waiting {
 pub(super) struct Track {
     name: String,
     size: u64,
-    /// Bytes done when it started in this run: if a peer cancels before any more arrive,
-    /// the peer no longer knows the transfer (it restarted), and what is here is kept.
-    started_with: u64,
-    /// Bytes done as last seen, kept here because a cancelled transfer's own count is gone
-    /// by the time its event is read.
-    latest: u64,
     last_at: Instant,
     last_done: u64,
     rate: f64,
@@ -237,11 +231,6 @@ impl EngineCore {
     pub(super) fn on_xfer(&mut self, now: Now, peer: PeerId, bytes: &[u8]) {
         self.transfers_of(peer);
         if let Some(transfers) = self.transfers.get_mut(&peer) {
-            for ((p, key), track) in &mut self.tracks {
-                if let Some(progress) = transfers.progress(*key).filter(|_| *p == peer) {
-                    track.latest = progress.done;
-                }
-            }
             let mut storage = PeerStorage {
                 store: self.files.as_mut(),
                 peer,
@@ -483,20 +472,25 @@ impl EngineCore {
                 XferEvent::Declined { key } => {
                     self.file_failed(peer, key, "declined".into(), false);
                 }
-                XferEvent::Cancelled { key, by_peer } => {
-                    // A peer that cancels before anything more arrived in this run did not
-                    // know the transfer (it restarted): keep what is here for its next offer.
-                    let unknown_to_peer = by_peer
-                        && !key.outgoing
-                        && self
-                            .tracks
-                            .get(&(peer, key))
-                            .is_some_and(|t| t.latest <= t.started_with);
-                    let who = if by_peer { "by the other side" } else { "here" };
+                XferEvent::Cancelled {
+                    key,
+                    by_peer,
+                    forgotten,
+                } => {
+                    // A peer that restarted does not know the transfer: keep what is here
+                    // for its next offer of the file.
+                    let unknown_to_peer = by_peer && forgotten && !key.outgoing;
+                    let reason = if unknown_to_peer {
+                        "interrupted: the sender restarted; sending it again continues it"
+                    } else if by_peer {
+                        "cancelled by the other side"
+                    } else {
+                        "cancelled here"
+                    };
                     if !key.outgoing && !unknown_to_peer {
                         self.incoming_offers.remove(&(peer, key.id));
                     }
-                    self.file_failed(peer, key, format!("cancelled {who}"), unknown_to_peer);
+                    self.file_failed(peer, key, reason.to_owned(), unknown_to_peer);
                 }
                 XferEvent::Failed { key, reason, .. } => {
                     // Silence keeps what arrived (a later offer resumes it); a broken file
@@ -522,8 +516,6 @@ impl EngineCore {
             Track {
                 name,
                 size,
-                started_with: done,
-                latest: done,
                 last_at: now.mono,
                 last_done: done,
                 rate: 0.0,

@@ -253,6 +253,8 @@ pub enum XferEvent {
     Cancelled {
         key: FileKey,
         by_peer: bool,
+        /// The peer did not know the transfer: it restarted, and may offer the file again.
+        forgotten: bool,
     },
     Failed {
         key: FileKey,
@@ -346,6 +348,10 @@ impl Ctx<'_> {
 /// Recently closed incoming transfers, remembered so that a repeated offer is not shown again.
 const MAX_CLOSED: usize = 256;
 
+/// How many ids of files offered in this run are remembered, to tell a peer that a late
+/// packet is for a transfer this run ended rather than one it never had.
+const MAX_OFFERED: usize = 4096;
+
 /// All transfers with one peer, both ways.
 #[derive(Debug)]
 pub struct Transfers {
@@ -361,6 +367,8 @@ pub struct Transfers {
     /// When pacing lets the next data packet go.
     data_wake: Option<Instant>,
     closed_in: VecDeque<TransferId>,
+    /// Files offered in this run, the latest [`MAX_OFFERED`].
+    offered: VecDeque<TransferId>,
 }
 
 impl Transfers {
@@ -386,6 +394,7 @@ impl Transfers {
             turn: 0,
             data_wake: None,
             closed_in: VecDeque::new(),
+            offered: VecDeque::new(),
         }
     }
 
@@ -421,6 +430,10 @@ impl Transfers {
         }
         self.senders
             .insert(id, Sender::new(now, offer, manifest.block_hashes));
+        if self.offered.len() >= MAX_OFFERED {
+            self.offered.pop_front();
+        }
+        self.offered.push_back(id);
         self.handle_timeout(now);
         Ok(())
     }
@@ -498,6 +511,7 @@ impl Transfers {
         self.control.push_back(wire::encode(&XferPacket::Cancel {
             id: key.id,
             to_sender: !key.outgoing,
+            forgotten: false,
         }));
         Ok(())
     }
@@ -788,6 +802,7 @@ impl Transfers {
                         reply = Some(XferPacket::Cancel {
                             id: a.id,
                             to_sender: false,
+                            forgotten: !self.offered.contains(&a.id),
                         })
                     }
                 },
@@ -809,6 +824,7 @@ impl Transfers {
                         reply = Some(XferPacket::Cancel {
                             id: d.id,
                             to_sender: true,
+                            forgotten: !self.closed_in.contains(&d.id),
                         })
                     }
                 },
@@ -818,6 +834,7 @@ impl Transfers {
                         reply = Some(XferPacket::Cancel {
                             id: a.id,
                             to_sender: false,
+                            forgotten: !self.offered.contains(&a.id),
                         })
                     }
                 },
@@ -833,13 +850,22 @@ impl Transfers {
                         result = Some((FileKey::incoming(*id), reason));
                     }
                 }
-                XferPacket::Cancel { id, to_sender } => {
+                XferPacket::Cancel {
+                    id,
+                    to_sender,
+                    forgotten,
+                } => {
                     let key = FileKey {
                         id: *id,
                         outgoing: *to_sender,
                     };
                     if end_by_peer(&mut self.senders, &mut self.receivers, key) {
-                        closed = Some((key, XferEvent::Cancelled { key, by_peer: true }));
+                        let event = XferEvent::Cancelled {
+                            key,
+                            by_peer: true,
+                            forgotten: *forgotten,
+                        };
+                        closed = Some((key, event));
                     }
                 }
                 XferPacket::Pause { id, to_sender } | XferPacket::Resume { id, to_sender } => {

@@ -62,7 +62,13 @@ pub enum XferPacket<'a> {
         hashes: Vec<Hash>,
     },
     /// Either side: the transfer is over. `to_sender` says the packet is for the sender's end.
-    Cancel { id: TransferId, to_sender: bool },
+    /// `forgotten`: the end never had this transfer in its present run (it restarted), rather
+    /// than ended it; a receiver keeps what arrived, for the file's next offer to resume.
+    Cancel {
+        id: TransferId,
+        to_sender: bool,
+        forgotten: bool,
+    },
     /// Either side: stop for now (repeated while paused, so it also keeps the transfer alive).
     Pause { id: TransferId, to_sender: bool },
     /// Either side: carry on.
