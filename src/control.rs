@@ -12,7 +12,7 @@
 //! error and the connection closed.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,8 +130,18 @@ pub type Handler = dyn Fn(Request, &mut Answer<'_>) -> u8 + Send + Sync;
 /// accept loop and removes the socket file.
 pub struct Server {
     path: PathBuf,
+    /// The socket file's device and inode: the path may have been removed, or taken by
+    /// another qqchat, by the time this one stops.
+    file: Option<(u64, u64)>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The device and inode of what is at `path` now.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl Server {
@@ -166,6 +176,7 @@ impl Server {
         };
         Ok(Server {
             path: path.to_path_buf(),
+            file: file_id(path),
             stop,
             thread: Some(thread),
         })
@@ -175,9 +186,17 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Only the socket this server made is ours to wake and remove. If it was deleted or
+        // replaced, nothing can reach the accept loop: it is left blocked (it ends with the
+        // process) rather than waited for forever.
+        let ours = self.file.is_some() && file_id(&self.path) == self.file;
+        if !ours {
+            return;
+        }
         // Wake the accept loop so it sees `stop`.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(thread) = self.thread.take() {
+        if UnixStream::connect(&self.path).is_ok()
+            && let Some(thread) = self.thread.take()
+        {
             let _ = thread.join();
         }
         let _ = std::fs::remove_file(&self.path);

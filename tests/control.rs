@@ -119,6 +119,20 @@ fn id_reports_the_port_the_running_qqchat_really_has() {
 }
 
 #[test]
+fn listen_stops_on_sigterm_after_its_control_socket_was_deleted() {
+    let alice = Person::new("alice");
+    let mut listening = alice.listen();
+    let socket = alice.dir.path().join("data").join("qqchat.sock");
+    assert!(socket.exists(), "no control socket at {}", socket.display());
+    std::fs::remove_file(&socket).expect("remove the socket");
+    listening.child.terminate();
+    // Not a timing: a stop that never comes is the bug.
+    let status = listening.child.wait_for(Duration::from_secs(30));
+    // 128 + 15, as a shell reports a process SIGTERM ended.
+    assert_eq!(status, Some(143), "listen did not stop after SIGTERM");
+}
+
+#[test]
 fn a_second_long_running_qqchat_on_one_data_directory_is_refused() {
     let alice = Person::new("alice");
     let _first = alice.listen();

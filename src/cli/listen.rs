@@ -35,9 +35,6 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     let mut options = engine_options(&book, Some(history), true)?;
     super::reach_options(&mut options, &book.me)?;
     super::lan_options(common, &book, &mut options, book.me.listen);
-    // Caught only while on the LAN, so that the announcement is withdrawn and IP Messenger
-    // told goodbye on the way out; otherwise they end the process as they always did.
-    let on_lan = options.discovery.is_some() || options.lan.is_some();
     let mut setup = super::files_setup(common, &book.me);
     if let Some(dir) = &accept_files {
         setup.downloads = Some(dir.clone());
@@ -45,11 +42,9 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     options.files = Some(Box::new(crate::engine::DiskFiles::new(setup)));
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
-    let quit = if on_lan {
-        quit_signals()?
-    } else {
-        crossbeam_channel::never()
-    };
+    // Caught, so that the engine stops in order: the LAN announcement withdrawn, IP Messenger
+    // told goodbye, the history and the control socket closed.
+    let quit = quit_signals()?;
     // IP Messenger peers, to say `"via": "ipmsg"` of their messages.
     let mut ipmsg_peers: HashSet<PeerId> = HashSet::new();
     let mut neighbours: HashMap<PeerId, String> = HashMap::new();
