@@ -439,3 +439,63 @@ fn a_file_sent_to_an_ip_messenger_peer_is_served_to_it_alone_until_read_released
         EngineEvent::FileFailed { id: 3, outgoing: true, reason, .. } if reason.contains("not fetched")
     )));
 }
+
+#[test]
+fn a_file_for_an_ip_messenger_contact_while_it_is_off_here_fails_and_sends_nothing() {
+    let mut wang_contact = Contact::at("wang", WANG.parse().expect("an address"));
+    wang_contact.ipmsg = true;
+    let mut options = CoreOptions::new(Config::new(1));
+    options.contacts = vec![wang_contact];
+    // No `lan`: port 2425 is held by another client here, or IP Messenger is turned off.
+    let mut core = EngineCore::new(options, Box::new(SeededIds::new(1)));
+    let dir = qqchat_testkit::TempDir::new("ipmsg-off");
+    let plan = dir.write("plan.txt", "plan");
+    core.set_files(Box::new(DiskFiles::new(FilesSetup {
+        state_dir: Some(dir.path().join("state")),
+        downloads: None,
+        max_file_size: None,
+    })));
+    let start = Instant::now();
+    let now = Now {
+        mono: start,
+        wall: Timestamp::from_second(1_800_000_000).expect("a time"),
+    };
+    core.start(now, None);
+    core.handle_command(
+        now,
+        Command::SendFile {
+            to: wang(),
+            id: 5,
+            path: plan,
+            name: "plan.txt".into(),
+            manifest: Manifest::of_bytes(b"plan", 1 << 20),
+        },
+    );
+    let mut events = Vec::new();
+    let mut sent = Vec::new();
+    for step in 0..50u64 {
+        let now = Now {
+            mono: start + Duration::from_millis(step * 500),
+            ..now
+        };
+        core.handle_timeout(now);
+        let out = core.poll_output(now);
+        events.extend(out.events);
+        sent.extend(out.transmits.into_iter().map(|t| t.dst));
+        sent.extend(out.lan.into_iter().map(|t| t.dst));
+    }
+    let wang_addr: SocketAddr = WANG.parse().expect("an address");
+    assert!(
+        !sent.contains(&wang_addr),
+        "a datagram went to wang: {sent:?}"
+    );
+    let why = events.iter().find_map(|e| match e {
+        EngineEvent::FileFailed { id: 5, reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.starts_with("IP Messenger is off")),
+        "{events:?}"
+    );
+}

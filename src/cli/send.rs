@@ -113,6 +113,8 @@ pub(super) fn deliver(
     // A little more than the engine's own give-up, so its verdict normally comes first.
     let deadline = Instant::now() + timeout + Duration::from_secs(2);
     let mut undelivered = Vec::new();
+    // Why the engine refused a message outright, to say instead of "no receipt".
+    let mut refused = None;
     while !pending.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         match engine.events.recv_timeout(left) {
@@ -124,7 +126,12 @@ pub(super) fn deliver(
                     undelivered.push(text);
                 }
             }
-            Ok(EngineEvent::Error(err)) => say.err(format!("qqchat: {err}")),
+            Ok(EngineEvent::Error(err)) => {
+                say.err(format!("qqchat: {err}"));
+                if let Some(why) = err.strip_prefix("not sent: ") {
+                    refused = Some(why.to_owned());
+                }
+            }
             Ok(_) => {}
             Err(RecvTimeoutError::Timeout) => {
                 undelivered.extend(std::mem::take(&mut pending).into_values());
@@ -138,15 +145,20 @@ pub(super) fn deliver(
     if undelivered.is_empty() {
         return 0;
     }
+    let why = match refused {
+        Some(err) => err,
+        None => format!(
+            "no receipt after {} s; is qqchat running there? (try: qqchat ping {})",
+            timeout.as_secs_f64(),
+            target.name
+        ),
+    };
     say.err(format!(
-        "qqchat: not delivered to {} ({}): {} of {} message(s), no receipt after {} s; \
-         is qqchat running there? (try: qqchat ping {})",
+        "qqchat: not delivered to {} ({}): {} of {} message(s), {why}",
         target.name,
         target.addr,
         undelivered.len(),
         messages.len(),
-        timeout.as_secs_f64(),
-        target.name,
     ));
     for text in undelivered {
         say.err(format!(

@@ -254,6 +254,10 @@ impl EngineCore {
             return self.lan_send_file(now, to, id, path, name, manifest.size);
         }
         let key = FileKey::outgoing(id);
+        if self.unreachable_ipmsg(to) {
+            // Never a qqchat datagram to an IP Messenger client.
+            return self.file_failed(to, key, Self::IPMSG_OFF.to_owned(), false);
+        }
         if let Err(why) = self.files.open_outgoing(to, key, path) {
             self.file_failed(to, key, why, false);
             return;

@@ -75,6 +75,11 @@ impl EngineCore {
         }
     }
 
+    /// Why nothing goes to an IP Messenger client while IP Messenger is off here.
+    pub(super) const IPMSG_OFF: &str = "IP Messenger is off (--no-lan, [lan] ipmsg = false, or \
+        UDP port 2425 taken by another IP Messenger client here, such as a running qqchat \
+        listen with another data directory)";
+
     /// Whether `peer` is an IP Messenger client while IP Messenger is off: it is then sent
     /// nothing at all (a qqchat datagram would reach it as garbage).
     pub(super) fn unreachable_ipmsg(&self, peer: PeerId) -> bool {

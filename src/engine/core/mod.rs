@@ -497,11 +497,7 @@ impl EngineCore {
             self.lan_send(now, to, &text, id)
         } else if self.unreachable_ipmsg(to) {
             // Never a qqchat datagram to an IP Messenger client.
-            Err(
-                "IP Messenger is off (--no-lan, [lan] ipmsg = false, or UDP port 2425 taken \
-                 by another IP Messenger client here)"
-                    .to_owned(),
-            )
+            Err(Self::IPMSG_OFF.to_owned())
         } else {
             self.node
                 .send(now.mono, to, text, sent_at.as_millisecond(), id)
