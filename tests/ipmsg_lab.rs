@@ -164,6 +164,18 @@ fn files_and_a_directory_offered_by_iptux_are_fetched_by_listen_accept_files() {
             .retain(|name| !line.contains(&format!("\"file\":\"{}", inbox.join(name).display())));
         seen.push(line);
     }
+    // IP Messenger has no hash: no file of it is called verified. A folder's size is its files'.
+    let file_lines: Vec<&String> = seen.iter().filter(|l| l.contains("\"file\"")).collect();
+    assert!(
+        file_lines.iter().all(|l| l.contains("\"verified\":false")),
+        "{file_lines:#?}"
+    );
+    assert!(
+        file_lines
+            .iter()
+            .any(|l| l.contains("photos") && l.contains("\"size\":10243")),
+        "{file_lines:#?}"
+    );
     let report = std::fs::read(inbox.join("report.txt")).expect("report.txt in the inbox");
     assert_eq!(report, b"quarterly numbers\n".repeat(5000));
     let photo = std::fs::read(inbox.join("photos/a.jpg")).expect("photos/a.jpg");
