@@ -12,6 +12,7 @@ use qqchat::engine::{
 };
 use qqchat::proto::transfer::Manifest;
 use qqchat::proto::{Config, PeerId};
+use qqchat_ipmsg::consts::{BR_ENTRY, BR_EXIT, CAPUTF8OPT, SENDCHECKOPT, SENDMSG, UTF8OPT};
 
 const WANG: &str = "192.0.2.30:2425";
 
@@ -26,6 +27,11 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
+        Sim::announcing(true)
+    }
+
+    /// With `announce` false, the core of a one-off command (`qqchat send`, `send-file`).
+    fn announcing(announce: bool) -> Sim {
         let mut wang = Contact::at("wang", WANG.parse().expect("an address"));
         wang.ipmsg = true;
         let mut options = CoreOptions::new(Config::new(1));
@@ -40,7 +46,7 @@ impl Sim {
             local_ips: vec![IpAddr::from([192, 0, 2, 10])],
             port: 2425,
             first_packet_no: 1_800_000_000,
-            announce: true,
+            announce,
         });
         let mut sim = Sim {
             core: EngineCore::new(options, Box::new(SeededIds::new(1))),
@@ -110,6 +116,117 @@ impl Sim {
 
 fn wang() -> PeerId {
     PeerId::addr(WANG.parse().expect("an address"))
+}
+
+fn wang_addr() -> SocketAddr {
+    WANG.parse().expect("an address")
+}
+
+/// Each datagram sent as (destination, command without its options).
+fn commands(sim: &Sim) -> Vec<(String, u32)> {
+    sim.sent
+        .iter()
+        .filter_map(|(to, p)| {
+            let command = p.split(':').nth(4)?.parse::<u32>().ok()?;
+            Some((to.to_string(), command & 0xFF))
+        })
+        .collect()
+}
+
+fn say_to_wang(sim: &mut Sim, id: u64, text: &str) {
+    let now = sim.now();
+    sim.core.handle_command(
+        now,
+        Command::Send {
+            to: wang(),
+            text: text.into(),
+            plain: false,
+            id,
+        },
+    );
+    sim.collect();
+}
+
+fn goodbye(sim: &mut Sim) {
+    let now = sim.now();
+    sim.core.goodbye(now);
+    sim.collect();
+}
+
+#[test]
+fn a_one_off_send_enters_to_its_peer_alone_before_the_message_and_leaves_at_the_end() {
+    let mut sim = Sim::announcing(false);
+    assert!(sim.sent.is_empty(), "nothing broadcast: {:?}", sim.sent);
+    say_to_wang(&mut sim, 7, "在吗");
+    // The entry first, to wang alone, with the broadcast entry's fields; then the message.
+    let utf8 = CAPUTF8OPT | UTF8OPT;
+    assert_eq!(
+        sim.sent,
+        [
+            (
+                wang_addr(),
+                format!(
+                    "1_qqchat:1800000000:alice:box:{}:alice\0dev\0",
+                    BR_ENTRY | utf8
+                )
+            ),
+            (
+                wang_addr(),
+                format!(
+                    "1_qqchat:1800000001:alice:box:{}:在吗\0",
+                    SENDMSG | SENDCHECKOPT | utf8
+                )
+            ),
+        ]
+    );
+    // iptux answers the entry and acknowledges the message.
+    sim.wang_says("1_iptux 0.8.3:100:wang:wang-pc:3:王小明\0技术部\0icon-tux.png\0utf-8\0");
+    sim.wang_says("1_iptux 0.8.3:101:wang:wang-pc:289:1800000001\0");
+    assert!(
+        sim.events
+            .contains(&EngineEvent::Delivered { to: wang(), id: 7 })
+    );
+    // Once per peer: the next message goes alone.
+    say_to_wang(&mut sim, 8, "还有一件事");
+    assert_eq!(sim.sendmsgs("还有一件事").len(), 1);
+    let entries = commands(&sim)
+        .iter()
+        .filter(|(_, c)| *c == BR_ENTRY)
+        .count();
+    assert_eq!(entries, 1, "{:?}", sim.sent);
+
+    // Stopping tells wang alone that this sender is gone, in what he was last told.
+    sim.sent.clear();
+    goodbye(&mut sim);
+    assert_eq!(sim.sent.len(), 1, "{:?}", sim.sent);
+    let (to, exit) = &sim.sent[0];
+    assert_eq!(*to, wang_addr());
+    let header = format!(":alice:box:{}:alice\0dev\0", BR_EXIT | CAPUTF8OPT);
+    assert!(
+        exit.starts_with("1_qqchat:") && exit.contains(&header),
+        "{exit:?}"
+    );
+    // Said once, however often the core is told to stop.
+    sim.sent.clear();
+    goodbye(&mut sim);
+    assert!(sim.sent.is_empty(), "{:?}", sim.sent);
+}
+
+#[test]
+fn a_listening_core_sends_no_entry_of_its_own_its_broadcast_said_it() {
+    let mut sim = Sim::new();
+    sim.sent.clear();
+    say_to_wang(&mut sim, 7, "在吗");
+    assert_eq!(commands(&sim), [(WANG.to_owned(), SENDMSG)]);
+    sim.sent.clear();
+    goodbye(&mut sim);
+    assert_eq!(
+        commands(&sim),
+        [
+            ("192.0.2.255:2425".to_owned(), BR_EXIT),
+            ("255.255.255.255:2425".to_owned(), BR_EXIT)
+        ]
+    );
 }
 
 #[test]
@@ -215,7 +332,11 @@ fn a_message_to_a_silent_client_waits_in_the_outbox_and_goes_when_it_is_heard() 
 
 /// A core that keeps files, with the file service's work of each step kept aside.
 fn files_sim() -> (Sim, Vec<LanFileJob>) {
-    let mut sim = Sim::new();
+    files_sim_announcing(true)
+}
+
+fn files_sim_announcing(announce: bool) -> (Sim, Vec<LanFileJob>) {
+    let mut sim = Sim::announcing(announce);
     sim.core
         .set_files(Box::new(DiskFiles::new(FilesSetup::default())));
     (sim, Vec::new())
@@ -498,4 +619,33 @@ fn a_file_for_an_ip_messenger_contact_while_it_is_off_here_fails_and_sends_nothi
             .is_some_and(|w| w.starts_with("IP Messenger is off")),
         "{events:?}"
     );
+}
+
+#[test]
+fn a_one_off_send_file_enters_to_its_peer_before_the_offer_and_leaves_at_the_end() {
+    let (mut sim, mut jobs) = files_sim_announcing(false);
+    for id in [1, 2] {
+        let now = sim.now();
+        sim.core.handle_command(
+            now,
+            Command::SendFile {
+                to: wang(),
+                id,
+                path: "/tmp/hello.txt".into(),
+                name: "hello.txt".into(),
+                manifest: Manifest::of_bytes(b"hello", 1 << 20),
+            },
+        );
+        step(&mut sim, &mut jobs);
+    }
+    let sent: Vec<(String, u32)> = commands(&sim);
+    assert_eq!(
+        sent,
+        [(WANG.to_owned(), BR_ENTRY), (WANG.to_owned(), SENDMSG)],
+        "the entry, once, then the first offer (the second waits for its receipt)"
+    );
+    assert!(sim.sent[1].1.contains("hello.txt:5:"), "{:?}", sim.sent);
+    sim.sent.clear();
+    goodbye(&mut sim);
+    assert_eq!(commands(&sim), [(WANG.to_owned(), BR_EXIT)]);
 }

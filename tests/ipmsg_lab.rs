@@ -103,17 +103,33 @@ fn send_reaches_an_ip_messenger_user_by_name_or_address_with_nothing_else_runnin
         out,
         ..
     } = stand_in(&lab, &w);
+    // The entry comes to wang alone before the message, so it is from alice, not from a
+    // stranger (iptux would show one, and crash when her name came later); and as the
+    // command ends, her exit, so nobody is left listed.
+    let from_alice_then_gone = |sent: &str| {
+        let line = out
+            .wait_for(&format!("got {sent}"), WAIT)
+            .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
+        assert!(line.ends_with("from alice"), "no entry first: {line}");
+        out.wait_for("left alice", WAIT)
+            .unwrap_or_else(|seen| panic!("no exit; the stand-in printed {seen:#?}"));
+    };
+    // Its own entry is out before send starts: answered, it would list alice by itself.
+    out.wait_for("ready", WAIT)
+        .unwrap_or_else(|seen| panic!("the stand-in never started; it printed {seen:#?}"));
     lab.delivered(&a, &alice, "wang", "你好 wang");
-    out.wait_for("got 你好 wang", WAIT)
-        .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
+    from_alice_then_gone("你好 wang");
     // By his address alone, too: port 2425 is IP Messenger's, never sent a qqchat datagram.
     lab.delivered(&a, &alice, &w.addr(2425).to_string(), "by address");
-    out.wait_for("got by address", WAIT)
-        .unwrap_or_else(|seen| panic!("wang never got it; the stand-in printed {seen:#?}"));
-    // A one-off send delivers; it does not enter the LAN (nobody is left listed).
+    from_alice_then_gone("by address");
     writeln!(stdin, "quit").expect("tell the stand-in to quit");
-    out.wait_for("quit after 0 entries", WAIT)
-        .unwrap_or_else(|seen| panic!("send announced itself; the stand-in printed {seen:#?}"));
+    let line = out
+        .wait_for("quit after", WAIT)
+        .unwrap_or_else(|seen| panic!("the stand-in never quit; it printed {seen:#?}"));
+    assert!(
+        line.ends_with("quit after 2 entries, 0 listed"),
+        "one entry for each send, each followed by an exit: {line}"
+    );
 }
 
 #[test]
@@ -212,6 +228,9 @@ fn send_file_to_an_iptux_user_is_fetched_by_it_and_refused_to_anyone_else() {
         out,
         ..
     } = stand_in(&lab, &w);
+    // Its own entry is out before send-file starts: answered, it would list alice by itself.
+    out.wait_for("ready", WAIT)
+        .unwrap_or_else(|seen| panic!("the stand-in never started; it printed {seen:#?}"));
     let mut command = lab.qqchat(&a, alice.dir.path());
     command
         .args([
@@ -227,6 +246,7 @@ fn send_file_to_an_iptux_user_is_fetched_by_it_and_refused_to_anyone_else() {
     let offer = out
         .wait_for("offer of plan.txt 100000", WAIT)
         .unwrap_or_else(|seen| panic!("wang never got the offer; the stand-in printed {seen:#?}"));
+    assert!(offer.contains(" from alice "), "no entry first: {offer}");
     let file_id = offer.rsplit(' ').next().expect("the file ID");
 
     // Eve, on the same LAN, asks for the same file: closed without a byte.
@@ -252,6 +272,8 @@ fn send_file_to_an_iptux_user_is_fetched_by_it_and_refused_to_anyone_else() {
         "send-file said {}",
         sending.read_stderr()
     );
+    out.wait_for("left alice", WAIT)
+        .unwrap_or_else(|seen| panic!("send-file never left; the stand-in printed {seen:#?}"));
     writeln!(stdin, "quit").expect("tell the stand-in to quit");
 }
 
@@ -371,8 +393,11 @@ fn stand_in(lab: &Lab, host: &qqchat_testkit::Host) -> StandIn {
 /// answers to entries, SENDMSG|SENDCHECKOPT, RECVMSG acknowledged with 289, BR_EXIT on quit.
 /// Files too: on `offer` it offers `report.txt` and the directory `photos` and serves them
 /// on TCP 2425 (GETFILEDATA, GETDIRFILES) as iptux does; an offer it gets is printed, and
-/// fetched with GETFILEDATA on `fetch`. Prints what it saw on stdout, and on quitting how
-/// many entries it heard; quits on any other line on stdin (or after a minute).
+/// fetched with GETFILEDATA on `fetch`. Prints on stdout `ready` once its entry is out, then
+/// what it saw: each message and offer with who iptux would show as its sender (the nick of
+/// an entry, else a stranger), the exits of those listed, and on quitting how many entries
+/// it heard and how many senders are still listed; quits on any other line on stdin (or
+/// after a minute).
 const IPTUX: &str = r#"
 import hashlib, select, socket, sys, time
 
@@ -426,10 +451,18 @@ def serve(c):
 
 entry = "王小明\0技术部\0icon-tux.png\0utf-8\0".encode()
 s.sendto(packet(BR_ENTRY | UTF8, entry), ("255.255.255.255", 2425))
+print("ready", flush=True)
 msg_no = None
 peer = None
 offered = None
 entries = 0
+known = {}
+
+
+def nick(fields):
+    return fields[5].split(b"\0")[0].decode()
+
+
 end = time.time() + 60
 while time.time() < end:
     ready, _, _ = select.select([s, t, sys.stdin], [], [], 0.2)
@@ -455,7 +488,7 @@ while time.time() < end:
             print("fetched", name, len(got), hashlib.sha256(got).hexdigest(), flush=True)
             continue
         s.sendto(packet(BR_EXIT | UTF8, entry), ("255.255.255.255", 2425))
-        print("quit after %d entries" % entries, flush=True)
+        print("quit after %d entries, %d listed" % (entries, len(known)), flush=True)
         break
     if t in ready:
         c, _ = t.accept()
@@ -469,8 +502,13 @@ while time.time() < end:
     cmd = int(fields[4]) & 0xFF
     if cmd == BR_ENTRY:
         entries += 1
+        known[ip] = nick(fields)
+        print("entry from", known[ip], flush=True)
         s.sendto(packet(ANSENTRY | UTF8, entry), (ip, 2425))
+    elif cmd == BR_EXIT and ip in known:
+        print("left", known.pop(ip), flush=True)
     elif cmd == ANSENTRY and msg_no is None:
+        known[ip] = nick(fields)
         peer = ip
         print("answered", fields[5].split(b"\0")[0].decode(), flush=True)
         m = packet(SENDMSG | SENDCHECKOPT | UTF8, "你好，我是王小明\0".encode())
@@ -487,10 +525,11 @@ while time.time() < end:
             listed = fields[5].split(b"\0")[1]
             f = listed.split(b"\a")[0].split(b":")
             offered = (ip, int(fields[1]), int(f[0]), f[1].decode(), int(f[2], 16))
-            print("offer of", offered[3], offered[4], "file", offered[2], flush=True)
+            who = known.get(ip, "a stranger")
+            print("offer of", offered[3], offered[4], "from", who, "file", offered[2], flush=True)
     elif cmd == SENDMSG:
         text = fields[5].split(b"\0")[0].decode()
-        print("got", text, flush=True)
+        print("got", text, "from", known.get(ip, "a stranger"), flush=True)
         s.sendto(packet(RECVMSG | 0x100, fields[1]), (ip, 2425))
 "#;
 

@@ -154,8 +154,8 @@ fn relay_server(me: &Me) -> Result<Option<RelayServer>> {
 }
 
 /// A one-off command to an IP Messenger client (a contact, or an address at its port)
-/// reaches it over that protocol, which needs its port; nothing is announced for it. Says
-/// whether the target is one.
+/// reaches it over that protocol, which needs its port; nothing is broadcast for it (the
+/// client alone is sent an entry and an exit). Says whether the target is one.
 fn reach_ipmsg(
     common: &Common,
     book: &ContactBook,

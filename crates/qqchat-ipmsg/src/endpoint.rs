@@ -326,6 +326,20 @@ impl Endpoint {
         self.broadcast_entry(BR_EXIT);
     }
 
+    /// Tells the peer at `ip` alone that this user is here (a unicast `BR_ENTRY`), for a
+    /// run that does not broadcast: a client learns a sender's name only from an entry, and
+    /// iptux shows a message from a sender it has none for as from a stranger. Call it
+    /// before [`send`](Self::send), so the entry leaves first.
+    pub fn announce_to(&mut self, ip: IpAddr) {
+        self.send_entry_to(ip.to_canonical(), BR_ENTRY);
+    }
+
+    /// Tells the peer at `ip` alone that this user leaves (a unicast `BR_EXIT`), after
+    /// [`announce_to`](Self::announce_to): it does not go on listing someone gone.
+    pub fn quit_to(&mut self, ip: IpAddr) {
+        self.send_entry_to(ip.to_canonical(), BR_EXIT);
+    }
+
     /// Tells the LAN this user is away or back (`BR_ABSENCE`, with `ABSENCEOPT` when away);
     /// answers to entries carry it from now on.
     pub fn set_absent(&mut self, absent: bool) {
@@ -557,8 +571,8 @@ impl Endpoint {
         });
     }
 
-    /// An entry packet (`ANSENTRY`, or `BR_ABSENCE` as a correction) to one peer, in its
-    /// encoding.
+    /// An entry packet (`ANSENTRY`, `BR_ABSENCE` as a correction, or a unicast `BR_ENTRY`
+    /// or `BR_EXIT`) to one peer, in its encoding.
     ///
     /// An iptux peer written to in UTF-8 also gets `\0icon\0utf-8\0`: iptux then counts
     /// qqchat as one of its own and takes every later datagram as UTF-8, whatever encoding

@@ -614,6 +614,33 @@ fn set_absent_and_quit_broadcast() {
 }
 
 #[test]
+fn an_entry_and_an_exit_go_to_one_peer_alone() {
+    let mut e = endpoint();
+    let t = Instant::now();
+    e.announce_to(ip(5));
+    e.send(t, ip(5), "hi", 1).expect("queued");
+    e.quit_to(ip(5));
+    let tx = transmits(&mut e);
+    let to = from(5, 2425);
+    assert!(tx.iter().all(|t| !t.broadcast && t.dst == to), "{tx:?}");
+    let payloads: Vec<Vec<u8>> = tx.into_iter().map(|t| t.payload).collect();
+    let utf8 = CAPUTF8OPT | UTF8OPT;
+    assert_eq!(
+        payloads,
+        [
+            format!("1_qqchat:{FIRST}:me:box:{}:Me\0Dev\0", BR_ENTRY | utf8),
+            format!(
+                "1_qqchat:{}:me:box:{}:hi\0",
+                FIRST + 1,
+                SENDMSG | SENDCHECKOPT | utf8
+            ),
+            format!("1_qqchat:{}:me:box:{}:Me\0Dev\0", FIRST + 2, BR_EXIT | utf8),
+        ]
+        .map(String::into_bytes)
+    );
+}
+
+#[test]
 fn packet_numbers_start_at_the_wall_clock_and_only_grow() {
     let mut e = endpoint();
     let t = Instant::now();

@@ -2,7 +2,7 @@
 //! front-end events as a qqchat peer's (history, receipts, the outbox), and the people it
 //! finds become [`EngineEvent::Neighbour`]s.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use qqchat_ipmsg::{Endpoint, Event as LanEvent, Flavor, Peer};
@@ -31,7 +31,10 @@ pub struct LanOptions {
     /// not above the last it saw from this IP, so numbers must grow across restarts.
     pub first_packet_no: u32,
     /// Broadcast an entry at start and an exit at the end: off for a one-off `send`, which
-    /// only delivers its message and is not someone to list.
+    /// only delivers its message and is not someone for the whole LAN to list. Off, each
+    /// peer written to is sent an entry of its own first and an exit at the end: clients
+    /// learn a sender's name only from an entry (iptux shows a stranger, and crashes when
+    /// the name comes later).
     pub announce: bool,
 }
 
@@ -42,6 +45,8 @@ pub(super) struct IpMsg {
     announce: bool,
     /// Where each message in flight goes, so a receipt names its peer.
     to: HashMap<u64, PeerId>,
+    /// With `announce` off, the peers sent an entry of their own, to be told goodbye.
+    entered: BTreeSet<IpAddr>,
 }
 
 impl IpMsg {
@@ -56,6 +61,15 @@ impl IpMsg {
             port: options.port,
             announce: options.announce,
             to: HashMap::new(),
+            entered: BTreeSet::new(),
+        }
+    }
+
+    /// Before the first message or offer to `ip` in a run that does not broadcast its
+    /// entry, tells that peer alone who this is (the entry leaves before what follows).
+    pub(super) fn introduce(&mut self, ip: IpAddr) {
+        if !self.announce && self.entered.insert(ip) {
+            self.endpoint.announce_to(ip);
         }
     }
 
@@ -114,6 +128,7 @@ impl EngineCore {
         let (Some(lan), PeerId::Addr(addr)) = (&mut self.ipmsg, to) else {
             return Err("IP Messenger is off".to_owned());
         };
+        lan.introduce(addr.ip());
         lan.endpoint
             .send(now.mono, addr.ip(), text, id)
             .map_err(|e| e.to_string())?;
@@ -231,10 +246,17 @@ impl EngineCore {
         }
     }
 
-    /// Says goodbye on the LAN (`BR_EXIT`).
+    /// Says goodbye on the LAN (`BR_EXIT`): broadcast, or, when nothing was broadcast, to
+    /// each peer that was sent an entry of its own.
     pub(super) fn lan_goodbye(&mut self) {
-        if let Some(lan) = self.ipmsg.as_mut().filter(|l| l.announce) {
+        let Some(lan) = &mut self.ipmsg else {
+            return;
+        };
+        if lan.announce {
             lan.endpoint.quit();
+        }
+        for ip in std::mem::take(&mut lan.entered) {
+            lan.endpoint.quit_to(ip);
         }
     }
 

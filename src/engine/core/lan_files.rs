@@ -135,6 +135,7 @@ impl EngineCore {
         let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let entry = FileEntry::regular(file_id, name, size, mtime);
         let ip = addr.ip();
+        lan.introduce(ip);
         if let Err(err) = lan.endpoint.send_files(now.mono, ip, "", vec![entry], id) {
             return self.lan_file_failed(to, id, true, err.to_string());
         }
