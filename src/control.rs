@@ -57,6 +57,13 @@ pub enum Request {
         timeout_secs: f64,
         queue: bool,
     },
+    /// `qqchat send-file`: the paths are absolute, as the running qqchat reads them.
+    SendFile {
+        to: Target,
+        paths: Vec<PathBuf>,
+        rename: Option<String>,
+        timeout_secs: f64,
+    },
     /// `qqchat ping`.
     Ping {
         to: Target,

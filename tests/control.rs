@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use qqchat_testkit::{Person, WAIT, friends, loopback, qqchat, run, text};
+use qqchat_testkit::{Person, Running, TempDir, WAIT, friends, loopback, qqchat, run, text};
 
 #[test]
 fn send_and_ping_go_through_the_running_qqchat() {
@@ -116,6 +116,47 @@ fn id_reports_the_port_the_running_qqchat_really_has() {
         "{} / {ready}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn send_file_goes_through_the_running_qqchat_from_its_own_port() {
+    let (alice, bob) = friends("alice", "bob");
+    let _alice_listens = alice.listen();
+    let inbox = TempDir::new("inbox");
+    let mut command = qqchat(bob.dir.path());
+    command.args([
+        "--contacts",
+        &bob.contacts(),
+        "listen",
+        "--accept-files",
+        inbox.path().to_str().expect("a UTF-8 path"),
+    ]);
+    let bob_listens = Running::start(command);
+    bob_listens.wait_ready("listening on");
+    alice.dir.write("notes.txt", "taken by the running one");
+    // A relative path: the running qqchat has another working directory.
+    let mut command = assert_cmd::Command::from_std(qqchat(alice.dir.path()));
+    command
+        .current_dir(alice.dir.path())
+        .args([
+            "--contacts",
+            &alice.contacts(),
+            "send-file",
+            "bob",
+            "notes.txt",
+        ])
+        .timeout(Duration::from_secs(60));
+    let out = command.output().expect("run send-file");
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("in use"), "{said}");
+    assert!(
+        said.contains("notes.txt: received and verified by bob"),
+        "{said}"
+    );
+    // From alice's own port, so bob took it as hers.
+    let got = std::fs::read_to_string(inbox.path().join("notes.txt")).expect("the file arrived");
+    assert_eq!(got, "taken by the running one");
 }
 
 #[test]

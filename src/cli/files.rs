@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::RecvTimeoutError;
 
-use super::{Common, engine_options, one_off_book, start_engine, target};
+use super::{
+    Common, EngineLink, Say, Target, Terminal, engine_options, one_off_book, start_engine, target,
+};
+use crate::control::Request;
 use crate::engine::{Command, DiskFiles, EngineEvent, FileProgress, new_message_id};
 use crate::files::human_bytes;
-use crate::files::outgoing::{manifest, plan};
+use crate::files::outgoing::{Plan, manifest, plan};
 
 pub fn send_file(
     common: &Common,
@@ -27,24 +30,21 @@ pub fn send_file(
     let Some(timeout) = super::seconds(timeout) else {
         bail!("--timeout must be a positive number of seconds, at most a year");
     };
-    let mut plan = plan(paths)?;
-    if let Some(name) = rename {
-        match plan.files.as_mut_slice() {
-            [only] if paths.len() == 1 => only.name = name,
-            _ => bail!("--as names a single file; it was given more than one file"),
-        }
-    }
-    for (path, why) in &plan.skipped {
-        eprintln!("qqchat: {}: left out: {why}", path.display());
-    }
-    if plan.files.is_empty() {
-        bail!("nothing to send: no regular file among the paths given");
-    }
-    let mut offers = Vec::new();
-    for file in &plan.files {
-        let manifest = manifest(&file.path, file.size)
-            .with_context(|| format!("reading {}", file.path.display()))?;
-        offers.push((file.clone(), manifest));
+    // Checked here first, so a wrong path is said before anything runs; absolute, since a
+    // running qqchat that does the work has another working directory.
+    plan_files(paths, rename.as_deref())?;
+    let paths: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| std::path::absolute(p).with_context(|| format!("{}", p.display())))
+        .collect::<Result<_>>()?;
+    let request = Request::SendFile {
+        to: target.to_wire(),
+        paths: paths.clone(),
+        rename: rename.clone(),
+        timeout_secs: timeout.as_secs_f64(),
+    };
+    if let Some(code) = super::ask_running(common, &request)? {
+        return Ok(ExitCode::from(code));
     }
     let mut options = engine_options(&book, None, false)?;
     options.watch = false;
@@ -54,19 +54,81 @@ pub fn send_file(
     // An IP Messenger client fetches the files over TCP on its port, 2425.
     let ipmsg = super::reach_ipmsg(common, &book, &target, &mut options);
     let engine = start_engine(book.me.listen, options)?;
+    let code = deliver_files(
+        &EngineLink::of(&engine),
+        &mut Terminal,
+        &target,
+        ipmsg,
+        (&paths, rename.as_deref()),
+        timeout,
+        std::io::stderr().is_terminal(),
+    );
+    engine.shutdown();
+    Ok(ExitCode::from(code))
+}
+
+/// The files that sending `paths` offers, `rename` giving a single file another name.
+fn plan_files(paths: &[PathBuf], rename: Option<&str>) -> Result<Plan> {
+    let mut plan = plan(paths)?;
+    if let Some(name) = rename {
+        match plan.files.as_mut_slice() {
+            [only] if paths.len() == 1 => only.name = name.to_owned(),
+            _ => bail!("--as names a single file; it was given more than one file"),
+        }
+    }
+    if plan.files.is_empty() {
+        bail!("nothing to send: no regular file among the paths given");
+    }
+    Ok(plan)
+}
+
+/// Offers the files of `paths` to `target` through `engine` and waits until each one is
+/// verified there (an IP Messenger client's: fetched whole), reporting through `say`; the
+/// exit code. The engine is this command's own or a running chat's, asked over its control
+/// socket. `bar`: draw one line of progress, redrawn in place (on a terminal only).
+pub(super) fn deliver_files(
+    engine: &EngineLink<'_>,
+    say: &mut dyn Say,
+    target: &Target,
+    ipmsg: bool,
+    (paths, rename): (&[PathBuf], Option<&str>),
+    timeout: Duration,
+    bar: bool,
+) -> u8 {
+    let plan = match plan_files(paths, rename) {
+        Ok(plan) => plan,
+        Err(err) => {
+            say.err(format!("qqchat: {err:#}"));
+            return 2;
+        }
+    };
+    for (path, why) in &plan.skipped {
+        say.err(format!("qqchat: {}: left out: {why}", path.display()));
+    }
     let mut pending = BTreeMap::new();
-    for (file, manifest) in offers {
+    for file in &plan.files {
+        let manifest = match manifest(&file.path, file.size) {
+            Ok(m) => m,
+            Err(err) => {
+                say.err(format!("qqchat: reading {}: {err}", file.path.display()));
+                return 2;
+            }
+        };
         let id = new_message_id();
         pending.insert(id, file.name.clone());
-        let _ = engine.commands.send(Command::SendFile {
+        let sent = engine.commands.send(Command::SendFile {
             to: target.peer,
             id,
-            path: file.path,
-            name: file.name,
+            path: file.path.clone(),
+            name: file.name.clone(),
             manifest,
         });
+        if sent.is_err() {
+            say.err("qqchat: the engine stopped".into());
+            return 1;
+        }
     }
-    let mut bar = Bar::new(plan.total());
+    let mut bar = Bar::new(plan.total(), bar);
     let deadline = Instant::now() + timeout;
     let mut failed = 0;
     while !pending.is_empty() {
@@ -83,12 +145,13 @@ pub fn send_file(
             }) => {
                 if let Some(name) = pending.remove(&id) {
                     bar.clear();
-                    if ipmsg {
+                    let how = if ipmsg {
                         // IP Messenger has no hash: all that is known is that it was read.
-                        eprintln!("qqchat: {name}: fetched whole by {}", target.name);
+                        "fetched whole"
                     } else {
-                        eprintln!("qqchat: {name}: received and verified by {}", target.name);
-                    }
+                        "received and verified"
+                    };
+                    say.err(format!("qqchat: {name}: {how} by {}", target.name));
                 }
             }
             Ok(EngineEvent::FileFailed {
@@ -99,37 +162,35 @@ pub fn send_file(
             }) => {
                 if let Some(name) = pending.remove(&id) {
                     bar.clear();
-                    eprintln!("qqchat: {name}: not sent: {reason}");
+                    say.err(format!("qqchat: {name}: not sent: {reason}"));
                     failed += 1;
                 }
             }
             Ok(EngineEvent::Error(err)) => {
                 bar.clear();
-                eprintln!("qqchat: {err}");
+                say.err(format!("qqchat: {err}"));
             }
             Ok(_) => {}
             Err(RecvTimeoutError::Timeout) => {
                 bar.clear();
                 for name in pending.values() {
-                    eprintln!(
+                    say.err(format!(
                         "qqchat: {name}: not verified by {} within {} s",
                         target.name,
                         timeout.as_secs_f64()
-                    );
+                    ));
                 }
                 failed += pending.len();
                 pending.clear();
             }
-            Err(RecvTimeoutError::Disconnected) => bail!("the engine stopped"),
+            Err(RecvTimeoutError::Disconnected) => {
+                say.err("qqchat: the engine stopped".into());
+                return 1;
+            }
         }
     }
     bar.clear();
-    engine.shutdown();
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    u8::from(failed > 0)
 }
 
 /// One line of progress over all files, redrawn in place; only on a terminal, so logs and
@@ -143,9 +204,9 @@ struct Bar {
 }
 
 impl Bar {
-    fn new(total: u64) -> Self {
+    fn new(total: u64, on: bool) -> Self {
         Bar {
-            on: std::io::stderr().is_terminal(),
+            on,
             total,
             done: BTreeMap::new(),
             drawn: false,

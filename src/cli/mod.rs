@@ -368,6 +368,29 @@ fn serve_control(
                 let target = Target::from_wire(to);
                 send::deliver(&link, answer, &target, &texts, timeout, queue, true)
             }
+            Request::SendFile {
+                to,
+                paths,
+                rename,
+                timeout_secs,
+            } => {
+                let Some(timeout) = seconds(timeout_secs) else {
+                    answer.err("qqchat: the timeout is out of range");
+                    return 2;
+                };
+                let target = Target::from_wire(to);
+                // The running qqchat speaks IP Messenger already, if it can at all.
+                let ipmsg = target.addr.port() == contacts::IPMSG_PORT;
+                files::deliver_files(
+                    &link,
+                    answer,
+                    &target,
+                    ipmsg,
+                    (&paths, rename.as_deref()),
+                    timeout,
+                    false,
+                )
+            }
             Request::Ping {
                 to,
                 count,
