@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use qqchat::contacts::Contact;
 use qqchat::engine::{
-    Command, CoreOptions, DiskFiles, EngineCore, EngineEvent, FileAction, FilesSetup, Now,
-    SeededIds,
+    Command, CoreOptions, DiskFiles, EngineCore, EngineEvent, FileAction, FilesSetup,
+    KEEP_INTERRUPTED, Now, SeededIds,
 };
 use qqchat::files::outgoing::manifest;
 use qqchat::proto::secure::Keypair;
@@ -537,4 +537,47 @@ fn a_transfer_follows_a_keyed_sender_to_a_new_address() {
     assert!(failure(&p.a, 22).is_none() && failure(&p.b, 22).is_none());
     let got = std::fs::read(done_path(&p.b, 22).expect("verified")).expect("the file");
     assert!(got == bytes, "the file differs");
+}
+
+/// The names in `dir`, hidden ones too.
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_interrupted_file_not_offered_again_for_two_weeks_is_given_up() {
+    let mut p = pair("stale", true, None);
+    let path = p.file("old.iso", &noise(24_000_000, 9));
+    offer(&mut p.a, &p.clock, p.b_peer, 23, &path, "old.iso");
+    p.run_until(|_, b| held(b, 23) > 12_000_000);
+    // The sender restarts and never offers it again: what arrived is kept, for a while.
+    p.restart_a();
+    p.run_until(|_, b| failure(b, 23).is_some());
+    let downloads = p.root.path().join("b").join("downloads");
+    let state = p.root.path().join("b").join("state");
+    p.restart_b();
+    assert!(names_in(&downloads).contains(&"old.iso.part".to_owned()));
+    // Two weeks and a day later, nobody has offered it again.
+    let then = std::time::SystemTime::now() - KEEP_INTERRUPTED - Duration::from_secs(86_400);
+    for name in names_in(&state) {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(state.join(&name))
+            .expect("a record");
+        file.set_modified(then).expect("age the record");
+    }
+    p.restart_b();
+    assert!(
+        names_in(&downloads).is_empty(),
+        "{:?}",
+        names_in(&downloads)
+    );
+    assert!(names_in(&state).is_empty(), "{:?}", names_in(&state));
 }

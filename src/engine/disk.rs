@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,10 @@ use crate::proto::transfer::{FileKey, Held, Offer};
 /// Ranges written since the last persist are made durable after this many bytes: what a
 /// crash can cost to fetch again.
 const PERSIST_EVERY: u64 = 8 << 20;
+
+/// An interrupted file whose sender has not offered it again for this long is given up:
+/// its `.part` file and record are removed when qqchat next starts.
+pub const KEEP_INTERRUPTED: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Records larger than this are not read (an honest one is a few hundred bytes).
 const MAX_RECORD_BYTES: u64 = 64 << 10;
@@ -153,6 +158,25 @@ impl DiskFiles {
             }
         }
         found
+    }
+
+    /// Removes an interrupted file not offered again within [`KEEP_INTERRUPTED`] of its
+    /// record's last change, with its `.part` file: a half file is not kept for ever.
+    fn forget_if_stale(&self, record: &Record) {
+        let Some(path) = self.record_path(record.offer.id) else {
+            return;
+        };
+        let stale = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| SystemTime::now().duration_since(at).ok())
+            .is_some_and(|age| age > KEEP_INTERRUPTED);
+        if stale {
+            if let Ok(part) = Partial::open(&record.part) {
+                let _ = part.discard();
+            }
+            self.remove_record(record.offer.id);
+        }
     }
 
     /// Opens the `.part` file of `record` again, as the transfer `id`.
@@ -320,7 +344,11 @@ impl FileStore for DiskFiles {
     fn interrupted(&mut self) -> Vec<Interrupted> {
         let mut restored = Vec::new();
         for (peer, record) in self.records() {
-            if !record.active || self.incoming.contains_key(&(peer, record.offer.id)) {
+            if !record.active {
+                self.forget_if_stale(&record);
+                continue;
+            }
+            if self.incoming.contains_key(&(peer, record.offer.id)) {
                 continue;
             }
             let (offer, dir) = (record.offer.clone(), record.dir.clone());

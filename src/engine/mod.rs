@@ -28,7 +28,7 @@ pub use api::{
     Command, EngineEvent, EngineHandle, FileAction, FileProgress, Link, Neighbour, NeighbourKind,
     Options, conversation_peer, history_key,
 };
-pub use disk::{DiskFiles, FilesSetup};
+pub use disk::{DiskFiles, FilesSetup, KEEP_INTERRUPTED};
 pub use driver::{default_config, spawn};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
