@@ -53,6 +53,20 @@ fn start(
     config: Config,
     clock: &Clock,
 ) -> Side {
+    start_with(addr, friend, dir, max_file_size, config, clock, false)
+}
+
+/// [`start`], with `resend`: it keeps records of what it sends, and offers it again after
+/// a restart (as the chat does).
+fn start_with(
+    addr: SocketAddr,
+    friend: Contact,
+    dir: &Path,
+    max_file_size: Option<u64>,
+    config: Config,
+    clock: &Clock,
+    resend: bool,
+) -> Side {
     let epoch = config.epoch;
     let mut options = CoreOptions::new(config);
     options.contacts = vec![friend];
@@ -62,6 +76,7 @@ fn start(
         state_dir: Some(dir.join("state")),
         downloads: Some(dir.join("downloads")),
         max_file_size,
+        resend,
     })));
     core.start(clock.now(), None);
     Side {
@@ -580,4 +595,80 @@ fn an_interrupted_file_not_offered_again_for_two_weeks_is_given_up() {
         names_in(&downloads)
     );
     assert!(names_in(&state).is_empty(), "{:?}", names_in(&state));
+}
+
+#[test]
+fn a_chat_that_restarts_offers_its_unfinished_file_again_and_it_continues() {
+    let mut p = pair("resend", true, None);
+    let resending = |p: &Pair, epoch| {
+        let bob = Contact::at("bob", p.b.addr);
+        let dir = p.root.path().join("a");
+        start_with(
+            p.a.addr,
+            bob,
+            &dir,
+            None,
+            Config::new(epoch),
+            &p.clock,
+            true,
+        )
+    };
+    p.a = resending(&p, 5);
+    let bytes = noise(24_000_000, 10);
+    let path = p.file("album.zip", &bytes);
+    offer(&mut p.a, &p.clock, p.b_peer, 24, &path, "album.zip");
+    p.run_until(|_, b| held(b, 24) > 12_000_000);
+    // The sender quits or crashes; started again, it offers the file by itself.
+    p.a = resending(&p, 6);
+    p.run_for(Duration::from_millis(10));
+    let again = p.a.events.iter().find_map(|e| match e {
+        EngineEvent::FileProgress(x) if x.outgoing && x.name == "album.zip" => Some(x.id),
+        _ => None,
+    });
+    let again = again.expect("the unfinished file is offered again, and shown");
+    assert_ne!(again, 24);
+    p.run_until(|a, _| delivered(a, again));
+    let from = started_from(&p.b, again).expect("reported");
+    assert!((8 << 20..24_000_000).contains(&from), "started from {from}");
+    let downloads = p.root.path().join("b").join("downloads");
+    assert_eq!(names_in(&downloads), ["album.zip"]);
+    assert!(std::fs::read(downloads.join("album.zip")).expect("the file") == bytes);
+    // Done: nothing is offered at the next start.
+    p.a = resending(&p, 7);
+    p.run_for(Duration::from_millis(10));
+    assert!(
+        p.a.events
+            .iter()
+            .all(|e| !matches!(e, EngineEvent::FileProgress(_)))
+    );
+}
+
+#[test]
+fn a_file_changed_since_it_was_offered_is_not_offered_again() {
+    let mut p = pair("resend-changed", true, None);
+    let resending = |p: &Pair, epoch| {
+        let bob = Contact::at("bob", p.b.addr);
+        let dir = p.root.path().join("a");
+        start_with(
+            p.a.addr,
+            bob,
+            &dir,
+            None,
+            Config::new(epoch),
+            &p.clock,
+            true,
+        )
+    };
+    p.a = resending(&p, 5);
+    let path = p.file("draft.txt", &noise(24_000_000, 11));
+    offer(&mut p.a, &p.clock, p.b_peer, 25, &path, "draft.txt");
+    p.run_until(|_, b| held(b, 25) > 0);
+    std::fs::write(&path, b"rewritten").expect("change the file");
+    p.a = resending(&p, 6);
+    p.run_for(Duration::from_millis(10));
+    assert!(
+        p.a.events
+            .iter()
+            .all(|e| !matches!(e, EngineEvent::FileProgress(_)))
+    );
 }

@@ -575,6 +575,7 @@ fn a_file_for_an_ip_messenger_contact_while_it_is_off_here_fails_and_sends_nothi
         state_dir: Some(dir.path().join("state")),
         downloads: None,
         max_file_size: None,
+        resend: false,
     })));
     let start = Instant::now();
     let now = Now {

@@ -97,6 +97,7 @@ pub(crate) fn files_setup(common: &Common, me: &Me) -> FilesSetup {
             .map(|d| crate::files::download_dir(me.downloads.as_deref(), d))
             .or_else(|| me.downloads.clone()),
         max_file_size: me.max_file_size,
+        resend: false,
     }
 }
 
@@ -512,7 +513,11 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let data_dir = Some(history.dir().to_path_buf());
     let mut options = engine_options(&book, Some(history), true)?;
     // Without a file store the chat's engine would decline every offer.
-    let files = files_setup(common, &book.me);
+    // The chat offers again what it was sending when it last stopped.
+    let files = FilesSetup {
+        resend: true,
+        ..files_setup(common, &book.me)
+    };
     let downloads = files.downloads.clone();
     options.files = Some(Box::new(engine::DiskFiles::new(files)));
     reach_options(&mut options, &book.me)?;

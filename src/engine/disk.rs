@@ -15,11 +15,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{FileStore, Interrupted};
+use super::core::{FileStore, Interrupted, Unsent};
 use crate::files::{Partial, Verified, make_parents, read_exact_at, safe_path};
 use crate::identity::{decode_key, encode_key};
 use crate::proto::PeerId;
-use crate::proto::transfer::{FileKey, Held, Offer};
+use crate::proto::transfer::{FileKey, Held, Manifest, Offer};
 
 /// Ranges written since the last persist are made durable after this many bytes: what a
 /// crash can cost to fetch again.
@@ -32,6 +32,9 @@ pub const KEEP_INTERRUPTED: Duration = Duration::from_secs(14 * 24 * 3600);
 /// Records larger than this are not read (an honest one is a few hundred bytes).
 const MAX_RECORD_BYTES: u64 = 64 << 10;
 
+/// Records of outgoing files hold the block hashes: 32 bytes a MiB, so this is ample.
+const MAX_OUT_RECORD_BYTES: u64 = 64 << 20;
+
 /// Where files go and what is taken.
 #[derive(Debug, Clone, Default)]
 pub struct FilesSetup {
@@ -42,6 +45,9 @@ pub struct FilesSetup {
     pub downloads: Option<PathBuf>,
     /// `[me] max_file_size`.
     pub max_file_size: Option<u64>,
+    /// Keep a record of each file being sent, so that a restart offers it again (the chat;
+    /// a one-off `send-file` is simply run again).
+    pub resend: bool,
 }
 
 /// The files of a running engine's transfers.
@@ -76,6 +82,24 @@ struct Record {
     active: bool,
 }
 
+/// The record of a file being sent, as kept in `state_dir` (`out-ID.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OutRecord {
+    version: u32,
+    peer: String,
+    path: PathBuf,
+    name: String,
+    /// The file's modification time when it was hashed, in nanoseconds since the epoch: a
+    /// file changed since is not offered again under the old hashes.
+    modified: u128,
+    manifest: Manifest,
+}
+
+fn modified_nanos(meta: &std::fs::Metadata) -> Option<u128> {
+    let at = meta.modified().ok()?;
+    Some(at.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_nanos())
+}
+
 fn peer_text(peer: PeerId) -> String {
     match peer {
         PeerId::Key(key) => format!("key:{}", encode_key(&key)),
@@ -104,6 +128,15 @@ impl DiskFiles {
         Some(dir.join(format!("in-{id:016x}.json")))
     }
 
+    fn out_record_path(&self, id: u64) -> Option<PathBuf> {
+        let dir = self
+            .setup
+            .state_dir
+            .as_ref()
+            .filter(|_| self.setup.resend)?;
+        Some(dir.join(format!("out-{id:016x}.json")))
+    }
+
     fn write_record(&self, record: &Record) {
         let Some(path) = self.record_path(record.offer.id) else {
             return;
@@ -112,13 +145,7 @@ impl DiskFiles {
             return;
         };
         // Without its record a file still arrives; it just does not resume after a restart.
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension("json.tmp");
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
+        write_atomically(&path, &text);
     }
 
     fn remove_record(&self, id: u64) {
@@ -138,7 +165,8 @@ impl DiskFiles {
         let mut found = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json")
+            if !entry.file_name().to_string_lossy().starts_with("in-")
+                || path.extension().is_none_or(|e| e != "json")
                 || entry
                     .metadata()
                     .map_or(true, |m| m.len() > MAX_RECORD_BYTES)
@@ -212,6 +240,17 @@ impl DiskFiles {
     }
 }
 
+/// Writes a record whole or not at all (a temporary file renamed over it).
+fn write_atomically(path: &Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension("json.tmp");
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
+
 fn missing() -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, "no file open for this transfer")
 }
@@ -263,6 +302,81 @@ impl FileStore for DiskFiles {
         let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         self.outgoing.insert((peer, key.id), file);
         Ok(())
+    }
+
+    fn keep_outgoing(
+        &mut self,
+        peer: PeerId,
+        key: FileKey,
+        path: &Path,
+        name: &str,
+        manifest: &Manifest,
+    ) {
+        let Some(record_path) = self.out_record_path(key.id) else {
+            return;
+        };
+        let Some(modified) = std::fs::metadata(path)
+            .ok()
+            .as_ref()
+            .and_then(modified_nanos)
+        else {
+            return;
+        };
+        let record = OutRecord {
+            version: 1,
+            peer: peer_text(peer),
+            path: path.to_path_buf(),
+            name: name.to_owned(),
+            modified,
+            manifest: manifest.clone(),
+        };
+        if let Ok(text) = serde_json::to_vec(&record) {
+            write_atomically(&record_path, &text);
+        }
+    }
+
+    fn unsent(&mut self) -> Vec<Unsent> {
+        let Some(dir) = self.setup.state_dir.as_ref().filter(|_| self.setup.resend) else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut unsent = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !entry.file_name().to_string_lossy().starts_with("out-")
+                || path.extension().is_none_or(|e| e != "json")
+            {
+                continue;
+            }
+            let record = entry
+                .metadata()
+                .ok()
+                .filter(|m| m.len() <= MAX_OUT_RECORD_BYTES)
+                .and_then(|_| std::fs::read(&path).ok())
+                .and_then(|bytes| serde_json::from_slice::<OutRecord>(&bytes).ok())
+                .filter(|r| r.version == 1);
+            // Offered again under a new id, which writes a record of its own.
+            let _ = std::fs::remove_file(&path);
+            let Some(record) = record else {
+                continue;
+            };
+            let unchanged = std::fs::metadata(&record.path).is_ok_and(|m| {
+                m.is_file()
+                    && m.len() == record.manifest.size
+                    && modified_nanos(&m) == Some(record.modified)
+            });
+            if let (true, Some(peer)) = (unchanged, peer_from_text(&record.peer)) {
+                unsent.push(Unsent {
+                    peer,
+                    path: record.path,
+                    name: record.name,
+                    manifest: record.manifest,
+                });
+            }
+        }
+        unsent
     }
 
     fn create_incoming(
@@ -380,6 +494,10 @@ impl FileStore for DiskFiles {
     fn close(&mut self, peer: PeerId, key: FileKey, keep: bool) {
         if key.outgoing {
             self.outgoing.remove(&(peer, key.id));
+            // Kept only when the receiver fell silent: the next start offers it again.
+            if !keep && let Some(path) = self.out_record_path(key.id) {
+                let _ = std::fs::remove_file(path);
+            }
             return;
         }
         let Some(mut incoming) = self.incoming.remove(&(peer, key.id)) else {

@@ -35,6 +35,13 @@ pub trait FileStore: Send {
     ) -> std::io::Result<()>;
     /// Opens the file at `path` to send it as `key`.
     fn open_outgoing(&mut self, peer: PeerId, key: FileKey, path: &Path) -> Result<(), String>;
+    /// Notes a file being sent, so that it can be offered again after a restart.
+    fn keep_outgoing(&mut self, _: PeerId, _: FileKey, _: &Path, _: &str, _: &Manifest) {}
+    /// Files that were being sent when the program last stopped, unchanged since: each is
+    /// offered again, and the receiver continues from what it holds.
+    fn unsent(&mut self) -> Vec<Unsent> {
+        Vec::new()
+    }
     /// Makes room in `dir` for the file `offer` describes (a safe name, free space).
     fn create_incoming(
         &mut self,
@@ -98,6 +105,14 @@ impl OfferedFile {
     fn replaced_by(&self, offer: &Offer) -> bool {
         self.session != offer.session && self.name == offer.name && self.hash == offer.hash
     }
+}
+
+/// An outgoing file to offer again after a restart: see [`FileStore::unsent`].
+pub struct Unsent {
+    pub peer: PeerId,
+    pub path: PathBuf,
+    pub name: String,
+    pub manifest: Manifest,
 }
 
 /// An incoming file to continue after a restart: see [`FileStore::interrupted`].
@@ -224,6 +239,16 @@ impl EngineCore {
                 Err(_) => self.files.close(peer, key, true),
             }
         }
+        for Unsent {
+            peer,
+            path,
+            name,
+            manifest,
+        } in self.files.unsent()
+        {
+            let id = self.ids.next_id();
+            self.send_file(now, peer, id, &path, &name, manifest);
+        }
     }
 
     /// A transfer packet from `peer`. A core that keeps no files still answers: it
@@ -262,6 +287,7 @@ impl EngineCore {
             self.file_failed(to, key, why, false);
             return;
         }
+        self.files.keep_outgoing(to, key, path, name, &manifest);
         let size = manifest.size;
         match self.transfers_of(to).send(now.mono, id, name, manifest) {
             Ok(()) => self.track(now, to, key, name.to_owned(), size, 0),

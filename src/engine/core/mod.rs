@@ -25,7 +25,7 @@ mod links;
 mod outbox;
 mod relay;
 
-pub use files::{FileStore, Interrupted};
+pub use files::{FileStore, Interrupted, Unsent};
 pub use lan::LanOptions;
 pub use lan_files::{Fetch, LanFileJob, LanFileReport, OFFER_LIFETIME, RequestHeader};
 
