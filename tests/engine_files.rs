@@ -628,6 +628,16 @@ fn a_chat_that_restarts_offers_its_unfinished_file_again_and_it_continues() {
     let again = again.expect("the unfinished file is offered again, and shown");
     assert_ne!(again, 24);
     p.run_until(|a, _| delivered(a, again));
+    // What the receiver already held is not counted as speed.
+    let fastest =
+        p.a.events
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::FileProgress(x) if x.id == again => Some(x.rate),
+                _ => None,
+            })
+            .fold(0.0, f64::max);
+    assert!(fastest < 1.5 * LINK_RATE as f64, "{fastest} B/s");
     let from = started_from(&p.b, again).expect("reported");
     assert!((8 << 20..24_000_000).contains(&from), "started from {from}");
     let downloads = p.root.path().join("b").join("downloads");

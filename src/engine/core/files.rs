@@ -191,6 +191,8 @@ pub(super) struct Track {
     size: u64,
     last_at: Instant,
     last_done: u64,
+    /// Whether `last_done` is a base to measure the rate from yet.
+    based: bool,
     rate: f64,
     paused: bool,
 }
@@ -548,6 +550,7 @@ impl EngineCore {
                 size,
                 last_at: now.mono,
                 last_done: done,
+                based: false,
                 rate: 0.0,
                 paused: false,
             },
@@ -571,8 +574,13 @@ impl EngineCore {
         if elapsed >= PROGRESS_EVERY / 2 {
             let moved = progress.done.saturating_sub(track.last_done) as f64;
             let sample = moved / elapsed.as_secs_f64();
-            // Smoothed over about two seconds, so the time left does not jump about.
-            track.rate = if track.rate == 0.0 {
+            // Smoothed over about two seconds, so the time left does not jump about. The
+            // first interval only sets the base: a sender learns at the start what the
+            // receiver already held, which is not speed.
+            track.rate = if !track.based {
+                track.based = true;
+                0.0
+            } else if track.rate == 0.0 {
                 sample
             } else {
                 track.rate * 0.8 + sample * 0.2
