@@ -40,10 +40,9 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
     // Bounded: a flood fills this and is dropped at the door instead of growing memory.
     let (net_tx, net_rx) = crossbeam_channel::bounded(8192);
-    let (out_tx, out_rx) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
-    let sender = net::spawn_sender(socket, out_rx)?;
+    let (out, sender) = net::spawn_sender(socket)?;
     let load_history = options.load_history;
     if !options.stun.is_empty() {
         resolve_stun(options.stun.clone(), local_addr, cmd_tx.clone())?;
@@ -105,7 +104,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let mut driver = Driver {
         core,
         history: options.history,
-        out: out_tx,
+        out,
         relay,
         lan,
         lan_files,
@@ -231,10 +230,12 @@ impl Store for History {
     }
 }
 
-/// Which socket a datagram leaves from.
+/// Which socket a datagram leaves from, and for the chat socket, in which lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Via {
     Chat,
+    /// The chat socket, behind everything else: file data.
+    Bulk,
     Relay,
     Lan,
 }
@@ -252,6 +253,8 @@ pub(crate) fn apply<S: Store>(
     let Output {
         store: ops,
         transmits,
+        bulk,
+        data_held: _,
         relayed,
         lan,
         lan_files: _,
@@ -282,6 +285,9 @@ pub(crate) fn apply<S: Store>(
     for t in transmits {
         send(t, Via::Chat);
     }
+    for t in bulk {
+        send(t, Via::Bulk);
+    }
     for t in relayed {
         send(t, Via::Relay);
     }
@@ -295,7 +301,8 @@ pub(crate) fn apply<S: Store>(
 struct Driver {
     core: EngineCore,
     history: Option<History>,
-    out: Sender<Transmit>,
+    /// The chat socket's sender thread: chat first, file data in a short lane behind it.
+    out: net::Outbound,
     /// The TURN relay's socket, when a relay is configured.
     relay: Option<net::SideSocket>,
     /// IP Messenger's socket on port 2425, when that is on.
@@ -322,6 +329,7 @@ impl Driver {
         }
         let now = now();
         self.core.start(now, loaded);
+        self.core.set_data_room(self.out.room());
         let mut output = self.core.poll_output(now);
         output.events.extend(error);
         output.events.extend(trouble);
@@ -428,7 +436,10 @@ impl Driver {
                     self.core.handle_timeout(now);
                     now
                 }
+                // Room for the file data held back in the last step.
+                recv(self.out.drained) -> _ => now(),
             };
+            self.core.set_data_room(self.out.room());
             let output = self.core.poll_output(now);
             if !self.apply(output) {
                 break;
@@ -440,6 +451,7 @@ impl Driver {
         }
         let now = now();
         self.core.goodbye(now);
+        self.core.set_data_room(self.out.room());
         let output = self.core.poll_output(now);
         self.apply(output);
     }
@@ -478,6 +490,7 @@ impl Driver {
     }
 
     fn apply_once(&mut self, mut output: Output) -> bool {
+        let data_held = output.data_held;
         for job in std::mem::take(&mut output.lan_files) {
             if let Some(service) = &self.lan_files {
                 service.handle(job);
@@ -485,13 +498,12 @@ impl Driver {
         }
         let (out, relay, lan) = (&self.out, self.relay.as_ref(), self.lan.as_ref());
         let (events, subscribers) = (&self.events, &mut self.subscribers);
-        apply(
+        let open = apply(
             output,
             self.history.as_mut(),
             |t, via| match via {
-                Via::Chat => {
-                    let _ = out.send(t);
-                }
+                Via::Chat => out.send(t),
+                Via::Bulk => out.send_bulk(t),
                 Via::Relay => {
                     if let Some(relay) = relay {
                         relay.send(t);
@@ -510,7 +522,12 @@ impl Driver {
                 }
                 events.send(e).is_ok()
             },
-        )
+        );
+        // Asked after the step's file data is queued, so the lane's low mark is still ahead.
+        if data_held {
+            self.out.want_room();
+        }
+        open
     }
 }
 
@@ -584,6 +601,11 @@ mod tests {
                 dst: peer,
                 payload: b"ack".to_vec(),
             }],
+            bulk: vec![Transmit {
+                dst: peer,
+                payload: b"file data".to_vec(),
+            }],
+            data_held: false,
             relayed: Vec::new(),
             lan: Vec::new(),
             lan_files: Vec::new(),
@@ -598,7 +620,10 @@ mod tests {
         let open = apply(
             output,
             Some(&mut store),
-            |t, _| log.borrow_mut().push(format!("send {}", t.payload.len())),
+            |t, via| {
+                log.borrow_mut()
+                    .push(format!("send {} {via:?}", t.payload.len()))
+            },
             |_| {
                 log.borrow_mut().push("event".into());
                 true
@@ -612,7 +637,8 @@ mod tests {
                 "rename bob robert",
                 "append robert 2",
                 "commit",
-                "send 3",
+                "send 3 Chat",
+                "send 9 Bulk",
                 "event"
             ]
         );

@@ -7,6 +7,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use qqchat_proto::sim::Rng;
+use qqchat_proto::transfer::cc::MSS;
 use qqchat_proto::transfer::wire::{self, XferPacket};
 use qqchat_proto::transfer::{
     FailReason, FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
@@ -368,6 +369,61 @@ fn a_file_arrives_bit_exact_through_loss_duplication_and_reordering() {
         let expected = data.len() as f64 / (1.0 - loss).powi(2);
         assert!(sent < expected * 1.2, "loss {loss}: {sent}");
     }
+}
+
+#[test]
+fn a_window_the_callers_queue_holds_back_does_not_grow() {
+    // The caller takes four data packets a millisecond, as a socket that blocks at its
+    // link's rate would, on a path with no bottleneck of its own and so no loss: once the
+    // window covers that rate, the caller's queue is what limits, and the window must stop
+    // growing there instead of growing without bound.
+    let data = file(41, 16 * 1024 * 1024);
+    let mut net = Net::new(41, Link::limited(0));
+    offer_and_accept(&mut net, 1, &data);
+    let per_step = 4;
+    for _ in 0..3000 {
+        let now = net.now;
+        for i in 0..2 {
+            while let Some(p) = net.ends[i].t.poll_control() {
+                net.transmit(i, p);
+            }
+        }
+        for taken in 0..=per_step {
+            let e = &mut net.ends[0];
+            if taken == per_step {
+                e.t.data_blocked();
+                break;
+            }
+            let Some(p) = e.t.poll_data(now, &mut e.files) else {
+                break;
+            };
+            net.transmit(0, p);
+        }
+        net.now += Duration::from_millis(1);
+        while let Some(Reverse((at, ..))) = net.in_flight.peek() {
+            if *at > net.now {
+                break;
+            }
+            let Some(Reverse((_, _, to, bytes))) = net.in_flight.pop() else {
+                break;
+            };
+            let e = &mut net.ends[to];
+            e.t.handle(net.now, &bytes, &mut e.files)
+                .expect("every packet an end sends decodes");
+        }
+        for e in &mut net.ends {
+            if e.t.poll_timeout().is_some_and(|t| t <= net.now) {
+                e.t.handle_timeout(net.now);
+            }
+        }
+    }
+    assert!(
+        held_bytes(&net, 1) > 8 * 1024 * 1024,
+        "the transfer went on"
+    );
+    // Four packets a millisecond over a 40 ms round trip: 160 in flight.
+    let packets = net.ends[0].t.cwnd() / MSS;
+    assert!(packets < 400, "the window grew to {packets} packets");
 }
 
 #[test]

@@ -601,24 +601,55 @@ impl EngineCore {
         }));
     }
 
-    /// Hands the transfers' packets to the node: control first, then file data, after
-    /// everything the node already had, so data never goes before a message or a receipt.
-    pub(super) fn xfer_transmits(&mut self, now: Now) {
-        if self.transfers.is_empty() {
-            return;
+    /// Hands the transfers' control packets (acks, offers, ...) to the node, to go with the
+    /// chat traffic, after everything the node already had.
+    pub(super) fn xfer_control(&mut self, now: Now) {
+        for (&peer, t) in &mut self.transfers {
+            let packets: Vec<Vec<u8>> = std::iter::from_fn(|| t.poll_control()).collect();
+            for p in packets {
+                self.node.send_xfer(now.mono, peer, &p);
+            }
         }
+    }
+
+    /// Hands file data to the node, as much as pacing and the driver's room allow; called
+    /// once the node's other datagrams are out, so data never goes before a message or a
+    /// receipt. True if any went.
+    pub(super) fn xfer_data(&mut self, now: Now) -> bool {
+        self.data_held = false;
+        let mut room = self.data_room;
+        let mut sent = false;
         for (&peer, t) in &mut self.transfers {
             let mut storage = PeerStorage {
                 store: self.files.as_mut(),
                 peer,
             };
-            let mut packets: Vec<Vec<u8>> = std::iter::from_fn(|| t.poll_control()).collect();
-            packets.extend(
-                std::iter::from_fn(|| t.poll_data(now.mono, &mut storage)).take(DATA_PER_STEP),
-            );
-            for p in packets {
+            let mut taken = 0;
+            while taken < DATA_PER_STEP {
+                if room == 0 {
+                    // The queue to the socket is full, not the window: it must not grow.
+                    t.data_blocked();
+                    self.data_held = true;
+                    break;
+                }
+                let Some(p) = t.poll_data(now.mono, &mut storage) else {
+                    break;
+                };
                 self.node.send_xfer(now.mono, peer, &p);
+                room -= 1;
+                taken += 1;
+                sent = true;
             }
+        }
+        // What is left, should the driver step again before it says how much room there is.
+        self.data_room = room;
+        sent
+    }
+
+    /// Events of the transfers, and their progress for the front end.
+    pub(super) fn xfer_report(&mut self, now: Now) {
+        if self.transfers.is_empty() {
+            return;
         }
         for peer in self.transfers.keys().copied().collect::<Vec<_>>() {
             self.take_xfer_events(now, peer);

@@ -66,14 +66,19 @@ pub enum StoreOp {
 }
 
 /// What one step produced, in the order the driver must apply it: `store` written and synced
-/// first, then `transmits` handed to the chat socket and `relayed` to the relay's, then
-/// `events` to the front end. A receipt (ack) in either is only ever for a message whose
-/// record is in `store` of the same step, or was stored by an earlier one.
+/// first, then `transmits` handed to the chat socket (`bulk` behind them) and `relayed` to
+/// the relay's, then `events` to the front end. A receipt (ack) in any of them is only ever
+/// for a message whose record is in `store` of the same step, or was stored by an earlier one.
 #[derive(Debug, Default, PartialEq)]
 #[must_use]
 pub struct Output {
     pub store: Vec<StoreOp>,
     pub transmits: Vec<Transmit>,
+    /// File data for the chat socket: it goes after `transmits` and everything queued before
+    /// it, never ahead of a message, and there is at most [`EngineCore::set_data_room`] of it.
+    pub bulk: Vec<Transmit>,
+    /// File data waits for room: the driver steps again when its queue has drained.
+    pub data_held: bool,
     /// Datagrams for the TURN server, from the relay's own socket.
     pub relayed: Vec<Transmit>,
     /// IP Messenger datagrams, from the socket on port 2425.
@@ -181,6 +186,10 @@ pub struct EngineCore {
     seen_public: Option<SocketAddr>,
     /// Something own candidates come from changed: the protocol is told them again.
     candidates_stale: bool,
+    /// File data packets the driver takes in the next step (see [`EngineCore::set_data_room`]).
+    data_room: usize,
+    /// The last step stopped producing file data for want of room.
+    data_held: bool,
 }
 
 impl EngineCore {
@@ -218,6 +227,8 @@ impl EngineCore {
             lan: options.local,
             seen_public: None,
             candidates_stale: true,
+            data_room: usize::MAX,
+            data_held: false,
         }
     }
 
@@ -362,19 +373,35 @@ impl EngineCore {
             self.candidates_stale = true;
         }
         self.refresh_candidates(now);
-        // Telling candidates queues datagrams of its own; file data goes last of all.
-        self.xfer_transmits(now);
+        // Telling candidates queues datagrams of its own; transfer control after them, and
+        // file data last of all, in a list of its own.
+        self.xfer_control(now);
         let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
         self.route(now, node, &mut transmits, &mut relayed);
+        let mut bulk = Vec::new();
+        if self.xfer_data(now) {
+            let node: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
+            self.route(now, node, &mut bulk, &mut relayed);
+        }
+        self.xfer_report(now);
         Output {
             store: std::mem::take(&mut self.store),
             transmits,
+            bulk,
+            data_held: self.data_held,
             relayed,
             lan: self.lan_transmits(),
             lan_files: self.lan_file_jobs(),
             events: std::mem::take(&mut self.ui),
             new_relay_socket: self.relay.poll_new_socket(),
         }
+    }
+
+    /// How many file data packets the driver's queue to the socket takes now: the next steps
+    /// produce no more than that, so a full queue holds file data back here, where congestion
+    /// control sees it, rather than in a queue in front of the chat. Unlimited until set.
+    pub fn set_data_room(&mut self, packets: usize) {
+        self.data_room = packets;
     }
 
     /// Gives the protocol every contact, with its key and addresses. A contact that left the

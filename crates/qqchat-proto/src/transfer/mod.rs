@@ -686,6 +686,17 @@ impl Transfers {
         Some(wire::encode(&sender.data_packet(pn, range.start, &buf)))
     }
 
+    /// The caller stopped asking for data before [`Transfers::poll_data`] said no: its own
+    /// queue to the network is full. The window is then not what limits the rate, so acks
+    /// meanwhile do not grow it (RFC 9438 §5.8), or it would grow without bound behind a
+    /// queue that blocks rather than drops.
+    pub fn data_blocked(&mut self) {
+        // A window that is full as well still limits: it grows as usual.
+        if Shared::bytes_in_flight(&self.senders) + cc::MSS <= self.shared.cc.window() {
+            self.shared.cwnd_limited = false;
+        }
+    }
+
     /// The next moment [`Transfers::handle_timeout`] has work, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let idle = self.config.idle_timeout;
