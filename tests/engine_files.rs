@@ -281,6 +281,14 @@ impl Pair {
         self.b = start(self.b.addr, alice, &dir, None, Config::new(3), &self.clock);
     }
 
+    /// Alice started again as the chat is, offering what she was sending when she stopped.
+    fn restart_a_resending(&mut self, epoch: u64) {
+        let bob = Contact::at("bob", self.b.addr);
+        let dir = self.root.path().join("a");
+        let config = Config::new(epoch);
+        self.a = start_with(self.a.addr, bob, &dir, None, config, &self.clock, true);
+    }
+
     fn restart_a(&mut self) {
         let bob = Contact::at("bob", self.b.addr);
         let dir = self.root.path().join("a");
@@ -662,26 +670,13 @@ fn an_interrupted_file_not_offered_again_for_two_weeks_is_given_up() {
 #[test]
 fn a_chat_that_restarts_offers_its_unfinished_file_again_and_it_continues() {
     let mut p = pair("resend", true, None);
-    let resending = |p: &Pair, epoch| {
-        let bob = Contact::at("bob", p.b.addr);
-        let dir = p.root.path().join("a");
-        start_with(
-            p.a.addr,
-            bob,
-            &dir,
-            None,
-            Config::new(epoch),
-            &p.clock,
-            true,
-        )
-    };
-    p.a = resending(&p, 5);
+    p.restart_a_resending(5);
     let bytes = noise(24_000_000, 10);
     let path = p.file("album.zip", &bytes);
     offer(&mut p.a, &p.clock, p.b_peer, 24, &path, "album.zip");
     p.run_until(|_, b| held(b, 24) > 12_000_000);
     // The sender quits or crashes; started again, it offers the file by itself.
-    p.a = resending(&p, 6);
+    p.restart_a_resending(6);
     p.run_for(Duration::from_millis(10));
     let again = p.a.events.iter().find_map(|e| match e {
         EngineEvent::FileProgress(x) if x.outgoing && x.name == "album.zip" => Some(x.id),
@@ -706,7 +701,7 @@ fn a_chat_that_restarts_offers_its_unfinished_file_again_and_it_continues() {
     assert_eq!(names_in(&downloads), ["album.zip"]);
     assert!(std::fs::read(downloads.join("album.zip")).expect("the file") == bytes);
     // Done: nothing is offered at the next start.
-    p.a = resending(&p, 7);
+    p.restart_a_resending(7);
     p.run_for(Duration::from_millis(10));
     assert!(
         p.a.events
@@ -718,25 +713,12 @@ fn a_chat_that_restarts_offers_its_unfinished_file_again_and_it_continues() {
 #[test]
 fn a_file_changed_since_it_was_offered_is_not_offered_again() {
     let mut p = pair("resend-changed", true, None);
-    let resending = |p: &Pair, epoch| {
-        let bob = Contact::at("bob", p.b.addr);
-        let dir = p.root.path().join("a");
-        start_with(
-            p.a.addr,
-            bob,
-            &dir,
-            None,
-            Config::new(epoch),
-            &p.clock,
-            true,
-        )
-    };
-    p.a = resending(&p, 5);
+    p.restart_a_resending(5);
     let path = p.file("draft.txt", &noise(24_000_000, 11));
     offer(&mut p.a, &p.clock, p.b_peer, 25, &path, "draft.txt");
     p.run_until(|_, b| held(b, 25) > 0);
     std::fs::write(&path, b"rewritten").expect("change the file");
-    p.a = resending(&p, 6);
+    p.restart_a_resending(6);
     p.run_for(Duration::from_millis(10));
     assert!(
         p.a.events
