@@ -530,3 +530,109 @@ proptest! {
         prop_assert!(reader.is_done());
     }
 }
+
+/// Packets recorded from the real iptux 0.8.3 (Debian 12's package) exchanging files with
+/// qqchat in a network-namespace lab, byte for byte.
+mod recorded_iptux {
+    use super::*;
+
+    /// iptux offering `report.dat` (300,000 bytes), then a folder `tree`.
+    const OFFER_FILE: &[u8] =
+        b"1_iptux 0.8.3:11:root:vm:2097184:\x0010000:report.dat:493e0:6b117644:1:\x07\x00";
+    const OFFER_DIR: &[u8] =
+        b"1_iptux 0.8.3:12:root:vm:2097184:\x0010001:tree:11176:6b117644:2:\x07\x00";
+
+    #[test]
+    fn its_offers_are_read() {
+        let raw = RawPacket::parse(OFFER_FILE).expect("parses");
+        let (text, list) = file::offer(&raw, Some(UTF_8)).expect("an offer");
+        assert_eq!(text, "");
+        assert_eq!(
+            list.files,
+            vec![FileEntry::regular(
+                10_000,
+                "report.dat",
+                300_000,
+                0x6b11_7644
+            )]
+        );
+        let raw = RawPacket::parse(OFFER_DIR).expect("parses");
+        let (_, list) = file::offer(&raw, Some(UTF_8)).expect("an offer");
+        assert_eq!(list.files.len(), 1);
+        assert_eq!(
+            (list.files[0].id, list.files[0].name.as_str()),
+            (10_001, "tree")
+        );
+        assert!(list.files[0].is_dir(), "{:?}", list.files[0]);
+    }
+
+    /// What qqchat sent to fetch them, as recorded (iptux served both).
+    #[test]
+    fn our_requests_for_them_are_what_it_answered() {
+        let data = FileRequest::Data {
+            packet_no: 11,
+            file_id: 10_000,
+            offset: 0,
+        }
+        .build(1_796_306_502, "root", "vm", FILEATTACHOPT, UTF_8);
+        assert_eq!(data, b"1_qqchat:1796306502:root:vm:2097248:b:2710:0\x00");
+        let dir = FileRequest::Dir {
+            packet_no: 12,
+            file_id: 10_001,
+        }
+        .build(1_796_306_503, "root", "vm", FILEATTACHOPT, UTF_8);
+        assert_eq!(dir, b"1_qqchat:1796306503:root:vm:2097250:c:2711\x00");
+    }
+
+    /// iptux fetching a file qqchat offered: plain GETFILEDATA (96), no FILEATTACHOPT.
+    #[test]
+    fn its_request_for_our_file_is_read() {
+        let raw = RawPacket::parse(b"1_iptux 0.8.3:8:root:vm:96:6b117607:1:0\x00").expect("parses");
+        assert_eq!(
+            FileRequest::parse(&raw),
+            Ok(FileRequest::Data {
+                packet_no: 0x6b11_7607,
+                file_id: 1,
+                offset: 0
+            })
+        );
+    }
+
+    /// iptux's answers to GETDIRFILES for `tree`, its headers as recorded (from two answers:
+    /// one with the empty file, one with `a.txt`), the file bytes made up.
+    #[test]
+    fn its_directory_stream_is_read() {
+        let body = vec![7u8; 70_000];
+        let stream = cat(&[
+            b"002e:tree:000000000:2:14=6b117e0b:16=6b117e0b:",
+            b"0033:empty.txt:000000000:1:14=6b117644:16=6b117644:",
+            b"002d:sub:000000000:2:14=6b117e0b:16=6b117e0b:",
+            b"002f:b.bin:000011170:1:14=6b117e0b:16=6b117e0b:",
+            &body,
+            b"0023:.:0:3:14=6b117e0b:16=6b117e0b:",
+            b"002f:a.txt:000000006:1:14=6b117e0b:16=6b117e0b:",
+            b"hello\n",
+            b"0023:.:0:3:14=6b117e0b:16=6b117e0b:",
+        ]);
+        let mut reader = DirReader::new(UTF_8);
+        let items = read_all(&mut reader, &stream).expect("valid");
+        let shape: Vec<&str> = items
+            .iter()
+            .filter(|i| !i.starts_with("data"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "enter tree",
+                "file empty.txt 0",
+                "enter sub",
+                "file b.bin 70000",
+                "leave",
+                "file a.txt 6",
+                "done"
+            ]
+        );
+        assert!(reader.is_done());
+    }
+}
