@@ -31,6 +31,7 @@ use super::wire::MAGIC;
 
 mod handshake;
 mod session;
+pub mod sign;
 mod types;
 
 pub use handshake::Keypair;
