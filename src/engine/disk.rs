@@ -255,11 +255,6 @@ fn missing() -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, "no file open for this transfer")
 }
 
-/// The same file under the same name: what a sender offers again after a restart.
-fn same_file(a: &Offer, b: &Offer) -> bool {
-    a.name == b.name && a.hash == b.hash && a.size == b.size && a.block == b.block
-}
-
 impl FileStore for DiskFiles {
     fn read_at(
         &mut self,
@@ -434,7 +429,7 @@ impl FileStore for DiskFiles {
                 *p == peer
                     && *id != key.id
                     && i.record.offer.session != offer.session
-                    && same_file(&i.record.offer, offer)
+                    && i.record.offer.same_content(offer)
             })
             .map(|(&k, _)| k);
         if let Some(old) = open
@@ -450,7 +445,7 @@ impl FileStore for DiskFiles {
             .records()
             .into_iter()
             .filter(|(p, r)| *p == peer && !self.incoming.contains_key(&(*p, r.offer.id)))
-            .find(|(_, r)| same_file(&r.offer, offer))?;
+            .find(|(_, r)| r.offer.same_content(offer))?;
         let dir = record.dir.clone();
         self.reopen(peer, record, offer.clone()).map(|h| (dir, h))
     }

@@ -14,7 +14,7 @@ use super::{EngineCore, Now};
 use crate::engine::api::{EngineEvent, FileAction, FileProgress};
 use crate::proto::PeerId;
 use crate::proto::transfer::{
-    FailReason, FileKey, Hash, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
+    FailReason, FileKey, Held, Manifest, Offer, Storage, Transfers, XferConfig, XferEvent,
 };
 
 /// The files of transfers, on disk in the driver and in memory in tests.
@@ -82,28 +82,6 @@ pub trait FileStore: Send {
     /// Offers of larger files are declined at once.
     fn max_file_size(&self) -> Option<u64> {
         None
-    }
-}
-
-/// What tells a file offered again by a sender that restarted from a second offer of the
-/// same bytes in one run (a folder holding two copies of a file).
-pub(super) struct OfferedFile {
-    name: String,
-    hash: Hash,
-    session: u32,
-}
-
-impl OfferedFile {
-    fn of(offer: &Offer) -> Self {
-        Self {
-            name: offer.name.clone(),
-            hash: offer.hash,
-            session: offer.session,
-        }
-    }
-
-    fn replaced_by(&self, offer: &Offer) -> bool {
-        self.session != offer.session && self.name == offer.name && self.hash == offer.hash
     }
 }
 
@@ -419,7 +397,7 @@ impl EngineCore {
             .filter(|k| {
                 self.incoming_offers
                     .get(&(peer, k.id))
-                    .is_some_and(|o| o.replaced_by(&offer))
+                    .is_some_and(|o| o.session != offer.session && o.same_content(&offer))
             })
             .collect();
         for old in replaced {
@@ -434,11 +412,10 @@ impl EngineCore {
                 reason: "the sender restarted it".into(),
             });
         }
+        self.incoming_offers.insert((peer, offer.id), offer.clone());
         if let Some((dir, held)) = self.files.resume_incoming(peer, key, &offer) {
             self.ui.push(shown(Some(dir)));
             let (name, size, done) = (offer.name.clone(), offer.size, held.bytes());
-            self.incoming_offers
-                .insert((peer, offer.id), OfferedFile::of(&offer));
             match self.transfers_of(peer).accept(now.mono, offer.id, &held) {
                 Ok(()) => self.track(now, peer, key, name, size, done),
                 Err(err) => self.file_failed(peer, key, err.to_string(), true),
@@ -451,14 +428,10 @@ impl EngineCore {
             .any(|c| c.accept_files && c.peer_id() == peer);
         if trusted && let Some(dir) = self.files.downloads().map(Path::to_path_buf) {
             self.ui.push(shown(Some(dir.clone())));
-            self.incoming_offers
-                .insert((peer, offer.id), OfferedFile::of(&offer));
             self.start_receiving(now, peer, offer, &dir);
             return;
         }
         self.ui.push(shown(None));
-        self.incoming_offers
-            .insert((peer, offer.id), OfferedFile::of(&offer));
         self.offers.insert(
             (peer, offer.id),
             Waiting {

@@ -175,7 +175,7 @@ pub struct EngineCore {
     /// Transfers under way, as the front end is told of them.
     tracks: HashMap<(PeerId, crate::proto::transfer::FileKey), files::Track>,
     /// What each incoming file was offered as, to know a restarted sender's new offer.
-    incoming_offers: HashMap<(PeerId, u64), files::OfferedFile>,
+    incoming_offers: HashMap<(PeerId, u64), crate::proto::transfer::Offer>,
     /// Files offered to and by IP Messenger peers.
     lan_files: lan_files::LanFiles,
     /// This run, for the transfers' packet numbers (a restart must not reuse them).

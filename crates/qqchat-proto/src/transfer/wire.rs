@@ -106,8 +106,13 @@ pub struct Offer {
 impl Offer {
     /// Whether two offers describe the same file (whatever run of the sender made them).
     pub fn same_file(&self, other: &Offer) -> bool {
-        self.id == other.id
-            && self.name == other.name
+        self.id == other.id && self.same_content(other)
+    }
+
+    /// The same bytes under the same name, whatever the transfer's id: what a restarted
+    /// sender offers again under a new one.
+    pub fn same_content(&self, other: &Offer) -> bool {
+        self.name == other.name
             && self.size == other.size
             && self.hash == other.hash
             && self.block == other.block
