@@ -65,3 +65,24 @@ fn naming_a_contacts_file_that_is_missing_still_stops_the_chat() {
     let err = text(&out.stderr);
     assert!(err.contains("nope.toml"), "{err}");
 }
+
+#[test]
+fn the_demo_bot_takes_a_file_sent_with_ctrl_o() {
+    let dir = TempDir::new("demo-file");
+    let file = dir.write("notes.txt", "for the bot");
+    let Some(tmux) = Tmux::start("demo-file", &qqchat_line(dir.path(), "demo")) else {
+        return;
+    };
+    tmux.wait_for("I answer it in capitals")
+        .unwrap_or_else(|s| panic!("no greeting:\n{s}"));
+    tmux.keys(&["C-o"]);
+    tmux.wait_for("Tab complete")
+        .unwrap_or_else(|s| panic!("no path prompt:\n{s}"));
+    tmux.keys(&["-l", &file.display().to_string()]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux
+        .wait_for("verified by bot")
+        .unwrap_or_else(|s| panic!("the bot did not take the file:\n{s}"));
+    assert!(screen.contains("notes.txt"), "{screen}");
+    assert!(!screen.contains("keeps no files"), "{screen}");
+}

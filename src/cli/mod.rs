@@ -561,8 +561,18 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         ip => SocketAddr::new(ip, 0),
     };
     let (bot_keys, your_keys) = (Keypair::generate()?, Keypair::generate()?);
+    // Everything the demo keeps, files included, is under this, removed when it ends.
+    let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
+    let files_in = |sub: &str| -> Option<Box<dyn engine::FileStore>> {
+        Some(Box::new(engine::DiskFiles::new(FilesSetup {
+            downloads: Some(dir.join(sub)),
+            ..FilesSetup::default()
+        })))
+    };
     let mut bot_options = Options::new(engine::default_config());
     bot_options.protocol.identity = Some(bot_keys.clone());
+    // The bot takes your files (you are its trusted contact), so Ctrl-O can be tried.
+    bot_options.files = files_in("bot");
     let bot_engine = start_engine(bot_listen, bot_options)?;
     let me = Me {
         name: your_name.clone(),
@@ -585,13 +595,13 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         encoding: None,
         accept_files: false,
     });
-    let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
     let history = History::open(&dir)?;
     let mut options = Options::new(engine::default_config());
     options.protocol.identity = Some(your_keys.clone());
     options.contacts = book.contacts.clone();
     options.history = Some(history);
     options.queue_failed = true;
+    options.files = files_in("downloads");
     let engine = start_engine(you_listen, options)?;
     let you = Contact {
         name: your_name,
@@ -603,7 +613,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         key: Some(your_keys.public),
         ipmsg: false,
         encoding: None,
-        accept_files: false,
+        accept_files: true,
     };
     let you_peer = you.peer_id();
     let _ = bot_engine.commands.send(Command::SetContacts(vec![you]));
@@ -622,7 +632,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         public_key: Some(your_keys.public),
         data_dir: Some(dir.clone()),
         on_lan: false,
-        downloads: None,
+        downloads: Some(dir.join("downloads")),
     };
     let result = crate::tui::run(book, None, Vec::new(), engine, session);
     let _ = std::fs::remove_dir_all(&dir);
