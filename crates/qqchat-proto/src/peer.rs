@@ -4,7 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 /// An X25519 public key: a contact's identity, whatever address it writes from.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
