@@ -495,6 +495,12 @@ impl App {
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
+            EngineEvent::Groups(_)
+            | EngineEvent::Group(_)
+            | EngineEvent::GroupItems { .. }
+            | EngineEvent::GroupCreated { .. }
+            | EngineEvent::GroupSent { .. }
+            | EngineEvent::GroupRefused { .. } => {}
             EngineEvent::Neighbour(found) => {
                 self.roster.neighbour(&found);
                 self.adopt_drafts();

@@ -8,10 +8,12 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
+use super::group_view::{GroupItem, GroupSnapshot, GroupView};
 use super::stun::{Reachability, StunServer};
 use super::turn::{RelayReport, RelayServer};
 use crate::contacts::Contact;
-use crate::proto::{Config, PathKind, PeerId, Trouble};
+use crate::proto::group::GroupId;
+use crate::proto::{Config, PathKind, PeerId, PublicKey, Trouble};
 use crate::store::{Conversation, ConversationKey, History};
 
 /// What a front end asks the engine to do.
@@ -93,6 +95,27 @@ pub enum Command {
         outgoing: bool,
         action: FileAction,
     },
+    /// Start a group named `name` with these keyed contacts; each is sent an invitation.
+    /// `id` names the command in the answer ([`EngineEvent::GroupCreated`]).
+    GroupCreate {
+        id: u64,
+        name: String,
+        members: Vec<PeerId>,
+    },
+    /// Send `text` to every member of `group`. `id` names it in [`EngineEvent::GroupSent`].
+    GroupSend {
+        group: GroupId,
+        text: String,
+        id: u64,
+    },
+    /// Invite a keyed contact into `group`.
+    GroupAdd { group: GroupId, member: PeerId },
+    /// Take a member out (the creator only).
+    GroupRemove { group: GroupId, member: PublicKey },
+    /// Leave `group`: the others are told, and nothing more comes.
+    GroupLeave { group: GroupId },
+    /// Accept or decline an invitation.
+    GroupAnswer { group: GroupId, accept: bool },
     /// Say goodbye to every contact and stop.
     Shutdown,
 }
@@ -212,6 +235,31 @@ pub enum EngineEvent {
         peer: PeerId,
         id: u64,
         outgoing: bool,
+        reason: String,
+    },
+    /// Every group on disk with its items, read at start (with the history).
+    Groups(Vec<GroupSnapshot>),
+    /// A group is new here (created, or an invitation came), or its name, members or this
+    /// member's status changed.
+    Group(GroupView),
+    /// Items of a group to show, new or changed (a gap closed, more members acked): by
+    /// [`GroupItem::id`], each replaces the one shown before.
+    GroupItems {
+        group: GroupId,
+        items: Vec<GroupItem>,
+    },
+    /// The answer to [`Command::GroupCreate`] `id`.
+    GroupCreated { id: u64, group: GroupId },
+    /// The answer to [`Command::GroupSend`] `id`: the message is stored and on its way to
+    /// the members in `to` (the others get it through them, or when they are back).
+    GroupSent {
+        id: u64,
+        group: GroupId,
+        to: Vec<PublicKey>,
+    },
+    /// A group command could not be carried out, and why (in words for the user).
+    GroupRefused {
+        group: Option<GroupId>,
         reason: String,
     },
 }

@@ -20,8 +20,9 @@ use super::lan_files;
 use super::stun::StunServer;
 use super::turn::RelayServer;
 use crate::net::{self, Incoming};
+use crate::proto::group::GroupId;
 use crate::proto::{Config, Transmit};
-use crate::store::{ConversationKey, History, Record, StoreError};
+use crate::store::{ConversationKey, GroupRecord, History, Record, StoreError};
 
 /// Datagrams taken in one step after the first: their receipts and fsyncs are batched.
 const BATCH: usize = 1024;
@@ -206,6 +207,8 @@ fn now() -> Now {
 pub(crate) trait Store {
     /// Queues a record for the next commit.
     fn append(&mut self, key: &ConversationKey, record: &Record);
+    /// Queues a record of a group for the next commit.
+    fn append_group(&mut self, id: GroupId, record: &GroupRecord);
     /// Renames a conversation, committing what is queued first.
     fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError>;
     /// Writes and syncs everything queued.
@@ -215,6 +218,10 @@ pub(crate) trait Store {
 impl Store for History {
     fn append(&mut self, key: &ConversationKey, record: &Record) {
         History::append(self, key, record);
+    }
+
+    fn append_group(&mut self, id: GroupId, record: &GroupRecord) {
+        History::append_group(self, id, record);
     }
 
     fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError> {
@@ -275,6 +282,10 @@ pub(crate) fn apply<S: Store>(
                         errors.push(EngineEvent::Error(err.to_string()));
                     }
                 }
+                StoreOp::Group { id, record } => {
+                    store.append_group(id, &record);
+                    appended = true;
+                }
             }
         }
         if appended && let Err(err) = store.commit() {
@@ -324,6 +335,13 @@ impl Driver {
         if load_history && let Some(history) = self.history.as_ref() {
             match history.conversations(u64::MAX) {
                 Ok(c) => loaded = Some(c),
+                Err(err) => error = Some(EngineEvent::Error(err.to_string())),
+            }
+        }
+        // Groups are read whenever there is a store: `send` to a group needs them too.
+        if let Some(history) = self.history.as_ref() {
+            match history.groups() {
+                Ok(groups) => self.core.load_groups(groups),
                 Err(err) => error = Some(EngineEvent::Error(err.to_string())),
             }
         }
@@ -548,6 +566,10 @@ mod tests {
                 Record::Msg { id, .. } | Record::State { id, .. } => id,
             };
             self.0.borrow_mut().push(format!("append {key} {id}"));
+        }
+
+        fn append_group(&mut self, id: GroupId, _: &GroupRecord) {
+            self.0.borrow_mut().push(format!("append group {id}"));
         }
 
         fn rename(

@@ -14,6 +14,7 @@ mod api;
 mod core;
 mod disk;
 mod driver;
+mod group_view;
 mod ids;
 mod lan_files;
 mod limit;
@@ -30,6 +31,7 @@ pub use api::{
 };
 pub use disk::{DiskFiles, FilesSetup, KEEP_INTERRUPTED};
 pub use driver::{default_config, spawn};
+pub use group_view::{GroupItem, GroupItemKind, GroupSnapshot, GroupView};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
 pub use stun::{Mapping, Probe, Reachability, ServerReport, StunClient, StunServer};

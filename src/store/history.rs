@@ -200,6 +200,9 @@ pub struct StoredMessage {
 pub struct History {
     dir: PathBuf,
     pending: BTreeMap<ConversationKey, Vec<u8>>,
+    /// Groups' files, in a directory beside the conversations'.
+    groups: PathBuf,
+    group_pending: BTreeMap<crate::proto::group::GroupId, Vec<u8>>,
 }
 
 impl History {
@@ -210,9 +213,16 @@ impl History {
             path: dir.clone(),
             source,
         })?;
+        let groups = super::groups::groups_dir(&dir);
+        fs::create_dir_all(&groups).map_err(|source| StoreError::Dir {
+            path: groups.clone(),
+            source,
+        })?;
         Ok(History {
             dir,
             pending: BTreeMap::new(),
+            groups,
+            group_pending: BTreeMap::new(),
         })
     }
 
@@ -245,13 +255,42 @@ impl History {
         }
     }
 
+    /// Queues a record of a group; it reaches the disk at the next [`History::commit`].
+    pub fn append_group(
+        &mut self,
+        id: crate::proto::group::GroupId,
+        record: &super::groups::GroupRecord,
+    ) {
+        let buf = self.group_pending.entry(id).or_default();
+        if serde_json::to_writer(&mut *buf, record).is_ok() {
+            buf.push(b'\n');
+        }
+    }
+
+    /// The directory of the groups' files.
+    pub fn groups_dir(&self) -> &Path {
+        &self.groups
+    }
+
+    /// Every group on disk.
+    pub fn groups(&self) -> Result<Vec<super::groups::StoredGroup>, StoreError> {
+        super::groups::load_groups(&self.groups)
+    }
+
     /// True when records are waiting for [`History::commit`].
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.group_pending.is_empty()
     }
 
     /// Writes and syncs every queued record: one write and one fsync per file touched.
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        for (id, buf) in std::mem::take(&mut self.group_pending) {
+            let path = super::groups::group_path(&self.groups, &id);
+            write_locked(&path, &buf).map_err(|source| StoreError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
         for (key, buf) in std::mem::take(&mut self.pending) {
             let path = self.path(&key);
             write_locked(&path, &buf).map_err(|source| StoreError::Write {

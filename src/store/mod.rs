@@ -2,10 +2,12 @@
 //! which is also the outbox of messages still to deliver.
 
 mod drafts;
+mod groups;
 mod history;
 mod key;
 
 pub use drafts::{drafts_path, load_drafts, save_drafts};
+pub use groups::{GroupRecord, GroupStatus, StoredGroup, group_path, load_group};
 pub use history::{
     Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
 };

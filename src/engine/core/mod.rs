@@ -19,6 +19,7 @@ use jiff::Timestamp;
 mod candidates;
 mod discovery;
 mod files;
+mod groups;
 mod lan;
 mod lan_files;
 mod links;
@@ -62,6 +63,11 @@ pub enum StoreOp {
     Rename {
         from: ConversationKey,
         to: ConversationKey,
+    },
+    /// Add a record to a group's file.
+    Group {
+        id: crate::proto::group::GroupId,
+        record: crate::store::GroupRecord,
     },
 }
 
@@ -190,6 +196,8 @@ pub struct EngineCore {
     data_room: usize,
     /// The last step stopped producing file data for want of room.
     data_held: bool,
+    /// Groups this member is in or was invited to.
+    groups: groups::Groups,
 }
 
 impl EngineCore {
@@ -229,6 +237,7 @@ impl EngineCore {
             candidates_stale: true,
             data_room: usize::MAX,
             data_held: false,
+            groups: groups::Groups::default(),
         }
     }
 
@@ -268,6 +277,7 @@ impl EngineCore {
         self.lan_timeout(now);
         self.lan_files_timeout(now);
         self.xfer_timeout(now);
+        self.group_timeout(now);
     }
 
     /// When [`EngineCore::handle_timeout`] must next be called.
@@ -279,6 +289,7 @@ impl EngineCore {
             self.lan_deadline(),
             self.lan_files_deadline(),
             self.xfer_deadline(),
+            self.group_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -351,6 +362,12 @@ impl EngineCore {
                 outgoing,
                 action,
             } => self.file_action(now, peer, id, outgoing, action),
+            cmd @ (Command::GroupCreate { .. }
+            | Command::GroupSend { .. }
+            | Command::GroupAdd { .. }
+            | Command::GroupRemove { .. }
+            | Command::GroupLeave { .. }
+            | Command::GroupAnswer { .. }) => self.group_command(now, cmd),
             Command::Shutdown => self.goodbye(now),
         }
     }
@@ -579,6 +596,10 @@ impl EngineCore {
                 sent_at_ms,
                 plain,
             } => {
+                if !plain && self.group_received(now, from, &text) {
+                    self.link_dirty.insert(from);
+                    return;
+                }
                 // Shown and stored once: a message sent again after a restart of either side
                 // is acked by the protocol but goes no further.
                 if let Some(id) = id
@@ -615,6 +636,7 @@ impl EngineCore {
                     plain,
                 });
             }
+            Event::Delivered { .. } | Event::Failed { .. } if self.group_receipt(&event) => {}
             Event::Delivered { to, id } => {
                 self.unacked.remove(&id);
                 self.never_queue.remove(&id);
@@ -640,6 +662,7 @@ impl EngineCore {
                 self.link_dirty.insert(peer);
                 if online {
                     self.drain_outbox(now, peer);
+                    self.group_presence(now, peer);
                 }
             }
             Event::KeyRefused {

@@ -25,6 +25,19 @@ pub const MAX_TEXT: usize = 256 << 10;
 /// taken for one over anything else the key signs.
 const SIGNING_CONTEXT: &[u8] = b"qqchat group message v1\0";
 
+/// `name` cut to at most [`MAX_NAME`] bytes on a character boundary, never empty: how a
+/// contact's name becomes a member's.
+pub fn clip_name(name: &str) -> String {
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    match &name[..end] {
+        "" => "member".to_owned(),
+        n => n.to_owned(),
+    }
+}
+
 /// A group's name on the wire: derived from its creator's key and a random salt (see
 /// [`GroupId::derive`]), so only the creator can write the message that starts it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
