@@ -405,3 +405,43 @@ fn a_removed_member_gets_nothing_new_and_only_the_creator_removes() {
     net.run_for(Duration::from_secs(2));
     assert_eq!(texts(&net.sides[3], gid), ["without carol", "indeed"]);
 }
+
+#[test]
+fn an_invitation_sent_while_the_member_was_away_arrives_when_it_is_back() {
+    let mut net = Net::new(3);
+    net.down.insert(2);
+    net.run_for(Duration::from_secs(90));
+    let members = vec![PeerId::Key(net.key(1)), PeerId::Key(net.key(2))];
+    net.command(
+        0,
+        Command::GroupCreate {
+            id: 1,
+            name: "hikers".into(),
+            members,
+        },
+    );
+    net.run_for(Duration::from_secs(60));
+    let gid = net.sides[0]
+        .events
+        .iter()
+        .find_map(|e| match e {
+            EngineEvent::GroupCreated { group, .. } => Some(*group),
+            _ => None,
+        })
+        .expect("the group was created");
+    net.say(0, gid, "who is coming?");
+    net.run_for(Duration::from_secs(60));
+    assert_eq!(status(&net.sides[2], gid), None, "carol was away");
+    net.down.clear();
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(status(&net.sides[2], gid), Some(GroupStatus::Invited));
+    net.command(
+        2,
+        Command::GroupAnswer {
+            group: gid,
+            accept: true,
+        },
+    );
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(texts(&net.sides[2], gid), ["who is coming?"]);
+}

@@ -23,6 +23,9 @@ pub(super) struct Held {
     /// This member's messages, by count, and the members known to have each.
     acks: BTreeMap<u64, BTreeSet<PublicKey>>,
     inviter: Option<PublicKey>,
+    /// Members heard from about this group in this run: they hold it. Anyone else is sent
+    /// the invitation again when it comes online, in case the first never arrived.
+    heard: BTreeSet<PublicKey>,
 }
 
 /// An envelope handed to the protocol, until its receipt or failure.
@@ -75,6 +78,7 @@ impl EngineCore {
                 status: s.status,
                 acks: s.acks,
                 inviter: None,
+                heard: BTreeSet::new(),
             };
             snapshots.push(snapshot(&held, me));
             self.groups.held.insert(s.id, held);
@@ -133,6 +137,7 @@ impl EngineCore {
             status: GroupStatus::Joined,
             acks: BTreeMap::new(),
             inviter: None,
+            heard: BTreeSet::new(),
         };
         self.groups.held.insert(gid, held);
         self.store_group(gid, GroupRecord::msg(msg.bytes(), now.wall));
@@ -346,6 +351,7 @@ impl EngineCore {
                     status: GroupStatus::Invited,
                     acks: BTreeMap::new(),
                     inviter: Some(from_key),
+                    heard: BTreeSet::new(),
                 },
             );
         }
@@ -366,6 +372,7 @@ impl EngineCore {
             _ => None,
         };
         let invited_now = held.status == GroupStatus::Invited && held.group.is_empty();
+        held.heard.insert(from_key);
         let received =
             held.group
                 .receive(&mut held.sync, &me, from_key, envelope, now.mono, &direct);
@@ -496,7 +503,10 @@ impl EngineCore {
             .members()
             .iter()
             .filter(|m| m.key != me && to.is_none_or(|t| t == m.key) && self.direct(&m.key))
-            .map(|m| held.group.hello(m.key))
+            .flat_map(|m| {
+                let invite = (!held.heard.contains(&m.key)).then(|| held.group.invitation(m.key));
+                invite.into_iter().chain([held.group.hello(m.key)])
+            })
             .collect();
         for o in hellos {
             self.group_transmit(now, o, Vec::new());
