@@ -41,7 +41,13 @@ pub(super) struct Sending {
 pub(super) struct Groups {
     held: HashMap<GroupId, Held>,
     sending: HashMap<u64, Sending>,
+    /// When members online are next told what this member holds, in case something sent
+    /// to them was lost while neither side went offline.
+    next_sweep: Option<Instant>,
 }
+
+/// How often members online compare what they hold, besides when they come online.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl EngineCore {
     fn me(&self) -> Option<&crate::proto::secure::Keypair> {
@@ -565,6 +571,14 @@ impl EngineCore {
     }
 
     pub(super) fn group_timeout(&mut self, now: Now) {
+        match self.groups.next_sweep {
+            Some(at) if now.mono >= at => {
+                self.groups.next_sweep = Some(now.mono + SWEEP_EVERY);
+                self.group_sweep(now);
+            }
+            Some(_) => {}
+            None => self.groups.next_sweep = Some(now.mono + SWEEP_EVERY),
+        }
         let due: Vec<(GroupId, Vec<MsgRef>)> = self
             .groups
             .held
@@ -578,11 +592,29 @@ impl EngineCore {
     }
 
     pub(super) fn group_deadline(&self) -> Option<Instant> {
+        let sweep = self
+            .groups
+            .next_sweep
+            .filter(|_| !self.groups.held.is_empty());
         self.groups
             .held
             .values()
             .filter_map(|h| h.group.next_release(GAP_WAIT))
+            .chain(sweep)
             .min()
+    }
+
+    /// Tells every member online what this member holds of each group they share.
+    fn group_sweep(&mut self, now: Now) {
+        let online: Vec<PeerId> = self
+            .contacts
+            .iter()
+            .filter_map(|c| c.key.map(PeerId::Key))
+            .filter(|p| self.node.link(*p).is_some_and(|l| l.online == Some(true)))
+            .collect();
+        for peer in online {
+            self.group_presence(now, peer);
+        }
     }
 
     fn store_group(&mut self, gid: GroupId, record: GroupRecord) {
