@@ -515,6 +515,11 @@ impl EngineCore {
             })
             .collect();
         for o in hellos {
+            if let (Envelope::Have { .. }, Some(held)) =
+                (&o.envelope, self.groups.held.get_mut(&gid))
+            {
+                held.sync.asked(o.to);
+            }
             self.group_transmit(now, o, Vec::new());
         }
     }

@@ -51,9 +51,32 @@ pub struct Sync {
     served: HashMap<PublicKey, VecDeque<Instant>>,
     /// Each author's allowance of new messages: tokens and when they were counted.
     allowance: HashMap<PublicKey, (f64, Instant)>,
+    /// Pages asked of each member and not yet received: a page asked for is taken whole,
+    /// one that was not is limited per author like new messages.
+    asked: HashMap<PublicKey, u32>,
 }
 
+/// Asks of one member counted at most: a member that never answers cannot make this grow.
+const MAX_ASKED: u32 = 8;
+
 impl Sync {
+    /// This member asks `to` for what it lacks (a [`Envelope::Have`] is on its way to it).
+    pub fn asked(&mut self, to: PublicKey) {
+        let n = self.asked.entry(to).or_default();
+        *n = (*n + 1).min(MAX_ASKED);
+    }
+
+    /// Whether a page from `from` answers an ask, which it then uses up.
+    fn answers(&mut self, from: &PublicKey) -> bool {
+        match self.asked.get_mut(from) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn take_page(&mut self, to: PublicKey, now: Instant) -> bool {
         let served = self.served.entry(to).or_default();
         while served
@@ -204,8 +227,13 @@ impl Group {
                 }
             }
             Envelope::Page { msgs, more, .. } => {
+                let asked = sync.answers(&from);
                 for bytes in msgs {
                     let msg = GroupMsg::decode(&bytes)?;
+                    if !asked && !sync.allow(msg.content.author, now) {
+                        out.limited += 1;
+                        continue;
+                    }
                     self.take(msg, now, &mut out);
                 }
                 if more {
@@ -229,10 +257,18 @@ impl Group {
                 }
             }
             Envelope::Invite { msgs, .. } => {
+                // Membership only: an invitation is no way around the limits on text.
                 for bytes in msgs {
                     let msg = GroupMsg::decode(&bytes)?;
-                    self.take(msg, now, &mut out);
+                    if msg.content.body.is_membership() {
+                        self.take(msg, now, &mut out);
+                    }
                 }
+            }
+        }
+        for o in &out.send {
+            if matches!(o.envelope, Envelope::Have { .. }) {
+                sync.asked(o.to);
             }
         }
         Ok(out)
