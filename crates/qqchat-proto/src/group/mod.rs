@@ -12,6 +12,8 @@
 mod log;
 mod msg;
 mod sync;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use log::{Group, Inserted, Membership};
