@@ -504,23 +504,22 @@ impl EngineCore {
         let Some(held) = self.groups.held.get(&gid) else {
             return;
         };
-        let hellos: Vec<Outgoing> = held
+        let others: Vec<PublicKey> = held
             .group
             .members()
             .iter()
-            .filter(|m| m.key != me && to.is_none_or(|t| t == m.key) && self.direct(&m.key))
-            .flat_map(|m| {
-                let invite = (!held.heard.contains(&m.key)).then(|| held.group.invitation(m.key));
-                invite.into_iter().chain([held.group.hello(m.key)])
-            })
+            .map(|m| m.key)
+            .filter(|k| *k != me && to.is_none_or(|t| t == *k) && self.direct(k))
             .collect();
-        for o in hellos {
-            if let (Envelope::Have { .. }, Some(held)) =
-                (&o.envelope, self.groups.held.get_mut(&gid))
-            {
-                held.sync.asked(o.to);
+        for key in others {
+            let Some(held) = self.groups.held.get_mut(&gid) else {
+                return;
+            };
+            let invite = (!held.heard.contains(&key)).then(|| held.group.invitation(key));
+            let hello = held.group.hello(&mut held.sync, key);
+            for o in invite.into_iter().chain([hello]) {
+                self.group_transmit(now, o, Vec::new());
             }
-            self.group_transmit(now, o, Vec::new());
         }
     }
 

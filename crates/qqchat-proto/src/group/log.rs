@@ -294,7 +294,7 @@ impl Group {
         let membership = c.body.is_membership();
         let mut out = self.hold(msg, now);
         if membership {
-            self.replay();
+            self.replay(&mut out);
             out.membership = true;
             // Authors just added may have sent messages that waited for it.
             let orphans = std::mem::take(&mut self.orphans);
@@ -320,20 +320,23 @@ impl Group {
         if !self.followed.contains(&id) {
             self.heads.insert(id);
         }
-        let missing: Vec<MsgRef> = follows
+        let pending: Vec<MsgRef> = follows
             .into_iter()
             .filter(|p| !self.complete.contains(p))
             .collect();
+        // Waits under everything not complete, given up on or not: one given up on may
+        // still come, and be incomplete itself, and then this must hear when it completes.
+        let waits = pending.iter().any(|p| !self.given_up(p));
+        for p in pending {
+            self.waiting.entry(p).or_default().push(id);
+        }
         let mut out = Inserted {
             held: vec![id],
             ..Inserted::default()
         };
-        if missing.is_empty() {
+        if !waits {
             self.completed(id, &mut out);
         } else {
-            for p in missing {
-                self.waiting.entry(p).or_default().push(id);
-            }
             self.incomplete.insert(id, now);
             if now.is_none() {
                 self.released.insert(id);
@@ -355,12 +358,7 @@ impl Group {
                 out.shown.push(id);
             }
             for child in self.waiting.remove(&id).unwrap_or_default() {
-                let ready = self
-                    .msgs
-                    .get(&child)
-                    .is_some_and(|m| m.content.follows().all(|p| self.complete.contains(&p)))
-                    && !self.complete.contains(&child);
-                if ready {
+                if self.ready(&child) {
                     stack.push(child);
                 }
             }
@@ -380,7 +378,7 @@ impl Group {
         }
     }
 
-    fn replay(&mut self) {
+    fn replay(&mut self, out: &mut Inserted) {
         let mut m = Membership::default();
         for o in &self.order {
             if let Some(msg) = self.msgs.get(&o.id())
@@ -389,7 +387,61 @@ impl Group {
                 m.apply(&msg.content);
             }
         }
+        // Whoever any held message names is taken as an author, valid there or not, so
+        // what members hold never depends on the order they learnt of it; whether their
+        // messages are shown does.
+        for msg in self.msgs.values() {
+            let c = &msg.content;
+            let named: Vec<&Member> = match &c.body {
+                Body::Create { members, .. } => members.iter().collect(),
+                Body::Add(member) => vec![member],
+                _ => continue,
+            };
+            if matches!(c.body, Body::Create { .. }) {
+                m.ever
+                    .entry(c.author)
+                    .or_insert_with(|| "creator".to_owned());
+            }
+            for member in named {
+                m.ever
+                    .entry(member.key)
+                    .or_insert_with(|| member.name.clone());
+            }
+        }
         self.membership = m;
+        // A missing message by someone no longer in the group may never come (nobody else
+        // may hold it, and they are refused catch-up): what follows it stops waiting.
+        let gone: Vec<MsgRef> = self
+            .waiting
+            .keys()
+            .filter(|p| self.given_up(p))
+            .copied()
+            .collect();
+        for p in gone {
+            for child in self.waiting.get(&p).cloned().unwrap_or_default() {
+                if self.ready(&child) {
+                    self.completed(child, out);
+                }
+            }
+        }
+    }
+
+    /// Whether a missing message is no longer waited for: its author is no longer a member.
+    fn given_up(&self, id: &MsgRef) -> bool {
+        !self.msgs.contains_key(id)
+            && self.membership.ever.contains_key(&id.author)
+            && !self.membership.members.contains_key(&id.author)
+    }
+
+    /// Whether a held message has everything it follows (or given up on), and is not yet
+    /// complete.
+    fn ready(&self, id: &MsgRef) -> bool {
+        !self.complete.contains(id)
+            && self.msgs.get(id).is_some_and(|m| {
+                m.content
+                    .follows()
+                    .all(|p| self.complete.contains(&p) || self.given_up(&p))
+            })
     }
 
     /// Messages that waited `wait` since `now` for what they follow: shown from now on,

@@ -191,7 +191,7 @@ impl Content {
                 if !name_ok(name) || members.iter().any(|m| !name_ok(&m.name)) {
                     return bad("a name empty or too long");
                 }
-                if members.len() > MAX_MEMBERS {
+                if members.iter().filter(|m| m.key != self.author).count() >= MAX_MEMBERS {
                     return Err(GroupError::TooManyMembers);
                 }
                 Ok(())

@@ -153,8 +153,10 @@ impl Group {
         Ok((msg, send))
     }
 
-    /// What this member holds, to tell `to` (when it comes online, and now and then).
-    pub fn hello(&self, to: PublicKey) -> Outgoing {
+    /// What this member holds, to tell `to` (when it comes online, and now and then); the
+    /// page that answers it is taken whole.
+    pub fn hello(&self, sync: &mut Sync, to: PublicKey) -> Outgoing {
+        sync.asked(to);
         Outgoing {
             to,
             envelope: Envelope::Have {
@@ -190,7 +192,11 @@ impl Group {
         if envelope.group() != self.id() {
             return Err(GroupError::WrongGroup);
         }
-        if !self.is_member(&from) && !matches!(envelope, Envelope::Invite { .. }) {
+        // An invitation may come from someone this member does not know as a member yet
+        // (that is what it shows); anything else, and an invitation to a member, from a
+        // member only.
+        let invite = matches!(envelope, Envelope::Invite { .. }) && !self.is_member(me);
+        if !self.is_member(&from) && !invite {
             return Err(GroupError::NotMember);
         }
         let mut out = Received::default();
@@ -199,7 +205,8 @@ impl Group {
                 let missing_before = self.missing();
                 for bytes in msgs {
                     let msg = GroupMsg::decode(&bytes)?;
-                    if !sync.allow(msg.content.author, now) {
+                    // A copy already held costs its author nothing.
+                    if self.get(&msg.id()).is_none() && !sync.allow(msg.content.author, now) {
                         out.limited += 1;
                         continue;
                     }
@@ -230,7 +237,10 @@ impl Group {
                 let asked = sync.answers(&from);
                 for bytes in msgs {
                     let msg = GroupMsg::decode(&bytes)?;
-                    if !asked && !sync.allow(msg.content.author, now) {
+                    if !asked
+                        && self.get(&msg.id()).is_none()
+                        && !sync.allow(msg.content.author, now)
+                    {
                         out.limited += 1;
                         continue;
                     }

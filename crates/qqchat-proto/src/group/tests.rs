@@ -331,7 +331,7 @@ fn only_the_creator_removes_and_a_removed_member_is_refused() {
         f.receive(0, 2, live(f.id(), &[&late]), now).err(),
         Some(GroupError::NotMember)
     );
-    let hello = f.groups[2].hello(c0).envelope;
+    let hello = f.groups[2].hello(&mut f.syncs[2], c0).envelope;
     assert_eq!(
         f.receive(0, 2, hello, now).err(),
         Some(GroupError::NotMember)
@@ -367,7 +367,8 @@ fn only_the_creator_removes_and_a_removed_member_is_refused() {
     });
     // Its Have is refused by everyone who knows.
     for to in [0, 1, 3] {
-        let hello = f.groups[2].hello(f.key(to)).envelope;
+        let key = f.key(to);
+        let hello = f.groups[2].hello(&mut f.syncs[2], key).envelope;
         let now = f.at(4);
         assert_eq!(
             f.receive(to, 2, hello, now).err(),
@@ -398,7 +399,8 @@ fn a_member_leaves() {
         assert!(!f.groups[to].is_member(&f.key(2)));
         assert!(f.groups[to].is_member(&f.key(1 - to)));
     }
-    let hello = f.groups[2].hello(f.key(0)).envelope;
+    let key = f.key(0);
+    let hello = f.groups[2].hello(&mut f.syncs[2], key).envelope;
     let now = f.at(2);
     assert_eq!(
         f.receive(0, 2, hello, now).err(),
@@ -648,7 +650,8 @@ fn pages_hold_at_most_page_messages() {
     let held: Vec<GroupMsg> = f.groups[0].all().cloned().collect();
     assert_eq!(page, held[..PAGE_MESSAGES]);
     // Catch-up through the envelopes: two pages, the second the last.
-    let hello = f.groups[1].hello(f.key(0)).envelope;
+    let from = f.key(0);
+    let hello = f.groups[1].hello(&mut f.syncs[1], from).envelope;
     let got = f.receive(0, 1, hello, f.t0).expect("answered");
     let [Outgoing { envelope, .. }] = &got.send[..] else {
         panic!("one page: {:?}", got.send.len());
@@ -715,7 +718,9 @@ fn pages_hold_about_page_bytes() {
 
 #[test]
 fn envelopes_read_back_from_their_text() {
-    let f = Fixture::new(2);
+    let mut f = Fixture::new(2);
+    let key = f.key(1);
+    let hello = f.groups[0].hello(&mut f.syncs[0], key).envelope;
     let envelopes = [
         live(f.id(), &[&f.create]),
         Envelope::Page {
@@ -723,7 +728,7 @@ fn envelopes_read_back_from_their_text() {
             msgs: encode_all([&f.create]),
             more: true,
         },
-        f.groups[0].hello(f.key(1)).envelope,
+        hello,
         f.groups[0].invitation(f.key(1)).envelope,
         Envelope::Have {
             group: f.id(),
@@ -799,4 +804,86 @@ fn group_ids_read_back_from_hex() {
     assert_eq!(GroupId::from_hex(&hex[1..]), None);
     assert_eq!(GroupId::from_hex(&format!("{}g", &hex[1..])), None);
     assert_eq!(GroupId::from_hex(&"é".repeat(16)), None);
+}
+
+#[test]
+fn a_removed_member_cannot_push_messages_into_a_member_as_an_invitation() {
+    let mut f = Fixture::new(3);
+    let removed = f.key(2);
+    let (removal, _) = f.post(0, Body::Remove(removed));
+    f.groups[1]
+        .insert(removal, Some(f.t0))
+        .expect("bob holds the removal");
+    // Carol, removed, writes on in her copy and sends it to bob as an "invitation".
+    let late = f.craft(&f.keys[2].clone(), removed, 1, text("still here"));
+    let invite = Envelope::Invite {
+        group: f.id(),
+        msgs: encode_all([&late]),
+    };
+    assert_eq!(
+        f.receive(1, 2, invite, f.t0).map(|r| r.new.len()),
+        Err(GroupError::NotMember)
+    );
+    assert!(f.groups[1].get(&late.id()).is_none());
+}
+
+#[test]
+fn a_start_naming_max_members_others_is_refused() {
+    let creator = keys();
+    let others: Vec<Member> = (0..MAX_MEMBERS)
+        .map(|i| member(&keys(), &format!("m{i}")))
+        .collect();
+    assert_eq!(
+        Group::create(&creator, "big", [1; 16], others, 0, rand::rng()).map(|_| ()),
+        Err(GroupError::TooManyMembers)
+    );
+}
+
+#[test]
+fn a_copy_already_held_does_not_use_up_its_authors_allowance() {
+    let mut f = Fixture::new(2);
+    let (msg, _) = f.post(0, text("once"));
+    let copy = live(f.id(), &[&msg]);
+    let mut limited = 0;
+    for _ in 0..AUTHOR_BURST + 50 {
+        limited += f.receive(1, 0, copy.clone(), f.t0).expect("taken").limited;
+    }
+    assert_eq!(limited, 0);
+    let (next, _) = f.post(0, text("twice"));
+    let r = f
+        .receive(1, 0, live(f.id(), &[&next]), f.t0)
+        .expect("taken");
+    assert_eq!(r.new.len(), 1, "the author's allowance is whole");
+}
+
+#[test]
+fn what_follows_a_lost_message_of_a_removed_member_does_not_wait_for_it() {
+    let mut f = Fixture::new(3);
+    // Carol writes twice; only her second message reaches alice, then carol is removed.
+    let carol = f.key(2);
+    let (lost, _) = f.post(2, text("lost"));
+    let (second, _) = f.post(2, text("second"));
+    f.groups[0]
+        .insert(second.clone(), Some(f.t0))
+        .expect("held");
+    assert!(
+        !f.groups[0].is_shown(&second.id()),
+        "it waits for the first"
+    );
+    let (removal, _) = f.post(0, Body::Remove(carol));
+    assert!(
+        f.groups[0].is_shown(&second.id()) && !f.groups[0].gap_before(&second.id()),
+        "her lost message will never come: nothing waits for it"
+    );
+    // Bob's answer, which follows her second message, shows at once.
+    for m in [&second, &removal] {
+        f.groups[1].insert((*m).clone(), Some(f.t0)).expect("held");
+    }
+    let (answer, _) = f.post(1, text("answer"));
+    assert!(f.groups[1].is_shown(&answer.id()));
+    // And if the lost one comes after all, it takes its place before the second.
+    f.groups[0].insert(lost.clone(), Some(f.t0)).expect("held");
+    let order = shown_ids(&f.groups[0]);
+    let at = |id: MsgRef| order.iter().position(|o| *o == id);
+    assert!(at(lost.id()) < at(second.id()));
 }
