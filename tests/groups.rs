@@ -152,3 +152,65 @@ fn a_group_message_reaches_every_member_and_a_late_one_catches_up() {
     assert!(listed.contains("3 messages"), "{listed}");
     drop(dave_listens);
 }
+
+#[test]
+fn an_invitation_waits_to_be_accepted_and_the_bot_answers_in_the_group() {
+    let people = circle(&["alice", "bob", "bot"]);
+    let [alice, bob, bot] = people.as_slice() else {
+        unreachable!()
+    };
+    let bob_listens = bob.listen();
+    let mut command = qqchat(bot.dir.path());
+    command.args(["--contacts", &bot.contacts(), "bot"]);
+    let bot_runs = Running::start(command);
+    bot_runs.wait_ready("answering on");
+
+    let out = qq(alice, &["group", "create", "crew", "bob", "bot"]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("delivered to 2/2 members"), "{said}");
+
+    // A plain listen joins nothing by itself: it says how.
+    let line = bob_listens
+        .stdout
+        .wait_for("qqchat group accept", Duration::from_secs(20))
+        .unwrap_or_else(|seen| panic!("no invitation; bob saw {seen:#?}"));
+    assert!(line.contains("[crew] alice invites you"), "{line}");
+    // Answered through bob's running listen.
+    let out = qq(bob, &["group", "accept", "crew"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = qq(bob, &["group", "accept", "crew"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already joined"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = qq(alice, &["send", "crew", "bot: ping"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = bob_listens
+        .stdout
+        .wait_for("[crew] alice: bot: ping", Duration::from_secs(20))
+        .unwrap_or_else(|seen| panic!("no message; bob saw {seen:#?}"));
+    assert!(!line.is_empty());
+    bob_listens
+        .stdout
+        .wait_for("[crew] bot: alice: PING", Duration::from_secs(20))
+        .unwrap_or_else(|seen| panic!("the bot did not answer in the group; bob saw {seen:#?}"));
+
+    // Only the creator takes members out.
+    let out = qq(bob, &["group", "remove", "crew", "bot"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("only the creator"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = qq(alice, &["group", "remove", "crew", "bot"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = qq(alice, &["group", "list"]);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("members: you, bob"), "{listed}");
+    assert!(!listed.contains("bot"), "{listed}");
+}

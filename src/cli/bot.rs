@@ -75,7 +75,7 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
         engine.local_addr
     );
     let me = book.me.name.clone();
-    serve(&engine, reply, &me, |from, path| {
+    serve(&engine, reply, &me, &book.contacts, |from, path| {
         let name = book
             .by_peer(from)
             .map_or_else(|| path.to_string(), |c| c.name.clone());
@@ -126,6 +126,7 @@ pub(super) fn serve(
     engine: &EngineHandle,
     reply: Reply,
     name: &str,
+    contacts: &[crate::contacts::Contact],
     mut answered: impl FnMut(PeerId, SocketAddr),
 ) {
     let mut names: HashMap<GroupId, GroupView> = HashMap::new();
@@ -156,8 +157,11 @@ pub(super) fn serve(
                     let Some(question) = addressed(name, text) else {
                         continue;
                     };
-                    let author = view
-                        .member_name(&item.author)
+                    let author = contacts
+                        .iter()
+                        .find(|c| c.key == Some(item.author))
+                        .map(|c| c.name.as_str())
+                        .or_else(|| view.member_name(&item.author))
                         .map_or_else(String::new, crate::text::one_line);
                     let answer = reply.answer(question, &jiff::Zoned::now());
                     let text = if author.is_empty() {

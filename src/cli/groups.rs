@@ -674,7 +674,7 @@ pub(crate) fn carry_out(engine: &EngineLink<'_>, say: &mut dyn Say, work: &Group
             && mine
                 .values()
                 .all(|by| expect.iter().all(|(k, _)| by.contains(k)));
-        if (accept && joined) || everyone {
+        if (accept && joined) || (!accept && everyone) {
             break;
         }
         let left = deadline.saturating_duration_since(Instant::now());

@@ -628,7 +628,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
                 you_peer,
                 include_str!("../../assets/demo-greeting.txt"),
             );
-            bot::serve(&bot_engine, Reply::Upper, "bot", |_, _| {});
+            bot::serve(&bot_engine, Reply::Upper, "bot", &[], |_, _| {});
         })?;
     book.me.listen = engine.local_addr;
     let session = crate::tui::Session {
