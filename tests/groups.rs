@@ -214,3 +214,37 @@ fn an_invitation_waits_to_be_accepted_and_the_bot_answers_in_the_group() {
     assert!(listed.contains("members: you, bob"), "{listed}");
     assert!(!listed.contains("bot"), "{listed}");
 }
+
+#[test]
+fn a_contact_away_when_the_group_was_made_is_invited_when_back() {
+    let people = circle(&["alice", "bob", "carol"]);
+    let [alice, bob, carol] = people.as_slice() else {
+        unreachable!()
+    };
+    let bob_listens = listen_groups(bob);
+    // Carol is away: her invitation cannot arrive yet.
+    let out = qq(
+        alice,
+        &["group", "create", "--timeout", "2", "later", "bob", "carol"],
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("delivered to 1/2 members"), "{said}");
+    assert!(said.contains("carol will get it"), "{said}");
+    let mut command = qqchat(alice.dir.path());
+    command.args(["--contacts", &alice.contacts(), "listen"]);
+    let alice_listens = Running::start(command);
+    alice_listens.wait_ready("listening on");
+    let out = qq(
+        alice,
+        &["send", "--timeout", "3", "later", "before carol came"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    next_message(&bob_listens, Duration::from_secs(20));
+
+    // Back: the creator's running listen invites her, and she catches up.
+    let carol_listens = listen_groups(carol);
+    let m = next_message(&carol_listens, Duration::from_secs(30));
+    assert_eq!(m["text"], "before carol came", "{m}");
+    assert_eq!(m["group"]["name"], "later", "{m}");
+}
