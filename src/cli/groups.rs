@@ -812,8 +812,7 @@ fn report(
     0
 }
 
-/// Exit status of `qqchat group` commands parsed from the command line; `history` to a
-/// group reads the files.
+/// `qqchat history GROUP`, from the files: `None` when `query` names no group.
 pub(super) fn history(
     common: &Common,
     book: &ContactBook,
@@ -839,6 +838,19 @@ pub(super) fn history(
             ))))
         }
     }
+}
+
+/// The short ids of the groups called exactly `name` (`a1b2c3d4` or `a1b2c3d4|e5f6a7b8`),
+/// when there are any.
+pub(super) fn ids_named(history: &History, name: &str) -> Option<String> {
+    let me = load_identity().ok()?.public;
+    let ids: Vec<String> = load(history, me)
+        .ok()?
+        .iter()
+        .filter(|g| g.view.name == name)
+        .map(|g| short_id(&g.view.id))
+        .collect();
+    (!ids.is_empty()).then(|| ids.join("|"))
 }
 
 /// The group `to` names, for `send`, when it names one: its view, read from the files.

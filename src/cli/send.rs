@@ -79,12 +79,11 @@ pub fn send(
     let target = target.expect("a target when not a group");
     if book.by_name(to).is_some()
         && let Ok(history) = open_history(common)
-        && let Ok(Some(view)) = super::groups::for_send(&history, to)
+        && let Some(ids) = super::groups::ids_named(&history, to)
     {
         eprintln!(
             "qqchat: note: {to} is a contact, so this goes to them; to write to the group {to}, \
-             name it by its id: qqchat send {} ...",
-            super::groups::short_id(&view.id)
+             name it by its id: qqchat send {ids} ..."
         );
     }
     for (n, text) in messages.iter().enumerate() {
