@@ -760,8 +760,15 @@ fn report(
         }
         GroupAction::Send { texts, .. } if texts.len() > 1 => "messages",
         GroupAction::Send { .. } => "message",
-        _ => "change",
+        GroupAction::Add { .. } => "invitation",
+        GroupAction::Remove { .. } => "removal",
+        GroupAction::Leave { .. } | GroupAction::Answer { .. } => "goodbye",
     };
+    // Leaving is done here whoever hears of it: the others are told when they are back.
+    let done_here = matches!(
+        work.action,
+        GroupAction::Leave { .. } | GroupAction::Answer { .. }
+    );
     let total = expect.len() + work.indirect.len();
     if total == 0 {
         say.err("qqchat: you are the only member of this group".into());
@@ -807,7 +814,7 @@ fn report(
              online while qqchat runs here (the chat or listen)"
                 .into(),
         );
-        return 1;
+        return u8::from(!done_here);
     }
     0
 }
