@@ -77,6 +77,32 @@ pub enum Request {
     History { key: String, me: String, json: bool },
     /// `qqchat doctor`: STUN and the NAT from the running socket, and a ping to each of `to`.
     Doctor { to: Vec<Target> },
+    /// `qqchat group ...` and `send` to a group.
+    Group(GroupWork),
+}
+
+/// What a group command asks the engine, resolved by the client from its own files: groups
+/// by their id in hex, members by their key in base64.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "lowercase")]
+pub enum GroupAction {
+    Create { name: String, members: Vec<String> },
+    Send { group: String, texts: Vec<String> },
+    Add { group: String, member: String },
+    Remove { group: String, member: String },
+    Leave { group: String },
+    Answer { group: String, accept: bool },
+}
+
+/// A group command: the action, the members whose copy is waited for and how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupWork {
+    pub action: GroupAction,
+    /// Members reached directly, whose copy is waited for: key (base64) and name.
+    pub expect: Vec<(String, String)>,
+    /// Members reached only through the others: their names, to say so.
+    pub indirect: Vec<String>,
+    pub timeout_secs: f64,
 }
 
 /// One line of the answer.

@@ -45,7 +45,7 @@ enum Cmd {
     Demo,
     /// Send a message (or each line of standard input) and wait until it is delivered.
     Send {
-        /// A contact's name or an ip:port.
+        /// A contact's name, an ip:port, or a group (its name or a prefix of its id).
         to: String,
         /// The message; without it each line of standard input is one message.
         text: Vec<String>,
@@ -91,7 +91,7 @@ enum Cmd {
     },
     /// Print a conversation from the history.
     History {
-        /// A contact's name, or an ip:port.
+        /// A contact's name, an ip:port, or a group (its name or a prefix of its id).
         contact: String,
         /// One JSON object per line.
         #[arg(long)]
@@ -106,6 +106,10 @@ enum Cmd {
         /// before it gets its name; a name is never used as a path).
         #[arg(long, value_name = "DIR")]
         accept_files: Option<PathBuf>,
+        /// Join every group a contact invites you to (otherwise an invitation prints how to
+        /// accept it).
+        #[arg(long)]
+        accept_groups: bool,
     },
     /// Send files to a contact and wait until each is received and verified there.
     SendFile {
@@ -121,12 +125,44 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Groups: create one, add or remove members, leave, answer an invitation, list them.
+    Group {
+        #[command(subcommand)]
+        command: GroupCmd,
+        /// Seconds to wait for the members online to have what was written.
+        #[arg(long, global = true, default_value_t = 30.0, value_name = "SECS")]
+        timeout: f64,
+    },
     /// Answer every message, to its sender.
     Bot {
         /// How to answer.
         #[arg(long, value_enum, default_value_t = Reply::Upper)]
         reply: Reply,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum GroupCmd {
+    /// Start a group with these contacts; each is sent an invitation.
+    Create {
+        name: String,
+        /// The contacts to invite.
+        #[arg(required = true, value_name = "CONTACT")]
+        members: Vec<String>,
+    },
+    /// Invite a contact into a group (GROUP: its name or a prefix of its id).
+    Add { group: String, contact: String },
+    /// Take a member out (the creator only): a contact's name, or the name they were added
+    /// under.
+    Remove { group: String, member: String },
+    /// Leave a group: the others are told, and nothing more comes.
+    Leave { group: String },
+    /// Join a group you were invited to.
+    Accept { group: String },
+    /// Say no to an invitation.
+    Decline { group: String },
+    /// Every group: its name, id, your standing, members and how many messages.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -157,7 +193,11 @@ fn main() -> ExitCode {
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
         Some(Cmd::Id { addr, quiet }) => cli::id(&common, &addr, quiet),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
-        Some(Cmd::Listen { json, accept_files }) => cli::listen(&common, json, accept_files),
+        Some(Cmd::Listen {
+            json,
+            accept_files,
+            accept_groups,
+        }) => cli::listen(&common, json, accept_files, accept_groups),
         Some(Cmd::SendFile {
             timeout,
             name,
@@ -165,7 +205,32 @@ fn main() -> ExitCode {
             paths,
         }) => cli::send_file(&common, &to, &paths, name, timeout),
         Some(Cmd::Bot { reply }) => cli::bot(&common, reply),
+        Some(Cmd::Group { command, timeout }) => {
+            let cmd = match command {
+                GroupCmd::List => return finish(cli::group_list(&common)),
+                GroupCmd::Create { name, members } => cli::GroupCmd::Create { name, members },
+                GroupCmd::Add { group, contact } => cli::GroupCmd::Add {
+                    group,
+                    member: contact,
+                },
+                GroupCmd::Remove { group, member } => cli::GroupCmd::Remove { group, member },
+                GroupCmd::Leave { group } => cli::GroupCmd::Leave { group },
+                GroupCmd::Accept { group } => cli::GroupCmd::Answer {
+                    group,
+                    accept: true,
+                },
+                GroupCmd::Decline { group } => cli::GroupCmd::Answer {
+                    group,
+                    accept: false,
+                },
+            };
+            cli::group(&common, cmd, timeout)
+        }
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {

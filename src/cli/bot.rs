@@ -11,7 +11,10 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::{Common, engine_options, load_book, serve_control, start_engine};
-use crate::engine::{Command, EngineEvent, EngineHandle, new_message_id};
+use crate::engine::{Command, EngineEvent, EngineHandle, GroupItemKind, GroupView, new_message_id};
+use crate::proto::group::{GroupId, MsgRef};
+use crate::store::GroupStatus;
+use std::collections::{HashMap, HashSet};
 
 /// How the bot answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,7 +74,8 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
         "qqchat: bot ({reply:?}) answering on {}; Ctrl-C stops",
         engine.local_addr
     );
-    serve(&engine, reply, |from, path| {
+    let me = book.me.name.clone();
+    serve(&engine, reply, &me, &book.contacts, |from, path| {
         let name = book
             .by_peer(from)
             .map_or_else(|| path.to_string(), |c| c.name.clone());
@@ -96,13 +100,89 @@ pub(super) fn greet(engine: &EngineHandle, to: PeerId, text: &str) {
     }
 }
 
-/// Answers every message until the engine stops, in the sender's own format.
+/// The question in a group message addressed to `name` (`name: ...`, `name, ...` or
+/// `@name ...`, in any case), or `None` when it is not addressed to it.
+pub(crate) fn addressed<'a>(name: &str, text: &'a str) -> Option<&'a str> {
+    let text = text.trim_start();
+    let text = text.strip_prefix('@').unwrap_or(text);
+    let head = text.get(..name.len())?;
+    if name.is_empty() || head.to_lowercase() != name.to_lowercase() {
+        return None;
+    }
+    let rest = &text[name.len()..];
+    let rest = match rest.chars().next() {
+        None => rest,
+        Some(':' | ',') => &rest[1..],
+        Some(c) if c.is_whitespace() => rest,
+        Some(_) => return None,
+    };
+    Some(rest.trim())
+}
+
+/// Answers every message until the engine stops, in the sender's own format. In a group it
+/// answers what is addressed to it by `name`, to the group; it joins every group a contact
+/// invites it to (the engine keeps no one else's invitation).
 pub(super) fn serve(
     engine: &EngineHandle,
     reply: Reply,
+    name: &str,
+    contacts: &[crate::contacts::Contact],
     mut answered: impl FnMut(PeerId, SocketAddr),
 ) {
+    let mut names: HashMap<GroupId, GroupView> = HashMap::new();
+    let mut seen: HashSet<MsgRef> = HashSet::new();
     for event in &engine.events {
+        match &event {
+            EngineEvent::Group(view) => {
+                if view.status == GroupStatus::Invited {
+                    let _ = engine.commands.send(Command::GroupAnswer {
+                        group: view.id,
+                        accept: true,
+                    });
+                }
+                names.insert(view.id, view.clone());
+                continue;
+            }
+            EngineEvent::GroupItems { group, items } => {
+                let Some(view) = names.get(group) else {
+                    continue;
+                };
+                for item in items {
+                    if item.mine || !item.visible || !seen.insert(item.id) {
+                        continue;
+                    }
+                    let GroupItemKind::Text(text) = &item.kind else {
+                        continue;
+                    };
+                    let Some(question) = addressed(name, text) else {
+                        continue;
+                    };
+                    let author = contacts
+                        .iter()
+                        .find(|c| c.key == Some(item.author))
+                        .map(|c| c.name.as_str())
+                        .or_else(|| view.member_name(&item.author))
+                        .map_or_else(String::new, crate::text::one_line);
+                    let answer = reply.answer(question, &jiff::Zoned::now());
+                    let text = if author.is_empty() {
+                        answer
+                    } else {
+                        format!("{author}: {answer}")
+                    };
+                    let _ = engine.commands.send(Command::GroupSend {
+                        group: *group,
+                        text,
+                        id: new_message_id(),
+                    });
+                    eprintln!(
+                        "qqchat: answered {author} in {}",
+                        crate::text::one_line(&view.name)
+                    );
+                }
+                continue;
+            }
+            _ => {}
+        }
         if let EngineEvent::Received {
             from,
             path,
@@ -126,5 +206,22 @@ pub(super) fn serve(
             }
             answered(from, path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addressed;
+
+    #[test]
+    fn a_group_message_is_for_the_bot_when_it_starts_with_its_name() {
+        assert_eq!(addressed("bot", "bot: ping"), Some("ping"));
+        assert_eq!(addressed("bot", "@bot ping"), Some("ping"));
+        assert_eq!(addressed("bot", "Bot, what time"), Some("what time"));
+        assert_eq!(addressed("bot", "  @BOT"), Some(""));
+        assert_eq!(addressed("bot", "botany is fun"), None);
+        assert_eq!(addressed("bot", "hello bot"), None);
+        assert_eq!(addressed("bot", "bo"), None);
+        assert_eq!(addressed("", "anything"), None);
     }
 }

@@ -15,7 +15,11 @@ pub fn history(common: &Common, who: &str, json: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = open_history(common)?;
     let keys = history.keys()?;
-    let key = if book.by_name(who).is_some() || keys.iter().any(|k| *k == *who) {
+    let conversation = book.by_name(who).is_some() || keys.iter().any(|k| *k == *who);
+    if !conversation && let Some(code) = super::groups::history(common, &book, who, json)? {
+        return Ok(code);
+    }
+    let key = if conversation {
         ConversationKey::new(who)
     } else if let Ok(addr) = resolve(who) {
         let key = book.by_addr(addr).map_or_else(

@@ -14,9 +14,14 @@ use super::{Common, engine_options, load_book, open_history, serve_control, star
 use std::net::SocketAddr;
 
 use crate::contacts::{Contact, ContactBook};
-use crate::engine::{Command, EngineEvent, Neighbour, NeighbourKind};
+use crate::engine::{
+    Command, EngineEvent, GroupItem, GroupItemKind, GroupSnapshot, GroupView, Neighbour,
+    NeighbourKind,
+};
 use crate::identity;
 use crate::proto::PeerId;
+use crate::proto::group::{GroupId, MsgRef};
+use crate::store::GroupStatus;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::collections::{HashMap, HashSet};
 
@@ -28,7 +33,12 @@ enum Next {
     Stopped,
 }
 
-pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Result<ExitCode> {
+pub fn listen(
+    common: &Common,
+    json: bool,
+    accept_files: Option<PathBuf>,
+    accept_groups: bool,
+) -> Result<ExitCode> {
     let (book, path) = load_book(common, false)?;
     let history = open_history(common)?;
     // Like the chat, a running `listen` delivers the outbox when a contact is heard from.
@@ -65,6 +75,7 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
     let stdout = std::io::stdout();
     // A failing relay is retried every minute: its reason is said once, not every time.
     let mut relay_said = None;
+    let mut groups = GroupLines::default();
     loop {
         let next = crossbeam_channel::select! {
             recv(engine.events) -> event => event.map_or(Next::Stopped, Next::Engine),
@@ -260,16 +271,213 @@ pub fn listen(common: &Common, json: bool, accept_files: Option<PathBuf>) -> Res
                 eprintln!("qqchat: {err}");
                 continue;
             }
+            EngineEvent::Groups(snapshots) => {
+                for s in snapshots {
+                    let lines = groups.known(&book(), s, json, accept_groups, &engine.commands);
+                    if !print_lines(&stdout, &lines) {
+                        engine.shutdown();
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                continue;
+            }
+            EngineEvent::Group(view) => {
+                let lines = groups.changed(&book(), view, json, accept_groups, &engine.commands);
+                if !print_lines(&stdout, &lines) {
+                    engine.shutdown();
+                    return Ok(ExitCode::SUCCESS);
+                }
+                continue;
+            }
+            EngineEvent::GroupItems { group, items } => {
+                let lines = groups.items(&book(), group, items, json);
+                if !print_lines(&stdout, &lines) {
+                    engine.shutdown();
+                    return Ok(ExitCode::SUCCESS);
+                }
+                continue;
+            }
             _ => continue,
         };
-        let mut out = stdout.lock();
         // A closed pipe (`qqchat listen | head`) ends listening quietly.
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        if !print_lines(&stdout, &[line]) {
             engine.shutdown();
             return Ok(ExitCode::SUCCESS);
         }
     }
     bail!("the engine stopped")
+}
+
+/// Writes lines to standard output; false once nobody reads it.
+fn print_lines(stdout: &std::io::Stdout, lines: &[String]) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    let mut out = stdout.lock();
+    lines
+        .iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
+/// What `listen` knows of groups, to print each group message once, and nothing of a group
+/// until it is joined.
+#[derive(Default)]
+struct GroupLines {
+    views: HashMap<GroupId, GroupView>,
+    /// Items already printed (or read at start), by group.
+    seen: HashSet<(GroupId, MsgRef)>,
+    /// Items of groups invited to, printed once joined.
+    waiting: HashMap<GroupId, Vec<GroupItem>>,
+}
+
+impl GroupLines {
+    /// A group read at start: its items were there before, so none is printed; an
+    /// invitation still open is said (or accepted).
+    fn known(
+        &mut self,
+        book: &ContactBook,
+        snapshot: GroupSnapshot,
+        json: bool,
+        accept: bool,
+        commands: &crossbeam_channel::Sender<Command>,
+    ) -> Vec<String> {
+        let id = snapshot.view.id;
+        for item in &snapshot.items {
+            self.seen.insert((id, item.id));
+        }
+        self.changed(book, snapshot.view, json, accept, commands)
+    }
+
+    fn changed(
+        &mut self,
+        book: &ContactBook,
+        view: GroupView,
+        json: bool,
+        accept: bool,
+        commands: &crossbeam_channel::Sender<Command>,
+    ) -> Vec<String> {
+        let id = view.id;
+        let before = self.views.insert(id, view.clone()).map(|v| v.status);
+        let mut lines = Vec::new();
+        let name = crate::text::one_line(&view.name);
+        let short = super::groups::short_id(&id);
+        match view.status {
+            GroupStatus::Invited if before != Some(GroupStatus::Invited) => {
+                let from = view
+                    .inviter
+                    .map(|k| super::groups::author_name(book, &view, &k));
+                if accept {
+                    eprintln!(
+                        "qqchat: {} invited you to the group {name} ({short}): accepting",
+                        from.as_deref().unwrap_or("a contact")
+                    );
+                    let _ = commands.send(Command::GroupAnswer {
+                        group: id,
+                        accept: true,
+                    });
+                } else if json {
+                    lines.push(
+                        json!({
+                            "invitation": {"name": view.name, "id": id.to_hex()},
+                            "from": from,
+                            "accept": format!("qqchat group accept {short}"),
+                            "decline": format!("qqchat group decline {short}"),
+                        })
+                        .to_string(),
+                    );
+                } else {
+                    lines.push(format!(
+                        "[{name}] {} invites you to the group {name}; to join: qqchat group \
+                         accept {short} (or: qqchat group decline {short})",
+                        from.as_deref().unwrap_or("a contact")
+                    ));
+                }
+            }
+            GroupStatus::Joined => {
+                if before == Some(GroupStatus::Invited) {
+                    eprintln!("qqchat: joined the group {name} ({short})");
+                }
+                let waiting = self.waiting.remove(&id).unwrap_or_default();
+                lines.extend(self.print(book, id, waiting, json));
+            }
+            GroupStatus::Removed if before == Some(GroupStatus::Joined) => {
+                eprintln!("qqchat: you were removed from the group {name} ({short})");
+            }
+            _ => {}
+        }
+        lines
+    }
+
+    fn items(
+        &mut self,
+        book: &ContactBook,
+        id: GroupId,
+        mut items: Vec<GroupItem>,
+        json: bool,
+    ) -> Vec<String> {
+        items.sort_by_key(|a| a.order);
+        items.retain(|i| self.seen.insert((id, i.id)));
+        match self.views.get(&id).map(|v| v.status) {
+            Some(GroupStatus::Joined) => self.print(book, id, items, json),
+            Some(GroupStatus::Invited) => {
+                self.waiting.entry(id).or_default().extend(items);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Lines for new items of a joined group: messages by others on standard output,
+    /// membership changes on standard error.
+    fn print(
+        &self,
+        book: &ContactBook,
+        id: GroupId,
+        items: Vec<GroupItem>,
+        json: bool,
+    ) -> Vec<String> {
+        let Some(view) = self.views.get(&id) else {
+            return Vec::new();
+        };
+        let name = crate::text::one_line(&view.name);
+        let now = jiff::Timestamp::now();
+        let mut lines = Vec::new();
+        for item in items.into_iter().filter(|i| i.visible && !i.mine) {
+            let from = super::groups::author_name(book, view, &item.author);
+            let GroupItemKind::Text(text) = &item.kind else {
+                let (_, what) = super::groups::describe(book, view, &item.kind);
+                eprintln!("qqchat: [{name}] {from} {what}");
+                continue;
+            };
+            if json {
+                lines.push(
+                    json!({
+                        "group": {"name": view.name, "id": id.to_hex()},
+                        "from": from,
+                        "from_key": identity::encode_key(&item.author),
+                        "contact": book.contacts.iter().any(|c| c.key == Some(item.author)),
+                        "text": text,
+                        "sent_at": item.sent_at.map(|t| t.to_string()),
+                        "received_at": now.to_string(),
+                        "gap_before": item.gap_before,
+                    })
+                    .to_string(),
+                );
+            } else {
+                if item.gap_before {
+                    lines.push(format!("[{name}] [earlier messages missing]"));
+                }
+                lines.push(format!(
+                    "[{}] [{name}] {from}: {}",
+                    now.to_zoned(TimeZone::system()).strftime("%H:%M:%S"),
+                    crate::text::one_line(text)
+                ));
+            }
+        }
+        lines
+    }
 }
 
 /// The bytes of a received file, or of every file in a received folder (links not followed).

@@ -4,6 +4,7 @@
 mod bot;
 mod doctor;
 mod files;
+mod groups;
 mod history;
 mod keys;
 mod listen;
@@ -29,6 +30,7 @@ use crate::store::{self, ConversationKey, History};
 pub use bot::{Reply, bot};
 pub use doctor::doctor;
 pub use files::send_file;
+pub use groups::{GroupCmd, group, list as group_list};
 pub use history::history;
 pub use keys::{add, id};
 pub use listen::listen;
@@ -416,6 +418,7 @@ fn serve_control(
                 let targets: Vec<Target> = to.into_iter().map(Target::from_wire).collect();
                 doctor::examine(&link, answer, local, &targets, relay)
             }
+            Request::Group(work) => groups::carry_out(&link, answer, &work),
             Request::History { key, me, json } => {
                 let printed = History::open(&dir)
                     .map_err(anyhow::Error::from)
@@ -625,7 +628,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
                 you_peer,
                 include_str!("../../assets/demo-greeting.txt"),
             );
-            bot::serve(&bot_engine, Reply::Upper, |_, _| {});
+            bot::serve(&bot_engine, Reply::Upper, "bot", &[], |_, _| {});
         })?;
     book.me.listen = engine.local_addr;
     let session = crate::tui::Session {

@@ -23,7 +23,16 @@ pub fn send(
     queue: bool,
 ) -> Result<ExitCode> {
     let book = one_off_book(common)?;
-    let target = target(&book, to)?;
+    // A contact's name wins over a group's; a group is then named by its id.
+    let group = if book.by_name(to).is_some() {
+        None
+    } else {
+        super::groups::for_send(&open_history(common)?, to)?
+    };
+    let target = match &group {
+        Some(_) => None,
+        None => Some(target(&book, to)?),
+    };
     let messages: Vec<String> = if text.is_empty() {
         let mut lines = Vec::new();
         for line in std::io::stdin().lock().lines() {
@@ -42,6 +51,41 @@ pub fn send(
     let Some(timeout_secs) = super::seconds(timeout) else {
         bail!("--timeout must be a positive number of seconds, at most a year");
     };
+    if let Some(view) = group {
+        for (n, text) in messages.iter().enumerate() {
+            if text.len() > crate::proto::group::MAX_TEXT {
+                bail!(
+                    "nothing was sent: message {} is too long for a group (at most {} bytes)",
+                    n + 1,
+                    crate::proto::group::MAX_TEXT
+                );
+            }
+        }
+        if queue {
+            eprintln!(
+                "qqchat: note: --queue is not needed for a group: members who are away catch up \
+                 from the others"
+            );
+        }
+        return super::groups::send(
+            common,
+            &book,
+            open_history(common)?,
+            &view,
+            messages,
+            timeout,
+        );
+    }
+    let target = target.expect("a target when not a group");
+    if book.by_name(to).is_some()
+        && let Ok(history) = open_history(common)
+        && let Some(ids) = super::groups::ids_named(&history, to)
+    {
+        eprintln!(
+            "qqchat: note: {to} is a contact, so this goes to them; to write to the group {to}, \
+             name it by its id: qqchat send {ids} ..."
+        );
+    }
     for (n, text) in messages.iter().enumerate() {
         if let Some(err) = crate::engine::too_long(text, crate::proto::MAX_MESSAGE) {
             bail!("nothing was sent: message {} is too long: {err}", n + 1);
