@@ -491,17 +491,7 @@ impl EngineCore {
             .filter(|(_, h)| h.status.active() && h.group.is_member(&key))
             .map(|(id, _)| *id)
             .collect();
-        let me = self.me().map(|k| k.public);
         for gid in gids {
-            // Invited by this member while away: the invitation, which no catch-up brings.
-            let invite = me.and_then(|me| {
-                let held = self.groups.held.get(&gid)?;
-                let seq = unacked_invitation(held, me, key)?;
-                Some((held.group.invitation(key), seq))
-            });
-            if let Some((o, seq)) = invite {
-                self.group_transmit(now, o, vec![seq]);
-            }
             self.group_hello(now, gid, Some(key));
         }
     }
@@ -646,27 +636,6 @@ fn status_record(status: GroupStatus, now: Now) -> GroupRecord {
         status,
         at: now.wall,
     }
-}
-
-/// The count of this member's message that made `key` a member (creating the group with
-/// them, or adding them), when `key` is not known to have it: its invitation never arrived.
-fn unacked_invitation(held: &Held, me: PublicKey, key: PublicKey) -> Option<u64> {
-    if held.status != GroupStatus::Joined {
-        return None;
-    }
-    let seq = held
-        .group
-        .all()
-        .filter(|m| m.content.author == me)
-        .filter(|m| match &m.content.body {
-            Body::Create { members, .. } => members.iter().any(|m| m.key == key),
-            Body::Add(m) => m.key == key,
-            _ => false,
-        })
-        .map(|m| m.content.seq)
-        .max()?;
-    let acked = held.acks.get(&seq).is_some_and(|by| by.contains(&key));
-    (!acked).then_some(seq)
 }
 
 fn item(held: &Held, msg: &GroupMsg, me: PublicKey) -> GroupItem {
