@@ -497,7 +497,6 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Dialog], &[Code(Tab), Code(BackTab)], Action::DialogField, None,
         &[
             hint(C::Dialog, When::DialogName, 1, "Tab", "to the list"),
-            hint(C::Dialog, When::DialogList, 3, "Tab", "to the name"),
         ]),
     bind(&[C::Dialog], &[Code(Char(' '))], Action::Toggle, None,
         &[hint(C::Dialog, When::NewGroupDialog, 2, "Space", "tick")]),

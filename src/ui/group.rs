@@ -347,10 +347,12 @@ pub fn row(app: &App, group: &Group, row_width: usize, open: bool) -> Line<'stat
             // The member count where it fits beside the whole name.
             let count = format!(" {} members", group.members().len());
             let badge = if group.unread() > 0 { 5 } else { 1 };
+            let short = format!(" ({})", group.members().len());
             if 3 + text_width(group.name()) + text_width(&count) + badge <= row_width {
                 count
             } else {
-                String::new()
+                // Not a bare number, which would read as an unread count.
+                short
             }
         }
     };
