@@ -44,7 +44,7 @@ impl App {
             Action::PageUp => self.scroll_by(self.page() as isize),
             Action::PageDown => self.scroll_by(-(self.page() as isize)),
             Action::NextPane => match self.view.focus {
-                Focus::Contacts if self.view.open.is_some() => {
+                Focus::Contacts if self.view.open.is_some() || self.view.open_group.is_some() => {
                     self.set_focus(Focus::Conversation);
                 }
                 Focus::Contacts => {}
@@ -52,7 +52,9 @@ impl App {
                 Focus::Input => self.set_focus(Focus::Contacts),
             },
             Action::PreviousPane => match self.view.focus {
-                Focus::Contacts if self.view.open.is_some() => self.set_focus(Focus::Input),
+                Focus::Contacts if self.view.open.is_some() || self.view.open_group.is_some() => {
+                    self.set_focus(Focus::Input);
+                }
                 Focus::Contacts => {}
                 Focus::Conversation => self.set_focus(Focus::Contacts),
                 Focus::Input => self.set_focus(Focus::Conversation),
@@ -62,20 +64,13 @@ impl App {
                     self.set_focus(Focus::Contacts);
                 }
             }
-            Action::SelectUp => {
-                let row = self.selected().saturating_sub(1);
-                self.view.select_index(&self.roster, row);
-            }
+            Action::SelectUp => self.select_row(self.selected().saturating_sub(1)),
             Action::SelectDown => {
-                let last = self.peers().len().saturating_sub(1);
-                let row = (self.selected() + 1).min(last);
-                self.view.select_index(&self.roster, row);
+                let last = self.rows().saturating_sub(1);
+                self.select_row((self.selected() + 1).min(last));
             }
-            Action::SelectFirst => self.view.select_index(&self.roster, 0),
-            Action::SelectLast => {
-                let last = self.peers().len().saturating_sub(1);
-                self.view.select_index(&self.roster, last);
-            }
+            Action::SelectFirst => self.select_row(0),
+            Action::SelectLast => self.select_row(self.rows().saturating_sub(1)),
             Action::OpenConversation => {
                 let want = self.open_selected();
                 return want.into_iter().chain(self.unsaved_drafts()).collect();
@@ -93,6 +88,10 @@ impl App {
                 self.view.scroll = usize::MAX / 2;
                 self.clamp_scroll();
             }
+            Action::Details if self.view.open_group.is_some() => match self.group_chosen() {
+                Some(index) => self.group_details(index),
+                None => self.set_focus(Focus::Input),
+            },
             Action::Details => match self.chosen_message() {
                 Some(message) if message.transfer().is_some() => {
                     let text = message
@@ -121,7 +120,16 @@ impl App {
                     return self.cancel(id, seq);
                 }
             }
-            Action::Send => return self.send_input(now),
+            Action::Send => match self.view.open_group {
+                Some(group) => {
+                    let sent = self.send_to_group(group);
+                    if !sent.is_empty() {
+                        self.clamp_scroll();
+                    }
+                    return sent;
+                }
+                None => return self.send_input(now),
+            },
             Action::NewLine => self.composer.insert_newline(),
             Action::RetryLatest => return self.retry_latest(),
             Action::Recall => self.recall(key),
@@ -146,7 +154,10 @@ impl App {
                     _ => Overlay::None,
                 };
             }
-            Action::Yes => return self.confirm_remove(),
+            Action::Yes => match self.prompt().map(|p| p.kind().clone()) {
+                Some(PromptKind::LeaveGroup { group }) => return self.confirm_leave(group),
+                _ => return self.confirm_remove(),
+            },
             Action::Confirm => return self.confirm_name(now),
             Action::Complete => match self.prompt_mut() {
                 Some(prompt) if prompt.is_path() => prompt.complete(),
@@ -184,6 +195,37 @@ impl App {
             Action::TransferUp => self.transfers_step(-1),
             Action::TransferDown => self.transfers_step(1),
             Action::GoToTransfer => return self.go_to_transfer(),
+            Action::NewGroup => self.ask_new_group(),
+            Action::AddMember => self.ask_add_member(),
+            Action::RemoveMember => self.ask_remove_member(),
+            Action::LeaveGroup => self.ask_leave(),
+            Action::JoinGroup => return self.answer_invitation(true),
+            Action::DeclineGroup => return self.answer_invitation(false),
+            Action::DialogUp => {
+                if let Some(d) = self.group_dialog_mut() {
+                    d.step(-1);
+                }
+            }
+            Action::DialogDown => {
+                if let Some(d) = self.group_dialog_mut() {
+                    d.step(1);
+                }
+            }
+            Action::DialogField => {
+                if let Some(d) = self.group_dialog_mut()
+                    && d.name.is_some()
+                    && !d.choices.is_empty()
+                {
+                    d.on_name = !d.on_name;
+                }
+            }
+            Action::Toggle => self.dialog_toggle(key),
+            Action::DialogConfirm => return self.dialog_confirm(),
+            Action::Type if self.group_dialog().is_some() => {
+                if let Some(key) = key {
+                    self.dialog_type(key);
+                }
+            }
             Action::Type => {
                 if let Some(key) = key {
                     match self.prompt_mut() {
@@ -202,6 +244,10 @@ impl App {
             // One cursor: out of the list it rests on the open conversation, and Esc comes
             // back to it there.
             self.view.selected = self.view.open;
+            self.view.group = None;
+        }
+        if focus != Focus::Contacts && self.view.open_group.is_some() {
+            self.view.group = self.view.open_group;
         }
         if focus != Focus::Conversation {
             self.view.chosen = None;
@@ -210,6 +256,9 @@ impl App {
     }
 
     pub(super) fn selected_peer(&self) -> Option<&Peer> {
+        if self.view.group.is_some() {
+            return None;
+        }
         self.peers().get(self.selected())
     }
 
@@ -217,10 +266,19 @@ impl App {
     /// that is not online is wanted: the engine looks for a path to it now, so that the
     /// first message does not wait for one.
     pub(super) fn open_selected(&mut self) -> Option<Effect> {
+        if let Some(group) = self
+            .view
+            .group
+            .filter(|g| self.groups.position(*g).is_some())
+        {
+            self.open_group_id(group);
+            return None;
+        }
         let peer = self.selected_peer()?;
         let id = peer.id();
         let want = (peer.is_keyed() && peer.is_listed() && peer.online() != Some(true))
             .then(|| Effect::Send(Command::Want(peer.peer_id())));
+        self.leave_group_view();
         self.switch_draft(id);
         self.view.open = Some(id);
         if let Some(p) = self.roster.get_mut(id) {
@@ -446,7 +504,7 @@ impl App {
     }
 
     fn scroll_by(&mut self, delta: isize) {
-        if self.view.open.is_none() {
+        if self.view.open.is_none() && self.view.open_group.is_none() {
             return;
         }
         self.view.scroll = self.view.scroll.saturating_add_signed(delta);
@@ -456,6 +514,16 @@ impl App {
     /// Keeps the view from scrolling past the first message.
     pub(super) fn clamp_scroll(&mut self) {
         let viewport = self.viewport();
+        if let Some(group) = self.open_group() {
+            let columns = self.group_columns(group, usize::from(viewport.width));
+            let count = group.shown_len();
+            let heights: Vec<usize> = (0..count)
+                .map(|i| self.group_item_height(group, &columns, i, viewport.width))
+                .collect();
+            self.view
+                .clamp_scroll(count, usize::from(viewport.height), |i| heights[i]);
+            return;
+        }
         let Some(peer) = self.view.open.and_then(|id| self.roster.get(id)) else {
             self.view.scroll = 0;
             return;
@@ -468,6 +536,14 @@ impl App {
     }
 
     fn choose_earlier(&mut self) {
+        if let Some(group) = self.open_group() {
+            let end = self.group_chosen().unwrap_or(group.shown_len());
+            if let Some(index) = end.checked_sub(1) {
+                self.view.chosen = Some(index as Seq);
+                self.reveal(index);
+            }
+            return;
+        }
         let Some(peer) = self.open_peer() else { return };
         let messages = peer.messages();
         let end = self.chosen().unwrap_or(messages.len());
@@ -478,6 +554,18 @@ impl App {
     }
 
     fn choose_later(&mut self) {
+        if let Some(group) = self.open_group() {
+            let Some(current) = self.group_chosen() else {
+                return;
+            };
+            if current + 1 < group.shown_len() {
+                self.view.chosen = Some(current as Seq + 1);
+                self.reveal(current + 1);
+            } else {
+                self.view.follow();
+            }
+            return;
+        }
         let Some(peer) = self.open_peer() else { return };
         let Some(current) = self.chosen() else { return };
         let index = current + 1;
@@ -493,6 +581,16 @@ impl App {
     /// Scrolls just enough for message `index` of the open conversation to be in view.
     pub(super) fn reveal(&mut self, index: usize) {
         let viewport = self.viewport();
+        if let Some(group) = self.open_group() {
+            let columns = self.group_columns(group, usize::from(viewport.width));
+            let count = group.shown_len();
+            let heights: Vec<usize> = (0..count)
+                .map(|i| self.group_item_height(group, &columns, i, viewport.width))
+                .collect();
+            self.view
+                .reveal(index, count, usize::from(viewport.height), |i| heights[i]);
+            return;
+        }
         let Some(peer) = self.view.open.and_then(|id| self.roster.get(id)) else {
             return;
         };

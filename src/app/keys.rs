@@ -82,6 +82,24 @@ pub enum Action {
     /// The conversation of the transfer under the cursor.
     GoToTransfer,
     CloseTransfers,
+    // Groups.
+    /// Ctrl-G: name a group and tick its members.
+    NewGroup,
+    /// In a group: invite a keyed contact, take a member out (the creator), leave.
+    AddMember,
+    RemoveMember,
+    LeaveGroup,
+    /// On an invitation: join, or decline.
+    JoinGroup,
+    DeclineGroup,
+    // A group dialog.
+    DialogUp,
+    DialogDown,
+    /// Tab: between the name and the list.
+    DialogField,
+    /// Space: tick the contact under the cursor (or a space in the name).
+    Toggle,
+    DialogConfirm,
     /// The key is text for the focused editor; applied without a key it does nothing.
     Type,
 }
@@ -105,6 +123,10 @@ pub enum Context {
     Prompt,
     /// The list of transfers (Ctrl-T).
     Transfers,
+    /// An invitation to a group, open: y or n answers it.
+    Invitation,
+    /// A group dialog: a new group's name and members, or a member to add or remove.
+    Dialog,
 }
 
 /// Which keys a binding takes.
@@ -144,16 +166,18 @@ pub enum Section {
     Conversation,
     Message,
     Files,
+    Groups,
     Anywhere,
 }
 
 impl Section {
     /// The help's sections, in order.
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Contacts,
         Section::Conversation,
         Section::Message,
         Section::Files,
+        Section::Groups,
         Section::Anywhere,
     ];
 
@@ -163,6 +187,7 @@ impl Section {
             Section::Conversation => "Conversation",
             Section::Message => "Message",
             Section::Files => "Files",
+            Section::Groups => "Groups",
             Section::Anywhere => "Anywhere",
         }
     }
@@ -211,11 +236,21 @@ pub enum When {
     /// In the list of transfers, the one under the cursor waits for an answer, or moves.
     ListAsking,
     ListMoving,
+    /// A group this user is in is open.
+    InGroup,
+    /// ... and this user made it.
+    GroupCreator,
+    /// The dialog's keys go to its list, or to a new group's name.
+    DialogList,
+    DialogName,
+    /// A new group's dialog.
+    NewGroupDialog,
 }
 
 impl When {
     pub fn holds(self, app: &App) -> bool {
         let selected = app.peers().get(app.selected());
+        let on_group = app.selected() >= app.peers().len() && !app.groups().is_empty();
         let chosen = app.chosen_message().and_then(|m| m.mark());
         let may_send = app
             .open_peer()
@@ -223,8 +258,8 @@ impl When {
         let retryable = app.open_peer().is_some_and(|p| p.has_retryable());
         match self {
             When::Always => true,
-            When::Peers => selected.is_some(),
-            When::NoPeers => selected.is_none(),
+            When::Peers => selected.is_some() || on_group,
+            When::NoPeers => selected.is_none() && !on_group,
             When::Listed => selected.is_some_and(|p| p.is_listed()),
             When::Unlisted => selected.is_some_and(|p| !p.is_listed()),
             When::Chosen => app.chosen().is_some(),
@@ -254,6 +289,15 @@ impl When {
             When::PathPrompt => app.prompt().is_some_and(super::Prompt::is_path),
             When::ListAsking => list_transfer(app).is_some_and(super::files::Transfer::is_asking),
             When::ListMoving => list_transfer(app).is_some_and(super::files::Transfer::is_moving),
+            When::InGroup => app.open_group().is_some_and(super::Group::is_joined),
+            When::GroupCreator => app
+                .open_group()
+                .is_some_and(|g| g.is_joined() && g.view().is_creator()),
+            When::DialogList => app.group_dialog().is_some_and(|d| !d.on_name()),
+            When::DialogName => app.group_dialog().is_some_and(super::GroupDialog::on_name),
+            When::NewGroupDialog => app
+                .group_dialog()
+                .is_some_and(|d| d.kind == super::DialogKind::NewGroup),
         }
     }
 }
@@ -388,7 +432,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Conversation], &[Code(End), Code(Char('G'))], Action::Newest, None, &[]),
     bind(&[C::Conversation], &[Code(Home), Code(Char('g'))], Action::Oldest, None, &[]),
     bind(&[C::Conversation], &[Code(Enter)], Action::Details,
-        help(Section::Conversation, "Enter", "picked message: when sent and received"),
+        help(Section::Conversation, "Enter", "picked message: times, who lacks it"),
         &[hint(C::Conversation, When::Chosen, 1, "Enter", "times")]),
     bind(&[C::Conversation], &[Code(Char('i'))], Action::Write,
         help(Section::Conversation, "i", "write; Enter too, with none picked"), &[]),
@@ -430,6 +474,37 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Transfers], &[Code(Esc), Ctrl(Char('t')), Ctrl(Char('T')), Code(Char('q'))],
         Action::CloseTransfers, None,
         &[pinned(C::Transfers, "Esc", "close")]),
+    // Groups.
+    bind(&[C::Panes], &[Ctrl(Char('g')), Ctrl(Char('G'))], Action::NewGroup,
+        help(Section::Groups, "Ctrl-G", "new group: name it, tick members"),
+        &[hint(C::Contacts, When::Always, 6, "Ctrl-G", "new group")]),
+    bind(&[C::Conversation], &[Code(Char('+'))], Action::AddMember,
+        help(Section::Groups, "+  -", "group: add · remove member (creator)"),
+        &[hint(C::Conversation, When::InGroup, 1, "+", "add member")]),
+    bind(&[C::Conversation], &[Code(Char('-'))], Action::RemoveMember, None,
+        &[hint(C::Conversation, When::GroupCreator, 2, "-", "remove member")]),
+    bind(&[C::Conversation], &[Code(Char('L'))], Action::LeaveGroup,
+        help(Section::Groups, "L", "leave the group (asks first)"),
+        &[hint(C::Conversation, When::InGroup, 2, "L", "leave")]),
+    bind(&[C::Invitation], &[Code(Char('y')), Code(Char('Y'))], Action::JoinGroup,
+        help(Section::Groups, "y  n", "on an invitation: join · decline"),
+        &[hint(C::Invitation, When::Always, 0, "y", "join")]),
+    bind(&[C::Invitation], &[Code(Char('n')), Code(Char('N'))], Action::DeclineGroup, None,
+        &[hint(C::Invitation, When::Always, 1, "n", "decline")]),
+    bind(&[C::Dialog], &[Code(Up)], Action::DialogUp, None,
+        &[hint(C::Dialog, When::DialogList, 1, "↑↓", "pick")]),
+    bind(&[C::Dialog], &[Code(Down)], Action::DialogDown, None, &[]),
+    bind(&[C::Dialog], &[Code(Tab), Code(BackTab)], Action::DialogField, None,
+        &[
+            hint(C::Dialog, When::DialogName, 1, "Tab", "to the list"),
+        ]),
+    bind(&[C::Dialog], &[Code(Char(' '))], Action::Toggle, None,
+        &[hint(C::Dialog, When::NewGroupDialog, 2, "Space", "tick")]),
+    bind(&[C::Dialog], &[Code(Enter)], Action::DialogConfirm, None,
+        &[hint(C::Dialog, When::Always, 0, "Enter", "confirm")]),
+    bind(&[C::Dialog], &[Code(Esc)], Action::Dismiss, None,
+        &[pinned(C::Dialog, "Esc", "cancel")]),
+    bind(&[C::Dialog], &[Any], Action::Type, None, &[]),
     // The input.
     bind(&[C::Input], &[Plain(Enter)], Action::Send,
         help(Section::Message, "Enter", "send"),
@@ -451,14 +526,16 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Input, C::Prompt], &[Ctrl(Char('w'))], Action::Edit(Edit::DeleteWordBack), None,
         &[]),
     // Anywhere.
-    bind(&[C::Contacts, C::Conversation, C::Input], &[Code(Tab)], Action::NextPane,
+    bind(&[C::Contacts, C::Conversation, C::Input, C::Invitation], &[Code(Tab)], Action::NextPane,
         help(Section::Anywhere, "Tab  Esc", "next pane · back to contacts"), &[]),
-    bind(&[C::Conversation, C::Input], &[Code(Esc)], Action::Back, None,
+    bind(&[C::Conversation, C::Input, C::Invitation], &[Code(Esc)], Action::Back, None,
         &[
+            hint(C::Invitation, When::Always, 3, "Esc", "back"),
             hint(C::Conversation, When::Always, 3, "Esc", "back"),
             hint(C::Input, When::Always, 2, "Esc", "back"),
         ]),
-    bind(&[C::Contacts, C::Conversation, C::Input], &[Code(BackTab)], Action::PreviousPane,
+    bind(&[C::Contacts, C::Conversation, C::Input, C::Invitation], &[Code(BackTab)],
+        Action::PreviousPane,
         help(Section::Anywhere, "Shift+Tab", "previous pane"), &[]),
     bind(&[C::Panes], &[Code(F(5))], Action::ReloadContacts,
         help(Section::Anywhere, "F5", "reload the contacts file"),
@@ -466,8 +543,13 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Panes], &[Code(F(1))], Action::OpenHelp,
         help(Section::Anywhere, "F1  ?", "this help"),
         &[pinned(C::Input, "F1", "help")]),
-    bind(&[C::Contacts, C::Conversation], &[Code(Char('?'))], Action::OpenHelp, None,
-        &[pinned(C::Contacts, "?", "help"), pinned(C::Conversation, "?", "help")]),
+    bind(&[C::Contacts, C::Conversation, C::Invitation], &[Code(Char('?'))], Action::OpenHelp,
+        None,
+        &[
+            pinned(C::Contacts, "?", "help"),
+            pinned(C::Conversation, "?", "help"),
+            pinned(C::Invitation, "?", "help"),
+        ]),
     bind(&[C::Panes], &[Code(F(2))], Action::ShowCard,
         help(Section::Anywhere, "F2  I", "your contact string, copied to give"),
         &[hint(C::Contacts, When::Always, 5, "F2", "my id")]),

@@ -29,6 +29,8 @@ mod actions;
 mod composer;
 mod drafts;
 mod files;
+mod group_actions;
+mod groups;
 pub mod keys;
 mod message;
 mod overlay;
@@ -40,6 +42,8 @@ mod view;
 
 pub use composer::{Composer, Edit};
 pub use files::{BAR_WIDTH, FileItem, FileRef, FileState, Summary, Transfer};
+pub use group_actions::{Choice, DialogKind, GroupDialog, item_height};
+pub use groups::{Group, Groups};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
@@ -128,6 +132,10 @@ pub struct App {
     file_index: HashMap<files::FileRef, (usize, usize)>,
     /// The folder offered when a file is accepted.
     downloads: Option<PathBuf>,
+    /// Groups and their conversations.
+    groups: Groups,
+    /// The id of the group asked for with Ctrl-G, to open once the engine made it.
+    pending_create: Option<u64>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -171,6 +179,8 @@ impl App {
             transfers: Vec::new(),
             file_index: HashMap::new(),
             downloads: None,
+            groups: Groups::default(),
+            pending_create: None,
         }
     }
 
@@ -299,8 +309,12 @@ impl App {
         self.roster.peers()
     }
 
-    /// The row of the contact list the cursor is on.
+    /// The row of the contact list the cursor is on: a peer's, or after every peer, a
+    /// group's.
     pub fn selected(&self) -> usize {
+        if let Some(row) = self.view.group.and_then(|g| self.groups.position(g)) {
+            return self.peers().len() + row;
+        }
         self.view.selected_index(&self.roster)
     }
 
@@ -384,8 +398,12 @@ impl App {
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(_) => Context::Card,
             Overlay::Transfers { .. } => Context::Transfers,
+            Overlay::Group(_) => Context::Dialog,
             Overlay::None => match self.view.focus {
                 Focus::Contacts => Context::Contacts,
+                Focus::Conversation if self.open_group().is_some_and(Group::is_invitation) => {
+                    Context::Invitation
+                }
                 Focus::Conversation => Context::Conversation,
                 Focus::Input => Context::Input,
             },
@@ -460,7 +478,7 @@ impl App {
         self.status.clear();
         let context = self.context();
         let contexts: &[Context] = match context {
-            Context::Contacts | Context::Conversation | Context::Input => {
+            Context::Contacts | Context::Conversation | Context::Input | Context::Invitation => {
                 &[Context::Always, Context::Panes, context]
             }
             _ => &[Context::Always, context],
@@ -495,12 +513,12 @@ impl App {
             EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
-            EngineEvent::Groups(_)
+            event @ (EngineEvent::Groups(_)
             | EngineEvent::Group(_)
             | EngineEvent::GroupItems { .. }
             | EngineEvent::GroupCreated { .. }
             | EngineEvent::GroupSent { .. }
-            | EngineEvent::GroupRefused { .. } => {}
+            | EngineEvent::GroupRefused { .. }) => return self.on_group_event(event),
             EngineEvent::Neighbour(found) => {
                 self.roster.neighbour(&found);
                 self.adopt_drafts();

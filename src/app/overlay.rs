@@ -33,6 +33,8 @@ pub enum Overlay {
     Transfers {
         selected: usize,
     },
+    /// A new group (Ctrl-G), or a member to add to or take out of the open group.
+    Group(Box<super::GroupDialog>),
 }
 
 /// What the contact string overlay shows.
@@ -67,6 +69,8 @@ pub enum PromptKind {
     /// The folder to save transfer `transfer` in (y on an offer); `from_list`: asked from
     /// the list of transfers, which comes back after.
     SaveFile { transfer: usize, from_list: bool },
+    /// Confirm leaving `group`.
+    LeaveGroup { group: crate::proto::group::GroupId },
 }
 
 /// Tab in a path prompt: the names that fit, and which one Tab put in last.
@@ -167,7 +171,7 @@ impl Prompt {
     pub fn is_confirm(&self) -> bool {
         matches!(
             self.kind,
-            PromptKind::Remove { .. } | PromptKind::Forget { .. }
+            PromptKind::Remove { .. } | PromptKind::Forget { .. } | PromptKind::LeaveGroup { .. }
         )
     }
 
@@ -542,7 +546,9 @@ impl App {
                     },
                 )
             }
-            PromptKind::Remove { .. } | PromptKind::Forget { .. } => return Vec::new(),
+            PromptKind::Remove { .. }
+            | PromptKind::Forget { .. }
+            | PromptKind::LeaveGroup { .. } => return Vec::new(),
         };
         if let Some(problem) = self.roster.name_problem(&name, own) {
             self.set_prompt_error(problem);

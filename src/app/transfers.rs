@@ -144,6 +144,10 @@ impl App {
             effects.extend(self.open_selected());
             effects.extend(self.unsaved_drafts());
         }
+        if self.open_group().is_some() {
+            self.show_info("files go to one contact at a time; groups take messages only");
+            return effects;
+        }
         let Some(peer) = self.open_peer() else {
             self.show_info("open a conversation first: the file goes to it");
             return effects;

@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 
 use super::peer::{EntryId, Peer, Seq};
 use super::roster::Roster;
+use crate::proto::group::GroupId;
 
 /// Which pane receives keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +25,14 @@ pub struct ConversationView {
     pub(super) selected: Option<EntryId>,
     /// The conversation shown on the right.
     pub(super) open: Option<EntryId>,
+    /// The group under the cursor, which then is on no peer.
+    pub(super) group: Option<GroupId>,
+    /// The group whose conversation is shown on the right, in place of `open`.
+    pub(super) open_group: Option<GroupId>,
     /// Lines between the bottom of the conversation and the bottom of the view.
     pub(super) scroll: usize,
-    /// The own message picked with ↑/↓ in the conversation.
+    /// The own message picked with ↑/↓ in the conversation (in a group's, its place among
+    /// the items shown).
     pub(super) chosen: Option<Seq>,
     /// The terminal size, so that scrolling knows how tall the view is.
     pub(super) size: Rect,
@@ -38,6 +44,8 @@ impl ConversationView {
             focus: Focus::Contacts,
             selected: None,
             open: None,
+            group: None,
+            open_group: None,
             scroll: 0,
             chosen: None,
             size: Rect::new(0, 0, 80, 24),

@@ -44,6 +44,23 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
     }
 
+    if !app.groups().is_empty() {
+        rows.push(divider("groups", row_width));
+    }
+    let open_group = app.open_group().map(crate::app::Group::id);
+    for (i, group) in app.groups().listed().enumerate() {
+        let index = app.peers().len() + i;
+        let open = open_group == Some(group.id());
+        rows.push(highlight(
+            app,
+            index,
+            super::group::row(app, group, row_width, open),
+        ));
+        if index == app.selected() {
+            selected_end = rows.len();
+        }
+    }
+
     // Scroll the list just enough to keep the cursor (all of its entry) on screen.
     let height = inner.height as usize;
     let top = selected_end.saturating_sub(height);

@@ -14,7 +14,22 @@ use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let lead = title_lead(app, Focus::Input);
+    let group = app.open_group();
     let title = match app.open_peer() {
+        None if group.is_some() => {
+            let name = group.map_or("", crate::app::Group::name);
+            let to = format!("{lead}Message to # ");
+            let room = usize::from(area.width).saturating_sub(3 + width(&to));
+            Line::from(vec![
+                Span::raw(to),
+                Span::raw(
+                    crate::ui::fit(name, width(name).min(room))
+                        .trim_end()
+                        .to_owned(),
+                ),
+                Span::raw(" "),
+            ])
+        }
         Some(peer) => {
             let to = format!("{lead}Message to ");
             // Inside the corners, the words before the name, a blank at the end.
@@ -37,7 +52,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .padding(crate::layout::TEXT_PADDING);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.open().is_none() && app.input().is_empty() {
+    if let Some(group) = group.filter(|g| !g.is_joined())
+        && app.input().is_empty()
+    {
+        let text = if group.is_invitation() {
+            "Answer the invitation first: y joins, n declines."
+        } else {
+            "You are no longer in this group."
+        };
+        let hint = Line::styled(text, Style::new().fg(Color::DarkGray));
+        frame.render_widget(Paragraph::new(hint), inner);
+        return;
+    }
+    if app.open().is_none() && group.is_none() && app.input().is_empty() {
         let hint = Line::styled(
             "Open a conversation to write.",
             Style::new().fg(Color::DarkGray),

@@ -26,6 +26,7 @@ use crate::layout::areas;
 pub mod card;
 pub mod contacts;
 pub mod conversation;
+pub mod group;
 pub mod help;
 pub mod input;
 mod lines;
@@ -37,7 +38,10 @@ pub mod transfers;
 pub fn draw(frame: &mut Frame, app: &App) {
     let areas = areas(frame.area(), app.input().lines().len());
     contacts::draw(frame, app, areas.contacts);
-    conversation::draw(frame, app, areas.conversation);
+    match app.open_group() {
+        Some(group) => group::draw(frame, app, group, areas.conversation),
+        None => conversation::draw(frame, app, areas.conversation),
+    }
     input::draw(frame, app, areas.input);
     status::draw(frame, app, areas.status);
     match app.overlay() {
@@ -46,6 +50,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Prompt(prompt) => prompt::draw(frame, app, prompt, frame.area()),
         Overlay::Card(card) => card::draw(frame, card, frame.area()),
         Overlay::Transfers { .. } => transfers::draw(frame, app, frame.area()),
+        Overlay::Group(dialog) => group::draw_dialog(frame, app, dialog, frame.area()),
     }
 }
 

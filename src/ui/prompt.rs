@@ -25,6 +25,7 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
         PromptKind::Forget { .. } => " Remove from the list ",
         PromptKind::SendFile { .. } => " Send a file ",
         PromptKind::SaveFile { .. } => " Accept a file ",
+        PromptKind::LeaveGroup { .. } => " Leave the group ",
     };
     let keys = if prompt.is_confirm() {
         " y yes · n no "

@@ -11,6 +11,7 @@ mod drafts;
 mod editing;
 mod files;
 mod focus;
+mod groups;
 mod help;
 mod hints;
 mod history;

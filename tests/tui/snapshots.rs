@@ -104,7 +104,7 @@ fn on_a_short_terminal_the_help_scrolls_to_its_last_line() {
     let first = format!("{}", draw(&app, 80, 20).backend());
     assert!(first.contains("↑↓ scroll"), "{first}");
     assert!(!first.contains("cancelled"));
-    for _ in 0..20 {
+    for _ in 0..40 {
         press(&mut app, KeyCode::Down);
     }
     assert!(app.help_open(), "arrows scroll rather than close");
