@@ -126,6 +126,7 @@ fn engine_options(
     options.protocol.keepalive =
         (book.me.keepalive > 0).then(|| std::time::Duration::from_secs(book.me.keepalive));
     options.contacts = book.contacts.clone();
+    options.name = book.me.name.clone();
     options.queue_failed = with_outbox;
     options.load_history = history.is_some();
     options.history = history;
@@ -601,6 +602,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     let history = History::open(&dir)?;
     let mut options = Options::new(engine::default_config());
     options.protocol.identity = Some(your_keys.clone());
+    options.name = book.me.name.clone();
     options.contacts = book.contacts.clone();
     options.history = Some(history);
     options.queue_failed = true;

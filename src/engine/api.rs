@@ -349,6 +349,9 @@ pub struct Link {
 /// How the engine starts.
 pub struct Options {
     pub protocol: Config,
+    /// This person's name (`[me] name`): what members who do not have them as a contact see
+    /// of them in a group they start.
+    pub name: String,
     /// Contacts: their presence is watched and their history kept under their names.
     pub contacts: Vec<Contact>,
     /// Where messages are kept; `None` keeps nothing (the demo's bot, some tests).
@@ -379,6 +382,7 @@ impl Options {
     pub fn new(protocol: Config) -> Self {
         Options {
             protocol,
+            name: String::new(),
             contacts: Vec::new(),
             history: None,
             queue_failed: false,

@@ -89,6 +89,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let mut core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
+            name: options.name,
             contacts: options.contacts,
             queue_failed: options.queue_failed,
             watch: options.watch,

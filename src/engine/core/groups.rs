@@ -126,6 +126,14 @@ impl EngineCore {
                 list.push(member);
             }
         }
+        // The creator names itself, for members who do not have it as a contact.
+        list.insert(
+            0,
+            Member {
+                key: keys.public,
+                name: crate::proto::group::clip_name(&self.name),
+            },
+        );
         let salt: [u8; 16] = rand::random();
         let (group, msg) = Group::create(
             &keys,

@@ -101,6 +101,8 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct CoreOptions {
     pub protocol: Config,
+    /// This person's name, given as the creator's in a group they start.
+    pub name: String,
     pub contacts: Vec<Contact>,
     /// A message whose retries ran out is queued (the chat) rather than failed (`send`).
     pub queue_failed: bool,
@@ -122,6 +124,7 @@ impl CoreOptions {
     pub fn new(protocol: Config) -> Self {
         CoreOptions {
             protocol,
+            name: String::new(),
             contacts: Vec::new(),
             queue_failed: false,
             watch: true,
@@ -146,6 +149,8 @@ pub struct EngineCore {
     node: Node,
     ids: Box<dyn IdGen>,
     contacts: Vec<Contact>,
+    /// This person's name (see [`CoreOptions::name`]).
+    name: String,
     /// Ids of messages received and stored, in this run or an earlier one.
     seen: HashSet<u64>,
     /// Reliable messages not yet delivered, by id.
@@ -209,6 +214,7 @@ impl EngineCore {
             node: Node::new(options.protocol),
             ids,
             contacts: options.contacts,
+            name: options.name,
             seen: HashSet::new(),
             unacked: HashMap::new(),
             outbox: HashMap::new(),
