@@ -445,3 +445,19 @@ fn an_invitation_sent_while_the_member_was_away_arrives_when_it_is_back() {
     net.run_for(Duration::from_secs(5));
     assert_eq!(texts(&net.sides[2], gid), ["who is coming?"]);
 }
+
+#[test]
+fn messages_dropped_for_coming_too_fast_are_fetched_a_little_later() {
+    let mut net = Net::new(2);
+    let gid = net.group();
+    let n = qqchat::proto::group::AUTHOR_BURST + 40;
+    for i in 0..n {
+        net.say(0, gid, &format!("line {i}"));
+    }
+    net.run_for(Duration::from_secs(3));
+    let got = texts(&net.sides[1], gid).len();
+    assert!(got < n, "the burst is limited: {got} of {n}");
+    net.run_for(Duration::from_secs(60));
+    let expected: Vec<String> = (0..n).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts(&net.sides[1], gid), expected, "all of them, in order");
+}

@@ -6,9 +6,13 @@
 //!
 //! `qqchat-bench files [--quick] [--json FILE]` measures file transfers instead (see
 //! [`files`]); it runs the `qqchat` binary built beside it.
+//!
+//! `qqchat-bench groups [--quick] [--json FILE]` measures groups instead (see [`groups`]):
+//! fan-out to 8, 32 and 64 members against 1:1, and a member catching up on 10,000 messages.
 
 mod child;
 mod files;
+mod groups;
 mod link;
 mod people;
 mod tcp;
@@ -58,6 +62,14 @@ fn main() {
         let path = json_arg.unwrap_or_else(|| "target/qqchat-bench-files.json".to_owned());
         if let Err(e) = files::run(quick, &path) {
             eprintln!("qqchat-bench files: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "groups") {
+        let path = json_arg.unwrap_or_else(|| "target/qqchat-bench-groups.json".to_owned());
+        if let Err(e) = groups::run(quick, &path) {
+            eprintln!("qqchat-bench groups: {e}");
             std::process::exit(1);
         }
         return;
@@ -407,11 +419,14 @@ fn latency(keyed: bool, rounds: usize) -> Percentiles {
     Percentiles::of(samples)
 }
 
-/// A forwarder between a client and a server that drops a share of datagrams both ways.
+/// A forwarder between a client and a server that drops a share of datagrams both ways,
+/// and counts the datagrams and bytes it passes on.
 struct Relay {
     addr: SocketAddr,
     client: SocketAddr,
     stop: Arc<AtomicBool>,
+    up: Arc<Counted>,
+    down: Arc<Counted>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -432,6 +447,8 @@ impl Relay {
         let halt2 = Arc::clone(&stop);
         let last_client: Arc<std::sync::Mutex<Option<SocketAddr>>> = Arc::default();
         let lc = Arc::clone(&last_client);
+        let (up, down) = (Arc::new(Counted::default()), Arc::new(Counted::default()));
+        let (up2, down2) = (Arc::clone(&up), Arc::clone(&down));
         // Client → server.
         let t1 = thread::spawn(move || {
             let mut rng = 0x1234_5678_9ABC_DEF0u64;
@@ -441,8 +458,8 @@ impl Relay {
                     if let Ok(mut g) = lc.lock() {
                         *g = Some(from);
                     }
-                    if !drop_it(&mut rng, loss) {
-                        let _ = back.send_to(&buf[..n], server);
+                    if !drop_it(&mut rng, loss) && back.send_to(&buf[..n], server).is_ok() {
+                        up2.add(n);
                     }
                 }
             }
@@ -456,8 +473,9 @@ impl Relay {
                     let to = last_client.lock().ok().and_then(|g| *g);
                     if let Some(to) = to
                         && !drop_it(&mut rng, loss)
+                        && front2.send_to(&buf[..n], to).is_ok()
                     {
-                        let _ = front2.send_to(&buf[..n], to);
+                        down2.add(n);
                     }
                 }
             }
@@ -470,8 +488,21 @@ impl Relay {
             addr,
             client,
             stop,
+            up,
+            down,
             thread: Some(thread),
         }
+    }
+
+    /// Datagrams and bytes of UDP payload passed on so far: from the client to the server,
+    /// and back.
+    fn counted(&self) -> [(u64, u64); 2] {
+        [&self.up, &self.down].map(|c| {
+            (
+                c.datagrams.load(Ordering::Relaxed),
+                c.bytes.load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// The address the server sees the client's datagrams come from.
@@ -480,7 +511,23 @@ impl Relay {
     }
 }
 
+#[derive(Default)]
+struct Counted {
+    datagrams: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counted {
+    fn add(&self, bytes: usize) {
+        self.datagrams.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
 fn drop_it(state: &mut u64, p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;

@@ -44,7 +44,14 @@ pub(super) struct Groups {
     /// When members online are next told what this member holds, in case something sent
     /// to them was lost while neither side went offline.
     next_sweep: Option<Instant>,
+    /// Members whose messages were dropped for coming too fast, and when to ask them again
+    /// for what this member lacks: the drop delays messages, it never loses them.
+    ask_again: HashMap<(GroupId, PublicKey), Instant>,
 }
+
+/// How long after messages were dropped for coming too fast the sender is asked for them
+/// (one page, taken whole, per wait: a flood is slowed to that).
+const ASK_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often members online compare what they hold, besides when they come online.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
@@ -420,6 +427,12 @@ impl EngineCore {
         for o in received.send {
             self.group_transmit(now, o, Vec::new());
         }
+        if received.limited > 0 {
+            self.groups
+                .ask_again
+                .entry((gid, from_key))
+                .or_insert(now.mono + ASK_AGAIN_AFTER);
+        }
         self.after_membership(now, gid, received.inserted.membership || invited_now);
         let mut show = received.inserted.shown;
         show.extend(received.inserted.completed);
@@ -583,6 +596,17 @@ impl EngineCore {
     }
 
     pub(super) fn group_timeout(&mut self, now: Now) {
+        let due: Vec<(GroupId, PublicKey)> = self
+            .groups
+            .ask_again
+            .iter()
+            .filter(|(_, at)| **at <= now.mono)
+            .map(|(k, _)| *k)
+            .collect();
+        for (gid, key) in due {
+            self.groups.ask_again.remove(&(gid, key));
+            self.group_hello(now, gid, Some(key));
+        }
         match self.groups.next_sweep {
             Some(at) if now.mono >= at => {
                 self.groups.next_sweep = Some(now.mono + SWEEP_EVERY);
@@ -613,6 +637,7 @@ impl EngineCore {
             .values()
             .filter_map(|h| h.group.next_release(GAP_WAIT))
             .chain(sweep)
+            .chain(self.groups.ask_again.values().copied())
             .min()
     }
 

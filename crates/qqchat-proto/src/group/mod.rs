@@ -21,7 +21,9 @@ pub use msg::{
     Body, Content, GroupId, GroupMsg, MAX_MEMBERS, MAX_NAME, MAX_PARENTS, MAX_TEXT, Member, MsgRef,
     Order, clip_name,
 };
-pub use sync::{AUTHOR_BURST, AUTHOR_RATE, GAP_WAIT, Outgoing, PAGES_PER_MINUTE, Received, Sync};
+pub use sync::{
+    AUTHOR_BURST, AUTHOR_RATE, GAP_WAIT, Outgoing, PAGE_ANSWERS, PAGES_PER_MINUTE, Received, Sync,
+};
 pub use wire::{Envelope, MARK, PAGE_BYTES, PAGE_MESSAGES, encode_all, short};
 
 /// Why a group message or envelope was not taken.

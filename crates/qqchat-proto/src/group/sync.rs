@@ -20,8 +20,13 @@ pub const GAP_WAIT: Duration = Duration::from_secs(5);
 /// hello.
 pub const PAGES_PER_MINUTE: usize = 120;
 /// New messages taken from one author in a burst, and then per second.
-pub const AUTHOR_BURST: usize = 200;
-pub const AUTHOR_RATE: usize = 20;
+pub const AUTHOR_BURST: usize = 1000;
+pub const AUTHOR_RATE: usize = 50;
+/// How long a page answers the `Have` it was served for: the same `Have` again from the same
+/// member within this is a second ask for a page already on its way, not served twice.
+/// Shorter than the time the transport takes to give up on a message, so an ask after a
+/// page was lost is always served.
+pub const PAGE_ANSWERS: Duration = Duration::from_secs(10);
 
 /// An envelope for one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,10 @@ pub struct Sync {
     /// Pages asked of each member and not yet received: a page asked for is taken whole,
     /// one that was not is limited per author like new messages.
     asked: HashMap<PublicKey, u32>,
+    /// Per member, the last `Have` answered with a page, and when. Two members who meet
+    /// both say what they hold at once, so the one behind asks twice for the same page;
+    /// serving both would make two chains of pages, each page sent twice.
+    answered: HashMap<PublicKey, (Vec<(PublicKey, u64)>, Instant)>,
 }
 
 /// Asks of one member counted at most: a member that never answers cannot make this grow.
@@ -75,6 +84,13 @@ impl Sync {
             }
             _ => false,
         }
+    }
+
+    /// Whether `have` from `from` was answered with a page a moment ago.
+    fn answered_already(&self, from: &PublicKey, have: &[(PublicKey, u64)], now: Instant) -> bool {
+        self.answered
+            .get(from)
+            .is_some_and(|(h, at)| h == have && now.duration_since(*at) < PAGE_ANSWERS)
     }
 
     fn take_page(&mut self, to: PublicKey, now: Instant) -> bool {
@@ -252,7 +268,11 @@ impl Group {
             }
             Envelope::Have { have, answer, .. } => {
                 let (page, more) = self.page(&have, PAGE_MESSAGES, PAGE_BYTES);
-                if !page.is_empty() && sync.take_page(from, now) {
+                if !page.is_empty()
+                    && !sync.answered_already(&from, &have, now)
+                    && sync.take_page(from, now)
+                {
+                    sync.answered.insert(from, (have.clone(), now));
                     out.send.push(Outgoing {
                         to: from,
                         envelope: Envelope::Page {
