@@ -170,8 +170,8 @@ impl Net {
         self.sides[i].core.handle_command(now, cmd);
     }
 
-    /// Alice creates a group with everyone else; the others accept.
-    fn group(&mut self) -> GroupId {
+    /// Alice creates "hikers" with everyone else and tells its id, after `settle`.
+    fn create(&mut self, settle: Duration) -> GroupId {
         let members = (1..self.sides.len())
             .map(|i| PeerId::Key(self.key(i)))
             .collect();
@@ -183,15 +183,20 @@ impl Net {
                 members,
             },
         );
-        self.run_for(Duration::from_secs(1));
-        let gid = self.sides[0]
+        self.run_for(settle);
+        self.sides[0]
             .events
             .iter()
             .find_map(|e| match e {
                 EngineEvent::GroupCreated { group, .. } => Some(*group),
                 _ => None,
             })
-            .expect("the group was created");
+            .expect("the group was created")
+    }
+
+    /// Alice creates a group with everyone else; the others accept.
+    fn group(&mut self) -> GroupId {
+        let gid = self.create(Duration::from_secs(1));
         for i in 1..self.sides.len() {
             assert_eq!(
                 status(&self.sides[i], gid),
@@ -411,24 +416,7 @@ fn an_invitation_sent_while_the_member_was_away_arrives_when_it_is_back() {
     let mut net = Net::new(3);
     net.down.insert(2);
     net.run_for(Duration::from_secs(90));
-    let members = vec![PeerId::Key(net.key(1)), PeerId::Key(net.key(2))];
-    net.command(
-        0,
-        Command::GroupCreate {
-            id: 1,
-            name: "hikers".into(),
-            members,
-        },
-    );
-    net.run_for(Duration::from_secs(60));
-    let gid = net.sides[0]
-        .events
-        .iter()
-        .find_map(|e| match e {
-            EngineEvent::GroupCreated { group, .. } => Some(*group),
-            _ => None,
-        })
-        .expect("the group was created");
+    let gid = net.create(Duration::from_secs(60));
     net.say(0, gid, "who is coming?");
     net.run_for(Duration::from_secs(60));
     assert_eq!(status(&net.sides[2], gid), None, "carol was away");

@@ -296,16 +296,9 @@ impl App {
         if self.refuse_sending(id) {
             return Vec::new();
         }
-        let text = self.composer.text();
-        if text.trim().is_empty() {
+        let Some(text) = self.composed() else {
             return Vec::new();
-        }
-        let text = text.trim_end().to_string();
-        // Refused here, before anything is stored or sent, so the draft stays to be cut.
-        if let Some(err) = crate::engine::too_long(&text, crate::proto::MAX_MESSAGE) {
-            self.show_error(&format!("not sent: {err}"));
-            return Vec::new();
-        }
+        };
         self.composer = super::Composer::new(false);
         self.set_focus(self.view.focus);
         let msg_id = crate::engine::new_message_id();
@@ -512,14 +505,35 @@ impl App {
     }
 
     /// Keeps the view from scrolling past the first message.
+    /// The text in the input, ready to send; `None` when there is nothing to send or it is
+    /// too long (said in the status line). Refused here, before anything is stored or sent,
+    /// so the draft stays to be cut.
+    pub(super) fn composed(&mut self) -> Option<String> {
+        let text = self.composer.text();
+        if text.trim().is_empty() {
+            return None;
+        }
+        let text = text.trim_end().to_string();
+        if let Some(err) = crate::engine::too_long(&text, crate::proto::MAX_MESSAGE) {
+            self.show_error(&format!("not sent: {err}"));
+            return None;
+        }
+        Some(text)
+    }
+
+    /// The height of each item of a group conversation, at this width.
+    fn group_heights(&self, group: &super::Group, width: u16) -> Vec<usize> {
+        let columns = self.group_columns(group, usize::from(width));
+        (0..group.shown_len())
+            .map(|i| self.group_item_height(group, &columns, i, width))
+            .collect()
+    }
+
     pub(super) fn clamp_scroll(&mut self) {
         let viewport = self.viewport();
         if let Some(group) = self.open_group() {
-            let columns = self.group_columns(group, usize::from(viewport.width));
-            let count = group.shown_len();
-            let heights: Vec<usize> = (0..count)
-                .map(|i| self.group_item_height(group, &columns, i, viewport.width))
-                .collect();
+            let heights = self.group_heights(group, viewport.width);
+            let count = heights.len();
             self.view
                 .clamp_scroll(count, usize::from(viewport.height), |i| heights[i]);
             return;
@@ -582,11 +596,8 @@ impl App {
     pub(super) fn reveal(&mut self, index: usize) {
         let viewport = self.viewport();
         if let Some(group) = self.open_group() {
-            let columns = self.group_columns(group, usize::from(viewport.width));
-            let count = group.shown_len();
-            let heights: Vec<usize> = (0..count)
-                .map(|i| self.group_item_height(group, &columns, i, viewport.width))
-                .collect();
+            let heights = self.group_heights(group, viewport.width);
+            let count = heights.len();
             self.view
                 .reveal(index, count, usize::from(viewport.height), |i| heights[i]);
             return;

@@ -372,15 +372,9 @@ impl App {
             self.show_error(why);
             return Vec::new();
         }
-        let text = self.composer.text();
-        if text.trim().is_empty() {
+        let Some(text) = self.composed() else {
             return Vec::new();
-        }
-        let text = text.trim_end().to_string();
-        if let Some(err) = crate::engine::too_long(&text, crate::proto::MAX_MESSAGE) {
-            self.show_error(&format!("not sent: {err}"));
-            return Vec::new();
-        }
+        };
         self.composer = Composer::new(false);
         self.set_focus(self.view.focus);
         self.view.follow();

@@ -172,7 +172,7 @@ fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let mut block = block(app, area.width);
+    let block = block(app, area.width);
     let inner = block.inner(area);
     let Some(peer) = app.open_peer() else {
         frame.render_widget(block, area);
@@ -239,6 +239,21 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         start = end;
     }
+    draw_lines(frame, block, area, &lines, &picked, scroll);
+}
+
+/// Draws the pane's block with the lines of the messages in view, "↓ N more lines" when it
+/// is scrolled up, and a bar in the padding left of the picked message: seen even where the
+/// band's colour is not (a monochrome terminal, a theme close to it).
+pub(super) fn draw_lines(
+    frame: &mut Frame,
+    mut block: Block,
+    area: Rect,
+    lines: &[Line],
+    picked: &[bool],
+    scroll: usize,
+) {
+    let inner = block.inner(area);
     if scroll > 0 {
         block = block.title_bottom(
             Line::styled(
@@ -249,12 +264,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         );
     }
     frame.render_widget(block, area);
-    render_lines(&lines, inner, frame.buffer_mut());
-    // A bar in the padding left of the picked message: seen even where the band's colour
-    // is not (a monochrome terminal, a theme close to it).
+    render_lines(lines, inner, frame.buffer_mut());
     if inner.x > area.x {
         let bar = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-        let rows = (inner.y..inner.bottom()).zip(&picked);
+        let rows = (inner.y..inner.bottom()).zip(picked);
         for (y, _) in rows.filter(|(_, picked)| **picked) {
             frame.buffer_mut()[(inner.x - 1, y)]
                 .set_symbol("▌")

@@ -11,7 +11,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
-use super::lines::render_lines;
 use super::{fit, pane, title_lead};
 use crate::app::{App, DialogKind, Focus, Group, GroupDialog};
 use crate::engine::{GroupItem, GroupItemKind};
@@ -56,7 +55,7 @@ fn block(app: &App, group: &Group) -> Block<'static> {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, group: &Group, area: Rect) {
-    let mut block = block(app, group);
+    let block = block(app, group);
     let inner = block.inner(area);
     if group.is_invitation() {
         frame.render_widget(block, area);
@@ -113,25 +112,7 @@ pub fn draw(frame: &mut Frame, app: &App, group: &Group, area: Rect) {
         }
         start = end;
     }
-    if scroll > 0 {
-        block = block.title_bottom(
-            Line::styled(
-                format!(" ↓ {scroll} more lines · PgDn "),
-                Style::new().fg(Color::Yellow),
-            )
-            .alignment(Alignment::Right),
-        );
-    }
-    frame.render_widget(block, area);
-    render_lines(&lines, inner, frame.buffer_mut());
-    if inner.x > area.x {
-        let bar = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-        for (y, _) in (inner.y..inner.bottom()).zip(&picked).filter(|(_, p)| **p) {
-            frame.buffer_mut()[(inner.x - 1, y)]
-                .set_symbol("▌")
-                .set_style(bar);
-        }
-    }
+    super::conversation::draw_lines(frame, block, area, &lines, &picked, scroll);
 }
 
 /// How an author's name looks: this user, a contact (keyed), or a name only the member

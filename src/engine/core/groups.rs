@@ -68,6 +68,18 @@ impl EngineCore {
             .any(|c| c.key.as_ref() == Some(key) && !c.plain && !c.ipmsg)
     }
 
+    /// [`EngineCore::direct`] as a test of its own, for the protocol while a group is
+    /// borrowed mutably.
+    fn direct_keys(&self) -> impl Fn(&PublicKey) -> bool + use<> {
+        let keys: std::collections::HashSet<PublicKey> = self
+            .contacts
+            .iter()
+            .filter(|c| !c.plain && !c.ipmsg)
+            .filter_map(|c| c.key)
+            .collect();
+        move |k: &PublicKey| keys.contains(k)
+    }
+
     /// Takes the groups read from disk; messages are checked again like any from the
     /// network. The front end gets them all at once ([`EngineEvent::Groups`]).
     pub fn load_groups(&mut self, stored: Vec<StoredGroup>) {
@@ -279,12 +291,7 @@ impl EngineCore {
         body: Body,
     ) -> Result<Vec<PublicKey>, (Option<GroupId>, String)> {
         let keys = self.me().cloned().ok_or((Some(gid), NO_KEY.to_owned()))?;
-        let contacts = self.contacts.clone();
-        let direct = move |k: &PublicKey| {
-            contacts
-                .iter()
-                .any(|c| c.key.as_ref() == Some(k) && !c.plain && !c.ipmsg)
-        };
+        let direct = self.direct_keys();
         let held = self
             .groups
             .held
@@ -376,12 +383,7 @@ impl EngineCore {
                 },
             );
         }
-        let contacts = self.contacts.clone();
-        let direct = move |k: &PublicKey| {
-            contacts
-                .iter()
-                .any(|c| c.key.as_ref() == Some(k) && !c.plain && !c.ipmsg)
-        };
+        let direct = self.direct_keys();
         let Some(held) = self.groups.held.get_mut(&gid) else {
             return true;
         };
