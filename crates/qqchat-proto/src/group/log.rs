@@ -100,7 +100,11 @@ impl Membership {
                         .map_or_else(|| "creator".to_owned(), |m| m.name.clone()),
                 };
                 self.join(&creator, at);
-                for m in members.iter().take(MAX_MEMBERS - 1) {
+                for m in members
+                    .iter()
+                    .filter(|m| m.key != c.author)
+                    .take(MAX_MEMBERS - 1)
+                {
                     self.join(m, at);
                 }
             }
@@ -172,7 +176,8 @@ impl Group {
         sent_at_ms: i64,
         rng: impl rand::CryptoRng,
     ) -> Result<(Group, GroupMsg), GroupError> {
-        if members.len() + 1 > MAX_MEMBERS {
+        // The creator may name itself among them (to give its own name).
+        if members.iter().filter(|m| m.key != keys.public).count() + 1 > MAX_MEMBERS {
             return Err(GroupError::TooManyMembers);
         }
         let id = GroupId::derive(&keys.public, &salt);

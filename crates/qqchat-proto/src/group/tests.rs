@@ -887,3 +887,22 @@ fn what_follows_a_lost_message_of_a_removed_member_does_not_wait_for_it() {
     let at = |id: MsgRef| order.iter().position(|o| *o == id);
     assert!(at(lost.id()) < at(second.id()));
 }
+
+#[test]
+fn a_creator_naming_itself_among_max_members_is_not_counted_twice() {
+    let creator = keys();
+    let mut named: Vec<Member> = vec![member(&creator, "me")];
+    named.extend((0..MAX_MEMBERS - 1).map(|i| member(&keys(), &format!("m{i}"))));
+    let (group, _) = Group::create(&creator, "full", [2; 16], named, 0, rand::rng())
+        .expect("64 with the creator");
+    assert_eq!(group.members().len(), MAX_MEMBERS);
+    assert_eq!(
+        group
+            .membership()
+            .members
+            .get(&creator.public)
+            .map(String::as_str),
+        Some("me"),
+        "the creator under the name it gave itself"
+    );
+}
