@@ -196,7 +196,15 @@ impl EngineCore {
     /// A contact as a member: its key, under its name here.
     fn member_of(&self, peer: PeerId) -> Result<Member, String> {
         let key = peer.key().ok_or_else(|| {
-            format!("{peer} has no key: every member of a group needs one (qqchat id, then add it)")
+            let name = self
+                .contacts
+                .iter()
+                .find(|c| c.peer_id() == peer)
+                .map_or_else(|| peer.to_string(), |c| c.name.to_string());
+            format!(
+                "{name} has no key: every member of a group needs one (add them from the \
+                 contact string `qqchat id` prints on their side)"
+            )
         })?;
         let contact = self.contacts.iter().find(|c| c.key == Some(key));
         let name = contact.map_or_else(|| peer.to_string(), |c| c.name.to_string());
