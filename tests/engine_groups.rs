@@ -49,6 +49,8 @@ struct Net {
     sides: Vec<Side>,
     /// Sides whose datagrams are dropped both ways (gone offline).
     down: HashSet<usize>,
+    /// Pairs of sides that cannot reach each other (both ways).
+    cut: HashSet<(usize, usize)>,
 }
 
 const NAMES: [&str; 4] = ["alice", "bob", "carol", "dave"];
@@ -101,6 +103,7 @@ impl Net {
             clock,
             sides,
             down: HashSet::new(),
+            cut: HashSet::new(),
         };
         net.run_for(Duration::from_secs(2));
         net
@@ -137,7 +140,11 @@ impl Net {
                     let Some(j) = self.sides.iter().position(|s| s.addr == t.dst) else {
                         continue;
                     };
-                    if self.down.contains(&i) || self.down.contains(&j) {
+                    if self.down.contains(&i)
+                        || self.down.contains(&j)
+                        || self.cut.contains(&(i, j))
+                        || self.cut.contains(&(j, i))
+                    {
                         continue;
                     }
                     self.sides[j].core.handle_datagram(now, from, &t.payload);
@@ -448,4 +455,49 @@ fn messages_dropped_for_coming_too_fast_are_fetched_a_little_later() {
     net.run_for(Duration::from_secs(60));
     let expected: Vec<String> = (0..n).map(|i| format!("line {i}")).collect();
     assert_eq!(texts(&net.sides[1], gid), expected, "all of them, in order");
+}
+
+#[test]
+fn a_removal_learnt_late_hides_what_the_removed_member_wrote_after_it() {
+    let mut net = Net::new(4);
+    let gid = net.group();
+    // Alice cannot reach carol or dave for a while; bob reaches everyone.
+    net.cut.extend([(0, 2), (0, 3)]);
+    net.run_for(Duration::from_secs(90));
+    let carol = net.key(2);
+    net.command(
+        0,
+        Command::GroupRemove {
+            group: gid,
+            member: carol,
+        },
+    );
+    net.say(2, gid, "one");
+    net.run_for(Duration::from_millis(300));
+    net.say(2, gid, "two");
+    net.run_for(Duration::from_secs(2));
+    let shown = |side: &Side| -> Vec<String> {
+        items(side, gid)
+            .into_iter()
+            .filter(|i| i.visible)
+            .filter_map(|i| match i.kind {
+                GroupItemKind::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        shown(&net.sides[3]).contains(&"two".to_owned()),
+        "dave saw it"
+    );
+    net.cut.clear();
+    net.run_for(Duration::from_secs(120));
+    // Carol's second message comes after her removal in the group's order: nobody shows it.
+    for i in [0, 1, 3] {
+        assert!(
+            !shown(&net.sides[i]).contains(&"two".to_owned()),
+            "{} still shows what carol wrote after her removal",
+            net.sides[i].name
+        );
+    }
 }

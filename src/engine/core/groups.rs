@@ -446,6 +446,13 @@ impl EngineCore {
         self.after_membership(now, gid, received.inserted.membership || invited_now);
         let mut show = received.inserted.shown;
         show.extend(received.inserted.completed);
+        if received.inserted.membership {
+            // A change that sorts before messages already shown may hide some (their author
+            // was no longer a member there): every item goes again, with its standing.
+            if let Some(held) = self.groups.held.get(&gid) {
+                show = held.group.shown().map(GroupMsg::id).collect();
+            }
+        }
         self.group_show(gid, &show);
         true
     }
