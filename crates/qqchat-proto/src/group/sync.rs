@@ -18,7 +18,7 @@ use crate::secure::Keypair;
 pub const GAP_WAIT: Duration = Duration::from_secs(5);
 /// Catch-up pages served to one member in a minute; beyond, its asks wait for the next
 /// hello.
-pub const PAGES_PER_MINUTE: usize = 120;
+pub const PAGES_PER_MINUTE: usize = 600;
 /// New messages taken from one author in a burst, and then per second.
 pub const AUTHOR_BURST: usize = 1000;
 pub const AUTHOR_RATE: usize = 50;

@@ -21,7 +21,7 @@ pub const MARK: &str = "\u{FFFF}qqg1 ";
 /// 1 MiB a message may have.
 pub const PAGE_BYTES: usize = 512 << 10;
 /// The most messages in one catch-up page.
-pub const PAGE_MESSAGES: usize = 1024;
+pub const PAGE_MESSAGES: usize = 128;
 
 /// One exchange between two members about one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
