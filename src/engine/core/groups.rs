@@ -10,7 +10,7 @@ use super::{EngineCore, Now, StoreOp};
 use crate::engine::api::{Command, EngineEvent};
 use crate::engine::group_view::{GroupItem, GroupSnapshot, GroupView};
 use crate::proto::group::{
-    Body, Envelope, GAP_WAIT, Group, GroupError, GroupId, GroupMsg, Member, MsgRef, Outgoing, Sync,
+    Body, Envelope, GAP_WAIT, Group, GroupId, GroupMsg, Member, MsgRef, Outgoing, Sync,
 };
 use crate::proto::{PeerId, PublicKey};
 use crate::store::{GroupRecord, GroupStatus, StoredGroup};
@@ -409,7 +409,7 @@ impl EngineCore {
                 .receive(&mut held.sync, &me, from_key, envelope, now.mono, &direct);
         let received = match received {
             Ok(r) => r,
-            Err(GroupError::NotMember) | Err(_) => {
+            Err(_) => {
                 if invited_now {
                     self.groups.held.remove(&gid);
                 }

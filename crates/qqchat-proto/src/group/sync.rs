@@ -46,6 +46,8 @@ pub struct Received {
     pub send: Vec<Outgoing>,
     /// Messages dropped because their author sent too many.
     pub limited: usize,
+    /// Messages refused: a signature that does not match, or not a group message at all.
+    pub rejected: usize,
 }
 
 /// The exchange state kept per group beside its messages: rates, not contents, so it is
@@ -220,7 +222,12 @@ impl Group {
             Envelope::Live { msgs, reached, .. } => {
                 let missing_before = self.missing();
                 for bytes in msgs {
-                    let msg = GroupMsg::decode(&bytes)?;
+                    // One forged or broken message costs only itself: what came with it is
+                    // taken (and so reported, to be stored) all the same.
+                    let Ok(msg) = GroupMsg::decode(&bytes) else {
+                        out.rejected += 1;
+                        continue;
+                    };
                     // A copy already held costs its author nothing.
                     if self.get(&msg.id()).is_none() && !sync.allow(msg.content.author, now) {
                         out.limited += 1;
@@ -252,7 +259,10 @@ impl Group {
             Envelope::Page { msgs, more, .. } => {
                 let asked = sync.answers(&from);
                 for bytes in msgs {
-                    let msg = GroupMsg::decode(&bytes)?;
+                    let Ok(msg) = GroupMsg::decode(&bytes) else {
+                        out.rejected += 1;
+                        continue;
+                    };
                     if !asked
                         && self.get(&msg.id()).is_none()
                         && !sync.allow(msg.content.author, now)
@@ -289,7 +299,10 @@ impl Group {
             Envelope::Invite { msgs, .. } => {
                 // Membership only: an invitation is no way around the limits on text.
                 for bytes in msgs {
-                    let msg = GroupMsg::decode(&bytes)?;
+                    let Ok(msg) = GroupMsg::decode(&bytes) else {
+                        out.rejected += 1;
+                        continue;
+                    };
                     if msg.content.body.is_membership() {
                         self.take(msg, now, &mut out);
                     }
