@@ -51,13 +51,12 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     let mut options = engine_options(&book, None, false)?;
     super::reach_options(&mut options, &book.me)?;
     super::lan_options(common, &book, &mut options, book.me.listen);
-    let on_lan = options.discovery.is_some() || options.lan.is_some();
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
-    // On the LAN, SIGINT and SIGTERM stop the engine, which withdraws the announcement and
-    // says goodbye; the answering loop then ends as the engine's events do.
+    // SIGTERM, SIGINT and SIGHUP stop the engine, which says goodbye (and on the LAN
+    // withdraws the announcement); the answering loop then ends as the engine's events do.
     let stopped_by = Arc::new(AtomicI32::new(0));
-    if on_lan {
+    {
         let signals = super::listen::quit_signals()?;
         let (commands, stopped_by) = (engine.commands.clone(), Arc::clone(&stopped_by));
         std::thread::Builder::new()

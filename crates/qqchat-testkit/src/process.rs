@@ -44,10 +44,15 @@ impl ChildGuard {
     /// SIGTERM: asked to stop, as a service manager or `kill` asks, with the chance to
     /// clean up on the way out.
     pub fn terminate(&mut self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends `signal` (SIGHUP: the terminal closed; SIGINT: Ctrl-C).
+    pub fn signal(&mut self, signal: i32) {
         if let Ok(pid) = i32::try_from(self.child.id()) {
             // SAFETY: kill(2) on our own child, which is not reaped yet (so the pid is its).
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                libc::kill(pid, signal);
             }
         }
     }
