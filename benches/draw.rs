@@ -45,6 +45,8 @@ fn book() -> ContactBook {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: qqchat::contacts::Notify::All,
+            notify_preview: true,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

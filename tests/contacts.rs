@@ -58,6 +58,8 @@ fn full_file_parses_in_file_order() {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: qqchat::contacts::Notify::All,
+            notify_preview: true,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -171,6 +173,8 @@ fn empty_book_has_only_me() {
         relay: None,
         downloads: None,
         max_file_size: None,
+        notify: qqchat::contacts::Notify::All,
+        notify_preview: true,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -367,11 +371,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; e.g. name = "alice""#
     );
 }
 
@@ -390,7 +394,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -443,7 +447,9 @@ fn unknown_key_is_typed() {
                     "stun",
                     "relay",
                     "downloads",
-                    "max_file_size"
+                    "max_file_size",
+                    "notify",
+                    "notify_preview"
                 ]
             );
         }
@@ -667,4 +673,17 @@ fn default_candidates_are_current_dir_then_config_dir() {
         contacts::locate(None).unwrap(),
         PathBuf::from("./contacts.toml")
     );
+}
+
+#[test]
+fn notifications_are_set_in_me_and_a_wrong_value_says_what_to_write() {
+    let b = book("[me]\nnotify = \"contacts\"\nnotify_preview = false\n");
+    assert_eq!(b.me.notify, qqchat::contacts::Notify::Contacts);
+    assert!(!b.me.notify_preview);
+    let defaults = book("");
+    assert_eq!(defaults.me.notify, qqchat::contacts::Notify::All);
+    assert!(defaults.me.notify_preview);
+    let err = error("[me]\nname = \"me\"\nnotify = \"loud\"\n");
+    assert!(err.contains("contacts.toml:3"), "{err}");
+    assert!(err.contains("notify = \"contacts\""), "{err}");
 }

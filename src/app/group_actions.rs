@@ -274,11 +274,13 @@ impl App {
             return Vec::new();
         }
         group.unread += new;
-        if self.bell {
-            vec![Effect::Bell]
+        let title = format!("# {}", group.name());
+        let body = if new == 1 {
+            "a new message".to_owned()
         } else {
-            Vec::new()
-        }
+            format!("{new} new messages")
+        };
+        self.alert(&title, true, &body)
     }
 
     /// Every line of group `id`'s conversation in a pane `width` wide.

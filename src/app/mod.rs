@@ -59,6 +59,8 @@ pub enum Effect {
     Send(Command),
     /// Ring the terminal bell.
     Bell,
+    /// Ask the terminal for a desktop notification (made safe to write by the front end).
+    Notify { title: String, body: String },
     /// Leave qqchat.
     Quit,
     /// Write `addr` into the contacts file as `name`, then reload it.
@@ -108,6 +110,12 @@ pub struct App {
     /// This user's public key, for the contact string; `None` without an identity.
     public_key: Option<PublicKey>,
     bell: bool,
+    /// `[me] notify` and `notify_preview`.
+    notify: crate::contacts::Notify,
+    notify_preview: bool,
+    /// Whether the terminal has the focus, as it reports (terminals that do not report it
+    /// count as focused).
+    focused: bool,
     local_addr: SocketAddr,
     /// Where friends can reach this chat, for its contact string (F2): set by the front end,
     /// which alone may ask the system; empty means `local_addr` alone.
@@ -164,6 +172,9 @@ impl App {
             me: sanitize(&book.me.name),
             public_key: None,
             bell: book.me.bell,
+            notify: book.me.notify,
+            notify_preview: book.me.notify_preview,
+            focused: true,
             local_addr,
             own_addrs: Vec::new(),
             tz,
@@ -425,6 +436,47 @@ impl App {
         self.clamp_scroll();
     }
 
+    /// `[me] notify` and `notify_preview`, as read from the contacts file.
+    pub fn set_notify(&mut self, notify: crate::contacts::Notify, preview: bool) {
+        self.notify = notify;
+        self.notify_preview = preview;
+    }
+
+    /// The terminal gained or lost the focus.
+    pub fn set_focused(&mut self, focused: bool) {
+        self.focused = focused;
+    }
+
+    /// What a new message from `from` (a contact or not) rings: the bell, and a desktop
+    /// notification unless `[me] notify` leaves it out. `text` is shown only with
+    /// `notify_preview`.
+    pub(crate) fn alert(&self, from: &str, contact: bool, text: &str) -> Vec<Effect> {
+        use crate::contacts::Notify;
+        let mut effects = Vec::new();
+        if self.bell {
+            effects.push(Effect::Bell);
+        }
+        let wanted = match self.notify {
+            Notify::All => true,
+            Notify::Contacts => contact,
+            Notify::None => false,
+        };
+        if wanted {
+            effects.push(if self.notify_preview {
+                Effect::Notify {
+                    title: from.to_owned(),
+                    body: text.to_owned(),
+                }
+            } else {
+                Effect::Notify {
+                    title: "qqchat".to_owned(),
+                    body: "new message".to_owned(),
+                }
+            });
+        }
+        effects
+    }
+
     /// This user's public key, which the contact string carries.
     pub fn set_public_key(&mut self, key: Option<PublicKey>) {
         self.public_key = key;
@@ -622,16 +674,25 @@ impl App {
     ) -> Vec<Effect> {
         let (id, index) = self.roster.receive(from, path, text, at, plain);
         self.adopt_drafts();
+        let (name, contact) = self.roster.get(id).map_or_else(
+            || (path.to_string(), false),
+            |p| (p.name().to_string(), p.is_listed()),
+        );
         if self.view.open != Some(id) {
             if let Some(p) = self.roster.get_mut(id) {
                 p.unread += 1;
             }
-            return if self.bell {
-                vec![Effect::Bell]
-            } else {
-                Vec::new()
-            };
+            return self.alert(&name, contact, text);
         }
+        // Open, but the terminal is in the background: a notification, no bell.
+        let unfocused: Vec<Effect> = if self.focused {
+            Vec::new()
+        } else {
+            self.alert(&name, contact, text)
+                .into_iter()
+                .filter(|e| !matches!(e, Effect::Bell))
+                .collect()
+        };
         if self.view.scroll > 0 {
             // The reader is looking at older lines: keep them where they are.
             let width = self.viewport().width;
@@ -639,6 +700,6 @@ impl App {
                 self.view.scroll += height_of(&self.me, &self.tz, peer, index, width);
             }
         }
-        Vec::new()
+        unfocused
     }
 }

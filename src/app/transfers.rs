@@ -462,11 +462,11 @@ impl App {
             if let Some(p) = self.roster.get_mut(entry) {
                 p.unread += 1;
             }
-            return if self.bell {
-                vec![Effect::Bell]
-            } else {
-                Vec::new()
-            };
+            let (name, contact) = self.roster.get(entry).map_or_else(
+                || (String::new(), false),
+                |p| (p.name().to_string(), p.is_listed()),
+            );
+            return self.alert(&name, contact, "offers a file");
         }
         if asking && let Some(t) = self.transfers.get(index) {
             let from = self.roster.get(entry).map_or("", |p| p.name()).to_owned();

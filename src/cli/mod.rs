@@ -588,6 +588,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         relay: None,
         downloads: None,
         max_file_size: None,
+        notify: crate::contacts::Notify::All,
+        notify_preview: true,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

@@ -73,6 +73,8 @@ const ME_KEYS: &[&str] = &[
     "relay",
     "downloads",
     "max_file_size",
+    "notify",
+    "notify_preview",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -117,6 +119,21 @@ pub struct Me {
     pub downloads: Option<std::path::PathBuf>,
     /// Offers of larger files are declined at once, with the reason (`None`: no limit).
     pub max_file_size: Option<u64>,
+    /// Whose messages raise a desktop notification.
+    pub notify: Notify,
+    /// Show the sender and the text in a notification; off: only "new message".
+    pub notify_preview: bool,
+}
+
+/// `[me] notify`: whose messages raise a desktop notification (through the terminal's own
+/// escape sequences) when their conversation is not open or the terminal is not in focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notify {
+    #[default]
+    All,
+    /// Contacts only: nobody else's message notifies (it still counts as unread).
+    Contacts,
+    None,
 }
 
 impl Default for Me {
@@ -132,6 +149,8 @@ impl Default for Me {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: Notify::All,
+            notify_preview: true,
         }
     }
 }

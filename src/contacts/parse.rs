@@ -333,6 +333,32 @@ impl Doc<'_> {
                     };
                     me.max_file_size = Some(size);
                 }
+                "notify" => {
+                    me.notify = match value.get_ref() {
+                        DeValue::String(s) if s == "all" => super::Notify::All,
+                        DeValue::String(s) if s == "contacts" => super::Notify::Contacts,
+                        DeValue::String(s) if s == "none" => super::Notify::None,
+                        _ => {
+                            return Err(self.wrong_type(
+                                value,
+                                "[me] notify",
+                                "\"all\", \"contacts\" or \"none\", in double quotes",
+                                "notify = \"contacts\"".to_owned(),
+                            ));
+                        }
+                    };
+                }
+                "notify_preview" => {
+                    let DeValue::Boolean(b) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] notify_preview",
+                            "true or false (no quotes)",
+                            "notify_preview = false".to_owned(),
+                        ));
+                    };
+                    me.notify_preview = *b;
+                }
                 "stun" => me.stun = self.stun_servers(value)?,
                 "relay" => me.relay = Some(self.relay(value)?),
                 other => {

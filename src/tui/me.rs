@@ -78,6 +78,8 @@ mod tests {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: crate::contacts::Notify::All,
+            notify_preview: true,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::{Receiver, TrySendError, select};
 use crossterm::event::{
-    self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyboardEnhancementFlags,
-    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    self, DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange,
+    Event, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::execute;
 use jiff::Timestamp;
@@ -40,6 +40,7 @@ use crate::ui;
 
 mod clipboard;
 mod me;
+mod notify;
 
 use me::MeChanges;
 
@@ -177,7 +178,7 @@ impl Screen {
         DRAWS.set(true);
         ACTIVE.store(true, Ordering::SeqCst);
         let screen = Screen { terminal };
-        execute!(io::stdout(), EnableBracketedPaste)?;
+        execute!(io::stdout(), EnableBracketedPaste, EnableFocusChange)?;
         // Only terminals that speak the kitty keyboard protocol tell Shift+Enter from Enter.
         if crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false) {
             execute!(
@@ -208,7 +209,7 @@ fn undo_modes() {
     if ENHANCED.swap(false, Ordering::SeqCst) {
         let _ = execute!(out, PopKeyboardEnhancementFlags);
     }
-    let _ = execute!(out, DisableBracketedPaste);
+    let _ = execute!(out, DisableBracketedPaste, DisableFocusChange);
 }
 
 /// A panic in any thread, the UI's or a worker's, restores the terminal, prints the panic
@@ -304,6 +305,7 @@ fn event_loop(
             match effect {
                 Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
+                Effect::Notify { title, body } => notify_desktop(&title, &body),
                 Effect::Quit => return Ok(()),
                 Effect::AddContact { name, addr, plain } => {
                     contacts.change(app, engine, |path| {
@@ -492,6 +494,7 @@ impl Contacts {
             self.book.me.bell = me.bell.unwrap_or(self.book.me.bell);
             app.set_me(&name, self.book.me.bell);
         }
+        app.set_notify(book.me.notify, book.me.notify_preview);
         self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {
             if let Some(said) = me.said() {
@@ -599,6 +602,14 @@ fn terminal_event(
             app.on_resize(width, height);
             Vec::new()
         }
+        Event::FocusGained => {
+            app.set_focused(true);
+            Vec::new()
+        }
+        Event::FocusLost => {
+            app.set_focused(false);
+            Vec::new()
+        }
         _ => Vec::new(),
     })
 }
@@ -611,6 +622,17 @@ fn engine_event(
         Ok(event) => Ok(app.on_engine(event)),
         Err(_) => bail!("the network engine stopped unexpectedly"),
     }
+}
+
+/// A desktop notification through the terminal (see [`notify`]); like the bell, losing one
+/// is not worth stopping for.
+fn notify_desktop(title: &str, body: &str) {
+    let tmux = std::env::var_os("TMUX").is_some();
+    let bytes = notify::sequences(title, body, tmux);
+    let _terminal = lock_terminal();
+    let mut out = io::stdout();
+    let _ = out.write_all(&bytes);
+    let _ = out.flush();
 }
 
 /// BEL on stdout. Losing a bell is not worth stopping for, so errors are ignored.

@@ -491,6 +491,8 @@ mod tests {
                 relay: None,
                 downloads: None,
                 max_file_size: None,
+                notify: crate::contacts::Notify::All,
+                notify_preview: true,
             },
             contacts: vec![Contact::at(name, addr)],
             lan: Default::default(),

@@ -23,6 +23,8 @@ fn bot_book() -> ContactBook {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: qqchat::contacts::Notify::All,
+            notify_preview: true,
         },
         contacts: vec![Contact {
             name: "bot".into(),

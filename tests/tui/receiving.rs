@@ -15,7 +15,11 @@ fn a_message_to_a_closed_conversation_counts_as_unread_and_rings() {
     let mut app = app();
     open(&mut app, 0);
     let effects = app.on_engine(received(BOB, "psst", 0));
-    assert!(matches!(effects.as_slice(), [Effect::Bell]));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Bell, Effect::Notify { title, body }]
+            if title == "bob" && body == "psst"),
+        "{effects:?}"
+    );
     assert_eq!(app.peers()[1].unread(), 1);
     app.on_engine(received(BOB, "psst", 0));
     assert_eq!(app.peers()[1].unread(), 2);
@@ -32,7 +36,11 @@ fn a_message_to_a_closed_conversation_counts_as_unread_and_rings() {
 #[test]
 fn no_bell_when_the_book_says_so() {
     let mut app = App::new(&book(false), addr("0.0.0.0:4000"), TimeZone::UTC);
-    assert!(app.on_engine(received(BOB, "psst", 0)).is_empty());
+    let effects = app.on_engine(received(BOB, "psst", 0));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Notify { .. }]),
+        "no bell, the notification stays: {effects:?}"
+    );
     assert_eq!(app.peers()[1].unread(), 1);
 }
 
@@ -79,4 +87,50 @@ fn received_text_is_sanitized() {
         app.peers()[0].messages()[0].display_text(),
         "^[]0;pwned^G\u{FFFD}evil   x"
     );
+}
+
+#[test]
+fn notify_contacts_leaves_strangers_out_and_none_leaves_everyone_out() {
+    use qqchat::contacts::Notify;
+    let mut app = app();
+    open(&mut app, 0);
+    app.set_notify(Notify::Contacts, true);
+    let effects = app.on_engine(received_plain(STRANGER, "buy now", 0));
+    assert!(matches!(effects.as_slice(), [Effect::Bell]), "{effects:?}");
+    let effects = app.on_engine(received(BOB, "hi", 0));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Bell, Effect::Notify { .. }]
+    ));
+    app.set_notify(Notify::None, true);
+    let effects = app.on_engine(received(BOB, "hi", 1));
+    assert!(matches!(effects.as_slice(), [Effect::Bell]), "{effects:?}");
+}
+
+#[test]
+fn without_preview_a_notification_says_only_new_message() {
+    let mut app = app();
+    open(&mut app, 0);
+    app.set_notify(qqchat::contacts::Notify::All, false);
+    let effects = app.on_engine(received(BOB, "the secret plan", 0));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Bell, Effect::Notify { title, body }]
+            if title == "qqchat" && body == "new message"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn the_open_conversation_notifies_while_the_terminal_is_in_the_background() {
+    let mut app = app();
+    open(&mut app, 0);
+    assert!(app.on_engine(received(ALICE, "here", 0)).is_empty());
+    app.set_focused(false);
+    let effects = app.on_engine(received(ALICE, "still there?", 1));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Notify { title, .. }] if title == "alice"),
+        "a notification, no bell: {effects:?}"
+    );
+    app.set_focused(true);
+    assert!(app.on_engine(received(ALICE, "ok", 2)).is_empty());
 }

@@ -47,6 +47,8 @@ pub fn book(bell: bool) -> ContactBook {
             relay: None,
             downloads: None,
             max_file_size: None,
+            notify: qqchat::contacts::Notify::All,
+            notify_preview: true,
         },
         contacts: vec![
             Contact {
