@@ -33,6 +33,7 @@ fn book() -> ContactBook {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     };
     ContactBook {
         me: Me {

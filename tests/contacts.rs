@@ -73,6 +73,7 @@ fn full_file_parses_in_file_order() {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         }
     );
     assert_eq!(book.contacts[2].addr(), addr("[::1]:9003"));
@@ -402,11 +403,11 @@ fn contact_written_under_me_is_explained() {
 fn unknown_key_in_a_contact_table() {
     assert_eq!(
         error("[contacts]\nscript = { adr = \"127.0.0.1:9100\", plain = true }\n"),
-        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files; did you mean "addr"?"#
+        r#"contacts.toml:2: unknown key "adr" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files, mute; did you mean "addr"?"#
     );
     assert_eq!(
         error("[contacts.script]\naddr = \"127.0.0.1:9100\"\n\nreceipts = false\n"),
-        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
+        r#"contacts.toml:4: unknown key "receipts" in contact "script"; the keys allowed there are addr, addrs, key, plain, ipmsg, encoding, accept_files, mute; e.g. script = { addr = "127.0.0.1:9100", plain = true }"#
     );
 }
 
@@ -686,4 +687,15 @@ fn notifications_are_set_in_me_and_a_wrong_value_says_what_to_write() {
     let err = error("[me]\nname = \"me\"\nnotify = \"loud\"\n");
     assert!(err.contains("contacts.toml:3"), "{err}");
     assert!(err.contains("notify = \"contacts\""), "{err}");
+}
+
+#[test]
+fn a_contact_can_be_muted() {
+    let b = book(
+        "[contacts]\nbob = { addr = \"127.0.0.1:9002\", mute = true }\ncarol = \"127.0.0.1:9003\"\n",
+    );
+    assert!(b.contacts[0].mute);
+    assert!(!b.contacts[1].mute);
+    let err = error("[contacts]\nbob = { addr = \"127.0.0.1:9002\", mute = \"yes\" }\n");
+    assert!(err.contains("mute = true"), "{err}");
 }

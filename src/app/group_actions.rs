@@ -280,7 +280,7 @@ impl App {
         } else {
             format!("{new} new messages")
         };
-        self.alert(&title, true, &body)
+        self.alert(&title, true, false, &body)
     }
 
     /// Every line of group `id`'s conversation in a pane `width` wide.

@@ -448,11 +448,14 @@ impl App {
     }
 
     /// What a new message from `from` (a contact or not) rings: the bell, and a desktop
-    /// notification unless `[me] notify` leaves it out. `text` is shown only with
-    /// `notify_preview`.
-    pub(crate) fn alert(&self, from: &str, contact: bool, text: &str) -> Vec<Effect> {
+    /// notification unless `[me] notify` leaves it out; nothing for a muted contact. `text`
+    /// is shown only with `notify_preview`.
+    pub(crate) fn alert(&self, from: &str, contact: bool, muted: bool, text: &str) -> Vec<Effect> {
         use crate::contacts::Notify;
         let mut effects = Vec::new();
+        if muted {
+            return effects;
+        }
         if self.bell {
             effects.push(Effect::Bell);
         }
@@ -674,21 +677,21 @@ impl App {
     ) -> Vec<Effect> {
         let (id, index) = self.roster.receive(from, path, text, at, plain);
         self.adopt_drafts();
-        let (name, contact) = self.roster.get(id).map_or_else(
-            || (path.to_string(), false),
-            |p| (p.name().to_string(), p.is_listed()),
+        let (name, contact, muted) = self.roster.get(id).map_or_else(
+            || (path.to_string(), false, false),
+            |p| (p.name().to_string(), p.is_listed(), p.muted),
         );
         if self.view.open != Some(id) {
             if let Some(p) = self.roster.get_mut(id) {
                 p.unread += 1;
             }
-            return self.alert(&name, contact, text);
+            return self.alert(&name, contact, muted, text);
         }
         // Open, but the terminal is in the background: a notification, no bell.
         let unfocused: Vec<Effect> = if self.focused {
             Vec::new()
         } else {
-            self.alert(&name, contact, text)
+            self.alert(&name, contact, muted, text)
                 .into_iter()
                 .filter(|e| !matches!(e, Effect::Bell))
                 .collect()

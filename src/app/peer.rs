@@ -33,6 +33,8 @@ pub struct Peer {
     pub(super) candidates: Vec<SocketAddr>,
     pub(super) plain: bool,
     pub(super) listed: bool,
+    /// The contact has `mute = true`: its messages neither ring nor notify.
+    pub(super) muted: bool,
     /// The contact's public key from the book; `None` for a contact without one and for
     /// every entry not in contacts.
     pub(super) public_key: Option<PublicKey>,

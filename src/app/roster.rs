@@ -52,6 +52,7 @@ impl Roster {
             peer.candidates = c.addrs.clone();
             peer.public_key = c.key;
             peer.ipmsg = c.ipmsg;
+            peer.muted = c.mute;
             roster.peers.push(peer);
         }
         roster
@@ -75,6 +76,7 @@ impl Roster {
             candidates: vec![addr],
             plain,
             listed,
+            muted: false,
             public_key: None,
             unread: 0,
             messages: Vec::new(),
@@ -354,6 +356,7 @@ impl Roster {
             };
             peer.public_key = contact.key;
             peer.ipmsg = contact.ipmsg;
+            peer.muted = contact.mute;
             self.peers.push(peer);
         }
         for mut peer in old.into_iter().flatten() {
@@ -368,6 +371,7 @@ impl Roster {
                 peer.link = None;
                 peer.public_key = None;
                 peer.ipmsg = false;
+                peer.muted = false;
                 if let Some(nearby) = peer.nearby.clone().filter(|_| here) {
                     // Still on this network: listed there again, as it calls itself unless
                     // its conversation goes on under the contact's name.

@@ -462,11 +462,11 @@ impl App {
             if let Some(p) = self.roster.get_mut(entry) {
                 p.unread += 1;
             }
-            let (name, contact) = self.roster.get(entry).map_or_else(
-                || (String::new(), false),
-                |p| (p.name().to_string(), p.is_listed()),
+            let (name, contact, muted) = self.roster.get(entry).map_or_else(
+                || (String::new(), false, false),
+                |p| (p.name().to_string(), p.is_listed(), p.muted),
             );
-            return self.alert(&name, contact, "offers a file");
+            return self.alert(&name, contact, muted, "offers a file");
         }
         if asking && let Some(t) = self.transfers.get(index) {
             let from = self.roster.get(entry).map_or("", |p| p.name()).to_owned();

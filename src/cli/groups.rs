@@ -975,6 +975,7 @@ mod tests {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         });
         let v = view(0x10, "team", GroupStatus::Joined);
         assert_eq!(

@@ -600,6 +600,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     });
     let history = History::open(&dir)?;
     let mut options = Options::new(engine::default_config());
@@ -621,6 +622,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         ipmsg: false,
         encoding: None,
         accept_files: true,
+        mute: false,
     };
     let you_peer = you.peer_id();
     let _ = bot_engine.commands.send(Command::SetContacts(vec![you]));

@@ -90,6 +90,7 @@ const CONTACT_KEYS: &[&str] = &[
     "ipmsg",
     "encoding",
     "accept_files",
+    "mute",
 ];
 
 /// The UDP port every IP Messenger client uses; an `ipmsg` contact may leave it out.
@@ -208,6 +209,8 @@ pub struct Contact {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// Files this contact offers are taken without asking, into `[me] downloads`.
     pub accept_files: bool,
+    /// Its messages neither ring nor notify (they still count as unread).
+    pub mute: bool,
 }
 
 impl Contact {
@@ -221,6 +224,7 @@ impl Contact {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         }
     }
 

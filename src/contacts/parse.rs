@@ -484,6 +484,7 @@ impl Doc<'_> {
         let mut public_key = None;
         let mut encoding = None;
         let mut accept_files = false;
+        let mut mute = false;
         // Known first, since it lets `addr` leave out the port wherever it is written.
         let ipmsg = match in_file_order(table)
             .into_iter()
@@ -548,6 +549,17 @@ impl Doc<'_> {
                     public_key = Some((parsed, v.span()));
                 }
                 "ipmsg" => {}
+                "mute" => {
+                    let DeValue::Boolean(b) = v.get_ref() else {
+                        return Err(self.wrong_type(
+                            v,
+                            &format!("{what}: mute"),
+                            "true or false (no quotes)",
+                            "mute = true".to_owned(),
+                        ));
+                    };
+                    mute = *b;
+                }
                 "accept_files" => {
                     let DeValue::Boolean(b) = v.get_ref() else {
                         return Err(self.wrong_type(
@@ -653,6 +665,7 @@ impl Doc<'_> {
             ipmsg: is_ipmsg,
             encoding: encoding.map(|(e, _)| e),
             accept_files,
+            mute,
         })
     }
 

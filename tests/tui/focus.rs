@@ -34,6 +34,7 @@ fn bot_book() -> ContactBook {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         }],
         lan: Default::default(),
     }

@@ -26,6 +26,7 @@ fn paths_app() -> App {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     });
     let mut app = App::new(
         &with_contacts(contacts),

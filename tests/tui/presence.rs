@@ -25,6 +25,7 @@ fn app_with_carol() -> App {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         },
     );
     let mut app = App::new(&book, addr("0.0.0.0:4000"), TimeZone::UTC);

@@ -134,3 +134,16 @@ fn the_open_conversation_notifies_while_the_terminal_is_in_the_background() {
     app.set_focused(true);
     assert!(app.on_engine(received(ALICE, "ok", 2)).is_empty());
 }
+
+#[test]
+fn a_muted_contact_neither_rings_nor_notifies_but_counts_as_unread() {
+    let mut b = book(true);
+    for c in b.contacts.iter_mut().filter(|c| c.name == "bob") {
+        c.mute = true;
+    }
+    let mut app = App::new(&b, addr("0.0.0.0:4000"), TimeZone::UTC);
+    open(&mut app, 0);
+    let effects = app.on_engine(received(BOB, "psst", 0));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(app.peers()[1].unread(), 1);
+}

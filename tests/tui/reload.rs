@@ -40,6 +40,7 @@ fn set_contacts_keeps_messages_unread_presence_and_the_open_conversation() {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         },
     ]);
     let effects = app.set_contacts(&book);
@@ -75,6 +76,7 @@ fn adding_a_stranger_moves_its_history_to_the_new_name() {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(
@@ -104,6 +106,7 @@ fn a_history_is_never_renamed_onto_another_one() {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         },
     ]);
     let effects = app.set_contacts(&book);

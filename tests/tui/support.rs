@@ -59,6 +59,7 @@ pub fn book(bell: bool) -> ContactBook {
                 ipmsg: false,
                 encoding: None,
                 accept_files: false,
+                mute: false,
             },
             Contact {
                 name: "bob".into(),
@@ -68,6 +69,7 @@ pub fn book(bell: bool) -> ContactBook {
                 ipmsg: false,
                 encoding: None,
                 accept_files: false,
+                mute: false,
             },
             Contact {
                 name: "pyscript".into(),
@@ -77,6 +79,7 @@ pub fn book(bell: bool) -> ContactBook {
                 ipmsg: false,
                 encoding: None,
                 accept_files: false,
+                mute: false,
             },
         ],
         lan: Default::default(),
@@ -291,6 +294,7 @@ pub fn trust_book(require_keys: bool) -> ContactBook {
             ipmsg: false,
             encoding: None,
             accept_files: false,
+            mute: false,
         },
     );
     book

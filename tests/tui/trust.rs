@@ -343,6 +343,7 @@ fn a_contact_string_for_a_stranger_takes_its_conversation() {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     });
     let effects = app.set_contacts(&with_contacts(contacts));
     assert_eq!(

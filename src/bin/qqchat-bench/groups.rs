@@ -161,6 +161,7 @@ fn contact(name: &str, addr: std::net::SocketAddr, key: &Keypair) -> Contact {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     }
 }
 

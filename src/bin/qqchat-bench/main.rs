@@ -310,6 +310,7 @@ fn pair(
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     };
     let mut oa = Options::new(engine::default_config());
     let to_b = contact("b", b_seen_at, &kb);
@@ -621,6 +622,7 @@ fn measure_startup(dir: &str) {
         ipmsg: false,
         encoding: None,
         accept_files: false,
+        mute: false,
     });
     let history = History::open(std::path::Path::new(dir)).expect("history");
     let recent = history.conversations(64 * 1024).expect("recent history");
