@@ -48,6 +48,8 @@ fn book() -> ContactBook {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            notify_command: None,
+            on_message: None,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

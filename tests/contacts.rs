@@ -60,6 +60,8 @@ fn full_file_parses_in_file_order() {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            notify_command: None,
+            on_message: None,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -176,6 +178,8 @@ fn empty_book_has_only_me() {
         max_file_size: None,
         notify: qqchat::contacts::Notify::All,
         notify_preview: true,
+        notify_command: None,
+        on_message: None,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -372,11 +376,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; e.g. name = "alice""#
     );
 }
 
@@ -395,7 +399,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -450,7 +454,9 @@ fn unknown_key_is_typed() {
                     "downloads",
                     "max_file_size",
                     "notify",
-                    "notify_preview"
+                    "notify_preview",
+                    "notify_command",
+                    "on_message"
                 ]
             );
         }
@@ -698,4 +704,27 @@ fn a_contact_can_be_muted() {
     assert!(!b.contacts[1].mute);
     let err = error("[contacts]\nbob = { addr = \"127.0.0.1:9002\", mute = \"yes\" }\n");
     assert!(err.contains("mute = true"), "{err}");
+}
+
+#[test]
+fn programs_for_notifications_and_messages_are_a_string_or_a_list() {
+    let b = book(
+        "[me]\nnotify_command = [\"notify-send\", \"qqchat\"]\non_message = \"/usr/local/bin/log-it --json\"\n",
+    );
+    assert_eq!(
+        b.me.notify_command,
+        Some(vec!["notify-send".to_owned(), "qqchat".to_owned()])
+    );
+    assert_eq!(
+        b.me.on_message,
+        Some(vec![
+            "/usr/local/bin/log-it".to_owned(),
+            "--json".to_owned()
+        ])
+    );
+    let err = error("[me]\non_message = []\n");
+    assert!(
+        err.contains("contacts.toml:2") && err.contains("on_message ="),
+        "{err}"
+    );
 }

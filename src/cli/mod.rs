@@ -590,6 +590,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         max_file_size: None,
         notify: crate::contacts::Notify::All,
         notify_preview: true,
+        notify_command: None,
+        on_message: None,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

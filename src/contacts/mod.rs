@@ -75,6 +75,8 @@ const ME_KEYS: &[&str] = &[
     "max_file_size",
     "notify",
     "notify_preview",
+    "notify_command",
+    "on_message",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -124,6 +126,12 @@ pub struct Me {
     pub notify: Notify,
     /// Show the sender and the text in a notification; off: only "new message".
     pub notify_preview: bool,
+    /// A program run for each notification, with `QQCHAT_FROM` and `QQCHAT_TEXT` in its
+    /// environment (never through a shell): the program and its arguments.
+    pub notify_command: Option<Vec<String>>,
+    /// A program run for each message received, given it as one JSON line on its standard
+    /// input.
+    pub on_message: Option<Vec<String>>,
 }
 
 /// `[me] notify`: whose messages raise a desktop notification (through the terminal's own
@@ -152,6 +160,8 @@ impl Default for Me {
             max_file_size: None,
             notify: Notify::All,
             notify_preview: true,
+            notify_command: None,
+            on_message: None,
         }
     }
 }

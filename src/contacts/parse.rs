@@ -359,6 +359,20 @@ impl Doc<'_> {
                     };
                     me.notify_preview = *b;
                 }
+                "notify_command" => {
+                    me.notify_command = Some(self.command(
+                        value,
+                        "[me] notify_command",
+                        "notify_command = [\"notify-send\", \"qqchat\"]",
+                    )?);
+                }
+                "on_message" => {
+                    me.on_message = Some(self.command(
+                        value,
+                        "[me] on_message",
+                        "on_message = \"/home/me/bin/log-message\"",
+                    )?);
+                }
                 "stun" => me.stun = self.stun_servers(value)?,
                 "relay" => me.relay = Some(self.relay(value)?),
                 other => {
@@ -376,6 +390,36 @@ impl Doc<'_> {
             }
         }
         Ok(me)
+    }
+
+    /// A program to run, and its arguments: a string (split at spaces) or a list of
+    /// strings. Never handed to a shell.
+    fn command(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        what: &str,
+        example: &str,
+    ) -> Result<Vec<String>, ContactsError> {
+        let words: Option<Vec<String>> = match value.get_ref() {
+            DeValue::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+            DeValue::Array(items) => items
+                .iter()
+                .map(|i| match i.get_ref() {
+                    DeValue::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match words {
+            Some(words) if !words.is_empty() && !words[0].is_empty() => Ok(words),
+            _ => Err(self.wrong_type(
+                value,
+                what,
+                "a program in double quotes, or a list of the program and its arguments",
+                example.to_owned(),
+            )),
+        }
     }
 
     pub(super) fn contacts(&self, table: &DeTable<'_>) -> Result<Vec<Contact>, ContactsError> {

@@ -80,6 +80,8 @@ mod tests {
             max_file_size: None,
             notify: crate::contacts::Notify::All,
             notify_preview: true,
+            notify_command: None,
+            on_message: None,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

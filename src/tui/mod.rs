@@ -39,6 +39,7 @@ use crate::store::{self, Conversation};
 use crate::ui;
 
 mod clipboard;
+mod hooks;
 mod me;
 mod notify;
 
@@ -273,12 +274,16 @@ fn event_loop(
     };
     // Files that could not be read to be offered, said as the engine says a failed one.
     let (unreadable, unread_files) = crossbeam_channel::unbounded::<EngineEvent>();
+    let mut hooks = Hooks::default();
     draw(terminal, app)?;
     loop {
+        hooks.follow(&contacts.file_me);
         let mut effects = Vec::new();
         select! {
             recv(inputs) -> event => effects.extend(terminal_event(app, event)?),
-            recv(engine.events) -> event => effects.extend(engine_event(app, event)?),
+            recv(engine.events) -> event => {
+                effects.extend(engine_event(app, &mut hooks, &contacts.book, event)?);
+            }
             recv(unread_files) -> event => {
                 if let Ok(event) = event {
                     effects.extend(app.on_engine(event));
@@ -296,7 +301,7 @@ fn event_loop(
             if let Ok(event) = inputs.try_recv() {
                 effects.extend(terminal_event(app, Ok(event))?);
             } else if let Ok(event) = engine.events.try_recv() {
-                effects.extend(engine_event(app, Ok(event))?);
+                effects.extend(engine_event(app, &mut hooks, &contacts.book, Ok(event))?);
             } else {
                 break;
             }
@@ -305,7 +310,10 @@ fn event_loop(
             match effect {
                 Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
-                Effect::Notify { title, body } => notify_desktop(&title, &body),
+                Effect::Notify { title, body } => {
+                    notify_desktop(&title, &body);
+                    hooks.notified(&title, &body);
+                }
                 Effect::Quit => return Ok(()),
                 Effect::AddContact { name, addr, plain } => {
                     contacts.change(app, engine, |path| {
@@ -616,11 +624,62 @@ fn terminal_event(
 
 fn engine_event(
     app: &mut App,
+    hooks: &mut Hooks,
+    book: &ContactBook,
     event: Result<EngineEvent, crossbeam_channel::RecvError>,
 ) -> anyhow::Result<Vec<Effect>> {
     match event {
-        Ok(event) => Ok(app.on_engine(event)),
+        Ok(event) => {
+            if let EngineEvent::Received {
+                from,
+                path,
+                text,
+                received_at,
+                ..
+            } = &event
+            {
+                let name = book
+                    .by_peer(*from)
+                    .map_or_else(|| path.to_string(), |c| c.name.clone());
+                hooks.received(&name, text, *received_at);
+            }
+            Ok(app.on_engine(event))
+        }
         Err(_) => bail!("the network engine stopped unexpectedly"),
+    }
+}
+
+/// `[me] notify_command` and `[me] on_message`, following the contacts file.
+#[derive(Default)]
+struct Hooks {
+    notify: Option<(Vec<String>, hooks::Hook)>,
+    on_message: Option<(Vec<String>, hooks::Hook)>,
+}
+
+impl Hooks {
+    /// Takes the programs `me` names now (a changed one starts with a fresh limit).
+    fn follow(&mut self, me: &Me) {
+        fn keep(slot: &mut Option<(Vec<String>, hooks::Hook)>, argv: &Option<Vec<String>>) {
+            if slot.as_ref().map(|(a, _)| a) != argv.as_ref() {
+                *slot = argv.clone().map(|a| (a.clone(), hooks::Hook::new(a)));
+            }
+        }
+        keep(&mut self.notify, &me.notify_command);
+        keep(&mut self.on_message, &me.on_message);
+    }
+
+    fn notified(&mut self, title: &str, body: &str) {
+        if let Some((_, hook)) = &mut self.notify {
+            let env = [("QQCHAT_FROM", title), ("QQCHAT_TEXT", body)];
+            hook.run(std::time::Instant::now(), &env, None);
+        }
+    }
+
+    fn received(&mut self, from: &str, text: &str, at: Timestamp) {
+        if let Some((_, hook)) = &mut self.on_message {
+            let line = hooks::message_json(from, None, text, at);
+            hook.run(std::time::Instant::now(), &[], Some(line));
+        }
     }
 }
 

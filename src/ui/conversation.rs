@@ -493,6 +493,8 @@ mod tests {
                 max_file_size: None,
                 notify: crate::contacts::Notify::All,
                 notify_preview: true,
+                notify_command: None,
+                on_message: None,
             },
             contacts: vec![Contact::at(name, addr)],
             lan: Default::default(),

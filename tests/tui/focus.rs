@@ -25,6 +25,8 @@ fn bot_book() -> ContactBook {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            notify_command: None,
+            on_message: None,
         },
         contacts: vec![Contact {
             name: "bot".into(),
