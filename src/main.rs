@@ -80,6 +80,9 @@ enum Cmd {
         /// Print only the contact string.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Also show the contact string as a QR code, for a phone or another screen.
+        #[arg(long)]
+        qr: bool,
     },
     /// Add a friend from the contact string their `qqchat id` printed.
     Add {
@@ -191,7 +194,7 @@ fn main() -> ExitCode {
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::Doctor) => cli::doctor(&common),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
-        Some(Cmd::Id { addr, quiet }) => cli::id(&common, &addr, quiet),
+        Some(Cmd::Id { addr, quiet, qr }) => cli::id(&common, &addr, quiet, qr),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen {
             json,

@@ -277,3 +277,53 @@ fn a_file_made_by_add_listens_where_bind_says() {
     let made = std::fs::read_to_string(&file).expect("the new file");
     assert!(made.contains("listen = \"0.0.0.0:9123\""), "{made}");
 }
+
+/// The modules of a QR code printed two to a character (`▀`, `▄`, `█`, space), as a grey
+/// image: the blocks are the light modules.
+fn qr_image(text: &str) -> (usize, usize, Vec<u8>) {
+    let rows: Vec<Vec<char>> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.chars().collect())
+        .collect();
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let height = rows.len() * 2;
+    let mut pixels = vec![0u8; width * height];
+    for (y, row) in rows.iter().enumerate() {
+        for (x, c) in row.iter().enumerate() {
+            let (top, bottom) = match c {
+                '█' => (true, true),
+                '▀' => (true, false),
+                '▄' => (false, true),
+                _ => (false, false),
+            };
+            pixels[2 * y * width + x] = if top { 255 } else { 0 };
+            pixels[(2 * y + 1) * width + x] = if bottom { 255 } else { 0 };
+        }
+    }
+    (width, height, pixels)
+}
+
+#[test]
+fn id_qr_prints_a_code_that_reads_back_as_the_contact_string() {
+    let dir = TempDir::new("id-qr");
+    let out = run(
+        &dir,
+        &["--bind", "127.0.0.1:9001", "id", "-q", "--qr"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let (line, code) = said.split_once('\n').expect("the line, then the code");
+    assert!(line.starts_with("qqchat:"), "{line}");
+    let (w, h, pixels) = qr_image(code);
+    // Scaled up, as a camera would see it on a screen.
+    let scale = 4;
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w * scale, h * scale, |x, y| {
+        pixels[(y / scale) * w + x / scale]
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one code found:\n{code}");
+    let (_, content) = grids[0].decode().expect("the code reads");
+    assert_eq!(content, line);
+}

@@ -17,7 +17,7 @@ use crate::identity::{self, contact_string, encode_key, parse_contact_string};
 /// listens on every interface, the address of the interface this machine sends from), then,
 /// when a qqchat runs here, the public address STUN sees and the relayed one, then each
 /// `--addr`. Never one a friend cannot send to (0.0.0.0, port 0).
-pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
+pub fn id(common: &Common, addrs: &[String], quiet: bool, qr: bool) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let keys = load_identity()?;
     // A running qqchat knows the port it really got (--bind, or port 0 in the file), and
@@ -64,6 +64,9 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     let line = contact_string(&book.me.name, &addrs, &keys.public);
     if quiet {
         println!("{line}");
+        if qr {
+            print!("{}", qr_text(&line)?);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!("name:        {}", book.me.name);
@@ -77,6 +80,11 @@ pub fn id(common: &Common, addrs: &[String], quiet: bool) -> Result<ExitCode> {
     println!();
     println!("Give your friend this line; they run: qqchat add \"<the line>\"");
     println!("{line}");
+    if qr {
+        println!();
+        println!("Or let them scan it (the line above, as a QR code):");
+        print!("{}", qr_text(&line)?);
+    }
     if addrs.iter().all(|&a| crate::proto::is_lan(a)) {
         eprintln!(
             "\nnote: {} is this machine's address on its own network. A friend elsewhere also\n\
@@ -311,6 +319,23 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
 
 /// A new contacts file for `add`, with `--name` and `--bind` when given, so it listens
 /// where the user said and not on a default they never saw.
+/// `text` as a QR code in text, two modules per character cell, with its quiet zone. Light
+/// modules are the blocks, as `qrencode -t UTF8` draws them, so it reads on the dark
+/// background most terminals have (phone scanners read either way round).
+pub fn qr_text(text: &str) -> Result<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .context("the contact string is too long for a QR code")?;
+    let mut image = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    image.push('\n');
+    Ok(image)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
