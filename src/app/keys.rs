@@ -611,7 +611,7 @@ pub fn hints(app: &App, context: Context) -> Vec<&'static Hint> {
 }
 
 /// Rows of the legend of marks under the keys in the help; `ui::help` draws them.
-pub const LEGEND_ROWS: usize = 6;
+pub const LEGEND_ROWS: usize = 7;
 
 /// How many sections and rows the help lists, with a legend `legend` rows long.
 pub fn help_shape(legend: usize) -> HelpShape {

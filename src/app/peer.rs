@@ -290,6 +290,11 @@ impl Peer {
         self.link.and_then(|l| l.online)
     }
 
+    /// Heard from lately but not confirmed online yet: shown apart from online and offline.
+    pub fn reachable(&self) -> bool {
+        self.online() != Some(true) && self.link.is_some_and(|l| l.reachable)
+    }
+
     /// Some own message here is queued or failed, so Ctrl-R has something to do.
     pub fn has_retryable(&self) -> bool {
         self.retryable > 0

@@ -810,15 +810,18 @@ impl Roster {
     }
 }
 
-/// Marks `p` online or offline, keeping what else was measured.
+/// Marks `p` online or offline (so no longer merely reachable), keeping what else was
+/// measured.
 fn set_online(p: &mut Peer, online: bool) {
     let link = p.link.get_or_insert(Link {
         online: None,
+        reachable: false,
         last_seen: None,
         rtt: None,
         loss: 0.0,
     });
     link.online = Some(online);
+    link.reachable = false;
 }
 
 /// An address as a name: `10.0.0.1:7000` rather than `[::ffff:10.0.0.1]:7000`.

@@ -338,8 +338,12 @@ impl Neighbour {
 /// Presence and quality of the link to a contact, for the UI.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Link {
-    /// `None` while the first hello is unanswered.
+    /// `None` while the first hello is unanswered. Changes go through hysteresis, so a
+    /// lossy link does not make a contact flap.
     pub online: Option<bool>,
+    /// Heard from lately but not confirmed online: a contact shown offline that answers
+    /// again, until it has answered steadily enough to be shown online.
+    pub reachable: bool,
     pub last_seen: Option<Timestamp>,
     pub rtt: Option<Duration>,
     /// 0.0 to 1.0.

@@ -116,6 +116,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> (Line<'static>
     } else {
         Some(match peer.online() {
             Some(true) => Span::styled("● ", Style::new().fg(Color::Green)),
+            _ if peer.reachable() => Span::styled("◐ ", Style::new().fg(Color::Yellow)),
             Some(false) => Span::styled("○ ", dim),
             None => Span::styled("· ", dim),
         })
@@ -127,7 +128,7 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> (Line<'static>
         None
     } else if peer.is_plain() {
         Some(" plain".to_string())
-    } else if peer.is_listed() && peer.online() == Some(false) {
+    } else if peer.is_listed() && peer.online() == Some(false) && !peer.reachable() {
         peer.link()
             .and_then(|link| link.last_seen)
             .map(|seen| format!(" seen {}", seen_label(app, seen, false)))

@@ -135,7 +135,8 @@ fn unverified_style() -> Style {
     Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
 }
 
-/// ` · online · rtt 0.4 ms · loss 2%` or ` · offline · seen 14:02`, from what the engine
+/// ` · online · rtt 0.4 ms · loss 2%`, ` · reachable` (not confirmed online yet) or
+/// ` · offline · seen 14:02`, from what the engine
 /// last reported; nothing while it is not known. A contact with several candidates also
 /// says which kind of path it is reached on: ` · online · LAN · rtt …`.
 fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
@@ -156,6 +157,10 @@ fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
                 let loss = (f64::from(link.loss) * 100.0).round();
                 spans.push(Span::styled(format!(" · loss {loss:.0}%"), dim));
             }
+        }
+        _ if peer.reachable() => {
+            spans.push(Span::styled(" · ", dim));
+            spans.push(Span::styled("reachable", Style::new().fg(Color::Yellow)));
         }
         Some(false) => {
             spans.push(Span::styled(" · offline", dim));

@@ -22,18 +22,19 @@ const fn fg(color: Color) -> Style {
 pub const MARKS: &[&[(&str, &str, Style)]; LEGEND_ROWS] = &[
     &[
         ("●", "online", fg(Color::Green)),
+        ("◐", "reachable", fg(Color::Yellow)),
         ("○", "offline", fg(Color::DarkGray)),
         ("·", "not known yet", fg(Color::DarkGray)),
-        ("→", "plain UDP", fg(Color::DarkGray)),
     ],
     &[
-        (
-            "?",
-            "unverified: no key",
-            fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ),
+        ("→", "plain UDP", fg(Color::DarkGray)),
         ("✗", "no key, refused", fg(Color::Red)),
     ],
+    &[(
+        "?",
+        "unverified: no key",
+        fg(Color::Yellow).add_modifier(Modifier::BOLD),
+    )],
     &[
         ("○", "pending", fg(Color::DarkGray)),
         ("✓", "delivered", fg(Color::Green)),

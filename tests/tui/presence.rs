@@ -145,3 +145,36 @@ fn an_engine_error_shows_until_the_next_key() {
     assert!(app.notice().is_none());
     assert_eq!(app.selected(), 1, "the key still does its job");
 }
+
+#[test]
+fn snapshot_a_reachable_contact_has_a_dot_of_its_own() {
+    let mut app = app_with_carol();
+    app.set_now(at(60));
+    app.on_engine(EngineEvent::Presence {
+        peer: peer(ALICE),
+        online: true,
+    });
+    app.on_engine(EngineEvent::Presence {
+        peer: peer(BOB),
+        online: false,
+    });
+    // Carol was offline and answers again: reachable, not yet confirmed online.
+    let mut reachable = link(Some(false), Some(at(59)), Some(300), 0.0);
+    reachable.reachable = true;
+    app.on_engine(EngineEvent::Link {
+        peer: peer("127.0.0.1:4010"),
+        link: reachable,
+    });
+    assert!(app.peers()[2].reachable());
+    open(&mut app, 2);
+    assert_snapshot!(draw(&app, 80, 8).backend());
+    // Confirmed: online, no longer merely reachable.
+    app.on_engine(EngineEvent::Presence {
+        peer: peer("127.0.0.1:4010"),
+        online: true,
+    });
+    assert!(!app.peers()[2].reachable());
+    let screen = format!("{}", draw(&app, 80, 8).backend());
+    assert!(screen.contains("● carol"), "{screen}");
+    assert!(!screen.contains("◐"), "{screen}");
+}

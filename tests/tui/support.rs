@@ -243,6 +243,7 @@ pub fn marks(app: &App, peer: usize) -> Vec<Option<Mark>> {
 pub fn link(online: Option<bool>, seen: Option<Timestamp>, rtt_us: Option<u64>, loss: f32) -> Link {
     Link {
         online,
+        reachable: false,
         last_seen: seen,
         rtt: rtt_us.map(std::time::Duration::from_micros),
         loss,

@@ -154,8 +154,12 @@ pub enum Event {
     Sent { to: PeerId, id: u64 },
     /// The message with this id was not acked in time.
     Failed { to: PeerId, id: u64 },
-    /// A contact came online or went offline.
+    /// A contact came online or went offline. Both go through hysteresis (see
+    /// [`PresenceConfig`]), except a contact's first answer, its hello, and its goodbye.
     Presence { peer: PeerId, online: bool },
+    /// A contact shown offline was heard again but is not confirmed online yet (`true`), or
+    /// went quiet again before it was (`false`); see [`crate::LinkHealth::reachable`].
+    Reachable { peer: PeerId, reachable: bool },
     /// A ping was answered after `rtt`, from `path` (which may not be the path in use: an
     /// answer to a probe on another candidate).
     Pong {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::PeerId;
 use super::api::{Config, Event, Stats};
-use super::presence::{LinkHealth, Presence, PresenceState};
+use super::presence::{Heard, LinkHealth, Presence, PresenceState};
 use super::recv::{Accept, InStream, Inbound};
 use super::rtt::RttEstimator;
 use super::send::{OutMsg, OutStream, Resend};
@@ -281,13 +281,28 @@ impl PeerConn {
         self.watched && self.presence.is_online()
     }
 
-    /// Any valid datagram from a contact shows it is there.
-    pub(crate) fn on_heard(&mut self, now: Instant, out: &mut Output) {
-        if self.watched && self.presence.on_heard(now) {
-            out.events.push_back(Event::Presence {
+    /// Any valid datagram from a contact shows it is there; `hello` when it is the
+    /// contact's own hello (it just started).
+    pub(crate) fn on_heard(
+        &mut self,
+        now: Instant,
+        hello: bool,
+        config: &Config,
+        out: &mut Output,
+    ) {
+        if !self.watched {
+            return;
+        }
+        match self.presence.on_heard(now, hello, &config.presence) {
+            Heard::Nothing => {}
+            Heard::Reachable => out.events.push_back(Event::Reachable {
+                peer: self.id,
+                reachable: true,
+            }),
+            Heard::Online => out.events.push_back(Event::Presence {
                 peer: self.id,
                 online: true,
-            });
+            }),
         }
     }
 
@@ -448,6 +463,10 @@ impl PeerConn {
                 Presence::WentOffline => out.events.push_back(Event::Presence {
                     peer: self.id,
                     online: false,
+                }),
+                Presence::Lapsed => out.events.push_back(Event::Reachable {
+                    peer: self.id,
+                    reachable: false,
                 }),
                 Presence::Nothing => {}
             }

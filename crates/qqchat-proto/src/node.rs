@@ -386,7 +386,7 @@ impl Node {
                 };
                 if let Some(conn) = self.peers.get_mut(&peer) {
                     conn.add_path(from);
-                    conn.on_heard(now, &mut self.out);
+                    conn.on_heard(now, false, &self.config, &mut self.out);
                     self.reschedule(peer);
                 }
                 self.out.events.push_back(Event::Received {
@@ -415,8 +415,9 @@ impl Node {
 
     /// A packet from `peer`, authenticated or unkeyed, that came from `path`.
     fn on_packet(&mut self, now: Instant, peer: PeerId, path: SocketAddr, packet: Packet<'_>) {
+        let hello = matches!(packet, Packet::Ping { hello: true, .. });
         if let Some(conn) = self.peers.get_mut(&peer) {
-            conn.on_heard(now, &mut self.out);
+            conn.on_heard(now, hello, &self.config, &mut self.out);
         }
         match packet {
             Packet::Data(data) => {

@@ -1,6 +1,7 @@
-//! Is a contact there? A hello at start, a ping after silence, offline after a longer silence,
-//! and the loss rate of the link from the fate of recent pings and data (Tox and WireGuard do
-//! much the same with 8–32 s and 25 s timers).
+//! Is a contact there? A hello at start, a ping after silence, offline after a longer silence
+//! and a row of unanswered probes, online again after steady answers (hysteresis, so a lossy
+//! link does not make a contact flap), and the loss rate of the link from the fate of recent
+//! pings and data (Tox and WireGuard do much the same with 8–32 s and 25 s timers).
 
 use std::time::{Duration, Instant};
 
@@ -11,8 +12,27 @@ pub struct PresenceConfig {
     pub idle: Duration,
     /// Ping again this often while a ping is unanswered.
     pub retry: Duration,
-    /// Silence after which an online contact is shown offline.
+    /// Silence after which an online contact is doubted: it is then probed every
+    /// `confirm_retry`, and shown offline only once `confirm_misses` of those probes in a
+    /// row went unanswered. On a link losing a third of its datagrams a ping and its answer
+    /// both arrive about half the time, so a few quiet rounds happen; a row of probes all
+    /// lost on top of them is rare enough that a live contact is not shown offline.
     pub offline_after: Duration,
+    /// How often a doubted contact (see `offline_after`) is probed.
+    pub confirm_retry: Duration,
+    /// Probes in a row a doubted contact leaves unanswered before it is shown offline:
+    /// with `offline_after` and `confirm_retry`, a contact really gone is shown offline
+    /// after 30 + 4 × 1 = 34 s of silence, within the 30–40 s users are used to.
+    pub confirm_misses: u32,
+    /// A contact shown offline that is heard again is only "reachable" (shown apart, with
+    /// no event) until it is heard again at least this long after: one stray answer on a
+    /// lossy link does not show it online, and then offline again a few seconds later.
+    /// Meanwhile it is probed every second. Its own hello (it started again) is proof
+    /// enough, and shows it online at once.
+    pub online_confirm: Duration,
+    /// A reachable contact not heard for this long is no longer reachable (it stays
+    /// offline; nothing is raised).
+    pub reachable_for: Duration,
     /// Without an answer to the hello by then, the contact is shown offline.
     pub hello_timeout: Duration,
     /// How often an offline contact is probed, in case its own hello was lost: under the
@@ -25,7 +45,11 @@ impl Default for PresenceConfig {
         Self {
             idle: Duration::from_secs(10),
             retry: Duration::from_secs(5),
-            offline_after: Duration::from_secs(35),
+            offline_after: Duration::from_secs(30),
+            confirm_retry: Duration::from_secs(1),
+            confirm_misses: 4,
+            online_confirm: Duration::from_secs(2),
+            reachable_for: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(5),
             offline_probe: Duration::from_secs(15),
         }
@@ -46,13 +70,28 @@ pub enum Presence {
     Nothing,
     Ping,
     WentOffline,
+    /// A reachable contact went quiet again: still offline, no longer reachable.
+    Lapsed,
+}
+
+/// What hearing from a contact changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    Nothing,
+    /// Shown offline, and now reachable (not confirmed online yet).
+    Reachable,
+    Online,
 }
 
 /// A contact's presence and link quality, for the UI and `qqchat ping`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LinkHealth {
-    /// `None` until the first hello is answered or times out.
+    /// `None` until the first hello is answered or times out. Changes go through hysteresis
+    /// (see [`PresenceConfig`]), so a lossy link does not make it flap.
     pub online: Option<bool>,
+    /// Heard from lately but not confirmed online: a contact shown offline that answers
+    /// again, until it has answered steadily enough to be shown online.
+    pub reachable: bool,
     pub last_heard: Option<Instant>,
     pub rtt: Option<Duration>,
     /// Share of recent pings and data fragments that needed another try, 0.0 to 1.0: only
@@ -88,6 +127,10 @@ pub struct PresenceState {
     /// Of `lost`, those since the contact was last heard: if it turns out to have gone, they
     /// were its absence, not the link's loss, and are taken back.
     lost_since_heard: u32,
+    /// An online contact silent for `offline_after`: pings sent since, all unanswered.
+    doubt: Option<u32>,
+    /// An offline contact heard again: when it was first heard, not yet confirmed online.
+    returning: Option<Instant>,
 }
 
 impl PresenceState {
@@ -104,6 +147,9 @@ impl PresenceState {
             counted: timed && self.is_online(),
         });
         self.last_ping = Some(now);
+        if let Some(sent) = self.doubt.as_mut() {
+            *sent += 1;
+        }
     }
 
     /// If this answers the last ping: the time it took, and whether that is a round-trip
@@ -122,13 +168,38 @@ impl PresenceState {
         self.status == Status::Online
     }
 
-    /// Anything at all arrived; true when this brings the contact online.
-    pub fn on_heard(&mut self, now: Instant) -> bool {
+    /// Anything at all arrived (`hello`: the contact's own hello, it just started): what
+    /// changed. The first answer ever shows the contact online at once, as does a hello; a
+    /// contact shown offline is only reachable until heard again `online_confirm` later.
+    pub fn on_heard(&mut self, now: Instant, hello: bool, cfg: &PresenceConfig) -> Heard {
         self.last_heard = Some(now);
         self.lost_since_heard = 0;
-        let was = self.status;
+        self.doubt = None;
+        match self.status {
+            Status::Online => Heard::Nothing,
+            Status::Offline if !hello => match self.returning {
+                None => {
+                    self.returning = Some(now);
+                    Heard::Reachable
+                }
+                Some(since) if now.saturating_duration_since(since) < cfg.online_confirm => {
+                    Heard::Nothing
+                }
+                Some(_) => {
+                    self.came_online();
+                    Heard::Online
+                }
+            },
+            Status::Unknown | Status::Offline => {
+                self.came_online();
+                Heard::Online
+            }
+        }
+    }
+
+    fn came_online(&mut self) {
         self.status = Status::Online;
-        was != Status::Online
+        self.returning = None;
     }
 
     /// The contact said goodbye; true when it was online.
@@ -143,6 +214,8 @@ impl PresenceState {
     /// meanwhile is no loss of the link.
     fn went_offline(&mut self) {
         self.status = Status::Offline;
+        self.doubt = None;
+        self.returning = None;
         self.lost = self.lost.saturating_sub(self.lost_since_heard);
         self.lost_since_heard = 0;
         if let Some(o) = self.outstanding.as_mut() {
@@ -169,13 +242,15 @@ impl PresenceState {
         let last_ping = self.last_ping?;
         Some(match self.status {
             Status::Unknown => last_ping + Duration::from_secs(1),
+            Status::Offline if self.returning.is_some() => last_ping + cfg.confirm_retry,
             Status::Offline => last_ping + cfg.offline_probe,
+            Status::Online if self.doubt.is_some() => last_ping + cfg.confirm_retry,
             Status::Online => {
                 let heard = self.last_heard.unwrap_or(last_ping);
                 if last_ping < heard + cfg.idle {
                     heard + cfg.idle
                 } else {
-                    last_ping + cfg.retry
+                    (last_ping + cfg.retry).min(heard + cfg.offline_after)
                 }
             }
         })
@@ -184,19 +259,53 @@ impl PresenceState {
     fn offline_at(&self, cfg: &PresenceConfig) -> Option<Instant> {
         match self.status {
             Status::Unknown => self.started.map(|t| t + cfg.hello_timeout),
-            Status::Online => self.last_heard.map(|t| t + cfg.offline_after),
+            // Doubted only once silent that long; offline once enough probes went unanswered.
+            Status::Online => match (self.doubt, self.last_ping) {
+                (Some(sent), Some(last)) if sent >= cfg.confirm_misses => {
+                    Some(last + cfg.confirm_retry)
+                }
+                _ => None,
+            },
             Status::Offline => None,
         }
     }
 
-    pub fn deadline(&self, cfg: &PresenceConfig) -> Option<Instant> {
-        match (self.next_ping(cfg), self.offline_at(cfg)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    /// When an online contact becomes doubted, or a reachable one lapses.
+    fn doubt_at(&self, cfg: &PresenceConfig) -> Option<Instant> {
+        match self.status {
+            Status::Online if self.doubt.is_none() => {
+                self.last_heard.map(|t| t + cfg.offline_after)
+            }
+            Status::Offline if self.returning.is_some() => {
+                self.last_heard.map(|t| t + cfg.reachable_for)
+            }
+            _ => None,
         }
     }
 
+    pub fn deadline(&self, cfg: &PresenceConfig) -> Option<Instant> {
+        [
+            self.next_ping(cfg),
+            self.offline_at(cfg),
+            self.doubt_at(cfg),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Judges presence at a deadline: doubts a silent contact, shows a doubted one offline,
+    /// lets a reachable one lapse, or asks for a ping.
     pub fn on_timeout(&mut self, now: Instant, cfg: &PresenceConfig) -> Presence {
+        if self.doubt_at(cfg).is_some_and(|t| now >= t) {
+            match self.status {
+                Status::Online => self.doubt = Some(0),
+                _ => {
+                    self.returning = None;
+                    return Presence::Lapsed;
+                }
+            }
+        }
         if self.offline_at(cfg).is_some_and(|t| now >= t) {
             self.went_offline();
             return Presence::WentOffline;
@@ -215,6 +324,7 @@ impl PresenceState {
                 Status::Online => Some(true),
                 Status::Offline => Some(false),
             },
+            reachable: self.returning.is_some(),
             last_heard: self.last_heard,
             rtt,
             loss: if samples == 0 {

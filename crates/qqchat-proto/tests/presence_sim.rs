@@ -272,3 +272,148 @@ proptest! {
         prop_assert_eq!(wire::decode(&bytes), Ok(wire::Datagram::Packets(vec![packet])));
     }
 }
+
+/// Presence changes of node `i` since `seen`, as (when, online).
+fn presence_times(p: &Pair, i: usize, seen: &mut usize, out: &mut Vec<(Instant, bool)>) {
+    for e in &p.events[i][*seen..] {
+        if let Event::Presence { online, .. } = e {
+            out.push((p.now, *online));
+        }
+    }
+    *seen = p.events[i].len();
+}
+
+fn reachable(p: &Pair, i: usize) -> Vec<bool> {
+    p.events[i]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reachable { reachable, .. } => Some(*reachable),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_lossy_link_does_not_flap() {
+    let mut flaps = 0;
+    let mut changes = 0;
+    for seed in 0..20 {
+        let mut link = Link::perfect();
+        link.loss = 0.3;
+        let mut p = friends(link, 100 + seed);
+        let mut seen = [0, 0];
+        let mut shown: [Vec<(Instant, bool)>; 2] = [Vec::new(), Vec::new()];
+        // Ten quiet minutes on a link that loses three datagrams in ten.
+        for _ in 0..1200 {
+            p.advance(Duration::from_millis(500));
+            for (i, (seen, shown)) in seen.iter_mut().zip(shown.iter_mut()).enumerate() {
+                presence_times(&p, i, seen, shown);
+            }
+        }
+        for s in &shown {
+            assert_eq!(s.first().map(|c| c.1), Some(true), "online at first");
+            changes += s.len() - 1;
+            flaps += s
+                .windows(2)
+                .filter(|w| !w[0].1 && w[1].1 && w[1].0 - w[0].0 < Duration::from_secs(60))
+                .count();
+        }
+    }
+    assert_eq!(
+        (flaps, changes),
+        (0, 0),
+        "offline and online again within a minute, and changes after the first"
+    );
+}
+
+#[test]
+fn goodbye_is_offline_at_once_on_a_lossy_link() {
+    let mut link = Link::perfect();
+    link.loss = 0.3;
+    let mut p = friends(link, 7);
+    p.advance(Duration::from_secs(30));
+    assert_eq!(presence(&p, 0), vec![true]);
+    // Only the goodbye gets through, so it is not lost here.
+    p.nodes[1].goodbye();
+    p.link.loss = 0.0;
+    p.advance(Duration::from_millis(100));
+    assert_eq!(presence(&p, 0), vec![true, false]);
+    // B is gone for good.
+    p.filter = Some(Box::new(|from, _| from != 1));
+    p.advance(Duration::from_secs(60));
+    assert_eq!(presence(&p, 0), vec![true, false]);
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
+    assert_eq!((health.online, health.reachable), (Some(false), false));
+}
+
+#[test]
+fn a_contact_really_gone_on_a_lossy_link_is_offline_within_forty_seconds() {
+    for seed in 0..10 {
+        let mut link = Link::perfect();
+        link.loss = 0.3;
+        let mut p = friends(link, 200 + seed);
+        p.advance(Duration::from_secs(60));
+        assert_eq!(presence(&p, 0), vec![true], "seed {seed}");
+        p.filter = Some(Box::new(|from, _| from != 1));
+        let last_heard = p.nodes[0]
+            .link(p.ids[1])
+            .and_then(|h| h.last_heard)
+            .expect("heard");
+        while presence(&p, 0).len() == 1 && p.now - last_heard < Duration::from_secs(60) {
+            p.advance(Duration::from_millis(500));
+        }
+        let silent = p.now - last_heard;
+        assert_eq!(presence(&p, 0), vec![true, false], "seed {seed}");
+        assert!(
+            silent <= Duration::from_secs(40),
+            "offline after {silent:?}"
+        );
+    }
+}
+
+#[test]
+fn a_contact_answering_again_is_reachable_before_it_is_online() {
+    let mut p = friends(Link::perfect(), 8);
+    p.advance(Duration::from_secs(20));
+    // B goes silent until A shows it offline.
+    p.filter = Some(Box::new(|from, _| from != 1));
+    p.advance(Duration::from_secs(40));
+    assert_eq!(presence(&p, 0), vec![true, false]);
+    // One stray datagram of B gets through: reachable, still offline, no presence event.
+    let mut one = 1;
+    p.filter = Some(Box::new(move |from, _| {
+        if from != 1 {
+            return true;
+        }
+        let pass = one > 0;
+        one -= 1;
+        pass
+    }));
+    p.advance(Duration::from_secs(20));
+    assert_eq!(
+        presence(&p, 0),
+        vec![true, false],
+        "one answer is not enough"
+    );
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
+    assert_eq!((health.online, health.reachable), (Some(false), false));
+    assert_eq!(
+        reachable(&p, 0),
+        vec![true, false],
+        "reachable, then lapsed"
+    );
+    // B answers again for good: reachable first, online a couple of seconds later.
+    p.filter = None;
+    let mut waited = Duration::ZERO;
+    while reachable(&p, 0).len() < 3 && waited < Duration::from_secs(20) {
+        p.advance(Duration::from_millis(100));
+        waited += Duration::from_millis(100);
+    }
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
+    assert_eq!((health.online, health.reachable), (Some(false), true));
+    assert_eq!(presence(&p, 0), vec![true, false]);
+    p.advance(Duration::from_secs(3));
+    assert_eq!(presence(&p, 0), vec![true, false, true]);
+    let health = p.nodes[0].link(p.ids[1]).expect("peer");
+    assert_eq!((health.online, health.reachable), (Some(true), false));
+}

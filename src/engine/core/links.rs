@@ -43,6 +43,7 @@ fn link_of(h: LinkHealth, now: Now) -> Link {
     });
     Link {
         online: h.online,
+        reachable: h.reachable,
         last_seen,
         rtt: h.rtt,
         loss: h.loss,

@@ -671,6 +671,10 @@ impl EngineCore {
                     self.group_presence(now, peer);
                 }
             }
+            Event::Reachable { peer, .. } => {
+                self.link_reported.remove(&peer);
+                self.link_dirty.insert(peer);
+            }
             Event::KeyRefused {
                 from,
                 offered,
