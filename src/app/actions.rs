@@ -171,6 +171,14 @@ impl App {
             Action::SendFile => return self.ask_send_file(),
             Action::OpenTransfers => self.open_transfers(),
             Action::Accept => {
+                if !matches!(self.overlay, Overlay::Transfers { .. })
+                    && let Some(text) = self.chosen_text()
+                {
+                    // A picked message (not a file): `y` copies it, by OSC 52, which also
+                    // works over SSH; base64 in the sequence, so any text is safe in it.
+                    self.show_info("message copied to the clipboard");
+                    return vec![Effect::Copy(text)];
+                }
                 let (index, from_list) = match self.overlay {
                     Overlay::Transfers { .. } => (self.transfers_selected(), true),
                     _ => (self.file_target(Want::Asking), false),
@@ -505,6 +513,21 @@ impl App {
     }
 
     /// Keeps the view from scrolling past the first message.
+    /// The text of the picked message of the open conversation or group, unless it is a
+    /// file (whose `y` accepts it).
+    fn chosen_text(&self) -> Option<String> {
+        if self.view.open_group.is_some() {
+            let index = self.group_chosen()?;
+            let item = self.open_group()?.shown().nth(index)?;
+            return match &item.kind {
+                crate::engine::GroupItemKind::Text(text) => Some(text.clone()),
+                _ => None,
+            };
+        }
+        let message = self.chosen_message()?;
+        message.transfer().is_none().then(|| message.text.clone())
+    }
+
     /// The text in the input, ready to send; `None` when there is nothing to send or it is
     /// too long (said in the status line). Refused here, before anything is stored or sent,
     /// so the draft stays to be cut.

@@ -447,7 +447,7 @@ pub const BINDINGS: &[Binding] = &[
             hint(C::Contacts, When::OffersWaiting, 0, "Ctrl-T", "answer file offer"),
         ]),
     bind(&[C::Conversation, C::Transfers], &[Code(Char('y')), Code(Char('Y'))], Action::Accept,
-        help(Section::Files, "y  n", "accept (choose where) · decline offer"),
+        help(Section::Files, "y  n", "accept · decline file; y: copy message"),
         &[
             hint(C::Conversation, When::OfferHere, 0, "y", "accept file"),
             hint(C::Transfers, When::ListAsking, 1, "y", "accept"),

@@ -1,5 +1,6 @@
-//! The terminal's clipboard, by OSC 52: the one escape sequence qqchat writes for text,
-//! and only for text of its own (the contact string), never for text from the network.
+//! The terminal's clipboard, by OSC 52: the contact string (F2) and a message the user
+//! picked to copy (`y`). The text goes base64-encoded inside the sequence, so no text, from
+//! the network or not, can end it early or write to the terminal.
 
 use std::io::{self, Write};
 

@@ -159,3 +159,36 @@ fn ctrl_r_in_the_input_retries_the_latest_failed_message() {
     ));
     assert!(press_mod(&mut app, KeyCode::Char('r'), KeyModifiers::CONTROL).is_empty());
 }
+
+#[test]
+fn y_copies_the_picked_message_to_the_clipboard() {
+    let mut app = app();
+    open(&mut app, 0);
+    send(&mut app, "mine", at(0));
+    app.on_engine(received(ALICE, "copy \x1b]52;c;evil\x07 me", 1));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Tab);
+    // Nothing picked: `y` is about file offers, and there is none.
+    assert!(
+        !press(&mut app, KeyCode::Char('y'))
+            .iter()
+            .any(|e| matches!(e, Effect::Copy(_)))
+    );
+    press(&mut app, KeyCode::Up);
+    let effects = press(&mut app, KeyCode::Char('y'));
+    let [Effect::Copy(text)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    // As shown: what came from the network was made safe on arrival.
+    assert!(
+        text.starts_with("copy ") && text.ends_with(" me"),
+        "{text:?}"
+    );
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    press(&mut app, KeyCode::Up);
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Copy(t)] if t == "mine"),
+        "{effects:?}"
+    );
+}
