@@ -86,3 +86,40 @@ fn the_demo_bot_takes_a_file_sent_with_ctrl_o() {
     assert!(screen.contains("notes.txt"), "{screen}");
     assert!(!screen.contains("keeps no files"), "{screen}");
 }
+
+#[test]
+fn ctrl_x_writes_the_draft_in_the_editor_and_it_waits_in_the_input_until_enter() {
+    let dir = TempDir::new("demo-editor");
+    // An "editor" that appends a line to what it is given, as a person would type it.
+    let editor = dir.write(
+        "editor.sh",
+        "#!/bin/sh\nprintf 'and a second line\\n' >> \"$1\"\n",
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+    }
+    let line = format!(
+        "export EDITOR='{}' VISUAL=''; {}",
+        editor.display(),
+        qqchat_line(dir.path(), "demo")
+    );
+    let Some(tmux) = Tmux::start("demo-editor", &line) else {
+        return;
+    };
+    tmux.wait_for("I answer it in capitals")
+        .unwrap_or_else(|s| panic!("no greeting:\n{s}"));
+    tmux.keys(&["-l", "first line"]);
+    tmux.keys(&["C-x"]);
+    let screen = tmux
+        .wait_for("and a second line")
+        .unwrap_or_else(|s| panic!("the edit did not come back:\n{s}"));
+    // Back in the input, not sent: the bot has not answered it.
+    assert!(screen.contains("first line"), "{screen}");
+    assert!(!screen.contains("AND A SECOND LINE"), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("AND A SECOND LINE")
+        .unwrap_or_else(|s| panic!("Enter did not send it:\n{s}"));
+}

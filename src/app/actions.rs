@@ -132,6 +132,7 @@ impl App {
             },
             Action::NewLine => self.composer.insert_newline(),
             Action::RetryLatest => return self.retry_latest(),
+            Action::ExternalEditor => return vec![Effect::EditDraft(self.composer.text())],
             Action::Recall => self.recall(key),
             Action::Edit(edit) => match self.prompt_mut() {
                 Some(prompt) => prompt.edit(edit),

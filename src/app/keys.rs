@@ -15,6 +15,8 @@ use crate::layout::HelpShape;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Write the draft in `$VISUAL` / `$EDITOR`.
+    ExternalEditor,
     OpenHelp,
     /// Show this user's contact string and copy it.
     ShowCard,
@@ -515,6 +517,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[C::Input], &[Ctrl(Char('r')), Ctrl(Char('R'))], Action::RetryLatest,
         help(Section::Message, "Ctrl-R", "r on the newest failed or queued"),
         &[hint(C::Input, When::MayRetry, 1, "Ctrl-R", "retry/send queued")]),
+    bind(&[C::Input], &[Ctrl(Char('x')), Ctrl(Char('X'))], Action::ExternalEditor,
+        help(Section::Message, "Ctrl-X", "write it in $VISUAL / $EDITOR"), &[]),
     bind(&[C::Input], &[Plain(Up)], Action::Recall,
         help(Section::Message, "↑ (empty)", "your last message here, to edit"), &[]),
     bind(&[C::Input, C::Prompt], &[Ctrl(Char('a'))], Action::Edit(Edit::LineStart),

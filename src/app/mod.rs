@@ -59,6 +59,9 @@ pub enum Effect {
     Send(Command),
     /// Ring the terminal bell.
     Bell,
+    /// Open the draft in the user's editor; what it saves comes back with
+    /// [`App::edited`].
+    EditDraft(String),
     /// Ask the terminal for a desktop notification (made safe to write by the front end).
     Notify { title: String, body: String },
     /// Leave qqchat.
@@ -440,6 +443,15 @@ impl App {
     pub fn set_notify(&mut self, notify: crate::contacts::Notify, preview: bool) {
         self.notify = notify;
         self.notify_preview = preview;
+    }
+
+    /// The draft as the editor saved it: back in the input, not sent until Enter. One
+    /// newline at the end (editors add it) is dropped.
+    pub fn edited(&mut self, text: &str) {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        self.composer = Composer::with_text(text, true);
+        self.set_focus(Focus::Input);
     }
 
     /// The terminal gained or lost the focus.

@@ -244,6 +244,19 @@ fn spawn_input_thread() -> io::Result<Receiver<io::Result<Event>>> {
         .name("qqchat-input".into())
         .spawn(move || {
             loop {
+                // While an editor has the terminal, its keys are its own: not even polled.
+                if INPUT_PAUSED.load(Ordering::SeqCst) {
+                    thread::sleep(INPUT_POLL);
+                    continue;
+                }
+                match event::poll(INPUT_POLL) {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(err) => {
+                        let _ = tx.send(Err(err));
+                        break;
+                    }
+                }
                 let event = event::read();
                 let failed = event.is_err();
                 if tx.send(event).is_err() || failed {
@@ -252,6 +265,71 @@ fn spawn_input_thread() -> io::Result<Receiver<io::Result<Event>>> {
             }
         })?;
     Ok(rx)
+}
+
+/// Set while the user's editor runs: the input thread leaves the terminal alone.
+static INPUT_PAUSED: AtomicBool = AtomicBool::new(false);
+/// How long the input thread waits for a key before it looks at [`INPUT_PAUSED`] again.
+const INPUT_POLL: Duration = Duration::from_millis(50);
+
+/// Runs `$VISUAL` (else `$EDITOR`, else `vi`) on the draft in a file of its own, with the
+/// terminal given back to it, and returns what it saved; `None` if it could not run or
+/// exited with an error (the draft stays as it was).
+fn edit_draft(terminal: &mut DefaultTerminal, draft: &str) -> anyhow::Result<Option<String>> {
+    let set = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
+    let editor = set("VISUAL")
+        .or_else(|| set("EDITOR"))
+        .unwrap_or_else(|| "vi".to_owned());
+    let mut words = editor.split_whitespace();
+    let Some(program) = words.next() else {
+        return Ok(None);
+    };
+    let args: Vec<&str> = words.collect();
+    let path = std::env::temp_dir().join(format!(
+        "qqchat-draft-{}-{}.txt",
+        std::process::id(),
+        Timestamp::now().as_millisecond()
+    ));
+    std::fs::write(&path, draft).with_context(|| format!("write {}", path.display()))?;
+    INPUT_PAUSED.store(true, Ordering::SeqCst);
+    // Let the input thread leave a poll it was in.
+    thread::sleep(INPUT_POLL * 2);
+    let status = {
+        let _terminal = lock_terminal();
+        undo_modes();
+        ratatui::restore();
+        let status = std::process::Command::new(program)
+            .args(&args)
+            .arg(&path)
+            .status();
+        let mut out = io::stdout();
+        let _ = crossterm::terminal::enable_raw_mode();
+        let _ = execute!(
+            out,
+            crossterm::terminal::EnterAlternateScreen,
+            EnableBracketedPaste,
+            EnableFocusChange
+        );
+        if crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false) {
+            let flags = KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES;
+            if execute!(out, PushKeyboardEnhancementFlags(flags)).is_ok() {
+                ENHANCED.store(true, Ordering::SeqCst);
+            }
+        }
+        status
+    };
+    INPUT_PAUSED.store(false, Ordering::SeqCst);
+    terminal.clear()?;
+    let text = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path).ok(),
+        _ => None,
+    };
+    let _ = std::fs::remove_file(&path);
+    Ok(text)
 }
 
 fn event_loop(
@@ -310,6 +388,11 @@ fn event_loop(
             match effect {
                 Effect::Send(command) => send(engine, command)?,
                 Effect::Bell => ring_bell(),
+                Effect::EditDraft(draft) => match edit_draft(terminal, &draft) {
+                    Ok(Some(text)) => app.edited(&text),
+                    Ok(None) => app.show_error("the editor did not save: the draft is as it was"),
+                    Err(err) => app.show_error(&format!("the editor could not run: {err}")),
+                },
                 Effect::Notify { title, body } => {
                     notify_desktop(&title, &body);
                     hooks.notified(&title, &body);
