@@ -25,6 +25,7 @@ pub mod identity;
 pub mod lan;
 pub mod layout;
 mod net;
+pub mod signals;
 pub mod store;
 mod text;
 mod tui;

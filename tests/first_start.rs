@@ -123,3 +123,34 @@ fn ctrl_x_writes_the_draft_in_the_editor_and_it_waits_in_the_input_until_enter()
     tmux.wait_for("AND A SECOND LINE")
         .unwrap_or_else(|s| panic!("Enter did not send it:\n{s}"));
 }
+
+#[test]
+fn the_demo_closed_with_its_terminal_removes_its_files() {
+    let dir = TempDir::new("demo-hangup");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("a temporary directory");
+    // Its own temporary directory, so what the demo leaves there is its alone.
+    let line = format!(
+        "export TMPDIR='{}'; {}",
+        tmp.display(),
+        qqchat_line(dir.path(), "demo")
+    );
+    let Some(tmux) = Tmux::start("demo-hangup", &line) else {
+        return;
+    };
+    tmux.wait_for("I answer it in capitals")
+        .unwrap_or_else(|s| panic!("no greeting:\n{s}"));
+    let made = std::fs::read_dir(&tmp).expect("read").count();
+    assert_eq!(made, 1, "the demo keeps its files in one directory");
+    // The terminal goes away: tmux hangs up on what runs in it (SIGHUP).
+    drop(tmux);
+    let mut left = made;
+    for _ in 0..200 {
+        left = std::fs::read_dir(&tmp).expect("read").count();
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(left, 0, "the demo's directory was left behind after SIGHUP");
+}

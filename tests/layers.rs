@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// From the bottom up; modules on one line are at the same height and may not use each other.
 const LAYERS: &[&[&str]] = &[
     &["text", "proto"],
-    &["identity", "net", "layout"],
+    &["identity", "net", "layout", "signals"],
     &["store", "contacts", "lan", "files"],
     &["engine"],
     &["app", "control"],

@@ -57,7 +57,7 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
     // withdraws the announcement); the answering loop then ends as the engine's events do.
     let stopped_by = Arc::new(AtomicI32::new(0));
     {
-        let signals = super::listen::quit_signals()?;
+        let signals = crate::signals::quit_signals()?;
         let (commands, stopped_by) = (engine.commands.clone(), Arc::clone(&stopped_by));
         std::thread::Builder::new()
             .name("qqchat-bot-signals".into())

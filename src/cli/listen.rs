@@ -22,7 +22,7 @@ use crate::identity;
 use crate::proto::PeerId;
 use crate::proto::group::{GroupId, MsgRef};
 use crate::store::GroupStatus;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::SIGTERM;
 use std::collections::{HashMap, HashSet};
 
 /// What the listening loop waits for next.
@@ -54,7 +54,7 @@ pub fn listen(
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     // Caught, so that the engine stops in order: the LAN announcement withdrawn, IP Messenger
     // told goodbye, the history and the control socket closed.
-    let quit = quit_signals()?;
+    let quit = crate::signals::quit_signals()?;
     // IP Messenger peers, to say `"via": "ipmsg"` of their messages.
     let mut ipmsg_peers: HashSet<PeerId> = HashSet::new();
     let mut neighbours: HashMap<PeerId, String> = HashMap::new();
@@ -491,47 +491,6 @@ fn tree_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
         .unwrap_or(0)
-}
-
-/// The signals that stop `listen` and `bot` the way Ctrl-C does (goodbye sent, history
-/// closed), as a channel for the listening loop's `select!`: SIGTERM always, SIGINT and
-/// SIGHUP unless they were ignored when qqchat started. `nohup` ignores SIGHUP and a shell
-/// ignores SIGINT for a job it starts in the background; both choices are kept.
-pub(super) fn quit_signals() -> Result<crossbeam_channel::Receiver<i32>> {
-    let wanted: Vec<i32> = [SIGTERM, SIGINT, SIGHUP]
-        .into_iter()
-        .filter(|&s| s == SIGTERM || !ignored_at_start(s))
-        .collect();
-    let mut signals =
-        signal_hook::iterator::Signals::new(&wanted).context("catch SIGTERM, SIGINT and SIGHUP")?;
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name("qqchat-signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                if tx.send(signal).is_err() {
-                    break;
-                }
-            }
-        })
-        .context("start the signal thread")?;
-    Ok(rx)
-}
-
-/// Whether `signal` is ignored (`SIG_IGN`) in this process, as it was inherited.
-#[cfg(unix)]
-fn ignored_at_start(signal: i32) -> bool {
-    // SAFETY: sigaction(2) with no new action only reads the current one into `old`.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
-            && old.sa_sigaction == libc::SIG_IGN
-    }
-}
-
-#[cfg(not(unix))]
-fn ignored_at_start(_signal: i32) -> bool {
-    false
 }
 
 /// The line `listen` prints on stderr for someone found on this network; `name` is the

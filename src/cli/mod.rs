@@ -37,6 +37,15 @@ pub use listen::listen;
 pub use ping::ping;
 pub use send::send;
 
+/// Removes a directory when dropped, unwinding included.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Flags every command takes.
 #[derive(Debug, Clone, Default)]
 pub struct Common {
@@ -565,8 +574,10 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         ip => SocketAddr::new(ip, 0),
     };
     let (bot_keys, your_keys) = (Keypair::generate()?, Keypair::generate()?);
-    // Everything the demo keeps, files included, is under this, removed when it ends.
+    // Everything the demo keeps, files included, is under this, removed when it ends
+    // (also if it ends in a panic).
     let dir = std::env::temp_dir().join(format!("qqchat-demo-{}", std::process::id()));
+    let _remove = RemoveOnDrop(dir.clone());
     let files_in = |sub: &str| -> Option<Box<dyn engine::FileStore>> {
         Some(Box::new(engine::DiskFiles::new(FilesSetup {
             downloads: Some(dir.join(sub)),
@@ -646,7 +657,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         downloads: Some(dir.join("downloads")),
     };
     let result = crate::tui::run(book, None, Vec::new(), engine, session);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(_remove);
     result?;
     Ok(ExitCode::SUCCESS)
 }

@@ -198,7 +198,9 @@ impl Drop for Screen {
         DRAWS.set(false);
         if ACTIVE.swap(false, Ordering::SeqCst) {
             undo_modes();
-            ratatui::restore();
+            // Not `restore`, which prints its failure: with the terminal gone (a hang-up),
+            // printing fails too, and that would panic on the way out.
+            let _ = ratatui::try_restore();
         }
     }
 }
@@ -301,7 +303,7 @@ fn edit_draft(terminal: &mut DefaultTerminal, draft: &str) -> anyhow::Result<Opt
     let status = {
         let _terminal = lock_terminal();
         undo_modes();
-        ratatui::restore();
+        let _ = ratatui::try_restore();
         let status = std::process::Command::new(program)
             .args(&args)
             .arg(&path)
@@ -353,6 +355,9 @@ fn event_loop(
     // Files that could not be read to be offered, said as the engine says a failed one.
     let (unreadable, unread_files) = crossbeam_channel::unbounded::<EngineEvent>();
     let mut hooks = Hooks::default();
+    // The terminal closing (SIGHUP) or a `kill` (SIGTERM) leaves the way quitting does:
+    // drafts kept, goodbye said, the demo's files removed.
+    let quit = crate::signals::quit_signals().unwrap_or_else(|_| crossbeam_channel::never());
     draw(terminal, app)?;
     loop {
         hooks.follow(&contacts.file_me);
@@ -362,6 +367,7 @@ fn event_loop(
             recv(engine.events) -> event => {
                 effects.extend(engine_event(app, &mut hooks, &contacts.book, event)?);
             }
+            recv(quit) -> _ => return Ok(()),
             recv(unread_files) -> event => {
                 if let Ok(event) = event {
                     effects.extend(app.on_engine(event));
