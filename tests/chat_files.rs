@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use qqchat_testkit::{Person, Tmux, friends, qqchat_line};
+use qqchat_testkit::{Person, Tmux, chat, friends};
 
 /// Long enough for a few hundred KiB on loopback in a debug build on a busy machine.
 const ARRIVES: Duration = Duration::from_secs(90);
@@ -30,22 +30,6 @@ fn set_downloads(person: &Person) {
         1,
     );
     std::fs::write(&path, text).unwrap();
-}
-
-fn chat(person: &Person, tag: &str) -> Option<Tmux> {
-    // The chat in tmux keeps its config under `config/`; its key is the one `id` gave.
-    let dir = person.dir.path();
-    std::fs::create_dir_all(dir.join("config/qqchat")).unwrap();
-    std::fs::copy(
-        dir.join("qqchat/identity.toml"),
-        dir.join("config/qqchat/identity.toml"),
-    )
-    .unwrap();
-    let line = qqchat_line(
-        person.dir.path(),
-        &format!("--contacts '{}'", person.contacts()),
-    );
-    Tmux::start(tag, &line)
 }
 
 fn wait(tmux: &Tmux, needle: &str, limit: Duration) -> String {

@@ -6,22 +6,10 @@
 
 use std::time::Duration;
 
-use qqchat_testkit::{Person, Tmux, qqchat_line};
+use qqchat_testkit::{Person, Tmux, chat};
 
 /// Long enough for a debug build on a busy machine.
 const ARRIVES: Duration = Duration::from_secs(60);
-
-fn chat(person: &Person, tag: &str) -> Option<Tmux> {
-    let dir = person.dir.path();
-    std::fs::create_dir_all(dir.join("config/qqchat")).unwrap();
-    std::fs::copy(
-        dir.join("qqchat/identity.toml"),
-        dir.join("config/qqchat/identity.toml"),
-    )
-    .unwrap();
-    let line = qqchat_line(dir, &format!("--contacts '{}'", person.contacts()));
-    Tmux::start(tag, &line)
-}
 
 fn wait(tmux: &Tmux, needle: &str) -> String {
     tmux.wait_within(needle, ARRIVES)

@@ -102,8 +102,9 @@ pub fn send(
     }
     let history = open_history(common)?;
     let mut options = engine_options(&book, Some(history), false)?;
-    // `send` only appends to the history: no need to read it.
+    // `send` only appends to the history: no need to read it, nor the groups.
     options.load_history = false;
+    options.load_groups = false;
     // `send` says no hello: it only talks to the one it sends to.
     options.watch = false;
     options.queue_failed = queue;

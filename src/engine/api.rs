@@ -368,6 +368,10 @@ pub struct Options {
     /// once), messages still owed (the outbox, when `queue_failed`), and the conversations
     /// for the front end ([`EngineEvent::History`]). Start-up does not wait for it.
     pub load_history: bool,
+    /// Read the groups from the history at start (their messages are checked again,
+    /// signatures and all); off for what never talks to groups (a one-off `send` to a
+    /// contact).
+    pub load_groups: bool,
     /// STUN servers (`host:port`) to ask for the public address; resolved by the engine.
     pub stun: Vec<String>,
     /// The TURN server of `[me] relay`, its password read; resolved by the engine.
@@ -392,6 +396,7 @@ impl Options {
             queue_failed: false,
             watch: true,
             load_history: false,
+            load_groups: true,
             stun: Vec::new(),
             relay: None,
             lan: None,

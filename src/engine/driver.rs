@@ -44,7 +44,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = net::spawn_receiver(socket.try_clone()?, net_tx, Arc::clone(&stop))?;
     let (out, sender) = net::spawn_sender(socket)?;
-    let load_history = options.load_history;
+    let (load_history, load_groups) = (options.load_history, options.load_groups);
     if !options.stun.is_empty() {
         resolve_stun(options.stun.clone(), local_addr, cmd_tx.clone())?;
     }
@@ -117,7 +117,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
     let thread = thread::Builder::new()
         .name("qqchat-engine".into())
         .spawn(move || {
-            driver.start(load_history, lan_trouble);
+            driver.start(load_history, load_groups, lan_trouble);
             driver.run(&cmd_rx, &net_rx);
             drop(driver);
             let _ = sender.join();
@@ -330,7 +330,7 @@ struct Driver {
 
 impl Driver {
     /// Reads the history (when asked) and says hello to every contact.
-    fn start(&mut self, load_history: bool, trouble: Option<EngineEvent>) {
+    fn start(&mut self, load_history: bool, load_groups: bool, trouble: Option<EngineEvent>) {
         let mut loaded = None;
         let mut error = None;
         if load_history && let Some(history) = self.history.as_ref() {
@@ -339,8 +339,8 @@ impl Driver {
                 Err(err) => error = Some(EngineEvent::Error(err.to_string())),
             }
         }
-        // Groups are read whenever there is a store: `send` to a group needs them too.
-        if let Some(history) = self.history.as_ref() {
+        // Also for a one-off `send` to a group, which reads no history.
+        if load_groups && let Some(history) = self.history.as_ref() {
             match history.groups() {
                 Ok(groups) => self.core.load_groups(groups),
                 Err(err) => error = Some(EngineEvent::Error(err.to_string())),

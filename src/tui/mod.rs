@@ -726,6 +726,7 @@ fn engine_event(
                 received_at,
                 ..
             } = &event
+                && hooks.on_message.is_some()
             {
                 let name = book
                     .by_peer(*from)

@@ -181,17 +181,19 @@ fn row(app: &App, index: usize, peer: &Peer, row_width: usize) -> (Line<'static>
         spans.push(Span::styled(extra, dim));
     }
     if let Some(count) = count {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            count,
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ));
+        spans.extend(unread_badge(count));
     }
     spans.push(Span::raw(" ".repeat(blank)));
     (highlight(app, index, Line::from(spans)), said_unencrypted)
+}
+
+/// The unread count after a row's name, black on yellow, a space before it.
+pub(super) fn unread_badge(count: String) -> [Span<'static>; 2] {
+    let style = Style::new()
+        .fg(Color::Black)
+        .bg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    [Span::raw(" "), Span::styled(count, style)]
 }
 
 /// A row of entry `index`, marked if the cursor is on it.

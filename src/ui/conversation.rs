@@ -420,20 +420,24 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     }
 
     if app.chosen() == Some(index) && app.focus() == Focus::Conversation {
-        // A blue band, bold: plain to see on dark and light themes alike; the grey time
-        // stamp stays readable on it.
-        let picked = Style::new().bg(Color::Blue).add_modifier(Modifier::BOLD);
-        for line in &mut lines[first..] {
-            let pad = width.saturating_sub(line.width());
-            line.spans.push(Span::raw(" ".repeat(pad)));
-            *line = std::mem::take(line).patch_style(picked);
-        }
+        band(&mut lines[first..], width);
     }
     lines
 }
 
+/// The picked message's lines on a blue band, bold: plain to see on dark and light themes
+/// alike; the grey time stamp stays readable on it.
+pub(super) fn band(lines: &mut [Line<'static>], width: usize) {
+    let picked = Style::new().bg(Color::Blue).add_modifier(Modifier::BOLD);
+    for line in lines {
+        let pad = width.saturating_sub(line.width());
+        line.spans.push(Span::raw(" ".repeat(pad)));
+        *line = std::mem::take(line).patch_style(picked);
+    }
+}
+
 /// `── Sat 21 Nov 2026 ──`, centred, before the first message of each day.
-fn day_line(date: Date) -> Line<'static> {
+pub(super) fn day_line(date: Date) -> Line<'static> {
     let label = format!("── {} ──", date.strftime("%a %-d %b %Y"));
     Line::styled(label, Style::new().fg(Color::DarkGray)).alignment(Alignment::Center)
 }

@@ -4,7 +4,6 @@
 //! An invitation shows who sent it and who is in the group, to answer with y or n. Also
 //! the dialogs that make a group and add or remove its members.
 
-use jiff::civil::Date;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -161,7 +160,9 @@ pub fn item_lines(
     if app.group_starts_day(group, index)
         && let Some(at) = item.sent_at
     {
-        lines.push(day_line(app.tz().to_datetime(at).date()));
+        lines.push(super::conversation::day_line(
+            app.tz().to_datetime(at).date(),
+        ));
     }
     let first = lines.len();
     let time = app.group_time(item.sent_at);
@@ -190,7 +191,10 @@ pub fn item_lines(
                 fit(&line, text_width(&line).min(width)),
                 dim(),
             ));
-            return band(lines, first, picked, width);
+            if picked {
+                super::conversation::band(&mut lines[first..], width);
+            }
+            return lines;
         }
     };
     let shown = fit(&name, text_width(&name).min(columns.name));
@@ -234,30 +238,10 @@ pub fn item_lines(
             lines.push(Line::from(vec![Span::raw(indent), tail]));
         }
     }
-    band(lines, first, picked, width)
-}
-
-/// The picked item's lines, from `first`, on a blue band, as in a 1:1 conversation.
-fn band(
-    mut lines: Vec<Line<'static>>,
-    first: usize,
-    picked: bool,
-    width: usize,
-) -> Vec<Line<'static>> {
     if picked {
-        let style = Style::new().bg(Color::Blue).add_modifier(Modifier::BOLD);
-        for line in &mut lines[first..] {
-            let pad = width.saturating_sub(line.width());
-            line.spans.push(Span::raw(" ".repeat(pad)));
-            *line = std::mem::take(line).patch_style(style);
-        }
+        super::conversation::band(&mut lines[first..], width);
     }
     lines
-}
-
-fn day_line(date: Date) -> Line<'static> {
-    let label = format!("── {} ──", date.strftime("%a %-d %b %Y"));
-    Line::styled(label, dim()).alignment(Alignment::Center)
 }
 
 /// What an invitation says: who sent it, who is in the group, and how to answer.
@@ -365,14 +349,7 @@ pub fn row(app: &App, group: &Group, row_width: usize, open: bool) -> Line<'stat
         Span::styled(extra, extra_style),
     ];
     if let Some(count) = count {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            count,
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ));
+        spans.extend(super::contacts::unread_badge(count));
     }
     spans.push(Span::raw(" ".repeat(blank)));
     Line::from(spans)

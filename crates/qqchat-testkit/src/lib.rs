@@ -19,4 +19,4 @@ pub use process::{
 };
 pub use relay::{Impairment, Relay, RelayStats};
 pub use rng::{Draw, Rng, junk_datagrams, noise};
-pub use tmux::{Tmux, qqchat_line};
+pub use tmux::{Tmux, chat, qqchat_line};

@@ -100,3 +100,17 @@ pub fn qqchat_line(dir: &Path, args: &str) -> String {
         "cd '{d}' && env HOME='{d}' XDG_CONFIG_HOME='{d}/config' QQCHAT_DATA_DIR='{d}/data' '{program}' {args}; sleep 30"
     )
 }
+
+/// The chat of `person`, in tmux: its config under `config/` holds the key `id` gave them.
+/// `None` (loudly) when tmux is not installed, as [`Tmux::start`].
+pub fn chat(person: &crate::process::Person, tag: &str) -> Option<Tmux> {
+    let dir = person.dir.path();
+    std::fs::create_dir_all(dir.join("config/qqchat")).expect("the config directory");
+    std::fs::copy(
+        dir.join("qqchat/identity.toml"),
+        dir.join("config/qqchat/identity.toml"),
+    )
+    .expect("the identity file");
+    let line = qqchat_line(dir, &format!("--contacts '{}'", person.contacts()));
+    Tmux::start(tag, &line)
+}
