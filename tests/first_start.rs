@@ -154,3 +154,29 @@ fn the_demo_closed_with_its_terminal_removes_its_files() {
     }
     assert_eq!(left, 0, "the demo's directory was left behind after SIGHUP");
 }
+
+#[test]
+fn the_demo_bot_answers_in_a_group_without_writing_over_the_chat() {
+    let dir = TempDir::new("demo-group");
+    let Some(tmux) = Tmux::start("demo-group", &qqchat_line(dir.path(), "demo")) else {
+        return;
+    };
+    tmux.wait_for("I answer it in capitals")
+        .unwrap_or_else(|s| panic!("no greeting:\n{s}"));
+    tmux.keys(&["C-g"]);
+    tmux.wait_for("New group")
+        .unwrap_or_else(|s| panic!("no dialog:\n{s}"));
+    tmux.keys(&["-l", "crew"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["Space"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("2 members")
+        .unwrap_or_else(|s| panic!("no group:\n{s}"));
+    tmux.keys(&["-l", "bot: are you in?"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux
+        .wait_for("you: ARE YOU IN?")
+        .unwrap_or_else(|s| panic!("the bot did not answer in the group:\n{s}"));
+    // The bot in the same process prints nothing: the chat owns the terminal.
+    assert!(!screen.contains("qqchat: answered"), "{screen}");
+}

@@ -1,7 +1,5 @@
 //! `qqchat bot`: a peer that answers every message, for demos and for testing a link.
 
-use std::net::SocketAddr;
-
 use crate::proto::PeerId;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,11 +72,8 @@ pub fn bot(common: &Common, reply: Reply) -> Result<ExitCode> {
         engine.local_addr
     );
     let me = book.me.name.clone();
-    serve(&engine, reply, &me, &book.contacts, |from, path| {
-        let name = book
-            .by_peer(from)
-            .map_or_else(|| path.to_string(), |c| c.name.clone());
-        eprintln!("qqchat: answered {name}");
+    serve(&engine, reply, &me, &book.contacts, |whom| {
+        eprintln!("qqchat: answered {whom}");
     });
     match stopped_by.load(Ordering::Relaxed) {
         0 => Ok(ExitCode::SUCCESS),
@@ -120,13 +115,14 @@ pub(crate) fn addressed<'a>(name: &str, text: &'a str) -> Option<&'a str> {
 
 /// Answers every message until the engine stops, in the sender's own format. In a group it
 /// answers what is addressed to it by `name`, to the group; it joins every group a contact
-/// invites it to (the engine keeps no one else's invitation).
+/// invites it to (the engine keeps no one else's invitation). `answered` is told whom each
+/// answer went to (`alice`, `alice in crew`), printable on one line.
 pub(super) fn serve(
     engine: &EngineHandle,
     reply: Reply,
     name: &str,
     contacts: &[crate::contacts::Contact],
-    mut answered: impl FnMut(PeerId, SocketAddr),
+    mut answered: impl FnMut(&str),
 ) {
     let mut names: HashMap<GroupId, GroupView> = HashMap::new();
     let mut seen: HashSet<MsgRef> = HashSet::new();
@@ -173,10 +169,10 @@ pub(super) fn serve(
                         text,
                         id: new_message_id(),
                     });
-                    eprintln!(
-                        "qqchat: answered {author} in {}",
+                    answered(&format!(
+                        "{author} in {}",
                         crate::text::one_line(&view.name)
-                    );
+                    ));
                 }
                 continue;
             }
@@ -203,7 +199,11 @@ pub(super) fn serve(
             {
                 return;
             }
-            answered(from, path);
+            let whom = contacts
+                .iter()
+                .find(|c| c.peer_id() == from)
+                .map_or_else(|| path.to_string(), |c| c.name.clone());
+            answered(&whom);
         }
     }
 }

@@ -647,7 +647,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
                 you_peer,
                 include_str!("../../assets/demo-greeting.txt"),
             );
-            bot::serve(&bot_engine, Reply::Upper, "bot", &[], |_, _| {});
+            // Nothing printed: the chat owns this terminal.
+            bot::serve(&bot_engine, Reply::Upper, "bot", &[], |_| {});
         })?;
     book.me.listen = engine.local_addr;
     let session = crate::tui::Session {
