@@ -100,6 +100,35 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Find messages in the whole history, best matches first.
+    Search {
+        /// Words a message must all contain, in any case (any part of a word matches).
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// Only the conversation with this contact (or ip:port).
+        #[arg(long, value_name = "CONTACT")]
+        contact: Option<String>,
+        /// Only messages since: 2026-11-30, "2026-11-30 18:00", or an age: 7d, 12h, 30m.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// At most this many matches.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Write the history out: every conversation (or one), oldest first.
+    Export {
+        /// Only the conversation with this contact (or ip:port).
+        #[arg(long, value_name = "CONTACT")]
+        contact: Option<String>,
+        /// Only messages since: 2026-11-30, "2026-11-30 18:00", or an age: 7d, 12h, 30m.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = cli::ExportFormat::Jsonl)]
+        format: cli::ExportFormat,
+    },
     /// Print each message as it arrives, one line each, until interrupted.
     Listen {
         /// One JSON object per line instead of text.
@@ -194,6 +223,25 @@ fn main() -> ExitCode {
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::Doctor) => cli::doctor(&common),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
+        Some(Cmd::Search {
+            query,
+            contact,
+            since,
+            json,
+            limit,
+        }) => cli::search(
+            &common,
+            &query,
+            contact.as_deref(),
+            since.as_deref(),
+            json,
+            limit,
+        ),
+        Some(Cmd::Export {
+            contact,
+            since,
+            format,
+        }) => cli::export(&common, contact.as_deref(), since.as_deref(), format),
         Some(Cmd::Id { addr, quiet, qr }) => cli::id(&common, &addr, quiet, qr),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen {

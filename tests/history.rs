@@ -1,11 +1,15 @@
-//! The history files: durable, append-only, readable, and forgiving of a torn last line.
+//! The history database: records folded in order, each message kept once, one writer at a
+//! time beside any number of readers, pages read from the end, and the files of the earlier
+//! JSON-lines store read in once and left as they were.
 
 use std::fs;
-use std::io::Write;
 
 use jiff::Timestamp;
 use qqchat::proto::PathKind;
-use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
+use qqchat::store::{
+    ConversationKey, DB_FILE, Direction, GroupRecord, GroupStatus, History, MessageState, Record,
+    Search, conversation_path, group_path,
+};
 use qqchat_testkit::TempDir;
 
 fn key(name: &str) -> ConversationKey {
@@ -24,6 +28,15 @@ fn msg(id: u64, dir: Direction, text: &str, state: MessageState) -> Record {
         plain: false,
         state,
     }
+}
+
+/// The texts of a conversation, in order.
+fn texts(h: &History, key: &ConversationKey) -> Vec<String> {
+    h.load(key)
+        .expect("load")
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
 }
 
 #[test]
@@ -74,76 +87,6 @@ fn records_fold_into_messages_in_order() {
     assert!(h.load(&key("nobody")).expect("load").is_empty());
 }
 
-/// Leaves half a record with no newline at the end of a conversation's file, as a writer
-/// that died half way through a write does.
-fn tear(h: &History, key: &ConversationKey) {
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(h.path(key))
-        .expect("open file");
-    f.write_all(br#"{"t":"msg","id":2,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#)
-        .expect("write");
-}
-
-/// The texts of a conversation, in order.
-fn texts(h: &History, key: &ConversationKey) -> Vec<String> {
-    h.load(key)
-        .expect("load")
-        .into_iter()
-        .map(|m| m.text)
-        .collect()
-}
-
-#[test]
-fn a_record_appended_after_another_writers_torn_line_is_not_lost() {
-    let tmp = TempDir::new("history-torn-live");
-    let dir = tmp.path();
-    let mut h = History::open(dir).expect("open");
-    h.append(
-        &key("bob"),
-        &msg(1, Direction::In, "first", MessageState::Received),
-    );
-    h.commit().expect("commit");
-    // While this writer keeps running, another one (a second process on the same data
-    // directory) dies half way through its record.
-    tear(&h, &key("bob"));
-    h.append(
-        &key("bob"),
-        &msg(3, Direction::In, "second", MessageState::Received),
-    );
-    h.commit().expect("commit");
-    let texts = texts(&h, &key("bob"));
-    assert_eq!(texts, vec!["first", "second"]);
-}
-
-#[test]
-fn a_torn_last_line_is_skipped_and_not_glued_to_the_next_record() {
-    let tmp = TempDir::new("history-torn");
-    let dir = tmp.path();
-    let mut h = History::open(dir).expect("open");
-    h.append(
-        &key("bob"),
-        &msg(1, Direction::In, "whole", MessageState::Received),
-    );
-    h.commit().expect("commit");
-    // A crash in the middle of a write leaves half a record and no newline.
-    tear(&h, &key("bob"));
-    assert_eq!(
-        h.load(&key("bob")).expect("load").len(),
-        1,
-        "torn line skipped"
-    );
-    // After a restart the next record starts on its own line.
-    let mut h = History::open(dir).expect("reopen");
-    h.append(
-        &key("bob"),
-        &msg(3, Direction::In, "after", MessageState::Received),
-    );
-    h.commit().expect("commit");
-    let texts = texts(&h, &key("bob"));
-    assert_eq!(texts, vec!["whole", "after"]);
-}
-
 #[test]
 fn a_message_stored_twice_is_shown_once() {
     let tmp = TempDir::new("history-twice");
@@ -162,110 +105,155 @@ fn a_message_stored_twice_is_shown_once() {
 }
 
 #[test]
-fn keys_survive_any_name_and_files_are_readable_json_lines() {
+fn keys_survive_any_name_and_renames_merge() {
     let tmp = TempDir::new("history-keys");
-    let dir = tmp.path();
-    let mut h = History::open(dir).expect("open");
-    for key in ["bob", "Erin S.", "addr-[::1]:9002", "../escape", "你好"] {
+    let mut h = History::open(tmp.path()).expect("open");
+    for key in [
+        "bob",
+        "Erin S.",
+        "addr-[::1]:9002",
+        "../escape",
+        "你好",
+        "a'b\"c",
+    ] {
         h.append(
             &ConversationKey::new(key),
             &msg(1, Direction::In, "x", MessageState::Received),
         );
     }
     h.commit().expect("commit");
-    let mut want = vec!["../escape", "Erin S.", "addr-[::1]:9002", "bob", "你好"];
+    let mut want = vec![
+        "../escape",
+        "Erin S.",
+        "a'b\"c",
+        "addr-[::1]:9002",
+        "bob",
+        "你好",
+    ];
     want.sort_unstable();
     let keys = h.keys().expect("keys");
     assert_eq!(
         keys.iter().map(ConversationKey::as_str).collect::<Vec<_>>(),
         want
     );
-    for entry in fs::read_dir(h.dir()).expect("dir") {
-        let path = entry.expect("entry").path();
-        assert_eq!(
-            path.parent(),
-            Some(h.dir()),
-            "no file escapes the history dir"
-        );
-        let text = fs::read_to_string(&path).expect("read");
-        for line in text.lines() {
-            serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
-        }
-    }
     h.rename(&key("bob"), &key("robert")).expect("rename");
     assert_eq!(h.load(&key("robert")).expect("load").len(), 1);
     assert!(h.load(&key("bob")).expect("load").is_empty());
-    // Renaming onto an existing conversation merges, never overwrites.
+    // Renaming onto an existing conversation merges, never overwrites; a message both hold
+    // is kept once.
     h.append(
         &key("Erin S."),
         &msg(2, Direction::In, "y", MessageState::Received),
     );
     h.commit().expect("commit");
     h.rename(&key("robert"), &key("Erin S.")).expect("merge");
-    assert_eq!(h.load(&key("Erin S.")).expect("load").len(), 2);
+    assert_eq!(texts(&h, &key("Erin S.")), ["x", "y"]);
+    assert!(h.load(&key("robert")).expect("load").is_empty());
+    // Search still finds a renamed conversation's messages under the new name.
+    let hits = h
+        .search(&Search {
+            text: "y".into(),
+            limit: 10,
+            ..Search::default()
+        })
+        .expect("search");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].key, key("Erin S."));
 }
 
 #[test]
-fn two_writers_on_one_file_do_not_corrupt_it() {
+fn a_second_writer_is_told_who_holds_the_history_and_readers_read_beside_it() {
     let tmp = TempDir::new("history-writers");
     let dir = tmp.path();
-    let handles: Vec<_> = (0..2u64)
-        .map(|w| {
-            let dir = dir.to_path_buf();
-            std::thread::spawn(move || {
-                let mut h = History::open(&dir).expect("open");
-                for i in 0..200 {
-                    let text = format!("writer {w} message {i} {}", "x".repeat(300));
-                    h.append(
-                        &key("bob"),
-                        &msg(w * 1000 + i, Direction::In, &text, MessageState::Received),
-                    );
-                    h.commit().expect("commit");
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().expect("writer");
-    }
-    let h = History::open(dir).expect("open");
-    assert_eq!(h.load(&key("bob")).expect("load").len(), 400);
+    let mut writer = History::open(dir).expect("open");
+    let err = History::open(dir)
+        .err()
+        .expect("a second writer is refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("another qqchat")
+            && text.contains(&format!("process {}", std::process::id()))
+            && text.contains("--data-dir"),
+        "{text}"
+    );
+    let reader = History::open_read(dir).expect("a reader opens beside the writer");
+    writer.append(
+        &key("bob"),
+        &msg(
+            1,
+            Direction::In,
+            "seen by the reader",
+            MessageState::Received,
+        ),
+    );
+    writer.commit().expect("commit");
+    assert_eq!(texts(&reader, &key("bob")), ["seen by the reader"]);
+    drop(writer);
+    // Once the first has gone, the next one writes.
+    let mut next = History::open(dir).expect("the next writer");
+    next.append(
+        &key("bob"),
+        &msg(2, Direction::In, "two", MessageState::Received),
+    );
+    next.commit().expect("commit");
+    assert_eq!(texts(&reader, &key("bob")), ["seen by the reader", "two"]);
 }
 
-#[test]
-fn the_last_part_of_a_long_conversation_reads_whole_lines_only() {
-    let tmp = TempDir::new("history-last");
-    let dir = tmp.path();
-    let mut h = History::open(dir).expect("open");
-    for id in 0..1000 {
-        h.append(
-            &key("bob"),
-            &msg(
-                id,
-                Direction::In,
-                &format!("message {id}"),
-                MessageState::Received,
-            ),
+fn numbered(h: &mut History, count: u64, at: impl Fn(u64) -> Timestamp) {
+    for id in 0..count {
+        let mut record = msg(
+            id,
+            Direction::In,
+            &format!("message {id}"),
+            MessageState::Received,
         );
+        if let Record::Msg { at: when, .. } = &mut record {
+            *when = at(id);
+        }
+        h.append(&key("bob"), &record);
     }
     h.commit().expect("commit");
-    let all = h.load(&key("bob")).expect("load");
-    let last = h.load_last(&key("bob"), 4096).expect("load last");
-    assert!(
-        last.len() > 10 && last.len() < 100,
-        "{} messages",
-        last.len()
-    );
-    assert_eq!(
-        last[..],
-        all[all.len() - last.len()..],
-        "a suffix, no torn first line"
-    );
-    assert_eq!(h.load_last(&key("bob"), u64::MAX).expect("all"), all);
 }
 
 #[test]
-fn the_path_a_message_came_over_is_kept_and_older_lines_without_it_still_load() {
+fn the_last_page_and_the_pages_before_it_cover_the_conversation_once() {
+    let tmp = TempDir::new("history-pages");
+    let mut h = History::open(tmp.path()).expect("open");
+    let start = Timestamp::from_second(1_700_000_000).expect("valid");
+    // Two messages share each instant, so a page boundary falls inside a pair.
+    numbered(&mut h, 1001, |id| {
+        start + jiff::SignedDuration::from_secs(i64::try_from(id / 2).expect("small"))
+    });
+    let all = h.load(&key("bob")).expect("load");
+    assert_eq!(all.len(), 1001);
+    let mut shown = h.load_recent(&key("bob"), 100).expect("recent");
+    assert_eq!(
+        shown[..],
+        all[all.len() - 100..],
+        "the last 100, oldest first"
+    );
+    let mut pages = 0;
+    loop {
+        let before = shown[0].at;
+        let page = h.load_before(&key("bob"), before, 100).expect("page");
+        // What the chat does: drop what it shows already (those at the first instant).
+        let older: Vec<_> = page
+            .iter()
+            .filter(|m| !shown.iter().any(|s| s.id == m.id))
+            .cloned()
+            .collect();
+        shown.splice(0..0, older);
+        pages += 1;
+        if page.len() < 100 {
+            break;
+        }
+        assert!(pages < 20, "paging ends");
+    }
+    assert_eq!(shown, all, "every message once, in order");
+}
+
+#[test]
+fn the_path_a_message_came_over_is_kept_and_one_a_later_version_names_still_loads() {
     let tmp = TempDir::new("history-path");
     let mut h = History::open(tmp.path()).expect("open");
     let mut relayed = msg(
@@ -278,32 +266,185 @@ fn the_path_a_message_came_over_is_kept_and_older_lines_without_it_still_load() 
         *path = Some(PathKind::Relay);
     }
     h.append(&key("bob"), &relayed);
+    h.append(
+        &key("bob"),
+        &msg(3, Direction::In, "new", MessageState::Received),
+    );
     h.commit().expect("commit");
-    let file = h.path(&key("bob"));
-    let written = fs::read_to_string(&file).expect("read");
-    assert!(written.contains("\"path\":\"relay\""), "{written}");
-    // A line from before paths were kept, and one from a later version with a kind this
-    // one does not know: both load, without a path.
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(&file)
-        .expect("open the file");
-    f.write_all(
-        b"{\"t\":\"msg\",\"id\":1,\"dir\":\"in\",\"peer\":\"127.0.0.1:9002\",\
-          \"at\":\"2023-11-14T22:13:20Z\",\"text\":\"old\",\"state\":\"received\"}\n\
-          {\"t\":\"msg\",\"id\":3,\"dir\":\"in\",\"peer\":\"127.0.0.1:9002\",\"path\":\"pigeon\",\
-          \"at\":\"2023-11-14T22:13:20Z\",\"text\":\"new\",\"state\":\"received\"}\n",
-    )
-    .expect("append");
+    drop(h);
+    // A later version wrote a kind of path this one does not know.
+    let db = rusqlite::Connection::open(tmp.path().join(DB_FILE)).expect("the database");
+    db.execute("UPDATE messages SET path = 'pigeon' WHERE id = 3", [])
+        .expect("update");
+    drop(db);
+    let h = History::open_read(tmp.path()).expect("open");
     let loaded = h.load(&key("bob")).expect("load");
     let got: Vec<(&str, Option<PathKind>)> =
         loaded.iter().map(|m| (m.text.as_str(), m.path)).collect();
     assert_eq!(
         got,
+        [("through the relay", Some(PathKind::Relay)), ("new", None)]
+    );
+}
+
+#[test]
+fn the_engine_starts_from_what_is_owed_and_the_last_received_only() {
+    let tmp = TempDir::new("history-startup");
+    let mut h = History::open(tmp.path()).expect("open");
+    numbered(&mut h, 50, |_| {
+        Timestamp::from_second(1_700_000_000).expect("valid")
+    });
+    h.append(
+        &key("carol"),
+        &msg(900, Direction::Out, "owed", MessageState::Queued),
+    );
+    h.append(
+        &key("carol"),
+        &msg(901, Direction::Out, "done", MessageState::Delivered),
+    );
+    h.append(
+        &key("carol"),
+        &msg(902, Direction::Out, "pending", MessageState::Pending),
+    );
+    h.commit().expect("commit");
+    let start = h.startup(10).expect("startup");
+    let summary: Vec<(String, Vec<u64>)> = start
+        .iter()
+        .map(|c| (c.key.to_string(), c.messages.iter().map(|m| m.id).collect()))
+        .collect();
+    assert_eq!(
+        summary,
         [
-            ("through the relay", Some(PathKind::Relay)),
-            ("old", None),
-            ("new", None),
+            ("bob".to_owned(), (40..50).collect::<Vec<u64>>()),
+            ("carol".to_owned(), vec![900, 902]),
         ]
     );
+}
+
+/// The lines the JSON-lines store wrote, as it wrote them.
+fn jsonl(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("json") + "\n")
+        .collect()
+}
+
+#[test]
+fn an_earlier_versions_files_are_read_in_once_and_left_as_they_were() {
+    let tmp = TempDir::new("history-import");
+    let dir = tmp.path();
+    let files = dir.join("history");
+    fs::create_dir_all(&files).expect("dir");
+    let bob_file = conversation_path(&files, &key("bob"));
+    let bob = jsonl(&[
+        msg(1, Direction::Out, "hi", MessageState::Pending),
+        msg(2, Direction::In, "hello 世界", MessageState::Received),
+        Record::State {
+            id: 1,
+            state: MessageState::Delivered,
+        },
+        msg(3, Direction::Out, "still owed", MessageState::Queued),
+        // Stored twice (sent again after a restart): kept once.
+        msg(2, Direction::In, "hello 世界", MessageState::Received),
+    ]) + r#"{"t":"msg","id":4,"dir":"in","peer":"127.0.0.1:9002","at":"2023-11-"#;
+    fs::write(&bob_file, &bob).expect("write bob");
+    let odd_file = conversation_path(&files, &key("Erin S./你好"));
+    let odd = jsonl(&[msg(5, Direction::In, "odd name", MessageState::Received)]);
+    fs::write(&odd_file, &odd).expect("write odd");
+    let groups = dir.join("groups");
+    fs::create_dir_all(&groups).expect("groups dir");
+    let gid = qqchat::proto::group::GroupId::from_hex(&"ab".repeat(16)).expect("an id");
+    let group_lines = jsonl_group(&[
+        GroupRecord::Status {
+            status: GroupStatus::Invited,
+            at: Timestamp::from_second(1_700_000_000).expect("valid"),
+        },
+        GroupRecord::msg(
+            b"signed bytes",
+            Timestamp::from_second(1_700_000_001).expect("valid"),
+        ),
+    ]);
+    fs::write(group_path(&groups, &gid), &group_lines).expect("write group");
+
+    let h = History::open(dir).expect("open");
+    let loaded = h.load(&key("bob")).expect("load");
+    let summary: Vec<(u64, &str, MessageState)> = loaded
+        .iter()
+        .map(|m| (m.id, m.text.as_str(), m.state))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "hi", MessageState::Delivered),
+            (2, "hello 世界", MessageState::Received),
+            (3, "still owed", MessageState::Queued),
+        ]
+    );
+    assert_eq!(texts(&h, &key("Erin S./你好")), ["odd name"]);
+    let stored = h.groups().expect("groups");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, gid);
+    assert_eq!(stored[0].status, GroupStatus::Invited);
+    assert_eq!(stored[0].msgs[0].0, b"signed bytes");
+    // Searchable at once, and what is owed is owed.
+    assert_eq!(
+        h.search(&Search {
+            text: "世界".into(),
+            limit: 10,
+            ..Search::default()
+        })
+        .expect("search")
+        .len(),
+        1
+    );
+    let owed: Vec<u64> = h
+        .startup(0)
+        .expect("startup")
+        .into_iter()
+        .flat_map(|c| c.messages)
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(owed, [3]);
+    drop(h);
+    // Opened again (to write or to read), nothing is read in twice.
+    let h = History::open(dir).expect("reopen");
+    assert_eq!(h.load(&key("bob")).expect("load").len(), 3);
+    assert_eq!(h.groups().expect("groups")[0].msgs.len(), 1);
+    drop(h);
+    assert_eq!(
+        History::open_read(dir)
+            .expect("read")
+            .load(&key("bob"))
+            .expect("load")
+            .len(),
+        3
+    );
+    // The files are as they were.
+    assert_eq!(fs::read_to_string(&bob_file).expect("bob"), bob);
+    assert_eq!(fs::read_to_string(&odd_file).expect("odd"), odd);
+    assert_eq!(
+        fs::read_to_string(group_path(&groups, &gid)).expect("group"),
+        group_lines
+    );
+}
+
+fn jsonl_group(records: &[GroupRecord]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("json") + "\n")
+        .collect()
+}
+
+#[test]
+fn a_reader_of_an_unconverted_directory_reads_it_in_too() {
+    let tmp = TempDir::new("history-import-read");
+    let files = tmp.path().join("history");
+    fs::create_dir_all(&files).expect("dir");
+    fs::write(
+        conversation_path(&files, &key("bob")),
+        jsonl(&[msg(1, Direction::In, "old", MessageState::Received)]),
+    )
+    .expect("write");
+    let h = History::open_read(tmp.path()).expect("read");
+    assert_eq!(texts(&h, &key("bob")), ["old"]);
 }

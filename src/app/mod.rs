@@ -22,7 +22,7 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
 use crate::proto::{PeerId, PublicKey};
-use crate::store::{Conversation, ConversationKey};
+use crate::store::{Conversation, ConversationKey, StoredMessage};
 use crate::text::sanitize;
 
 mod actions;
@@ -108,6 +108,19 @@ pub enum Effect {
 }
 
 /// The whole UI state, owned by the UI thread.
+/// Messages read from the history per conversation at a time: the last page of each draws
+/// the first screen, and older pages come as the view reaches them.
+pub const HISTORY_PAGE: usize = 200;
+
+/// Messages the open conversation needs from the history: up to a page of conversation
+/// `key` written at or before `before`, for entry `peer` ([`App::history_wanted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryWant {
+    pub peer: EntryId,
+    pub key: ConversationKey,
+    pub before: Timestamp,
+}
+
 pub struct App {
     me: String,
     /// This user's public key, for the contact string; `None` without an identity.
@@ -221,25 +234,57 @@ impl App {
     /// Messages are moved, not wrapped or copied: a history of any length loads in linear
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<Conversation>) {
-        self.roster.load_history(history);
+        self.roster.load_history(history, None);
         self.adopt_drafts();
         self.clamp_scroll();
     }
 
-    /// The whole history, read after the first frame was drawn from the last part of each
-    /// conversation ([`App::load_history`]): it takes the place of that part, and whatever
-    /// arrived or was sent since start stays after it. The view does not move.
-    pub fn replace_history(&mut self, full: Vec<Conversation>) {
-        self.roster.replace_history(full);
+    /// [`App::load_history`] with the last `page` messages of each conversation: one given
+    /// that many may have older ones, which [`App::history_wanted`] asks for as the view
+    /// reaches them.
+    pub fn load_recent(&mut self, history: Vec<Conversation>, page: usize) {
+        self.roster.load_history(history, Some(page));
         self.adopt_drafts();
-        // A pick in the part that was replaced stays on the same message; one before the
-        // first message of the new history goes to the first.
-        if let (Some(peer), Some(chosen)) = (self.open_peer(), self.view.chosen) {
-            let first = peer.first_seq();
-            if chosen < first {
-                self.view.chosen = Some(first);
+        self.clamp_scroll();
+    }
+
+    /// Older messages the open conversation needs from the history: its view (or the pick)
+    /// is within a screen of the first message shown, and the history holds more before it.
+    pub fn history_wanted(&self) -> Option<HistoryWant> {
+        let id = self.view.open?;
+        let peer = self.roster.get(id)?;
+        let key = peer.older.first()?.clone();
+        let before = peer
+            .messages()
+            .first()
+            .map_or_else(Timestamp::now, Message::at);
+        let viewport = self.viewport();
+        let view = usize::from(viewport.height);
+        let reach = self.view.scroll + 2 * view;
+        let mut total = 0;
+        let near_pick = self
+            .chosen()
+            .is_some_and(|index| index < layout::page(viewport.height));
+        if !near_pick {
+            for index in (0..peer.messages().len()).rev() {
+                total += height_of(&self.me, &self.tz, peer, index, viewport.width);
+                if total >= reach {
+                    return None;
+                }
             }
         }
+        Some(HistoryWant {
+            peer: id,
+            key,
+            before,
+        })
+    }
+
+    /// Messages read for [`App::history_wanted`] (up to `page` of them): they go before what
+    /// the conversation shows, and the view stays where it is.
+    pub fn put_older(&mut self, want: &HistoryWant, older: Vec<StoredMessage>, page: usize) {
+        self.roster
+            .put_older(want.peer, &want.key, older, Some(page));
         self.clamp_scroll();
     }
 
@@ -577,7 +622,6 @@ impl App {
             EngineEvent::Presence { peer, online } => self.roster.set_online(peer, online),
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
-            EngineEvent::History(full) => self.replace_history(full),
             // Reported by `qqchat doctor`; the chat does not show it yet.
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
             event @ (EngineEvent::Groups(_)

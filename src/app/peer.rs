@@ -48,9 +48,9 @@ pub struct Peer {
     pub(super) retryable: usize,
     /// The path in use goes through the TURN relay.
     pub(super) relayed: bool,
-    /// How many of the first messages came from the history on disk (the rest arrived or
-    /// were sent since start): the part the full history replaces once it is read.
-    pub(super) from_history: usize,
+    /// Conversations in the history with messages older than the first shown, read as the
+    /// view reaches them: the chat reads only what it shows.
+    pub(super) older: Vec<ConversationKey>,
     /// What was being written to it when another conversation was opened.
     pub(super) draft: String,
     /// A contact spoken to in the IP Messenger protocol (`ipmsg = true`).
@@ -323,11 +323,6 @@ impl Peer {
     /// The [`Seq`] of the message at `index`.
     pub fn seq_at(&self, index: usize) -> Seq {
         self.first + index as Seq
-    }
-
-    /// The [`Seq`] the first message has.
-    pub(super) fn first_seq(&self) -> Seq {
-        self.first
     }
 
     /// Counts the queued and failed messages again, after the messages were replaced.

@@ -16,7 +16,7 @@ use super::peer::{EntryId, Nearby, Peer, Seq, Trust};
 use crate::contacts::ContactBook;
 use crate::engine::{Command, Link, Neighbour};
 use crate::proto::{PeerId, PublicKey, canonical};
-use crate::store::{Conversation, ConversationKey};
+use crate::store::{Conversation, ConversationKey, StoredMessage};
 use crate::text::sanitize;
 
 /// Every peer in list order (the book's contacts in file order, then the rest), the by_msg_id
@@ -84,7 +84,7 @@ impl Roster {
             link: None,
             retryable: 0,
             relayed: false,
-            from_history: 0,
+            older: Vec::new(),
             draft: String::new(),
             ipmsg: false,
             nearby: None,
@@ -145,46 +145,70 @@ impl Roster {
 
     /// Puts the stored conversations in place, merged with what each peer holds already.
     /// Message numbers start where they did, so a message picked by number stays picked.
-    pub(super) fn load_history(&mut self, history: Vec<Conversation>) {
-        for (id, messages) in self.history_by_peer(history) {
+    /// A conversation given as `page` messages or more may have older ones, read as the view
+    /// reaches them ([`Roster::put_older`]); `None` says each is whole.
+    pub(super) fn load_history(&mut self, history: Vec<Conversation>, page: Option<usize>) {
+        for (id, messages, partial) in self.history_by_peer(history, page) {
             let Some(p) = self.get_mut(id) else { continue };
             p.messages = if p.messages.is_empty() {
                 messages
             } else {
                 merge_by_time(std::mem::take(&mut p.messages), messages)
             };
-            p.from_history = p.messages.len();
+            for key in partial {
+                if !p.older.contains(&key) {
+                    p.older.push(key);
+                }
+            }
             let first = p.first;
             self.register(id, first);
         }
         self.order();
     }
 
-    /// Puts the whole history in place of the recent part each peer started with; what
-    /// arrived or was sent since start keeps its numbers, and the history is numbered
-    /// backwards from it.
-    pub(super) fn replace_history(&mut self, full: Vec<Conversation>) {
-        for (id, history) in self.history_by_peer(full) {
-            let Some(p) = self.get_mut(id) else { continue };
-            let kept = p.from_history.min(p.messages.len());
-            let live_start = p.first + kept as Seq;
-            let live = p.messages.split_off(kept);
-            let old_first = p.first;
-            p.first = live_start - history.len() as Seq;
-            p.from_history = history.len();
-            p.messages = history;
-            p.messages.extend(live);
-            let new_first = p.first;
-            // The old history's by_msg_id go; the new history's come, except where a message
-            // sent since start holds the same msg_id: the newer copy is the one shown last.
-            self.by_msg_id
-                .retain(|_, (peer, seq)| *peer != id || !(old_first..live_start).contains(seq));
-            self.register_range(id, new_first, live_start, false);
-            if let Some(p) = self.get_mut(id) {
-                p.recount();
-            }
+    /// Puts messages of conversation `key` read from the history before those `id` shows.
+    /// Those it shows already (written in the same instant as its first) are dropped; a read
+    /// that found fewer than `page` says there is nothing older. What is shown keeps its
+    /// numbers, and the older messages are numbered backwards from it.
+    pub(super) fn put_older(
+        &mut self,
+        id: EntryId,
+        key: &ConversationKey,
+        older: Vec<StoredMessage>,
+        page: Option<usize>,
+    ) {
+        let Some(p) = self.get_mut(id) else { return };
+        if page.is_none_or(|page| older.len() < page) {
+            p.older.retain(|k| k != key);
         }
-        self.order();
+        let first_at = p.messages.first().map(Message::at);
+        let older: Vec<Message> = older
+            .into_iter()
+            .map(Message::from_stored)
+            .filter(|m| {
+                // Only those at the first message's instant can be shown already.
+                first_at != Some(m.at)
+                    || !p
+                        .messages
+                        .iter()
+                        .take_while(|shown| shown.at == m.at)
+                        .any(|shown| shown.text == m.text)
+            })
+            .collect();
+        if older.is_empty() {
+            return;
+        }
+        let added = older.len() as Seq;
+        p.first -= added;
+        let mut messages = older;
+        messages.append(&mut p.messages);
+        p.messages = messages;
+        let new_first = p.first;
+        // A msg_id both hold stays with the later message, the one the engine reports on.
+        self.register_range(id, new_first, new_first + added, false);
+        if let Some(p) = self.get_mut(id) {
+            p.recount();
+        }
     }
 
     /// Registers the open by_msg_id of all of `id`'s messages, numbering them from `first`.
@@ -223,22 +247,33 @@ impl Roster {
     }
 
     /// Stored conversations as messages per entry (made where needed), in time order when
-    /// several conversations belong to one entry.
-    fn history_by_peer(&mut self, history: Vec<Conversation>) -> Vec<(EntryId, Vec<Message>)> {
-        let mut per_peer: Vec<(EntryId, Vec<Message>)> = Vec::new();
+    /// several conversations belong to one entry, with the keys of those that may have
+    /// older messages (`page` or more were given).
+    fn history_by_peer(
+        &mut self,
+        history: Vec<Conversation>,
+        page: Option<usize>,
+    ) -> Vec<(EntryId, Vec<Message>, Vec<ConversationKey>)> {
+        let mut per_peer: Vec<(EntryId, Vec<Message>, Vec<ConversationKey>)> = Vec::new();
         for conversation in history {
             self.known_keys.insert(conversation.key.clone());
             let Some(id) = self.history_peer(&conversation) else {
                 continue;
             };
+            let partial = page
+                .is_some_and(|page| conversation.messages.len() >= page)
+                .then(|| conversation.key.clone());
             let messages: Vec<Message> = conversation
                 .messages
                 .into_iter()
                 .map(Message::from_stored)
                 .collect();
-            match per_peer.iter_mut().find(|(p, _)| *p == id) {
-                Some((_, slot)) => *slot = merge_by_time(std::mem::take(slot), messages),
-                None => per_peer.push((id, messages)),
+            match per_peer.iter_mut().find(|(p, _, _)| *p == id) {
+                Some((_, slot, keys)) => {
+                    *slot = merge_by_time(std::mem::take(slot), messages);
+                    keys.extend(partial);
+                }
+                None => per_peer.push((id, messages, partial.into_iter().collect())),
             }
         }
         per_peer

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{
     Common, EngineLink, Say, Terminal, ask_running, engine_options, load_identity, one_off_book,
-    open_history, start_engine,
+    open_history, read_history, start_engine,
 };
 use crate::contacts::ContactBook;
 use crate::control::{GroupAction, GroupWork, Request};
@@ -212,7 +212,7 @@ pub(crate) fn author_name(book: &ContactBook, view: &GroupView, key: &PublicKey)
 pub fn list(common: &Common) -> Result<ExitCode> {
     let (book, _) = super::load_book(common, false)?;
     let me = load_identity()?.public;
-    let groups = load(&open_history(common)?, me)?;
+    let groups = load(&read_history(common)?, me)?;
     if groups.is_empty() {
         eprintln!("no groups yet (qqchat group create NAME CONTACT...)");
         return Ok(ExitCode::SUCCESS);
@@ -345,8 +345,7 @@ pub enum GroupCmd {
 pub fn group(common: &Common, cmd: GroupCmd, timeout: f64) -> Result<ExitCode> {
     let book = one_off_book(common)?;
     let me = load_identity()?.public;
-    let history = open_history(common)?;
-    let groups = load(&history, me)?;
+    let groups = load(&read_history(common)?, me)?;
     let views: Vec<GroupView> = groups.iter().map(|g| g.view.clone()).collect();
     let view_of = |id: GroupId| {
         groups
@@ -467,7 +466,7 @@ pub fn group(common: &Common, cmd: GroupCmd, timeout: f64) -> Result<ExitCode> {
             (action, expect, indirect)
         }
     };
-    run(common, &book, history, action, expect, indirect, timeout)
+    run(common, &book, action, expect, indirect, timeout)
 }
 
 /// The members other than this one: those it reaches itself (key and name), and the names
@@ -495,7 +494,6 @@ fn recipients(book: &ContactBook, view: &GroupView) -> (Vec<(String, String)>, V
 pub(super) fn send(
     common: &Common,
     book: &ContactBook,
-    history: History,
     view: &GroupView,
     texts: Vec<String>,
     timeout: f64,
@@ -505,14 +503,14 @@ pub(super) fn send(
         group: view.id.to_hex(),
         texts,
     };
-    run(common, book, history, action, expect, indirect, timeout)
+    run(common, book, action, expect, indirect, timeout)
 }
 
-/// Does `action` through the running qqchat, or through an engine started for it.
+/// Does `action` through the running qqchat, or through an engine started for it (which
+/// writes the history, so only once no qqchat runs).
 fn run(
     common: &Common,
     book: &ContactBook,
-    history: History,
     action: GroupAction,
     expect: Vec<(String, String)>,
     indirect: Vec<String>,
@@ -530,7 +528,7 @@ fn run(
     if let Some(code) = ask_running(common, &Request::Group(work.clone()))? {
         return Ok(ExitCode::from(code));
     }
-    let mut options = engine_options(book, Some(history), false)?;
+    let mut options = engine_options(book, Some(open_history(common)?), false)?;
     options.load_history = false;
     options.watch = false;
     options.protocol.give_up = timeout_secs;
@@ -827,7 +825,7 @@ pub(super) fn history(
     json: bool,
 ) -> Result<Option<ExitCode>> {
     let me = load_identity()?.public;
-    let groups = load(&open_history(common)?, me)?;
+    let groups = load(&read_history(common)?, me)?;
     let views: Vec<GroupView> = groups.iter().map(|g| g.view.clone()).collect();
     match find(&views, query) {
         None => Ok(None),

@@ -9,6 +9,7 @@ mod history;
 mod keys;
 mod listen;
 mod ping;
+mod search;
 mod send;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -35,6 +36,7 @@ pub use history::history;
 pub use keys::{add, id};
 pub use listen::listen;
 pub use ping::ping;
+pub use search::{Format as ExportFormat, export, search};
 pub use send::send;
 
 /// Removes a directory when dropped, unwinding included.
@@ -89,12 +91,20 @@ fn one_off_book(common: &Common) -> Result<ContactBook> {
     Ok(book)
 }
 
-/// Opens the history in the data directory.
+/// The data directory, which must be known.
+fn data_dir_of(common: &Common) -> Result<PathBuf> {
+    store::data_dir(common.data_dir.clone())
+        .context("no data directory could be found for the history: give one with --data-dir DIR")
+}
+
+/// Opens the history in the data directory, to write: one process at a time.
 fn open_history(common: &Common) -> Result<History> {
-    let dir = store::data_dir(common.data_dir.clone()).context(
-        "no data directory could be found for the history: give one with --data-dir DIR",
-    )?;
-    Ok(History::open(&dir)?)
+    Ok(History::open(&data_dir_of(common)?)?)
+}
+
+/// Opens the history in the data directory to read, beside a writer if one runs.
+fn read_history(common: &Common) -> Result<History> {
+    Ok(History::open_read(&data_dir_of(common)?)?)
 }
 
 /// Where files go and what is kept to resume them: records in the data directory, trusted
@@ -111,10 +121,6 @@ pub(crate) fn files_setup(common: &Common, me: &Me) -> FilesSetup {
         resend: false,
     }
 }
-
-/// How much of each conversation the chat reads before its first frame: some hundreds of
-/// messages, more than a screen holds.
-const RECENT_BYTES: u64 = 64 * 1024;
 
 /// This user's key pair, made on first use.
 fn load_identity() -> Result<Keypair> {
@@ -430,7 +436,7 @@ fn serve_control(
             }
             Request::Group(work) => groups::carry_out(&link, answer, &work),
             Request::History { key, me, json } => {
-                let printed = History::open(&dir)
+                let printed = History::open_read(&dir)
                     .map_err(anyhow::Error::from)
                     .and_then(|h| {
                         history::print(&h, &ConversationKey::new(&key), &me, json, answer)
@@ -521,9 +527,9 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     // file is made in the config directory when the first contact is added.
     let path = path.or_else(|| contacts::search_paths(None).pop());
     let history = open_history(common)?;
-    // Enough to draw the first screen; the engine reads the whole history after.
-    let recent = history.conversations(RECENT_BYTES)?;
     let data_dir = Some(history.dir().to_path_buf());
+    // The chat reads what it shows beside the engine, which writes.
+    let reader = History::open_read(&data_dir_of(common)?)?;
     let mut options = engine_options(&book, Some(history), true)?;
     // Without a file store the chat's engine would decline every offer.
     // The chat offers again what it was sending when it last stopped.
@@ -540,12 +546,13 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let session = crate::tui::Session {
+        history: Some(reader),
         public_key,
         data_dir,
         on_lan,
         downloads,
     };
-    crate::tui::run(book, path, recent, engine, session)?;
+    crate::tui::run(book, path, engine, session)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -652,12 +659,13 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         })?;
     book.me.listen = engine.local_addr;
     let session = crate::tui::Session {
+        history: Some(History::open_read(&dir)?),
         public_key: Some(your_keys.public),
         data_dir: Some(dir.clone()),
         on_lan: false,
         downloads: Some(dir.join("downloads")),
     };
-    let result = crate::tui::run(book, None, Vec::new(), engine, session);
+    let result = crate::tui::run(book, None, engine, session);
     drop(_remove);
     result?;
     Ok(ExitCode::SUCCESS)

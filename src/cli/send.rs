@@ -27,7 +27,7 @@ pub fn send(
     let group = if book.by_name(to).is_some() {
         None
     } else {
-        super::groups::for_send(&open_history(common)?, to)?
+        super::groups::for_send(&super::read_history(common)?, to)?
     };
     let target = match &group {
         Some(_) => None,
@@ -67,18 +67,11 @@ pub fn send(
                  from the others"
             );
         }
-        return super::groups::send(
-            common,
-            &book,
-            open_history(common)?,
-            &view,
-            messages,
-            timeout,
-        );
+        return super::groups::send(common, &book, &view, messages, timeout);
     }
     let target = target.expect("a target when not a group");
     if book.by_name(to).is_some()
-        && let Ok(history) = open_history(common)
+        && let Ok(history) = super::read_history(common)
         && let Some(ids) = super::groups::ids_named(&history, to)
     {
         eprintln!(

@@ -14,7 +14,7 @@ use super::turn::{RelayReport, RelayServer};
 use crate::contacts::Contact;
 use crate::proto::group::GroupId;
 use crate::proto::{Config, PathKind, PeerId, PublicKey, Trouble};
-use crate::store::{Conversation, ConversationKey, History};
+use crate::store::{ConversationKey, History};
 
 /// What a front end asks the engine to do.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub enum Command {
     /// since it did not type it, and without `queue` it fails rather than wait in the outbox
     /// when its retries run out.
     Relayed { id: u64, queue: bool },
-    /// Also send every event from now on (but the bulky [`EngineEvent::History`]) here, until
+    /// Also send every event from now on here, until
     /// the receiver is dropped: how the control socket follows the work it asked for.
     Subscribe(Sender<EngineEvent>),
     /// The STUN servers of `[me] stun`, resolved off the engine thread, and the socket's own
@@ -182,9 +182,6 @@ pub enum EngineEvent {
         peer: PeerId,
         addrs: Vec<SocketAddr>,
     },
-    /// The whole history, read by the engine at start (with [`Options::load_history`]),
-    /// before anything that happened since.
-    History(Vec<Conversation>),
     /// Something went wrong that the user should see (the history could not be written).
     Error(String),
     /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
@@ -364,9 +361,9 @@ pub struct Options {
     pub queue_failed: bool,
     /// Say hello to the contacts and track their presence.
     pub watch: bool,
-    /// Read the whole history at start, in the engine thread: ids already received (shown
-    /// once), messages still owed (the outbox, when `queue_failed`), and the conversations
-    /// for the front end ([`EngineEvent::History`]). Start-up does not wait for it.
+    /// Read from the history at start, in the engine thread, the ids last received (shown
+    /// once) and the messages still owed (the outbox, when `queue_failed`). Start-up does not
+    /// wait for it.
     pub load_history: bool,
     /// Read the groups from the history at start (their messages are checked again,
     /// signatures and all); off for what never talks to groups (a one-off `send` to a

@@ -309,6 +309,11 @@ pub(crate) fn apply<S: Store>(
     events.into_iter().all(&mut emit)
 }
 
+/// How many of the last messages received are remembered at start, so that one a peer sends
+/// again (its ack was lost as this one stopped) is shown once. The store keeps each once
+/// whatever their number.
+const REMEMBERED_RECEIVED: usize = 10_000;
+
 /// The engine thread's state: the core and the I/O it drives.
 struct Driver {
     core: EngineCore,
@@ -334,7 +339,7 @@ impl Driver {
         let mut loaded = None;
         let mut error = None;
         if load_history && let Some(history) = self.history.as_ref() {
-            match history.conversations(u64::MAX) {
+            match history.startup(REMEMBERED_RECEIVED) {
                 Ok(c) => loaded = Some(c),
                 Err(err) => error = Some(EngineEvent::Error(err.to_string())),
             }
@@ -535,10 +540,8 @@ impl Driver {
                 }
             },
             |e| {
-                if !matches!(e, EngineEvent::History(_)) {
-                    // A subscriber that went away is forgotten; the front end is not.
-                    subscribers.retain(|s| s.send(e.clone()).is_ok());
-                }
+                // A subscriber that went away is forgotten; the front end is not.
+                subscribers.retain(|s| s.send(e.clone()).is_ok());
                 events.send(e).is_ok()
             },
         );

@@ -1,8 +1,8 @@
-//! Groups on disk: one append-only JSON-lines file per group, beside the conversations'
-//! files, under the same rules (written and synced before anything is acked or sent, a torn
-//! last line skipped). A file holds the group's signed messages as they travel, so what is
-//! read back is checked again like anything from the network, and this member's own state:
-//! invited, joined, left; and which members acked each of its messages.
+//! Groups on disk: each group's records in the history database, under the same rules as the
+//! conversations (committed before anything is acked or sent). The records hold the group's
+//! signed messages as they travel, so what is read back is checked again like anything from
+//! the network, and this member's own state: invited, joined, left; and which members acked
+//! each of its messages. Earlier versions kept one JSON-lines file per group, read in once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -37,7 +37,7 @@ impl GroupStatus {
     }
 }
 
-/// One line of a group's file.
+/// One record of a group (a line of its file, in earlier versions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase")]
 pub enum GroupRecord {
@@ -73,7 +73,7 @@ impl GroupRecord {
     }
 }
 
-/// A group as read from its file: messages not yet checked, in the order written.
+/// A group as read back: messages not yet checked, in the order written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredGroup {
     pub id: GroupId,
@@ -83,7 +83,7 @@ pub struct StoredGroup {
     pub acks: BTreeMap<u64, BTreeSet<PublicKey>>,
 }
 
-/// The directory of group files, next to `history`.
+/// The directory of an earlier version's group files, next to `history`.
 pub fn groups_dir(history_dir: &Path) -> PathBuf {
     history_dir.with_file_name("groups")
 }
@@ -92,29 +92,26 @@ pub fn group_path(dir: &Path, id: &GroupId) -> PathBuf {
     dir.join(format!("{}.jsonl", id.to_hex()))
 }
 
-/// Reads one group's file; lines that do not parse are skipped.
-pub fn load_group(dir: &Path, id: GroupId) -> Result<Option<StoredGroup>, StoreError> {
-    let path = group_path(dir, &id);
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StoreError::Read { path, source }),
-    };
+/// Folds a group's records, in the order written, into what they say.
+pub(super) fn fold_group(
+    id: GroupId,
+    records: impl IntoIterator<Item = GroupRecord>,
+) -> StoredGroup {
     let mut group = StoredGroup {
         id,
         msgs: Vec::new(),
         status: GroupStatus::Joined,
         acks: BTreeMap::new(),
     };
-    for line in text.split(|&b| b == b'\n') {
-        match serde_json::from_slice::<GroupRecord>(line) {
-            Ok(GroupRecord::Msg { m, at }) => {
+    for record in records {
+        match record {
+            GroupRecord::Msg { m, at } => {
                 if let Ok(bytes) = B64.decode(m) {
                     group.msgs.push((bytes, at));
                 }
             }
-            Ok(GroupRecord::Status { status, .. }) => group.status = status,
-            Ok(GroupRecord::Ack { seq, by }) => {
+            GroupRecord::Status { status, .. } => group.status = status,
+            GroupRecord::Ack { seq, by } => {
                 let key = B64
                     .decode(by)
                     .ok()
@@ -127,14 +124,38 @@ pub fn load_group(dir: &Path, id: GroupId) -> Result<Option<StoredGroup>, StoreE
                         .insert(PublicKey::from_bytes(key));
                 }
             }
-            Err(_) => {}
         }
     }
-    Ok(Some(group))
+    group
 }
 
-/// Every group on disk.
-pub fn load_groups(dir: &Path) -> Result<Vec<StoredGroup>, StoreError> {
+/// The records of one group's file as an earlier version wrote it; lines that do not parse
+/// are skipped.
+fn read_records(path: &Path) -> Result<Option<Vec<GroupRecord>>, StoreError> {
+    let text = match fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(Some(
+        text.split(|&b| b == b'\n')
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect(),
+    ))
+}
+
+/// Reads one group's file as an earlier version wrote it.
+pub fn load_group(dir: &Path, id: GroupId) -> Result<Option<StoredGroup>, StoreError> {
+    Ok(read_records(&group_path(dir, &id))?.map(|records| fold_group(id, records)))
+}
+
+/// Every group file an earlier version wrote in `dir`, as records, for the import.
+pub(super) fn legacy_records(dir: &Path) -> Result<Vec<(GroupId, Vec<GroupRecord>)>, StoreError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -153,7 +174,11 @@ pub fn load_groups(dir: &Path) -> Result<Vec<StoredGroup>, StoreError> {
         })
         .collect();
     ids.sort();
-    ids.into_iter()
-        .filter_map(|id| load_group(dir, id).transpose())
-        .collect()
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(records) = read_records(&group_path(dir, &id))? {
+            out.push((id, records));
+        }
+    }
+    Ok(out)
 }

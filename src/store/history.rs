@@ -1,467 +1,593 @@
-//! One append-only JSON-lines file per conversation.
+//! The history of every conversation and group, in one SQLite database in the data directory.
 //!
-//! Every record is written and synced before the message is acked or sent, so `kill -9` at
-//! any moment loses nothing that anyone was told had arrived. A record is one line; state
-//! changes (delivered, queued, …) are appended as their own lines rather than rewriting
-//! anything, so a crash can at worst leave a torn last line, which loading skips. Appends from
-//! several processes are serialised with an exclusive lock on the file.
+//! Every record is committed (WAL, `synchronous=FULL`) before the message is acked or sent,
+//! so `kill -9` at any moment loses nothing that anyone was told had arrived, and a message
+//! stored again (a peer sending once more what was acked just before a crash) is kept once:
+//! a conversation holds each message id once. One process writes, under a lock on the data
+//! directory, so a second one is told at once rather than the two taking turns; any number
+//! read beside it (`history`, `search`, the chat's paging), which WAL allows.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::ConversationKey;
+use super::groups::{GroupRecord, StoredGroup, fold_group};
+use super::message::{Direction, MessageState, Record, StoredMessage};
+use super::{Conversation, ConversationKey, StoreError, legacy};
 use crate::proto::PathKind;
+use crate::proto::group::GroupId;
 
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("cannot use the data directory {path}: {source}")]
-    Dir { path: PathBuf, source: io::Error },
-    #[error("cannot write the history file {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot read the history file {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+/// The database's name in the data directory.
+pub const DB_FILE: &str = "history.db";
+/// What the writer holds; it names the process, for the message the next one gets.
+const LOCK_FILE: &str = "history.lock";
+/// How long a reader waits for the writer's checkpoint, or the writer for a reader's.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    n INTEGER PRIMARY KEY,
+    conv TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    dir TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    path TEXT,
+    at INTEGER NOT NULL,
+    sent_at INTEGER,
+    text TEXT NOT NULL,
+    plain INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    UNIQUE (conv, id)
+);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (conv, at);
+CREATE INDEX IF NOT EXISTS messages_owed ON messages (state) WHERE state IN ('pending', 'queued');
+CREATE INDEX IF NOT EXISTS messages_received ON messages (dir, n);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts
+    USING fts5 (text, content = 'messages', content_rowid = 'n', tokenize = 'trigram');
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.n, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.n, old.text);
+END;
+CREATE TABLE IF NOT EXISTS group_records (
+    n INTEGER PRIMARY KEY,
+    gid TEXT NOT NULL,
+    rec TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS group_records_by_group ON group_records (gid, n);
+";
+
+/// The columns [`message_from_row`] reads, in its order.
+pub(super) const MESSAGE_COLUMNS: &str = "id, dir, peer, path, at, sent_at, text, plain, state";
+
+/// A record waiting for the next commit.
+enum Pending {
+    Message(ConversationKey, Record),
+    Group(GroupId, String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    In,
-    Out,
-}
-
-/// Where an outgoing message stands; received messages are always `Received`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageState {
-    Received,
-    /// Handed to the protocol, no receipt yet.
-    Pending,
-    Delivered,
-    /// Sent as plain text: no receipt will come.
-    Sent,
-    /// Not delivered yet; sent again when the contact is next heard from.
-    Queued,
-    /// Given up on, not queued.
-    Failed,
-    /// The user cancelled it while queued.
-    Cancelled,
-}
-
-impl MessageState {
-    /// Still owed to the contact: goes in the outbox on start.
-    pub fn is_undelivered(self) -> bool {
-        matches!(self, MessageState::Pending | MessageState::Queued)
-    }
-}
-
-/// One line of a history file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase")]
-pub enum Record {
-    /// A message, sent or received.
-    Msg {
-        id: u64,
-        dir: Direction,
-        /// The peer's address at the time.
-        peer: String,
-        /// The kind of path a received message came over; absent in older files.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        path: Option<PathKind>,
-        /// When it was written here: sent by us, or received.
-        at: Timestamp,
-        /// The sender's clock, for received qqchat messages.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sent_at: Option<Timestamp>,
-        text: String,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        plain: bool,
-        state: MessageState,
-    },
-    /// A later change of an outgoing message's state.
-    State { id: u64, state: MessageState },
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Kind {
-    Msg,
-    State,
-}
-
-/// Any [`Record`], as one flat struct: what loading reads.
-#[derive(Deserialize)]
-struct RawRecord {
-    t: Kind,
-    id: u64,
-    #[serde(default)]
-    dir: Option<Direction>,
-    #[serde(default)]
-    peer: Option<String>,
-    /// A name, not the enum: a kind a later version adds must not lose the line.
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    at: Option<Timestamp>,
-    #[serde(default)]
-    sent_at: Option<Timestamp>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    plain: bool,
-    state: MessageState,
-}
-
-/// Records folded into messages, one line at a time.
-#[derive(Default)]
-struct Fold {
-    messages: Vec<StoredMessage>,
-    index: HashMap<u64, usize>,
-    /// The last peer address seen: the next message most likely has the same.
-    peer: Arc<str>,
-}
-
-impl Fold {
-    fn line(&mut self, line: &[u8]) {
-        // A flat struct parses several times faster than the tagged enum it mirrors.
-        let Ok(raw) = serde_json::from_slice::<RawRecord>(line) else {
-            return;
-        };
-        match raw.t {
-            Kind::Msg => {
-                let (Some(dir), Some(at), Some(text)) = (raw.dir, raw.at, raw.text) else {
-                    return;
-                };
-                // The same message twice (sent again after a restart) is shown once.
-                if self.index.contains_key(&raw.id) {
-                    return;
-                }
-                self.index.insert(raw.id, self.messages.len());
-                let peer = raw.peer.unwrap_or_default();
-                if *self.peer != *peer {
-                    self.peer = Arc::from(peer);
-                }
-                self.messages.push(StoredMessage {
-                    id: raw.id,
-                    dir,
-                    peer: Arc::clone(&self.peer),
-                    path: raw.path.as_deref().and_then(PathKind::from_name),
-                    at,
-                    sent_at: raw.sent_at,
-                    text,
-                    plain: raw.plain,
-                    state: raw.state,
-                });
-            }
-            Kind::State => {
-                if let Some(&i) = self.index.get(&raw.id) {
-                    self.messages[i].state = raw.state;
-                }
-            }
-        }
-    }
-}
-
-/// Folds records into messages exactly as loading a file does, without the file: what a
-/// restart would read back, for tests of the engine core that keep the history in memory.
-pub fn fold_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<StoredMessage> {
-    let mut fold = Fold::default();
-    for record in records {
-        if let Ok(line) = serde_json::to_vec(record) {
-            fold.line(&line);
-        }
-    }
-    fold.messages
-}
-
-/// A message with its latest state folded in.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredMessage {
-    pub id: u64,
-    pub dir: Direction,
-    /// The peer's address at the time; shared between the messages of one conversation.
-    pub peer: Arc<str>,
-    /// The kind of path it came over, for received messages stored since that was kept.
-    pub path: Option<PathKind>,
-    pub at: Timestamp,
-    pub sent_at: Option<Timestamp>,
-    pub text: String,
-    pub plain: bool,
-    pub state: MessageState,
-}
-
-/// The history directory and the records waiting to be committed.
+/// The database, and the records waiting to be committed.
 pub struct History {
+    pub(super) conn: Connection,
+    /// `<data dir>/history`: where the earlier versions' files are, and small files beside.
     dir: PathBuf,
-    pending: BTreeMap<ConversationKey, Vec<u8>>,
-    /// Groups' files, in a directory beside the conversations'.
-    groups: PathBuf,
-    group_pending: BTreeMap<crate::proto::group::GroupId, Vec<u8>>,
+    db: PathBuf,
+    pending: Vec<Pending>,
+    /// Held while this one writes; `None` for a reader.
+    _lock: Option<File>,
 }
 
 impl History {
-    /// Opens (creating) `<data dir>/history`.
+    /// Opens the history to write, creating it and reading in the files of an earlier version
+    /// the first time. Fails with [`StoreError::Busy`] while another process writes it.
     pub fn open(data_dir: &Path) -> Result<History, StoreError> {
+        let lock = take_lock(data_dir)?.ok_or_else(|| busy(data_dir))?;
+        let mut history = History::connect(data_dir, Some(lock))?;
+        history.import()?;
+        Ok(history)
+    }
+
+    /// Opens the history to read only, beside a writer if there is one.
+    pub fn open_read(data_dir: &Path) -> Result<History, StoreError> {
+        let mut history = History::connect(data_dir, None)?;
+        if !history.imported()? {
+            // Nobody has written since an earlier version: read its files in first, unless a
+            // writer just started, which does that itself.
+            if let Some(lock) = take_lock(data_dir)? {
+                history._lock = Some(lock);
+                history.import()?;
+                history._lock = None;
+            }
+        }
+        Ok(history)
+    }
+
+    fn connect(data_dir: &Path, lock: Option<File>) -> Result<History, StoreError> {
         let dir = data_dir.join("history");
         fs::create_dir_all(&dir).map_err(|source| StoreError::Dir {
             path: dir.clone(),
             source,
         })?;
-        let groups = super::groups::groups_dir(&dir);
-        fs::create_dir_all(&groups).map_err(|source| StoreError::Dir {
-            path: groups.clone(),
+        let db = data_dir.join(DB_FILE);
+        let db_err = |source| StoreError::Db {
+            path: db.clone(),
             source,
-        })?;
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&db, flags).map_err(db_err)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(db_err)?;
+        // WAL: readers never block the writer; FULL: a commit is on disk when it returns.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
         Ok(History {
+            conn,
             dir,
-            pending: BTreeMap::new(),
-            groups,
-            group_pending: BTreeMap::new(),
+            db,
+            pending: Vec::new(),
+            _lock: lock,
         })
     }
 
+    /// `<data dir>/history`, where small files that go with the history are kept.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The file of a conversation. Anything in its key outside a safe set of characters is
-    /// hex-escaped so any name makes a valid file name.
-    pub fn path(&self, key: &ConversationKey) -> PathBuf {
-        let key = key.as_str();
-        let mut name = String::with_capacity(key.len() + 6);
-        for b in key.bytes() {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) && !(name.is_empty() && b == b'.') {
-                name.push(char::from(b));
-            } else {
-                name.push_str(&format!("%{b:02X}"));
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db
+    }
+
+    pub(super) fn db_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Db {
+            path: self.db.clone(),
+            source,
+        }
+    }
+
+    fn imported(&self) -> Result<bool, StoreError> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT v FROM meta WHERE k = 'imported'", [], |r| r.get(0))
+            .optional()
+            .map_err(self.db_err())?;
+        Ok(found.is_some())
+    }
+
+    /// Reads the files of an earlier version in, once: the conversations, then the groups,
+    /// in one transaction with the mark that it was done, so a crash half way leaves nothing
+    /// to count twice. The files stay as they were.
+    fn import(&mut self) -> Result<(), StoreError> {
+        if self.imported()? {
+            return Ok(());
+        }
+        for key in legacy::conversation_keys(&self.dir)? {
+            let path = legacy::conversation_path(&self.dir, &key);
+            for m in legacy::load_conversation(&path)? {
+                self.pending
+                    .push(Pending::Message(key.clone(), Record::from(m)));
             }
         }
-        name.push_str(".jsonl");
-        self.dir.join(name)
+        let groups_dir = super::groups::groups_dir(&self.dir);
+        for (id, records) in super::groups::legacy_records(&groups_dir)? {
+            for record in records {
+                self.append_group(id, &record);
+            }
+        }
+        self.commit_with(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (k, v) VALUES ('imported', ?1)",
+                [Timestamp::now().to_string()],
+            )
+            .map(drop)
+        })
     }
 
     /// Queues a record; it reaches the disk at the next [`History::commit`].
     pub fn append(&mut self, key: &ConversationKey, record: &Record) {
-        let buf = self.pending.entry(key.clone()).or_default();
-        // Serializing these plain types cannot fail.
-        if serde_json::to_writer(&mut *buf, record).is_ok() {
-            buf.push(b'\n');
-        }
+        self.pending
+            .push(Pending::Message(key.clone(), record.clone()));
     }
 
     /// Queues a record of a group; it reaches the disk at the next [`History::commit`].
-    pub fn append_group(
-        &mut self,
-        id: crate::proto::group::GroupId,
-        record: &super::groups::GroupRecord,
-    ) {
-        let buf = self.group_pending.entry(id).or_default();
-        if serde_json::to_writer(&mut *buf, record).is_ok() {
-            buf.push(b'\n');
+    pub fn append_group(&mut self, id: GroupId, record: &GroupRecord) {
+        // Serializing these plain types cannot fail.
+        if let Ok(json) = serde_json::to_string(record) {
+            self.pending.push(Pending::Group(id, json));
         }
-    }
-
-    /// The directory of the groups' files.
-    pub fn groups_dir(&self) -> &Path {
-        &self.groups
-    }
-
-    /// Every group on disk.
-    pub fn groups(&self) -> Result<Vec<super::groups::StoredGroup>, StoreError> {
-        super::groups::load_groups(&self.groups)
     }
 
     /// True when records are waiting for [`History::commit`].
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.group_pending.is_empty()
+        !self.pending.is_empty()
     }
 
-    /// Writes and syncs every queued record: one write and one fsync per file touched.
+    /// Writes everything queued in one transaction, on disk when this returns.
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        for (id, buf) in std::mem::take(&mut self.group_pending) {
-            let path = super::groups::group_path(&self.groups, &id);
-            write_locked(&path, &buf).map_err(|source| StoreError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        for (key, buf) in std::mem::take(&mut self.pending) {
-            let path = self.path(&key);
-            write_locked(&path, &buf).map_err(|source| StoreError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        Ok(())
+        self.commit_with(|_| Ok(()))
     }
 
-    /// Reads a conversation, folding state changes into their messages. Lines that do not
-    /// parse (a torn last line after a crash) are skipped.
+    fn commit_with(
+        &mut self,
+        also: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let db = self.db.clone();
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO messages \
+                     (conv, id, dir, peer, path, at, sent_at, text, plain, state) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                let mut update = tx
+                    .prepare_cached("UPDATE messages SET state = ?3 WHERE conv = ?1 AND id = ?2")?;
+                let mut group =
+                    tx.prepare_cached("INSERT INTO group_records (gid, rec) VALUES (?1, ?2)")?;
+                for p in &pending {
+                    match p {
+                        Pending::Message(
+                            key,
+                            Record::Msg {
+                                id,
+                                dir,
+                                peer,
+                                path,
+                                at,
+                                sent_at,
+                                text,
+                                plain,
+                                state,
+                            },
+                        ) => {
+                            insert.execute(params![
+                                key.as_str(),
+                                id_to_sql(*id),
+                                dir.name(),
+                                peer,
+                                path.map(PathKind::name),
+                                time_to_sql(*at),
+                                sent_at.map(time_to_sql),
+                                text,
+                                plain,
+                                state.name(),
+                            ])?;
+                        }
+                        Pending::Message(key, Record::State { id, state }) => {
+                            update.execute(params![key.as_str(), id_to_sql(*id), state.name()])?;
+                        }
+                        Pending::Group(id, json) => {
+                            group.execute(params![id.to_hex(), json])?;
+                        }
+                    }
+                }
+            }
+            also(&tx)?;
+            tx.commit()
+        })();
+        result.map_err(|source| StoreError::Db { path: db, source })
+    }
+
+    /// A whole conversation, oldest first.
     pub fn load(&self, key: &ConversationKey) -> Result<Vec<StoredMessage>, StoreError> {
-        self.load_last(key, u64::MAX)
+        self.query_messages(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 ORDER BY n"),
+            params![key.as_str()],
+        )
     }
 
-    /// Reads only about the last `bytes` of a conversation: enough to draw the first screen
-    /// at once, however long the history (the rest is read after).
-    pub fn load_last(
+    /// The last `count` messages of a conversation, oldest first: enough to draw a screen
+    /// at once, however long the history.
+    pub fn load_recent(
         &self,
         key: &ConversationKey,
-        bytes: u64,
+        count: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let path = self.path(key);
-        let read_err = |source| StoreError::Read {
-            path: path.clone(),
-            source,
-        };
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(read_err(source)),
-        };
-        let len = file.metadata().map_err(read_err)?.len();
-        let start = len.saturating_sub(bytes);
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).map_err(read_err)?;
-        }
-        // About one message per 200 bytes: room enough without doubling at the end.
-        let expect = usize::try_from((len - start) / 200).unwrap_or(0);
-        let mut fold = Fold {
-            messages: Vec::with_capacity(expect),
-            index: HashMap::with_capacity(expect),
-            peer: Arc::from(""),
-        };
-        // Read in chunks rather than whole: memory stays near the size of the result.
-        let mut chunk = vec![0u8; 1 << 20];
-        let mut carry: Vec<u8> = Vec::new();
-        let mut skip_first = start > 0;
-        loop {
-            let n = file.read(&mut chunk).map_err(read_err)?;
-            if n == 0 {
-                break;
-            }
-            carry.extend_from_slice(&chunk[..n]);
-            let Some(last_nl) = carry.iter().rposition(|&b| b == b'\n') else {
-                continue;
-            };
-            let mut lines = carry[..last_nl].split(|&b| b == b'\n');
-            if skip_first {
-                // Reading began mid-file: the first line is the end of one cut in two.
-                lines.next();
-                skip_first = false;
-            }
-            lines.for_each(|line| fold.line(line));
-            carry.drain(..=last_nl);
-        }
-        if !skip_first {
-            fold.line(&carry);
-        }
-        let messages = fold.messages;
+        let mut messages = self.query_messages(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 \
+                 ORDER BY at DESC, n DESC LIMIT ?2"
+            ),
+            params![key.as_str(), count_to_sql(count)],
+        )?;
+        messages.reverse();
         Ok(messages)
     }
 
-    /// Every conversation on disk, each read to about its last `bytes` (`u64::MAX`: whole).
-    pub fn conversations(&self, bytes: u64) -> Result<Vec<super::Conversation>, StoreError> {
+    /// Up to `count` messages of a conversation written at or before `at`, oldest first: the
+    /// page before what is shown. Messages at exactly `at` come again; the caller drops those
+    /// it holds, so two written in the same instant are never lost between pages.
+    pub fn load_before(
+        &self,
+        key: &ConversationKey,
+        at: Timestamp,
+        count: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut messages = self.query_messages(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND at <= ?2 \
+                 ORDER BY at DESC, n DESC LIMIT ?3"
+            ),
+            params![key.as_str(), time_to_sql(at), count_to_sql(count)],
+        )?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    /// Every message of a conversation from `from` to `to` (both included), oldest first.
+    pub fn load_between(
+        &self,
+        key: &ConversationKey,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.query_messages(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND at >= ?2 AND at <= ?3 \
+                 ORDER BY at, n"
+            ),
+            params![key.as_str(), time_to_sql(from), time_to_sql(to)],
+        )
+    }
+
+    pub(super) fn query_messages(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(self.db_err())?;
+        let rows = stmt
+            .query_map(params, |row| Ok(message_from_row(row, 0)))
+            .map_err(self.db_err())?;
+        let mut out = Vec::new();
+        let mut peer: Arc<str> = Arc::from("");
+        for row in rows {
+            if let Some(mut m) = row.map_err(self.db_err())? {
+                // One allocation per conversation's address rather than per message.
+                if *peer == *m.peer {
+                    m.peer = Arc::clone(&peer);
+                } else {
+                    peer = Arc::clone(&m.peer);
+                }
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every conversation, each with its last `count` messages (`usize::MAX`: all).
+    pub fn conversations(&self, count: usize) -> Result<Vec<Conversation>, StoreError> {
         self.keys()?
             .into_iter()
             .map(|key| {
-                let messages = self.load_last(&key, bytes)?;
-                Ok(super::Conversation { key, messages })
+                let messages = if count == usize::MAX {
+                    self.load(&key)?
+                } else {
+                    self.load_recent(&key, count)?
+                };
+                Ok(Conversation { key, messages })
             })
             .collect()
     }
 
-    /// Every conversation on disk, by key.
-    pub fn keys(&self) -> Result<Vec<ConversationKey>, StoreError> {
-        let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Read {
-            path: self.dir.clone(),
-            source,
-        })?;
-        let mut keys: Vec<ConversationKey> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                unescape(name.strip_suffix(".jsonl")?).map(ConversationKey::new)
+    /// What a starting engine needs and no more, however long the history: every outgoing
+    /// message still owed, and the last `received` messages that came in (so that one sent
+    /// again is recognised), as conversations.
+    pub fn startup(&self, received: usize) -> Result<Vec<Conversation>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT conv, {MESSAGE_COLUMNS} FROM messages \
+                 WHERE n IN (SELECT n FROM messages WHERE state IN ('pending', 'queued') \
+                             UNION SELECT n FROM (SELECT n FROM messages WHERE dir = 'in' \
+                                                  ORDER BY n DESC LIMIT ?1)) \
+                 ORDER BY conv, n"
+            ))
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map(params![count_to_sql(received)], |row| {
+                Ok((row.get::<_, String>(0)?, message_from_row(row, 1)))
             })
-            .collect();
-        keys.sort();
+            .map_err(self.db_err())?;
+        let mut out: Vec<Conversation> = Vec::new();
+        for row in rows {
+            let (key, message) = row.map_err(self.db_err())?;
+            let Some(message) = message else { continue };
+            match out.last_mut() {
+                Some(c) if c.key == *key.as_str() => c.messages.push(message),
+                _ => out.push(Conversation {
+                    key: ConversationKey::new(key),
+                    messages: vec![message],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every conversation, by key.
+    pub fn keys(&self) -> Result<Vec<ConversationKey>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT conv FROM messages ORDER BY conv")
+            .map_err(self.db_err())?;
+        let keys = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(self.db_err())?
+            .map(|k| k.map(ConversationKey::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.db_err())?;
         Ok(keys)
     }
 
     /// Renames a conversation (the contact was renamed). When the new name already has a
-    /// history, the old one is appended to it rather than replacing it.
+    /// history, the old one joins it rather than replacing it.
     pub fn rename(
         &mut self,
         from: &ConversationKey,
         to: &ConversationKey,
     ) -> Result<(), StoreError> {
         self.commit()?;
-        let (src, dst) = (self.path(from), self.path(to));
-        if src == dst || !src.exists() {
+        if from == to {
             return Ok(());
         }
-        let write_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Write { path, source }
-        };
-        if !dst.exists() {
-            return fs::rename(&src, &dst).map_err(write_err(&dst));
-        }
-        let mut old = fs::read(&src).map_err(|source| StoreError::Read {
-            path: src.clone(),
-            source,
-        })?;
-        if !old.ends_with(b"\n") {
-            old.push(b'\n');
-        }
-        write_locked(&dst, &old).map_err(write_err(&dst))?;
-        fs::remove_file(&src).map_err(write_err(&src))
+        let (from, to) = (from.as_str().to_owned(), to.as_str().to_owned());
+        self.commit_with(move |tx| {
+            // A message both hold stays where it is already.
+            tx.execute(
+                "UPDATE OR IGNORE messages SET conv = ?2 WHERE conv = ?1",
+                params![from, to],
+            )?;
+            tx.execute("DELETE FROM messages WHERE conv = ?1", params![from])?;
+            Ok(())
+        })
     }
-}
 
-fn unescape(name: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(name.len());
-    let mut bytes = name.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex = [bytes.next()?, bytes.next()?];
-            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Appends under an exclusive lock and syncs. A torn last line (no newline at the end) is
-/// closed first, so the new record does not glue onto it.
-fn write_locked(path: &Path, buf: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)?;
-    file.lock()?;
-    let result = (|| {
-        // Checked on every write, not once: another process on the same data directory may
-        // have died half way through a record since this one last wrote.
-        let len = file.metadata()?.len();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(len - 1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                file.write_all(b"\n")?;
+    /// Every group.
+    pub fn groups(&self) -> Result<Vec<StoredGroup>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT gid, rec FROM group_records ORDER BY gid, n")
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(self.db_err())?;
+        let mut groups: Vec<(GroupId, Vec<GroupRecord>)> = Vec::new();
+        for row in rows {
+            let (gid, rec) = row.map_err(self.db_err())?;
+            let (Some(id), Ok(record)) = (GroupId::from_hex(&gid), serde_json::from_str(&rec))
+            else {
+                continue;
+            };
+            match groups.last_mut() {
+                Some((last, records)) if *last == id => records.push(record),
+                _ => groups.push((id, vec![record])),
             }
         }
-        file.write_all(buf)?;
-        file.sync_data()
-    })();
-    let _ = file.unlock();
-    result
+        Ok(groups
+            .into_iter()
+            .map(|(id, records)| fold_group(id, records))
+            .collect())
+    }
+}
+
+/// A stored message back as the record that wrote it, for the import.
+impl From<StoredMessage> for Record {
+    fn from(m: StoredMessage) -> Record {
+        Record::Msg {
+            id: m.id,
+            dir: m.dir,
+            peer: m.peer.to_string(),
+            path: m.path,
+            at: m.at,
+            sent_at: m.sent_at,
+            text: m.text,
+            plain: m.plain,
+            state: m.state,
+        }
+    }
+}
+
+/// A row of [`MESSAGE_COLUMNS`] from column `at`; `None` for a row this version cannot read
+/// (a direction or state written by a later one), which is skipped like a torn line was.
+pub(super) fn message_from_row(row: &Row, at: usize) -> Option<StoredMessage> {
+    let get_str = |i: usize| row.get::<_, String>(at + i).ok();
+    Some(StoredMessage {
+        id: row.get::<_, i64>(at).ok()?.cast_unsigned(),
+        dir: Direction::from_name(&get_str(1)?)?,
+        peer: Arc::from(get_str(2)?),
+        path: row
+            .get::<_, Option<String>>(at + 3)
+            .ok()
+            .flatten()
+            .and_then(|p| PathKind::from_name(&p)),
+        at: time_from_sql(row.get(at + 4).ok()?),
+        sent_at: row
+            .get::<_, Option<i64>>(at + 5)
+            .ok()
+            .flatten()
+            .map(time_from_sql),
+        text: get_str(6)?,
+        plain: row.get(at + 7).ok()?,
+        state: MessageState::from_name(&get_str(8)?)?,
+    })
+}
+
+/// Ids are any 64 bits; SQLite's integers are signed.
+fn id_to_sql(id: u64) -> i64 {
+    id.cast_signed()
+}
+
+/// Nanoseconds since 1970: exact, and ordered as the times are. A sender's clock outside
+/// the years 1678..2261 is kept as the nearest end.
+pub(super) fn time_to_sql(t: Timestamp) -> i64 {
+    let ns = t.as_nanosecond();
+    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn time_from_sql(ns: i64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub(super) fn count_to_sql(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// The writer's lock, or `None` while another process holds it. The lock file names the
+/// holder's process id, for the message the next one gets.
+fn take_lock(data_dir: &Path) -> Result<Option<File>, StoreError> {
+    fs::create_dir_all(data_dir).map_err(|source| StoreError::Dir {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let path = data_dir.join(LOCK_FILE);
+    let io_err = |source| StoreError::Dir {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(fs::TryLockError::Error(source)) => return Err(io_err(source)),
+    }
+    let wrote = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
+    wrote.map_err(io_err)?;
+    Ok(Some(file))
+}
+
+fn busy(data_dir: &Path) -> StoreError {
+    let mut holder = String::new();
+    let _ = File::open(data_dir.join(LOCK_FILE)).and_then(|mut f| f.read_to_string(&mut holder));
+    let pid = holder.trim().parse::<u32>().ok();
+    StoreError::Busy {
+        dir: data_dir.to_path_buf(),
+        pid,
+    }
 }

@@ -1,17 +1,47 @@
-//! What qqchat keeps on disk besides the contacts file: the history of every conversation,
-//! which is also the outbox of messages still to deliver.
+//! What qqchat keeps on disk besides the contacts file: the history of every conversation
+//! and group, which is also the outbox of messages still to deliver, and small files beside.
 
 mod drafts;
 mod groups;
 mod history;
 mod key;
+mod legacy;
+mod message;
+mod search;
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
 
 pub use drafts::{drafts_path, load_drafts, save_drafts};
 pub use groups::{GroupRecord, GroupStatus, StoredGroup, group_path, load_group};
-pub use history::{
-    Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
-};
+pub use history::{DB_FILE, History};
 pub use key::ConversationKey;
+pub use legacy::{conversation_path, fold_records};
+pub use message::{Direction, MessageState, Record, StoredMessage};
+pub use search::{Hit, Order, Search};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot use the data directory {path}: {source}")]
+    Dir { path: PathBuf, source: io::Error },
+    #[error("cannot write the history file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read the history file {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("the history database {path}: {source}")]
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "another qqchat{} is already running on the data directory {dir}: quit it, or give this one \
+         its own with --data-dir",
+        pid.map(|p| format!(" (process {p})")).unwrap_or_default()
+    )]
+    Busy { dir: PathBuf, pid: Option<u32> },
+}
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +49,6 @@ pub struct Conversation {
     pub key: ConversationKey,
     pub messages: Vec<StoredMessage>,
 }
-
-use std::path::PathBuf;
 
 /// The data directory: `--data-dir`, else `$QQCHAT_DATA_DIR`, else the platform's data dir
 /// (`~/.local/share/qqchat` on Linux).

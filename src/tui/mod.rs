@@ -35,7 +35,7 @@ use crate::app::{App, Effect};
 use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd, Me};
 use crate::engine::{Command, EngineEvent, EngineHandle};
 use crate::proto::PublicKey;
-use crate::store::{self, Conversation};
+use crate::store::{self, History};
 use crate::ui;
 
 mod clipboard;
@@ -88,8 +88,11 @@ fn lock_terminal() -> MutexGuard<'static, ()> {
 }
 
 /// What the chat knows of its user beyond the contacts file.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct Session {
+    /// The history, to read: older messages as they are scrolled to, and searches. The
+    /// engine writes it; this reads beside it.
+    pub history: Option<History>,
     /// This user's public key, for the contact string others paste.
     pub public_key: Option<PublicKey>,
     /// Where drafts are kept; `None` keeps them only while the chat runs.
@@ -104,7 +107,6 @@ pub struct Session {
 pub fn run(
     book: ContactBook,
     contacts_file: Option<PathBuf>,
-    history: Vec<Conversation>,
     engine: EngineHandle,
     session: Session,
 ) -> anyhow::Result<()> {
@@ -115,7 +117,14 @@ pub fn run(
     let local = engine.local_addr;
     let lan = crate::net::outbound_ip(local).map(|ip| std::net::SocketAddr::new(ip, local.port()));
     app.set_own_addrs(vec![lan.unwrap_or(local)]);
-    app.load_history(history);
+    if let Some(history) = &session.history {
+        // The last page of each conversation draws the first screen; older pages are read
+        // as the view reaches them, so neither start-up nor memory grows with the history.
+        match history.conversations(crate::app::HISTORY_PAGE) {
+            Ok(recent) => app.load_recent(recent, crate::app::HISTORY_PAGE),
+            Err(err) => app.show_error(&format!("the history could not be read: {err}")),
+        }
+    }
     let drafts = session.data_dir.as_deref().map(store::load_drafts);
     match drafts {
         Some(Ok(drafts)) => app.set_drafts(drafts),
@@ -457,8 +466,29 @@ fn event_loop(
                 }
             }
         }
+        read_older(app, session.history.as_ref());
         app.set_now(Timestamp::now());
         draw(terminal, app)?;
+    }
+}
+
+/// Reads the older messages the open conversation has come to need, a few pages at most
+/// per step so that a key held down never stalls the screen.
+fn read_older(app: &mut App, history: Option<&History>) {
+    let Some(history) = history else { return };
+    for _ in 0..4 {
+        let Some(want) = app.history_wanted() else {
+            return;
+        };
+        match history.load_before(&want.key, want.before, crate::app::HISTORY_PAGE) {
+            Ok(older) => app.put_older(&want, older, crate::app::HISTORY_PAGE),
+            Err(err) => {
+                app.show_error(&format!("older messages could not be read: {err}"));
+                // Not asked again on every key: the conversation shows what it has.
+                app.put_older(&want, Vec::new(), crate::app::HISTORY_PAGE);
+                return;
+            }
+        }
     }
 }
 

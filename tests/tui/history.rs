@@ -1,4 +1,5 @@
-//! The history on disk: loaded on start, then replaced by the whole of it.
+//! The history on disk: the last page of each conversation loaded on start, older pages as
+//! the view reaches them.
 
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
@@ -200,26 +201,45 @@ fn a_long_history_loads_and_draws_quickly() {
 }
 
 #[test]
-fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
+fn older_pages_come_as_the_view_reaches_them_and_keep_what_came_since() {
     let mut app = app();
-    // At start only the last part of alice's conversation is read...
+    // At start only the last page of alice's conversation is read (a page of 2 here)...
     let full = history();
+    let page = 2;
     let recent: Vec<Conversation> = full
         .iter()
         .map(|c| {
             conversation(
                 c.key.as_str(),
-                c.messages[c.messages.len().saturating_sub(2)..].to_vec(),
+                c.messages[c.messages.len().saturating_sub(page)..].to_vec(),
             )
         })
         .collect();
-    app.load_history(recent);
+    app.load_recent(recent, page);
     open(&mut app, 0);
     assert_eq!(app.peers()[0].messages().len(), 2);
-    // ...then a message arrives and one is sent, before the whole history is read.
+    // ...then a message arrives and one is sent, before anything older is read.
     app.on_engine(received(ALICE, "live one", 10));
     let id = send(&mut app, "live two", at(11));
-    app.on_engine(EngineEvent::History(full));
+    // The view shows everything it has: it wants the page before, as the chat then reads.
+    let alice = &full[1];
+    let mut reads = 0;
+    while let Some(want) = app.history_wanted() {
+        assert_eq!(want.key, alice.key);
+        // What the store gives: the last `page` written at or before `before`.
+        let upto: Vec<_> = alice
+            .messages
+            .iter()
+            .filter(|m| m.at <= want.before)
+            .cloned()
+            .collect();
+        let older = upto[upto.len().saturating_sub(page)..].to_vec();
+        app.put_older(&want, older, page);
+        reads += 1;
+        assert!(reads < 10, "paging ends");
+    }
+    // Each page repeats the first message shown (it may share its instant with another).
+    assert_eq!(reads, 5);
     let texts: Vec<String> = app.peers()[0]
         .messages()
         .iter()
@@ -244,10 +264,18 @@ fn the_full_history_replaces_the_recent_part_and_keeps_what_came_since() {
         id,
     });
     assert_eq!(app.peers()[0].messages()[7].mark(), Some(Mark::Delivered));
-    // A queued message from the history settles too.
+    // A queued message from an older page settles too.
     app.on_engine(EngineEvent::Delivered {
         to: peer(ALICE),
         id: 3,
     });
     assert_eq!(app.peers()[0].messages()[2].mark(), Some(Mark::Delivered));
+}
+
+#[test]
+fn a_conversation_read_whole_wants_nothing_older() {
+    let mut app = app();
+    app.load_history(history());
+    open(&mut app, 0);
+    assert_eq!(app.history_wanted(), None);
 }

@@ -624,14 +624,15 @@ fn measure_startup(dir: &str) {
         accept_files: false,
         mute: false,
     });
-    let history = History::open(std::path::Path::new(dir)).expect("history");
-    let recent = history.conversations(64 * 1024).expect("recent history");
+    let history = History::open_read(std::path::Path::new(dir)).expect("history");
+    let page = qqchat::app::HISTORY_PAGE;
+    let recent = history.conversations(page).expect("recent history");
     let mut app = App::new(
         &book,
         "127.0.0.1:9001".parse().expect("addr"),
         jiff::tz::TimeZone::UTC,
     );
-    app.load_history(recent);
+    app.load_recent(recent, page);
     app.on_resize(200, 60);
     let _ = app.on_key(
         crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter),
@@ -640,8 +641,13 @@ fn measure_startup(dir: &str) {
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
     let first_frame = t0.elapsed();
-    let full = history.conversations(u64::MAX).expect("whole history");
-    app.replace_history(full);
+    let full = history
+        .load(&qqchat::store::ConversationKey::contact("bob"))
+        .expect("whole history");
+    app.load_history(vec![qqchat::store::Conversation {
+        key: qqchat::store::ConversationKey::contact("bob"),
+        messages: full,
+    }]);
     let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
     let full_ms = t0.elapsed();
     let frames = 200;

@@ -248,8 +248,8 @@ impl EngineCore {
     }
 
     /// Takes the history as read from disk (if it was), and says hello to every contact.
-    /// From the history come the ids already received, the messages still owed (when
-    /// queueing) and [`EngineEvent::History`] for the front end.
+    /// From the history come the ids already received and the messages still owed (when
+    /// queueing).
     pub fn start(&mut self, now: Now, history: Option<Vec<Conversation>>) {
         if let Some(conversations) = history {
             self.read_history(conversations);

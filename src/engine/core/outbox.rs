@@ -7,7 +7,8 @@ use crate::proto::PeerId;
 use crate::store::{Conversation, Direction, MessageState, StoredMessage};
 
 impl EngineCore {
-    /// Notes what was received (to show it once) and what is owed, and tells the front end.
+    /// Notes what was received (to show it once) and what is owed. The front end reads the
+    /// history itself, as much as it shows.
     pub(super) fn read_history(&mut self, conversations: Vec<Conversation>) {
         let received = conversations
             .iter()
@@ -29,8 +30,6 @@ impl EngineCore {
                 );
             }
         }
-        // The conversations first, then the outbox's events about them.
-        self.ui.push(EngineEvent::History(conversations));
         self.owe(owed);
     }
 

@@ -1,0 +1,142 @@
+//! `qqchat search` and `qqchat export`: the history read out for scripts, beside a running
+//! chat if there is one.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::history::{conversation_key, line};
+use super::{Common, load_book, read_history};
+use crate::store::{ConversationKey, Order, Search};
+
+/// How `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line, with the conversation's name.
+    Jsonl,
+    /// Lines to read, under a heading for each conversation.
+    Txt,
+}
+
+/// `qqchat search QUERY`: best matches first, at most `limit`.
+pub fn search(
+    common: &Common,
+    query: &[String],
+    contact: Option<&str>,
+    since: Option<&str>,
+    json: bool,
+    limit: usize,
+) -> Result<ExitCode> {
+    let (book, _) = load_book(common, false)?;
+    let history = read_history(common)?;
+    let text = query.join(" ");
+    if text.trim().is_empty() {
+        bail!("nothing to search for: give one or more words");
+    }
+    let conversations = match contact {
+        Some(who) => vec![conversation_key(&book, &history.keys()?, who)?],
+        None => Vec::new(),
+    };
+    let hits = history.search(&Search {
+        text,
+        conversations,
+        since: since.map(parse_since).transpose()?,
+        order: Order::Rank,
+        limit,
+    })?;
+    if hits.is_empty() {
+        eprintln!("nothing found");
+        return Ok(ExitCode::from(1));
+    }
+    let tz = TimeZone::system();
+    let mut out = std::io::stdout().lock();
+    for hit in &hits {
+        let text = line(&hit.message, &hit.key, &book.me.name, json, true, &tz);
+        if writeln!(out, "{text}").is_err() {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `qqchat export`: every message (of one conversation, since a date), oldest first within
+/// each conversation; read and written one at a time, so memory stays flat.
+pub fn export(
+    common: &Common,
+    contact: Option<&str>,
+    since: Option<&str>,
+    format: Format,
+) -> Result<ExitCode> {
+    let (book, _) = load_book(common, false)?;
+    let history = read_history(common)?;
+    let conversations = match contact {
+        Some(who) => vec![conversation_key(&book, &history.keys()?, who)?],
+        None => Vec::new(),
+    };
+    let since = since.map(parse_since).transpose()?;
+    let tz = TimeZone::system();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut current: Option<ConversationKey> = None;
+    let mut count = 0u64;
+    history.export(&conversations, since, |key, message| -> Result<()> {
+        let json = format == Format::Jsonl;
+        if !json && current.as_ref() != Some(key) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "== {} ==", crate::text::one_line(key.as_str()))?;
+            current = Some(key.clone());
+        }
+        writeln!(
+            out,
+            "{}",
+            line(&message, key, &book.me.name, json, json, &tz)
+        )?;
+        count += 1;
+        Ok(())
+    })?;
+    out.flush().context("writing the export")?;
+    if count == 0 {
+        eprintln!("no messages to export");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--since`: a date (`2026-11-30`, from its midnight here), a time (`2026-11-30 18:00`), an
+/// RFC 3339 instant, or an age (`7d`, `12h`, `30m`).
+pub fn parse_since(text: &str) -> Result<Timestamp> {
+    let text = text.trim();
+    let how = "write a date like 2026-11-30, a time like \"2026-11-30 18:00\", or an age like \
+               7d, 12h or 30m";
+    if let Some((number, unit)) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&i| i > 0)
+        .map(|i| text.split_at(i))
+        && let Ok(n) = number.parse::<i64>()
+    {
+        let secs = match unit {
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            _ => bail!("--since {text:?}: {how}"),
+        };
+        let age = jiff::SignedDuration::from_secs(n.saturating_mul(secs));
+        return Timestamp::now()
+            .checked_sub(age)
+            .with_context(|| format!("--since {text:?} is too long ago"));
+    }
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let tz = TimeZone::system();
+    if let Ok(dt) = text.replacen(' ', "T", 1).parse::<jiff::civil::DateTime>() {
+        return Ok(dt.to_zoned(tz)?.timestamp());
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        return Ok(date.to_zoned(tz)?.timestamp());
+    }
+    bail!("--since {text:?}: {how}")
+}
