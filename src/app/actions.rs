@@ -230,6 +230,14 @@ impl App {
             }
             Action::Toggle => self.dialog_toggle(key),
             Action::DialogConfirm => return self.dialog_confirm(),
+            Action::Search => self.ask_search(self.view.focus == Focus::Contacts),
+            Action::SearchOlder => self.step_search(true),
+            Action::SearchNewer => self.step_search(false),
+            Action::EndSearch => self.end_search(),
+            Action::ResultsUp => self.results_move(false),
+            Action::ResultsDown => self.results_move(true),
+            Action::ResultsOpen => return self.results_open(),
+            Action::CloseResults => self.overlay = Overlay::None,
             Action::Type if self.group_dialog().is_some() => {
                 if let Some(key) = key {
                     self.dialog_type(key);

@@ -102,6 +102,18 @@ pub enum Action {
     /// Space: tick the contact under the cursor (or a space in the name).
     Toggle,
     DialogConfirm,
+    // Search.
+    /// `/`: find in the open conversation, or (from the list) in every one.
+    Search,
+    /// `n`, `N`: the next older, newer match.
+    SearchOlder,
+    SearchNewer,
+    EndSearch,
+    // The list of matches in every conversation.
+    ResultsUp,
+    ResultsDown,
+    ResultsOpen,
+    CloseResults,
     /// The key is text for the focused editor; applied without a key it does nothing.
     Type,
 }
@@ -129,6 +141,10 @@ pub enum Context {
     Invitation,
     /// A group dialog: a new group's name and members, or a member to add or remove.
     Dialog,
+    /// The conversation while a search steps through its matches: before its own keys.
+    Search,
+    /// The matches of a search of every conversation.
+    Results,
 }
 
 /// Which keys a binding takes.
@@ -438,6 +454,25 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Conversation, When::Chosen, 1, "Enter", "times")]),
     bind(&[C::Conversation], &[Code(Char('i'))], Action::Write,
         help(Section::Conversation, "i", "write; Enter too, with none picked"), &[]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('/'))], Action::Search,
+        help(Section::Conversation, "/  n N", "search (in the list: all) · n N: next"),
+        &[
+            hint(C::Conversation, When::ChosenSettled, 4, "/", "search"),
+            hint(C::Contacts, When::Peers, 5, "/", "search"),
+        ]),
+    bind(&[C::Search], &[Code(Char('n'))], Action::SearchOlder, None,
+        &[hint(C::Search, When::Always, 0, "n", "older match")]),
+    bind(&[C::Search], &[Code(Char('N'))], Action::SearchNewer, None,
+        &[hint(C::Search, When::Always, 1, "N", "newer")]),
+    bind(&[C::Search], &[Code(Esc)], Action::EndSearch, None,
+        &[hint(C::Search, When::Always, 2, "Esc", "end search")]),
+    bind(&[C::Results], &[Code(Up), Code(Char('k'))], Action::ResultsUp, None,
+        &[hint(C::Results, When::Always, 0, "↑↓", "pick")]),
+    bind(&[C::Results], &[Code(Down), Code(Char('j'))], Action::ResultsDown, None, &[]),
+    bind(&[C::Results], &[Code(Enter)], Action::ResultsOpen, None,
+        &[hint(C::Results, When::Always, 1, "Enter", "open there")]),
+    bind(&[C::Results], &[Code(Esc), Code(Char('q'))], Action::CloseResults, None,
+        &[pinned(C::Results, "Esc", "close")]),
     // Files.
     bind(&[C::Panes], &[Ctrl(Char('o')), Ctrl(Char('O'))], Action::SendFile,
         help(Section::Files, "Ctrl-O", "send a file or folder (Tab completes)"),

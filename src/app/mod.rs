@@ -36,6 +36,7 @@ mod message;
 mod overlay;
 mod peer;
 mod roster;
+mod search;
 mod status;
 mod transfers;
 mod view;
@@ -49,6 +50,7 @@ pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
+pub use search::{ConversationSearch, SearchResults, SearchScope};
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
 
@@ -105,6 +107,11 @@ pub enum Effect {
         to: PeerId,
         files: Vec<(u64, crate::files::outgoing::ToSend)>,
     },
+    /// Search the history; what is found goes back through [`App::searched`].
+    Search {
+        scope: SearchScope,
+        search: crate::store::Search,
+    },
 }
 
 /// The whole UI state, owned by the UI thread.
@@ -119,6 +126,8 @@ pub struct HistoryWant {
     pub peer: EntryId,
     pub key: ConversationKey,
     pub before: Timestamp,
+    /// Read every message back to this instant, not a page: a search match is there.
+    pub since: Option<Timestamp>,
 }
 
 pub struct App {
@@ -160,6 +169,8 @@ pub struct App {
     groups: Groups,
     /// The id of the group asked for with Ctrl-G, to open once the engine made it.
     pending_create: Option<u64>,
+    /// The search being stepped through in a conversation (`/`, then `n` and `N`).
+    search: Option<ConversationSearch>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -208,6 +219,7 @@ impl App {
             downloads: None,
             groups: Groups::default(),
             pending_create: None,
+            search: None,
         }
     }
 
@@ -258,6 +270,14 @@ impl App {
             .messages()
             .first()
             .map_or_else(Timestamp::now, Message::at);
+        if let Some(since) = self.search_reaches_back() {
+            return Some(HistoryWant {
+                peer: id,
+                key,
+                before,
+                since: Some(since),
+            });
+        }
         let viewport = self.viewport();
         let view = usize::from(viewport.height);
         let reach = self.view.scroll + 2 * view;
@@ -277,15 +297,20 @@ impl App {
             peer: id,
             key,
             before,
+            since: None,
         })
     }
 
     /// Messages read for [`App::history_wanted`] (up to `page` of them): they go before what
     /// the conversation shows, and the view stays where it is.
     pub fn put_older(&mut self, want: &HistoryWant, older: Vec<StoredMessage>, page: usize) {
-        self.roster
-            .put_older(want.peer, &want.key, older, Some(page));
+        // Read back to an instant, rather than a page: there may be more before it.
+        let whole = want.since.is_none() && older.len() < page;
+        self.roster.put_older(want.peer, &want.key, older, whole);
         self.clamp_scroll();
+        if want.since.is_some() {
+            self.show_match();
+        }
     }
 
     /// Takes the contacts of a (re)loaded book, and returns the engine commands that go with
@@ -458,11 +483,13 @@ impl App {
             Overlay::Card(_) => Context::Card,
             Overlay::Transfers { .. } => Context::Transfers,
             Overlay::Group(_) => Context::Dialog,
+            Overlay::Results(_) => Context::Results,
             Overlay::None => match self.view.focus {
                 Focus::Contacts => Context::Contacts,
                 Focus::Conversation if self.open_group().is_some_and(Group::is_invitation) => {
                     Context::Invitation
                 }
+                Focus::Conversation if self.conversation_search().is_some() => Context::Search,
                 Focus::Conversation => Context::Conversation,
                 Focus::Input => Context::Input,
             },
@@ -593,6 +620,13 @@ impl App {
             Context::Contacts | Context::Conversation | Context::Input | Context::Invitation => {
                 &[Context::Always, Context::Panes, context]
             }
+            // Stepping through matches; every other key is the conversation's.
+            Context::Search => &[
+                Context::Always,
+                Context::Panes,
+                Context::Search,
+                Context::Conversation,
+            ],
             _ => &[Context::Always, context],
         };
         match contexts.iter().find_map(|&c| keys::lookup(c, &key)) {

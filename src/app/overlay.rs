@@ -35,6 +35,8 @@ pub enum Overlay {
     },
     /// A new group (Ctrl-G), or a member to add to or take out of the open group.
     Group(Box<super::GroupDialog>),
+    /// What a search of every conversation found (`/` in the list).
+    Results(Box<super::SearchResults>),
 }
 
 /// What the contact string overlay shows.
@@ -71,6 +73,8 @@ pub enum PromptKind {
     SaveFile { transfer: usize, from_list: bool },
     /// Confirm leaving `group`.
     LeaveGroup { group: crate::proto::group::GroupId },
+    /// What to find in the conversation of `peer`, or in every one.
+    Search { peer: Option<EntryId> },
 }
 
 /// Tab in a path prompt: the names that fit, and which one Tab put in last.
@@ -454,6 +458,7 @@ impl App {
                 from_list,
             } => return self.confirm_accept(transfer, from_list, &name),
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
+            PromptKind::Search { peer } => return self.confirm_search(peer, &name),
             PromptKind::NameKeyed { addrs, key } => {
                 if let Some(problem) = self.roster.keyed_contact_problem(&name, &addrs, &key) {
                     self.set_prompt_error(problem);

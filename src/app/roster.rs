@@ -109,6 +109,17 @@ impl Roster {
         self.peers.iter_mut().find(|p| p.id == id)
     }
 
+    /// The entry a stored conversation's messages are shown in.
+    pub(super) fn entry_of(&self, key: &ConversationKey) -> Option<EntryId> {
+        let by_key = self
+            .peers
+            .iter()
+            .find(|p| p.key == *key || p.older.contains(key));
+        by_key
+            .or_else(|| key.address().and_then(|addr| self.at_addr(addr)))
+            .map(|p| p.id)
+    }
+
     /// Takes entry `id` off the list, with what the engine may still say of its messages.
     pub(super) fn remove(&mut self, id: EntryId) {
         self.peers.retain(|p| p.id != id);
@@ -167,18 +178,18 @@ impl Roster {
     }
 
     /// Puts messages of conversation `key` read from the history before those `id` shows.
-    /// Those it shows already (written in the same instant as its first) are dropped; a read
-    /// that found fewer than `page` says there is nothing older. What is shown keeps its
+    /// Those it shows already (written in the same instant as its first) are dropped;
+    /// `whole`: the history has nothing older. What is shown keeps its
     /// numbers, and the older messages are numbered backwards from it.
     pub(super) fn put_older(
         &mut self,
         id: EntryId,
         key: &ConversationKey,
         older: Vec<StoredMessage>,
-        page: Option<usize>,
+        whole: bool,
     ) {
         let Some(p) = self.get_mut(id) else { return };
-        if page.is_none_or(|page| older.len() < page) {
+        if whole {
             p.older.retain(|k| k != key);
         }
         let first_at = p.messages.first().map(Message::at);

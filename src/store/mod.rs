@@ -20,7 +20,7 @@ pub use history::{DB_FILE, History};
 pub use key::ConversationKey;
 pub use legacy::{conversation_path, fold_records};
 pub use message::{Direction, MessageState, Record, StoredMessage};
-pub use search::{Hit, Order, Search};
+pub use search::{Hit, Order, Search, words as search_words};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

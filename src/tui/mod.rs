@@ -456,6 +456,13 @@ fn event_loop(
                         app.show_error(&format!("files not sent: {err}"));
                     }
                 }
+                Effect::Search { scope, search } => {
+                    let found = match &session.history {
+                        Some(history) => history.search(&search).map_err(|e| e.to_string()),
+                        None => Err("this chat keeps no history".to_owned()),
+                    };
+                    app.searched(scope, search.text, found);
+                }
                 Effect::SaveDrafts(drafts) => {
                     if let Some(dir) = &session.data_dir
                         && let Err(err) = store::save_drafts(dir, &drafts)
@@ -480,7 +487,11 @@ fn read_older(app: &mut App, history: Option<&History>) {
         let Some(want) = app.history_wanted() else {
             return;
         };
-        match history.load_before(&want.key, want.before, crate::app::HISTORY_PAGE) {
+        let read = match want.since {
+            Some(since) => history.load_between(&want.key, since, want.before),
+            None => history.load_before(&want.key, want.before, crate::app::HISTORY_PAGE),
+        };
+        match read {
             Ok(older) => app.put_older(&want, older, crate::app::HISTORY_PAGE),
             Err(err) => {
                 app.show_error(&format!("older messages could not be read: {err}"));

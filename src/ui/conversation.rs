@@ -381,21 +381,32 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
         Some(t) if t.is_asking() => Style::new().fg(Color::Yellow),
         _ => Style::new(),
     };
+    // The words of a search under way in this conversation stand out.
+    let words = app
+        .conversation_search()
+        .map(crate::app::ConversationSearch::words)
+        .unwrap_or_default();
+    let text_spans = |line: String, style: Style| -> Vec<Span<'static>> {
+        if words.is_empty() {
+            vec![Span::styled(line, style)]
+        } else {
+            super::search::highlight(&line, style, &words)
+        }
+    };
     if columns.beside {
         let mut spans = head;
         let line = body.remove(0);
         let style = style_of(&line, true);
-        spans.push(Span::styled(line, style));
+        spans.extend(text_spans(line, style));
         lines.push(Line::from(spans));
     } else {
         lines.push(Line::from(head));
     }
     for (i, rest) in body.into_iter().enumerate() {
         let style = style_of(&rest, i == 0 && !columns.beside);
-        lines.push(Line::from(vec![
-            Span::raw(indent.clone()),
-            Span::styled(rest, style),
-        ]));
+        let mut spans = vec![Span::raw(indent.clone())];
+        spans.extend(text_spans(rest, style));
+        lines.push(Line::from(spans));
     }
 
     // Whether the hint fits after the text is measured on the lines laid out, so that the

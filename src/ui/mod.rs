@@ -31,6 +31,7 @@ pub mod help;
 pub mod input;
 mod lines;
 pub mod prompt;
+pub mod search;
 pub mod status;
 pub mod transfers;
 
@@ -51,6 +52,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Card(card) => card::draw(frame, card, frame.area()),
         Overlay::Transfers { .. } => transfers::draw(frame, app, frame.area()),
         Overlay::Group(dialog) => group::draw_dialog(frame, app, dialog, frame.area()),
+        Overlay::Results(results) => search::draw(frame, app, results, frame.area()),
     }
 }
 

@@ -26,6 +26,7 @@ pub fn draw(frame: &mut Frame, app: &App, prompt: &Prompt, area: Rect) {
         PromptKind::SendFile { .. } => " Send a file ",
         PromptKind::SaveFile { .. } => " Accept a file ",
         PromptKind::LeaveGroup { .. } => " Leave the group ",
+        PromptKind::Search { .. } => " Search ",
     };
     let keys = if prompt.is_confirm() {
         " y yes · n no "

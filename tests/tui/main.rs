@@ -24,6 +24,7 @@ mod prompts;
 mod receiving;
 mod reload;
 mod scrolling;
+mod search;
 mod sending;
 mod snapshots;
 mod times;

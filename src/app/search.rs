@@ -1,0 +1,298 @@
+//! Searching the history: `/` in a conversation finds its messages and steps through them
+//! with `n` (older) and `N` (newer), the matches highlighted; `/` in the contact list finds
+//! them in every conversation, as a list to open one from. The store does the finding
+//! ([`Effect::Search`]); this keeps what was found and where the view is in it.
+
+use jiff::Timestamp;
+
+use super::overlay::{Overlay, PromptKind};
+use super::peer::EntryId;
+use super::{App, Effect, Message};
+use crate::store::{ConversationKey, Direction, Hit, Order, Search, StoredMessage};
+use crate::text::{one_line, sanitize};
+
+/// Matches kept for stepping through one conversation.
+const CONVERSATION_HITS: usize = 1000;
+/// Matches listed for a search of every conversation.
+const LIST_HITS: usize = 200;
+
+/// Where a search looks, so that its results go back to the right place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchScope {
+    /// Every conversation: the results are a list.
+    All,
+    /// The conversation of entry `peer`; `at`: start on the match written then (one picked
+    /// from the list), else on the newest.
+    Conversation {
+        peer: EntryId,
+        at: Option<Timestamp>,
+    },
+}
+
+/// A search in the open conversation: its words, its matches newest first, and the one
+/// the view is on.
+#[derive(Debug, Clone)]
+pub struct ConversationSearch {
+    pub peer: EntryId,
+    pub query: String,
+    pub hits: Vec<StoredMessage>,
+    pub current: usize,
+}
+
+impl ConversationSearch {
+    /// The words the view highlights.
+    pub fn words(&self) -> Vec<&str> {
+        crate::store::search_words(&self.query)
+    }
+}
+
+/// The matches in every conversation, as a list over the screen.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub query: String,
+    pub hits: Vec<Hit>,
+    pub selected: usize,
+}
+
+impl SearchResults {
+    pub fn words(&self) -> Vec<&str> {
+        crate::store::search_words(&self.query)
+    }
+}
+
+impl App {
+    /// `/`: asks what to find, in the open conversation (from its pane) or everywhere (from
+    /// the list).
+    pub(super) fn ask_search(&mut self, everywhere: bool) {
+        let peer = if everywhere { None } else { self.view.open };
+        let question = match peer.and_then(|id| self.roster.get(id)) {
+            Some(p) => format!("Search the conversation with {}:", p.name()),
+            None if self.open_group().is_some() && !everywhere => {
+                self.show_info("search finds messages with contacts; / in the list searches all");
+                return;
+            }
+            None => "Search every conversation:".to_owned(),
+        };
+        let text = self
+            .search
+            .as_ref()
+            .map_or_else(String::new, |s| s.query.clone());
+        self.ask(PromptKind::Search { peer }, question, &text);
+    }
+
+    /// The question was answered: what to ask the store.
+    pub(super) fn confirm_search(&mut self, peer: Option<EntryId>, text: &str) -> Vec<Effect> {
+        self.overlay = Overlay::None;
+        if crate::store::search_words(text).is_empty() {
+            self.search = None;
+            return Vec::new();
+        }
+        match peer {
+            Some(peer) => self.search_conversation(peer, text, None),
+            None => vec![Effect::Search {
+                scope: SearchScope::All,
+                search: Search {
+                    text: text.to_owned(),
+                    order: Order::Rank,
+                    limit: LIST_HITS,
+                    ..Search::default()
+                },
+            }],
+        }
+    }
+
+    fn search_conversation(
+        &mut self,
+        peer: EntryId,
+        text: &str,
+        at: Option<Timestamp>,
+    ) -> Vec<Effect> {
+        let Some(p) = self.roster.get(peer) else {
+            return Vec::new();
+        };
+        let mut conversations: Vec<ConversationKey> = vec![p.key().clone()];
+        for key in &p.older {
+            if !conversations.contains(key) {
+                conversations.push(key.clone());
+            }
+        }
+        vec![Effect::Search {
+            scope: SearchScope::Conversation { peer, at },
+            search: Search {
+                text: text.to_owned(),
+                conversations,
+                order: Order::Newest,
+                limit: CONVERSATION_HITS,
+                since: None,
+            },
+        }]
+    }
+
+    /// What the store found for [`Effect::Search`] (or why it could not).
+    pub fn searched(&mut self, scope: SearchScope, query: String, found: Result<Vec<Hit>, String>) {
+        let hits = match found {
+            Ok(hits) => hits,
+            Err(err) => {
+                self.show_error(&format!("search failed: {err}"));
+                return;
+            }
+        };
+        let shown_query = one_line(&sanitize(&query));
+        if hits.is_empty() {
+            self.search = None;
+            self.show_info(&format!("nothing found for “{shown_query}”"));
+            return;
+        }
+        match scope {
+            SearchScope::All => {
+                self.overlay = Overlay::Results(Box::new(SearchResults {
+                    query,
+                    hits,
+                    selected: 0,
+                }));
+            }
+            SearchScope::Conversation { peer, at } => {
+                let current = at
+                    .and_then(|at| hits.iter().position(|h| h.message.at == at))
+                    .unwrap_or(0);
+                self.search = Some(ConversationSearch {
+                    peer,
+                    query,
+                    hits: hits.into_iter().map(|h| h.message).collect(),
+                    current,
+                });
+                self.open_for_search(peer);
+                self.show_match();
+            }
+        }
+    }
+
+    /// Opens the conversation of entry `peer`, its pane focused, for stepping through
+    /// matches.
+    fn open_for_search(&mut self, peer: EntryId) {
+        if self.view.open != Some(peer) {
+            self.view.selected = Some(peer);
+            self.open_selected();
+        }
+        self.view.focus = super::Focus::Conversation;
+    }
+
+    /// `n` and `N`: the next older or newer match.
+    pub(super) fn step_search(&mut self, older: bool) {
+        let Some(search) = self.search.as_mut() else {
+            return;
+        };
+        let next = if older {
+            search.current + 1
+        } else {
+            search.current.wrapping_sub(1)
+        };
+        if next >= search.hits.len() {
+            let which = if older { "older" } else { "newer" };
+            self.show_info(&format!("no {which} match"));
+            return;
+        }
+        search.current = next;
+        self.show_match();
+    }
+
+    /// Esc: the search ends; the view stays where it is.
+    pub(super) fn end_search(&mut self) {
+        self.search = None;
+    }
+
+    /// Picks the current match when its message is shown; otherwise older messages are read
+    /// first ([`App::history_wanted`]) and this comes again.
+    pub(super) fn show_match(&mut self) {
+        let Some(search) = self.search.as_ref() else {
+            return;
+        };
+        let (peer, count, current) = (search.peer, search.hits.len(), search.current);
+        let query = one_line(&sanitize(&search.query));
+        let Some(hit) = search.hits.get(current).cloned() else {
+            return;
+        };
+        let Some(p) = self.roster.get(peer) else {
+            return;
+        };
+        let found = p.messages().iter().rposition(|m| is_hit(m, &hit));
+        let older = p.older.is_empty() || p.messages().first().is_some_and(|m| m.at() < hit.at);
+        match found {
+            Some(index) => {
+                self.view.chosen = Some(p.seq_at(index));
+                self.reveal(index);
+                self.show_info(&format!(
+                    "“{query}”: match {} of {count}{} · n older · N newer · Esc done",
+                    current + 1,
+                    if count == CONVERSATION_HITS { "+" } else { "" },
+                ));
+            }
+            None if older => {
+                self.show_info("that match is not in this conversation's view");
+            }
+            // Read back to it first.
+            None => {}
+        }
+    }
+
+    /// The match the view still has to read back to: older messages down to when it was
+    /// written.
+    pub(super) fn search_reaches_back(&self) -> Option<Timestamp> {
+        let search = self.search.as_ref()?;
+        let hit = search.hits.get(search.current)?;
+        let p = self.roster.get(search.peer)?;
+        let first = p.messages().first()?;
+        (self.view.open == Some(search.peer) && hit.at < first.at() && !p.older.is_empty())
+            .then_some(hit.at)
+    }
+
+    /// In the list of results: move, or open the conversation of the one under the cursor
+    /// at that match.
+    pub(super) fn results_move(&mut self, down: bool) {
+        if let Overlay::Results(results) = &mut self.overlay {
+            let last = results.hits.len().saturating_sub(1);
+            results.selected = if down {
+                (results.selected + 1).min(last)
+            } else {
+                results.selected.saturating_sub(1)
+            };
+        }
+    }
+
+    pub(super) fn results_open(&mut self) -> Vec<Effect> {
+        let Overlay::Results(results) = std::mem::replace(&mut self.overlay, Overlay::None) else {
+            return Vec::new();
+        };
+        let Some(hit) = results.hits.get(results.selected) else {
+            return Vec::new();
+        };
+        let Some(peer) = self.roster.entry_of(&hit.key) else {
+            self.show_info("that conversation is not in the list any more");
+            return Vec::new();
+        };
+        self.search_conversation(peer, &results.query, Some(hit.message.at))
+    }
+
+    /// The search of the open conversation, if one is under way.
+    pub fn conversation_search(&self) -> Option<&ConversationSearch> {
+        self.search
+            .as_ref()
+            .filter(|s| self.view.open == Some(s.peer))
+    }
+}
+
+/// Whether shown message `m` is stored message `hit`: an own one by its id (the chat
+/// stamps its own copy with its own clock), a received one by when it came and its text
+/// (made safe to show on arrival).
+fn is_hit(m: &Message, hit: &StoredMessage) -> bool {
+    match m.origin() {
+        super::Origin::Own { msg_id, .. } => hit.dir == Direction::Out && msg_id == hit.id,
+        super::Origin::Received => {
+            hit.dir == Direction::In
+                && m.at() == hit.at
+                && (m.text == hit.text
+                    || m.text == sanitize(hit.text.trim_end_matches(['\n', '\r'])))
+        }
+        super::Origin::File { .. } => false,
+    }
+}
