@@ -50,6 +50,7 @@ fn book() -> ContactBook {
             notify_preview: true,
             notify_command: None,
             on_message: None,
+            strangers: qqchat::contacts::Strangers::Requests,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use qqchat::contacts::Contact;
+use qqchat::contacts::{Contact, Strangers};
 use qqchat::engine::{
     Command, CoreOptions, EngineCore, EngineEvent, IdGen, Now, SeededIds, StoreOp,
 };
@@ -118,6 +118,7 @@ impl Peer {
                         }
                     }
                 }
+                StoreOp::Forget { key } => self.stored.retain(|(k, _)| *k != key),
             }
         }
         let stored = received_ids(&self.stored);
@@ -619,4 +620,171 @@ fn an_ip_messenger_contact_is_never_sent_a_qqchat_datagram() {
     );
     assert!(to.contains(&addr(9002)), "bob is greeted: {to:?}");
     assert!(!to.contains(&wang.addr()), "{to:?}");
+}
+
+/// Bob, with alice as a contact, and what becomes of strangers as `strangers` says.
+fn bob_with(strangers: Strangers, clock: &Clock) -> Peer {
+    let mut options = CoreOptions::new(Config::new(7));
+    options.contacts = vec![contact("alice", addr(1001))];
+    options.queue_failed = true;
+    options.strangers = strangers;
+    let mut core = EngineCore::new(options, Box::new(SeededIds::new(7)));
+    core.start(clock.now(), Some(Vec::new()));
+    Peer {
+        addr: addr(1002),
+        core,
+        stored: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+/// Junk from `ports` source ports, as many times each.
+fn flood(bob: &mut Peer, clock: &Clock, ports: u16, times: usize, sent: &Sent) {
+    for round in 0..times {
+        for n in 0..ports {
+            let text = format!("junk {round} from port {n}");
+            bob.core
+                .handle_datagram(clock.now(), addr(20_000 + n), text.as_bytes());
+        }
+        bob.step(clock.now(), sent);
+    }
+}
+
+fn conversations_stored(bob: &Peer) -> BTreeMap<ConversationKey, usize> {
+    let mut by_key = BTreeMap::new();
+    for (key, _) in &bob.stored {
+        *by_key.entry(key.clone()).or_insert(0) += 1;
+    }
+    by_key
+}
+
+#[test]
+fn a_flood_from_500_ports_leaves_a_bounded_list_of_requests_and_a_contact_still_gets_through() {
+    let mut clock = Clock::new();
+    let mut sent = Sent::new();
+    let mut bob = bob_with(Strangers::Requests, &clock);
+    flood(&mut bob, &clock, 500, 1, &sent);
+    let dropped = count(&bob.events, |e| {
+        matches!(e, EngineEvent::RequestDropped { .. })
+    });
+    assert_eq!(
+        dropped, 450,
+        "every request dropped is told to the front end"
+    );
+    // The flood goes on: the bounds hold.
+    flood(&mut bob, &clock, 500, 2, &sent);
+    let stored = conversations_stored(&bob);
+    assert!(
+        stored.len() <= 50,
+        "{} conversations kept from strangers",
+        stored.len()
+    );
+    let bytes: usize = bob
+        .stored
+        .iter()
+        .map(|(_, r)| match r {
+            Record::Msg { text, .. } => text.len(),
+            Record::State { .. } => 0,
+        })
+        .sum();
+    assert!(bytes <= 512 * 1024, "{bytes} bytes kept");
+    // The newest are the ones kept.
+    assert!(stored.contains_key(&ConversationKey::new("addr-127.0.0.1:20499")));
+    assert!(!stored.contains_key(&ConversationKey::new("addr-127.0.0.1:20000")));
+
+    // Alice, a contact, still gets through.
+    let mut alice = Peer::start(
+        addr(1001),
+        vec![contact("bob", addr(1002))],
+        1,
+        Vec::new(),
+        &clock,
+    );
+    let id = SeededIds::new(1).next_id();
+    alice.core.handle_command(
+        clock.now(),
+        Command::Send {
+            to: PeerId::addr(addr(1002)),
+            text: "still here".into(),
+            plain: false,
+            id,
+        },
+    );
+    run(
+        &mut clock,
+        &mut [&mut alice, &mut bob],
+        Duration::from_secs(5),
+        false,
+        &mut sent,
+    );
+    assert_eq!(
+        count(&alice.events, |e| matches!(
+            e,
+            EngineEvent::Delivered { .. }
+        )),
+        1
+    );
+    assert!(
+        bob.stored
+            .iter()
+            .any(|(k, r)| *k == ConversationKey::new("alice")
+                && matches!(r, Record::Msg { text, .. } if text == "still here"))
+    );
+}
+
+#[test]
+fn one_stranger_cannot_fill_the_requests_alone() {
+    let clock = Clock::new();
+    let sent = Sent::new();
+    let mut bob = bob_with(Strangers::Requests, &clock);
+    // 100 messages of 1 KiB from one port: the first 64 KiB are kept.
+    for n in 0..100 {
+        let text = format!("{n:04}{}", "x".repeat(1020));
+        bob.core
+            .handle_datagram(clock.now(), addr(30_000), text.as_bytes());
+    }
+    bob.step(clock.now(), &sent);
+    let kept = bob.stored.len();
+    assert!((60..=64).contains(&kept), "{kept} kept");
+    let shown = count(&bob.events, |e| matches!(e, EngineEvent::Received { .. }));
+    assert_eq!(shown, kept, "what is not kept is not shown either");
+}
+
+#[test]
+fn strangers_dropped_or_accepted_as_the_setting_says() {
+    let clock = Clock::new();
+    let sent = Sent::new();
+    let mut bob = bob_with(Strangers::Drop, &clock);
+    flood(&mut bob, &clock, 10, 1, &sent);
+    assert!(bob.stored.is_empty());
+    assert_eq!(
+        count(&bob.events, |e| matches!(e, EngineEvent::Received { .. })),
+        0
+    );
+    let mut bob = bob_with(Strangers::Accept, &clock);
+    flood(&mut bob, &clock, 60, 1, &sent);
+    assert_eq!(conversations_stored(&bob).len(), 60);
+}
+
+#[test]
+fn a_flood_kept_by_an_earlier_run_is_cut_back_at_start() {
+    let clock = Clock::new();
+    let mut bob = bob_with(Strangers::Requests, &clock);
+    let kept: Vec<(ConversationKey, Timestamp, u64)> = (0..462u16)
+        .map(|n| {
+            (
+                ConversationKey::from_address(addr(20_000 + n)),
+                Timestamp::from_second(1_700_000_000 + i64::from(n)).expect("valid"),
+                20,
+            )
+        })
+        .collect();
+    bob.core.load_requests(kept);
+    let out = bob.core.poll_output(clock.now());
+    let forgotten = out
+        .store
+        .iter()
+        .filter(|op| matches!(op, StoreOp::Forget { .. }))
+        .count();
+    assert_eq!(forgotten, 412);
 }

@@ -730,6 +730,7 @@ impl App {
                     }];
                 }
             }
+            EngineEvent::RequestDropped { key } => self.request_dropped(&key),
             EngineEvent::Received {
                 from,
                 path,
@@ -741,6 +742,30 @@ impl App {
             } => return self.receive(from, path, &text, (received_at, sent_at), plain),
         }
         Vec::new()
+    }
+
+    /// A stranger's request was dropped to make room for newer ones: its row goes, and its
+    /// conversation if it was open.
+    fn request_dropped(&mut self, key: &ConversationKey) {
+        let Some(id) = self
+            .peers()
+            .iter()
+            .find(|p| !p.is_listed() && p.key() == key)
+            .map(Peer::id)
+        else {
+            return;
+        };
+        let row = self.selected();
+        if self.view.open == Some(id) {
+            self.view.open = None;
+            self.search = None;
+            self.set_focus(Focus::Contacts);
+        }
+        self.roster.remove(id);
+        if self.view.selected == Some(id) {
+            let last = self.peers().len().saturating_sub(1);
+            self.view.select_index(&self.roster, row.min(last));
+        }
     }
 
     /// Someone on this network left: their row goes, unless it is open or holds a draft

@@ -610,6 +610,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         notify_preview: true,
         notify_command: None,
         on_message: None,
+        strangers: crate::contacts::Strangers::Requests,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {

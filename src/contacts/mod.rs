@@ -77,6 +77,7 @@ const ME_KEYS: &[&str] = &[
     "notify_preview",
     "notify_command",
     "on_message",
+    "strangers",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -132,6 +133,19 @@ pub struct Me {
     /// A program run for each message received, given it as one JSON line on its standard
     /// input.
     pub on_message: Option<Vec<String>>,
+    /// What becomes of messages from addresses that are not contacts.
+    pub strangers: Strangers,
+}
+
+/// `[me] strangers`: messages from addresses that are not contacts go to a list of
+/// requests, bounded in count and size so that a flood cannot fill the disk or the screen
+/// (the default); are taken like a contact's; or are dropped unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strangers {
+    #[default]
+    Requests,
+    Accept,
+    Drop,
 }
 
 /// `[me] notify`: whose messages raise a desktop notification (through the terminal's own
@@ -162,6 +176,7 @@ impl Default for Me {
             notify_preview: true,
             notify_command: None,
             on_message: None,
+            strangers: Strangers::Requests,
         }
     }
 }

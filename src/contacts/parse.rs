@@ -348,6 +348,21 @@ impl Doc<'_> {
                         }
                     };
                 }
+                "strangers" => {
+                    me.strangers = match value.get_ref() {
+                        DeValue::String(s) if s == "requests" => super::Strangers::Requests,
+                        DeValue::String(s) if s == "accept" => super::Strangers::Accept,
+                        DeValue::String(s) if s == "drop" => super::Strangers::Drop,
+                        _ => {
+                            return Err(self.wrong_type(
+                                value,
+                                "[me] strangers",
+                                "\"requests\", \"accept\" or \"drop\", in double quotes",
+                                "strangers = \"requests\"".to_owned(),
+                            ));
+                        }
+                    };
+                }
                 "notify_preview" => {
                     let DeValue::Boolean(b) = value.get_ref() else {
                         return Err(self.wrong_type(

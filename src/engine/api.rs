@@ -124,6 +124,9 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     /// A message arrived, in order and once.
+    /// The request (a stranger's conversation) of this key was dropped, its history with
+    /// it, to make room for newer ones (`[me] strangers = "requests"`).
+    RequestDropped { key: ConversationKey },
     Received {
         from: PeerId,
         /// The address it came from, to show.
@@ -369,6 +372,8 @@ pub struct Options {
     /// signatures and all); off for what never talks to groups (a one-off `send` to a
     /// contact).
     pub load_groups: bool,
+    /// `[me] strangers`: what becomes of messages from addresses that are not contacts.
+    pub strangers: crate::contacts::Strangers,
     /// STUN servers (`host:port`) to ask for the public address; resolved by the engine.
     pub stun: Vec<String>,
     /// The TURN server of `[me] relay`, its password read; resolved by the engine.
@@ -394,6 +399,7 @@ impl Options {
             watch: true,
             load_history: false,
             load_groups: true,
+            strangers: crate::contacts::Strangers::Requests,
             stun: Vec::new(),
             relay: None,
             lan: None,

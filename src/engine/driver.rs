@@ -95,6 +95,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             watch: options.watch,
             keep_history: options.history.is_some(),
             stun: options.stun,
+            strangers: options.strangers,
             local: own_lan(local_addr),
             lan: lan_options,
         },
@@ -210,6 +211,8 @@ pub(crate) trait Store {
     fn append(&mut self, key: &ConversationKey, record: &Record);
     /// Queues a record of a group for the next commit.
     fn append_group(&mut self, id: GroupId, record: &GroupRecord);
+    /// Deletes a conversation, committing what is queued first.
+    fn forget(&mut self, key: &ConversationKey) -> Result<(), StoreError>;
     /// Renames a conversation, committing what is queued first.
     fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError>;
     /// Writes and syncs everything queued.
@@ -227,6 +230,10 @@ impl Store for History {
 
     fn rename(&mut self, from: &ConversationKey, to: &ConversationKey) -> Result<(), StoreError> {
         History::rename(self, from, to)
+    }
+
+    fn forget(&mut self, key: &ConversationKey) -> Result<(), StoreError> {
+        History::forget(self, key)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
@@ -280,6 +287,11 @@ pub(crate) fn apply<S: Store>(
                 }
                 StoreOp::Rename { from, to } => {
                     if let Err(err) = store.rename(&from, &to) {
+                        errors.push(EngineEvent::Error(err.to_string()));
+                    }
+                }
+                StoreOp::Forget { key } => {
+                    if let Err(err) = store.forget(&key) {
                         errors.push(EngineEvent::Error(err.to_string()));
                     }
                 }
@@ -339,6 +351,10 @@ impl Driver {
         let mut loaded = None;
         let mut error = None;
         if load_history && let Some(history) = self.history.as_ref() {
+            match history.requests() {
+                Ok(kept) => self.core.load_requests(kept),
+                Err(err) => error = Some(EngineEvent::Error(err.to_string())),
+            }
             match history.startup(REMEMBERED_RECEIVED) {
                 Ok(c) => loaded = Some(c),
                 Err(err) => error = Some(EngineEvent::Error(err.to_string())),
@@ -582,6 +598,11 @@ mod tests {
             to: &ConversationKey,
         ) -> Result<(), StoreError> {
             self.0.borrow_mut().push(format!("rename {from} {to}"));
+            Ok(())
+        }
+
+        fn forget(&mut self, key: &ConversationKey) -> Result<(), StoreError> {
+            self.0.borrow_mut().push(format!("forget {key}"));
             Ok(())
         }
 

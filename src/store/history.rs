@@ -458,6 +458,39 @@ impl History {
         })
     }
 
+    /// Deletes a conversation (a stranger's request dropped to make room).
+    pub fn forget(&mut self, key: &ConversationKey) -> Result<(), StoreError> {
+        self.commit()?;
+        let key = key.as_str().to_owned();
+        self.commit_with(move |tx| {
+            tx.execute("DELETE FROM messages WHERE conv = ?1", params![key])
+                .map(drop)
+        })
+    }
+
+    /// The conversations with addresses rather than contacts (requests): each with when its
+    /// last message was written and the bytes of text it holds.
+    pub fn requests(&self) -> Result<Vec<(ConversationKey, Timestamp, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT conv, max(at), sum(length(CAST(text AS BLOB))) FROM messages \
+                 WHERE conv LIKE ?1 GROUP BY conv",
+            )
+            .map_err(self.db_err())?;
+        let pattern = format!("{}%", ConversationKey::address_prefix());
+        let rows = stmt
+            .query_map(params![pattern], |row| {
+                Ok((
+                    ConversationKey::new(row.get::<_, String>(0)?),
+                    time_from_sql(row.get(1)?),
+                    row.get::<_, i64>(2)?.max(0).cast_unsigned(),
+                ))
+            })
+            .map_err(self.db_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.db_err())
+    }
+
     /// Every group.
     pub fn groups(&self) -> Result<Vec<StoredGroup>, StoreError> {
         let mut stmt = self

@@ -28,6 +28,9 @@ impl MeChanges {
         if new.relay != old.relay {
             restart.push("relay");
         }
+        if new.strangers != old.strangers {
+            restart.push("strangers");
+        }
         MeChanges {
             name: (new.name != old.name).then(|| new.name.clone()),
             bell: (new.bell != old.bell).then_some(new.bell),
@@ -82,6 +85,7 @@ mod tests {
             notify_preview: true,
             notify_command: None,
             on_message: None,
+            strangers: crate::contacts::Strangers::Requests,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             part = peer.part();
             let label = match part {
                 Part::Contacts => "contacts",
-                Part::NotInContacts => "not in contacts",
+                Part::NotInContacts => "requests",
                 Part::OnThisNetwork => "on this network",
             };
             rows.push(divider(label, row_width));

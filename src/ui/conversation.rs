@@ -515,6 +515,7 @@ mod tests {
                 notify_preview: true,
                 notify_command: None,
                 on_message: None,
+                strangers: crate::contacts::Strangers::Requests,
             },
             contacts: vec![Contact::at(name, addr)],
             lan: Default::default(),

@@ -27,6 +27,7 @@ fn bot_book() -> ContactBook {
             notify_preview: true,
             notify_command: None,
             on_message: None,
+            strangers: qqchat::contacts::Strangers::Requests,
         },
         contacts: vec![Contact {
             name: "bot".into(),

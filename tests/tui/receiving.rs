@@ -147,3 +147,28 @@ fn a_muted_contact_neither_rings_nor_notifies_but_counts_as_unread() {
     assert!(effects.is_empty(), "{effects:?}");
     assert_eq!(app.peers()[1].unread(), 1);
 }
+
+#[test]
+fn a_request_dropped_by_the_engine_leaves_the_list_and_its_open_conversation() {
+    let mut app = crate::support::app_with_stranger();
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.open(), Some(3));
+    // Someone else's request stays; this one goes.
+    app.on_engine(qqchat::engine::EngineEvent::RequestDropped {
+        key: qqchat::store::ConversationKey::new("addr-127.0.0.1:9"),
+    });
+    assert_eq!(app.peers().len(), 4);
+    app.on_engine(qqchat::engine::EngineEvent::RequestDropped {
+        key: qqchat::store::ConversationKey::from_address(crate::support::addr(
+            crate::support::STRANGER,
+        )),
+    });
+    assert_eq!(app.peers().len(), 3, "the stranger's row is gone");
+    assert_eq!(app.open(), None);
+    assert!(app.selected() < 3);
+    // A contact is never taken off by it.
+    app.on_engine(qqchat::engine::EngineEvent::RequestDropped {
+        key: qqchat::store::ConversationKey::new("alice"),
+    });
+    assert_eq!(app.peers().len(), 3);
+}

@@ -51,6 +51,7 @@ pub fn book(bell: bool) -> ContactBook {
             notify_preview: true,
             notify_command: None,
             on_message: None,
+            strangers: qqchat::contacts::Strangers::Requests,
         },
         contacts: vec![
             Contact {

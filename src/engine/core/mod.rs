@@ -25,6 +25,7 @@ mod lan_files;
 mod links;
 mod outbox;
 mod relay;
+mod requests;
 
 pub use files::{FileStore, Interrupted, Unsent};
 pub use lan::LanOptions;
@@ -64,6 +65,8 @@ pub enum StoreOp {
         from: ConversationKey,
         to: ConversationKey,
     },
+    /// Delete a conversation: a stranger's request dropped to make room.
+    Forget { key: ConversationKey },
     /// Add a record to a group's file.
     Group {
         id: crate::proto::group::GroupId,
@@ -118,6 +121,8 @@ pub struct CoreOptions {
     pub local: Vec<SocketAddr>,
     /// IP Messenger on the LAN, when it is on.
     pub lan: Option<LanOptions>,
+    /// `[me] strangers`: what becomes of messages from addresses that are not contacts.
+    pub strangers: crate::contacts::Strangers,
 }
 
 impl CoreOptions {
@@ -129,6 +134,7 @@ impl CoreOptions {
             queue_failed: false,
             watch: true,
             keep_history: true,
+            strangers: crate::contacts::Strangers::Requests,
             stun: Vec::new(),
             local: Vec::new(),
             lan: None,
@@ -203,6 +209,8 @@ pub struct EngineCore {
     data_held: bool,
     /// Groups this member is in or was invited to.
     groups: groups::Groups,
+    /// Conversations with strangers, bounded.
+    requests: requests::Requests,
 }
 
 impl EngineCore {
@@ -244,6 +252,7 @@ impl EngineCore {
             data_room: usize::MAX,
             data_held: false,
             groups: groups::Groups::default(),
+            requests: requests::Requests::new(options.strangers),
         }
     }
 
@@ -331,7 +340,11 @@ impl EngineCore {
             }
             Command::Cancel { id } => self.cancel(id),
             Command::SetContacts(contacts) => self.set_contacts(now, contacts),
-            Command::RenameHistory { from, to } => self.store.push(StoreOp::Rename { from, to }),
+            Command::RenameHistory { from, to } => {
+                // A stranger made a contact is no longer a request.
+                self.requests.forget(&from);
+                self.store.push(StoreOp::Rename { from, to });
+            }
             Command::Ping(peer) => self.node.ping(now.mono, peer),
             Command::Want(peer) => self.node.want(now.mono, peer),
             Command::Relayed { id, queue } => {
@@ -613,6 +626,11 @@ impl EngineCore {
                 {
                     return;
                 }
+                let key = history_key(&self.contacts, from, path);
+                // A stranger's message may be over the bounds of the requests.
+                if !self.admit(&key, text.len(), now.wall) {
+                    return;
+                }
                 let sent_at = sent_at_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
                 let kind = self.node.path_kind(path);
                 if self.keep_history {
@@ -627,7 +645,6 @@ impl EngineCore {
                         plain,
                         state: MessageState::Received,
                     };
-                    let key = history_key(&self.contacts, from, path);
                     self.store.push(StoreOp::Append { key, record });
                 }
                 self.link_dirty.insert(from);
