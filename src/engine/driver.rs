@@ -97,6 +97,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             stun: options.stun,
             local: own_lan(local_addr),
             lan: lan_options,
+            trust: options.trust,
         },
         Box::new(ProcessIds),
     );

@@ -5,6 +5,7 @@ mod drafts;
 mod groups;
 mod history;
 mod key;
+mod trust;
 
 pub use drafts::{drafts_path, load_drafts, save_drafts};
 pub use groups::{GroupRecord, GroupStatus, StoredGroup, group_path, load_group};
@@ -12,6 +13,7 @@ pub use history::{
     Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
 };
 pub use key::ConversationKey;
+pub use trust::{TrustBook, TrustError, Trusted, load_trust, save_trust, trust_path};
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]
