@@ -36,6 +36,7 @@ mod message;
 mod overlay;
 mod peer;
 mod roster;
+mod safety;
 mod status;
 mod transfers;
 mod view;
@@ -49,6 +50,7 @@ pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
+pub use safety::SafetyScreen;
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
 
@@ -94,6 +96,11 @@ pub enum Effect {
     },
     /// Read the contacts file again.
     ReloadContacts,
+    /// The user accepted the new key the contacts file names for a contact: trust it from
+    /// now on (in the record on disk and in the engine), then reload the file.
+    AcceptKey(crate::engine::KeyChange),
+    /// Mark contact `name` (its name in the file) verified, or not, in the record on disk.
+    SetVerified { name: String, verified: bool },
     /// Put this text on the clipboard (the terminal's, by OSC 52).
     Copy(String),
     /// Keep these drafts (conversation, text), in place of those kept before.
@@ -147,6 +154,8 @@ pub struct App {
     groups: Groups,
     /// The id of the group asked for with Ctrl-G, to open once the engine made it.
     pending_create: Option<u64>,
+    /// Contacts whose key the contacts file changed, held to the trusted one.
+    key_changes: Vec<crate::engine::KeyChange>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -195,6 +204,7 @@ impl App {
             downloads: None,
             groups: Groups::default(),
             pending_create: None,
+            key_changes: Vec::new(),
         }
     }
 
@@ -411,6 +421,7 @@ impl App {
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(_) => Context::Card,
+            Overlay::Safety { .. } => Context::Safety,
             Overlay::Transfers { .. } => Context::Transfers,
             Overlay::Group(_) => Context::Dialog,
             Overlay::None => match self.view.focus {

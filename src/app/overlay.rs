@@ -35,6 +35,10 @@ pub enum Overlay {
     },
     /// A new group (Ctrl-G), or a member to add to or take out of the open group.
     Group(Box<super::GroupDialog>),
+    /// The safety number with entry `id` (v): mark it verified, accept a changed key.
+    Safety {
+        id: EntryId,
+    },
 }
 
 /// What the contact string overlay shows.

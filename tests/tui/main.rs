@@ -27,4 +27,5 @@ mod scrolling;
 mod sending;
 mod snapshots;
 mod times;
+mod tofu;
 mod trust;
