@@ -561,6 +561,7 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
         on_lan,
         downloads,
         trust: held.trust,
+        trust_dir: held.dir,
         key_changes: held.changes,
     };
     crate::tui::run(book, path, recent, engine, session)?;
@@ -675,6 +676,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         on_lan: false,
         downloads: Some(dir.join("downloads")),
         trust: store::TrustBook::default(),
+        trust_dir: None,
         key_changes: Vec::new(),
     };
     let result = crate::tui::run(book, None, Vec::new(), engine, session);

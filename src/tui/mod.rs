@@ -100,6 +100,8 @@ pub struct Session {
     pub downloads: Option<PathBuf>,
     /// The key each contact was first trusted with (the book is already held to them).
     pub trust: store::TrustBook,
+    /// The data directory, where the trusted keys are kept; `None` keeps them for the run.
+    pub trust_dir: Option<PathBuf>,
     /// Contacts whose key the file changed, held to the trusted one.
     pub key_changes: Vec<KeyChange>,
 }
@@ -142,7 +144,7 @@ pub fn run(
         file_me,
         broken: false,
         on_lan: session.on_lan,
-        data_dir: session.data_dir.clone(),
+        trust_dir: session.trust_dir.clone(),
         trust: session.trust.clone(),
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
@@ -535,7 +537,7 @@ struct Contacts {
     /// People on this network are found (for what the status line says with no file).
     on_lan: bool,
     /// Where the trusted keys are kept; `None` keeps them only while the chat runs.
-    data_dir: Option<PathBuf>,
+    trust_dir: Option<PathBuf>,
     /// The key each contact was first trusted with, as last read or written.
     trust: store::TrustBook,
 }
@@ -652,7 +654,7 @@ impl Contacts {
         engine: &EngineHandle,
         book: &mut ContactBook,
     ) -> anyhow::Result<Vec<KeyChange>> {
-        if let Some(dir) = &self.data_dir {
+        if let Some(dir) = &self.trust_dir {
             match store::load_trust(dir) {
                 Ok(trust) => self.trust = trust,
                 Err(err) => app.show_error(&format!("trusted keys not read again: {err}")),
@@ -680,7 +682,7 @@ impl Contacts {
     }
 
     fn save_trust(&self, app: &mut App) -> bool {
-        let Some(dir) = &self.data_dir else {
+        let Some(dir) = &self.trust_dir else {
             return true;
         };
         match store::save_trust(dir, &self.trust) {
