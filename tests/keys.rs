@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use qqchat_testkit::{
-    Impairment, Person, Relay, TempDir, WAIT, free_port, friends, loopback, run, text,
+    Impairment, Person, Relay, TempDir, WAIT, chat, free_port, friends, loopback, run, text,
 };
 
 #[test]
@@ -489,4 +489,45 @@ fn add_with_a_known_name_or_address_holds_the_new_key_until_accepted() {
         );
         assert_eq!(safety_number(&bob, "alice"), before);
     }
+}
+
+/// The same in the real chat: a key changed in the file is marked, the old one kept, until
+/// `a` on the safety number screen accepts it, which the record on disk then says.
+#[test]
+fn the_chat_warns_of_a_changed_key_until_it_is_accepted() {
+    let (alice, bob) = friends("alice", "bob");
+    let alice_key = alice.id().split("?key=").nth(1).expect("a key").to_owned();
+    let new_key = Person::new("mallory")
+        .id()
+        .split("?key=")
+        .nth(1)
+        .expect("a key")
+        .to_owned();
+    let Some(screen) = chat(&bob, "tofu-bob") else {
+        return;
+    };
+    screen
+        .wait_for("Message to alice")
+        .unwrap_or_else(|s| panic!("no chat:\n{s}"));
+    // Edited while the chat runs: it reloads the file by itself.
+    let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
+    bob.dir
+        .write("contacts.toml", &file.replace(&alice_key, &new_key));
+    let shown = screen
+        .wait_for("key changed!")
+        .unwrap_or_else(|s| panic!("no warning in the list:\n{s}"));
+    assert!(shown.contains("the old key is still used"), "{shown}");
+    // The conversation is open, with the keys in the input: back to the list, then v.
+    screen.keys(&["Escape"]);
+    screen.keys(&["v"]);
+    screen
+        .wait_for("NEW key for alice")
+        .unwrap_or_else(|s| panic!("no safety number screen:\n{s}"));
+    screen.keys(&["a"]);
+    screen
+        .wait_for("alice's new key is trusted now")
+        .unwrap_or_else(|s| panic!("not accepted:\n{s}"));
+    let (out, err) = verify(&bob, &["alice"]);
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(out.contains(&format!("alice's key:   {new_key}")), "{out}");
 }
