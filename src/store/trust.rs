@@ -106,6 +106,22 @@ impl TrustBook {
         self.contacts.remove(name).is_some()
     }
 
+    /// The contact called `old` is called `new` now (renamed in the chat): its record
+    /// follows, verified mark and all. Returns whether anything changed.
+    pub fn rename(&mut self, old: &str, new: &str) -> bool {
+        match self.contacts.remove(old) {
+            Some(held) if old != new => {
+                self.contacts.insert(new.to_owned(), held);
+                true
+            }
+            Some(held) => {
+                self.contacts.insert(old.to_owned(), held);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Every record, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Trusted)> {
         self.contacts
@@ -220,6 +236,10 @@ mod tests {
             })
         );
         let mut book = loaded;
+        assert!(book.rename("bob", "robert"));
+        assert_eq!(book.get("robert").map(|t| t.verified), Some(true));
+        assert!(book.get("bob").is_none());
+        assert!(book.rename("robert", "bob"));
         assert!(book.trust("bob", new));
         assert_eq!(book.get("bob").map(|t| t.verified), Some(false));
         let _ = fs::remove_dir_all(&dir);

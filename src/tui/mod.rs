@@ -430,10 +430,18 @@ fn event_loop(
                     contacts::add_ipmsg_contact(path, &name, addr)
                         .map(|()| format!("{name} added to contacts (IP Messenger)"))
                 })?,
-                Effect::RenameContact { from, to } => contacts.change(app, engine, |path| {
-                    contacts::rename_contact(path, &from, &to)
-                        .map(|()| format!("{from} renamed to {to}"))
-                })?,
+                Effect::RenameContact { from, to } => {
+                    // The trusted key goes with the name, first, so the reload finds it.
+                    contacts.rename_trust(app, &from, &to);
+                    let renamed = contacts.change(app, engine, |path| {
+                        contacts::rename_contact(path, &from, &to)
+                            .map(|()| format!("{from} renamed to {to}"))
+                    });
+                    if contacts.book.by_name(&to).is_none() {
+                        contacts.rename_trust(app, &to, &from);
+                    }
+                    renamed?
+                }
                 Effect::RemoveContact { name } => contacts.change(app, engine, |path| {
                     contacts::remove_contact(path, &name)
                         .map(|()| format!("{name} removed from contacts"))
@@ -721,6 +729,13 @@ impl Contacts {
             });
         }
         Ok(())
+    }
+
+    /// The record of contact `from`'s key is `to`'s now.
+    fn rename_trust(&mut self, app: &mut App, from: &str, to: &str) {
+        if self.trust.rename(from, to) {
+            self.save_trust(app);
+        }
     }
 
     /// m on the safety number screen.
