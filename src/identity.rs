@@ -187,6 +187,55 @@ fn decode_bytes(text: &str) -> Option<[u8; 32]> {
     out.try_into().ok()
 }
 
+/// How many times each key is hashed for its half of a safety number: makes finding another
+/// key with the same digits costly, as Signal does.
+const SAFETY_ITERATIONS: usize = 5200;
+
+/// One side's 30 digits: the key hashed with SHA-512 over and over, then six groups of five
+/// bytes each read as a number below 100000.
+fn safety_half(key: &PublicKey) -> String {
+    use sha2::{Digest, Sha512};
+    // A version, so that a different way of computing them never gives the same digits.
+    let mut hash = Sha512::new()
+        .chain_update([0u8, 0u8])
+        .chain_update(key.as_bytes())
+        .finalize();
+    for _ in 0..SAFETY_ITERATIONS {
+        hash = Sha512::new()
+            .chain_update(hash)
+            .chain_update(key.as_bytes())
+            .finalize();
+    }
+    hash[..30]
+        .chunks(5)
+        .map(|chunk| {
+            let n = chunk.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+            format!("{:05}", n % 100_000)
+        })
+        .collect()
+}
+
+/// The number two people compare to know that each holds the other's real key: 60 digits
+/// from both keys, the smaller half first, so both sides see the same number. Shown as 12
+/// groups of 5 ([`format_safety_number`]).
+pub fn safety_number(mine: &PublicKey, theirs: &PublicKey) -> String {
+    let (a, b) = (safety_half(mine), safety_half(theirs));
+    if a <= b { a + &b } else { b + &a }
+}
+
+/// A safety number in groups of five digits, `per_line` groups to a line.
+pub fn format_safety_number(number: &str, per_line: usize) -> Vec<String> {
+    let groups: Vec<&str> = number
+        .as_bytes()
+        .chunks(5)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    groups
+        .chunks(per_line.max(1))
+        .map(|line| line.join(" "))
+        .collect()
+}
+
 /// The line a friend pastes into `qqchat add`: `qqchat:NAME@ADDR1,ADDR2?key=KEY`, every
 /// address a candidate the friend tries.
 pub fn contact_string(name: &str, addrs: &[SocketAddr], key: &PublicKey) -> String {
@@ -333,5 +382,28 @@ mod tests {
             .expect_err("port 0 refused");
         assert!(bad.contains("port 0"), "{bad}");
         assert!(parse_contact_string(&format!("qqchat:bob@1.2.3.4:5,?key={encoded}")).is_err());
+    }
+    #[test]
+    fn both_sides_see_the_same_safety_number() {
+        let alice = PublicKey::from_bytes([1u8; 32]);
+        let bob = PublicKey::from_bytes([2u8; 32]);
+        let mallory = PublicKey::from_bytes([3u8; 32]);
+        let number = safety_number(&alice, &bob);
+        assert_eq!(number, safety_number(&bob, &alice), "symmetric");
+        assert_eq!(number.len(), 60);
+        assert!(number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+        assert_ne!(
+            number,
+            safety_number(&alice, &mallory),
+            "another key, another number"
+        );
+        assert_ne!(
+            safety_number(&alice, &mallory),
+            safety_number(&bob, &mallory)
+        );
+        let lines = format_safety_number(&number, 4);
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.len() == 4 * 5 + 3), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), number);
     }
 }

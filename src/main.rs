@@ -92,6 +92,22 @@ enum Cmd {
         #[arg(long = "as", value_name = "NAME")]
         save_as: Option<String>,
     },
+    /// Show the safety number with a contact, to compare with theirs; mark them verified,
+    /// or accept the new key the contacts file names for them.
+    Verify {
+        /// The contact's name in the contacts file.
+        contact: String,
+        /// You compared the number and it is the same: mark the contact verified.
+        #[arg(long)]
+        mark: bool,
+        /// Take the verified mark away.
+        #[arg(long, conflicts_with = "mark")]
+        unmark: bool,
+        /// The contact really has a new key (you compared the new safety number): use the
+        /// key the contacts file now names, in place of the one first trusted.
+        #[arg(long)]
+        accept_new_key: bool,
+    },
     /// Print a conversation from the history.
     History {
         /// A contact's name, an ip:port, or a group (its name or a prefix of its id).
@@ -244,6 +260,20 @@ fn main() -> ExitCode {
         }) => cli::export(&common, contact.as_deref(), since.as_deref(), format),
         Some(Cmd::Id { addr, quiet, qr }) => cli::id(&common, &addr, quiet, qr),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
+        Some(Cmd::Verify {
+            contact,
+            mark,
+            unmark,
+            accept_new_key,
+        }) => cli::verify(
+            &common,
+            &contact,
+            cli::VerifyArgs {
+                mark,
+                unmark,
+                accept_new_key,
+            },
+        ),
         Some(Cmd::Listen {
             json,
             accept_files,

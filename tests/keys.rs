@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use qqchat_testkit::{
-    Impairment, Person, Relay, TempDir, WAIT, free_port, friends, loopback, run, text,
+    Impairment, Person, Relay, TempDir, WAIT, chat, free_port, friends, loopback, run, text,
 };
 
 #[test]
@@ -326,4 +326,208 @@ fn id_qr_prints_a_code_that_reads_back_as_the_contact_string() {
     assert_eq!(grids.len(), 1, "one code found:\n{code}");
     let (_, content) = grids[0].decode().expect("the code reads");
     assert_eq!(content, line);
+}
+
+/// The safety number `qqchat verify CONTACT` prints: its twelve groups of five digits.
+fn safety_number(person: &Person, contact: &str) -> String {
+    let out = run(
+        &person.dir,
+        &["--contacts", &person.contacts(), "verify", contact],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let groups: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Safety number"))
+        .skip(1)
+        .take(3)
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(groups.len(), 12, "{stdout}");
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())),
+        "{stdout}"
+    );
+    groups.join(" ")
+}
+
+fn verify(person: &Person, args: &[&str]) -> (String, String) {
+    let contacts = person.contacts();
+    let mut all = vec!["--contacts", &contacts, "verify"];
+    all.extend(args);
+    let out = run(&person.dir, &all, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn both_sides_see_the_same_safety_number_and_a_contact_can_be_marked_verified() {
+    let (alice, bob) = friends("alice", "bob");
+    let number = safety_number(&bob, "alice");
+    assert_eq!(
+        number,
+        safety_number(&alice, "bob"),
+        "one number, both sides"
+    );
+    let (out, _) = verify(&bob, &["alice"]);
+    assert!(out.contains("not verified"), "{out}");
+    let (out, _) = verify(&bob, &["alice", "--mark"]);
+    assert!(out.contains("alice is marked verified"), "{out}");
+    let (out, _) = verify(&bob, &["alice"]);
+    assert!(out.contains("status:        verified"), "{out}");
+    let (out, _) = verify(&bob, &["alice", "--unmark"]);
+    assert!(out.contains("no longer marked verified"), "{out}");
+}
+
+/// Trust on first use: alice's key edited in bob's file is set aside. bob's messages still
+/// go to alice's real key (and reach her), with a warning, until bob accepts the new key.
+#[test]
+fn a_key_edited_in_the_contacts_file_is_not_used_until_accepted() {
+    let (alice, bob) = friends("alice", "bob");
+    let mallory = Person::new("mallory");
+    let alice_key = alice.id().split("?key=").nth(1).expect("a key").to_owned();
+    let mallory_key = mallory
+        .id()
+        .split("?key=")
+        .nth(1)
+        .expect("a key")
+        .to_owned();
+    // bob's qqchat has talked to alice with her key: it is trusted.
+    let before = safety_number(&bob, "alice");
+    let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
+    bob.dir
+        .write("contacts.toml", &file.replace(&alice_key, &mallory_key));
+
+    let listener = alice.listen();
+    let out = run(
+        &bob.dir,
+        &[
+            "--contacts",
+            &bob.contacts(),
+            "send",
+            "--timeout",
+            "10",
+            "alice",
+            "is that still you?",
+        ],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("WARNING: the key of alice in the contacts file changed")
+            && err.contains("qqchat verify alice --accept-new-key"),
+        "{err}"
+    );
+    let line = listener.stdout.next(WAIT).expect("a line");
+    assert!(line.ends_with("] bob: is that still you?"), "{line}");
+    drop(listener);
+
+    let (out, err) = verify(&bob, &["alice"]);
+    assert!(err.contains("WARNING"), "{err}");
+    assert!(
+        out.contains(&format!("alice's key:   {alice_key}"))
+            && out.contains(&format!("NEW key for alice: {mallory_key}")),
+        "{out}"
+    );
+    assert_eq!(safety_number(&bob, "alice"), before, "still the old key's");
+    // Marking verified while the key is in question is refused: it would mark the old one.
+    let out = run(
+        &bob.dir,
+        &["--contacts", &bob.contacts(), "verify", "alice", "--mark"],
+        None,
+    );
+    assert!(!out.status.success());
+    let (out, _) = verify(&bob, &["alice", "--accept-new-key"]);
+    assert!(out.contains("alice's new key"), "{out}");
+    let (out, err) = verify(&bob, &["alice"]);
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(
+        out.contains(&format!("alice's key:   {mallory_key}")),
+        "{out}"
+    );
+}
+
+/// `add` with a line naming a known contact (by name, or at its address) with another key
+/// writes the key down but keeps the old one in use, and says how to accept it.
+#[test]
+fn add_with_a_known_name_or_address_holds_the_new_key_until_accepted() {
+    let (alice, bob) = friends("alice", "bob");
+    let alice_key = alice.id().split("?key=").nth(1).expect("a key").to_owned();
+    let before = safety_number(&bob, "alice");
+    // The second at the address the first one's line wrote into alice's entry.
+    let by_name = Person::new("alice");
+    let by_addr = Person::at("mallory", loopback(by_name.port));
+    for claimant in [by_name, by_addr] {
+        let line = claimant.id();
+        let new_key = line.split("?key=").nth(1).expect("a key").to_owned();
+        let out = run(
+            &bob.dir,
+            &["--contacts", &bob.contacts(), "add", &line],
+            None,
+        );
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            err.contains("WARNING: alice is already a contact, with another key")
+                && err.contains("qqchat verify alice --accept-new-key"),
+            "{err}"
+        );
+        let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
+        assert!(
+            file.contains(&new_key) && !file.contains("mallory"),
+            "{file}"
+        );
+        let (out, _) = verify(&bob, &["alice"]);
+        assert!(
+            out.contains(&format!("alice's key:   {alice_key}"))
+                && out.contains(&format!("NEW key for alice: {new_key}")),
+            "{out}"
+        );
+        assert_eq!(safety_number(&bob, "alice"), before);
+    }
+}
+
+/// The same in the real chat: a key changed in the file is marked, the old one kept, until
+/// `a` on the safety number screen accepts it, which the record on disk then says.
+#[test]
+fn the_chat_warns_of_a_changed_key_until_it_is_accepted() {
+    let (alice, bob) = friends("alice", "bob");
+    let alice_key = alice.id().split("?key=").nth(1).expect("a key").to_owned();
+    let new_key = Person::new("mallory")
+        .id()
+        .split("?key=")
+        .nth(1)
+        .expect("a key")
+        .to_owned();
+    let Some(screen) = chat(&bob, "tofu-bob") else {
+        return;
+    };
+    screen
+        .wait_for("Message to alice")
+        .unwrap_or_else(|s| panic!("no chat:\n{s}"));
+    // Edited while the chat runs: it reloads the file by itself.
+    let file = std::fs::read_to_string(bob.contacts()).expect("bob's contacts");
+    bob.dir
+        .write("contacts.toml", &file.replace(&alice_key, &new_key));
+    let shown = screen
+        .wait_for("key changed!")
+        .unwrap_or_else(|s| panic!("no warning in the list:\n{s}"));
+    assert!(shown.contains("the old key is still used"), "{shown}");
+    // The conversation is open, with the keys in the input: back to the list, then v.
+    screen.keys(&["Escape"]);
+    screen.keys(&["v"]);
+    screen
+        .wait_for("NEW key for alice")
+        .unwrap_or_else(|s| panic!("no safety number screen:\n{s}"));
+    screen.keys(&["a"]);
+    screen
+        .wait_for("alice's new key is trusted now")
+        .unwrap_or_else(|s| panic!("not accepted:\n{s}"));
+    let (out, err) = verify(&bob, &["alice"]);
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(out.contains(&format!("alice's key:   {new_key}")), "{out}");
 }

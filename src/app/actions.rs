@@ -41,6 +41,15 @@ impl App {
             Action::ReloadContacts => return vec![Effect::ReloadContacts],
             Action::OpenHelp => self.overlay = Overlay::Help { scroll: 0 },
             Action::ShowCard => return self.show_card(),
+            Action::ShowSafety => {
+                let id = match self.view.focus {
+                    Focus::Contacts => self.peers().get(self.selected()).map(Peer::id),
+                    _ => self.view.open,
+                };
+                self.open_safety(id);
+            }
+            Action::AcceptKey => return self.accept_key(),
+            Action::ToggleVerified => return self.toggle_verified(),
             Action::PageUp => self.scroll_by(self.page() as isize),
             Action::PageDown => self.scroll_by(-(self.page() as isize)),
             Action::NextPane => match self.view.focus {

@@ -20,6 +20,11 @@ pub enum Action {
     OpenHelp,
     /// Show this user's contact string and copy it.
     ShowCard,
+    /// The safety number with the contact under the cursor or open.
+    ShowSafety,
+    /// On the safety number screen: accept the new key, mark verified (or not).
+    AcceptKey,
+    ToggleVerified,
     ReloadContacts,
     PageUp,
     PageDown,
@@ -131,6 +136,8 @@ pub enum Context {
     Help,
     /// The contact string overlay: any key closes it.
     Card,
+    /// The safety number screen.
+    Safety,
     /// A yes-or-no prompt.
     Confirm,
     /// A prompt that takes a name, a contact string or a path.
@@ -263,6 +270,10 @@ pub enum When {
     DialogName,
     /// A new group's dialog.
     NewGroupDialog,
+    /// The contact under the cursor (in the list), open, or on the safety number screen
+    /// has a key the contacts file changed; or has not.
+    KeyChanged,
+    KeySettled,
 }
 
 impl When {
@@ -313,10 +324,24 @@ impl When {
                 .is_some_and(|g| g.is_joined() && g.view().is_creator()),
             When::DialogList => app.group_dialog().is_some_and(|d| !d.on_name()),
             When::DialogName => app.group_dialog().is_some_and(super::GroupDialog::on_name),
+            When::KeyChanged => trust_target(app).is_some_and(|p| app.key_change(p).is_some()),
+            When::KeySettled => trust_target(app).is_some_and(|p| app.key_change(p).is_none()),
             When::NewGroupDialog => app
                 .group_dialog()
                 .is_some_and(|d| d.kind == super::DialogKind::NewGroup),
         }
+    }
+}
+
+/// The peer whose key is in question: on the safety number screen, in the open
+/// conversation, or under the cursor of the list.
+fn trust_target(app: &App) -> Option<&super::Peer> {
+    if let super::Overlay::Safety { id } = app.overlay() {
+        return app.roster().get(*id);
+    }
+    match app.focus() {
+        super::Focus::Contacts => app.peers().get(app.selected()),
+        _ => app.open_peer(),
     }
 }
 
@@ -426,6 +451,12 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Contacts, When::Listed, 2, "n", "rename")]),
     bind(&[C::Contacts], &[Code(Char('d'))], Action::RemoveContact, None,
         &[hint(C::Contacts, When::Peers, 3, "d", "remove")]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('v'))], Action::ShowSafety,
+        help(Section::Contacts, "v", "safety number: verify, accept a new key"),
+        &[
+            hint(C::Contacts, When::KeyChanged, 0, "v", "key changed!"),
+            hint(C::Conversation, When::KeyChanged, 0, "v", "key changed!"),
+        ]),
     // The conversation.
     bind(&[C::Conversation], &[Code(Up), Code(Char('k'))], Action::ChooseEarlier,
         help(Section::Conversation, "↑ ↓  j k", "pick a message"),
@@ -607,6 +638,12 @@ pub const BINDINGS: &[Binding] = &[
         &[hint(C::Help, When::Always, 0, "any key", "closes help")]),
     bind(&[C::Card], &[Any], Action::CloseHelp, None,
         &[hint(C::Card, When::Always, 0, "any key", "closes")]),
+    bind(&[C::Safety], &[Code(Char('a'))], Action::AcceptKey, None,
+        &[hint(C::Safety, When::KeyChanged, 0, "a", "accept the new key")]),
+    bind(&[C::Safety], &[Code(Char('m'))], Action::ToggleVerified, None,
+        &[hint(C::Safety, When::KeySettled, 0, "m", "mark verified or not")]),
+    bind(&[C::Safety], &[Any], Action::CloseHelp, None,
+        &[hint(C::Safety, When::Always, 1, "other keys", "close")]),
     // Prompts.
     bind(&[C::Confirm], &[Code(Char('y')), Code(Char('Y'))], Action::Yes, None,
         &[hint(C::Confirm, When::Always, 0, "y", "yes")]),

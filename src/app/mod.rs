@@ -36,6 +36,7 @@ mod message;
 mod overlay;
 mod peer;
 mod roster;
+mod safety;
 mod search;
 mod status;
 mod transfers;
@@ -50,6 +51,7 @@ pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
+pub use safety::SafetyScreen;
 pub use search::{ConversationSearch, SearchResults, SearchScope};
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
@@ -96,6 +98,11 @@ pub enum Effect {
     },
     /// Read the contacts file again.
     ReloadContacts,
+    /// The user accepted the new key the contacts file names for a contact: trust it from
+    /// now on (in the record on disk and in the engine), then reload the file.
+    AcceptKey(crate::engine::KeyChange),
+    /// Mark contact `name` (its name in the file) verified, or not, in the record on disk.
+    SetVerified { name: String, verified: bool },
     /// Put this text on the clipboard (the terminal's, by OSC 52).
     Copy(String),
     /// Keep these drafts (conversation, text), in place of those kept before.
@@ -171,6 +178,8 @@ pub struct App {
     pending_create: Option<u64>,
     /// The search being stepped through in a conversation (`/`, then `n` and `N`).
     search: Option<ConversationSearch>,
+    /// Contacts whose key the contacts file changed, held to the trusted one.
+    key_changes: Vec<crate::engine::KeyChange>,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
@@ -220,6 +229,7 @@ impl App {
             groups: Groups::default(),
             pending_create: None,
             search: None,
+            key_changes: Vec::new(),
         }
     }
 
@@ -481,6 +491,7 @@ impl App {
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(_) => Context::Card,
+            Overlay::Safety { .. } => Context::Safety,
             Overlay::Transfers { .. } => Context::Transfers,
             Overlay::Group(_) => Context::Dialog,
             Overlay::Results(_) => Context::Results,

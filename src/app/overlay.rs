@@ -37,6 +37,10 @@ pub enum Overlay {
     Group(Box<super::GroupDialog>),
     /// What a search of every conversation found (`/` in the list).
     Results(Box<super::SearchResults>),
+    /// The safety number with entry `id` (v): mark it verified, accept a changed key.
+    Safety {
+        id: EntryId,
+    },
 }
 
 /// What the contact string overlay shows.

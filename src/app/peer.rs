@@ -340,8 +340,24 @@ impl Peer {
 pub enum Trust {
     /// A contact with a key: its messages are authenticated.
     Keyed,
+    /// A keyed contact whose safety number the user compared and marked verified.
+    Verified,
+    /// A contact whose key the contacts file changed: the key first trusted is still the
+    /// one used, until the user accepts the new one (its messages are authenticated by the
+    /// old key).
+    KeyChanged,
+    /// Someone on this network who announced a contact's name with another key than the
+    /// contact's: not that contact, whatever it says.
+    ClaimsContact,
     /// No key: anyone on the network could be writing under this name.
     Unverified,
     /// No key, and `[me] require_keys` refuses such peers: nothing is sent or taken.
     Refused,
+}
+
+impl Trust {
+    /// Messages with it are authenticated by a key the user trusts.
+    pub fn is_keyed(self) -> bool {
+        matches!(self, Trust::Keyed | Trust::Verified | Trust::KeyChanged)
+    }
 }

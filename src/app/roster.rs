@@ -34,6 +34,10 @@ pub struct Roster {
     /// Rows of people on this network that the last contacts turned out to hold, and the
     /// contact's row each joined, so that the view can follow.
     pub(super) absorbed: Vec<(EntryId, EntryId)>,
+    /// Contacts (by name in the file) whose key the file changed, held to the old one.
+    key_changed: HashSet<String>,
+    /// Contacts (by name in the file) whose safety number the user marked verified.
+    verified: HashSet<String>,
 }
 
 impl Roster {
@@ -45,6 +49,8 @@ impl Roster {
             by_msg_id: HashMap::new(),
             known_keys: HashSet::new(),
             absorbed: Vec::new(),
+            key_changed: HashSet::new(),
+            verified: HashSet::new(),
         };
         for c in &book.contacts {
             let key = ConversationKey::contact(&c.name);
@@ -146,12 +152,40 @@ impl Roster {
         // which `require_keys` asks for; the announcement still proves nothing of its name.
         let announced_key = peer.neighbour().and_then(Nearby::key).is_some();
         if peer.is_keyed() {
-            Trust::Keyed
+            let name = peer.key.as_str();
+            if peer.listed && self.key_changed.contains(name) {
+                Trust::KeyChanged
+            } else if peer.listed && self.verified.contains(name) {
+                Trust::Verified
+            } else {
+                Trust::Keyed
+            }
+        } else if self.claimed_contact(peer).is_some() {
+            Trust::ClaimsContact
         } else if self.require_keys && !announced_key {
             Trust::Refused
         } else {
             Trust::Unverified
         }
+    }
+
+    /// Which contacts' keys changed in the file, and which are verified, by name in the
+    /// file.
+    pub(super) fn set_key_marks(&mut self, changed: HashSet<String>, verified: HashSet<String>) {
+        self.key_changed = changed;
+        self.verified = verified;
+    }
+
+    /// The keyed contact whose name someone on this network announced with another key:
+    /// they are not that contact, and are never joined to it.
+    pub fn claimed_contact(&self, peer: &Peer) -> Option<&Peer> {
+        let nearby = peer.neighbour()?;
+        let key = nearby.key()?;
+        self.peers.iter().find(|p| {
+            p.listed
+                && p.public_key.is_some_and(|k| k != key)
+                && (p.name == nearby.name || p.key.as_str() == nearby.name)
+        })
     }
 
     /// Puts the stored conversations in place, merged with what each peer holds already.

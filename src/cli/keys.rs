@@ -273,16 +273,18 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
                 path.display()
             );
         }
-        if let Some(c) = book.by_name(name).filter(|c| c.key.is_some()) {
-            bail!(
-                "{} is already in {} with a different key; nothing changed. If {}'s key \
-                 really changed, check with them, then remove the contact and add it again; \
-                 or keep both: qqchat add --as NAME \"{}\"",
-                c.name,
-                path.display(),
-                c.name,
-                line.trim()
-            );
+        // A friend already keyed, by name or else at one of these addresses: the line
+        // names another key for them. It is written down, and held back until accepted.
+        let parsed_addrs: Vec<SocketAddr> =
+            parsed.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        let keyed = book.by_name(name).filter(|c| c.key.is_some()).or_else(|| {
+            book.contacts
+                .iter()
+                .find(|c| c.key.is_some() && parsed_addrs.iter().any(|&a| c.has_addr(a)))
+        });
+        if let Some(c) = keyed {
+            let existing = c.name.clone();
+            return add_new_key(common, &path, &existing, &parsed, line);
         }
     }
     let added = crate::contacts::add_keyed_contact(&path, name, &parsed.addrs, &parsed.key)
@@ -314,6 +316,50 @@ pub fn add(common: &Common, line: &str, name: Option<&str>) -> Result<ExitCode> 
             path.display()
         ),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `add` with a line for a friend already in the file with another key: the new key goes
+/// in their entry (with the line's addresses), and the key first trusted stays the one
+/// used until the user accepts the new one; the user is told so, loudly.
+fn add_new_key(
+    common: &Common,
+    path: &std::path::Path,
+    existing: &str,
+    parsed: &identity::ContactString,
+    line: &str,
+) -> Result<ExitCode> {
+    // The key in the file now is the one to hold to, if nothing was trusted for them yet.
+    let (mut book, _) = super::load_book_quiet(common, false)?;
+    super::trust::hold_book(common, &mut book)?;
+    if super::store::data_dir(common.data_dir.clone()).is_none() {
+        bail!(
+            "{existing} is already in {} with another key, and there is no data directory \
+             to keep the trusted key in: nothing changed (give one with --data-dir DIR)",
+            path.display()
+        );
+    }
+    crate::contacts::replace_key(path, existing, &parsed.addrs, &parsed.key)
+        .with_context(|| format!("{existing}'s entry in {} not changed", path.display()))?;
+    let arg = if existing
+        .chars()
+        .all(|c| c.is_alphanumeric() || "-_.@".contains(c))
+    {
+        existing.to_owned()
+    } else {
+        format!("'{}'", existing.replace('\'', r"'\''"))
+    };
+    eprintln!(
+        "qqchat: WARNING: {existing} is already a contact, with another key. The new key {} \
+         is written in {}, but qqchat keeps using the old key and sends nothing to the new \
+         one until you accept it. Compare safety numbers with {existing} (in person, or by a \
+         call): qqchat verify {arg}; if they match, run: qqchat verify {arg} \
+         --accept-new-key. If the line is someone else's, undo it in the file, or add them \
+         under another name: qqchat add --as NAME \"{}\"",
+        super::trust::short_key(&parsed.key),
+        path.display(),
+        line.trim()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

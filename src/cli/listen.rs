@@ -63,7 +63,8 @@ pub fn listen(
     let mut continuing: HashSet<u64> = HashSet::new();
     let book = Arc::new(Mutex::new(book));
     if let Some(path) = path.clone() {
-        follow(path, Arc::clone(&book), engine.commands.clone())?;
+        let data_dir = crate::store::data_dir(common.data_dir.clone());
+        follow(path, data_dir, Arc::clone(&book), engine.commands.clone())?;
     }
     let book = || book.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let name = book().me.name;
@@ -555,6 +556,7 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 /// that does not parse keeps the old contacts, and says why.
 fn follow(
     path: PathBuf,
+    data_dir: Option<PathBuf>,
     book: Arc<Mutex<ContactBook>>,
     commands: crossbeam_channel::Sender<Command>,
 ) -> Result<()> {
@@ -573,16 +575,36 @@ fn follow(
                     continue;
                 }
                 last = now;
-                let new = match ContactBook::load(&path) {
+                let mut new = match ContactBook::load(&path) {
                     Ok(new) => new,
                     Err(err) => {
                         eprintln!("qqchat: old contacts kept: {err}");
                         continue;
                     }
                 };
+                // Held to the trusted keys, which `qqchat verify` may have changed since.
+                let held = match super::trust::hold_in(data_dir.clone(), &mut new) {
+                    Ok(held) => held,
+                    Err(err) => {
+                        eprintln!("qqchat: old contacts kept: {err:#}");
+                        continue;
+                    }
+                };
                 let mut kept = book.lock().unwrap_or_else(PoisonError::into_inner);
                 if new.contacts != kept.contacts {
+                    super::trust::warn(&held.changes);
                     kept.contacts.clone_from(&new.contacts);
+                    let trusted = new.contacts.iter().filter_map(|c| {
+                        c.key.map(|key| Command::TrustKey {
+                            name: c.name.clone(),
+                            key: Some(key),
+                        })
+                    });
+                    for command in trusted.collect::<Vec<_>>() {
+                        if commands.send(command).is_err() {
+                            return;
+                        }
+                    }
                     if commands.send(Command::SetContacts(new.contacts)).is_err() {
                         break;
                     }

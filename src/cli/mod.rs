@@ -11,6 +11,7 @@ mod listen;
 mod ping;
 mod search;
 mod send;
+mod trust;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ pub use listen::listen;
 pub use ping::ping;
 pub use search::{Format as ExportFormat, export, search};
 pub use send::send;
+pub use trust::{VerifyArgs, verify, warning as key_warning};
 
 /// Removes a directory when dropped, unwinding included.
 struct RemoveOnDrop(PathBuf);
@@ -63,7 +65,18 @@ pub struct Common {
 
 /// Loads the contacts file. The chat needs one; the headless commands can do without,
 /// unless one was named with `--contacts`. Returns the book and the file it came from.
+/// Every contact is held to the key it was first trusted with, and a contact whose key
+/// the file changed is warned of on standard error.
 fn load_book(common: &Common, required: bool) -> Result<(ContactBook, Option<PathBuf>)> {
+    let (mut book, path) = load_book_quiet(common, required)?;
+    let held = trust::hold_book(common, &mut book)?;
+    trust::warn(&held.changes);
+    Ok((book, path))
+}
+
+/// [`load_book`] with the keys as the file names them, trusted or not: for what shows or
+/// holds them itself.
+fn load_book_quiet(common: &Common, required: bool) -> Result<(ContactBook, Option<PathBuf>)> {
     let (mut book, path) = match contacts::locate(common.contacts.as_deref()) {
         Ok(path) => (ContactBook::load(&path)?, Some(path)),
         Err(err) if required || common.contacts.is_some() => return Err(err.into()),
@@ -522,7 +535,9 @@ fn target(book: &ContactBook, to: &str) -> Result<Target> {
 
 /// `qqchat`: the chat.
 pub fn chat(common: &Common) -> Result<ExitCode> {
-    let (book, path) = load_book(common, false)?;
+    let (mut book, path) = load_book_quiet(common, false)?;
+    // Warned of in the chat itself, loudly, rather than on a terminal about to be cleared.
+    let held = trust::hold_book(common, &mut book)?;
     // No file yet: the chat starts empty (people on the LAN appear by themselves) and the
     // file is made in the config directory when the first contact is added.
     let path = path.or_else(|| contacts::search_paths(None).pop());
@@ -543,6 +558,7 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
     lan_options(common, &book, &mut options, book.me.listen);
     let on_lan = options.discovery.is_some() || options.lan.is_some();
     let public_key = options.protocol.identity.as_ref().map(|keys| keys.public);
+    options.trust = held.trust.clone();
     let engine = start_engine(book.me.listen, options)?;
     let _control = serve_control(common, &engine, book.me.relay.is_some())?;
     let session = crate::tui::Session {
@@ -551,6 +567,9 @@ pub fn chat(common: &Common) -> Result<ExitCode> {
         data_dir,
         on_lan,
         downloads,
+        trust: held.trust,
+        trust_dir: held.dir,
+        key_changes: held.changes,
     };
     crate::tui::run(book, path, engine, session)?;
     Ok(ExitCode::SUCCESS)
@@ -665,6 +684,9 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         data_dir: Some(dir.clone()),
         on_lan: false,
         downloads: Some(dir.join("downloads")),
+        trust: store::TrustBook::default(),
+        trust_dir: None,
+        key_changes: Vec::new(),
     };
     let result = crate::tui::run(book, None, engine, session);
     drop(_remove);

@@ -257,6 +257,25 @@ pub fn rename_contact(path: &Path, old: &str, new: &str) -> Result<(), EditError
     })
 }
 
+/// Writes another key (and the addresses that came with it) into contact `name`'s entry,
+/// keeping the rest of it and its comments: `qqchat add` with a new contact string for a
+/// friend already keyed. Whether the new key is used is not decided here: the trusted key
+/// stays in use until the user accepts the new one.
+pub fn replace_key(
+    path: &Path,
+    name: &str,
+    addrs: &[String],
+    key: &PublicKey,
+) -> Result<(), EditError> {
+    edit(path, false, |contacts| {
+        if !contacts.contains(name) {
+            return Err(EditError::NoSuchContact { name: name.into() });
+        }
+        contacts.give_key(name, addrs, key);
+        Ok(None)
+    })
+}
+
 /// Removes contact `name`. Only the entry goes: comments above it stay where they were.
 pub fn remove_contact(path: &Path, name: &str) -> Result<(), EditError> {
     edit(path, false, |contacts| {

@@ -35,7 +35,7 @@ use crate::proto::{PeerId, PublicKey, canonical};
 
 pub use edit::{
     EditError, KeyedAdd, add_contact, add_ipmsg_contact, add_keyed_contact, learn_addrs,
-    remove_contact, rename_contact,
+    remove_contact, rename_contact, replace_key,
 };
 pub use error::{ContactsError, Problem};
 pub use lan::Lan;

@@ -33,8 +33,15 @@ pub enum Command {
     SendNow { id: u64 },
     /// Drop a queued message.
     Cancel { id: u64 },
-    /// The contacts changed (the file was edited or reloaded).
+    /// The contacts changed (the file was edited or reloaded). A contact whose key is not
+    /// the one trusted for its name keeps the trusted key (see [`super::hold_keys`]).
     SetContacts(Vec<Contact>),
+    /// The user accepted `key` for the contact called `name` (`None`: forget its key, so
+    /// the next one is trusted on first use). Send before the `SetContacts` that uses it.
+    TrustKey {
+        name: String,
+        key: Option<PublicKey>,
+    },
     /// A conversation changed its name (a contact renamed, or an address added as a contact):
     /// its history file follows. Send before the matching `SetContacts`.
     RenameHistory {
@@ -386,6 +393,8 @@ pub struct Options {
     /// Where files are read and written (`send-file`, `listen --accept-files`); `None`
     /// takes no files.
     pub files: Option<Box<dyn super::core::FileStore>>,
+    /// The key each contact was first trusted with (`trust.json`).
+    pub trust: crate::store::TrustBook,
 }
 
 impl Options {
@@ -405,6 +414,7 @@ impl Options {
             lan: None,
             discovery: None,
             files: None,
+            trust: crate::store::TrustBook::default(),
         }
     }
 }

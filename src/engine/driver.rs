@@ -98,6 +98,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             strangers: options.strangers,
             local: own_lan(local_addr),
             lan: lan_options,
+            trust: options.trust,
         },
         Box::new(ProcessIds),
     );

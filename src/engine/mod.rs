@@ -19,6 +19,7 @@ mod ids;
 mod lan_files;
 mod limit;
 mod stun;
+mod trust;
 mod turn;
 
 pub use self::core::{
@@ -35,4 +36,5 @@ pub use group_view::{GroupItem, GroupItemKind, GroupSnapshot, GroupView};
 pub use ids::{IdGen, ProcessIds, SeededIds, new_message_id};
 pub use limit::too_long;
 pub use stun::{Mapping, Probe, Reachability, ServerReport, StunClient, StunServer};
+pub use trust::{KeyChange, accept_change, hold_keys};
 pub use turn::{RelayFailure, RelayReport, RelayServer, RelayState};

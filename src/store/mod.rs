@@ -8,6 +8,7 @@ mod key;
 mod legacy;
 mod message;
 mod search;
+mod trust;
 
 use std::io;
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ pub enum StoreError {
     )]
     Busy { dir: PathBuf, pid: Option<u32> },
 }
+pub use trust::{TrustBook, TrustError, Trusted, load_trust, save_trust, trust_path};
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]

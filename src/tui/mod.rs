@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 use crate::app::{App, Effect};
 use crate::contacts::{self, ContactBook, ContactsError, EditError, KeyedAdd, Me};
-use crate::engine::{Command, EngineEvent, EngineHandle};
+use crate::engine::{Command, EngineEvent, EngineHandle, KeyChange};
 use crate::proto::PublicKey;
 use crate::store::{self, History};
 use crate::ui;
@@ -101,6 +101,12 @@ pub struct Session {
     pub on_lan: bool,
     /// The folder offered when a file is accepted (`[me] downloads` or the system's).
     pub downloads: Option<PathBuf>,
+    /// The key each contact was first trusted with (the book is already held to them).
+    pub trust: store::TrustBook,
+    /// The data directory, where the trusted keys are kept; `None` keeps them for the run.
+    pub trust_dir: Option<PathBuf>,
+    /// Contacts whose key the file changed, held to the trusted one.
+    pub key_changes: Vec<KeyChange>,
 }
 
 /// Runs the TUI until the user quits. The terminal is restored on every way out.
@@ -131,6 +137,7 @@ pub fn run(
         Some(Err(err)) => app.show_error(&format!("drafts not restored: {err}")),
         None => {}
     }
+    app.set_key_trust(session.key_changes.clone(), verified(&session.trust));
     app.open_if_only_contact();
     if contacts_file.as_deref().is_some_and(|p| !p.exists()) {
         app.show_info(first_start(session.on_lan));
@@ -146,6 +153,8 @@ pub fn run(
         file_me,
         broken: false,
         on_lan: session.on_lan,
+        trust_dir: session.trust_dir.clone(),
+        trust: session.trust.clone(),
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
     let mut result = event_loop(
@@ -430,10 +439,18 @@ fn event_loop(
                     contacts::add_ipmsg_contact(path, &name, addr)
                         .map(|()| format!("{name} added to contacts (IP Messenger)"))
                 })?,
-                Effect::RenameContact { from, to } => contacts.change(app, engine, |path| {
-                    contacts::rename_contact(path, &from, &to)
-                        .map(|()| format!("{from} renamed to {to}"))
-                })?,
+                Effect::RenameContact { from, to } => {
+                    // The trusted key goes with the name, first, so the reload finds it.
+                    contacts.rename_trust(app, &from, &to);
+                    let renamed = contacts.change(app, engine, |path| {
+                        contacts::rename_contact(path, &from, &to)
+                            .map(|()| format!("{from} renamed to {to}"))
+                    });
+                    if contacts.book.by_name(&to).is_none() {
+                        contacts.rename_trust(app, &to, &from);
+                    }
+                    renamed?
+                }
                 Effect::RemoveContact { name } => contacts.change(app, engine, |path| {
                     contacts::remove_contact(path, &name)
                         .map(|()| format!("{name} removed from contacts"))
@@ -446,6 +463,10 @@ fn event_loop(
                 }
                 Effect::ReloadContacts => {
                     contacts.reload(app, engine, true)?;
+                }
+                Effect::AcceptKey(change) => contacts.accept_key(app, engine, &change)?,
+                Effect::SetVerified { name, verified } => {
+                    contacts.set_verified(app, &name, verified);
                 }
                 Effect::Copy(text) => {
                     let _terminal = lock_terminal();
@@ -564,6 +585,10 @@ struct Contacts {
     broken: bool,
     /// People on this network are found (for what the status line says with no file).
     on_lan: bool,
+    /// Where the trusted keys are kept; `None` keeps them only while the chat runs.
+    trust_dir: Option<PathBuf>,
+    /// The key each contact was first trusted with, as last read or written.
+    trust: store::TrustBook,
 }
 
 impl Contacts {
@@ -616,7 +641,7 @@ impl Contacts {
             app.show_info(first_start(self.on_lan));
             return Ok(false);
         }
-        let book = match ContactBook::load(path) {
+        let mut book = match ContactBook::load(path) {
             Ok(book) => book,
             Err(err) => {
                 app.show_error(&format!("old contacts kept: {}", describe(&err)));
@@ -624,6 +649,7 @@ impl Contacts {
                 return Ok(false);
             }
         };
+        let changes = self.hold(app, engine, &mut book)?;
         let was_broken = std::mem::replace(&mut self.broken, false);
         let me = MeChanges::between(&self.file_me, &book.me);
         if me.name.is_some() || me.bell.is_some() {
@@ -651,12 +677,140 @@ impl Contacts {
         self.book.contacts = book.contacts;
         let count = self.book.contacts.len();
         let mut said = format!("{count} contact{}", if count == 1 { "" } else { "s" });
+        if let Some(change) = changes.first() {
+            // Louder than a reload: the conversation and the list say it too.
+            app.show_error(&format!(
+                "{}'s key changed in the contacts file: the old key is still used · v: safety number",
+                crate::text::sanitize(&change.name)
+            ));
+            return Ok(true);
+        }
         if let Some(me) = me.said() {
             said = format!("{said}; {me}");
         }
         app.show_info(&format!("contacts reloaded: {said}"));
         Ok(true)
     }
+}
+
+impl Contacts {
+    /// Holds `book`'s contacts to their trusted keys, recording first keys, and tells the
+    /// engine and the App. The record is read again first: `qqchat verify` may have
+    /// changed it while the chat runs.
+    fn hold(
+        &mut self,
+        app: &mut App,
+        engine: &EngineHandle,
+        book: &mut ContactBook,
+    ) -> anyhow::Result<Vec<KeyChange>> {
+        if let Some(dir) = &self.trust_dir {
+            match store::load_trust(dir) {
+                Ok(trust) => self.trust = trust,
+                Err(err) => app.show_error(&format!("trusted keys not read again: {err}")),
+            }
+        }
+        let before = self.trust.clone();
+        let changes = crate::engine::hold_keys(&mut self.trust, &mut book.contacts);
+        if self.trust != before {
+            self.save_trust(app);
+        }
+        // The engine holds contacts to the same keys: these, trusted or accepted.
+        for c in &book.contacts {
+            if let Some(key) = c.key {
+                send(
+                    engine,
+                    Command::TrustKey {
+                        name: c.name.clone(),
+                        key: Some(key),
+                    },
+                )?;
+            }
+        }
+        app.set_key_trust(changes.clone(), verified(&self.trust));
+        Ok(changes)
+    }
+
+    fn save_trust(&self, app: &mut App) -> bool {
+        let Some(dir) = &self.trust_dir else {
+            return true;
+        };
+        match store::save_trust(dir, &self.trust) {
+            Ok(()) => true,
+            Err(err) => {
+                app.show_error(&format!("trusted keys not kept: {err}"));
+                false
+            }
+        }
+    }
+
+    /// The user accepted the new key the file names for a contact (a, on the safety
+    /// number screen).
+    fn accept_key(
+        &mut self,
+        app: &mut App,
+        engine: &EngineHandle,
+        change: &KeyChange,
+    ) -> anyhow::Result<()> {
+        crate::engine::accept_change(&mut self.trust, change);
+        if !self.save_trust(app) {
+            return Ok(());
+        }
+        send(
+            engine,
+            Command::TrustKey {
+                name: change.name.clone(),
+                key: change.offered,
+            },
+        )?;
+        if self.reload(app, engine, false)? {
+            let name = crate::text::sanitize(&change.name);
+            app.show_info(&match change.offered {
+                Some(_) => format!("{name}'s new key is trusted now"),
+                None => format!("{name} is spoken to without a key now"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The record of contact `from`'s key is `to`'s now.
+    fn rename_trust(&mut self, app: &mut App, from: &str, to: &str) {
+        if self.trust.rename(from, to) {
+            self.save_trust(app);
+        }
+    }
+
+    /// m on the safety number screen.
+    fn set_verified(&mut self, app: &mut App, name: &str, verified_now: bool) {
+        if self.trust.set_verified(name, verified_now) && self.save_trust(app) {
+            let changes = app_changes(app, &self.book);
+            app.set_key_trust(changes, verified(&self.trust));
+            let name = crate::text::sanitize(name);
+            app.show_info(&if verified_now {
+                format!("{name} is marked verified")
+            } else {
+                format!("{name} is no longer marked verified")
+            });
+        }
+    }
+}
+
+/// The contacts marked verified, by name in the file.
+fn verified(trust: &store::TrustBook) -> std::collections::HashSet<String> {
+    trust
+        .iter()
+        .filter(|(_, t)| t.verified)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// The key changes the App holds now, for the contacts still in `book`.
+fn app_changes(app: &App, book: &ContactBook) -> Vec<KeyChange> {
+    app.peers()
+        .iter()
+        .filter_map(|p| app.key_change(p))
+        .filter(|c| book.by_name(&c.name).is_some())
+        .cloned()
+        .collect()
 }
 
 /// What the status line says after a contact string was taken: a contact without a key

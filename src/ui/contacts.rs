@@ -283,8 +283,21 @@ const GROUP: u8 = 4;
 /// The mark after a name, long and short: none for a keyed contact.
 fn trust_marks(trust: Trust, unencrypted: bool) -> (Option<Span<'static>>, Option<Span<'static>>) {
     let warning = Style::new().fg(Color::Yellow);
+    let alarm = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     match trust {
         Trust::Keyed => (None, None),
+        Trust::Verified => {
+            let mark = Span::styled(" ✓", Style::new().fg(Color::Green));
+            (Some(mark.clone()), Some(mark))
+        }
+        Trust::KeyChanged => (
+            Some(Span::styled(" key changed!", alarm)),
+            Some(Span::styled(" ⚠", alarm)),
+        ),
+        Trust::ClaimsContact => (
+            Some(Span::styled(" not your contact!", alarm)),
+            Some(Span::styled(" ⚠", alarm)),
+        ),
         Trust::Unverified if unencrypted => (
             Some(Span::styled(" unencrypted", warning)),
             Some(Span::styled(" ?", warning.add_modifier(Modifier::BOLD))),

@@ -50,7 +50,22 @@ pub fn block(app: &App, width: u16) -> Block<'static> {
         title.extend(presence(app, peer));
     }
     title.push(Span::raw(" "));
-    block.title(Line::from(title))
+    let block = block.title(Line::from(title));
+    match app.trust_warning(peer) {
+        // Loud, on the frame under the messages, until the user settles it.
+        Some(warning) => {
+            let room = usize::from(width).saturating_sub(4);
+            let text = format!("{} ", fit(&format!(" {warning}"), room).trim_end());
+            block.title_bottom(Line::styled(
+                text,
+                Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(Modifier::BOLD),
+            ))
+        }
+        None => block,
+    }
 }
 
 /// A name in a title, followed by what is known of who it is: ` (unverified)` for a peer
@@ -68,6 +83,22 @@ pub fn name_with_trust(
     let refused = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     let (long, short) = match trust {
         Trust::Keyed => return vec![Span::styled(fit(name, text_width(name).min(room)), style)],
+        Trust::Verified => {
+            let mark = Span::styled(" ✓", Style::new().fg(Color::Green));
+            let shown = text_width(name).min(room.saturating_sub(2));
+            return vec![
+                Span::styled(fit(name, shown).trim_end().to_owned(), style),
+                mark,
+            ];
+        }
+        Trust::KeyChanged => (
+            Span::styled(" (KEY CHANGED)", refused),
+            Span::styled(" ⚠", refused),
+        ),
+        Trust::ClaimsContact => (
+            Span::styled(" (not your contact!)", refused),
+            Span::styled(" ⚠", refused),
+        ),
         Trust::Unverified if unencrypted => (
             Span::styled(" (unencrypted)", unverified_style()),
             Span::styled(" ?", unverified_style()),
@@ -331,7 +362,7 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
             app.me(),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         )
-    } else if app.trust(peer) == Trust::Keyed {
+    } else if app.trust(peer).is_keyed() {
         (
             peer.name(),
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),

@@ -29,12 +29,20 @@ pub const MARKS: &[&[(&str, &str, Style)]; LEGEND_ROWS] = &[
     &[
         ("→", "plain UDP", fg(Color::DarkGray)),
         ("✗", "no key, refused", fg(Color::Red)),
+        ("✓", "verified key", fg(Color::Green)),
     ],
-    &[(
-        "?",
-        "unverified: no key",
-        fg(Color::Yellow).add_modifier(Modifier::BOLD),
-    )],
+    &[
+        (
+            "?",
+            "unverified: no key",
+            fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        (
+            "⚠",
+            "key changed",
+            fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    ],
     &[
         ("○", "pending", fg(Color::DarkGray)),
         ("✓", "delivered", fg(Color::Green)),

@@ -31,6 +31,7 @@ pub mod help;
 pub mod input;
 mod lines;
 pub mod prompt;
+pub mod safety;
 pub mod search;
 pub mod status;
 pub mod transfers;
@@ -50,6 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help { .. } => help::draw(frame, app, frame.area()),
         Overlay::Prompt(prompt) => prompt::draw(frame, app, prompt, frame.area()),
         Overlay::Card(card) => card::draw(frame, card, frame.area()),
+        Overlay::Safety { .. } => safety::draw(frame, app, frame.area()),
         Overlay::Transfers { .. } => transfers::draw(frame, app, frame.area()),
         Overlay::Group(dialog) => group::draw_dialog(frame, app, dialog, frame.area()),
         Overlay::Results(results) => search::draw(frame, app, results, frame.area()),

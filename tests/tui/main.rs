@@ -28,4 +28,5 @@ mod search;
 mod sending;
 mod snapshots;
 mod times;
+mod tofu;
 mod trust;

@@ -123,6 +123,9 @@ pub struct CoreOptions {
     pub lan: Option<LanOptions>,
     /// `[me] strangers`: what becomes of messages from addresses that are not contacts.
     pub strangers: crate::contacts::Strangers,
+    /// The key each contact was first trusted with: a contact is held to it whatever key
+    /// its [`Contact`] names, until [`Command::TrustKey`].
+    pub trust: crate::store::TrustBook,
 }
 
 impl CoreOptions {
@@ -138,6 +141,7 @@ impl CoreOptions {
             stun: Vec::new(),
             local: Vec::new(),
             lan: None,
+            trust: crate::store::TrustBook::default(),
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct EngineCore {
     node: Node,
     ids: Box<dyn IdGen>,
     contacts: Vec<Contact>,
+    /// Trusted keys: every contact in `contacts` holds its own (see [`super::hold_keys`]).
+    trust: crate::store::TrustBook,
     /// This person's name (see [`CoreOptions::name`]).
     name: String,
     /// Ids of messages received and stored, in this run or an earlier one.
@@ -218,10 +224,14 @@ impl EngineCore {
     pub fn new(options: CoreOptions, ids: Box<dyn IdGen>) -> Self {
         // The run's epoch is the wall clock in microseconds: its low bits differ per run.
         let xfer_session = options.protocol.epoch as u32;
+        let mut trust = options.trust;
+        let mut contacts = options.contacts;
+        let _ = super::hold_keys(&mut trust, &mut contacts);
         EngineCore {
             node: Node::new(options.protocol),
             ids,
-            contacts: options.contacts,
+            contacts,
+            trust,
             name: options.name,
             seen: HashSet::new(),
             unacked: HashMap::new(),
@@ -339,7 +349,19 @@ impl EngineCore {
                 }
             }
             Command::Cancel { id } => self.cancel(id),
-            Command::SetContacts(contacts) => self.set_contacts(now, contacts),
+            Command::SetContacts(mut contacts) => {
+                // Whatever the front end sent, no contact's key changes here unasked.
+                let _ = super::hold_keys(&mut self.trust, &mut contacts);
+                self.set_contacts(now, contacts);
+            }
+            Command::TrustKey { name, key } => match key {
+                Some(key) => {
+                    self.trust.trust(&name, key);
+                }
+                None => {
+                    self.trust.forget(&name);
+                }
+            },
             Command::RenameHistory { from, to } => {
                 // A stranger made a contact is no longer a request.
                 self.requests.forget(&from);

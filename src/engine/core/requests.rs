@@ -15,9 +15,10 @@ use crate::store::ConversationKey;
 
 /// Conversations with strangers kept at once.
 pub const MAX_REQUESTS: usize = 50;
-/// Text kept from all of them together.
-pub const MAX_REQUEST_BYTES: u64 = 512 * 1024;
-/// Text kept from one of them until it is answered (made a contact).
+/// Text kept from all of them together: room for two messages of the largest size.
+pub const MAX_REQUEST_BYTES: u64 = 2 * 1024 * 1024;
+/// Text kept from one of them until it is made a contact; its first message is taken
+/// whatever its size (the protocol bounds it), so one long message is never refused.
 pub const MAX_BYTES_PER_REQUEST: u64 = 64 * 1024;
 
 /// A request: when its last message came, and the bytes of text it holds.
@@ -64,7 +65,7 @@ impl Requests {
             Strangers::Requests => {}
         }
         let held = self.open.get(key).map_or(0, |r| r.bytes);
-        if held + bytes > MAX_BYTES_PER_REQUEST {
+        if held > 0 && held + bytes > MAX_BYTES_PER_REQUEST {
             return Admit::Refuse;
         }
         let entry = self.open.entry(key.clone()).or_insert(Request {
@@ -202,8 +203,15 @@ mod tests {
         assert!(matches!(r.admit(&key(0), big, at(0)), Admit::Take { .. }));
         assert!(matches!(r.admit(&key(0), big, at(1)), Admit::Take { .. }));
         assert_eq!(r.admit(&key(0), 1, at(2)), Admit::Refuse, "one is full");
+        // A first message is taken whatever its size, up to what the protocol carries.
+        let mut other = Requests::new(Strangers::Requests);
+        assert!(matches!(
+            other.admit(&key(1), 1 << 20, at(0)),
+            Admit::Take { .. }
+        ));
+        assert_eq!(other.admit(&key(1), 1, at(1)), Admit::Refuse);
         let mut dropped = Vec::new();
-        for n in 1..20 {
+        for n in 1..40 {
             let n64 = i64::try_from(n).expect("small");
             if let Admit::Take { dropped: d } = r.admit(&key(n), MAX_BYTES_PER_REQUEST, at(n64)) {
                 dropped.extend(d);
