@@ -292,7 +292,10 @@ fn send_through_a_lossy_relay_delivers_fifty_lines_once_in_order() {
     let listener = listen(&dir, port, &[], &[]);
     let relay = Relay::start(loopback(port), Impairment::HOSTILE, 0xC11);
     let via = relay.addr().to_string();
-    let lines: Vec<String> = (0..50).map(|i| format!("line {i} of 50")).collect();
+    // Long enough that the fifty, sent in one go and packed together, still fill dozens of
+    // datagrams for the relay to drop, duplicate and reorder.
+    let pad = "x".repeat(600);
+    let lines: Vec<String> = (0..50).map(|i| format!("line {i} of 50 {pad}")).collect();
     let input = lines.join("\n") + "\n";
 
     let output = run(

@@ -143,6 +143,21 @@ fn a_group_message_reaches_every_member_and_a_late_one_catches_up() {
         "{kept}"
     );
 
+    // Search finds the group's messages too, beside the running listen, newest first.
+    let out = qq(carol, &["search", "WHILE", "away"]);
+    let found = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let found: Vec<&str> = found.lines().collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].ends_with("(# team) bob: second while dave is away"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].ends_with("(# team) alice: first while dave is away"),
+        "{found:?}"
+    );
+
     let out = qq(carol, &["group", "list"]);
     let listed = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -52,7 +52,7 @@ pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
 pub use roster::Roster;
 pub use safety::SafetyScreen;
-pub use search::{ConversationSearch, SearchResults, SearchScope};
+pub use search::{ConversationSearch, Found, Place, ResultRow, SearchResults, SearchScope};
 pub use status::{Notice, StatusLine};
 pub use view::{ConversationView, Focus};
 

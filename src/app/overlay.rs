@@ -77,8 +77,8 @@ pub enum PromptKind {
     SaveFile { transfer: usize, from_list: bool },
     /// Confirm leaving `group`.
     LeaveGroup { group: crate::proto::group::GroupId },
-    /// What to find in the conversation of `peer`, or in every one.
-    Search { peer: Option<EntryId> },
+    /// What to find in this conversation or group, or in every one.
+    Search { place: Option<super::search::Place> },
 }
 
 /// Tab in a path prompt: the names that fit, and which one Tab put in last.
@@ -462,7 +462,7 @@ impl App {
                 from_list,
             } => return self.confirm_accept(transfer, from_list, &name),
             PromptKind::AddKeyed => return self.confirm_contact_string(&name),
-            PromptKind::Search { peer } => return self.confirm_search(peer, &name),
+            PromptKind::Search { place } => return self.confirm_search(place, &name),
             PromptKind::NameKeyed { addrs, key } => {
                 if let Some(problem) = self.roster.keyed_contact_problem(&name, &addrs, &key) {
                     self.set_prompt_error(problem);

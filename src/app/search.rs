@@ -1,13 +1,15 @@
 //! Searching the history: `/` in a conversation finds its messages and steps through them
 //! with `n` (older) and `N` (newer), the matches highlighted; `/` in the contact list finds
-//! them in every conversation, as a list to open one from. The store does the finding
-//! ([`Effect::Search`]); this keeps what was found and where the view is in it.
+//! them in every conversation, as a list to open one from. The store finds 1:1 messages
+//! ([`Effect::Search`]); a group's are all in memory already, and are found here.
 
 use jiff::Timestamp;
 
 use super::overlay::{Overlay, PromptKind};
 use super::peer::EntryId;
 use super::{App, Effect, Message};
+use crate::engine::GroupItemKind;
+use crate::proto::group::{GroupId, MsgRef};
 use crate::store::{ConversationKey, Direction, Hit, Order, Search, StoredMessage};
 use crate::text::{one_line, sanitize};
 
@@ -29,13 +31,27 @@ pub enum SearchScope {
     },
 }
 
+/// Where a search steps through matches: a 1:1 conversation, or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Peer(EntryId),
+    Group(GroupId),
+}
+
+/// A match: a stored message of a 1:1 conversation, or a group's message by its place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    Message(StoredMessage),
+    Group(MsgRef),
+}
+
 /// A search in the open conversation: its words, its matches newest first, and the one
 /// the view is on.
 #[derive(Debug, Clone)]
 pub struct ConversationSearch {
-    pub peer: EntryId,
+    pub place: Place,
     pub query: String,
-    pub hits: Vec<StoredMessage>,
+    pub hits: Vec<Found>,
     pub current: usize,
 }
 
@@ -46,11 +62,27 @@ impl ConversationSearch {
     }
 }
 
-/// The matches in every conversation, as a list over the screen.
+/// A row of the list of matches in every conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultRow {
+    Message(Hit),
+    /// A group's message: the group, its name, who wrote it (as shown), when, the text.
+    Group {
+        group: GroupId,
+        item: MsgRef,
+        name: String,
+        author: String,
+        at: Option<Timestamp>,
+        text: String,
+    },
+}
+
+/// The matches in every conversation, as a list over the screen: 1:1 ones best first, then
+/// groups' newest first.
 #[derive(Debug, Clone)]
 pub struct SearchResults {
     pub query: String,
-    pub hits: Vec<Hit>,
+    pub hits: Vec<ResultRow>,
     pub selected: usize,
 }
 
@@ -64,31 +96,43 @@ impl App {
     /// `/`: asks what to find, in the open conversation (from its pane) or everywhere (from
     /// the list).
     pub(super) fn ask_search(&mut self, everywhere: bool) {
-        let peer = if everywhere { None } else { self.view.open };
-        let question = match peer.and_then(|id| self.roster.get(id)) {
-            Some(p) => format!("Search the conversation with {}:", p.name()),
-            None if self.open_group().is_some() && !everywhere => {
-                self.show_info("search finds messages with contacts; / in the list searches all");
-                return;
-            }
+        let place = match (everywhere, self.view.open, self.view.open_group) {
+            (true, _, _) => None,
+            (false, Some(peer), _) => Some(Place::Peer(peer)),
+            (false, None, Some(group)) => Some(Place::Group(group)),
+            (false, None, None) => None,
+        };
+        let question = match place {
+            Some(Place::Peer(id)) => match self.roster.get(id) {
+                Some(p) => format!("Search the conversation with {}:", p.name()),
+                None => return,
+            },
+            Some(Place::Group(id)) => match self.groups.get(id) {
+                Some(g) => format!("Search the group {}:", g.name()),
+                None => return,
+            },
             None => "Search every conversation:".to_owned(),
         };
         let text = self
             .search
             .as_ref()
             .map_or_else(String::new, |s| s.query.clone());
-        self.ask(PromptKind::Search { peer }, question, &text);
+        self.ask(PromptKind::Search { place }, question, &text);
     }
 
     /// The question was answered: what to ask the store.
-    pub(super) fn confirm_search(&mut self, peer: Option<EntryId>, text: &str) -> Vec<Effect> {
+    pub(super) fn confirm_search(&mut self, place: Option<Place>, text: &str) -> Vec<Effect> {
         self.overlay = Overlay::None;
         if crate::store::search_words(text).is_empty() {
             self.search = None;
             return Vec::new();
         }
-        match peer {
-            Some(peer) => self.search_conversation(peer, text, None),
+        match place {
+            Some(Place::Peer(peer)) => self.search_conversation(peer, text, None),
+            Some(Place::Group(group)) => {
+                self.search_group(group, text, None);
+                Vec::new()
+            }
             None => vec![Effect::Search {
                 scope: SearchScope::All,
                 search: Search {
@@ -138,7 +182,11 @@ impl App {
             }
         };
         let shown_query = one_line(&sanitize(&query));
-        if hits.is_empty() {
+        let mut rows: Vec<ResultRow> = hits.into_iter().map(ResultRow::Message).collect();
+        if scope == SearchScope::All {
+            rows.extend(self.group_rows(&query));
+        }
+        if rows.is_empty() {
             self.search = None;
             self.show_info(&format!("nothing found for “{shown_query}”"));
             return;
@@ -147,24 +195,96 @@ impl App {
             SearchScope::All => {
                 self.overlay = Overlay::Results(Box::new(SearchResults {
                     query,
-                    hits,
+                    hits: rows,
                     selected: 0,
                 }));
             }
             SearchScope::Conversation { peer, at } => {
+                let hits: Vec<Found> = rows
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        ResultRow::Message(hit) => Some(Found::Message(hit.message)),
+                        ResultRow::Group { .. } => None,
+                    })
+                    .collect();
                 let current = at
-                    .and_then(|at| hits.iter().position(|h| h.message.at == at))
+                    .and_then(|at| {
+                        hits.iter()
+                            .position(|h| matches!(h, Found::Message(m) if m.at == at))
+                    })
                     .unwrap_or(0);
                 self.search = Some(ConversationSearch {
-                    peer,
+                    place: Place::Peer(peer),
                     query,
-                    hits: hits.into_iter().map(|h| h.message).collect(),
+                    hits,
                     current,
                 });
                 self.open_for_search(peer);
                 self.show_match();
             }
         }
+    }
+
+    /// Steps through the matches of `text` in group `id`, from the one at `item` (else the
+    /// newest); its messages are all here, so nothing is asked of the store.
+    fn search_group(&mut self, id: GroupId, text: &str, item: Option<MsgRef>) {
+        let Some(group) = self.groups.get(id) else {
+            return;
+        };
+        let words = crate::store::search_words(text);
+        let hits: Vec<Found> = group
+            .shown()
+            .rev()
+            .filter(|i| matches!(&i.kind, GroupItemKind::Text(t) if contains_all(t, &words)))
+            .map(|i| Found::Group(i.id))
+            .collect();
+        if hits.is_empty() {
+            self.search = None;
+            let query = one_line(&sanitize(text));
+            self.show_info(&format!("nothing found for “{query}”"));
+            return;
+        }
+        let current = item
+            .and_then(|item| hits.iter().position(|h| *h == Found::Group(item)))
+            .unwrap_or(0);
+        self.search = Some(ConversationSearch {
+            place: Place::Group(id),
+            query: text.to_owned(),
+            hits,
+            current,
+        });
+        if self.view.open_group != Some(id) {
+            self.open_group_id(id);
+        }
+        self.view.focus = super::Focus::Conversation;
+        self.show_match();
+    }
+
+    /// The matches of `text` in every group, newest first, as rows of the list.
+    fn group_rows(&self, text: &str) -> Vec<ResultRow> {
+        let words = crate::store::search_words(text);
+        let mut rows = Vec::new();
+        for group in self.groups.listed() {
+            for item in group.shown() {
+                if let GroupItemKind::Text(t) = &item.kind
+                    && contains_all(t, &words)
+                {
+                    rows.push(ResultRow::Group {
+                        group: group.id(),
+                        item: item.id,
+                        name: group.name().to_owned(),
+                        author: self.member_label(group, &item.author).0,
+                        at: item.sent_at,
+                        text: t.clone(),
+                    });
+                }
+            }
+        }
+        rows.sort_by_key(|r| match r {
+            ResultRow::Group { at, .. } => std::cmp::Reverse(*at),
+            ResultRow::Message(h) => std::cmp::Reverse(Some(h.message.at)),
+        });
+        rows
     }
 
     /// Opens the conversation of entry `peer`, its pane focused, for stepping through
@@ -207,19 +327,36 @@ impl App {
         let Some(search) = self.search.as_ref() else {
             return;
         };
-        let (peer, count, current) = (search.peer, search.hits.len(), search.current);
+        let (place, count, current) = (search.place, search.hits.len(), search.current);
         let query = one_line(&sanitize(&search.query));
         let Some(hit) = search.hits.get(current).cloned() else {
             return;
         };
-        let Some(p) = self.roster.get(peer) else {
-            return;
+        let found = match (place, &hit) {
+            (Place::Peer(peer), Found::Message(hit)) => {
+                let Some(p) = self.roster.get(peer) else {
+                    return;
+                };
+                let found = p.messages().iter().rposition(|m| is_hit(m, hit));
+                let older =
+                    p.older.is_empty() || p.messages().first().is_some_and(|m| m.at() < hit.at);
+                match found {
+                    Some(index) => Some((p.seq_at(index), index)),
+                    None if older => None,
+                    // Read back to it first.
+                    None => return,
+                }
+            }
+            (Place::Group(id), Found::Group(item)) => self
+                .groups
+                .get(id)
+                .and_then(|g| g.shown().position(|i| i.id == *item))
+                .map(|index| (index as super::Seq, index)),
+            _ => None,
         };
-        let found = p.messages().iter().rposition(|m| is_hit(m, &hit));
-        let older = p.older.is_empty() || p.messages().first().is_some_and(|m| m.at() < hit.at);
         match found {
-            Some(index) => {
-                self.view.chosen = Some(p.seq_at(index));
+            Some((seq, index)) => {
+                self.view.chosen = Some(seq);
                 self.reveal(index);
                 self.show_info(&format!(
                     "“{query}”: match {} of {count}{} · n older · N newer · Esc done",
@@ -227,11 +364,7 @@ impl App {
                     if count == CONVERSATION_HITS { "+" } else { "" },
                 ));
             }
-            None if older => {
-                self.show_info("that match is not in this conversation's view");
-            }
-            // Read back to it first.
-            None => {}
+            None => self.show_info("that match is not in this conversation's view"),
         }
     }
 
@@ -239,10 +372,14 @@ impl App {
     /// written.
     pub(super) fn search_reaches_back(&self) -> Option<Timestamp> {
         let search = self.search.as_ref()?;
-        let hit = search.hits.get(search.current)?;
-        let p = self.roster.get(search.peer)?;
+        let (Place::Peer(peer), Some(Found::Message(hit))) =
+            (search.place, search.hits.get(search.current))
+        else {
+            return None;
+        };
+        let p = self.roster.get(peer)?;
         let first = p.messages().first()?;
-        (self.view.open == Some(search.peer) && hit.at < first.at() && !p.older.is_empty())
+        (self.view.open == Some(peer) && hit.at < first.at() && !p.older.is_empty())
             .then_some(hit.at)
     }
 
@@ -263,22 +400,35 @@ impl App {
         let Overlay::Results(results) = std::mem::replace(&mut self.overlay, Overlay::None) else {
             return Vec::new();
         };
-        let Some(hit) = results.hits.get(results.selected) else {
-            return Vec::new();
-        };
-        let Some(peer) = self.roster.entry_of(&hit.key) else {
-            self.show_info("that conversation is not in the list any more");
-            return Vec::new();
-        };
-        self.search_conversation(peer, &results.query, Some(hit.message.at))
+        match results.hits.get(results.selected) {
+            Some(ResultRow::Message(hit)) => {
+                let Some(peer) = self.roster.entry_of(&hit.key) else {
+                    self.show_info("that conversation is not in the list any more");
+                    return Vec::new();
+                };
+                self.search_conversation(peer, &results.query, Some(hit.message.at))
+            }
+            Some(ResultRow::Group { group, item, .. }) => {
+                self.search_group(*group, &results.query, Some(*item));
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// The search of the open conversation, if one is under way.
     pub fn conversation_search(&self) -> Option<&ConversationSearch> {
-        self.search
-            .as_ref()
-            .filter(|s| self.view.open == Some(s.peer))
+        self.search.as_ref().filter(|s| match s.place {
+            Place::Peer(peer) => self.view.open == Some(peer),
+            Place::Group(group) => self.view.open_group == Some(group),
+        })
     }
+}
+
+/// Whether `text` holds every word, in any case (as the store's search matches).
+fn contains_all(text: &str, words: &[&str]) -> bool {
+    let text = text.to_lowercase();
+    words.iter().all(|w| text.contains(&w.to_lowercase()))
 }
 
 /// Whether shown message `m` is stored message `hit`: an own one by its id (the chat

@@ -40,26 +40,100 @@ pub fn search(
         Some(who) => vec![conversation_key(&book, &history.keys()?, who)?],
         None => Vec::new(),
     };
-    let hits = history.search(&Search {
+    let since = since.map(parse_since).transpose()?;
+    let one_to_one = contact.is_some();
+    let search = Search {
         text,
         conversations,
-        since: since.map(parse_since).transpose()?,
+        since,
         order: Order::Rank,
         limit,
-    })?;
-    if hits.is_empty() {
+    };
+    let hits = history.search(&search)?;
+    let tz = TimeZone::system();
+    let mut lines: Vec<String> = hits
+        .iter()
+        .map(|hit| line(&hit.message, &hit.key, &book.me.name, json, true, &tz))
+        .collect();
+    // Groups' messages are signed bytes in the history; they are read and matched here,
+    // newest first, after the conversations'.
+    if !one_to_one {
+        let room = limit.saturating_sub(lines.len());
+        lines.extend(
+            group_lines(&book, &history, &search, json, &tz)?
+                .into_iter()
+                .take(room),
+        );
+    }
+    if lines.is_empty() {
         eprintln!("nothing found");
         return Ok(ExitCode::from(1));
     }
-    let tz = TimeZone::system();
     let mut out = std::io::stdout().lock();
-    for hit in &hits {
-        let text = line(&hit.message, &hit.key, &book.me.name, json, true, &tz);
+    for text in lines {
         if writeln!(out, "{text}").is_err() {
             break;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The groups' messages that hold every word of `search`, newest first: `[time] (# team)
+/// alice: text`, or JSON with `group` (`name`, `id`), `from` and `text`.
+fn group_lines(
+    book: &crate::contacts::ContactBook,
+    history: &crate::store::History,
+    search: &Search,
+    json: bool,
+    tz: &TimeZone,
+) -> Result<Vec<String>> {
+    let words: Vec<String> = crate::store::search_words(&search.text)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect();
+    let me = super::load_identity()?.public;
+    let mut found = Vec::new();
+    for group in super::groups::load(history, me)? {
+        for item in &group.items {
+            let crate::engine::GroupItemKind::Text(text) = &item.kind else {
+                continue;
+            };
+            let lower = text.to_lowercase();
+            let recent = search
+                .since
+                .is_none_or(|since| item.sent_at.is_some_and(|at| at >= since));
+            if recent && words.iter().all(|w| lower.contains(w)) {
+                let from = super::groups::author_name(book, &group.view, &item.author);
+                found.push((item.sent_at, group.view.clone(), from, text.clone()));
+            }
+        }
+    }
+    found.sort_by_key(|(at, ..)| std::cmp::Reverse(*at));
+    Ok(found
+        .into_iter()
+        .map(|(at, view, from, text)| {
+            let name = crate::text::one_line(&view.name);
+            if json {
+                serde_json::json!({
+                    "group": { "name": view.name, "id": view.id.to_hex() },
+                    "from": from,
+                    "sent_at": at.map(|t| t.to_string()),
+                    "text": text,
+                })
+                .to_string()
+            } else {
+                let when = at.map_or_else(String::new, |t| {
+                    t.to_zoned(tz.clone())
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                });
+                format!(
+                    "[{when}] (# {name}) {from}: {}",
+                    crate::text::one_line(&text)
+                )
+            }
+        })
+        .collect())
 }
 
 /// `qqchat export`: every message (of one conversation, since a date), oldest first within

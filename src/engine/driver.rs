@@ -378,7 +378,8 @@ impl Driver {
     }
 
     fn run(&mut self, commands: &Receiver<Command>, net: &Receiver<Incoming>) {
-        loop {
+        let mut stopping = false;
+        while !stopping {
             let timer = match self.core.poll_timeout() {
                 Some(deadline) => crossbeam_channel::at(deadline),
                 None => crossbeam_channel::never(),
@@ -409,6 +410,19 @@ impl Driver {
                     Ok(cmd) => {
                         let now = now();
                         self.core.handle_command(now, cmd);
+                        // Take whatever else was asked already: a burst of messages (a
+                        // paste, a script's `send`) is written in one commit, one fsync,
+                        // rather than one each.
+                        for cmd in commands.try_iter().take(BATCH) {
+                            match cmd {
+                                Command::Shutdown => {
+                                    stopping = true;
+                                    break;
+                                }
+                                Command::Subscribe(tx) => self.subscribers.push(tx),
+                                cmd => self.core.handle_command(now, cmd),
+                            }
+                        }
                         now
                     }
                 },

@@ -420,11 +420,20 @@ impl History {
         Ok(out)
     }
 
-    /// Every conversation, by key.
+    /// Every conversation, by key. One index seek per conversation (a skip scan written
+    /// out), where `SELECT DISTINCT` would read the whole index: the chat's first frame
+    /// waits for this, however long the history.
     pub fn keys(&self) -> Result<Vec<ConversationKey>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT conv FROM messages ORDER BY conv")
+            .prepare_cached(
+                "WITH RECURSIVE c(conv) AS ( \
+                     SELECT min(conv) FROM messages \
+                     UNION ALL \
+                     SELECT (SELECT min(conv) FROM messages WHERE conv > c.conv) FROM c \
+                     WHERE c.conv IS NOT NULL) \
+                 SELECT conv FROM c WHERE conv IS NOT NULL",
+            )
             .map_err(self.db_err())?;
         let keys = stmt
             .query_map([], |row| row.get::<_, String>(0))

@@ -14,12 +14,16 @@ use super::{ConversationKey, StoreError, StoredMessage};
 /// How hits are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
-    /// Best match first (BM25), newest first among equals.
+    /// Best match first (BM25) among the newest [`RANKED`] matches, newest first among
+    /// equals.
     #[default]
     Rank,
-    /// Newest first.
+    /// Newest first (in the order the history was written).
     Newest,
 }
+
+/// Matches ranked by [`Order::Rank`]: the most recent this many.
+pub const RANKED: usize = 1000;
 
 /// What to look for.
 #[derive(Debug, Clone, Default)]
@@ -75,16 +79,21 @@ impl History {
         let (long, short): (Vec<&str>, Vec<&str>) =
             all.into_iter().partition(|w| w.chars().count() >= 3);
         let mut args: Vec<Value> = Vec::new();
-        let mut sql = format!("SELECT m.conv, {} ", prefixed(MESSAGE_COLUMNS));
         let mut wheres = Vec::new();
-        if long.is_empty() {
-            sql.push_str("FROM messages m");
+        // Matches are walked newest first (the order rows were written, which the index
+        // keeps), so a common word stops at the limit instead of sorting every match.
+        let (from, newest_first) = if long.is_empty() {
+            ("FROM messages m", "m.n DESC")
         } else {
-            sql.push_str("FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid");
             wheres.push("messages_fts MATCH ?".to_owned());
             let query: Vec<String> = long.iter().map(|w| fts_phrase(w)).collect();
             args.push(Value::Text(query.join(" ")));
-        }
+            // Ordered by the index's own rowid, which it walks backwards without sorting.
+            (
+                "FROM messages_fts JOIN messages m ON m.n = messages_fts.rowid",
+                "messages_fts.rowid DESC",
+            )
+        };
         for word in short {
             wheres.push("m.text LIKE ? ESCAPE '\\'".to_owned());
             args.push(Value::Text(like_pattern(word)));
@@ -103,14 +112,23 @@ impl History {
             wheres.push("m.at >= ?".to_owned());
             args.push(Value::Integer(time_to_sql(since)));
         }
-        sql.push_str(" WHERE ");
-        sql.push_str(&wheres.join(" AND "));
-        sql.push_str(match (search.order, long.is_empty()) {
-            (Order::Rank, false) => " ORDER BY messages_fts.rank, m.at DESC, m.n DESC",
-            _ => " ORDER BY m.at DESC, m.n DESC",
-        });
-        sql.push_str(" LIMIT ?");
-        args.push(Value::Integer(count_to_sql(search.limit)));
+        let wheres = wheres.join(" AND ");
+        let columns = prefixed(MESSAGE_COLUMNS);
+        let sql = if search.order == Order::Rank && !long.is_empty() {
+            // Ranked among the newest matches only: ranking every match of a common word
+            // in a long history takes a second; the best of the last few thousand do not.
+            args.push(Value::Integer(count_to_sql(RANKED)));
+            args.push(Value::Integer(count_to_sql(search.limit)));
+            format!(
+                "SELECT * FROM (SELECT m.conv, {columns}, messages_fts.rank AS r, m.n AS k {from} \
+                 WHERE {wheres} ORDER BY {newest_first} LIMIT ?) ORDER BY r, k DESC LIMIT ?"
+            )
+        } else {
+            args.push(Value::Integer(count_to_sql(search.limit)));
+            format!(
+                "SELECT m.conv, {columns} {from} WHERE {wheres} ORDER BY {newest_first} LIMIT ?"
+            )
+        };
         let mut stmt = self.conn.prepare(&sql).map_err(self.db_err())?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), |row| {

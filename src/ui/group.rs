@@ -208,15 +208,23 @@ pub fn item_lines(
     let mut body = body(columns, text);
     let last_text = body.last().cloned().unwrap_or_default();
     let indent = " ".repeat(columns.indent);
+    // The words of a search under way in this group stand out.
+    let words = app
+        .conversation_search()
+        .map(crate::app::ConversationSearch::words)
+        .unwrap_or_default();
+    let text_spans = |line: String| super::search::highlight(&line, Style::new(), &words);
     if columns.beside {
         let mut spans = head;
-        spans.push(Span::raw(body.remove(0)));
+        spans.extend(text_spans(body.remove(0)));
         lines.push(Line::from(spans));
     } else {
         lines.push(Line::from(head));
     }
     for rest in body {
-        lines.push(Line::from(vec![Span::raw(indent.clone()), Span::raw(rest)]));
+        let mut spans = vec![Span::raw(indent.clone())];
+        spans.extend(text_spans(rest));
+        lines.push(Line::from(spans));
     }
     if let Some(tail) = app.delivery_tail(group, item) {
         let (have, lack) = group.delivery(item);

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Padding, Paragraph};
 
 use super::fit;
-use crate::app::{App, SearchResults};
+use crate::app::{App, ResultRow, SearchResults};
 use crate::text::{one_line, sanitize, width};
 
 /// Widest the list gets.
@@ -85,27 +85,48 @@ pub fn draw(frame: &mut Frame, app: &App, results: &SearchResults, area: Rect) {
     let box_width = LIST_WIDTH.min(area.width);
     let room = usize::from(box_width.saturating_sub(4));
     let words = results.words();
-    let names: Vec<String> = results
+    // Network text (names, messages) was made safe when it arrived or is made so here.
+    let rows: Vec<(String, Option<jiff::Timestamp>, String)> = results
         .hits
         .iter()
-        .map(|h| one_line(&sanitize(h.key.as_str())))
+        .map(|row| match row {
+            ResultRow::Message(hit) => {
+                // Who wrote it, where it was not the conversation's peer.
+                let text = match hit.message.dir {
+                    crate::store::Direction::Out => {
+                        format!("{}: {}", app.me(), one_line(&hit.message.text))
+                    }
+                    crate::store::Direction::In => one_line(&hit.message.text),
+                };
+                (
+                    one_line(&sanitize(hit.key.as_str())),
+                    Some(hit.message.at),
+                    text,
+                )
+            }
+            ResultRow::Group {
+                name,
+                author,
+                at,
+                text,
+                ..
+            } => (
+                format!("# {}", one_line(name)),
+                *at,
+                format!("{}: {}", one_line(author), one_line(text)),
+            ),
+        })
         .collect();
+    let names: Vec<&String> = rows.iter().map(|r| &r.0).collect();
     let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0).min(16);
     let most = usize::from(area.height.saturating_sub(4)).max(1);
     let top = results.selected.saturating_sub(most - 1);
     let mut lines = Vec::new();
-    for (index, hit) in results.hits.iter().enumerate().skip(top).take(most) {
-        let when = super::seen_label(app, hit.message.at, true);
-        let head = format!("{} {:>12}  ", fit(&names[index], name_width), when);
+    for (index, (name, at, text)) in rows.iter().enumerate().skip(top).take(most) {
+        let when = at.map_or_else(String::new, |at| super::seen_label(app, at, true));
+        let head = format!("{} {:>12}  ", fit(name, name_width), when);
         let text_room = room.saturating_sub(width(&head));
-        // Who wrote it, where it was not the conversation's peer.
-        let text = match hit.message.dir {
-            crate::store::Direction::Out => {
-                format!("{}: {}", app.me(), one_line(&hit.message.text))
-            }
-            crate::store::Direction::In => one_line(&hit.message.text),
-        };
-        let text = snippet(&text, &words, text_room);
+        let text = snippet(text, &words, text_room);
         let mut spans = vec![Span::styled(head, Style::new().fg(Color::DarkGray))];
         spans.extend(highlight(&text, Style::new(), &words));
         let mut line = Line::from(spans);

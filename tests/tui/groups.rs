@@ -325,3 +325,65 @@ fn heights_are_the_lines_drawn() {
         }
     }
 }
+
+#[test]
+fn slash_in_a_group_steps_through_its_matches_without_the_store() {
+    let mut app = app_sized(100, 24);
+    team(&mut app);
+    open_group(&mut app, 3);
+    press(&mut app, KeyCode::BackTab);
+    assert!(press(&mut app, KeyCode::Char('/')).is_empty());
+    type_text(&mut app, "O", at(0));
+    // A group's messages are all here: nothing is asked of the store.
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    let shown: Vec<String> = app
+        .open_group()
+        .expect("the group")
+        .shown()
+        .map(|i| match &i.kind {
+            GroupItemKind::Text(t) => t.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    let picked = |app: &App| shown[app.group_chosen().expect("a pick")].clone();
+    assert_eq!(picked(&app), "sorry, was offline: what did I miss?");
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(picked(&app), "I can bring the projector", "dave's has no o");
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(picked(&app), "meeting moved to 3pm");
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(picked(&app), "meeting moved to 3pm", "no older match");
+    press(&mut app, KeyCode::Char('N'));
+    assert_eq!(picked(&app), "I can bring the projector");
+    // The hidden message (its author was not a member there) is never found.
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "hidden", at(0));
+    press(&mut app, KeyCode::Enter);
+    assert!(app.conversation_search().is_none());
+}
+
+#[test]
+fn slash_in_the_list_finds_group_messages_too_and_opens_the_group_there() {
+    let mut app = app_sized(100, 24);
+    team(&mut app);
+    assert!(press(&mut app, KeyCode::Char('/')).is_empty());
+    type_text(&mut app, "thanks", at(0));
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::Search { scope, search }] = effects.as_slice() else {
+        panic!("expected a search, got {effects:?}");
+    };
+    // The store finds nothing in 1:1 conversations; the group's message is listed.
+    app.searched(scope.clone(), search.text.clone(), Ok(Vec::new()));
+    let screen = crate::support::screen(&app, 100, 24);
+    assert!(screen.contains("# team"), "{screen}");
+    assert!(screen.contains("dave: great, thanks"), "{screen}");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.open_group().map(qqchat::app::Group::id), Some(TEAM));
+    let chosen = app.group_chosen().expect("a pick");
+    let item = app
+        .open_group()
+        .and_then(|g| g.shown_at(chosen))
+        .expect("an item");
+    assert_eq!(item.kind, GroupItemKind::Text("great, thanks".into()));
+}
