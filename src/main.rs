@@ -100,6 +100,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print how many messages are unread in each conversation, then the total (for a
+    /// status bar). Works while the chat runs; changes nothing.
+    Unread {
+        /// One JSON object: {"total":N,"conversations":[{"name":..,"group":..,"unread":N}]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print each message as it arrives, one line each, until interrupted.
     Listen {
         /// One JSON object per line instead of text.
@@ -194,6 +201,7 @@ fn main() -> ExitCode {
         }) => cli::ping(&common, &to, count, interval),
         Some(Cmd::Doctor) => cli::doctor(&common),
         Some(Cmd::History { contact, json }) => cli::history(&common, &contact, json),
+        Some(Cmd::Unread { json }) => cli::unread(&common, json),
         Some(Cmd::Id { addr, quiet, qr }) => cli::id(&common, &addr, quiet, qr),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Listen {

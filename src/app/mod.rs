@@ -22,7 +22,7 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
 use crate::proto::{PeerId, PublicKey};
-use crate::store::{Conversation, ConversationKey};
+use crate::store::{Conversation, ConversationKey, ReadPoints};
 use crate::text::sanitize;
 
 mod actions;
@@ -35,9 +35,11 @@ pub mod keys;
 mod message;
 mod overlay;
 mod peer;
+mod reply;
 mod roster;
 mod status;
 mod transfers;
+mod unread;
 mod view;
 
 pub use composer::{Composer, Edit};
@@ -48,9 +50,10 @@ pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
+pub use reply::Reply;
 pub use roster::Roster;
 pub use status::{Notice, StatusLine};
-pub use view::{ConversationView, Focus};
+pub use view::{ConversationView, Focus, Marker};
 
 /// Something the front end must do on the App's behalf.
 #[derive(Debug, Clone)]
@@ -147,22 +150,39 @@ pub struct App {
     groups: Groups,
     /// The id of the group asked for with Ctrl-G, to open once the engine made it.
     pending_create: Option<u64>,
+    /// How far each conversation was read.
+    read: ReadPoints,
+    /// The message the input answers, while a reply is being written.
+    replying: Option<Reply>,
+    /// The read points changed since the front end last took them.
+    read_dirty: bool,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
 /// `peer`. A free function so that scrolling can borrow the view while it measures.
-fn height_of(me: &str, tz: &TimeZone, peer: &Peer, index: usize, width: u16) -> usize {
+/// `marker`: the message the "new" line goes above, if it is in this conversation.
+fn height_of(
+    me: &str,
+    tz: &TimeZone,
+    peer: &Peer,
+    index: usize,
+    width: u16,
+    marker: Option<Seq>,
+) -> usize {
     let Some(message) = peer.messages().get(index) else {
         return 0;
     };
     let width = usize::from(width);
-    layout::message_height(
+    let text = message.display_text();
+    let (quote, text) = crate::text::split_reply(&text);
+    let lines = layout::message_height(
         &Columns::new(me, peer.name(), width),
-        &message.display_text(),
+        text,
         peer.starts_day(tz, index),
         message.mark().and_then(Mark::hint),
         width,
-    )
+    );
+    lines + usize::from(quote.is_some()) + usize::from(marker == Some(peer.seq_at(index)))
 }
 
 impl App {
@@ -195,6 +215,9 @@ impl App {
             downloads: None,
             groups: Groups::default(),
             pending_create: None,
+            read: ReadPoints::default(),
+            replying: None,
+            read_dirty: false,
         }
     }
 
@@ -222,6 +245,7 @@ impl App {
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<Conversation>) {
         self.roster.load_history(history);
+        self.recount_peers();
         self.adopt_drafts();
         self.clamp_scroll();
     }
@@ -261,6 +285,15 @@ impl App {
             .into_iter()
             .map(Effect::Send)
             .collect();
+        // A conversation renamed keeps how far it was read.
+        let mut renamed = false;
+        for effect in &effects {
+            if let Effect::Send(Command::RenameHistory { from, to }) = effect {
+                self.read.rename(from, to);
+                renamed = true;
+            }
+        }
+        self.read_dirty |= renamed;
         // A row of someone on this network that joined its contact's: the view goes along.
         let moved = |id: EntryId| {
             self.roster
@@ -427,7 +460,14 @@ impl App {
     /// Lines message `index` of `peer` takes in a pane `width` cells wide. Scrolling and
     /// drawing both count with this.
     pub fn message_height(&self, peer: &Peer, index: usize, width: u16) -> usize {
-        height_of(&self.me, &self.tz, peer, index, width)
+        height_of(
+            &self.me,
+            &self.tz,
+            peer,
+            index,
+            width,
+            self.peer_marker(peer.id()),
+        )
     }
 
     // ---- what changes it ----
@@ -454,9 +494,13 @@ impl App {
         self.set_focus(Focus::Input);
     }
 
-    /// The terminal gained or lost the focus.
+    /// The terminal gained or lost the focus. Back in focus, the open conversation is read.
     pub fn set_focused(&mut self, focused: bool) {
+        let back = focused && !self.focused;
         self.focused = focused;
+        if back {
+            self.read_open();
+        }
     }
 
     /// What a new message from `from` (a contact or not) rings: the bell, and a desktop
@@ -699,6 +743,7 @@ impl App {
             }
             return self.alert(&name, contact, muted, text);
         }
+        self.arrived_in_open(id, index);
         // Open, but the terminal is in the background: a notification, no bell.
         let unfocused: Vec<Effect> = if self.focused {
             Vec::new()
@@ -711,8 +756,9 @@ impl App {
         if self.view.scroll > 0 {
             // The reader is looking at older lines: keep them where they are.
             let width = self.viewport().width;
+            let marker = self.peer_marker(id);
             if let Some(peer) = self.roster.get(id) {
-                self.view.scroll += height_of(&self.me, &self.tz, peer, index, width);
+                self.view.scroll += height_of(&self.me, &self.tz, peer, index, width, marker);
             }
         }
         unfocused

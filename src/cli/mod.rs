@@ -10,6 +10,7 @@ mod keys;
 mod listen;
 mod ping;
 mod send;
+mod unread;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub use keys::{add, id};
 pub use listen::listen;
 pub use ping::ping;
 pub use send::send;
+pub use unread::unread;
 
 /// Removes a directory when dropped, unwinding included.
 struct RemoveOnDrop(PathBuf);

@@ -5,6 +5,7 @@ mod drafts;
 mod groups;
 mod history;
 mod key;
+mod read;
 
 pub use drafts::{drafts_path, load_drafts, save_drafts};
 pub use groups::{GroupRecord, GroupStatus, StoredGroup, group_path, load_group};
@@ -12,6 +13,7 @@ pub use history::{
     Direction, History, MessageState, Record, StoreError, StoredMessage, fold_records,
 };
 pub use key::ConversationKey;
+pub use read::{ReadPoints, load_read, read_path, save_read};
 
 /// One conversation read from the history.
 #[derive(Debug, Clone, PartialEq)]

@@ -116,6 +116,25 @@ pub fn run(
     let lan = crate::net::outbound_ip(local).map(|ip| std::net::SocketAddr::new(ip, local.port()));
     app.set_own_addrs(vec![lan.unwrap_or(local)]);
     app.load_history(history);
+    // How far each conversation was read: the first run counts nothing before it as unread.
+    let loaded_read = match session.data_dir.as_deref().map(store::load_read) {
+        Some(Ok(Some(points))) => Some(points),
+        Some(Ok(None)) => Some(store::ReadPoints {
+            since: Some(Timestamp::now()),
+            ..store::ReadPoints::default()
+        }),
+        Some(Err(err)) => {
+            app.show_error(&format!("unread counts not restored: {err}"));
+            Some(store::ReadPoints {
+                since: Some(Timestamp::now()),
+                ..store::ReadPoints::default()
+            })
+        }
+        None => None,
+    };
+    if let Some(points) = &loaded_read {
+        app.set_read_points(points.clone());
+    }
     let drafts = session.data_dir.as_deref().map(store::load_drafts);
     match drafts {
         Some(Ok(drafts)) => app.set_drafts(drafts),
@@ -123,6 +142,12 @@ pub fn run(
         None => {}
     }
     app.open_if_only_contact();
+    if let Some(dir) = session.data_dir.as_deref()
+        && store::load_read(dir).ok().flatten().as_ref() != Some(app.read_points())
+        && let Err(err) = store::save_read(dir, app.read_points())
+    {
+        app.show_error(&format!("unread counts not kept: {err}"));
+    }
     if contacts_file.as_deref().is_some_and(|p| !p.exists()) {
         app.show_info(first_start(session.on_lan));
     }
@@ -152,6 +177,11 @@ pub fn run(
         && let Err(err) = store::save_drafts(dir, &drafts)
     {
         result = result.and(Err(anyhow!("your drafts could not be kept: {err}")));
+    }
+    if let Some(dir) = session.data_dir.as_deref()
+        && let Err(err) = store::save_read(dir, app.read_points())
+    {
+        result = result.and(Err(anyhow!("what was read could not be kept: {err}")));
     }
     drop(screen);
     // Says goodbye to the contacts; the engine may already be gone when it is the reason
@@ -389,6 +419,13 @@ fn event_loop(
             } else {
                 break;
             }
+        }
+        // How far conversations were read is written once a batch.
+        if let Some(points) = app.unsaved_read()
+            && let Some(dir) = &session.data_dir
+            && let Err(err) = store::save_read(dir, &points)
+        {
+            app.show_error(&format!("unread counts not kept: {err}"));
         }
         for effect in effects {
             match effect {
@@ -731,9 +768,18 @@ fn engine_event(
                 let name = book
                     .by_peer(*from)
                     .map_or_else(|| path.to_string(), |c| c.name.clone());
-                hooks.received(&name, text, *received_at);
+                hooks.received(&name, None, text, *received_at);
             }
-            Ok(app.on_engine(event))
+            // Group messages new to the chat, told once the App has them (names and all).
+            let fresh = new_group_texts(app, &event);
+            let effects = app.on_engine(event);
+            if hooks.on_message.is_some() {
+                for message in group_messages(app, fresh) {
+                    let group = Some((message.group.as_str(), message.group_id.as_str()));
+                    hooks.received(&message.from, group, &message.text, Timestamp::now());
+                }
+            }
+            Ok(effects)
         }
         Err(_) => bail!("the network engine stopped unexpectedly"),
     }
@@ -765,12 +811,64 @@ impl Hooks {
         }
     }
 
-    fn received(&mut self, from: &str, text: &str, at: Timestamp) {
+    /// A message came: `group` is the group's (name, hex id) for a group message.
+    fn received(&mut self, from: &str, group: Option<(&str, &str)>, text: &str, at: Timestamp) {
         if let Some((_, hook)) = &mut self.on_message {
-            let line = hooks::message_json(from, None, text, at);
+            let line = hooks::message_json(from, group, text, at);
             hook.run(std::time::Instant::now(), &[], Some(line));
         }
     }
+}
+
+/// A group message for `[me] on_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GroupMessage {
+    from: String,
+    group: String,
+    group_id: String,
+    text: String,
+}
+
+/// The items of a [`EngineEvent::GroupItems`] that are messages by others the chat does not
+/// hold yet: (group, item id).
+fn new_group_texts(
+    app: &App,
+    event: &EngineEvent,
+) -> Vec<(crate::proto::group::GroupId, crate::proto::group::MsgRef)> {
+    let EngineEvent::GroupItems { group, items } = event else {
+        return Vec::new();
+    };
+    let held = app.groups().get(*group);
+    items
+        .iter()
+        .filter(|i| i.visible && !i.mine && matches!(i.kind, crate::engine::GroupItemKind::Text(_)))
+        .filter(|i| held.is_none_or(|g| g.items().iter().all(|h| h.id != i.id)))
+        .map(|i| (*group, i.id))
+        .collect()
+}
+
+/// What `[me] on_message` is told of the group messages `fresh`, now that the App has them:
+/// the author as the chat shows them, the group's name and id, the text (made safe).
+fn group_messages(
+    app: &App,
+    fresh: Vec<(crate::proto::group::GroupId, crate::proto::group::MsgRef)>,
+) -> Vec<GroupMessage> {
+    fresh
+        .into_iter()
+        .filter_map(|(id, item)| {
+            let group = app.groups().get(id)?;
+            let item = group.items().iter().find(|i| i.id == item)?;
+            let crate::engine::GroupItemKind::Text(text) = &item.kind else {
+                return None;
+            };
+            Some(GroupMessage {
+                from: app.member_label(group, &item.author).0,
+                group: group.name().to_owned(),
+                group_id: id.to_hex(),
+                text: text.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A desktop notification through the terminal (see [`notify`]); like the bell, losing one
