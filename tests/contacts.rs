@@ -60,6 +60,7 @@ fn full_file_parses_in_file_order() {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
         }
@@ -178,6 +179,7 @@ fn empty_book_has_only_me() {
         max_file_size: None,
         notify: qqchat::contacts::Notify::All,
         notify_preview: true,
+        mouse: true,
         notify_command: None,
         on_message: None,
     };
@@ -376,11 +378,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, mouse; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, mouse; e.g. name = "alice""#
     );
 }
 
@@ -399,7 +401,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, mouse; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -456,7 +458,8 @@ fn unknown_key_is_typed() {
                     "notify",
                     "notify_preview",
                     "notify_command",
-                    "on_message"
+                    "on_message",
+                    "mouse"
                 ]
             );
         }
@@ -727,4 +730,13 @@ fn programs_for_notifications_and_messages_are_a_string_or_a_list() {
         err.contains("contacts.toml:2") && err.contains("on_message ="),
         "{err}"
     );
+}
+
+#[test]
+fn the_mouse_is_taken_unless_me_says_mouse_false() {
+    assert!(book("").me.mouse, "on by default");
+    assert!(!book("[me]\nmouse = false\n").me.mouse);
+    let err = error("[me]\nname = \"me\"\nmouse = \"no\"\n");
+    assert!(err.contains("contacts.toml:3"), "{err}");
+    assert!(err.contains("mouse = false"), "{err}");
 }

@@ -511,7 +511,7 @@ impl App {
         layout::page(self.viewport().height)
     }
 
-    fn scroll_by(&mut self, delta: isize) {
+    pub(super) fn scroll_by(&mut self, delta: isize) {
         if self.view.open.is_none() && self.view.open_group.is_none() {
             return;
         }

@@ -31,10 +31,12 @@ fn unread_message(read: &ReadPoints, peer: &Peer, index: usize) -> bool {
 /// Whether item `index` of those `group` shows counts as unread: a message by someone else
 /// after the group's read point.
 fn unread_item(read: &ReadPoints, group: &Group, item: &crate::engine::GroupItem) -> bool {
-    item.visible
-        && !item.mine
-        && matches!(item.kind, GroupItemKind::Text(_))
-        && read.is_group_unread(&group.id(), &item.id.author, item.id.seq, item.sent_at)
+    counts(item) && read.is_group_unread(&group.id(), &item.id.author, item.id.seq, item.sent_at)
+}
+
+/// A group item that counts as unread until read: a message by someone else.
+fn counts(item: &crate::engine::GroupItem) -> bool {
+    item.visible && !item.mine && matches!(item.kind, GroupItemKind::Text(_))
 }
 
 impl App {
@@ -150,9 +152,16 @@ impl App {
     /// message, and it is read.
     pub(super) fn open_peer_unread(&mut self, id: EntryId) {
         let first = self.roster.get(id).and_then(|p| {
-            (0..p.messages.len())
-                .find(|&i| unread_message(&self.read, p, i))
-                .map(|i| p.seq_at(i))
+            // The count says how many: the line goes above that many messages from the end
+            // that came in (it also counts what came since start, whatever the points say).
+            let mut left = p.unread;
+            let index = (0..p.messages.len()).rev().find(|&i| {
+                if left > 0 && !p.messages[i].is_from_me() {
+                    left -= 1;
+                }
+                left == 0
+            });
+            index.filter(|_| p.unread > 0).map(|i| p.seq_at(i))
         });
         self.view.marker = first.map(Marker::Peer);
         self.mark_peer_read(id);
@@ -165,11 +174,21 @@ impl App {
         self.mark_group_read(id);
     }
 
+    /// The first of the last `unread` messages by others in group `id`.
     fn first_unread_item(&self, id: GroupId) -> Option<MsgRef> {
         let group = self.groups.get(id)?;
+        if group.unread == 0 {
+            return None;
+        }
+        let mut left = group.unread;
         group
             .shown()
-            .find(|item| unread_item(&self.read, group, item))
+            .rev()
+            .filter(|item| counts(item))
+            .find(|_| {
+                left -= 1;
+                left == 0
+            })
             .map(|item| item.id)
     }
 

@@ -603,6 +603,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         max_file_size: None,
         notify: crate::contacts::Notify::All,
         notify_preview: true,
+        mouse: true,
         notify_command: None,
         on_message: None,
     };

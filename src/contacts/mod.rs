@@ -77,6 +77,7 @@ const ME_KEYS: &[&str] = &[
     "notify_preview",
     "notify_command",
     "on_message",
+    "mouse",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -132,6 +133,9 @@ pub struct Me {
     /// A program run for each message received, given it as one JSON line on its standard
     /// input.
     pub on_message: Option<Vec<String>>,
+    /// The chat takes the mouse: the wheel scrolls, a click picks a contact. Off, the
+    /// terminal keeps it, for selecting text without Shift.
+    pub mouse: bool,
 }
 
 /// `[me] notify`: whose messages raise a desktop notification (through the terminal's own
@@ -160,6 +164,7 @@ impl Default for Me {
             max_file_size: None,
             notify: Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
         }

@@ -21,8 +21,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::{Receiver, TrySendError, select};
 use crossterm::event::{
-    self, DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange,
-    Event, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    self, DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture, Event, KeyboardEnhancementFlags,
+    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::execute;
 use jiff::Timestamp;
@@ -74,6 +75,8 @@ fn first_start(on_lan: bool) -> &'static str {
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Keyboard enhancement flags were pushed and must be popped.
 static ENHANCED: AtomicBool = AtomicBool::new(false);
+/// The chat has the mouse (`[me] mouse`), and must give it back.
+static MOUSE: AtomicBool = AtomicBool::new(false);
 /// Held while writing to the terminal, so that a panicking worker thread never restores
 /// the terminal in the middle of a frame, and no frame is drawn after it did.
 static TERMINAL: Mutex<()> = Mutex::new(());
@@ -164,6 +167,7 @@ pub fn run(
         on_lan: session.on_lan,
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
+    set_mouse(contacts.book.me.mouse);
     let mut result = event_loop(
         &mut screen.terminal,
         &mut app,
@@ -243,6 +247,23 @@ fn undo_modes() {
         let _ = execute!(out, PopKeyboardEnhancementFlags);
     }
     let _ = execute!(out, DisableBracketedPaste, DisableFocusChange);
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+}
+
+/// Takes the mouse (wheel and clicks come to the chat) or gives it back to the terminal,
+/// whose own selection then works without Shift. Failing is not worth stopping for.
+fn set_mouse(on: bool) {
+    let _terminal = lock_terminal();
+    let done = if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
+    };
+    if done.is_ok() {
+        MOUSE.store(on, Ordering::SeqCst);
+    }
 }
 
 /// A panic in any thread, the UI's or a worker's, restores the terminal, prints the panic
@@ -351,6 +372,9 @@ fn edit_draft(terminal: &mut DefaultTerminal, draft: &str) -> anyhow::Result<Opt
             if execute!(out, PushKeyboardEnhancementFlags(flags)).is_ok() {
                 ENHANCED.store(true, Ordering::SeqCst);
             }
+        }
+        if MOUSE.load(Ordering::SeqCst) {
+            let _ = execute!(out, EnableMouseCapture);
         }
         status
     };
@@ -629,6 +653,9 @@ impl Contacts {
             app.set_me(&name, self.book.me.bell);
         }
         app.set_notify(book.me.notify, book.me.notify_preview);
+        if book.me.mouse != self.file_me.mouse {
+            set_mouse(book.me.mouse);
+        }
         self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {
             if let Some(said) = me.said() {
@@ -728,6 +755,7 @@ fn terminal_event(
         .context("reading the terminal failed")?;
     Ok(match event {
         Event::Key(key) => app.on_key(key, Timestamp::now()),
+        Event::Mouse(mouse) => app.on_mouse(mouse),
         Event::Paste(text) => {
             app.on_paste(text);
             Vec::new()
@@ -744,7 +772,6 @@ fn terminal_event(
             app.set_focused(false);
             Vec::new()
         }
-        _ => Vec::new(),
     })
 }
 
@@ -893,6 +920,77 @@ fn ring_bell() {
 #[cfg(test)]
 mod tests {
     use super::{KeyedAdd, keyed_notice};
+
+    #[test]
+    fn group_messages_new_to_the_chat_are_told_to_on_message_once() {
+        use crate::app::App;
+        use crate::contacts::{ContactBook, Me};
+        use crate::engine::{EngineEvent, GroupItem, GroupItemKind, GroupView};
+        use crate::proto::PublicKey;
+        use crate::proto::group::{GroupId, MsgRef, Order};
+        use crate::store::GroupStatus;
+
+        let me = PublicKey::from_bytes([9; 32]);
+        let dave = PublicKey::from_bytes([4; 32]);
+        let team = GroupId([1; 16]);
+        let book = ContactBook::empty(Me::default());
+        let local = "127.0.0.1:4000".parse().expect("an address");
+        let mut app = App::new(&book, local, jiff::tz::TimeZone::UTC);
+        app.on_engine(EngineEvent::Group(GroupView {
+            id: team,
+            name: "team".into(),
+            status: GroupStatus::Joined,
+            creator: Some(me),
+            members: vec![(me, "me".into()), (dave, "dave".into())],
+            me,
+            inviter: None,
+        }));
+        let text = |author: PublicKey, seq: u64, said: &str| GroupItem {
+            id: MsgRef { author, seq },
+            order: Order {
+                lamport: seq,
+                author,
+                seq,
+            },
+            author,
+            sent_at: None,
+            kind: GroupItemKind::Text(said.into()),
+            gap_before: false,
+            mine: author == me,
+            acked: Vec::new(),
+            visible: true,
+        };
+        let event = EngineEvent::GroupItems {
+            group: team,
+            items: vec![text(dave, 1, "hello\u{1b}[2J"), text(me, 1, "mine")],
+        };
+        let fresh = super::new_group_texts(&app, &event);
+        assert_eq!(fresh.len(), 1, "only others' messages");
+        app.on_engine(event.clone());
+        let told = super::group_messages(&app, fresh);
+        assert_eq!(
+            told,
+            vec![super::GroupMessage {
+                from: "dave".into(),
+                group: "team".into(),
+                group_id: team.to_hex(),
+                text: crate::text::sanitize("hello\u{1b}[2J"),
+            }]
+        );
+        assert!(
+            super::new_group_texts(&app, &event).is_empty(),
+            "a message the chat holds already is not told again"
+        );
+        let line = super::hooks::message_json(
+            "dave",
+            Some(("team", &team.to_hex())),
+            "hi",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(v["group"], "team");
+        assert_eq!(v["group_id"], team.to_hex());
+    }
 
     #[test]
     fn the_notice_says_whether_a_key_was_given_or_a_contact_added() {

@@ -544,6 +544,7 @@ mod tests {
                 max_file_size: None,
                 notify: crate::contacts::Notify::All,
                 notify_preview: true,
+                mouse: true,
                 notify_command: None,
                 on_message: None,
             },
