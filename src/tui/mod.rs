@@ -653,8 +653,8 @@ impl Contacts {
             app.set_me(&name, self.book.me.bell);
         }
         app.set_notify(book.me.notify, book.me.notify_preview);
-        if book.me.mouse != self.file_me.mouse {
-            set_mouse(book.me.mouse);
+        if let Some(mouse) = me.mouse {
+            set_mouse(mouse);
         }
         self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {

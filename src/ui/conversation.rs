@@ -447,13 +447,12 @@ pub(super) fn band(lines: &mut [Line<'static>], width: usize) {
 /// conversation was opened.
 pub(super) fn new_line(width: usize) -> Line<'static> {
     const LABEL: &str = " new ";
-    let rule = width.saturating_sub(LABEL.len());
-    let left = rule / 2;
-    let text = format!("{}{LABEL}{}", "─".repeat(left), "─".repeat(rule - left));
     let text = if width < LABEL.len() {
         "─".repeat(width)
     } else {
-        text
+        let rule = width - LABEL.len();
+        let left = rule / 2;
+        format!("{}{LABEL}{}", "─".repeat(left), "─".repeat(rule - left))
     };
     Line::styled(text, Style::new().fg(Color::LightRed))
 }
