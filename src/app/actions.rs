@@ -400,8 +400,9 @@ impl App {
         }
     }
 
-    /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
-    /// sent now under its own; anything else is left alone.
+    /// `r` on an own failed or queued message (see [`App::reply`] for the others): a failed
+    /// one is sent again under a new msg_id, a queued one is sent now under its own; any
+    /// other is left alone, and the status line says why.
     pub(super) fn retry(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
         let origin = self.message(id, seq).map(Message::origin);
         let Some(Origin::Own { mark, msg_id: old }) = origin else {
