@@ -145,6 +145,13 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = cli::ExportFormat::Jsonl)]
         format: cli::ExportFormat,
     },
+    /// Print how many messages are unread in each conversation, then the total (for a
+    /// status bar). Works while the chat runs; changes nothing.
+    Unread {
+        /// One JSON object: {"total":N,"conversations":[{"name":..,"group":..,"unread":N}]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print each message as it arrives, one line each, until interrupted.
     Listen {
         /// One JSON object per line instead of text.
@@ -258,6 +265,7 @@ fn main() -> ExitCode {
             since,
             format,
         }) => cli::export(&common, contact.as_deref(), since.as_deref(), format),
+        Some(Cmd::Unread { json }) => cli::unread(&common, json),
         Some(Cmd::Id { addr, quiet, qr }) => cli::id(&common, &addr, quiet, qr),
         Some(Cmd::Add { line, save_as }) => cli::add(&common, &line, save_as.as_deref()),
         Some(Cmd::Verify {

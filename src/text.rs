@@ -237,6 +237,40 @@ pub fn short_name(text: &str, max: usize) -> String {
     out
 }
 
+/// How a reply starts: a line quoting what it answers, then the reply. Clients that do not
+/// know replies show the quote as text, as mail does.
+pub const QUOTE_PREFIX: &str = "> ";
+
+/// The widest the quoted line of a reply is, in cells, before it is cut with `…`.
+pub const QUOTE_WIDTH: usize = 60;
+
+/// A reply's quote and its own text: `Some(quote)` (without the `> `) when `text` starts
+/// with a `> ` line and has more after it; otherwise `None` and the whole text. The quote
+/// is only something to show: it proves nothing of what was said.
+pub fn split_reply(text: &str) -> (Option<&str>, &str) {
+    let Some(rest) = text.strip_prefix(QUOTE_PREFIX) else {
+        return (None, text);
+    };
+    match rest.split_once('\n') {
+        Some((quote, body)) if !body.trim().is_empty() => {
+            (Some(quote.trim_end_matches('\r')), body)
+        }
+        _ => (None, text),
+    }
+}
+
+/// The first line of a reply to `text` by `name`: `> name: its first line…`, cut to
+/// [`QUOTE_WIDTH`], made safe, and without the quote `text` itself may start with.
+pub fn reply_quote(name: &str, text: &str) -> String {
+    let (_, body) = split_reply(text);
+    let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let name = short_name(name, 32);
+    format!(
+        "{QUOTE_PREFIX}{name}: {}",
+        short_name(first, QUOTE_WIDTH.saturating_sub(width(&name) + 2))
+    )
+}
+
 /// A progress bar `width` cells wide, in eighths of a cell: `██████▍   `.
 pub fn bar(done: u64, total: u64, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -265,6 +299,27 @@ pub fn duration_words(d: std::time::Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_reply_is_its_quote_line_then_its_text() {
+        let quote = reply_quote("alice", "> bob: earlier\nthe first line\nand more");
+        assert_eq!(quote, "> alice: the first line");
+        let sent = format!("{quote}\nyes indeed");
+        assert_eq!(
+            split_reply(&sent),
+            (Some("alice: the first line"), "yes indeed")
+        );
+        assert_eq!(split_reply("> just a quote"), (None, "> just a quote"));
+        assert_eq!(split_reply("> quote\n  "), (None, "> quote\n  "));
+        assert_eq!(split_reply("no quote\n> x"), (None, "no quote\n> x"));
+        let long = reply_quote("alice", &"word ".repeat(40));
+        assert!(
+            width(&long) <= QUOTE_WIDTH + 2 && long.ends_with('…'),
+            "{long}"
+        );
+        let nasty = reply_quote("al\u{1b}[2Jice", "\u{202e}evil\u{7}");
+        assert!(is_clean(&nasty), "{nasty:?}");
+    }
     use super::*;
 
     #[test]

@@ -720,3 +720,81 @@ fn text_in_gb18030_from_an_unknown_address_is_shown_not_dropped() {
     peer.send_to(&[0x81], loopback(port)).expect("send junk");
     assert_no_more_lines(&listener);
 }
+
+/// A received message, as the history keeps it.
+fn received_record(id: u64, peer: &str, at: jiff::Timestamp, text: &str) -> qqchat::store::Record {
+    qqchat::store::Record::Msg {
+        id,
+        dir: qqchat::store::Direction::In,
+        peer: peer.to_owned(),
+        path: None,
+        at,
+        sent_at: None,
+        text: text.to_owned(),
+        plain: false,
+        state: qqchat::store::MessageState::Received,
+    }
+}
+
+#[test]
+fn unread_counts_what_came_after_each_read_point() {
+    use qqchat::store::{ConversationKey, History, ReadPoints, save_read};
+    let dir = TempDir::new("unread");
+    let minute = |m: i64| jiff::Timestamp::from_second(1_700_000_000 + m * 60).expect("a time");
+    // Nothing kept yet: nothing unread, and still a total for a status bar.
+    let output = run(&dir, &["unread"], None);
+    assert_success(&output);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "total 0\n");
+
+    let mut history = History::open(&dir.path().join("data")).expect("a history");
+    let bob = ConversationKey::contact("bob");
+    let carol = ConversationKey::contact("carol");
+    let stranger = ConversationKey::from_address("127.0.0.1:5555".parse().expect("addr"));
+    let dave = ConversationKey::contact("dave");
+    for (id, m) in [(1, 1), (2, 2), (3, 3)] {
+        history.append(
+            &bob,
+            &received_record(id, "127.0.0.1:4002", minute(m), "hi"),
+        );
+    }
+    history.append(
+        &carol,
+        &received_record(4, "127.0.0.1:4003", minute(5), "new"),
+    );
+    history.append(
+        &stranger,
+        &received_record(5, "127.0.0.1:5555", minute(6), "who?"),
+    );
+    history.append(
+        &dave,
+        &received_record(6, "127.0.0.1:4004", minute(-5), "old"),
+    );
+    history.commit().expect("written");
+    let mut read = ReadPoints {
+        since: Some(minute(0)),
+        ..ReadPoints::default()
+    };
+    read.read_to(&bob, minute(1));
+    save_read(history.dir(), &read).expect("read points kept");
+
+    let output = run(&dir, &["unread"], None);
+    assert_success(&output);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        text, "127.0.0.1:5555 1\nbob 2\ncarol 1\ntotal 4\n",
+        "{text}"
+    );
+
+    let output = run(&dir, &["unread", "--json"], None);
+    assert_success(&output);
+    let value: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(value["total"], 4);
+    let bob = value["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|c| c["name"] == "bob")
+        .expect("bob is there");
+    assert_eq!(bob["unread"], 2);
+    assert_eq!(bob["group"], false);
+}

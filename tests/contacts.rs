@@ -60,6 +60,7 @@ fn full_file_parses_in_file_order() {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
@@ -179,6 +180,7 @@ fn empty_book_has_only_me() {
         max_file_size: None,
         notify: qqchat::contacts::Notify::All,
         notify_preview: true,
+        mouse: true,
         notify_command: None,
         on_message: None,
         strangers: qqchat::contacts::Strangers::Requests,
@@ -378,11 +380,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; e.g. name = "alice""#
     );
 }
 
@@ -401,7 +403,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -459,7 +461,8 @@ fn unknown_key_is_typed() {
                     "notify_preview",
                     "notify_command",
                     "on_message",
-                    "strangers"
+                    "strangers",
+                    "mouse"
                 ]
             );
         }
@@ -730,4 +733,13 @@ fn programs_for_notifications_and_messages_are_a_string_or_a_list() {
         err.contains("contacts.toml:2") && err.contains("on_message ="),
         "{err}"
     );
+}
+
+#[test]
+fn the_mouse_is_taken_unless_me_says_mouse_false() {
+    assert!(book("").me.mouse, "on by default");
+    assert!(!book("[me]\nmouse = false\n").me.mouse);
+    let err = error("[me]\nname = \"me\"\nmouse = \"no\"\n");
+    assert!(err.contains("contacts.toml:3"), "{err}");
+    assert!(err.contains("mouse = false"), "{err}");
 }

@@ -114,7 +114,10 @@ fn keyed_peers_get_through_a_lossy_relay_in_order() {
             relay.addr()
         ),
     );
-    let lines: Vec<String> = (0..40).map(|i| format!("secret line {i}")).collect();
+    // Long enough that the forty, sent in one go and packed together, still fill dozens of
+    // datagrams for the relay to drop, duplicate and reorder.
+    let pad = "x".repeat(600);
+    let lines: Vec<String> = (0..40).map(|i| format!("secret line {i} {pad}")).collect();
     let out = run(
         &bob.dir,
         &["--contacts", book.to_str().expect("path"), "send", "alice"],

@@ -69,6 +69,10 @@ impl App {
                 Focus::Input => self.set_focus(Focus::Conversation),
             },
             Action::Back => {
+                // Esc first lets go of a reply being written, then of the input.
+                if self.view.focus == Focus::Input && self.cancel_reply() {
+                    return Vec::new();
+                }
                 if self.view.focus != Focus::Contacts {
                     self.set_focus(Focus::Contacts);
                 }
@@ -116,11 +120,9 @@ impl App {
                 None => self.set_focus(Focus::Input),
             },
             Action::Write => self.set_focus(Focus::Input),
-            Action::Retry => {
-                if let (Some(id), Some(seq)) = (self.view.open, self.view.chosen) {
-                    return self.retry(id, seq);
-                }
-            }
+            Action::Reply => return self.reply(),
+            Action::FirstUnread => return self.first_unread(),
+            Action::MarkAllRead => self.mark_all_read(),
             Action::Cancel => {
                 if let Some(index) = self.chosen_message().and_then(Message::transfer) {
                     return self.cancel_transfer(Some(index));
@@ -291,28 +293,31 @@ impl App {
     /// Opens the conversation under the cursor, with the keys in the input. A keyed contact
     /// that is not online is wanted: the engine looks for a path to it now, so that the
     /// first message does not wait for one.
-    pub(super) fn open_selected(&mut self) -> Option<Effect> {
+    pub(super) fn open_selected(&mut self) -> Vec<Effect> {
         if let Some(group) = self
             .view
             .group
             .filter(|g| self.groups.position(*g).is_some())
         {
             self.open_group_id(group);
-            return None;
+            return Vec::new();
         }
-        let peer = self.selected_peer()?;
+        let Some(peer) = self.selected_peer() else {
+            return Vec::new();
+        };
         let id = peer.id();
         let want = (peer.is_keyed() && peer.is_listed() && peer.online() != Some(true))
             .then(|| Effect::Send(Command::Want(peer.peer_id())));
         self.leave_group_view();
+        if self.view.open != Some(id) {
+            self.replying = None;
+        }
         self.switch_draft(id);
         self.view.open = Some(id);
-        if let Some(p) = self.roster.get_mut(id) {
-            p.unread = 0;
-        }
+        self.open_peer_unread(id);
         self.view.follow();
         self.set_focus(Focus::Input);
-        want
+        want.into_iter().collect()
     }
 
     fn send_input(&mut self, now: Timestamp) -> Vec<Effect> {
@@ -326,6 +331,7 @@ impl App {
             return Vec::new();
         };
         self.composer = super::Composer::new(false);
+        self.replying = None;
         self.set_focus(self.view.focus);
         let msg_id = crate::engine::new_message_id();
         self.roster
@@ -411,9 +417,10 @@ impl App {
         }
     }
 
-    /// `r` on an own message: a failed one is sent again under a new msg_id, a queued one is
-    /// sent now under its own; anything else is left alone.
-    fn retry(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
+    /// `r` on an own failed or queued message (see [`App::reply`] for the others): a failed
+    /// one is sent again under a new msg_id, a queued one is sent now under its own; any
+    /// other is left alone, and the status line says why.
+    pub(super) fn retry(&mut self, id: EntryId, seq: Seq) -> Vec<Effect> {
         let origin = self.message(id, seq).map(Message::origin);
         let Some(Origin::Own { mark, msg_id: old }) = origin else {
             if let Some(Origin::File { .. }) = origin {
@@ -522,7 +529,7 @@ impl App {
         layout::page(self.viewport().height)
     }
 
-    fn scroll_by(&mut self, delta: isize) {
+    pub(super) fn scroll_by(&mut self, delta: isize) {
         if self.view.open.is_none() && self.view.open_group.is_none() {
             return;
         }
@@ -554,7 +561,7 @@ impl App {
         if text.trim().is_empty() {
             return None;
         }
-        let text = text.trim_end().to_string();
+        let text = self.with_quote(text.trim_end().to_string());
         if let Some(err) = crate::engine::too_long(&text, crate::proto::MAX_MESSAGE) {
             self.show_error(&format!("not sent: {err}"));
             return None;
@@ -584,9 +591,10 @@ impl App {
             return;
         };
         let (me, tz) = (&self.me, &self.tz);
+        let marker = self.peer_marker(peer.id());
         self.view
             .clamp_scroll(peer.messages().len(), usize::from(viewport.height), |i| {
-                height_of(me, tz, peer, i, viewport.width)
+                height_of(me, tz, peer, i, viewport.width, marker)
             });
     }
 
@@ -647,11 +655,12 @@ impl App {
             return;
         };
         let (me, tz) = (&self.me, &self.tz);
+        let marker = self.peer_marker(peer.id());
         self.view.reveal(
             index,
             peer.messages().len(),
             usize::from(viewport.height),
-            |i| height_of(me, tz, peer, i, viewport.width),
+            |i| height_of(me, tz, peer, i, viewport.width, marker),
         );
     }
 

@@ -96,8 +96,10 @@ pub fn item_height(
     let lead = usize::from(item.gap_before) + usize::from(new_day);
     match &item.kind {
         GroupItemKind::Text(text) => {
+            let (quote, text) = crate::text::split_reply(text);
             // The day line is counted here, not by `message_height`, which would count it too.
-            lead + layout::message_height(columns, text, false, tail, width)
+            lead + usize::from(quote.is_some())
+                + layout::message_height(columns, text, false, tail, width)
         }
         _ => lead + 1,
     }
@@ -213,7 +215,9 @@ impl App {
         };
         let tail = self.delivery_tail(group, item);
         let new_day = self.group_starts_day(group, index);
+        let marker = self.group_marker(group.id()) == Some(item.id);
         item_height(columns, item, tail.as_deref(), new_day, usize::from(width))
+            + usize::from(marker)
     }
 
     // ---- engine events ----
@@ -223,6 +227,12 @@ impl App {
         match event {
             E::Groups(snapshots) => {
                 self.groups.load(snapshots);
+                let ids: Vec<GroupId> = self.groups.listed().map(Group::id).collect();
+                for id in ids {
+                    if self.view.open_group != Some(id) {
+                        self.recount_group(id);
+                    }
+                }
                 self.clamp_scroll();
             }
             E::Group(view) => {
@@ -263,7 +273,12 @@ impl App {
             let after = self.group_lines(id, width);
             self.view.scroll += after.saturating_sub(before);
         }
-        if open || new == 0 {
+        if open {
+            self.arrived_in_open_group(id, new);
+            self.clamp_scroll();
+            return Vec::new();
+        }
+        if new == 0 {
             self.clamp_scroll();
             return Vec::new();
         }
@@ -316,6 +331,7 @@ impl App {
     /// conversation it was written to.
     pub(super) fn open_group_id(&mut self, id: GroupId) {
         if self.view.open_group != Some(id) {
+            self.replying = None;
             let text = self.composer.text();
             if let Some(old) = self.view.open.and_then(|old| self.roster.get_mut(old)) {
                 old.draft = text;
@@ -332,13 +348,8 @@ impl App {
         self.view.open = None;
         self.view.open_group = Some(id);
         self.view.group = Some(id);
-        let joined = match self.groups.get_mut(id) {
-            Some(group) => {
-                group.unread = 0;
-                group.is_joined()
-            }
-            None => false,
-        };
+        let joined = self.groups.get(id).is_some_and(Group::is_joined);
+        self.open_group_unread(id);
         self.view.follow();
         // An invitation has nothing to write to: its keys (y, n) are the conversation's.
         self.set_focus(if joined {
@@ -378,6 +389,7 @@ impl App {
             return Vec::new();
         };
         self.composer = Composer::new(false);
+        self.replying = None;
         self.set_focus(self.view.focus);
         self.view.follow();
         let id_ = crate::engine::new_message_id();

@@ -50,8 +50,13 @@ pub enum Action {
     /// The picked message's full times in the status line; with nothing picked, write.
     Details,
     Write,
-    Retry,
+    /// `r`: answer the picked message; on an own failed or queued one, send it again (now).
+    Reply,
     Cancel,
+    /// `u`: the first unread message, here or in the first conversation that has one.
+    FirstUnread,
+    /// `M`: every conversation read.
+    MarkAllRead,
     // The input.
     Send,
     NewLine,
@@ -261,6 +266,12 @@ pub enum When {
     /// In the list of transfers, the one under the cursor waits for an answer, or moves.
     ListAsking,
     ListMoving,
+    /// The picked message can be answered (not a file, nor own and queued or failed).
+    ChosenReply,
+    /// The open conversation has a "new" line.
+    Marked,
+    /// Some conversation has unread messages.
+    AnyUnread,
     /// A group this user is in is open.
     InGroup,
     /// ... and this user made it.
@@ -318,6 +329,20 @@ impl When {
             When::PathPrompt => app.prompt().is_some_and(super::Prompt::is_path),
             When::ListAsking => list_transfer(app).is_some_and(super::files::Transfer::is_asking),
             When::ListMoving => list_transfer(app).is_some_and(super::files::Transfer::is_moving),
+            When::ChosenReply => match app.open_group() {
+                Some(group) => app
+                    .group_chosen()
+                    .and_then(|i| group.shown_at(i))
+                    .is_some_and(|i| matches!(i.kind, crate::engine::GroupItemKind::Text(_))),
+                None => app.chosen_message().is_some_and(|m| {
+                    m.transfer().is_none() && !m.mark().is_some_and(Mark::is_retryable)
+                }),
+            },
+            When::Marked => app.unread_marker().is_some() || app.group_unread_marker().is_some(),
+            When::AnyUnread => {
+                app.peers().iter().any(|p| p.unread() > 0)
+                    || app.groups().listed().any(|g| g.unread() > 0)
+            }
             When::InGroup => app.open_group().is_some_and(super::Group::is_joined),
             When::GroupCreator => app
                 .open_group()
@@ -462,12 +487,20 @@ pub const BINDINGS: &[Binding] = &[
         help(Section::Conversation, "↑ ↓  j k", "pick a message"),
         &[hint(C::Conversation, When::Always, 0, "↑↓", "pick")]),
     bind(&[C::Conversation], &[Code(Down), Code(Char('j'))], Action::ChooseLater, None, &[]),
-    bind(&[C::Conversation], &[Code(Char('r'))], Action::Retry,
-        help(Section::Conversation, "r", "retry failed · send queued now"),
+    bind(&[C::Conversation], &[Code(Char('r'))], Action::Reply,
+        help(Section::Conversation, "r", "reply · own failed: retry, queued: send"),
         &[
             hint(C::Conversation, When::ChosenQueued, 1, "r", "send now"),
             hint(C::Conversation, When::ChosenFailed, 1, "r", "retry"),
+            hint(C::Conversation, When::ChosenReply, 2, "r", "reply"),
         ]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('u'))], Action::FirstUnread,
+        help(Section::Conversation, "u  M", "first unread · mark everything read"),
+        &[
+            hint(C::Conversation, When::Marked, 4, "u", "first new"),
+            hint(C::Contacts, When::AnyUnread, 5, "u", "unread"),
+        ]),
+    bind(&[C::Contacts, C::Conversation], &[Code(Char('M'))], Action::MarkAllRead, None, &[]),
     bind(&[C::Conversation], &[Code(Char('x'))], Action::Cancel,
         help(Section::Conversation, "x", "cancel picked queued message or file"),
         &[

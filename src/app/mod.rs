@@ -22,7 +22,7 @@ use crate::contacts::ContactBook;
 use crate::engine::{Command, EngineEvent};
 use crate::layout::{self, Columns};
 use crate::proto::{PeerId, PublicKey};
-use crate::store::{Conversation, ConversationKey, StoredMessage};
+use crate::store::{Conversation, ConversationKey, ReadPoints, StoredMessage};
 use crate::text::sanitize;
 
 mod actions;
@@ -33,13 +33,16 @@ mod group_actions;
 mod groups;
 pub mod keys;
 mod message;
+mod mouse;
 mod overlay;
 mod peer;
+mod reply;
 mod roster;
 mod safety;
 mod search;
 mod status;
 mod transfers;
+mod unread;
 mod view;
 
 pub use composer::{Composer, Edit};
@@ -48,13 +51,15 @@ pub use group_actions::{Choice, DialogKind, GroupDialog, item_height};
 pub use groups::{Group, Groups};
 pub use keys::{Action, Context};
 pub use message::{Mark, Message, Origin};
+pub use mouse::{ListLine, WHEEL_LINES};
 pub use overlay::{Card, KeyedPreview, Overlay, Prompt, PromptKind};
 pub use peer::{EntryId, Nearby, NearbyKind, Part, PathKind, Peer, Seq, Trust};
+pub use reply::Reply;
 pub use roster::Roster;
 pub use safety::SafetyScreen;
 pub use search::{ConversationSearch, Found, Place, ResultRow, SearchResults, SearchScope};
 pub use status::{Notice, StatusLine};
-pub use view::{ConversationView, Focus};
+pub use view::{ConversationView, Focus, Marker};
 
 /// Something the front end must do on the App's behalf.
 #[derive(Debug, Clone)]
@@ -180,22 +185,39 @@ pub struct App {
     search: Option<ConversationSearch>,
     /// Contacts whose key the contacts file changed, held to the trusted one.
     key_changes: Vec<crate::engine::KeyChange>,
+    /// How far each conversation was read.
+    read: ReadPoints,
+    /// The message the input answers, while a reply is being written.
+    replying: Option<Reply>,
+    /// The read points changed since the front end last took them.
+    read_dirty: bool,
 }
 
 /// Lines message `index` of `peer` takes in a pane `width` cells wide, between `me` and
 /// `peer`. A free function so that scrolling can borrow the view while it measures.
-fn height_of(me: &str, tz: &TimeZone, peer: &Peer, index: usize, width: u16) -> usize {
+/// `marker`: the message the "new" line goes above, if it is in this conversation.
+fn height_of(
+    me: &str,
+    tz: &TimeZone,
+    peer: &Peer,
+    index: usize,
+    width: u16,
+    marker: Option<Seq>,
+) -> usize {
     let Some(message) = peer.messages().get(index) else {
         return 0;
     };
     let width = usize::from(width);
-    layout::message_height(
+    let text = message.display_text();
+    let (quote, text) = crate::text::split_reply(&text);
+    let lines = layout::message_height(
         &Columns::new(me, peer.name(), width),
-        &message.display_text(),
+        text,
         peer.starts_day(tz, index),
         message.mark().and_then(Mark::hint),
         width,
-    )
+    );
+    lines + usize::from(quote.is_some()) + usize::from(marker == Some(peer.seq_at(index)))
 }
 
 impl App {
@@ -230,6 +252,9 @@ impl App {
             pending_create: None,
             search: None,
             key_changes: Vec::new(),
+            read: ReadPoints::default(),
+            replying: None,
+            read_dirty: false,
         }
     }
 
@@ -257,6 +282,7 @@ impl App {
     /// time, and is wrapped only as it is scrolled into view.
     pub fn load_history(&mut self, history: Vec<Conversation>) {
         self.roster.load_history(history, None);
+        self.recount_peers();
         self.adopt_drafts();
         self.clamp_scroll();
     }
@@ -266,6 +292,7 @@ impl App {
     /// reaches them.
     pub fn load_recent(&mut self, history: Vec<Conversation>, page: usize) {
         self.roster.load_history(history, Some(page));
+        self.recount_peers();
         self.adopt_drafts();
         self.clamp_scroll();
     }
@@ -297,7 +324,7 @@ impl App {
             .is_some_and(|index| index < layout::page(viewport.height));
         if !near_pick {
             for index in (0..peer.messages().len()).rev() {
-                total += height_of(&self.me, &self.tz, peer, index, viewport.width);
+                total += height_of(&self.me, &self.tz, peer, index, viewport.width, None);
                 if total >= reach {
                     return None;
                 }
@@ -341,6 +368,15 @@ impl App {
             .into_iter()
             .map(Effect::Send)
             .collect();
+        // A conversation renamed keeps how far it was read.
+        let mut renamed = false;
+        for effect in &effects {
+            if let Effect::Send(Command::RenameHistory { from, to }) = effect {
+                self.read.rename(from, to);
+                renamed = true;
+            }
+        }
+        self.read_dirty |= renamed;
         // A row of someone on this network that joined its contact's: the view goes along.
         let moved = |id: EntryId| {
             self.roster
@@ -510,7 +546,14 @@ impl App {
     /// Lines message `index` of `peer` takes in a pane `width` cells wide. Scrolling and
     /// drawing both count with this.
     pub fn message_height(&self, peer: &Peer, index: usize, width: u16) -> usize {
-        height_of(&self.me, &self.tz, peer, index, width)
+        height_of(
+            &self.me,
+            &self.tz,
+            peer,
+            index,
+            width,
+            self.peer_marker(peer.id()),
+        )
     }
 
     // ---- what changes it ----
@@ -537,9 +580,13 @@ impl App {
         self.set_focus(Focus::Input);
     }
 
-    /// The terminal gained or lost the focus.
+    /// The terminal gained or lost the focus. Back in focus, the open conversation is read.
     pub fn set_focused(&mut self, focused: bool) {
+        let back = focused && !self.focused;
         self.focused = focused;
+        if back {
+            self.read_open();
+        }
     }
 
     /// What a new message from `from` (a contact or not) rings: the bell, and a desktop
@@ -813,6 +860,7 @@ impl App {
             }
             return self.alert(&name, contact, muted, text);
         }
+        self.arrived_in_open(id, index);
         // Open, but the terminal is in the background: a notification, no bell.
         let unfocused: Vec<Effect> = if self.focused {
             Vec::new()
@@ -825,8 +873,9 @@ impl App {
         if self.view.scroll > 0 {
             // The reader is looking at older lines: keep them where they are.
             let width = self.viewport().width;
+            let marker = self.peer_marker(id);
             if let Some(peer) = self.roster.get(id) {
-                self.view.scroll += height_of(&self.me, &self.tz, peer, index, width);
+                self.view.scroll += height_of(&self.me, &self.tz, peer, index, width, marker);
             }
         }
         unfocused

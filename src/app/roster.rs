@@ -102,6 +102,10 @@ impl Roster {
         &self.peers
     }
 
+    pub(super) fn peers_mut(&mut self) -> &mut [Peer] {
+        &mut self.peers
+    }
+
     /// Where peer `id` is in the list.
     pub fn position(&self, id: EntryId) -> Option<usize> {
         self.peers.iter().position(|p| p.id == id)

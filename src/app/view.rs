@@ -9,7 +9,17 @@ use ratatui::layout::Rect;
 
 use super::peer::{EntryId, Peer, Seq};
 use super::roster::Roster;
-use crate::proto::group::GroupId;
+use crate::proto::group::{GroupId, MsgRef};
+
+/// Where the "new" line goes in the open conversation: above the first message that was
+/// unread when it was opened (or that came while the terminal was in the background).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// A 1:1 conversation's message.
+    Peer(Seq),
+    /// A group's item, by its id: items may still come in before it.
+    Group(MsgRef),
+}
 
 /// Which pane receives keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +46,8 @@ pub struct ConversationView {
     pub(super) chosen: Option<Seq>,
     /// The terminal size, so that scrolling knows how tall the view is.
     pub(super) size: Rect,
+    /// The "new" line of the open conversation, kept until another one is opened.
+    pub(super) marker: Option<Marker>,
 }
 
 impl ConversationView {
@@ -49,6 +61,7 @@ impl ConversationView {
             scroll: 0,
             chosen: None,
             size: Rect::new(0, 0, 80, 24),
+            marker: None,
         }
     }
 

@@ -95,8 +95,18 @@ pub(super) fn greet(engine: &EngineHandle, to: PeerId, text: &str) {
 }
 
 /// The question in a group message addressed to `name` (`name: ...`, `name, ...` or
-/// `@name ...`, in any case), or `None` when it is not addressed to it.
+/// `@name ...`, in any case, or a reply to one of its messages), or `None` when it is not
+/// addressed to it.
 pub(crate) fn addressed<'a>(name: &str, text: &'a str) -> Option<&'a str> {
+    let (quote, body) = crate::text::split_reply(text);
+    if quote.is_some_and(|q| named(name, q).is_some()) {
+        return Some(named(name, body).unwrap_or(body.trim()));
+    }
+    named(name, body)
+}
+
+/// What follows `name` at the start of `text`, as [`addressed`] takes it.
+fn named<'a>(name: &str, text: &'a str) -> Option<&'a str> {
     let text = text.trim_start();
     let text = text.strip_prefix('@').unwrap_or(text);
     let head = text.get(..name.len())?;
@@ -222,5 +232,12 @@ mod tests {
         assert_eq!(addressed("bot", "hello bot"), None);
         assert_eq!(addressed("bot", "bo"), None);
         assert_eq!(addressed("", "anything"), None);
+        assert_eq!(
+            addressed("bot", "> bot: you: PING\nand again?"),
+            Some("and again?"),
+            "a reply to the bot's message"
+        );
+        assert_eq!(addressed("bot", "> bot: hi\nbot: ping"), Some("ping"));
+        assert_eq!(addressed("bot", "> alice: hi\nsure"), None);
     }
 }

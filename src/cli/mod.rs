@@ -12,6 +12,7 @@ mod ping;
 mod search;
 mod send;
 mod trust;
+mod unread;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -40,6 +41,7 @@ pub use ping::ping;
 pub use search::{Format as ExportFormat, export, search};
 pub use send::send;
 pub use trust::{VerifyArgs, verify, warning as key_warning};
+pub use unread::unread;
 
 /// Removes a directory when dropped, unwinding included.
 struct RemoveOnDrop(PathBuf);
@@ -627,6 +629,7 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         max_file_size: None,
         notify: crate::contacts::Notify::All,
         notify_preview: true,
+        mouse: true,
         notify_command: None,
         on_message: None,
         strangers: crate::contacts::Strangers::Requests,

@@ -78,6 +78,7 @@ const ME_KEYS: &[&str] = &[
     "notify_command",
     "on_message",
     "strangers",
+    "mouse",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -135,6 +136,9 @@ pub struct Me {
     pub on_message: Option<Vec<String>>,
     /// What becomes of messages from addresses that are not contacts.
     pub strangers: Strangers,
+    /// The chat takes the mouse: the wheel scrolls, a click picks a contact. Off, the
+    /// terminal keeps it, for selecting text without Shift.
+    pub mouse: bool,
 }
 
 /// `[me] strangers`: messages from addresses that are not contacts go to a list of
@@ -174,6 +178,7 @@ impl Default for Me {
             max_file_size: None,
             notify: Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
             strangers: Strangers::Requests,

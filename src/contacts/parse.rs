@@ -374,6 +374,17 @@ impl Doc<'_> {
                     };
                     me.notify_preview = *b;
                 }
+                "mouse" => {
+                    let DeValue::Boolean(b) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] mouse",
+                            "true or false (no quotes)",
+                            "mouse = false".to_owned(),
+                        ));
+                    };
+                    me.mouse = *b;
+                }
                 "notify_command" => {
                     me.notify_command = Some(self.command(
                         value,

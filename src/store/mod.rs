@@ -7,6 +7,7 @@ mod history;
 mod key;
 mod legacy;
 mod message;
+mod read;
 mod search;
 mod trust;
 
@@ -43,6 +44,7 @@ pub enum StoreError {
     )]
     Busy { dir: PathBuf, pid: Option<u32> },
 }
+pub use read::{ReadPoints, load_read, read_path, save_read};
 pub use trust::{TrustBook, TrustError, Trusted, load_trust, save_trust, trust_path};
 
 /// One conversation read from the history.

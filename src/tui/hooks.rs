@@ -81,12 +81,18 @@ impl Hook {
     }
 }
 
-/// The JSON line `on_message` reads: who wrote, where (a group's name, if any), the text and
-/// when it arrived.
-pub fn message_json(from: &str, group: Option<&str>, text: &str, at: jiff::Timestamp) -> String {
+/// The JSON line `on_message` reads: who wrote, where (a group's name and hex id, if any),
+/// the text and when it arrived.
+pub fn message_json(
+    from: &str,
+    group: Option<(&str, &str)>,
+    text: &str,
+    at: jiff::Timestamp,
+) -> String {
     let value = serde_json::json!({
         "from": from,
-        "group": group,
+        "group": group.map(|(name, _)| name),
+        "group_id": group.map(|(_, id)| id),
         "text": text,
         "received_at": at.to_string(),
     });

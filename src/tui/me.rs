@@ -8,6 +8,8 @@ use crate::contacts::Me;
 pub(super) struct MeChanges {
     pub(super) name: Option<String>,
     pub(super) bell: Option<bool>,
+    /// `[me] mouse`, taken or given back at once.
+    pub(super) mouse: Option<bool>,
     /// Settings that only a restart applies: the socket is bound, and the engine took
     /// `require_keys` when it started.
     restart: Vec<&'static str>,
@@ -34,6 +36,7 @@ impl MeChanges {
         MeChanges {
             name: (new.name != old.name).then(|| new.name.clone()),
             bell: (new.bell != old.bell).then_some(new.bell),
+            mouse: (new.mouse != old.mouse).then_some(new.mouse),
             restart,
         }
     }
@@ -46,6 +49,9 @@ impl MeChanges {
         }
         if let Some(bell) = self.bell {
             parts.push(format!("bell {}", if bell { "on" } else { "off" }));
+        }
+        if let Some(mouse) = self.mouse {
+            parts.push(format!("mouse {}", if mouse { "on" } else { "off" }));
         }
         let mut said = parts.join(", ");
         if !self.restart.is_empty() {
@@ -83,6 +89,7 @@ mod tests {
             max_file_size: None,
             notify: crate::contacts::Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
             strangers: crate::contacts::Strangers::Requests,
@@ -97,6 +104,14 @@ mod tests {
         assert_eq!(changes.name.as_deref(), Some("bob"));
         assert_eq!(changes.bell, Some(false));
         assert_eq!(changes.said().as_deref(), Some("name is now bob, bell off"));
+        let new = Me {
+            mouse: false,
+            ..old.clone()
+        };
+        assert_eq!(
+            MeChanges::between(&old, &new).said().as_deref(),
+            Some("mouse off")
+        );
         let new = Me {
             listen: "0.0.0.0:5000".parse().expect("addr"),
             require_keys: true,

@@ -21,8 +21,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::{Receiver, TrySendError, select};
 use crossterm::event::{
-    self, DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange,
-    Event, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    self, DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste,
+    EnableFocusChange, EnableMouseCapture, Event, KeyboardEnhancementFlags,
+    PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::execute;
 use jiff::Timestamp;
@@ -74,6 +75,8 @@ fn first_start(on_lan: bool) -> &'static str {
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Keyboard enhancement flags were pushed and must be popped.
 static ENHANCED: AtomicBool = AtomicBool::new(false);
+/// The chat has the mouse (`[me] mouse`), and must give it back.
+static MOUSE: AtomicBool = AtomicBool::new(false);
 /// Held while writing to the terminal, so that a panicking worker thread never restores
 /// the terminal in the middle of a frame, and no frame is drawn after it did.
 static TERMINAL: Mutex<()> = Mutex::new(());
@@ -131,6 +134,25 @@ pub fn run(
             Err(err) => app.show_error(&format!("the history could not be read: {err}")),
         }
     }
+    // How far each conversation was read: the first run counts nothing before it as unread.
+    let loaded_read = match session.data_dir.as_deref().map(store::load_read) {
+        Some(Ok(Some(points))) => Some(points),
+        Some(Ok(None)) => Some(store::ReadPoints {
+            since: Some(Timestamp::now()),
+            ..store::ReadPoints::default()
+        }),
+        Some(Err(err)) => {
+            app.show_error(&format!("unread counts not restored: {err}"));
+            Some(store::ReadPoints {
+                since: Some(Timestamp::now()),
+                ..store::ReadPoints::default()
+            })
+        }
+        None => None,
+    };
+    if let Some(points) = &loaded_read {
+        app.set_read_points(points.clone());
+    }
     let drafts = session.data_dir.as_deref().map(store::load_drafts);
     match drafts {
         Some(Ok(drafts)) => app.set_drafts(drafts),
@@ -139,6 +161,12 @@ pub fn run(
     }
     app.set_key_trust(session.key_changes.clone(), verified(&session.trust));
     app.open_if_only_contact();
+    if let Some(dir) = session.data_dir.as_deref()
+        && store::load_read(dir).ok().flatten().as_ref() != Some(app.read_points())
+        && let Err(err) = store::save_read(dir, app.read_points())
+    {
+        app.show_error(&format!("unread counts not kept: {err}"));
+    }
     if contacts_file.as_deref().is_some_and(|p| !p.exists()) {
         app.show_info(first_start(session.on_lan));
     }
@@ -157,6 +185,7 @@ pub fn run(
         trust: session.trust.clone(),
     };
     let mut screen = Screen::enter().context("could not switch the terminal to the chat screen")?;
+    set_mouse(contacts.book.me.mouse);
     let mut result = event_loop(
         &mut screen.terminal,
         &mut app,
@@ -170,6 +199,11 @@ pub fn run(
         && let Err(err) = store::save_drafts(dir, &drafts)
     {
         result = result.and(Err(anyhow!("your drafts could not be kept: {err}")));
+    }
+    if let Some(dir) = session.data_dir.as_deref()
+        && let Err(err) = store::save_read(dir, app.read_points())
+    {
+        result = result.and(Err(anyhow!("what was read could not be kept: {err}")));
     }
     drop(screen);
     // Says goodbye to the contacts; the engine may already be gone when it is the reason
@@ -231,6 +265,23 @@ fn undo_modes() {
         let _ = execute!(out, PopKeyboardEnhancementFlags);
     }
     let _ = execute!(out, DisableBracketedPaste, DisableFocusChange);
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+}
+
+/// Takes the mouse (wheel and clicks come to the chat) or gives it back to the terminal,
+/// whose own selection then works without Shift. Failing is not worth stopping for.
+fn set_mouse(on: bool) {
+    let _terminal = lock_terminal();
+    let done = if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
+    };
+    if done.is_ok() {
+        MOUSE.store(on, Ordering::SeqCst);
+    }
 }
 
 /// A panic in any thread, the UI's or a worker's, restores the terminal, prints the panic
@@ -340,6 +391,9 @@ fn edit_draft(terminal: &mut DefaultTerminal, draft: &str) -> anyhow::Result<Opt
                 ENHANCED.store(true, Ordering::SeqCst);
             }
         }
+        if MOUSE.load(Ordering::SeqCst) {
+            let _ = execute!(out, EnableMouseCapture);
+        }
         status
     };
     INPUT_PAUSED.store(false, Ordering::SeqCst);
@@ -407,6 +461,13 @@ fn event_loop(
             } else {
                 break;
             }
+        }
+        // How far conversations were read is written once a batch.
+        if let Some(points) = app.unsaved_read()
+            && let Some(dir) = &session.data_dir
+            && let Err(err) = store::save_read(dir, &points)
+        {
+            app.show_error(&format!("unread counts not kept: {err}"));
         }
         for effect in effects {
             match effect {
@@ -659,6 +720,9 @@ impl Contacts {
             app.set_me(&name, self.book.me.bell);
         }
         app.set_notify(book.me.notify, book.me.notify_preview);
+        if let Some(mouse) = me.mouse {
+            set_mouse(mouse);
+        }
         self.file_me = book.me.clone();
         if book.contacts == self.book.contacts {
             if let Some(said) = me.said() {
@@ -886,6 +950,7 @@ fn terminal_event(
         .context("reading the terminal failed")?;
     Ok(match event {
         Event::Key(key) => app.on_key(key, Timestamp::now()),
+        Event::Mouse(mouse) => app.on_mouse(mouse),
         Event::Paste(text) => {
             app.on_paste(text);
             Vec::new()
@@ -902,7 +967,6 @@ fn terminal_event(
             app.set_focused(false);
             Vec::new()
         }
-        _ => Vec::new(),
     })
 }
 
@@ -926,9 +990,18 @@ fn engine_event(
                 let name = book
                     .by_peer(*from)
                     .map_or_else(|| path.to_string(), |c| c.name.clone());
-                hooks.received(&name, text, *received_at);
+                hooks.received(&name, None, text, *received_at);
             }
-            Ok(app.on_engine(event))
+            // Group messages new to the chat, told once the App has them (names and all).
+            let fresh = new_group_texts(app, &event);
+            let effects = app.on_engine(event);
+            if hooks.on_message.is_some() {
+                for message in group_messages(app, fresh) {
+                    let group = Some((message.group.as_str(), message.group_id.as_str()));
+                    hooks.received(&message.from, group, &message.text, Timestamp::now());
+                }
+            }
+            Ok(effects)
         }
         Err(_) => bail!("the network engine stopped unexpectedly"),
     }
@@ -960,12 +1033,64 @@ impl Hooks {
         }
     }
 
-    fn received(&mut self, from: &str, text: &str, at: Timestamp) {
+    /// A message came: `group` is the group's (name, hex id) for a group message.
+    fn received(&mut self, from: &str, group: Option<(&str, &str)>, text: &str, at: Timestamp) {
         if let Some((_, hook)) = &mut self.on_message {
-            let line = hooks::message_json(from, None, text, at);
+            let line = hooks::message_json(from, group, text, at);
             hook.run(std::time::Instant::now(), &[], Some(line));
         }
     }
+}
+
+/// A group message for `[me] on_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GroupMessage {
+    from: String,
+    group: String,
+    group_id: String,
+    text: String,
+}
+
+/// The items of a [`EngineEvent::GroupItems`] that are messages by others the chat does not
+/// hold yet: (group, item id).
+fn new_group_texts(
+    app: &App,
+    event: &EngineEvent,
+) -> Vec<(crate::proto::group::GroupId, crate::proto::group::MsgRef)> {
+    let EngineEvent::GroupItems { group, items } = event else {
+        return Vec::new();
+    };
+    let held = app.groups().get(*group);
+    items
+        .iter()
+        .filter(|i| i.visible && !i.mine && matches!(i.kind, crate::engine::GroupItemKind::Text(_)))
+        .filter(|i| held.is_none_or(|g| g.items().iter().all(|h| h.id != i.id)))
+        .map(|i| (*group, i.id))
+        .collect()
+}
+
+/// What `[me] on_message` is told of the group messages `fresh`, now that the App has them:
+/// the author as the chat shows them, the group's name and id, the text (made safe).
+fn group_messages(
+    app: &App,
+    fresh: Vec<(crate::proto::group::GroupId, crate::proto::group::MsgRef)>,
+) -> Vec<GroupMessage> {
+    fresh
+        .into_iter()
+        .filter_map(|(id, item)| {
+            let group = app.groups().get(id)?;
+            let item = group.items().iter().find(|i| i.id == item)?;
+            let crate::engine::GroupItemKind::Text(text) = &item.kind else {
+                return None;
+            };
+            Some(GroupMessage {
+                from: app.member_label(group, &item.author).0,
+                group: group.name().to_owned(),
+                group_id: id.to_hex(),
+                text: text.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A desktop notification through the terminal (see [`notify`]); like the bell, losing one
@@ -990,6 +1115,77 @@ fn ring_bell() {
 #[cfg(test)]
 mod tests {
     use super::{KeyedAdd, keyed_notice};
+
+    #[test]
+    fn group_messages_new_to_the_chat_are_told_to_on_message_once() {
+        use crate::app::App;
+        use crate::contacts::{ContactBook, Me};
+        use crate::engine::{EngineEvent, GroupItem, GroupItemKind, GroupView};
+        use crate::proto::PublicKey;
+        use crate::proto::group::{GroupId, MsgRef, Order};
+        use crate::store::GroupStatus;
+
+        let me = PublicKey::from_bytes([9; 32]);
+        let dave = PublicKey::from_bytes([4; 32]);
+        let team = GroupId([1; 16]);
+        let book = ContactBook::empty(Me::default());
+        let local = "127.0.0.1:4000".parse().expect("an address");
+        let mut app = App::new(&book, local, jiff::tz::TimeZone::UTC);
+        app.on_engine(EngineEvent::Group(GroupView {
+            id: team,
+            name: "team".into(),
+            status: GroupStatus::Joined,
+            creator: Some(me),
+            members: vec![(me, "me".into()), (dave, "dave".into())],
+            me,
+            inviter: None,
+        }));
+        let text = |author: PublicKey, seq: u64, said: &str| GroupItem {
+            id: MsgRef { author, seq },
+            order: Order {
+                lamport: seq,
+                author,
+                seq,
+            },
+            author,
+            sent_at: None,
+            kind: GroupItemKind::Text(said.into()),
+            gap_before: false,
+            mine: author == me,
+            acked: Vec::new(),
+            visible: true,
+        };
+        let event = EngineEvent::GroupItems {
+            group: team,
+            items: vec![text(dave, 1, "hello\u{1b}[2J"), text(me, 1, "mine")],
+        };
+        let fresh = super::new_group_texts(&app, &event);
+        assert_eq!(fresh.len(), 1, "only others' messages");
+        app.on_engine(event.clone());
+        let told = super::group_messages(&app, fresh);
+        assert_eq!(
+            told,
+            vec![super::GroupMessage {
+                from: "dave".into(),
+                group: "team".into(),
+                group_id: team.to_hex(),
+                text: crate::text::sanitize("hello\u{1b}[2J"),
+            }]
+        );
+        assert!(
+            super::new_group_texts(&app, &event).is_empty(),
+            "a message the chat holds already is not told again"
+        );
+        let line = super::hooks::message_json(
+            "dave",
+            Some(("team", &team.to_hex())),
+            "hi",
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(v["group"], "team");
+        assert_eq!(v["group_id"], team.to_hex());
+    }
 
     #[test]
     fn the_notice_says_whether_a_key_was_given_or_a_contact_added() {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{fit, focused, pane, seen_label, title_lead};
-use crate::app::{App, Focus, Nearby, NearbyKind, Part, Peer, Trust};
+use crate::app::{App, Focus, ListLine, Nearby, NearbyKind, Peer, Trust};
 use crate::text::width;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -18,53 +18,46 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(block, area);
     let row_width = inner.width as usize;
 
-    let mut rows = Vec::with_capacity(app.peers().len() + 2);
-    let mut selected_end = 0;
-    let mut part = Part::Contacts;
-    for (index, peer) in app.peers().iter().enumerate() {
-        if peer.part() != part {
-            // Addresses that wrote unasked, and people found on this network, are kept
-            // apart from the book's contacts and from each other.
-            part = peer.part();
-            let label = match part {
-                Part::Contacts => "contacts",
-                Part::NotInContacts => "requests",
-                Part::OnThisNetwork => "on this network",
-            };
-            rows.push(divider(label, row_width));
-        }
-        let (line, said_unencrypted) = row(app, index, peer, row_width);
-        rows.push(line);
-        if let Some(nearby) = peer.neighbour() {
-            let about = about(nearby, !said_unencrypted, row_width);
-            rows.push(highlight(app, index, about));
-        }
-        if index == app.selected() {
-            selected_end = rows.len();
-        }
-    }
-
-    if !app.groups().is_empty() {
-        rows.push(divider("groups", row_width));
-    }
-    let open_group = app.open_group().map(crate::app::Group::id);
-    for (i, group) in app.groups().listed().enumerate() {
-        let index = app.peers().len() + i;
-        let open = open_group == Some(group.id());
-        rows.push(highlight(
-            app,
-            index,
-            super::group::row(app, group, row_width, open),
-        ));
-        if index == app.selected() {
-            selected_end = rows.len();
-        }
-    }
-
-    // Scroll the list just enough to keep the cursor (all of its entry) on screen.
+    let list = app.list_lines();
     let height = inner.height as usize;
-    let top = selected_end.saturating_sub(height);
-    let visible: Vec<Line> = rows.into_iter().skip(top).take(height).collect();
+    // Scrolled as the App says, so that a click lands on the row drawn under it.
+    let top = app.list_top(&list, height);
+    let open_group = app.open_group().map(crate::app::Group::id);
+    let mut said_unencrypted = false;
+    let mut visible = Vec::with_capacity(height);
+    for (at, line) in list.into_iter().enumerate() {
+        if at >= top + height {
+            break;
+        }
+        // Lines above the view are built too when they tell the next one something.
+        let drawn = match line {
+            ListLine::Divider(label) => divider(label, row_width),
+            ListLine::Peer(index) => {
+                let Some(peer) = app.peers().get(index) else {
+                    continue;
+                };
+                let (row, unencrypted) = row(app, index, peer, row_width);
+                said_unencrypted = unencrypted;
+                row
+            }
+            ListLine::About(index) => {
+                let Some(nearby) = app.peers().get(index).and_then(Peer::neighbour) else {
+                    continue;
+                };
+                highlight(app, index, about(nearby, !said_unencrypted, row_width))
+            }
+            ListLine::Group(index) => {
+                let Some(group) = app.groups().at(index - app.peers().len()) else {
+                    continue;
+                };
+                let open = open_group == Some(group.id());
+                highlight(app, index, super::group::row(app, group, row_width, open))
+            }
+        };
+        if at >= top {
+            visible.push(drawn);
+        }
+    }
     frame.render_widget(Paragraph::new(visible), inner);
 }
 

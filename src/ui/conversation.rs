@@ -354,6 +354,9 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     if peer.starts_day(tz, index) {
         lines.push(day_line(at.date()));
     }
+    if app.unread_marker() == Some(index) {
+        lines.push(new_line(width));
+    }
 
     let columns = Columns::new(app.me(), peer.name(), width);
     let dim = Style::new().fg(Color::DarkGray);
@@ -401,9 +404,13 @@ pub fn message_lines(app: &App, peer: &Peer, index: usize, width: u16) -> Vec<Li
     ];
 
     let text = message.display_text();
-    let mut body = body(&columns, &text);
+    let (quote, text) = crate::text::split_reply(&text);
+    let mut body = body(&columns, text);
     let indent = " ".repeat(columns.indent);
     let first = lines.len();
+    if let Some(quote) = quote {
+        lines.push(quote_line(quote, columns.indent, width));
+    }
     // A file's name stands out; what became of it has its mark's colour.
     let style_of = |line: &str, first_line: bool| match transfer {
         Some(_) if first_line => Style::new().add_modifier(Modifier::BOLD),
@@ -478,6 +485,40 @@ pub(super) fn band(lines: &mut [Line<'static>], width: usize) {
     }
 }
 
+/// The "new" line, across the pane, above the first message that was unread when the
+/// conversation was opened.
+pub(super) fn new_line(width: usize) -> Line<'static> {
+    const LABEL: &str = " new ";
+    let text = if width < LABEL.len() {
+        "─".repeat(width)
+    } else {
+        let rule = width - LABEL.len();
+        let left = rule / 2;
+        format!("{}{LABEL}{}", "─".repeat(left), "─".repeat(rule - left))
+    };
+    Line::styled(text, Style::new().fg(Color::LightRed))
+}
+
+/// The quote a reply starts with, on one line at the text's column: `↳ alice: the first…`.
+/// It is what the sender says they answer, shown dim; nothing checks it.
+pub(super) fn quote_line(quote: &str, indent: usize, width: usize) -> Line<'static> {
+    let indent = indent.min(width);
+    let room = width - indent;
+    let text = format!("↳ {quote}");
+    let shown = fit(&text, text_width(&text).min(room))
+        .trim_end()
+        .to_owned();
+    Line::from(vec![
+        Span::raw(" ".repeat(indent)),
+        Span::styled(
+            shown,
+            Style::new()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC),
+        ),
+    ])
+}
+
 /// `── Sat 21 Nov 2026 ──`, centred, before the first message of each day.
 pub(super) fn day_line(date: Date) -> Line<'static> {
     let label = format!("── {} ──", date.strftime("%a %-d %b %Y"));
@@ -544,6 +585,7 @@ mod tests {
                 max_file_size: None,
                 notify: crate::contacts::Notify::All,
                 notify_preview: true,
+                mouse: true,
                 notify_command: None,
                 on_message: None,
                 strangers: crate::contacts::Strangers::Requests,

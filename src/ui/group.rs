@@ -164,6 +164,9 @@ pub fn item_lines(
             app.tz().to_datetime(at).date(),
         ));
     }
+    if app.group_unread_marker() == Some(index) {
+        lines.push(super::conversation::new_line(width));
+    }
     let first = lines.len();
     let time = app.group_time(item.sent_at);
     let (name, name_style) = author(app, group, item);
@@ -205,6 +208,14 @@ pub fn item_lines(
         Span::styled(shown, name_style),
         Span::raw(" ".repeat(pad + 3)),
     ];
+    let (quote, text) = crate::text::split_reply(text);
+    if let Some(quote) = quote {
+        lines.push(super::conversation::quote_line(
+            quote,
+            columns.indent,
+            width,
+        ));
+    }
     let mut body = body(columns, text);
     let last_text = body.last().cloned().unwrap_or_default();
     let indent = " ".repeat(columns.indent);

@@ -16,6 +16,22 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let lead = title_lead(app, Focus::Input);
     let group = app.open_group();
     let title = match app.open_peer() {
+        _ if app.replying().is_some() => {
+            let quote = app.replying().map_or("", crate::app::Reply::shown);
+            let to = format!("{lead}↳ replying to ");
+            let tail = " · Esc cancels ";
+            let room = usize::from(area.width).saturating_sub(3 + width(&to) + width(tail));
+            Line::from(vec![
+                Span::raw(to),
+                Span::styled(
+                    crate::ui::fit(quote, width(quote).min(room))
+                        .trim_end()
+                        .to_owned(),
+                    Style::new().add_modifier(ratatui::style::Modifier::ITALIC),
+                ),
+                Span::styled(tail, Style::new().fg(Color::DarkGray)),
+            ])
+        }
         None if group.is_some() => {
             let name = group.map_or("", crate::app::Group::name);
             let to = format!("{lead}Message to # ");

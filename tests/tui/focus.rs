@@ -25,6 +25,7 @@ fn bot_book() -> ContactBook {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,

@@ -327,6 +327,92 @@ fn heights_are_the_lines_drawn() {
 }
 
 #[test]
+fn r_answers_a_group_message_with_its_author_quoted() {
+    let mut app = app_sized(100, 24);
+    team(&mut app);
+    open_group(&mut app, 3);
+    press(&mut app, KeyCode::BackTab);
+    // The newest shown is erin's; dave's is next up.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Char('r'));
+    let reply = app.replying().expect("a reply is written");
+    assert_eq!(reply.quote, "> dave: great, thanks");
+    type_text(&mut app, "you are welcome", at(10));
+    match press(&mut app, KeyCode::Enter).as_slice() {
+        [Effect::Send(Command::GroupSend { text, .. })] => {
+            assert_eq!(text, "> dave: great, thanks\nyou are welcome");
+        }
+        other => panic!("expected a group send, got {other:?}"),
+    }
+    assert!(app.replying().is_none());
+}
+
+/// The team group read up to alice's message: dave's and erin's after it are new.
+fn team_read_to_alice(app: &mut App) {
+    let mut read = qqchat::store::ReadPoints::default();
+    read.read_group_to(&TEAM, &ALICE_KEY, 3);
+    read.read_group_to(&TEAM, &ME, 1);
+    team(app);
+    app.set_read_points(read);
+}
+
+#[test]
+fn a_group_read_before_counts_only_what_came_after() {
+    let mut app = app_sized(100, 24);
+    team_read_to_alice(&mut app);
+    assert_eq!(app.groups().get(TEAM).unwrap().unread(), 2);
+    open_group(&mut app, 3);
+    assert_eq!(app.groups().get(TEAM).unwrap().unread(), 0);
+    let saved = app.unsaved_read().expect("opening reads it");
+    assert!(!saved.is_group_unread(&TEAM, &ERIN, 3, None));
+    assert!(saved.is_group_unread(&TEAM, &ERIN, 4, None));
+    assert_eq!(app.group_unread_marker(), Some(4), "above dave's message");
+}
+
+#[test]
+fn snapshot_group_new_line_and_a_reply() {
+    let mut app = app_sized(100, 24);
+    team_read_to_alice(&mut app);
+    open_group(&mut app, 3);
+    items(
+        &mut app,
+        TEAM,
+        vec![text(
+            DAVE,
+            8,
+            2,
+            "> me: I can bring the projector\nperfect, bring the cable too",
+        )],
+    );
+    assert_snapshot!(draw(&app, 100, 20).backend());
+}
+
+#[test]
+fn group_heights_count_the_new_line_and_quotes() {
+    let mut app = app_sized(100, 24);
+    team_read_to_alice(&mut app);
+    open_group(&mut app, 3);
+    items(
+        &mut app,
+        TEAM,
+        vec![text(DAVE, 8, 2, "> erin: sorry\nno worries, nothing")],
+    );
+    let group = app.groups().get(TEAM).unwrap();
+    for width in [0u16, 8, 20, 33, 50, 73] {
+        let columns = app.group_columns(group, usize::from(width));
+        for index in 0..group.shown_len() {
+            let drawn = qqchat::ui::group::item_lines(&app, group, &columns, index, width, false);
+            assert_eq!(
+                app.group_item_height(group, &columns, index, width),
+                drawn.len(),
+                "item {index} at width {width}"
+            );
+        }
+    }
+}
+
+#[test]
 fn slash_in_a_group_steps_through_its_matches_without_the_store() {
     let mut app = app_sized(100, 24);
     team(&mut app);

@@ -21,6 +21,7 @@ mod outbox;
 mod paths;
 mod presence;
 mod prompts;
+mod reading;
 mod receiving;
 mod reload;
 mod scrolling;

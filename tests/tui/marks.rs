@@ -71,12 +71,23 @@ fn r_retries_the_picked_failed_message_with_a_new_tag() {
         press(&mut app, KeyCode::Char('r')).is_empty(),
         "a received message is not sent again"
     );
+    assert!(app.replying().is_some(), "r answers it instead");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.replying().is_none(), "Esc lets go of the reply");
+    assert_eq!(app.focus(), Focus::Input, "and stays in the input");
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Up);
     assert_eq!(app.chosen(), Some(1));
     assert!(
         press(&mut app, KeyCode::Char('r')).is_empty(),
         "a delivered message is not retried"
     );
+    assert!(app.replying().is_some(), "but answered");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Up);
     assert_eq!(app.chosen(), Some(0));
     press(&mut app, KeyCode::Up);

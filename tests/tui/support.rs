@@ -49,6 +49,7 @@ pub fn book(bell: bool) -> ContactBook {
             max_file_size: None,
             notify: qqchat::contacts::Notify::All,
             notify_preview: true,
+            mouse: true,
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
