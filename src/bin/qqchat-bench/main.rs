@@ -9,12 +9,17 @@
 //!
 //! `qqchat-bench groups [--quick] [--json FILE]` measures groups instead (see [`groups`]):
 //! fan-out to 8, 32 and 64 members against 1:1, and a member catching up on 10,000 messages.
+//!
+//! `qqchat-bench store [--quick] [--json FILE]` measures the history instead (see [`store`]):
+//! a million messages on disk, the chat's first frame and memory on them, searches, and the
+//! acked rate with the history written.
 
 mod child;
 mod files;
 mod groups;
 mod link;
 mod people;
+mod store;
 mod tcp;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -28,6 +33,7 @@ use qqchat::engine::{self, Command, EngineEvent, EngineHandle, Options, new_mess
 use qqchat::proto::PeerId;
 use qqchat::proto::secure::Keypair;
 use qqchat::proto::wire::{self, Data, Packet};
+use qqchat::store::History;
 use serde_json::{Value, json};
 
 /// Bytes of text in each benchmark message.
@@ -36,7 +42,11 @@ const MESSAGE: usize = 100;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--measure-startup") {
-        measure_startup(args.get(i + 1).map_or(".", String::as_str));
+        store::measure_startup(args.get(i + 1).map_or(".", String::as_str));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--measure-first-frame") {
+        store::measure_first_frame(&args[i + 1..]);
         return;
     }
     // The two ends of the TCP comparison, which the files figures run as child processes.
@@ -70,6 +80,15 @@ fn main() {
         let path = json_arg.unwrap_or_else(|| "target/qqchat-bench-groups.json".to_owned());
         if let Err(e) = groups::run(quick, &path) {
             eprintln!("qqchat-bench groups: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().is_some_and(|a| a == "store") {
+        let path = json_arg.unwrap_or_else(|| "target/qqchat-bench-store.json".to_owned());
+        let only_acked = args.iter().any(|a| a == "--only-acked");
+        if let Err(e) = store::run(quick, only_acked, &path) {
+            eprintln!("qqchat-bench store: {e}");
             std::process::exit(1);
         }
         return;
@@ -131,7 +150,7 @@ fn main() {
             "lossy_10pct": { "goodput_msgs_per_s": lossy.per_second, "seconds": lossy.seconds },
         });
     }
-    let start = startup(100_000);
+    let start = store::startup(100_000);
     rows.push(format!(
         "{:<34} {:>12.1} ms first frame  {:>6.1} ms whole history  {:>5.1} MB peak memory",
         "start with 100,000 in history", start.first_frame_ms, start.full_ms, start.peak_mb
@@ -290,6 +309,15 @@ fn pair(
     keyed: bool,
     relay_loss: Option<f64>,
 ) -> (EngineHandle, EngineHandle, PeerId, Option<Relay>) {
+    pair_with(keyed, relay_loss, None)
+}
+
+/// [`pair`], each engine writing its messages to the history given (a's first, then b's).
+fn pair_with(
+    keyed: bool,
+    relay_loss: Option<f64>,
+    histories: Option<(History, History)>,
+) -> (EngineHandle, EngineHandle, PeerId, Option<Relay>) {
     let (ka, kb) = (Keypair::generate().ok(), Keypair::generate().ok());
     let (sa, sb) = (loopback(), loopback());
     let (a, b) = (
@@ -327,6 +355,10 @@ fn pair(
     // The benchmark measures the protocol, not presence chatter.
     oa.watch = false;
     ob.watch = false;
+    if let Some((ha, hb)) = histories {
+        oa.history = Some(ha);
+        ob.history = Some(hb);
+    }
     let ea = engine::spawn(sa, oa).expect("engine a");
     let eb = engine::spawn(sb, ob).expect("engine b");
     (ea, eb, b_peer, relay)
@@ -339,7 +371,12 @@ struct Rate {
 
 /// `n` messages from a to b as fast as they go; until every receipt is back.
 fn throughput(keyed: bool, n: usize, relay_loss: Option<f64>) -> Rate {
-    let (a, b, to, relay) = pair(keyed, relay_loss);
+    rate_of(pair(keyed, relay_loss), n)
+}
+
+/// `n` messages from a to b of `pair` as fast as they go; until every receipt is back.
+fn rate_of(pair: (EngineHandle, EngineHandle, PeerId, Option<Relay>), n: usize) -> Rate {
+    let (a, b, to, relay) = pair;
     let received = Arc::new(AtomicU64::new(0));
     let count = Arc::clone(&received);
     let events = b.events.clone();
@@ -542,136 +579,4 @@ impl Drop for Relay {
             let _ = t.join();
         }
     }
-}
-
-struct Startup {
-    first_frame_ms: f64,
-    full_ms: f64,
-    peak_mb: f64,
-    rss_mb: f64,
-    frame_us: f64,
-}
-
-/// Writes a history of `n` messages and times a fresh process starting the chat on it.
-fn startup(n: u64) -> Startup {
-    use qqchat::store::{ConversationKey, Direction, History, MessageState, Record};
-    let dir = std::env::temp_dir().join(format!("qqchat-bench-startup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Ok(mut h) = History::open(&dir) {
-        let at = jiff::Timestamp::now();
-        for id in 0..n {
-            let out = id % 2 == 0;
-            h.append(
-                &ConversationKey::contact("bob"),
-                &Record::Msg {
-                    id,
-                    dir: if out { Direction::Out } else { Direction::In },
-                    peer: "127.0.0.1:9002".into(),
-                    path: None,
-                    at,
-                    sent_at: None,
-                    text: format!("message number {id}, with a little text to make it typical"),
-                    plain: false,
-                    state: if out {
-                        MessageState::Delivered
-                    } else {
-                        MessageState::Received
-                    },
-                },
-            );
-        }
-        let _ = h.commit();
-    }
-    let exe = std::env::current_exe().expect("the bench binary");
-    let t0 = Instant::now();
-    let child = std::process::Command::new(exe)
-        .args(["--measure-startup", &dir.display().to_string()])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("run the start-up measurement");
-    let total = t0.elapsed();
-    let _ = std::fs::remove_dir_all(&dir);
-    let report: Value = serde_json::from_slice(&child.stdout).unwrap_or(Value::Null);
-    let f = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
-    // The child's clock starts in its main(); add what exec and loading the binary took.
-    let exec_ms = total.as_secs_f64() * 1e3 - f("exit_ms");
-    Startup {
-        first_frame_ms: f("first_frame_ms") + exec_ms.max(0.0),
-        full_ms: f("full_ms") + exec_ms.max(0.0),
-        peak_mb: f("peak_mb"),
-        rss_mb: f("rss_mb"),
-        frame_us: f("frame_us"),
-    }
-}
-
-/// In a fresh process: what `qqchat` does before its first frame, on the history in `dir`,
-/// drawn into a 200×60 test terminal; then the whole history put in place.
-fn measure_startup(dir: &str) {
-    use qqchat::app::App;
-    use qqchat::contacts::{ContactBook, Me};
-    use qqchat::store::History;
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
-    let t0 = Instant::now();
-    let mut book = ContactBook::empty(Me::default());
-    book.contacts.push(Contact {
-        name: "bob".into(),
-        addrs: vec!["127.0.0.1:9002".parse().expect("addr")],
-        plain: false,
-        key: None,
-        ipmsg: false,
-        encoding: None,
-        accept_files: false,
-        mute: false,
-    });
-    let history = History::open_read(std::path::Path::new(dir)).expect("history");
-    let page = qqchat::app::HISTORY_PAGE;
-    let recent = history.conversations(page).expect("recent history");
-    let mut app = App::new(
-        &book,
-        "127.0.0.1:9001".parse().expect("addr"),
-        jiff::tz::TimeZone::UTC,
-    );
-    app.load_recent(recent, page);
-    app.on_resize(200, 60);
-    let _ = app.on_key(
-        crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter),
-        jiff::Timestamp::now(),
-    );
-    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
-    let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
-    let first_frame = t0.elapsed();
-    let full = history
-        .load(&qqchat::store::ConversationKey::contact("bob"))
-        .expect("whole history");
-    app.load_history(vec![qqchat::store::Conversation {
-        key: qqchat::store::ConversationKey::contact("bob"),
-        messages: full,
-    }]);
-    let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
-    let full_ms = t0.elapsed();
-    let frames = 200;
-    let t1 = Instant::now();
-    for _ in 0..frames {
-        let _ = terminal.draw(|f| qqchat::ui::draw(f, &app));
-    }
-    let frame = t1.elapsed() / frames;
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |field: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let report = json!({
-        "first_frame_ms": first_frame.as_secs_f64() * 1e3,
-        "full_ms": full_ms.as_secs_f64() * 1e3,
-        "frame_us": frame.as_secs_f64() * 1e6,
-        "peak_mb": kb("VmHWM:") / 1024.0,
-        "rss_mb": kb("VmRSS:") / 1024.0,
-        "exit_ms": t0.elapsed().as_secs_f64() * 1e3,
-    });
-    println!("{report}");
 }
