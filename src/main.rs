@@ -116,7 +116,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Find messages in the whole history, best matches first.
+    /// Find messages in the whole history, newest first.
     Search {
         /// Words a message must all contain, in any case (any part of a word matches).
         #[arg(required = true)]
@@ -133,6 +133,9 @@ enum Cmd {
         /// At most this many matches.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Best matches first (ranked among the newest 250), instead of newest first.
+        #[arg(long)]
+        rank: bool,
     },
     /// Write the history out: every conversation (or one), oldest first.
     Export {
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
             since,
             json,
             limit,
+            rank,
         }) => cli::search(
             &common,
             &query,
@@ -259,6 +263,7 @@ fn main() -> ExitCode {
             since.as_deref(),
             json,
             limit,
+            rank,
         ),
         Some(Cmd::Export {
             contact,

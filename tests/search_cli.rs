@@ -37,8 +37,19 @@ fn search_and_export_read_beside_a_running_listen() {
     let out = bob_run(&["search", "NOON", "--contact", "alice"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = text(&out.stdout);
-    assert_eq!(lines.lines().count(), 2, "{lines}");
-    assert!(lines.contains("(alice) alice: lunch at noon?"), "{lines}");
+    let found: Vec<&str> = lines.lines().collect();
+    assert_eq!(found.len(), 2, "{lines}");
+    assert!(
+        found[0].ends_with("(alice) alice: noon is fine"),
+        "newest first: {lines}"
+    );
+    assert!(
+        found[1].ends_with("(alice) alice: lunch at noon?"),
+        "{lines}"
+    );
+    let out = bob_run(&["search", "noon", "--rank", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
 
     let out = bob_run(&["search", "nowhere"]);
     assert_eq!(out.status.code(), Some(1));

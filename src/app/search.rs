@@ -77,8 +77,8 @@ pub enum ResultRow {
     },
 }
 
-/// The matches in every conversation, as a list over the screen: 1:1 ones best first, then
-/// groups' newest first.
+/// The matches in every conversation, as a list over the screen: 1:1 ones newest first,
+/// then groups' newest first.
 #[derive(Debug, Clone)]
 pub struct SearchResults {
     pub query: String,
@@ -137,7 +137,7 @@ impl App {
                 scope: SearchScope::All,
                 search: Search {
                     text: text.to_owned(),
-                    order: Order::Rank,
+                    order: Order::Newest,
                     limit: LIST_HITS,
                     ..Search::default()
                 },

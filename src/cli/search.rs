@@ -21,7 +21,7 @@ pub enum Format {
     Txt,
 }
 
-/// `qqchat search QUERY`: best matches first, at most `limit`.
+/// `qqchat search QUERY`: newest matches first (best first with `rank`), at most `limit`.
 pub fn search(
     common: &Common,
     query: &[String],
@@ -29,6 +29,7 @@ pub fn search(
     since: Option<&str>,
     json: bool,
     limit: usize,
+    rank: bool,
 ) -> Result<ExitCode> {
     let (book, _) = load_book(common, false)?;
     let history = read_history(common)?;
@@ -46,7 +47,7 @@ pub fn search(
         text,
         conversations,
         since,
-        order: Order::Rank,
+        order: if rank { Order::Rank } else { Order::Newest },
         limit,
     };
     let hits = history.search(&search)?;

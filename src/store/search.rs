@@ -23,7 +23,7 @@ pub enum Order {
 }
 
 /// Matches ranked by [`Order::Rank`]: the most recent this many.
-pub const RANKED: usize = 1000;
+pub const RANKED: usize = 250;
 
 /// What to look for.
 #[derive(Debug, Clone, Default)]

@@ -141,7 +141,7 @@ fn slash_in_the_list_searches_everywhere_and_enter_opens_the_match() {
     let (scope, search) = ask(&mut app, "lunch");
     assert_eq!(scope, SearchScope::All);
     assert!(search.conversations.is_empty());
-    assert_eq!(search.order, Order::Rank);
+    assert_eq!(search.order, Order::Newest);
     let mut found = hits("bob", &bob, "lunch");
     found.extend(hits("alice", &talk(), "lunch"));
     app.searched(scope, search.text.clone(), Ok(found));
