@@ -4,6 +4,7 @@
 
 mod api;
 mod conn;
+pub mod dht;
 pub mod group;
 pub mod limit;
 mod node;
