@@ -55,6 +55,32 @@ impl App {
         }
     }
 
+    /// The conversations whose unread count the messages shown cannot tell (they have older
+    /// messages not read from the history yet), with the time after which a message is
+    /// unread: the front end counts those in the history ([`App::set_unread_counts`]).
+    pub fn counts_wanted(&self) -> Vec<(crate::store::ConversationKey, jiff::Timestamp)> {
+        self.peers()
+            .iter()
+            .flat_map(|p| p.older.iter())
+            .filter_map(|key| Some((key.clone(), self.read.unread_after(key)?)))
+            .collect()
+    }
+
+    /// Unread counts the history gave for [`App::counts_wanted`]: a conversation with more
+    /// unread than its first page shows says so.
+    pub fn set_unread_counts(&mut self, counts: &[(crate::store::ConversationKey, usize)]) {
+        for (key, count) in counts {
+            if let Some(p) = self
+                .roster
+                .peers_mut()
+                .iter_mut()
+                .find(|p| p.older.contains(key))
+            {
+                p.unread = p.unread.max(*count);
+            }
+        }
+    }
+
     /// Where the "new" line goes in the open 1:1 conversation: above this message.
     pub fn unread_marker(&self) -> Option<usize> {
         let peer = self.open_peer()?;

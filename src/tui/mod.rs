@@ -152,6 +152,18 @@ pub fn run(
     };
     if let Some(points) = &loaded_read {
         app.set_read_points(points.clone());
+        // More unread than the first page holds is counted in the history.
+        if let Some(history) = &session.history {
+            let counts: Vec<_> = app
+                .counts_wanted()
+                .into_iter()
+                .filter_map(|(key, after)| {
+                    let n = history.count_received_after(&key, Some(after)).ok()?;
+                    Some((key, usize::try_from(n).unwrap_or(usize::MAX)))
+                })
+                .collect();
+            app.set_unread_counts(&counts);
+        }
     }
     let drafts = session.data_dir.as_deref().map(store::load_drafts);
     match drafts {

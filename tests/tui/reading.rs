@@ -59,6 +59,38 @@ fn unread_counts_come_from_the_read_points() {
 }
 
 #[test]
+fn more_unread_than_the_first_page_holds_is_counted_in_the_history() {
+    let mut app = app_sized(80, 16);
+    let mut read = ReadPoints {
+        since: Some(at(0)),
+        ..ReadPoints::default()
+    };
+    read.read_to(&key("alice"), at(0));
+    // Only the last message was read at start: a page of one.
+    let history = alice_history();
+    let last = history.messages[4..].to_vec();
+    app.load_recent(
+        vec![Conversation {
+            key: key("alice"),
+            messages: last,
+        }],
+        1,
+    );
+    app.set_read_points(read.clone());
+    assert_eq!(app.peers()[0].unread(), 1, "what the page shows");
+    let wanted = app.counts_wanted();
+    assert_eq!(wanted, [(key("alice"), at(0))]);
+    // What the history counts: everything received after minute 0.
+    let counted = history
+        .messages
+        .iter()
+        .filter(|m| m.dir == Direction::In && read.is_unread(&key("alice"), m.at))
+        .count();
+    app.set_unread_counts(&[(key("alice"), counted)]);
+    assert_eq!(app.peers()[0].unread(), 3);
+}
+
+#[test]
 fn snapshot_the_new_line_above_the_first_unread_message() {
     let mut app = with_history(read_to_minute_2());
     open(&mut app, 0);
