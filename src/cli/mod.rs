@@ -633,6 +633,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         notify_command: None,
         on_message: None,
         strangers: crate::contacts::Strangers::Requests,
+        dht: false,
+        dht_bootstrap: None,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
