@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, select};
 use mainline::MutableItem;
@@ -132,14 +132,12 @@ impl Dht {
 }
 
 /// A sequence number for a new record that is newer than `previous` and than any record
-/// published before a restart: the seconds since 1970, or one more than `previous`.
-pub fn next_seq(previous: Option<i64>, now: SystemTime) -> i64 {
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+/// published before a restart: `now_secs`, the wall clock in seconds since 1970, or one more
+/// than `previous`.
+pub fn next_seq(previous: Option<i64>, now_secs: i64) -> i64 {
     match previous {
-        Some(previous) if previous >= secs => previous.saturating_add(1),
-        _ => secs,
+        Some(previous) if previous >= now_secs => previous.saturating_add(1),
+        _ => now_secs,
     }
 }
 
@@ -237,22 +235,33 @@ fn run(config: DhtConfig, commands: Receiver<DhtCommand>, events: Sender<DhtEven
     loop {
         select! {
             recv(commands) -> command => match command {
-                Ok(DhtCommand::Publish(record)) => match publish_item(&config.keys, &record) {
-                    Ok(item) => {
-                        put(&dht, &item, &events);
-                        current = Some(item);
+                Ok(DhtCommand::Publish(record)) => {
+                    // Candidates come in bursts at start (LAN, then STUN, then the relay):
+                    // only the last record of a burst is worth the seconds a put takes.
+                    let mut record = record;
+                    for queued in commands.try_iter() {
+                        match queued {
+                            DhtCommand::Publish(newer) => record = newer,
+                            DhtCommand::Lookup(friend) => {
+                                start_lookup(&dht, friend, &mut looking, &answer_tx, &events);
+                            }
+                        }
                     }
-                    Err(err) => {
-                        let _ = events.send(DhtEvent::PublishFailed {
-                            seq: record.seq,
-                            reason: err.to_string(),
-                        });
+                    match publish_item(&config.keys, &record) {
+                        Ok(item) => {
+                            put(&dht, &item, &events);
+                            current = Some(item);
+                        }
+                        Err(err) => {
+                            let _ = events.send(DhtEvent::PublishFailed {
+                                seq: record.seq,
+                                reason: err.to_string(),
+                            });
+                        }
                     }
-                },
+                }
                 Ok(DhtCommand::Lookup(friend)) => {
-                    if looking.insert(friend) && !lookup(&dht, friend, &answer_tx, &events) {
-                        looking.remove(&friend);
-                    }
+                    start_lookup(&dht, friend, &mut looking, &answer_tx, &events);
                 }
                 // The handle is gone: stop, which drops the node and ends its thread.
                 Err(_) => return,
@@ -275,6 +284,19 @@ fn run(config: DhtConfig, commands: Receiver<DhtCommand>, events: Sender<DhtEven
                 }
             },
         }
+    }
+}
+
+/// Starts a lookup of `friend` unless one is under way.
+fn start_lookup(
+    dht: &mainline::Dht,
+    friend: PublicKey,
+    looking: &mut HashSet<PublicKey>,
+    answers: &Sender<Answer>,
+    events: &Sender<DhtEvent>,
+) {
+    if looking.insert(friend) && !lookup(dht, friend, answers, events) {
+        looking.remove(&friend);
     }
 }
 

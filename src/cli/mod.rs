@@ -259,11 +259,30 @@ fn host_name() -> String {
         .unwrap_or_else(|| "qqchat".to_owned())
 }
 
-/// The STUN servers and the relay of `[me]`: what every long-running qqchat asks.
+/// The STUN servers, the relay and the DHT of `[me]`: what every long-running qqchat asks.
 fn reach_options(options: &mut Options, me: &Me) -> Result<()> {
     options.stun = stun_servers(me);
     options.relay = relay_server(me)?;
+    options.dht = dht_config(options, me);
     Ok(())
+}
+
+/// The DHT client of `[me] dht`, with this user's key. On a loopback socket it binds
+/// loopback too, and without `[me] dht_bootstrap` it stays off there, as STUN does: a
+/// qqchat on loopback (the tests') never reaches a public node.
+fn dht_config(options: &Options, me: &Me) -> Option<crate::dht::DhtConfig> {
+    let keys = options.protocol.identity.clone().filter(|_| me.dht)?;
+    let loopback = me.listen.ip().is_loopback();
+    if loopback && me.dht_bootstrap.is_none() {
+        return None;
+    }
+    let mut config = crate::dht::DhtConfig::new(keys, me.dht_bootstrap.clone());
+    config.bind = match me.listen.ip() {
+        _ if loopback => std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+    };
+    Some(config)
 }
 
 /// A number of seconds from the command line, if it is positive and at most a year (larger

@@ -390,6 +390,8 @@ pub struct Options {
     /// Discovery of other qqchat users over multicast DNS, when `[lan] discover` is on; the
     /// announcement is withdrawn when the engine stops.
     pub discovery: Option<crate::lan::LanConfig>,
+    /// The Mainline DHT client of `[me] dht`, run beside the engine while it runs.
+    pub dht: Option<crate::dht::DhtConfig>,
     /// Where files are read and written (`send-file`, `listen --accept-files`); `None`
     /// takes no files.
     pub files: Option<Box<dyn super::core::FileStore>>,
@@ -413,6 +415,7 @@ impl Options {
             relay: None,
             lan: None,
             discovery: None,
+            dht: None,
             files: None,
             trust: crate::store::TrustBook::default(),
         }
