@@ -9,10 +9,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mainline::{MutableItem, SigningKey, Testnet};
+use qqchat::contacts::Contact;
 use qqchat::dht::{Dht, DhtConfig, DhtEvent, Missing, newest_record, next_seq, to_mainline};
-use qqchat::proto::PublicKey;
+use qqchat::engine::{self, Command, EngineEvent, EngineHandle};
 use qqchat::proto::dht::{Candidate, CandidateKind, Record, publish_item};
 use qqchat::proto::secure::Keypair;
+use qqchat::proto::{PeerId, PublicKey};
+use qqchat_testkit::loopback_socket;
 
 /// Long enough for a put or get over a few loopback nodes on a busy machine.
 const WAIT: Duration = Duration::from_secs(30);
@@ -238,4 +241,97 @@ fn sequence_numbers_keep_rising_across_restarts() {
     // Two records in one second, or a clock gone back: still newer.
     assert_eq!(next_seq(Some(1_800_000_000), now), 1_800_000_001);
     assert_eq!(next_seq(Some(1_900_000_000), now), 1_900_000_001);
+}
+
+/// An engine on loopback with `keys`, `contacts`, and a DHT client that joins only `net`.
+fn engine(keys: Keypair, contacts: Vec<Contact>, net: &Testnet) -> (EngineHandle, SocketAddr) {
+    let mut options = engine::Options::new(engine::default_config());
+    options.protocol.identity = Some(keys.clone());
+    options.contacts = contacts;
+    let mut config = DhtConfig::new(keys, Some(net.bootstrap.clone()));
+    config.bind = Ipv4Addr::LOCALHOST;
+    options.dht = Some(config);
+    let handle = engine::spawn(loopback_socket(), options).expect("an engine");
+    let addr = handle.local_addr;
+    (handle, addr)
+}
+
+/// Engine events until one `want` accepts; panics after [`WAIT`].
+fn engine_until(engine: &EngineHandle, what: &str, want: impl Fn(&EngineEvent) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match engine.events.recv_timeout(left) {
+            Ok(event) if want(&event) => return,
+            Ok(EngineEvent::Dht(DhtEvent::Trouble(why))) => panic!("DHT trouble: {why}"),
+            Ok(_) => {}
+            Err(err) => panic!("no {what} within {WAIT:?}: {err}"),
+        }
+    }
+}
+
+#[test]
+fn a_friend_whose_address_changed_while_away_is_found_and_messaged() {
+    let net = testnet();
+    let (alice_keys, bob_keys) = (keys(), keys());
+    let (alice_key, bob_key) = (alice_keys.public, bob_keys.public);
+    // Where each last knew the other: ports held by sockets that never answer, so no
+    // engine here can be given them.
+    let (gone, away) = (loopback_socket(), loopback_socket());
+    let old = gone.local_addr().expect("an address");
+    let (alice, alice_addr) = engine(
+        alice_keys,
+        vec![Contact {
+            key: Some(bob_key),
+            ..Contact::at("bob", away.local_addr().expect("an address"))
+        }],
+        &net,
+    );
+    // Alice's new address is on the DHT, and her first lookup of Bob, who has not
+    // published yet, found nothing: her next is a minute away, so it is Bob who must find
+    // her.
+    engine_until(&alice, "publish", |e| {
+        matches!(e, EngineEvent::Dht(DhtEvent::Published { .. }))
+    });
+    engine_until(
+        &alice,
+        "a first lookup",
+        |e| matches!(e, EngineEvent::Dht(DhtEvent::NotFound { key, .. }) if *key == bob_key),
+    );
+    let (bob, _) = engine(
+        bob_keys,
+        vec![Contact {
+            key: Some(alice_key),
+            ..Contact::at("alice", old)
+        }],
+        &net,
+    );
+    engine_until(
+        &bob,
+        "Alice's record",
+        |e| matches!(e, EngineEvent::Dht(DhtEvent::Found { key, .. }) if *key == alice_key),
+    );
+    engine_until(&bob, "Alice's new address kept", |e| {
+        matches!(e, EngineEvent::Candidates { peer, addrs }
+            if *peer == PeerId::Key(alice_key) && addrs.contains(&alice_addr))
+    });
+    bob.commands
+        .send(Command::Send {
+            to: PeerId::Key(alice_key),
+            text: "found you".into(),
+            plain: false,
+            id: 1,
+        })
+        .expect("the engine is running");
+    engine_until(&bob, "delivery", |e| {
+        matches!(e, EngineEvent::Delivered { id: 1, .. })
+    });
+    engine_until(
+        &alice,
+        "the message",
+        |e| matches!(e, EngineEvent::Received { text, .. } if text == "found you"),
+    );
+    bob.shutdown();
+    alice.shutdown();
+    drop((gone, away));
 }

@@ -194,6 +194,9 @@ pub enum EngineEvent {
     },
     /// Something went wrong that the user should see (the history could not be written).
     Error(String),
+    /// What the DHT client of `[me] dht` did: joined, published, found a friend or not;
+    /// for `qqchat doctor` and the path shown (a failure also comes as [`EngineEvent::Error`]).
+    Dht(crate::dht::DhtEvent),
     /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
     /// for the user. Reported once, then at most about once a minute per peer.
     Trouble {

@@ -124,6 +124,7 @@ impl EngineCore {
     /// What the DHT client answered. A friend's newer record is taken as if the friend had
     /// told its candidates: tried at once, and kept in the contacts file.
     pub fn handle_dht(&mut self, now: Now, event: DhtEvent) {
+        self.ui.push(EngineEvent::Dht(event.clone()));
         match event {
             DhtEvent::Found { key, record } => {
                 let addrs = record.candidates.iter().map(|c| c.addr).collect();
