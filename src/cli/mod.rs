@@ -717,3 +717,43 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     result?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod dht_tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn with(me: &Me) -> Option<crate::dht::DhtConfig> {
+        let mut options = Options::new(engine::default_config());
+        options.protocol.identity = Some(Keypair::generate().expect("a key pair"));
+        dht_config(&options, me)
+    }
+
+    fn me(listen: &str, dht: bool, bootstrap: Option<&str>) -> Me {
+        Me {
+            listen: listen.parse().expect("an address"),
+            dht,
+            dht_bootstrap: bootstrap.map(|b| vec![b.to_owned()]),
+            ..Me::default()
+        }
+    }
+
+    #[test]
+    fn off_unless_asked() {
+        assert!(with(&me("0.0.0.0:9001", false, None)).is_none());
+        let on = with(&me("0.0.0.0:9001", true, None)).expect("on");
+        assert_eq!(on.bootstrap, None);
+        assert_eq!(on.bind, Ipv4Addr::UNSPECIFIED);
+        let bound = with(&me("192.168.1.5:9001", true, None)).expect("on");
+        assert_eq!(bound.bind, Ipv4Addr::new(192, 168, 1, 5));
+    }
+
+    #[test]
+    fn a_loopback_qqchat_never_reaches_a_public_node() {
+        assert!(with(&me("127.0.0.1:9001", true, None)).is_none());
+        let on = with(&me("127.0.0.1:9001", true, Some("127.0.0.1:6881"))).expect("on");
+        assert_eq!(on.bind, Ipv4Addr::LOCALHOST);
+        assert_eq!(on.bootstrap, Some(vec!["127.0.0.1:6881".to_owned()]));
+    }
+}
