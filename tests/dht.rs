@@ -311,6 +311,7 @@ fn a_friend_whose_address_changed_while_away_is_found_and_messaged() {
         "Alice's record",
         |e| matches!(e, EngineEvent::Dht(DhtEvent::Found { key, .. }) if *key == alice_key),
     );
+    // Reached there, Alice tells her candidates, and Bob keeps them.
     engine_until(&bob, "Alice's new address kept", |e| {
         matches!(e, EngineEvent::Candidates { peer, addrs }
             if *peer == PeerId::Key(alice_key) && addrs.contains(&alice_addr))

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use super::{EngineCore, Now, speaks_qqchat};
 use crate::dht::{DhtCommand, DhtEvent, next_seq};
 use crate::engine::api::EngineEvent;
+use crate::identity;
 use crate::proto::dht::{Candidate, CandidateKind, MAX_CANDIDATES, Record};
-use crate::proto::{PeerId, PublicKey, is_lan};
+use crate::proto::{PeerId, PublicKey, canonical, is_lan};
 
 /// The wait after a contact's first lookup; it doubles after each one up to [`LOOKUP_MAX`].
 pub const LOOKUP_FIRST: Duration = Duration::from_secs(60);
@@ -116,20 +117,34 @@ impl EngineCore {
         }
     }
 
+    /// Gives the protocol a keyed contact's candidates from the DHT, to punch at once.
+    fn try_found(&mut self, now: Now, key: PublicKey, record: &Record) {
+        let peer = PeerId::Key(key);
+        if !self.contacts.iter().any(|c| c.key == Some(key)) {
+            return;
+        }
+        for candidate in &record.candidates {
+            let addr = canonical(candidate.addr);
+            if identity::unusable(addr).is_none() {
+                self.node.add_peer(now.mono, peer, addr);
+            }
+        }
+        self.relay_peers(now);
+    }
+
     /// When the next lookup is due.
     pub(super) fn dht_deadline(&self) -> Option<Instant> {
         self.dht.lookups.values().map(|b| b.due).min()
     }
 
-    /// What the DHT client answered. A friend's newer record is taken as if the friend had
-    /// told its candidates: tried at once, and kept in the contacts file.
+    /// What the DHT client answered. A contact's newer record is tried at once, and kept
+    /// only once it works: the contact, reached, tells its candidates inside the session,
+    /// and those are what the contacts file gets (a record someone replayed, or an address
+    /// since given up, never replaces the addresses written there).
     pub fn handle_dht(&mut self, now: Now, event: DhtEvent) {
         self.ui.push(EngineEvent::Dht(event.clone()));
         match event {
-            DhtEvent::Found { key, record } => {
-                let addrs = record.candidates.iter().map(|c| c.addr).collect();
-                self.learned_candidates(now, PeerId::Key(key), addrs);
-            }
+            DhtEvent::Found { key, record } => self.try_found(now, key, &record),
             DhtEvent::Bootstrapped(false) => self.ui.push(EngineEvent::Error(
                 "DHT: no bootstrap node answered, so friends cannot be found by key; check \
                  [me] dht_bootstrap"
