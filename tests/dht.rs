@@ -15,7 +15,7 @@ use qqchat::engine::{self, Command, EngineEvent, EngineHandle};
 use qqchat::proto::dht::{Candidate, CandidateKind, Record, publish_item};
 use qqchat::proto::secure::Keypair;
 use qqchat::proto::{PeerId, PublicKey};
-use qqchat_testkit::loopback_socket;
+use qqchat_testkit::{Person, free_port, friends, loopback_socket, run_within, text};
 
 /// Long enough for a put or get over a few loopback nodes on a busy machine.
 const WAIT: Duration = Duration::from_secs(30);
@@ -335,4 +335,67 @@ fn a_friend_whose_address_changed_while_away_is_found_and_messaged() {
     bob.shutdown();
     alice.shutdown();
     drop((gone, away));
+}
+
+/// Moves `person`'s `[me] listen` to loopback port `new`, as a restart on another port would.
+fn move_listen(person: &Person, new: u16) {
+    let path = person.contacts();
+    let text = std::fs::read_to_string(&path).expect("the contacts file");
+    let from = format!("listen = \"127.0.0.1:{}\"", person.port);
+    assert!(text.contains(&from), "no {from:?} in {text}");
+    let text = text.replacen(&from, &format!("listen = \"127.0.0.1:{new}\""), 1);
+    std::fs::write(&path, text).expect("the contacts file");
+}
+
+/// Waits until `person`'s contacts file holds `needle`.
+fn file_holds(person: &Person, needle: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(person.contacts()).expect("the contacts file");
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in {}'s contacts within {WAIT:?}:\n{text}",
+            person.name
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_friends_who_both_moved_while_away_find_each_other_by_key() {
+    let net = testnet();
+    let (alice, bob) = friends("alice", "bob");
+    alice.use_dht(&net.bootstrap);
+    bob.use_dht(&net.bootstrap);
+    // Both come back on other ports: each file holds only the other's old address, so
+    // only the DHT can bring them together.
+    let (alice_port, bob_port) = (free_port(), free_port());
+    assert_ne!(alice_port, bob_port);
+    move_listen(&alice, alice_port);
+    move_listen(&bob, bob_port);
+    let alice_listens = alice.listen();
+    let _bob_listens = bob.listen();
+    file_holds(&bob, &format!("127.0.0.1:{alice_port}"));
+    file_holds(&alice, &format!("127.0.0.1:{bob_port}"));
+    let out = run_within(
+        &bob.dir,
+        &[
+            "--contacts",
+            &bob.contacts(),
+            "send",
+            "--timeout",
+            "10",
+            "alice",
+            "found you",
+        ],
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    if let Err(seen) = alice_listens.stdout.wait_for("found you", WAIT) {
+        panic!("alice did not get the message; her listen printed {seen:#?}");
+    }
 }
