@@ -208,3 +208,33 @@ fn what_a_lookup_finds_is_tried_but_not_kept_until_it_answers() {
             .any(|e| matches!(e, EngineEvent::Candidates { .. }))
     );
 }
+
+#[test]
+fn a_failing_publish_is_said_once_until_one_works() {
+    let bob = Keypair::generate().expect("a key pair").public;
+    let mut alice = Alice::new(true, bob);
+    let errors = |alice: &Alice| {
+        alice
+            .events
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::Error(text) if text.contains("published")))
+            .count()
+    };
+    let failed = || DhtEvent::PublishFailed {
+        seq: START,
+        reason: "no node answered".into(),
+    };
+    for _ in 0..3 {
+        let now = alice.now();
+        alice.core.handle_dht(now, failed());
+        alice.step();
+    }
+    assert_eq!(errors(&alice), 1);
+    let now = alice.now();
+    alice
+        .core
+        .handle_dht(now, DhtEvent::Published { seq: START });
+    alice.core.handle_dht(now, failed());
+    alice.step();
+    assert_eq!(errors(&alice), 2);
+}

@@ -39,6 +39,8 @@ pub(super) struct DhtState {
     lookups: HashMap<PublicKey, Backoff>,
     /// What the driver hands the DHT client after this step.
     commands: Vec<DhtCommand>,
+    /// The last publish failed: said once, not at every hourly retry, until one works.
+    failing: bool,
 }
 
 impl DhtState {
@@ -150,13 +152,16 @@ impl EngineCore {
                  [me] dht_bootstrap"
                     .to_owned(),
             )),
-            DhtEvent::PublishFailed { reason, .. } => self.ui.push(EngineEvent::Error(format!(
-                "DHT: your addresses could not be published: {reason}"
-            ))),
+            DhtEvent::PublishFailed { reason, .. } => {
+                if !std::mem::replace(&mut self.dht.failing, true) {
+                    self.ui.push(EngineEvent::Error(format!(
+                        "DHT: your addresses could not be published: {reason}"
+                    )));
+                }
+            }
+            DhtEvent::Published { .. } => self.dht.failing = false,
             DhtEvent::Trouble(why) => self.ui.push(EngineEvent::Error(format!("DHT: {why}"))),
-            DhtEvent::Bootstrapped(true)
-            | DhtEvent::Published { .. }
-            | DhtEvent::NotFound { .. } => {}
+            DhtEvent::Bootstrapped(true) | DhtEvent::NotFound { .. } => {}
         }
     }
 
