@@ -52,6 +52,8 @@ fn book() -> ContactBook {
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         },
         contacts: vec![
             contact("alice", ALICE, Some(PublicKey::from_bytes([1; 32]))),

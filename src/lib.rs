@@ -11,6 +11,7 @@
 //! engine         drives the protocol: a sans-IO core and the thread that owns files and clock
 //! layout         sizes and wrapping shared by app and ui
 //! store          the history on disk;  contacts: contacts.toml;  lan: finding qqchats on the LAN
+//!                dht: our address record on the BitTorrent DHT, and friends' looked up there
 //! files          received files on disk: safe names, resumable `.part` files, the downloads dir
 //! identity, net  the key pair file and contact strings; the only socket code
 //! text, proto    text helpers; the sans-IO protocol crate
@@ -19,6 +20,7 @@ pub mod app;
 pub mod cli;
 pub mod contacts;
 pub mod control;
+pub mod dht;
 pub mod engine;
 pub mod files;
 pub mod identity;

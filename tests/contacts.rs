@@ -64,6 +64,8 @@ fn full_file_parses_in_file_order() {
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         }
     );
     assert_eq!(names(&book), ["taibai", "bob", "v6friend", "script"]);
@@ -184,6 +186,8 @@ fn empty_book_has_only_me() {
         notify_command: None,
         on_message: None,
         strangers: qqchat::contacts::Strangers::Requests,
+        dht: false,
+        dht_bootstrap: None,
     };
     let book = ContactBook::empty(me.clone());
     assert_eq!(book.me, me);
@@ -380,11 +384,11 @@ fn suggestions_are_the_address_meant_and_parse() {
 fn unknown_key_in_me() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nnmae = \"al\"\n"),
-        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; did you mean "name"?"#
+        r#"contacts.toml:3: unknown key "nmae" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse, dht, dht_bootstrap; did you mean "name"?"#
     );
     assert_eq!(
         error("[me]\ncolour = 3\n"),
-        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; e.g. name = "alice""#
+        r#"contacts.toml:2: unknown key "colour" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse, dht, dht_bootstrap; e.g. name = "alice""#
     );
 }
 
@@ -403,7 +407,7 @@ fn keepalive_is_seconds_and_zero_turns_it_off() {
 fn contact_written_under_me_is_explained() {
     assert_eq!(
         error("[me]\nname = \"alice\"\nbob = \"127.0.0.1:9002\"\n"),
-        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
+        r#"contacts.toml:3: unknown key "bob" in [me]; the keys allowed there are name, listen, bell, require_keys, keepalive, stun, relay, downloads, max_file_size, notify, notify_preview, notify_command, on_message, strangers, mouse, dht, dht_bootstrap; if "bob" is a contact, move this line below the [contacts] line; [me] holds e.g. name = "alice""#
     );
 }
 
@@ -462,7 +466,9 @@ fn unknown_key_is_typed() {
                     "notify_command",
                     "on_message",
                     "strangers",
-                    "mouse"
+                    "mouse",
+                    "dht",
+                    "dht_bootstrap"
                 ]
             );
         }

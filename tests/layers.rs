@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["text", "proto"],
     &["identity", "net", "layout", "signals"],
-    &["store", "contacts", "lan", "files"],
+    &["store", "contacts", "lan", "dht", "files"],
     &["engine"],
     &["app", "control"],
     &["ui"],

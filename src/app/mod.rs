@@ -715,7 +715,7 @@ impl App {
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             // Reported by `qqchat doctor`; the chat does not show it yet.
-            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) => {}
+            EngineEvent::Pong { .. } | EngineEvent::Reachability(_) | EngineEvent::Dht(_) => {}
             event @ (EngineEvent::Groups(_)
             | EngineEvent::Group(_)
             | EngineEvent::GroupItems { .. }

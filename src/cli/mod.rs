@@ -259,11 +259,30 @@ fn host_name() -> String {
         .unwrap_or_else(|| "qqchat".to_owned())
 }
 
-/// The STUN servers and the relay of `[me]`: what every long-running qqchat asks.
+/// The STUN servers, the relay and the DHT of `[me]`: what every long-running qqchat asks.
 fn reach_options(options: &mut Options, me: &Me) -> Result<()> {
     options.stun = stun_servers(me);
     options.relay = relay_server(me)?;
+    options.dht = dht_config(options, me);
     Ok(())
+}
+
+/// The DHT client of `[me] dht`, with this user's key. On a loopback socket it binds
+/// loopback too, and without `[me] dht_bootstrap` it stays off there, as STUN does: a
+/// qqchat on loopback (the tests') never reaches a public node.
+fn dht_config(options: &Options, me: &Me) -> Option<crate::dht::DhtConfig> {
+    let keys = options.protocol.identity.clone().filter(|_| me.dht)?;
+    let loopback = me.listen.ip().is_loopback();
+    if loopback && me.dht_bootstrap.is_none() {
+        return None;
+    }
+    let mut config = crate::dht::DhtConfig::new(keys, me.dht_bootstrap.clone());
+    config.bind = match me.listen.ip() {
+        _ if loopback => std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+    };
+    Some(config)
 }
 
 /// A number of seconds from the command line, if it is positive and at most a year (larger
@@ -633,6 +652,8 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
         notify_command: None,
         on_message: None,
         strangers: crate::contacts::Strangers::Requests,
+        dht: false,
+        dht_bootstrap: None,
     };
     let mut book = ContactBook::empty(me);
     book.contacts.push(Contact {
@@ -695,4 +716,44 @@ pub fn demo(common: &Common) -> Result<ExitCode> {
     drop(_remove);
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod dht_tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn with(me: &Me) -> Option<crate::dht::DhtConfig> {
+        let mut options = Options::new(engine::default_config());
+        options.protocol.identity = Some(Keypair::generate().expect("a key pair"));
+        dht_config(&options, me)
+    }
+
+    fn me(listen: &str, dht: bool, bootstrap: Option<&str>) -> Me {
+        Me {
+            listen: listen.parse().expect("an address"),
+            dht,
+            dht_bootstrap: bootstrap.map(|b| vec![b.to_owned()]),
+            ..Me::default()
+        }
+    }
+
+    #[test]
+    fn off_unless_asked() {
+        assert!(with(&me("0.0.0.0:9001", false, None)).is_none());
+        let on = with(&me("0.0.0.0:9001", true, None)).expect("on");
+        assert_eq!(on.bootstrap, None);
+        assert_eq!(on.bind, Ipv4Addr::UNSPECIFIED);
+        let bound = with(&me("192.168.1.5:9001", true, None)).expect("on");
+        assert_eq!(bound.bind, Ipv4Addr::new(192, 168, 1, 5));
+    }
+
+    #[test]
+    fn a_loopback_qqchat_never_reaches_a_public_node() {
+        assert!(with(&me("127.0.0.1:9001", true, None)).is_none());
+        let on = with(&me("127.0.0.1:9001", true, Some("127.0.0.1:6881"))).expect("on");
+        assert_eq!(on.bind, Ipv4Addr::LOCALHOST);
+        assert_eq!(on.bootstrap, Some(vec!["127.0.0.1:6881".to_owned()]));
+    }
 }

@@ -16,6 +16,7 @@
 //! ```
 
 mod address;
+mod dht;
 mod edit;
 mod error;
 mod lan;
@@ -79,6 +80,8 @@ const ME_KEYS: &[&str] = &[
     "on_message",
     "strangers",
     "mouse",
+    "dht",
+    "dht_bootstrap",
 ];
 /// STUN servers asked for this user's public address when `[me] stun` is absent: two
 /// operators on different addresses, so the NAT's mapping can be classified. Resolved only
@@ -139,6 +142,12 @@ pub struct Me {
     /// The chat takes the mouse: the wheel scrolls, a click picks a contact. Off, the
     /// terminal keeps it, for selecting text without Shift.
     pub mouse: bool,
+    /// Publish this user's addresses on the BitTorrent Mainline DHT, and look friends up
+    /// there. Off by default: anyone who knows the key could then find the IP address.
+    pub dht: bool,
+    /// The DHT nodes to join through (`host:port`, resolved when the DHT starts); `None`:
+    /// mainline's public bootstrap nodes.
+    pub dht_bootstrap: Option<Vec<String>>,
 }
 
 /// `[me] strangers`: messages from addresses that are not contacts go to a list of
@@ -182,6 +191,8 @@ impl Default for Me {
             notify_command: None,
             on_message: None,
             strangers: Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         }
     }
 }

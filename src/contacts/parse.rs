@@ -400,6 +400,18 @@ impl Doc<'_> {
                     )?);
                 }
                 "stun" => me.stun = self.stun_servers(value)?,
+                "dht" => {
+                    let DeValue::Boolean(b) = value.get_ref() else {
+                        return Err(self.wrong_type(
+                            value,
+                            "[me] dht",
+                            "true or false (no quotes)",
+                            "dht = true".to_owned(),
+                        ));
+                    };
+                    me.dht = *b;
+                }
+                "dht_bootstrap" => me.dht_bootstrap = Some(self.dht_bootstrap(value)?),
                 "relay" => me.relay = Some(self.relay(value)?),
                 other => {
                     let hint = if let Some(near) = near_miss(other, ME_KEYS) {

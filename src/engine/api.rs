@@ -194,6 +194,9 @@ pub enum EngineEvent {
     },
     /// Something went wrong that the user should see (the history could not be written).
     Error(String),
+    /// What the DHT client of `[me] dht` did: joined, published, found a friend or not;
+    /// for `qqchat doctor` and the path shown (a failure also comes as [`EngineEvent::Error`]).
+    Dht(crate::dht::DhtEvent),
     /// Why `peer` cannot be reached, as the datagrams show (a key one side lacks), in words
     /// for the user. Reported once, then at most about once a minute per peer.
     Trouble {
@@ -390,6 +393,8 @@ pub struct Options {
     /// Discovery of other qqchat users over multicast DNS, when `[lan] discover` is on; the
     /// announcement is withdrawn when the engine stops.
     pub discovery: Option<crate::lan::LanConfig>,
+    /// The Mainline DHT client of `[me] dht`, run beside the engine while it runs.
+    pub dht: Option<crate::dht::DhtConfig>,
     /// Where files are read and written (`send-file`, `listen --accept-files`); `None`
     /// takes no files.
     pub files: Option<Box<dyn super::core::FileStore>>,
@@ -413,6 +418,7 @@ impl Options {
             relay: None,
             lan: None,
             discovery: None,
+            dht: None,
             files: None,
             trust: crate::store::TrustBook::default(),
         }

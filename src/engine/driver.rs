@@ -86,6 +86,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         None => (None, None),
     };
     let discovery = options.discovery.map(crate::lan::Lan::start);
+    let dht = options.dht.map(crate::dht::Dht::start);
     let mut core = EngineCore::new(
         CoreOptions {
             protocol: options.protocol,
@@ -99,6 +100,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
             local: own_lan(local_addr),
             lan: lan_options,
             trust: options.trust,
+            dht: dht.is_some(),
         },
         Box::new(ProcessIds),
     );
@@ -113,6 +115,7 @@ pub fn spawn(socket: UdpSocket, options: Options) -> io::Result<EngineHandle> {
         lan,
         lan_files,
         discovery,
+        dht,
         events: ev_tx,
         subscribers: Vec::new(),
     };
@@ -276,6 +279,7 @@ pub(crate) fn apply<S: Store>(
         lan_files: _,
         mut events,
         new_relay_socket: _,
+        dht: _,
     } = output;
     if let Some(store) = store {
         let mut errors = Vec::new();
@@ -341,6 +345,8 @@ struct Driver {
     lan_files: Option<lan_files::FileService>,
     /// Multicast DNS discovery; dropping it withdraws the announcement.
     discovery: Option<crate::lan::Lan>,
+    /// The Mainline DHT client of `[me] dht`; dropping it stops it.
+    dht: Option<crate::dht::Dht>,
     events: Sender<EngineEvent>,
     /// Extra listeners ([`Command::Subscribe`]): control-socket clients following their work.
     subscribers: Vec<Sender<EngineEvent>>,
@@ -398,6 +404,10 @@ impl Driver {
                 .map_or_else(crossbeam_channel::never, |f| f.reports.clone());
             let found = self
                 .discovery
+                .as_ref()
+                .map_or_else(crossbeam_channel::never, |d| d.events().clone());
+            let dht = self
+                .dht
                 .as_ref()
                 .map_or_else(crossbeam_channel::never, |d| d.events().clone());
             let now = select! {
@@ -486,6 +496,17 @@ impl Driver {
                         continue;
                     }
                 },
+                recv(dht) -> event => match event {
+                    Ok(event) => {
+                        let now = now();
+                        self.core.handle_dht(now, event);
+                        now
+                    }
+                    Err(_) => {
+                        self.dht = None;
+                        continue;
+                    }
+                },
                 recv(timer) -> _ => {
                     let now = now();
                     self.core.handle_timeout(now);
@@ -549,6 +570,14 @@ impl Driver {
         for job in std::mem::take(&mut output.lan_files) {
             if let Some(service) = &self.lan_files {
                 service.handle(job);
+            }
+        }
+        for command in std::mem::take(&mut output.dht) {
+            if let Some(dht) = &self.dht {
+                match command {
+                    crate::dht::DhtCommand::Publish(record) => dht.publish(record),
+                    crate::dht::DhtCommand::Lookup(key) => dht.lookup(key),
+                }
             }
         }
         let (out, relay, lan) = (&self.out, self.relay.as_ref(), self.lan.as_ref());
@@ -672,6 +701,7 @@ mod tests {
             lan: Vec::new(),
             lan_files: Vec::new(),
             new_relay_socket: false,
+            dht: Vec::new(),
             events: vec![EngineEvent::Presence {
                 peer: crate::proto::PeerId::addr(peer),
                 online: true,

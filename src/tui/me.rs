@@ -93,6 +93,8 @@ mod tests {
             notify_command: None,
             on_message: None,
             strangers: crate::contacts::Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         };
         assert_eq!(MeChanges::between(&old, &old).said(), None);
         let new = Me {

@@ -589,6 +589,8 @@ mod tests {
                 notify_command: None,
                 on_message: None,
                 strangers: crate::contacts::Strangers::Requests,
+                dht: false,
+                dht_bootstrap: None,
             },
             contacts: vec![Contact::at(name, addr)],
             lan: Default::default(),

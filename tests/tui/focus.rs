@@ -29,6 +29,8 @@ fn bot_book() -> ContactBook {
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         },
         contacts: vec![Contact {
             name: "bot".into(),

@@ -53,6 +53,8 @@ pub fn book(bell: bool) -> ContactBook {
             notify_command: None,
             on_message: None,
             strangers: qqchat::contacts::Strangers::Requests,
+            dht: false,
+            dht_bootstrap: None,
         },
         contacts: vec![
             Contact {

@@ -15,7 +15,7 @@ pub use fs::TempDir;
 pub use lab::{Host, Lab, Nat, Router, Segment, lab_required};
 pub use net::{WAIT, addr, free_addr, free_port, loopback, loopback_socket};
 pub use process::{
-    ChildGuard, Lines, Person, Running, STUN_OFF, friends, qqchat, run, run_within, text,
+    ChildGuard, DHT_LOCAL, Lines, Person, Running, STUN_OFF, friends, qqchat, run, run_within, text,
 };
 pub use relay::{Impairment, Relay, RelayStats};
 pub use rng::{Draw, Rng, junk_datagrams, noise};

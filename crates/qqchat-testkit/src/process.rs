@@ -236,6 +236,11 @@ pub fn text(bytes: &[u8]) -> String {
 /// STUN servers qqchat asks by default (a lab test sets its own servers instead).
 pub const STUN_OFF: &str = "stun = []";
 
+/// Written into every contacts file the test support makes: should a test turn `[me] dht`
+/// on without a DHT of its own, the client joins the discard port on loopback, where nothing
+/// answers, never the public bootstrap nodes. [`Person::use_dht`] replaces it.
+pub const DHT_LOCAL: &str = "dht_bootstrap = [\"127.0.0.1:9\"]";
+
 /// A person: a directory (their config, key and history) and a contacts file.
 pub struct Person {
     pub dir: TempDir,
@@ -255,7 +260,7 @@ impl Person {
         dir.write(
             "contacts.toml",
             &format!(
-                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n{STUN_OFF}\n\n[contacts]\n",
+                "# {name}'s contacts\n[me]\nname = \"{name}\"\nlisten = \"{}\"\n{STUN_OFF}\n{DHT_LOCAL}\n\n[contacts]\n",
                 listen
             ),
         );
@@ -271,6 +276,17 @@ impl Person {
         assert!(text.contains(STUN_OFF), "no {STUN_OFF:?} line to replace");
         self.dir
             .write("contacts.toml", &text.replacen(STUN_OFF, &line, 1));
+    }
+
+    /// Turns `[me] dht` on, joining only the DHT nodes `bootstrap` (a local testnet).
+    pub fn use_dht(&self, bootstrap: &[String]) {
+        let path = self.dir.path().join("contacts.toml");
+        let text = std::fs::read_to_string(&path).expect("read the contacts file");
+        let list: Vec<String> = bootstrap.iter().map(|s| format!("\"{s}\"")).collect();
+        let line = format!("dht = true\ndht_bootstrap = [{}]", list.join(", "));
+        assert!(text.contains(DHT_LOCAL), "no {DHT_LOCAL:?} line to replace");
+        self.dir
+            .write("contacts.toml", &text.replacen(DHT_LOCAL, &line, 1));
     }
 
     pub fn contacts(&self) -> String {

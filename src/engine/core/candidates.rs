@@ -43,6 +43,7 @@ impl EngineCore {
     pub(super) fn refresh_candidates(&mut self, now: Now) {
         if std::mem::take(&mut self.candidates_stale) {
             let own = self.own_candidates();
+            self.dht_publish(now, &own);
             self.node.set_candidates(now.mono, own);
         }
         if let Some(relayed) = self.relay.relayed_peers() {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 mod candidates;
+mod dht;
 mod discovery;
 mod files;
 mod groups;
@@ -98,6 +99,8 @@ pub struct Output {
     /// The TURN server refused the relay socket's port (437): the driver closes that socket,
     /// opens one on a new port and hands it over with [`EngineCore::relay_socket`].
     pub new_relay_socket: bool,
+    /// What to ask of the DHT client (`[me] dht`): publish our candidates, look a friend up.
+    pub dht: Vec<crate::dht::DhtCommand>,
 }
 
 /// How the core behaves: [`Options`](super::Options) without the history files.
@@ -126,6 +129,8 @@ pub struct CoreOptions {
     /// The key each contact was first trusted with: a contact is held to it whatever key
     /// its [`Contact`] names, until [`Command::TrustKey`].
     pub trust: crate::store::TrustBook,
+    /// A DHT client runs beside the engine (`[me] dht`): publish and look up there.
+    pub dht: bool,
 }
 
 impl CoreOptions {
@@ -142,6 +147,7 @@ impl CoreOptions {
             local: Vec::new(),
             lan: None,
             trust: crate::store::TrustBook::default(),
+            dht: false,
         }
     }
 }
@@ -217,6 +223,8 @@ pub struct EngineCore {
     groups: groups::Groups,
     /// Conversations with strangers, bounded.
     requests: requests::Requests,
+    /// What was published on the DHT, and when unreachable contacts are looked up there.
+    dht: dht::DhtState,
 }
 
 impl EngineCore {
@@ -263,6 +271,7 @@ impl EngineCore {
             data_held: false,
             groups: groups::Groups::default(),
             requests: requests::Requests::new(options.strangers),
+            dht: dht::DhtState::new(options.dht),
         }
     }
 
@@ -315,6 +324,7 @@ impl EngineCore {
             self.lan_files_deadline(),
             self.xfer_deadline(),
             self.group_deadline(),
+            self.dht_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -452,6 +462,7 @@ impl EngineCore {
             lan_files: self.lan_file_jobs(),
             events: std::mem::take(&mut self.ui),
             new_relay_socket: self.relay.poll_new_socket(),
+            dht: self.dht_commands(now),
         }
     }
 
