@@ -715,6 +715,13 @@ impl App {
             EngineEvent::Link { peer, link } => self.roster.set_link(peer, link),
             EngineEvent::Error(text) | EngineEvent::Trouble { text, .. } => self.show_error(&text),
             // Reported by `qqchat doctor`; the chat does not show it yet.
+            EngineEvent::Dht(crate::dht::DhtEvent::Found { key, record }) => {
+                for p in self.roster.peers_mut() {
+                    if p.public_key == Some(key) {
+                        p.dht_found = record.candidates.iter().map(|c| c.addr).collect();
+                    }
+                }
+            }
             EngineEvent::Pong { .. } | EngineEvent::Reachability(_) | EngineEvent::Dht(_) => {}
             event @ (EngineEvent::Groups(_)
             | EngineEvent::Group(_)

@@ -51,6 +51,9 @@ pub struct Peer {
     /// Conversations in the history with messages older than the first shown, read as the
     /// view reaches them: the chat reads only what it shows.
     pub(super) older: Vec<ConversationKey>,
+    /// Addresses the contact's record on the DHT gave, last it was found there: the path
+    /// is shown "found via DHT" while it goes to one of them.
+    pub(super) dht_found: Vec<SocketAddr>,
     /// What was being written to it when another conversation was opened.
     pub(super) draft: String,
     /// A contact spoken to in the IP Messenger protocol (`ipmsg = true`).
@@ -323,6 +326,13 @@ impl Peer {
     /// The [`Seq`] of the message at `index`.
     pub fn seq_at(&self, index: usize) -> Seq {
         self.first + index as Seq
+    }
+
+    /// The path in use came from the contact's record on the DHT.
+    pub fn found_via_dht(&self) -> bool {
+        self.dht_found
+            .iter()
+            .any(|a| crate::proto::canonical(*a) == crate::proto::canonical(self.addr))
     }
 
     /// Counts the queued and failed messages again, after the messages were replaced.

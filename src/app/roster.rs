@@ -91,6 +91,7 @@ impl Roster {
             retryable: 0,
             relayed: false,
             older: Vec::new(),
+            dht_found: Vec::new(),
             draft: String::new(),
             ipmsg: false,
             nearby: None,

@@ -183,6 +183,9 @@ fn presence(app: &App, peer: &Peer) -> Vec<Span<'static>> {
             if let Some(kind) = peer.path_kind() {
                 spans.push(Span::styled(format!(" · {}", kind.label()), dim));
             }
+            if peer.found_via_dht() {
+                spans.push(Span::styled(" · found via DHT", dim));
+            }
             if let Some(rtt) = link.rtt {
                 spans.push(Span::styled(format!(" · rtt {}", rtt_label(rtt)), dim));
                 let loss = (f64::from(link.loss) * 100.0).round();

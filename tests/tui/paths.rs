@@ -162,3 +162,37 @@ fn snapshot_contact_reached_directly() {
     assert!(text.contains("online · direct · rtt 1.8 ms"), "{text}");
     assert_snapshot!(draw(&app, 90, 8).backend());
 }
+
+#[test]
+fn a_path_to_an_address_the_dht_gave_says_found_via_dht() {
+    let mut app = paths_app();
+    open(&mut app, 4);
+    online(&mut app);
+    let moved = "203.0.113.99:41000";
+    app.on_engine(EngineEvent::Dht(qqchat::dht::DhtEvent::Found {
+        key: DANA_KEY,
+        record: qqchat::proto::dht::Record {
+            seq: 7,
+            candidates: vec![qqchat::proto::dht::Candidate {
+                addr: addr(moved),
+                kind: qqchat::proto::dht::CandidateKind::Public,
+            }],
+        },
+    }));
+    // Still on the old address: nothing to say yet.
+    assert!(!screen(&app, 90, 8).contains("found via DHT"));
+    app.on_engine(EngineEvent::PathChanged {
+        peer: dana(),
+        path: addr(moved),
+        relayed: false,
+    });
+    let shown = screen(&app, 90, 8);
+    assert!(shown.contains("found via DHT"), "{shown}");
+    // Another path later: no longer.
+    app.on_engine(EngineEvent::PathChanged {
+        peer: dana(),
+        path: addr(DANA_LAN),
+        relayed: false,
+    });
+    assert!(!screen(&app, 90, 8).contains("found via DHT"));
+}
