@@ -5,8 +5,8 @@
 //! over the old one, so a crash leaves either the old drafts or the new, never half of one.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{ConversationKey, StoreError};
@@ -19,9 +19,9 @@ pub fn drafts_path(data_dir: &Path) -> PathBuf {
 /// The drafts kept in `data_dir`, by conversation; none when there is no file yet.
 pub fn load_drafts(data_dir: &Path) -> Result<Vec<(ConversationKey, String)>, StoreError> {
     let path = drafts_path(data_dir);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let text = match super::small_file::read(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(Vec::new()),
         Err(source) => return Err(StoreError::Read { path, source }),
     };
     let map: BTreeMap<String, String> =
@@ -57,31 +57,7 @@ pub fn save_drafts(
         path: data_dir.to_owned(),
         source,
     })?;
-    let temp = data_dir.join(format!(".drafts.json.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            // What someone was writing is as private as what they sent.
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file: File = options.open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, &path)?;
-        if let Ok(dir) = File::open(data_dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written.map_err(write_err)
+    super::small_file::replace(data_dir, &path, &text).map_err(write_err)
 }
 
 #[cfg(test)]

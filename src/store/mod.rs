@@ -9,6 +9,7 @@ mod legacy;
 mod message;
 mod read;
 mod search;
+mod small_file;
 mod trust;
 
 use std::io;

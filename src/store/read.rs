@@ -9,8 +9,8 @@
 //! Written whole, like the drafts: to a temporary file, synced, then renamed over the old.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -130,9 +130,9 @@ impl ReadPoints {
 /// The read points kept in `data_dir`; `None` when there is no file yet.
 pub fn load_read(data_dir: &Path) -> Result<Option<ReadPoints>, StoreError> {
     let path = read_path(data_dir);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+    let text = match super::small_file::read(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
         Err(source) => return Err(StoreError::Read { path, source }),
     };
     serde_json::from_str(&text)
@@ -156,31 +156,7 @@ pub fn save_read(data_dir: &Path, points: &ReadPoints) -> Result<(), StoreError>
         path: data_dir.to_owned(),
         source,
     })?;
-    let temp = data_dir.join(format!(".read.json.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            // Who wrote when is as private as the history.
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file: File = options.open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, &path)?;
-        if let Ok(dir) = File::open(data_dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written.map_err(write_err)
+    super::small_file::replace(data_dir, &path, &text).map_err(write_err)
 }
 
 #[cfg(test)]

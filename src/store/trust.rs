@@ -7,8 +7,8 @@
 //! rewritten whole, atomically (temporary file, sync, rename), like the drafts.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -139,9 +139,9 @@ pub fn trust_path(data_dir: &Path) -> PathBuf {
 /// an error rather than an empty book, since an empty one would trust any key again.
 pub fn load_trust(data_dir: &Path) -> Result<TrustBook, TrustError> {
     let path = trust_path(data_dir);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(TrustBook::default()),
+    let text = match super::small_file::read(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(TrustBook::default()),
         Err(source) => return Err(TrustError::Read { path, source }),
     };
     let form: FileForm = serde_json::from_str(&text).map_err(|err| TrustError::Damaged {
@@ -190,23 +190,7 @@ pub fn save_trust(data_dir: &Path, book: &TrustBook) -> Result<(), TrustError> {
     let text = serde_json::to_string_pretty(&form)
         .map_err(|err| write_err(io::Error::new(io::ErrorKind::InvalidData, err)))?;
     fs::create_dir_all(data_dir).map_err(write_err)?;
-    let temp = data_dir.join(format!(".trust.json.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file: File = File::create(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, &path)?;
-        if let Ok(dir) = File::open(data_dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written.map_err(write_err)
+    super::small_file::replace(data_dir, &path, &text).map_err(write_err)
 }
 
 #[cfg(test)]
