@@ -275,6 +275,39 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+impl parse::Doc<'_> {
+    /// A list of servers (`[me] stun`, `[me] dht_bootstrap`): each entry a `host:port` in
+    /// double quotes, checked by [`check_server`] and then by `refuse`, which says why an
+    /// entry of the right form is still not taken. `example` is the line to suggest.
+    pub(super) fn server_list(
+        &self,
+        entries: &[toml::Spanned<toml::de::DeValue<'_>>],
+        what: &str,
+        example: &str,
+        sample: &str,
+        line_for: impl Fn(&str) -> String,
+        refuse: impl Fn(&str) -> Option<Problem>,
+    ) -> Result<Vec<String>, ContactsError> {
+        let mut servers = Vec::new();
+        for entry in entries {
+            let toml::de::DeValue::String(raw) = entry.get_ref() else {
+                return Err(self.wrong_type(
+                    entry,
+                    what,
+                    "a host:port in double quotes",
+                    example.to_owned(),
+                ));
+            };
+            let raw = raw.trim();
+            check_server(raw, what, sample, &line_for)
+                .and_then(|()| refuse(raw).map_or(Ok(()), Err))
+                .map_err(|problem| self.err(entry.span(), problem))?;
+            servers.push(raw.to_owned());
+        }
+        Ok(servers)
+    }
+}
+
 /// A server written as `host:port`, resolved only when it is used (`[me] stun`, `[me] relay`):
 /// a host, and a port from 1 to 65535, an IPv6 host in brackets. `what` names the setting,
 /// `sample` is a host to suggest when none is written, `example` writes the line to suggest.

@@ -7,7 +7,6 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::address::check_server;
 use super::parse::Doc;
 use super::{ContactsError, Problem};
 
@@ -32,35 +31,21 @@ impl Doc<'_> {
                 ));
             }
         };
-        let mut nodes = Vec::new();
-        for entry in entries {
-            let DeValue::String(raw) = entry.get_ref() else {
-                return Err(self.wrong_type(
-                    entry,
-                    WHAT,
-                    "a host:port in double quotes",
-                    EXAMPLE.to_owned(),
-                ));
-            };
-            let raw = raw.trim();
-            check_server(raw, WHAT, "dht.example.org", |host| {
-                format!("dht_bootstrap = [\"{host}:6881\"]")
-            })
-            .map_err(|problem| self.err(entry.span(), problem))?;
-            if raw.starts_with('[') {
-                return Err(self.err(
-                    entry.span(),
-                    Problem::BadAddress {
-                        what: WHAT.to_owned(),
-                        addr: raw.to_owned(),
-                        reason: "the DHT is reached over IPv4 only".to_owned(),
-                        example: EXAMPLE.to_owned(),
-                    },
-                ));
-            }
-            nodes.push(raw.to_owned());
-        }
-        Ok(nodes)
+        self.server_list(
+            entries,
+            WHAT,
+            EXAMPLE,
+            "dht.example.org",
+            |host| format!("dht_bootstrap = [\"{host}:6881\"]"),
+            |raw| {
+                raw.starts_with('[').then(|| Problem::BadAddress {
+                    what: WHAT.to_owned(),
+                    addr: raw.to_owned(),
+                    reason: "the DHT is reached over IPv4 only".to_owned(),
+                    example: EXAMPLE.to_owned(),
+                })
+            },
+        )
     }
 }
 

@@ -7,7 +7,6 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::ContactsError;
-use super::address::check_server;
 use super::parse::Doc;
 
 const WHAT: &str = "[me] stun";
@@ -27,24 +26,14 @@ impl Doc<'_> {
                 EXAMPLE.to_owned(),
             ));
         };
-        let mut servers = Vec::new();
-        for entry in entries {
-            let DeValue::String(raw) = entry.get_ref() else {
-                return Err(self.wrong_type(
-                    entry,
-                    WHAT,
-                    "a host:port in double quotes",
-                    EXAMPLE.to_owned(),
-                ));
-            };
-            let raw = raw.trim();
-            check_server(raw, WHAT, "stun.example.org", |host| {
-                format!("stun = [\"{host}:3478\"]")
-            })
-            .map_err(|problem| self.err(entry.span(), problem))?;
-            servers.push(raw.to_owned());
-        }
-        Ok(servers)
+        self.server_list(
+            entries,
+            WHAT,
+            EXAMPLE,
+            "stun.example.org",
+            |host| format!("stun = [\"{host}:3478\"]"),
+            |_| None,
+        )
     }
 }
 
