@@ -448,3 +448,29 @@ fn a_reader_of_an_unconverted_directory_reads_it_in_too() {
     let h = History::open_read(tmp.path()).expect("read");
     assert_eq!(texts(&h, &key("bob")), ["old"]);
 }
+
+#[test]
+fn the_requests_are_the_conversations_with_addresses_with_their_last_time_and_bytes() {
+    let tmp = TempDir::new("history-requests");
+    let mut h = History::open(tmp.path()).expect("open");
+    for (conv, id, text) in [
+        ("addr-127.0.0.1:5000", 1, "hi"),
+        ("addr-127.0.0.1:5000", 2, "你好"),
+        ("addr-[::1]:6000", 3, "x"),
+        ("addrbook", 4, "a contact whose name starts like one"),
+        ("bob", 5, "a contact"),
+    ] {
+        h.append(
+            &key(conv),
+            &msg(id, Direction::In, text, MessageState::Received),
+        );
+    }
+    h.commit().expect("commit");
+    let mut found = h.requests().expect("requests");
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let summary: Vec<(&str, u64)> = found.iter().map(|(k, _, b)| (k.as_str(), *b)).collect();
+    assert_eq!(
+        summary,
+        [("addr-127.0.0.1:5000", 2 + 6), ("addr-[::1]:6000", 1)]
+    );
+}

@@ -484,12 +484,14 @@ impl History {
             .conn
             .prepare_cached(
                 "SELECT conv, max(at), sum(length(CAST(text AS BLOB))) FROM messages \
-                 WHERE conv LIKE ?1 GROUP BY conv",
+                 WHERE conv >= ?1 AND conv < ?2 GROUP BY conv",
             )
             .map_err(self.db_err())?;
-        let pattern = format!("{}%", ConversationKey::address_prefix());
+        // A range of the index, where `LIKE 'addr-%'` (case-blind) would read every
+        // message at each start.
+        let (start, end) = ConversationKey::address_range();
         let rows = stmt
-            .query_map(params![pattern], |row| {
+            .query_map(params![start, end], |row| {
                 Ok((
                     ConversationKey::new(row.get::<_, String>(0)?),
                     time_from_sql(row.get(1)?),

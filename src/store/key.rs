@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 /// Conversations with someone who is not a contact are named after their address, behind
 /// this prefix; a contact may not take a name that starts with it.
 const ADDRESS_PREFIX: &str = "addr-";
+/// The first name after every one that starts with [`ADDRESS_PREFIX`].
+const ADDRESS_PREFIX_END: &str = "addr.";
 
 /// A conversation's name: the contact's name as written in `contacts.toml`, or for anyone
 /// else `addr-<ip:port>`. It is the history file's name (escaped), so it outlives restarts
@@ -44,6 +46,13 @@ impl ConversationKey {
         name.starts_with(ADDRESS_PREFIX)
     }
 
+    /// Where the names kept for addresses sort: every one is at or after the first, and
+    /// before the second (the prefix with its last character moved one on), so a range of
+    /// an index finds them all.
+    pub fn address_range() -> (&'static str, &'static str) {
+        (ADDRESS_PREFIX, ADDRESS_PREFIX_END)
+    }
+
     /// What a name kept for addresses starts with, for messages to the user.
     pub fn address_prefix() -> &'static str {
         ADDRESS_PREFIX
@@ -78,6 +87,11 @@ mod tests {
         assert_eq!(key.as_str(), "addr-[::1]:9002");
         assert_eq!(key.address(), Some(addr));
         assert!(key.is_address());
+        let (start, end) = ConversationKey::address_range();
+        assert!(start <= key.as_str() && key.as_str() < end);
+        for other in ["addr", "addr.x", "addrs", "bob", "Addr-x"] {
+            assert!(!(start <= other && other < end), "{other}");
+        }
         assert_eq!(ConversationKey::contact("bob").address(), None);
     }
 }
