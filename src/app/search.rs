@@ -235,7 +235,7 @@ impl App {
         let hits: Vec<Found> = group
             .shown()
             .rev()
-            .filter(|i| matches!(&i.kind, GroupItemKind::Text(t) if contains_all(t, &words)))
+            .filter(|i| matches!(&i.kind, GroupItemKind::Text(t) if crate::store::contains_words(t, &words)))
             .map(|i| Found::Group(i.id))
             .collect();
         if hits.is_empty() {
@@ -267,7 +267,7 @@ impl App {
         for group in self.groups.listed() {
             for item in group.shown() {
                 if let GroupItemKind::Text(t) = &item.kind
-                    && contains_all(t, &words)
+                    && crate::store::contains_words(t, &words)
                 {
                     rows.push(ResultRow::Group {
                         group: group.id(),
@@ -423,12 +423,6 @@ impl App {
             Place::Group(group) => self.view.open_group == Some(group),
         })
     }
-}
-
-/// Whether `text` holds every word, in any case (as the store's search matches).
-fn contains_all(text: &str, words: &[&str]) -> bool {
-    let text = text.to_lowercase();
-    words.iter().all(|w| text.contains(&w.to_lowercase()))
 }
 
 /// Whether shown message `m` is stored message `hit`: an own one by its id (the chat

@@ -88,10 +88,7 @@ fn group_lines(
     json: bool,
     tz: &TimeZone,
 ) -> Result<Vec<String>> {
-    let words: Vec<String> = crate::store::search_words(&search.text)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect();
+    let words = crate::store::search_words(&search.text);
     let me = super::load_identity()?.public;
     let mut found = Vec::new();
     for group in super::groups::load(history, me)? {
@@ -99,11 +96,10 @@ fn group_lines(
             let crate::engine::GroupItemKind::Text(text) = &item.kind else {
                 continue;
             };
-            let lower = text.to_lowercase();
             let recent = search
                 .since
                 .is_none_or(|since| item.sent_at.is_some_and(|at| at >= since));
-            if recent && words.iter().all(|w| lower.contains(w)) {
+            if recent && crate::store::contains_words(text, &words) {
                 let from = super::groups::author_name(book, &group.view, &item.author);
                 found.push((item.sent_at, group.view.clone(), from, text.clone()));
             }

@@ -23,7 +23,7 @@ pub use history::{DB_FILE, History};
 pub use key::ConversationKey;
 pub use legacy::{conversation_path, fold_records};
 pub use message::{Direction, MessageState, Record, StoredMessage};
-pub use search::{Hit, Order, Search, words as search_words};
+pub use search::{Hit, Order, Search, contains_words, words as search_words};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -50,6 +50,13 @@ pub fn words(text: &str) -> Vec<&str> {
     text.split_whitespace().collect()
 }
 
+/// Whether `text` holds every one of `words` in any case, as the search matches them: for
+/// messages that are not in the index (a group's, held in memory).
+pub fn contains_words(text: &str, words: &[&str]) -> bool {
+    let text = text.to_lowercase();
+    words.iter().all(|w| text.contains(&w.to_lowercase()))
+}
+
 /// A word put in an FTS5 string, so that no character of it is read as query syntax.
 fn fts_phrase(word: &str) -> String {
     format!("\"{}\"", word.replace('"', "\"\""))
