@@ -135,23 +135,22 @@ pub fn run(
         }
     }
     // How far each conversation was read: the first run counts nothing before it as unread.
-    let loaded_read = match session.data_dir.as_deref().map(store::load_read) {
-        Some(Ok(Some(points))) => Some(points),
-        Some(Ok(None)) => Some(store::ReadPoints {
-            since: Some(Timestamp::now()),
-            ..store::ReadPoints::default()
-        }),
+    let on_disk = session.data_dir.as_deref().map(store::load_read);
+    let from_now = || store::ReadPoints {
+        since: Some(Timestamp::now()),
+        ..store::ReadPoints::default()
+    };
+    let loaded_read = match &on_disk {
+        Some(Ok(Some(points))) => Some(points.clone()),
+        Some(Ok(None)) => Some(from_now()),
         Some(Err(err)) => {
             app.show_error(&format!("unread counts not restored: {err}"));
-            Some(store::ReadPoints {
-                since: Some(Timestamp::now()),
-                ..store::ReadPoints::default()
-            })
+            Some(from_now())
         }
         None => None,
     };
-    if let Some(points) = &loaded_read {
-        app.set_read_points(points.clone());
+    if let Some(points) = loaded_read {
+        app.set_read_points(points);
         // More unread than the first page holds is counted in the history.
         if let Some(history) = &session.history {
             let counts: Vec<_> = app
@@ -173,8 +172,10 @@ pub fn run(
     }
     app.set_key_trust(session.key_changes.clone(), verified(&session.trust));
     app.open_if_only_contact();
+    // Kept at once when opening marked something read, or when there was no file yet.
+    let saved = on_disk.and_then(Result::ok).flatten();
     if let Some(dir) = session.data_dir.as_deref()
-        && store::load_read(dir).ok().flatten().as_ref() != Some(app.read_points())
+        && saved.as_ref() != Some(app.read_points())
         && let Err(err) = store::save_read(dir, app.read_points())
     {
         app.show_error(&format!("unread counts not kept: {err}"));
