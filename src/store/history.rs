@@ -371,16 +371,12 @@ impl History {
         Ok(out)
     }
 
-    /// Every conversation, each with its last `count` messages (`usize::MAX`: all).
+    /// Every conversation, each with its last `count` messages.
     pub fn conversations(&self, count: usize) -> Result<Vec<Conversation>, StoreError> {
         self.keys()?
             .into_iter()
             .map(|key| {
-                let messages = if count == usize::MAX {
-                    self.load(&key)?
-                } else {
-                    self.load_recent(&key, count)?
-                };
+                let messages = self.load_recent(&key, count)?;
                 Ok(Conversation { key, messages })
             })
             .collect()
